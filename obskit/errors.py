@@ -1,0 +1,59 @@
+"""Exceptions raised by obskit.
+
+Every error obskit raises on purpose is an :class:`ObskitError`; third-party errors are caught at
+the boundary and chained (``raise SourceError(...) from exc``). Messages say what failed, the
+offending value, where (file, line, column) and what to do next.
+
+The tree::
+
+    ObskitError
+     ├── SchemaError             a frame does not match the data contract (obskit.schema)
+     ├── SourceError             a file or payload could not be read
+     │    ├── UnknownFormatError    no registered format recognises the input, or a bad format name
+     │    └── FormatError           the input claims a format but is not valid for it
+     ├── DatasetNotFoundError    no bundled dataset by that name (also a KeyError)
+     └── InvestigationError      an operation on an Investigation got arguments it cannot use
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DatasetNotFoundError",
+    "FormatError",
+    "InvestigationError",
+    "ObskitError",
+    "SchemaError",
+    "SourceError",
+    "UnknownFormatError",
+]
+
+
+class ObskitError(Exception):
+    """Base class of every error obskit raises on purpose."""
+
+
+class SchemaError(ObskitError, ValueError):
+    """A frame does not match the data contract (column missing, wrong dtype, naive timestamps)."""
+
+
+class SourceError(ObskitError):
+    """A file or payload could not be read at all (records that fail alone become rejects)."""
+
+
+class UnknownFormatError(SourceError, ValueError):
+    """No registered format recognises the input, or a format name is not registered."""
+
+
+class FormatError(SourceError, ValueError):
+    """The input was read as one format but is not valid for it as a whole."""
+
+
+class DatasetNotFoundError(ObskitError, KeyError):
+    """No bundled dataset has that name."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvestigationError(ObskitError, ValueError):
+    """An Investigation method got arguments it cannot use (bad window, unknown focus column)."""

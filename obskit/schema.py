@@ -1,0 +1,335 @@
+"""The data contract: the metadata key, each frame's columns and dtypes, and ``validate``.
+
+Every signal row carries the same Kubernetes metadata key (:data:`KEY`), stored as pandas
+``category`` columns whose missing parts are ``NA`` (never ``""``). Timestamps are
+``datetime64[ns, UTC]``, always. Each parser ends with :func:`conform`, the one shared step that
+casts what it produced to the contract; :func:`validate` checks a frame without changing it.
+
+Frames
+------
+metrics
+    ``timestamp, metric, value`` + key + provenance; every other label a source sent is kept as a
+    ``category`` column of its own (a label that collides with a column name gets ``label_``).
+events
+    Kubernetes Events, audit entries, Falco alerts, detections: ``timestamp, source, severity,
+    reason, message, object_kind, object_name`` + key + source fields (``user``, ``verb``,
+    ``rule``, ``count`` ...) + ``raw`` (the original record as JSON, for evidence).
+logs
+    ``timestamp, stream, level, message`` + key + ``format`` (json, logfmt or text) + provenance
+    (``origin`` and ``line``). Structured fields are parsed on demand by
+    :func:`obskit.log_fields`, so loading a million lines does not build a million dicts.
+inventory
+    One row per Kubernetes object: ``kind, name, uid``, the direct owner, the key (a Pod row's
+    ``pod`` is its name, a Node row's ``node`` its name), ``labels``, ``selector``,
+    ``containers``, ``created``, ``deleted``, ``phase``.
+rejects
+    What could not be read: ``format, origin, line, offset, reason, raw``.
+
+Severity
+--------
+One ordered scale for event severities and log levels, :data:`SEVERITIES`:
+``debug < info < notice < warning < error < critical``, so ``df[df.severity >= "warning"]``
+works on both frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from obskit.errors import SchemaError
+
+__all__ = [
+    "FRAMES",
+    "KEY",
+    "KEY_SOURCES",
+    "SEVERITIES",
+    "conform",
+    "empty",
+    "validate",
+]
+
+#: The shared metadata key, coarse to fine.
+KEY: tuple[str, ...] = (
+    "cluster",
+    "namespace",
+    "node",
+    "workload_kind",
+    "workload",
+    "pod",
+    "container",
+)
+
+#: Where a row's key came from, weakest link wins (see :mod:`obskit.enrich`).
+KEY_SOURCES: tuple[str, ...] = ("record", "inventory", "name-convention", "incomplete")
+
+#: Ordered severity scale shared by ``events.severity`` and ``logs.level``.
+SEVERITIES: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical")
+
+TIME = "datetime64[ns, UTC]"
+STRING = pd.StringDtype("pyarrow")
+SEVERITY = pd.CategoricalDtype(list(SEVERITIES), ordered=True)
+
+# column -> dtype spec: "time", "category", "severity", "string", "float", "int", "object"
+_PROVENANCE = {"key_source": "category", "origin": "category"}
+_KEY_SPEC = dict.fromkeys(KEY, "category")
+
+FRAMES: dict[str, dict[str, str]] = {
+    "metrics": {
+        "timestamp": "time",
+        "metric": "category",
+        "value": "float",
+        **_KEY_SPEC,
+        **_PROVENANCE,
+    },
+    "events": {
+        "timestamp": "time",
+        "source": "category",
+        "severity": "severity",
+        "reason": "category",
+        "message": "string",
+        "object_kind": "category",
+        "object_name": "string",
+        **_KEY_SPEC,
+        "count": "int",
+        "user": "category",
+        "verb": "category",
+        "rule": "category",
+        "source_ip": "category",
+        "user_agent": "category",
+        "response_code": "int",
+        "uid": "string",
+        **_PROVENANCE,
+        "line": "int",
+        "raw": "string",
+    },
+    "logs": {
+        "timestamp": "time",
+        "stream": "category",
+        "level": "severity",
+        "message": "string",
+        **_KEY_SPEC,
+        "format": "category",
+        **_PROVENANCE,
+        "line": "int",
+    },
+    "inventory": {
+        "kind": "category",
+        "name": "string",
+        "uid": "string",
+        **_KEY_SPEC,
+        "owner_kind": "category",
+        "owner_name": "string",
+        "owner_uid": "string",
+        "labels": "object",
+        "selector": "object",
+        "containers": "object",
+        "created": "time",
+        "deleted": "time",
+        "phase": "category",
+        **_PROVENANCE,
+    },
+    "rejects": {
+        "format": "category",
+        "origin": "string",
+        "line": "int",
+        "offset": "int",
+        "reason": "string",
+        "raw": "string",
+    },
+}
+
+# Frames whose label columns beyond the contract are kept as categories.
+_EXTRA_AS_CATEGORY = {"metrics"}
+
+_DTYPES = {
+    "time": TIME,
+    "category": "category",
+    "severity": SEVERITY,
+    "string": STRING,
+    "float": "float64",
+    "int": "Int64",
+    "object": "object",
+}
+
+
+def _spec(frame: str) -> dict[str, str]:
+    try:
+        return FRAMES[frame]
+    except KeyError:
+        raise SchemaError(
+            f"unknown frame {frame!r}; the frames are {', '.join(sorted(FRAMES))}"
+        ) from None
+
+
+def empty(frame: str) -> pd.DataFrame:
+    """Return an empty frame with every contract column of ``frame`` at its dtype.
+
+    Examples
+    --------
+    >>> list(empty("logs").columns[:4])
+    ['timestamp', 'stream', 'level', 'message']
+    """
+    spec = _spec(frame)
+    return pd.DataFrame({c: pd.Series([], dtype=_DTYPES[k]) for c, k in spec.items()})
+
+
+def _to_time(values: pd.Series, column: str, frame: str) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype(TIME)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        raise SchemaError(
+            f"{frame}.{column} holds naive timestamps; obskit needs UTC. Localise them first, "
+            f"e.g. df[{column!r}] = df[{column!r}].dt.tz_localize('UTC')"
+        )
+    if values.isna().all():
+        return pd.Series(pd.NaT, index=values.index, dtype=TIME)
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        bad = parsed.isna() & values.notna()
+        if bad.any():
+            first = values[bad].iloc[0]
+            raise SchemaError(
+                f"{frame}.{column} has {int(bad.sum())} value(s) that are not RFC3339 "
+                f"timestamps, the first {first!r}; parse them with obskit.parse_times()"
+            )
+        return parsed.astype(TIME)
+    raise SchemaError(
+        f"{frame}.{column} has dtype {values.dtype}, not timestamps; convert numbers with "
+        f"obskit.parse_times(values, unit='s'|'ms'|'us'|'ns')"
+    )
+
+
+def _cast(values: pd.Series, kind: str, column: str, frame: str) -> pd.Series:
+    target = _DTYPES[kind]
+    if kind == "time":
+        return _to_time(values, column, frame)
+    if kind in ("category", "severity"):
+        if kind == "category" and isinstance(values.dtype, pd.CategoricalDtype):
+            out = values
+        else:
+            if kind == "severity":
+                values = values.astype("object").where(values.notna(), None)
+                values = values.map(lambda v: v.lower() if isinstance(v, str) else v)
+                unknown = set(values.dropna().unique()) - set(SEVERITIES)
+                if unknown:
+                    raise SchemaError(
+                        f"{frame}.{column} has values outside the severity scale: "
+                        f"{sorted(map(str, unknown))[:5]!r}; use one of {list(SEVERITIES)}"
+                    )
+            out = values.astype(target)
+        if kind == "category" and "" in out.cat.categories:
+            out = out.cat.remove_categories([""])
+        return out
+    try:
+        out = values.astype(target)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(
+            f"{frame}.{column} cannot be read as {target}: {exc}; first values "
+            f"{values.head(3).tolist()!r}"
+        ) from exc
+    if kind == "string":
+        out = out.mask(out == "", pd.NA) if column in KEY else out
+    return out
+
+
+def conform(frame: str, df: pd.DataFrame | None, **defaults: object) -> pd.DataFrame:
+    """Cast ``df`` to the contract of ``frame``: add missing columns, fix dtypes, order columns.
+
+    ``defaults`` fill columns that are missing or entirely empty (for example
+    ``origin="pods.json"``). Contract columns come first in contract order, then the extra
+    columns in their given order (extra metrics labels become categories). Key parts that are
+    ``""`` become ``NA``.
+
+    Raises
+    ------
+    SchemaError
+        When a column cannot be converted (text that is not a timestamp, naive datetimes,
+        a severity outside :data:`SEVERITIES`).
+
+    Examples
+    --------
+    >>> df = conform("logs", pd.DataFrame({"message": ["hi"], "namespace": ["shop"]}))
+    >>> str(df["timestamp"].dtype), str(df["namespace"].dtype)
+    ('datetime64[ns, UTC]', 'category')
+    """
+    spec = _spec(frame)
+    df = pd.DataFrame() if df is None else df
+    n = len(df)
+    index = df.index if n else pd.RangeIndex(0)
+    out: dict[str, pd.Series] = {}
+    for column, kind in spec.items():
+        if column in df.columns:
+            values = df[column]
+        else:
+            values = pd.Series([None] * n, index=index, dtype="object")
+        if column in defaults and defaults[column] is not None:
+            values = values.where(values.notna(), defaults[column]) if n else values
+        out[column] = _cast(values, kind, column, frame)
+    for column in df.columns:
+        if column in spec:
+            continue
+        values = df[column]
+        if frame in _EXTRA_AS_CATEGORY and not isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype("category")
+        out[column] = values
+    result = pd.DataFrame(out, index=index)
+    return result.reset_index(drop=True)
+
+
+def validate(frame: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Check ``df`` against the contract of ``frame`` and return it unchanged.
+
+    Raises
+    ------
+    SchemaError
+        Listing every column that is missing or has the wrong dtype, and key parts that are
+        ``""`` instead of ``NA``.
+
+    Examples
+    --------
+    >>> validate("logs", empty("logs")).shape
+    (0, 12)
+    """
+    spec = _spec(frame)
+    if not isinstance(df, pd.DataFrame) or type(df) is not pd.DataFrame:
+        raise SchemaError(f"{frame} must be a plain pandas DataFrame, got {type(df).__name__}")
+    problems: list[str] = []
+    for column, kind in spec.items():
+        if column not in df.columns:
+            problems.append(f"missing column {column!r}")
+            continue
+        dtype = df[column].dtype
+        if not _dtype_matches(dtype, kind):
+            problems.append(f"{column!r} is {dtype}, expected {_DTYPES[kind]}")
+        elif column in KEY and "" in df[column].cat.categories:
+            problems.append(f"{column!r} holds '' where a missing part must be NA")
+    if problems:
+        raise SchemaError(
+            f"{frame} frame does not match the obskit schema: {'; '.join(problems)}. "
+            f"obskit.schema.conform({frame!r}, df) fixes dtypes and adds missing columns."
+        )
+    return df
+
+
+def _dtype_matches(dtype: object, kind: str) -> bool:
+    if kind == "time":
+        return isinstance(dtype, pd.DatetimeTZDtype) and str(dtype) == TIME
+    if kind == "category":
+        return isinstance(dtype, pd.CategoricalDtype)
+    if kind == "severity":
+        return isinstance(dtype, pd.CategoricalDtype) and list(dtype.categories) == list(SEVERITIES)
+    if kind == "string":
+        return isinstance(dtype, pd.StringDtype)
+    if kind == "float":
+        return dtype == np.float64
+    if kind == "int":
+        return str(dtype) == "Int64"
+    return dtype == np.dtype(object)
+
+
+def key_frame(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
+    """Build a frame of key columns from mappings (missing parts become NA)."""
+    return pd.DataFrame.from_records(list(rows), columns=list(KEY))

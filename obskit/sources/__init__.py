@@ -1,0 +1,79 @@
+"""Sources: one module per format, each registered in one line beside its parser.
+
+``FORMATS`` maps every registered format name to a one-line description. :func:`load_file`
+reads one file (decompressing by content), detects its format by content when none is given,
+and hands the bytes to the format's parser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from obskit.errors import UnknownFormatError
+from obskit.sources import falco  # noqa: F401  (each import registers its formats)
+from obskit.sources._base import (
+    Format,
+    ParseResult,
+    Rejects,
+    decode_head,
+    detect,
+    get_format,
+    read_bytes,
+    registry,
+)
+
+__all__ = [
+    "FORMATS",
+    "Format",
+    "ParseResult",
+    "Rejects",
+    "detect_format",
+    "get_format",
+    "load_file",
+    "parse",
+]
+
+#: Every registered format: ``{name: one-line description}``.
+FORMATS: dict[str, str] = {name: fmt.description for name, fmt in registry().items()}
+
+
+def detect_format(data: bytes, name: str = "") -> Format | None:
+    """The format of a payload, judged by its content (and its file name as a tie-breaker)."""
+    return detect(decode_head(data), name)
+
+
+def parse(data: bytes, format: str, origin: str = "<bytes>") -> ParseResult:
+    """Parse a payload already in memory with the named format."""
+    return get_format(format).parse(data, origin=origin)
+
+
+def load_file(path: str | Path, format: str | None = None) -> tuple[ParseResult, str]:
+    """Read one file and parse it. Returns the result and the format name used.
+
+    Raises
+    ------
+    UnknownFormatError
+        When ``format`` is None and no registered format recognises the content; the message
+        names the file and lists the formats.
+    SourceError
+        When the file cannot be read.
+    """
+    path = Path(path)
+    data, note = read_bytes(path)
+    fmt = get_format(format) if format else detect_format(data, path.name)
+    if fmt is None:
+        raise UnknownFormatError(
+            f"{str(path)!r} is not in any format obskit reads (its first bytes: "
+            f"{data[:60]!r}); the formats are: {', '.join(FORMATS)}. Pass format=... if you "
+            f"know what it is."
+        )
+    result = fmt.parse(data, origin=str(path))
+    if note:
+        result.notes.append(note)
+        rejects = Rejects(fmt.name, str(path))
+        rejects.add(note, None, offset=len(data))
+        import pandas as pd
+
+        result.rejects = pd.concat([result.rejects, rejects.frame()], ignore_index=True)
+        result.records += 1  # the damaged tail is one record we could not read
+    return result, fmt.name

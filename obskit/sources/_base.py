@@ -1,0 +1,344 @@
+"""What every source module shares: the parse result, the rejects ledger, the format registry,
+and reading (possibly compressed) bytes from disk.
+
+A source module defines ``parse_<format>(data, origin=...) -> ParseResult`` (pure: bytes in,
+frames and rejects out), a ``sniff`` function that says how sure it is that a file's first bytes
+are its format, and registers both with :func:`register` in one line beside them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from obskit import schema
+from obskit.errors import SourceError, UnknownFormatError
+
+__all__ = [
+    "Format",
+    "ParseResult",
+    "Rejects",
+    "detect",
+    "get_format",
+    "read_bytes",
+    "register",
+    "registry",
+]
+
+#: How many characters of an unreadable record the rejects table keeps.
+RAW_LIMIT = 500
+#: How many bytes of a file the format sniffers look at.
+SNIFF_BYTES = 64 * 1024
+
+_FRAMES = ("metrics", "events", "logs", "inventory")
+
+
+@dataclass
+class ParseResult:
+    """What a parser made of one payload.
+
+    ``records`` counts the payload's input records in the format's own unit (a line, a sample,
+    an item); ``merged`` counts records folded into another row (a CRI partial line). The
+    ledger always balances: ``records == rows + len(rejects) + merged``.
+    """
+
+    records: int
+    metrics: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    logs: pd.DataFrame | None = None
+    inventory: pd.DataFrame | None = None
+    rejects: pd.DataFrame = field(default_factory=lambda: schema.empty("rejects"))
+    merged: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        """Rows produced across the four frames."""
+        return sum(len(f) for f in (getattr(self, n) for n in _FRAMES) if f is not None)
+
+    def balanced(self) -> bool:
+        """True when every input record is a row, a reject, or merged into a row."""
+        return self.records == self.rows + len(self.rejects) + self.merged
+
+
+class Rejects:
+    """Collects the records a parser could not read, with where and why.
+
+    Examples
+    --------
+    >>> r = Rejects("cri-log", "0.log")
+    >>> r.add("no CRI stream field", "garbage", line=3)
+    >>> r.frame()[["line", "reason"]].to_dict("records")
+    [{'line': 3, 'reason': 'no CRI stream field'}]
+    """
+
+    def __init__(self, fmt: str, origin: str) -> None:
+        self.format = fmt
+        self.origin = origin
+        self._rows: list[dict[str, object]] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(
+        self,
+        reason: str,
+        raw: str | bytes | None,
+        *,
+        line: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        """Record one unreadable record; ``raw`` is cut to :data:`RAW_LIMIT` characters."""
+        self._rows.append({"reason": reason, "raw": cut(raw), "line": line, "offset": offset})
+
+    def extend(self, frame: pd.DataFrame) -> None:
+        """Add rows built in bulk (columns ``reason``, ``raw``, and ``line`` or ``offset``)."""
+        for row in frame.to_dict("records"):
+            self.add(
+                str(row["reason"]), row.get("raw"), line=row.get("line"), offset=row.get("offset")
+            )
+
+    def frame(self) -> pd.DataFrame:
+        """The rejects as a frame that matches ``schema.FRAMES['rejects']``."""
+        df = pd.DataFrame(self._rows, columns=["line", "offset", "reason", "raw"])
+        df["format"] = self.format
+        df["origin"] = self.origin
+        return schema.conform("rejects", df)
+
+
+def cut(raw: str | bytes | None, limit: int = RAW_LIMIT) -> str | None:
+    """Shorten ``raw`` for the rejects table, saying how long it was."""
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "backslashreplace")
+    if len(raw) <= limit:
+        return raw
+    return f"{raw[:limit]}… [{len(raw):,} characters in all]"
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Format:
+    """A registered input format.
+
+    ``sniff(head, name)`` gets the first :data:`SNIFF_BYTES` of the (decompressed) file as text
+    and the file name, and returns a confidence from 0 (not this format) to 1 (certainly).
+    ``parse(data, origin)`` turns the whole payload into a :class:`ParseResult`.
+    """
+
+    name: str
+    description: str
+    sniff: Callable[[str, str], float]
+    parse: Callable[..., ParseResult]
+
+
+_REGISTRY: dict[str, Format] = {}
+
+
+def register(
+    name: str,
+    description: str,
+    sniff: Callable[[str, str], float],
+    parse: Callable[..., ParseResult],
+) -> Format:
+    """Register a format under ``name`` (one line beside the parser that implements it)."""
+    fmt = Format(name, description, sniff, parse)
+    _REGISTRY[name] = fmt
+    return fmt
+
+
+def registry() -> dict[str, Format]:
+    """The registered formats by name, in registration order."""
+    return dict(_REGISTRY)
+
+
+def get_format(name: str) -> Format:
+    """Return the format registered as ``name``.
+
+    Raises
+    ------
+    UnknownFormatError
+        Naming the valid formats.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownFormatError(
+            f"unknown format {name!r}; the formats are: {', '.join(sorted(_REGISTRY))} "
+            f"(see obskit.FORMATS)"
+        ) from None
+
+
+def detect(head: str, name: str = "") -> Format | None:
+    """The format whose sniffer is most confident about ``head``, or None below 0.5."""
+    best, score = None, 0.0
+    for fmt in _REGISTRY.values():
+        s = fmt.sniff(head, name)
+        if s > score:
+            best, score = fmt, s
+    return best if score >= 0.5 else None
+
+
+# --- reading bytes --------------------------------------------------------------------------
+
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+}
+
+
+def compression(prefix: bytes) -> str | None:
+    """The compression a file's first bytes announce (gzip, xz, zstd), or None."""
+    for magic, kind in _MAGIC.items():
+        if prefix.startswith(magic):
+            return kind
+    return None
+
+
+def read_bytes(path: str | Path) -> tuple[bytes, str | None]:
+    """Read ``path``, decompressing gzip, xz or zstd by content (not by name).
+
+    Returns the bytes and, for a truncated or corrupt compressed file, a note saying how much
+    was recovered (the records decoded before the damage are kept).
+
+    Raises
+    ------
+    SourceError
+        When the file cannot be opened, naming it and the OS error.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    kind = compression(raw[:8])
+    if kind is None:
+        return raw, None
+    try:
+        return _decompress(raw, kind), None
+    except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
+        partial = _salvage(raw, kind)
+        return partial, (
+            f"{kind} stream is truncated or corrupt ({exc}); kept the {len(partial):,} bytes "
+            f"decoded before the damage"
+        )
+
+
+def _decompress(raw: bytes, kind: str) -> bytes:
+    if kind == "gzip":
+        return gzip.decompress(raw)
+    if kind == "xz":
+        return lzma.decompress(raw)
+    import zstandard
+
+    d = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        out = d.decompress(raw)
+    except zstandard.ZstdError as exc:
+        raise ValueError(str(exc)) from exc
+    if not d.eof:
+        raise EOFError("zstd frame ended before its end marker")
+    return out
+
+
+def _salvage(raw: bytes, kind: str) -> bytes:
+    """Decode as much of a damaged compressed stream as possible."""
+    out = bytearray()
+    try:
+        if kind == "gzip":
+            d = zlib.decompressobj(wbits=31)
+        elif kind == "xz":
+            d = lzma.LZMADecompressor()
+        else:
+            import zstandard
+
+            d = zstandard.ZstdDecompressor().decompressobj()
+        for i in range(0, len(raw), 4096):
+            out += d.decompress(raw[i : i + 4096])
+    except Exception:
+        pass
+    return bytes(out)
+
+
+def decode_head(data: bytes) -> str:
+    """The first bytes of a payload as text for the sniffers (bad bytes replaced)."""
+    return data[:SNIFF_BYTES].decode("utf-8", "replace")
+
+
+# --- JSON lines ------------------------------------------------------------------------------
+
+#: Longest line a line-oriented parser accepts; longer ones become rejects, not memory blow-ups.
+MAX_LINE = 8 * 1024 * 1024
+
+
+def json_lines(
+    data: bytes, rejects: Rejects, *, want: type = dict
+) -> tuple[list[tuple[int, object, bytes]], int]:
+    """Parse newline-delimited JSON. Returns ``[(line number, value, raw line)]`` and the
+    record count (the raw line is kept as evidence).
+
+    Blank lines are not records. A line that is not valid JSON (truncated, invalid UTF-8), is
+    longer than :data:`MAX_LINE`, or is not a ``want`` goes to ``rejects`` with its line number.
+    A payload that is one JSON array (``[{...}, {...}]``) is read element by element.
+    """
+    import orjson
+
+    stripped = data.lstrip()
+    if stripped[:1] == b"[":
+        try:
+            items = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            items = None
+        if isinstance(items, list):
+            out = []
+            for i, item in enumerate(items):
+                if isinstance(item, want):
+                    out.append((i + 1, item, orjson.dumps(item)))
+                else:
+                    rejects.add(f"array element {i} is not a JSON object", repr(item), line=i + 1)
+            return out, len(items)
+    out: list[tuple[int, object, bytes]] = []
+    records = 0
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        records += 1
+        if len(line) > MAX_LINE:
+            rejects.add(
+                f"line of {len(line):,} bytes exceeds the {MAX_LINE:,}-byte limit",
+                line[:RAW_LIMIT],
+                line=number,
+            )
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            rejects.add(f"not valid JSON: {json_error(exc, line)}", line, line=number)
+            continue
+        if not isinstance(value, want):
+            rejects.add(f"expected a JSON object, got {type(value).__name__}", line, line=number)
+            continue
+        out.append((number, value, line))
+    return out, records
+
+
+def json_error(exc: Exception, raw: bytes) -> str:
+    """A short reason for a JSON error, naming invalid UTF-8 and truncation plainly."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as u:
+        return f"invalid UTF-8 at byte {u.start}"
+    msg = str(exc)
+    if "unexpected end of data" in msg or "EOF" in msg:
+        return f"truncated ({msg})"
+    return msg

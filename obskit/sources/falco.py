@@ -1,0 +1,128 @@
+"""Falco alerts as Falco writes them with ``json_output: true`` (one JSON object per line).
+
+Each alert becomes one ``events`` row with ``source="falco"``. The key comes from the alert's
+``output_fields``: ``k8s.ns.name``, ``k8s.pod.name``, ``container.name`` (or, for the
+``k8s_audit`` source, ``ka.target.namespace`` / ``ka.target.name``); the node is the alert's
+``hostname``, which is the node the Falco DaemonSet pod runs on.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from obskit import schema
+from obskit._time import parse_times
+from obskit.sources._base import ParseResult, Rejects, json_lines, register
+
+__all__ = ["PRIORITY_SEVERITY", "parse_falco_json"]
+
+#: Falco priority -> obskit severity (schema.SEVERITIES).
+PRIORITY_SEVERITY = {
+    "emergency": "critical",
+    "alert": "critical",
+    "critical": "critical",
+    "error": "error",
+    "warning": "warning",
+    "notice": "notice",
+    "informational": "info",
+    "info": "info",
+    "debug": "debug",
+}
+
+FORMAT = "falco-json"
+
+
+def _field(fields: dict, *names: str) -> object:
+    for name in names:
+        value = fields.get(name)
+        if value not in (None, "", "<NA>", "N/A"):
+            return value
+    return None
+
+
+def parse_falco_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
+    """Parse Falco ``json_output`` alerts into an events frame.
+
+    Examples
+    --------
+    >>> line = (b'{"hostname":"node-1","output":"shell","priority":"Warning",'
+    ...         b'"rule":"Terminal shell in container","source":"syscall",'
+    ...         b'"time":"2024-01-01T00:00:00.123456789Z","output_fields":'
+    ...         b'{"k8s.ns.name":"shop","k8s.pod.name":"web-1","container.name":"web"}}')
+    >>> parse_falco_json(line).events[["severity", "namespace", "pod", "node"]].iloc[0].tolist()
+    ['warning', 'shop', 'web-1', 'node-1']
+    """
+    rejects = Rejects(FORMAT, origin)
+    records, count = json_lines(data, rejects)
+    rows = []
+    times = []
+    for number, alert, line in records:
+        if "rule" not in alert or "time" not in alert:
+            rejects.add("not a Falco alert: no 'rule' or 'time' field", line, line=number)
+            continue
+        fields = alert.get("output_fields") or {}
+        priority = str(alert.get("priority", "")).lower()
+        pod = _field(fields, "k8s.pod.name")
+        namespace = _field(fields, "k8s.ns.name", "ka.target.namespace")
+        source = alert.get("source") or "syscall"
+        if pod is None and source == "k8s_audit" and fields.get("ka.target.resource") == "pods":
+            pod = _field(fields, "ka.target.name")
+        rows.append(
+            {
+                "source": "falco",
+                "severity": PRIORITY_SEVERITY.get(priority),
+                "reason": alert["rule"],
+                "rule": alert["rule"],
+                "message": alert.get("output"),
+                "object_kind": "Pod"
+                if pod
+                else ("Container" if fields.get("container.id") not in (None, "host") else "Node"),
+                "object_name": pod or _field(fields, "container.name") or alert.get("hostname"),
+                "namespace": namespace,
+                "pod": pod,
+                "container": _field(fields, "k8s.container.name", "container.name")
+                if pod
+                else None,
+                "node": alert.get("hostname") if source != "k8s_audit" else None,
+                "user": _field(fields, "user.name", "ka.user.name"),
+                "source_ip": _field(fields, "fd.sip", "fd.rip"),
+                "count": 1,
+                "line": number,
+                "raw": line.decode("utf-8", "replace"),
+                "falco_source": source,
+                "tags": ",".join(alert.get("tags") or []) or None,
+                "proc_cmdline": _field(fields, "proc.cmdline"),
+                "container_id": _field(fields, "container.id"),
+                "key_source": "record",
+            }
+        )
+        times.append(alert["time"])
+    frame = pd.DataFrame(rows)
+    if rows:
+        frame["timestamp"] = parse_times(pd.Series(times, dtype="object")).to_numpy()
+        bad = frame["timestamp"].isna()
+        if bad.any():
+            for i in frame.index[bad]:
+                rejects.add(
+                    f"unreadable alert time {times[i]!r}",
+                    frame.at[i, "raw"],
+                    line=int(frame.at[i, "line"]),
+                )
+            frame = frame[~bad]
+    events = schema.conform("events", frame, origin=origin)
+    return ParseResult(records=count, events=events, rejects=rejects.frame())
+
+
+def _sniff(head: str, name: str) -> float:
+    first = head.lstrip()[:4096]
+    if (
+        first.startswith("{")
+        and '"rule"' in first
+        and '"priority"' in first
+        and ('"output"' in first)
+    ):
+        return 0.95
+    return 0.0
+
+
+register(FORMAT, "Falco alerts written with json_output (JSON lines)", _sniff, parse_falco_json)
