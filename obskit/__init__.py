@@ -1,1 +1,53 @@
-"""obskit."""
+"""obskit: investigate Kubernetes incidents in notebooks.
+
+Metrics (Prometheus), events (Kubernetes Events, the API-server audit log, Falco alerts) and
+logs (container logs, Loki) load into tidy pandas frames that share one Kubernetes metadata
+key (cluster, namespace, node, workload, pod, container)::
+
+    import obskit
+    inv = obskit.load("incident/")          # files, folders, globs; format detected by content
+    inv.summary()
+    inv.focus(namespace="shop", workload="checkout").window("2024-05-14T10:00Z", None)
+
+See ``obskit.schema`` for the data contract and ``obskit.FORMATS`` for what can be read.
+"""
+
+from __future__ import annotations
+
+from obskit import datasets, schema
+from obskit._time import parse_times
+from obskit.errors import (
+    DatasetNotFoundError,
+    FormatError,
+    InvestigationError,
+    ObskitError,
+    SchemaError,
+    SourceError,
+    UnknownFormatError,
+)
+from obskit.investigation import Investigation, load
+from obskit.schema import KEY, SEVERITIES
+from obskit.sources import FORMATS
+from obskit.sources.logs import log_fields
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FORMATS",
+    "KEY",
+    "SEVERITIES",
+    "DatasetNotFoundError",
+    "FormatError",
+    "Investigation",
+    "InvestigationError",
+    "ObskitError",
+    "SchemaError",
+    "SourceError",
+    "UnknownFormatError",
+    "__version__",
+    "datasets",
+    "load",
+    "log_fields",
+    "parse_times",
+    "schema",
+]

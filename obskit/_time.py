@@ -82,7 +82,7 @@ def _from_epoch(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
         # of today's epoch seconds carries no finer digits, so Prometheus' milliseconds stay exact.
         whole = np.floor(arr[finite])
         frac = arr[finite] - whole
-        micro = np.maximum(scale // 1000, 1)
+        micro = np.where(scale >= 1000, 1000, 1)
         ns[finite] = whole.astype("int64") * scale.astype("int64") + (
             np.round(frac * scale / micro) * micro
         ).astype("int64")

@@ -25,6 +25,10 @@ inventory
 rejects
     What could not be read: ``format, origin, line, offset, reason, raw``.
 
+Beyond the contract columns each source keeps its own fields (``stage_timestamp``, ``rule``,
+``proc_cmdline`` ...) in the dtype that fits them: text as ``category`` or string, flags as
+``bool``, times as ``datetime64[ns, UTC]``; :func:`validate` checks only the contract columns.
+
 Severity
 --------
 One ordered scale for event severities and log levels, :data:`SEVERITIES`:
@@ -71,6 +75,7 @@ SEVERITIES: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "c
 TIME = "datetime64[ns, UTC]"
 STRING = pd.StringDtype("pyarrow")
 SEVERITY = pd.CategoricalDtype(list(SEVERITIES), ordered=True)
+STRING_CATS = pd.Index(["x"]).dtype  # the dtype pandas gives text categories
 
 # column -> dtype spec: "time", "category", "severity", "string", "float", "int", "object"
 _PROVENANCE = {"key_source": "category", "origin": "category"}
@@ -291,7 +296,7 @@ def validate(frame: str, df: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> validate("logs", empty("logs")).shape
-    (0, 12)
+    (0, 15)
     """
     spec = _spec(frame)
     if not isinstance(df, pd.DataFrame) or type(df) is not pd.DataFrame:
@@ -333,3 +338,61 @@ def _dtype_matches(dtype: object, kind: str) -> bool:
 def key_frame(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
     """Build a frame of key columns from mappings (missing parts become NA)."""
     return pd.DataFrame.from_records(list(rows), columns=list(KEY))
+
+
+def concat(frame: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack frames of one kind, keeping category columns categorical (categories unioned).
+
+    Examples
+    --------
+    >>> a = conform("logs", pd.DataFrame({"namespace": ["a"]}))
+    >>> b = conform("logs", pd.DataFrame({"namespace": ["b"]}))
+    >>> concat("logs", [a, b])["namespace"].cat.categories.tolist()
+    ['a', 'b']
+    """
+    parts = [p for p in parts if p is not None and len(p.columns)]
+    if not parts:
+        return empty(frame)
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    columns: list[str] = []
+    for p in parts:
+        columns += [c for c in p.columns if c not in columns]
+    out: dict[str, object] = {}
+    for column in columns:
+        pieces = [
+            p[column] if column in p.columns else pd.Series([None] * len(p), dtype="object")
+            for p in parts
+        ]
+        cats = [s for s in pieces if isinstance(s.dtype, pd.CategoricalDtype)]
+        if cats and len(cats) == len(pieces) and not any(s.cat.ordered for s in cats):
+            # categories of all-missing columns have no dtype of their own: give them str's
+            pieces = [
+                s.cat.set_categories(pd.Index([], dtype=STRING_CATS))
+                if len(s.cat.categories) == 0
+                else s
+                for s in pieces
+            ]
+            try:
+                out[column] = pd.Series(pd.api.types.union_categoricals(pieces, ignore_order=True))
+            except TypeError:  # categories of different dtypes (numbers and text)
+                out[column] = pd.concat(
+                    [s.astype("object") for s in pieces], ignore_index=True
+                ).astype("category")
+        elif cats:
+            dtype = cats[0].dtype
+            if dtype.ordered:
+                out[column] = pd.Series(
+                    pd.Categorical(
+                        pd.concat([s.astype("object") for s in pieces], ignore_index=True),
+                        dtype=dtype,
+                    )
+                )
+            else:
+                out[column] = pd.concat(
+                    [s.astype("object") for s in pieces], ignore_index=True
+                ).astype("category")
+        else:
+            non_empty = [s for s in pieces if len(s)]
+            out[column] = pd.concat(non_empty or pieces, ignore_index=True)
+    return conform(frame, pd.DataFrame(out))

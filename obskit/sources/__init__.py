@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from obskit.errors import UnknownFormatError
-from obskit.sources import falco  # noqa: F401  (each import registers its formats)
+
+# each import registers its formats; the order breaks ties between equally sure sniffers
+from obskit.sources import (  # noqa: F401
+    audit,
+    cluster_dump,
+    falco,
+    kubernetes,
+    logs,
+    loki,
+    prometheus,
+)
 from obskit.sources._base import (
     Format,
     ParseResult,

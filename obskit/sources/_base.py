@@ -299,7 +299,9 @@ def json_lines(
             items = orjson.loads(data)
         except orjson.JSONDecodeError:
             items = None
-        if isinstance(items, list):
+        # one JSON array of objects; an array holding anything else is a record of its own
+        # (Fluent Bit writes `[time, {record}]` lines)
+        if isinstance(items, list) and all(isinstance(i, dict) for i in items):
             out = []
             for i, item in enumerate(items):
                 if isinstance(item, want):

@@ -99,7 +99,7 @@ def parse_falco_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
         times.append(alert["time"])
     frame = pd.DataFrame(rows)
     if rows:
-        frame["timestamp"] = parse_times(pd.Series(times, dtype="object")).to_numpy()
+        frame["timestamp"] = parse_times(pd.Series(times, dtype="object")).array
         bad = frame["timestamp"].isna()
         if bad.any():
             for i in frame.index[bad]:

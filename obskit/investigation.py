@@ -1,0 +1,504 @@
+"""The Investigation: the four frames an analyst holds, on one key, with what was not read.
+
+:func:`load` reads files, folders (walked recursively), globs or lists of them; each file's
+format is detected by its content. Every file gets a row in ``inv.files`` (the ledger: records
+read, rows made, rejects, lines merged, and whether it balances); unreadable records are in
+``inv.rejects``. The inventory's owner chains are resolved and every signal row's key is
+completed from it (:mod:`obskit.enrich`).
+
+A folder may hold an ``obskit.json`` manifest; its ``"cluster"`` names the cluster for rows
+whose source does not say.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob as globlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from obskit import schema
+from obskit.enrich import enrich, resolve_workloads
+from obskit.errors import InvestigationError, SourceError, UnknownFormatError
+from obskit.sources import load_file
+
+__all__ = ["Investigation", "load"]
+
+_SIGNALS = ("metrics", "events", "logs")
+_FRAMES = (*_SIGNALS, "inventory")
+MANIFEST = "obskit.json"
+_FILES_COLUMNS = [
+    "origin",
+    "format",
+    "status",
+    "records",
+    "rows",
+    "rejects",
+    "merged",
+    "balanced",
+    "note",
+]
+
+TimeLike = str | pd.Timestamp | None
+
+
+@dataclass
+class _Parts:
+    frames: dict[str, list[pd.DataFrame]] = field(
+        default_factory=lambda: {name: [] for name in (*_FRAMES, "rejects")}
+    )
+    files: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _timestamp(value: TimeLike, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InvestigationError(
+            f"{name} must be a timestamp like '2024-01-01T10:00:00Z', got {value!r}"
+        ) from exc
+    if ts is pd.NaT:
+        raise InvestigationError(f"{name} must be a timestamp, got {value!r}")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+class Investigation:
+    """Metrics, events, logs and inventory of one incident, on one metadata key.
+
+    Built by :func:`obskit.load` from files, or directly from your own frames (a CSV export,
+    a query result): each frame is checked against the schema (dtypes fixed, missing columns
+    added), and the key of every signal row is completed from the inventory.
+
+    Parameters
+    ----------
+    metrics, events, logs, inventory : DataFrame, optional
+        Frames with at least the columns you have (see :mod:`obskit.schema`); timestamps must
+        be timezone-aware or RFC3339 strings.
+    cluster : str, optional
+        Cluster name for rows that do not carry one.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> logs = pd.DataFrame({"timestamp": ["2024-01-01T00:00:00Z"], "namespace": ["shop"],
+    ...                      "pod": ["web-1"], "message": ["ERROR boom"]})
+    >>> inv = Investigation(logs=logs, cluster="prod")
+    >>> inv.logs[["cluster", "pod", "level"]].values.tolist()
+    [['prod', 'web-1', 'error']]
+    """
+
+    def __init__(
+        self,
+        metrics: pd.DataFrame | None = None,
+        events: pd.DataFrame | None = None,
+        logs: pd.DataFrame | None = None,
+        inventory: pd.DataFrame | None = None,
+        cluster: str | None = None,
+    ) -> None:
+        frames = {"metrics": metrics, "events": events, "logs": logs, "inventory": inventory}
+        conformed = {}
+        for name, frame in frames.items():
+            if frame is not None and not isinstance(frame, pd.DataFrame):
+                raise InvestigationError(
+                    f"{name} must be a pandas DataFrame or None, got {type(frame).__name__}"
+                )
+            conformed[name] = _user_frame(name, frame)
+        self._set(conformed, cluster=cluster, rejects=None, files=None, notes=[], enrich_now=True)
+
+    # construction shared by __init__, load and the filters
+    def _set(
+        self,
+        frames: dict[str, pd.DataFrame],
+        *,
+        cluster: str | None,
+        rejects: pd.DataFrame | None,
+        files: pd.DataFrame | None,
+        notes: list[str],
+        enrich_now: bool,
+        window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
+    ) -> None:
+        self.cluster = cluster
+        inventory = frames["inventory"]
+        if enrich_now:
+            if cluster is not None and len(inventory):
+                inventory = inventory.assign(
+                    cluster=inventory["cluster"].astype("object").fillna(cluster).astype("category")
+                )
+            inventory = resolve_workloads(inventory)
+            for name in _SIGNALS:
+                frames[name] = enrich(frames[name], inventory, cluster)
+        self.inventory: pd.DataFrame = inventory
+        self.metrics: pd.DataFrame = frames["metrics"]
+        self.events: pd.DataFrame = frames["events"]
+        self.logs: pd.DataFrame = frames["logs"]
+        self.rejects: pd.DataFrame = rejects if rejects is not None else schema.empty("rejects")
+        self.files: pd.DataFrame = (
+            files if files is not None else pd.DataFrame(columns=_FILES_COLUMNS)
+        )
+        self.notes: list[str] = list(notes)
+        self.start, self.end = window
+
+    @classmethod
+    def _from_parts(
+        cls,
+        frames: dict[str, pd.DataFrame],
+        *,
+        cluster: str | None,
+        rejects: pd.DataFrame,
+        files: pd.DataFrame,
+        notes: list[str],
+        enrich_now: bool = True,
+        window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
+    ) -> Investigation:
+        inv = cls.__new__(cls)
+        inv._set(
+            frames,
+            cluster=cluster,
+            rejects=rejects,
+            files=files,
+            notes=notes,
+            enrich_now=enrich_now,
+            window=window,
+        )
+        return inv
+
+    def _derive(self, frames: dict[str, pd.DataFrame], window=None) -> Investigation:
+        return Investigation._from_parts(
+            frames,
+            cluster=self.cluster,
+            rejects=self.rejects,
+            files=self.files,
+            notes=self.notes,
+            enrich_now=False,
+            window=window if window is not None else (self.start, self.end),
+        )
+
+    # --- what an analyst calls ---------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        start, end = self.time_span()
+        span = (
+            f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC" if start is not None else "no data"
+        )
+        return (
+            f"<Investigation cluster={self.cluster!r} {span}: {len(self.metrics):,} metric "
+            f"samples, {len(self.events):,} events, {len(self.logs):,} log lines, "
+            f"{len(self.inventory):,} objects, {len(self.rejects):,} rejects>"
+        )
+
+    def time_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """Earliest and latest signal timestamp (or the window, when one was set)."""
+        stamps = [f["timestamp"] for f in (self.metrics, self.events, self.logs) if len(f)]
+        lo = min((s.min() for s in stamps if s.notna().any()), default=None)
+        hi = max((s.max() for s in stamps if s.notna().any()), default=None)
+        return self.start or lo, self.end or hi
+
+    def window(self, start: TimeLike = None, end: TimeLike = None) -> Investigation:
+        """The same investigation restricted to ``start <= timestamp <= end`` (UTC).
+
+        Timestamps without an offset are taken as UTC. The inventory keeps the objects that
+        existed during the window (created before its end, not deleted before its start).
+
+        Examples
+        --------
+        >>> import obskit
+        >>> inv = obskit.datasets.load("checkout-oom")  # doctest: +SKIP
+        >>> inv.window("2024-05-14T10:00:00Z", "2024-05-14T10:30:00Z")  # doctest: +SKIP
+        """
+        lo, hi = _timestamp(start, "start"), _timestamp(end, "end")
+        if lo is not None and hi is not None and lo > hi:
+            raise InvestigationError(f"window start {lo} is after its end {hi}; swap them")
+        frames = {}
+        for name in _SIGNALS:
+            frame = getattr(self, name)
+            keep = pd.Series(True, index=frame.index)
+            if lo is not None:
+                keep &= frame["timestamp"] >= lo
+            if hi is not None:
+                keep &= frame["timestamp"] <= hi
+            frames[name] = frame.loc[keep].reset_index(drop=True)
+        inv = self.inventory
+        keep = pd.Series(True, index=inv.index)
+        if hi is not None:
+            keep &= inv["created"].isna() | (inv["created"] <= hi)
+        if lo is not None:
+            keep &= inv["deleted"].isna() | (inv["deleted"] >= lo)
+        frames["inventory"] = inv.loc[keep].reset_index(drop=True)
+        return self._derive(frames, window=(lo or self.start, hi or self.end))
+
+    def focus(
+        self,
+        namespace: str | Sequence[str] | None = None,
+        workload: str | Sequence[str] | None = None,
+        pod: str | Sequence[str] | None = None,
+        node: str | Sequence[str] | None = None,
+        container: str | Sequence[str] | None = None,
+        cluster: str | Sequence[str] | None = None,
+    ) -> Investigation:
+        """The same investigation restricted to one entity of the hierarchy (and what is below).
+
+        Each argument is a value or a list of values of that key column; rows must match all
+        given columns. Focusing on a node keeps the node's own series and events and the pods
+        that ran on it.
+
+        Raises
+        ------
+        InvestigationError
+            When a value appears nowhere in the investigation (with the closest names).
+
+        Examples
+        --------
+        >>> inv = Investigation(logs=pd.DataFrame({"timestamp": ["2024-01-01T00:00:00Z"] * 2,
+        ...                     "namespace": ["shop", "ops"], "pod": ["a", "b"],
+        ...                     "message": ["x", "y"]}))
+        >>> inv.focus(namespace="shop").logs["pod"].tolist()
+        ['a']
+        """
+        wanted = {
+            "cluster": cluster,
+            "namespace": namespace,
+            "workload": workload,
+            "pod": pod,
+            "node": node,
+            "container": container,
+        }
+        wanted = {
+            k: [v] if isinstance(v, str) else list(v) for k, v in wanted.items() if v is not None
+        }
+        if not wanted:
+            return self
+        frames = {name: getattr(self, name) for name in _FRAMES}
+        for column, values in wanted.items():
+            known = set()
+            for frame in frames.values():
+                known.update(frame[column].dropna().astype(str).unique())
+            missing = [v for v in values if v not in known]
+            if missing:
+                close = difflib.get_close_matches(missing[0], sorted(known), n=3)
+                hint = (
+                    f"; did you mean {', '.join(map(repr, close))}?"
+                    if close
+                    else (f"; known values: {', '.join(sorted(known)[:10])}" if known else "")
+                )
+                raise InvestigationError(f"no {column} {missing[0]!r} in this investigation{hint}")
+        out = {}
+        for name, frame in frames.items():
+            keep = pd.Series(True, index=frame.index)
+            for column, values in wanted.items():
+                keep &= frame[column].isin(values)
+            out[name] = frame.loc[keep].reset_index(drop=True)
+        return self._derive(out)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per frame: rows, time span, and the share of rows with each key column set.
+
+        Examples
+        --------
+        >>> Investigation().summary().loc["logs", "rows"]
+        0
+        """
+        rows = []
+        for name in _FRAMES:
+            frame = getattr(self, name)
+            row: dict[str, object] = {"frame": name, "rows": len(frame)}
+            stamps = frame["timestamp"] if "timestamp" in frame else frame["created"]
+            row["start"] = stamps.min() if len(frame) else pd.NaT
+            row["end"] = stamps.max() if len(frame) else pd.NaT
+            for column in schema.KEY:
+                row[column] = round(float(frame[column].notna().mean()), 3) if len(frame) else None
+            rows.append(row)
+        rows.append({"frame": "rejects", "rows": len(self.rejects), "start": pd.NaT, "end": pd.NaT})
+        return pd.DataFrame(rows).set_index("frame")
+
+    def skipped(self) -> pd.DataFrame:
+        """The files that were not loaded (no format recognised them, or they were unreadable)."""
+        files = self.files
+        return files.loc[files["status"] != "loaded"].reset_index(drop=True)
+
+
+def _user_frame(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
+    if frame is None:
+        return schema.empty(name)
+    frame = frame.reset_index(drop=True)
+    if name == "logs" and "message" in frame.columns:
+        from obskit.sources.logs import derive_level, message_format
+
+        message = frame["message"].astype("object")
+        if "level" not in frame.columns:
+            frame = frame.assign(level=derive_level(message))
+        if "format" not in frame.columns:
+            frame = frame.assign(format=message_format(message))
+    if name != "inventory" and "key_source" not in frame.columns:
+        has = frame[[c for c in schema.KEY if c in frame.columns]].notna().any(axis=1)
+        frame = frame.assign(key_source=has.map({True: "record", False: "incomplete"}))
+    return schema.conform(name, frame, origin="<user frame>")
+
+
+# --- loading files ----------------------------------------------------------------------------
+
+
+def _expand(paths: str | Path | Iterable[str | Path]) -> list[tuple[Path, bool, Path | None]]:
+    """(file, named explicitly, root folder) for every file the arguments point at."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    out: list[tuple[Path, bool, Path | None]] = []
+    for item in paths:
+        text = str(item)
+        if any(ch in text for ch in "*?[") and not Path(text).exists():
+            matches = sorted(globlib.glob(text, recursive=True))
+            if not matches:
+                raise SourceError(f"the pattern {text!r} matches no file")
+            out += [(Path(m), False, None) for m in matches if Path(m).is_file()]
+            continue
+        path = Path(item)
+        if path.is_dir():
+            for sub in sorted(path.rglob("*")):
+                rel = sub.relative_to(path).parts
+                if sub.is_file() and not any(p.startswith(".") for p in rel):
+                    out.append((sub, False, path))
+        elif path.is_file():
+            out.append((path, True, None))
+        else:
+            raise SourceError(f"{text!r} does not exist; pass a file, a folder or a glob pattern")
+    return out
+
+
+def _manifest_cluster(files: list[tuple[Path, bool, Path | None]]) -> str | None:
+    roots = {root for _, _, root in files if root is not None}
+    for root in sorted(roots):
+        manifest = root / MANIFEST
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text())
+            except (OSError, ValueError) as exc:
+                raise SourceError(
+                    f"{str(manifest)!r} is not valid JSON ({exc}); fix or remove it"
+                ) from exc
+            if isinstance(data, dict) and data.get("cluster"):
+                return str(data["cluster"])
+    return None
+
+
+def load(
+    paths: str | Path | Iterable[str | Path],
+    cluster: str | None = None,
+    format: str | None = None,
+) -> Investigation:
+    """Load telemetry files into one :class:`Investigation`.
+
+    Parameters
+    ----------
+    paths : path, glob, or list of them
+        Files, folders (walked recursively; hidden files skipped), or glob patterns. Gzip, xz
+        and zstd files are decompressed by content.
+    cluster : str, optional
+        Cluster name for rows whose source does not carry one (default: the ``cluster`` of an
+        ``obskit.json`` manifest in a loaded folder).
+    format : str, optional
+        Read every file as this format instead of detecting it (see ``obskit.FORMATS``).
+
+    Raises
+    ------
+    UnknownFormatError
+        When a file named explicitly is in no known format (files inside a folder that no
+        format recognises are skipped and listed in ``inv.files`` / ``inv.skipped()``).
+    SourceError
+        When a named path does not exist or cannot be read.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.load(obskit.datasets.path("checkout-oom"))  # doctest: +SKIP
+    >>> inv.summary()  # doctest: +SKIP
+    """
+    files = _expand(paths)
+    cluster = cluster or _manifest_cluster(files)
+    parts = _Parts()
+    for path, explicit, _root in files:
+        if path.name == MANIFEST and not explicit:
+            parts.files.append(_ledger(path, "manifest", "manifest", None))
+            continue
+        try:
+            result, fmt = load_file(path, format)
+        except UnknownFormatError:
+            if explicit:
+                raise
+            parts.files.append(
+                _ledger(path, None, "skipped: no format recognises its content", None)
+            )
+            continue
+        except SourceError as exc:
+            if explicit:
+                raise
+            parts.files.append(_ledger(path, None, f"skipped: {exc}", None))
+            continue
+        for name in (*_FRAMES, "rejects"):
+            frame = getattr(result, name)
+            if frame is not None and len(frame):
+                parts.frames[name].append(frame)
+        parts.files.append(_ledger(path, fmt, "loaded", result))
+        parts.notes += [f"{path}: {note}" for note in result.notes]
+    frames = {name: schema.concat(name, parts.frames[name]) for name in _FRAMES}
+    inventory = frames["inventory"]
+    if len(inventory):
+        # the same object exported twice (pods.json and all.json) is one object
+        has_uid = inventory["uid"].notna()
+        dup = has_uid & inventory.duplicated("uid", keep="last")
+        frames["inventory"] = inventory.loc[~dup].reset_index(drop=True)
+    for name in _SIGNALS:
+        frames[name] = frames[name].sort_values("timestamp", kind="stable").reset_index(drop=True)
+    frames["events"] = _final_audit_stages(frames["events"])
+    return Investigation._from_parts(
+        frames,
+        cluster=cluster,
+        rejects=schema.concat("rejects", parts.frames["rejects"]),
+        files=pd.DataFrame(parts.files, columns=_FILES_COLUMNS),
+        notes=parts.notes,
+    )
+
+
+def _final_audit_stages(events: pd.DataFrame) -> pd.DataFrame:
+    """Mark each audit request's last stage again: rotation can split stages across files."""
+    if "final_stage" not in events.columns:
+        return events
+    audit = events["source"] == "audit"
+    if not audit.any():
+        return events
+    from obskit.sources.audit import final_stages
+
+    events = events.copy()
+    events.loc[audit, "final_stage"] = final_stages(events.loc[audit]).to_numpy()
+    return events
+
+
+def _ledger(path: Path, fmt: str | None, status: str, result) -> dict:
+    if result is None:
+        return {
+            "origin": str(path),
+            "format": fmt,
+            "status": status,
+            "records": 0,
+            "rows": 0,
+            "rejects": 0,
+            "merged": 0,
+            "balanced": True,
+            "note": None,
+        }
+    return {
+        "origin": str(path),
+        "format": fmt,
+        "status": status,
+        "records": result.records,
+        "rows": result.rows,
+        "rejects": len(result.rejects),
+        "merged": result.merged,
+        "balanced": result.balanced(),
+        "note": "; ".join(result.notes) or None,
+    }

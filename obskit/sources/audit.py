@@ -1,0 +1,459 @@
+"""Kubernetes API-server audit logs: ``audit.k8s.io/v1`` and ``v1beta1`` ``Event`` records.
+
+Reads what the log backend writes (one ``Event`` JSON object per line) and what the webhook
+backend sends (an ``EventList`` object with ``items``, pretty-printed or one per line). Each
+audit record becomes one ``events`` row with ``source="audit"``; nothing is merged, so the
+ledger balances record for record.
+
+Columns
+-------
+timestamp
+    ``requestReceivedTimestamp``: when the request happened, the same for every stage of one
+    request (v1beta1's ``timestamp`` and then ``stageTimestamp`` stand in when it is missing).
+    ``stage_timestamp`` keeps ``stageTimestamp``.
+severity
+    ``error`` for 5xx responses and the ``Panic`` stage; ``warning`` for 401/403 responses and
+    ``forbid`` authorization decisions; ``notice`` for writes (``create``, ``update``,
+    ``patch``, ``delete``, ``deletecollection``) and for ``exec``/``attach``/``portforward``
+    whatever the verb; ``info`` for everything else (reads, watches, non-resource URLs).
+reason, message
+    ``"<verb> <resource>[/<subresource>]"`` (``"<verb> <path>"`` for non-resource URLs) and a
+    one-line summary such as ``"alice create pods/exec default/web-1 → 101"``.
+key
+    ``namespace`` from ``objectRef.namespace`` (a ``namespaces`` object is its own namespace);
+    ``pod`` is the object name when the resource is ``pods`` (subresources included) and
+    ``container`` the ``container=`` query parameter of ``exec``/``attach``/``log`` requests;
+    ``node`` is the object name when the resource is ``nodes``. The rest is left to enrichment.
+final_stage
+    One record per request is final: its latest stage in the payload (``ResponseComplete`` or
+    ``Panic`` when present, else ``ResponseStarted``, else ``RequestReceived``), so
+    ``events[events.final_stage]`` counts each request once. :func:`final_stages` recomputes it
+    after frames from several files are concatenated.
+
+Other columns: ``verb``, ``user``, ``user_groups``, ``impersonated_user``, ``source_ip``
+(the first of ``source_ips``), ``user_agent``, ``response_code``, ``uid`` (the ``auditID``),
+``stage``, ``audit_level``, ``audit_version``, ``resource``, ``subresource``, ``api_group``,
+``request_uri``, ``decision`` and ``authz_reason`` (the ``authorization.k8s.io/*``
+annotations) and ``raw`` (the record as read).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus, urlsplit
+
+import orjson
+import pandas as pd
+
+from obskit import schema
+from obskit._time import parse_times
+from obskit.sources._base import ParseResult, Rejects, json_lines, register
+
+__all__ = ["RESOURCE_KINDS", "STAGES", "final_stages", "parse_audit_log"]
+
+FORMAT = "audit-log"
+
+#: Audit stages in the order a request goes through them (``Panic`` ends a request too).
+STAGES: tuple[str, ...] = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
+_STAGE_RANK = {stage: rank for rank, stage in enumerate(STAGES)}
+_STAGE_RANK["Panic"] = _STAGE_RANK["ResponseComplete"]
+
+#: Resource (plural, lower case) -> Kind for the built-in resources an investigation meets most;
+#: any other resource is reported as its resource name.
+RESOURCE_KINDS: dict[str, str] = {
+    "pods": "Pod",
+    "nodes": "Node",
+    "namespaces": "Namespace",
+    "services": "Service",
+    "endpoints": "Endpoints",
+    "endpointslices": "EndpointSlice",
+    "configmaps": "ConfigMap",
+    "secrets": "Secret",
+    "serviceaccounts": "ServiceAccount",
+    "persistentvolumes": "PersistentVolume",
+    "persistentvolumeclaims": "PersistentVolumeClaim",
+    "events": "Event",
+    "deployments": "Deployment",
+    "replicasets": "ReplicaSet",
+    "statefulsets": "StatefulSet",
+    "daemonsets": "DaemonSet",
+    "jobs": "Job",
+    "cronjobs": "CronJob",
+    "ingresses": "Ingress",
+    "networkpolicies": "NetworkPolicy",
+    "roles": "Role",
+    "rolebindings": "RoleBinding",
+    "clusterroles": "ClusterRole",
+    "clusterrolebindings": "ClusterRoleBinding",
+    "customresourcedefinitions": "CustomResourceDefinition",
+    "leases": "Lease",
+    "tokenreviews": "TokenReview",
+    "subjectaccessreviews": "SubjectAccessReview",
+    "selfsubjectaccessreviews": "SelfSubjectAccessReview",
+    "certificatesigningrequests": "CertificateSigningRequest",
+}
+
+_WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+# Subresources that open a session into a container: noteworthy whatever the verb (since
+# Kubernetes 1.30 kubectl's WebSocket exec arrives as "get").
+_SESSION_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
+_CONTAINER_SUBRESOURCES = frozenset({"exec", "attach", "log"})
+# API groups of the built-in resources: only there does "pods" mean Pod (metrics.k8s.io has
+# "pods" too, for PodMetrics).
+_BUILTIN_GROUPS = frozenset(
+    {
+        "apps",
+        "batch",
+        "extensions",
+        "policy",
+        "autoscaling",
+        "rbac.authorization.k8s.io",
+        "networking.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "storage.k8s.io",
+        "coordination.k8s.io",
+        "certificates.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "apiextensions.k8s.io",
+    }
+)
+_LEADING_SPACE = re.compile(rb"\s*")
+_CONTAINER_PARAM = re.compile(r"[?&]container=([^&#]*)")
+_DECISION = "authorization.k8s.io/decision"
+_AUTHZ_REASON = "authorization.k8s.io/reason"
+
+_CATEGORY_EXTRAS = (
+    "user_groups",
+    "impersonated_user",
+    "source_ips",
+    "stage",
+    "audit_level",
+    "audit_version",
+    "resource",
+    "subresource",
+    "api_group",
+    "decision",
+)
+_STRING_EXTRAS = ("request_uri", "authz_reason")
+
+
+def _text(value: object) -> str | None:
+    """A non-empty string, or None."""
+    return value if isinstance(value, str) and value else None
+
+
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _object_name(event: dict, ref: dict) -> str | None:
+    """``objectRef.name``, else the name in the logged response or request object (a create)."""
+    name = _text(ref.get("name"))
+    if name:
+        return name
+    for body in ("responseObject", "requestObject"):
+        meta = _dict(_dict(event.get(body)).get("metadata"))
+        if _text(meta.get("name")) and _text(_dict(event.get(body)).get("kind")) != "Status":
+            return meta["name"]
+    return None
+
+
+def _container_param(uri: str | None) -> str | None:
+    """The first ``container=`` query parameter of a request URI."""
+    match = _CONTAINER_PARAM.search(uri) if uri else None
+    return unquote_plus(match[1]) if match and match[1] else None
+
+
+def _severity(
+    verb: str | None,
+    subresource: str | None,
+    code: int | None,
+    stage: str | None,
+    decision: str | None,
+) -> str:
+    """The severity rule of the module docstring."""
+    if stage == "Panic" or (code is not None and code >= 500):
+        return "error"
+    if code in (401, 403) or decision == "forbid":
+        return "warning"
+    if verb in _WRITE_VERBS or subresource in _SESSION_SUBRESOURCES:
+        return "notice"
+    return "info"
+
+
+def _row(event: dict, number: int, raw: bytes) -> dict[str, object]:
+    """One events row from one audit Event."""
+    ref = _dict(event.get("objectRef"))
+    user = _dict(event.get("user"))
+    impersonated = _dict(event.get("impersonatedUser"))
+    status = _dict(event.get("responseStatus"))
+    annotations = _dict(event.get("annotations"))
+    ips = [ip for ip in event.get("sourceIPs") or [] if isinstance(ip, str)]
+    groups = [g for g in user.get("groups") or [] if isinstance(g, str)]
+
+    verb = _text(event.get("verb"))
+    uri = _text(event.get("requestURI"))
+    resource = _text(ref.get("resource"))
+    subresource = _text(ref.get("subresource"))
+    api_group = _text(ref.get("apiGroup"))
+    code = status.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    stage = _text(event.get("stage"))
+    decision = _text(annotations.get(_DECISION))
+    username = _text(user.get("username"))
+    as_user = _text(impersonated.get("username"))
+
+    name = _object_name(event, ref) if ref else None
+    namespace = _text(ref.get("namespace"))
+    core = api_group is None
+    if resource == "namespaces" and core and namespace is None:
+        namespace = name
+    pod = name if resource == "pods" and core else None
+    node = name if resource == "nodes" and core else None
+    container = _container_param(uri) if pod and subresource in _CONTAINER_SUBRESOURCES else None
+
+    if resource:
+        target = f"{resource}/{subresource}" if subresource else resource
+        builtin = core or api_group in _BUILTIN_GROUPS
+        kind = RESOURCE_KINDS.get(resource, resource) if builtin else resource
+    else:  # a non-resource URL such as /healthz or /version
+        target = urlsplit(uri).path if uri else None
+        kind = None
+    reason = f"{verb or '?'} {target}" if target else verb
+    # "ns/name"; a namespace object is named once, not as "foo/foo".
+    scope = namespace if resource != "namespaces" else None
+    where = f"{scope}/{name}" if scope and name else (name or scope)
+    who = f"{username or '?'} as {as_user}" if as_user else (username or "?")
+    message = " ".join(part for part in (who, reason, where) if part)
+    if code is not None:
+        message += f" → {code}"
+        if _text(status.get("reason")):
+            message += f" {status['reason']}"
+
+    return {
+        "source": "audit",
+        "severity": _severity(verb, subresource, code, stage, decision),
+        "reason": reason,
+        "message": message,
+        "object_kind": kind,
+        "object_name": name,
+        "namespace": namespace,
+        "node": node,
+        "pod": pod,
+        "container": container,
+        "count": 1,
+        "user": username,
+        "verb": verb,
+        "source_ip": ips[0] if ips else None,
+        "user_agent": _text(event.get("userAgent")),
+        "response_code": code,
+        "uid": _text(event.get("auditID")),
+        "key_source": "record",
+        "line": number,
+        "raw": raw.decode("utf-8", "replace"),
+        "stage_timestamp": event.get("stageTimestamp"),
+        "user_groups": ",".join(groups) or None,
+        "impersonated_user": as_user,
+        "source_ips": ",".join(ips) or None,
+        "stage": stage,
+        "audit_level": _text(event.get("level")),
+        "audit_version": _text(event.get("apiVersion")),
+        "resource": resource,
+        "subresource": subresource,
+        "api_group": api_group,
+        "request_uri": uri,
+        "decision": decision,
+        "authz_reason": _text(annotations.get(_AUTHZ_REASON)),
+    }
+
+
+def _not_an_event(value: dict) -> str | None:
+    """Why a JSON object is not an audit Event, or None when it is one."""
+    kind = value.get("kind")
+    if kind is not None and kind != "Event":
+        return f"not an audit Event: kind is {kind!r}, expected 'Event' (or an 'EventList')"
+    if not _text(value.get("auditID")):
+        return "not an audit Event: no 'auditID' field"
+    if not _text(value.get("stage")):
+        return "not an audit Event: no 'stage' field"
+    return None
+
+
+def _documents(data: bytes, rejects: Rejects) -> tuple[list[tuple[int, object, bytes]], int]:
+    """The payload as ``(line, object, raw)`` records: one JSON document (a pretty-printed
+    EventList, say) or JSON lines."""
+    start = _LEADING_SPACE.match(data).end()
+    if data[start : start + 1] == b"{":
+        try:
+            document = orjson.loads(data)  # fails fast on JSON lines: trailing data
+        except orjson.JSONDecodeError:
+            document = None
+        if isinstance(document, dict):
+            return [(data.count(b"\n", 0, start) + 1, document, data.strip())], 1
+    return json_lines(data, rejects)
+
+
+def parse_audit_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
+    """Parse Kubernetes audit ``Event`` records (JSON lines or an ``EventList``) into events.
+
+    Every record is one row, whatever its stage; ``final_stage`` marks one row per request.
+    Records that are not JSON objects, are not audit Events (no ``auditID``, another
+    ``kind``) or carry no readable timestamp go to the rejects with their line number.
+
+    Parameters
+    ----------
+    data
+        The audit log bytes (already decompressed).
+    origin
+        Where the bytes came from, for provenance and rejects.
+
+    Returns
+    -------
+    ParseResult
+        ``events`` (``source="audit"``) and ``rejects``; ``records`` counts audit records
+        (an ``EventList`` counts its items).
+
+    Examples
+    --------
+    >>> line = (b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata",'
+    ...         b'"auditID":"a1","stage":"ResponseComplete","requestURI":'
+    ...         b'"/api/v1/namespaces/shop/pods/web-1/exec?command=sh&container=app",'
+    ...         b'"verb":"create","user":{"username":"alice"},"sourceIPs":["10.0.0.7"],'
+    ...         b'"objectRef":{"resource":"pods","namespace":"shop","name":"web-1",'
+    ...         b'"apiVersion":"v1","subresource":"exec"},"responseStatus":{"code":101},'
+    ...         b'"requestReceivedTimestamp":"2024-01-01T00:00:00.000001Z",'
+    ...         b'"stageTimestamp":"2024-01-01T00:00:00.020000Z"}')
+    >>> ev = parse_audit_log(line).events
+    >>> ev[["severity", "reason", "namespace", "pod", "container"]].iloc[0].tolist()
+    ['notice', 'create pods/exec', 'shop', 'web-1', 'app']
+    >>> ev.message[0]
+    'alice create pods/exec shop/web-1 → 101'
+    """
+    rejects = Rejects(FORMAT, origin)
+    documents, count = _documents(data, rejects)
+    rows: list[dict[str, object]] = []
+    times: list[object] = []
+    for number, value, raw in documents:
+        if not isinstance(value, dict):
+            rejects.add(f"expected a JSON object, got {type(value).__name__}", raw, line=number)
+        elif value.get("kind") == "EventList" or (
+            "auditID" not in value and isinstance(value.get("items"), list)
+        ):
+            items = value.get("items")
+            if not isinstance(items, list):
+                rejects.add("EventList without an 'items' list", raw, line=number)
+                continue
+            count += len(items) - 1  # the list is not a record; its items are
+            for i, item in enumerate(items):
+                item_raw = orjson.dumps(item)
+                if isinstance(item, dict):
+                    _add(item, number, item_raw, rows, times, rejects)
+                else:
+                    rejects.add(f"EventList item {i} is not a JSON object", item_raw, line=number)
+        else:
+            _add(value, number, raw, rows, times, rejects)
+
+    frame = pd.DataFrame(rows)
+    if rows:
+        frame["timestamp"] = parse_times(pd.Series(times, dtype="object")).array
+        bad = frame["timestamp"].isna()
+        for i in frame.index[bad]:
+            rejects.add(
+                f"unreadable requestReceivedTimestamp {times[i]!r}",
+                frame.at[i, "raw"],
+                line=int(frame.at[i, "line"]),
+            )
+        frame = frame[~bad].reset_index(drop=True)
+        frame["stage_timestamp"] = parse_times(frame["stage_timestamp"].astype("object"))
+        frame["final_stage"] = final_stages(frame)
+        for column in _CATEGORY_EXTRAS:
+            frame[column] = frame[column].astype("category")
+        for column in _STRING_EXTRAS:
+            frame[column] = frame[column].astype(schema.STRING)
+    events = schema.conform("events", frame, origin=origin)
+    return ParseResult(records=count, events=events, rejects=rejects.frame())
+
+
+def _add(
+    event: dict,
+    number: int,
+    raw: bytes,
+    rows: list[dict[str, object]],
+    times: list[object],
+    rejects: Rejects,
+) -> None:
+    """Append the row for one audit record, or reject it saying why."""
+    problem = _not_an_event(event)
+    if problem:
+        rejects.add(problem, raw, line=number)
+        return
+    when = next(
+        (
+            event[field]
+            for field in ("requestReceivedTimestamp", "timestamp", "stageTimestamp")
+            if _text(event.get(field))
+        ),
+        None,
+    )
+    if when is None:
+        rejects.add("audit Event has no requestReceivedTimestamp", raw, line=number)
+        return
+    rows.append(_row(event, number, raw))
+    times.append(when)
+
+
+def final_stages(events: pd.DataFrame) -> pd.Series:
+    """Mark the one row per request (``uid`` = auditID) that is its latest stage.
+
+    ``ResponseComplete`` and ``Panic`` beat ``ResponseStarted``, which beats
+    ``RequestReceived``; among equal stages (a record logged twice) the last row wins. Rows
+    without a ``uid`` are each final.
+
+    Parameters
+    ----------
+    events
+        Audit rows with ``uid`` and ``stage`` columns, e.g. several files' frames concatenated.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, aligned with ``events``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"uid": ["a", "a", "b"],
+    ...                    "stage": ["RequestReceived", "ResponseComplete", "ResponseStarted"]})
+    >>> final_stages(df).tolist()
+    [False, True, True]
+    """
+    if events.empty:
+        return pd.Series([], index=events.index, dtype="bool")
+    rank = events["stage"].astype("object").map(_STAGE_RANK).fillna(-1).astype("int64")
+    order = pd.DataFrame(
+        {"uid": events["uid"].astype("object"), "rank": rank.to_numpy()}, index=events.index
+    )
+    order["position"] = range(len(order))
+    ranked = order.sort_values(["rank", "position"], kind="stable")
+    last = ~ranked.duplicated("uid", keep="last") | ranked["uid"].isna()
+    return last.reindex(events.index).astype("bool")
+
+
+def _sniff(head: str, name: str) -> float:
+    first = head.lstrip()[:8192]
+    if first[:1] not in ("{", "[") or '"auditID"' not in first:
+        return 0.0
+    compact = first.replace(" ", "")
+    if '"kind":"Event"' in compact or "audit.k8s.io/" in compact:
+        return 0.97
+    return 0.8 if '"stage"' in first and '"requestURI"' in first else 0.0
+
+
+register(
+    FORMAT,
+    "Kubernetes API-server audit log (audit.k8s.io/v1 or v1beta1 Events, JSON lines or an "
+    "EventList)",
+    _sniff,
+    parse_audit_log,
+)

@@ -1,0 +1,1020 @@
+"""Prometheus metrics: HTTP API query responses (JSON) and the text exposition format.
+
+Both formats give one ``metrics`` row per float sample: ``timestamp, metric, value``, the key,
+and one ``category`` column for each other label. A record is one sample, so
+``records == rows + rejects``.
+
+``prometheus-json``
+    The body of ``/api/v1/query_range`` (``matrix``), ``/api/v1/query`` (``vector``, ``scalar``,
+    ``string``) or ``/api/v1/series``. Timestamps are float seconds. They are rounded to the
+    microsecond, so Prometheus' milliseconds stay exact (``1435781430.781`` becomes
+    ``.781000000``). Sample values are strings, ``"NaN"``, ``"+Inf"`` and ``"-Inf"`` included.
+
+    * ``status: error`` raises :class:`~obskit.errors.FormatError`, naming the origin, the
+      ``errorType`` and the ``error``. ``warnings`` and ``infos`` go to ``ParseResult.notes``.
+    * Native histogram samples (``histogram`` / ``histograms``) are counted as records and
+      rejected, one reject per sample. They are not floats; query ``histogram_count()``,
+      ``histogram_sum()`` or ``histogram_quantile()`` to get floats.
+    * A ``string`` result (text, not a number) is one rejected record.
+    * ``/api/v1/series`` returns label sets without samples. Each label set is one record and is
+      rejected, its labels kept as JSON in ``raw``. Nothing is invented and nothing is lost.
+      A note says to query ``/api/v1/query_range`` for the values.
+    * ``/api/v1/labels``, targets, rules and so on have no samples and raise ``FormatError``.
+    * A series without ``__name__`` (the result of an expression such as ``rate(...)``) is
+      named, in this order, by the ``query`` argument, by the file name without its extensions
+      (``cpu_by_pod.json.gz`` gives ``cpu_by_pod``) when ``origin`` is a path, or else
+      ``"<expr>"``. A note says which name was used.
+
+    A compact body, as Prometheus writes it, goes through a fast path. The ``values`` arrays are
+    cut out of the bytes, converted in one vectorised pass (pyarrow's CSV reader, on two cores),
+    and the rest is given to ``orjson``. This is about as fast as ``orjson.loads`` on the same
+    bytes. If anything in the bytes is unusual, the parser falls back to the general path: one
+    ``orjson.loads`` and per-series conversion. Both paths give the same frame (this is tested).
+
+``prometheus-text``
+    What a ``/metrics`` endpoint serves (kubelet ``/metrics/cadvisor``, kube-state-metrics,
+    node-exporter). That is the text exposition format 0.0.4, whose timestamps are integer
+    milliseconds, or OpenMetrics 1.0 text, whose timestamps are seconds. A payload is read as
+    OpenMetrics when it has a ``# EOF`` or ``# UNIT`` line, or when ``openmetrics=True`` is given.
+
+    * ``# TYPE`` becomes a ``metric_type`` column. The type is also resolved for
+      ``_bucket``/``_sum``/``_count``/``_total``/``_created``/``_gsum``/``_gcount``/``_info``
+      samples of a family. Sample names are kept as Prometheus stores them, so ``x_bucket`` with
+      ``le`` stays ``x_bucket``.
+    * ``# HELP`` and ``# UNIT`` describe a family, not a sample, and are not kept. Other comments
+      are ignored.
+    * OpenMetrics exemplars (``# {trace_id="..."} 1.0 1700000000.1``) go, as text, to an
+      ``exemplar`` column. Lines after ``# EOF`` are rejected.
+    * Malformed lines, unknown ``TYPE`` lines and invalid escapes are rejected with their line
+      numbers. Label values unescape ``\\\\``, ``\\"`` and ``\\n``.
+    * A sample without a timestamp is stamped with the scrape time. That time is the
+      ``scrape_time`` argument of :func:`parse_prometheus_text`. When the registered format reads
+      a file, it is the file's modification time. Otherwise the parser raises ``FormatError``
+      asking for ``scrape_time``, so no time is invented. A note says which time was used.
+
+The key
+-------
+Each key part is taken from the first of these labels that is set:
+
+==========  ================================================================
+cluster     ``exported_cluster``, ``cluster``
+namespace   ``exported_namespace``, ``namespace``, ``kubernetes_namespace``
+node        ``exported_node``, ``node``, ``kubernetes_node``
+pod         ``exported_pod``, ``pod``, ``pod_name``, ``kubernetes_pod_name``
+container   ``exported_container``, ``container``, ``container_name``
+==========  ================================================================
+
+``exported_*`` comes first. With ``honor_labels: false``, Prometheus renames a series' own
+``namespace`` (for example kube-state-metrics' ``kube_pod_info``) to ``exported_namespace`` and
+puts the scrape target's namespace in ``namespace``. The series is about the exported one.
+``pod_name``/``container_name`` are cAdvisor's names before Kubernetes 1.16. ``kubernetes_*``
+come from the relabelling in the old example configurations. ``instance`` is never used as the
+node, because it is usually ``IP:port``. It is kept as a label.
+
+cAdvisor's ``container=""`` series (the pod's own cgroup) and ``container="POD"`` series (the
+pause sandbox) are about the pod, not a container of its spec. Their ``container`` is ``<NA>``.
+Whenever a key part differs from the label of the same name (``"POD"``, or an ``exported_*``
+override), the label's own value is kept in ``label_<part>``. An empty label value is the same as
+an absent label in Prometheus, so it becomes ``<NA>``. A label named like a frame column
+(:data:`RESERVED_LABELS`) is renamed ``label_<name>``; a label that already begins with
+``label_`` is prefixed again when it would collide.
+
+Examples
+--------
+>>> body = (b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":'
+...         b'{"__name__":"up","pod":"web-1","instance":"10.0.0.7:9100"},'
+...         b'"values":[[1435781430.781,"1"],[1435781445.781,"NaN"]]}]}}')
+>>> df = parse_prometheus_json(body).metrics
+>>> df[["timestamp", "metric", "value", "pod", "instance"]].iloc[0].tolist()
+[Timestamp('2015-07-01 20:10:30.781000+0000', tz='UTC'), 'up', 1.0, 'web-1', '10.0.0.7:9100']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import os
+import re
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from operator import itemgetter
+from pathlib import PurePath
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from obskit import schema
+from obskit.errors import FormatError, SourceError
+from obskit.sources._base import ParseResult, Rejects, json_error, register
+
+__all__ = ["RESERVED_LABELS", "parse_prometheus_json", "parse_prometheus_text"]
+
+JSON_FORMAT = "prometheus-json"
+TEXT_FORMAT = "prometheus-text"
+
+#: Label names that would collide with a frame column; such a label becomes ``label_<name>``.
+RESERVED_LABELS: frozenset[str] = frozenset(schema.FRAMES["metrics"]) | {
+    "source",
+    "format",
+    "line",
+    "metric_type",
+    "exemplar",
+}
+
+#: Key part -> the labels it is read from, first set wins (see the module docstring).
+KEY_LABELS: dict[str, tuple[str, ...]] = {
+    "cluster": ("exported_cluster", "cluster"),
+    "namespace": ("exported_namespace", "namespace", "kubernetes_namespace"),
+    "node": ("exported_node", "node", "kubernetes_node"),
+    "pod": ("exported_pod", "pod", "pod_name", "kubernetes_pod_name"),
+    "container": ("exported_container", "container", "container_name"),
+}
+
+#: Container label values that name no container of the pod spec (cAdvisor's pause sandbox).
+_NOT_A_CONTAINER = frozenset({"POD"})
+
+#: Go ``strconv.ParseFloat`` syntax as Prometheus writes sample values (no hex floats).
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])"
+)
+
+_first = itemgetter(0)
+_second = itemgetter(1)
+
+
+# --- shared: labels -> columns ---------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _column_name(label: str) -> str:
+    """The frame column for a label, prefixed ``label_`` (again) where it would collide."""
+    if label in RESERVED_LABELS or (
+        label.startswith("label_") and _column_name(label[6:]) != label[6:]
+    ):
+        return "label_" + label
+    return label
+
+
+def _row_labels(labels: dict[str, str], default_name: str) -> dict[str, str]:
+    """One series' labels as ``{column: value}``: metric, key parts, the rest renamed."""
+    out: dict[str, str] = {"metric": labels.get("__name__") or default_name}
+    for part, sources in KEY_LABELS.items():
+        value = None
+        for source in sources:
+            value = labels.get(source)
+            if value:
+                break
+        if part == "container" and value in _NOT_A_CONTAINER:
+            value = None
+        if value:
+            out[part] = value
+        raw = labels.get(part)
+        if raw and raw != value:
+            out["label_" + part] = raw
+    for label, value in labels.items():
+        if value and label != "__name__" and label not in KEY_LABELS:
+            out[_column_name(label)] = value
+    return out
+
+
+def _categorical(values: list[str | None], rep: np.ndarray | None) -> pd.Categorical:
+    """A categorical of per-series values, repeated to rows by ``rep`` (row -> series)."""
+    cat = pd.Categorical(values)
+    if rep is None:
+        return cat
+    return pd.Categorical.from_codes(cat.codes[rep], dtype=cat.dtype)
+
+
+def _constant(value: str | None, n: int) -> pd.Categorical:
+    if value is None:
+        return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=[])
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
+
+
+def _metrics_frame(
+    labels: list[dict[str, str]],
+    rep: np.ndarray | None,
+    timestamps: pd.api.extensions.ExtensionArray | np.ndarray,
+    values: np.ndarray,
+    *,
+    default_name: str,
+    origin: str,
+    extra: dict[str, pd.Categorical] | None = None,
+) -> pd.DataFrame:
+    """Build the metrics frame from per-series labels and per-row samples, then conform it."""
+    n = len(values)
+    rows = [_row_labels(d, default_name) for d in labels]
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    columns: dict[str, object] = {
+        "timestamp": timestamps,
+        "metric": _categorical([r["metric"] for r in rows], rep),
+        "value": values,
+    }
+    for part in schema.KEY:
+        if part in names:
+            columns[part] = _categorical([r.get(part) for r in rows], rep)
+        else:
+            columns[part] = _constant(None, n)
+    columns["key_source"] = _constant("record", n)
+    columns["origin"] = _constant(origin, n)
+    columns.update(extra or {})
+    for name in sorted(set(names) - set(columns)):
+        columns[name] = _categorical([r.get(name) for r in rows], rep)
+    return schema.conform("metrics", pd.DataFrame(columns))
+
+
+#: Sample timestamps must fall in pandas' datetime64[ns] range (years 1677-2262).
+_MAX_SECONDS = 9.2e9
+
+
+def _seconds_to_ns(seconds: np.ndarray) -> np.ndarray:
+    """Float epoch seconds to int64 ns, rounded to the microsecond like ``parse_times``: a float64
+    of today's epoch seconds carries no finer digits, so Prometheus' milliseconds stay exact."""
+    return np.round(seconds * 1e6).astype(np.int64) * 1000
+
+
+def _dumps(obj: object) -> str:
+    return orjson.dumps(obj).decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: it would rescan the million small lists a big body decodes into."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# --- prometheus-json -------------------------------------------------------------------------
+
+
+def _default_name(query: str | None, origin: str) -> str:
+    if query:
+        return query
+    if origin and not origin.startswith("<"):
+        name = PurePath(origin).name
+        stem = name.split(".", 1)[0]
+        if stem:
+            return stem
+    return "<expr>"
+
+
+class _Collected:
+    """Float samples gathered series by series, and what could not be read."""
+
+    def __init__(self, origin: str) -> None:
+        self.labels: list[dict[str, str]] = []
+        self.counts: list[int] = []
+        self.ts: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.records = 0
+        self.histograms = 0
+        self.rejects = Rejects(JSON_FORMAT, origin)
+
+    def add(self, labels: dict[str, str], ts: np.ndarray, values: np.ndarray) -> None:
+        if len(ts):
+            self.labels.append(labels)
+            self.counts.append(len(ts))
+            self.ts.append(ts)
+            self.values.append(values)
+
+
+def _valid_labels(metric: object) -> bool:
+    return type(metric) is dict and set(map(type, metric.values())) <= {str}
+
+
+def _float_values(strings: list[str]) -> np.ndarray | None:
+    """Sample value strings to float64 in one pass (same parser as the fast path), or None."""
+    try:
+        return pc.cast(pa.array(strings, type=pa.string()), pa.float64()).to_numpy(
+            zero_copy_only=False
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+def _checked_pairs(pairs: object) -> tuple[list, list] | None:
+    """Split ``[[ts, "v"], ...]`` into timestamps and value strings when every pair is sound."""
+    if type(pairs) is not list:
+        return None
+    try:
+        if not set(map(type, pairs)) <= {list} or not set(map(len, pairs)) <= {2}:
+            return None
+    except TypeError:
+        return None
+    ts = list(map(_first, pairs))
+    values = list(map(_second, pairs))
+    if not set(map(type, ts)) <= {int, float} or not set(map(type, values)) <= {str}:
+        return None
+    return ts, values
+
+
+def _pair_problem(pair: object) -> str | None:
+    if type(pair) is not list or len(pair) != 2:
+        return f'a sample must be [<unix_time>, "<value>"], got {_dumps(pair)[:80]}'
+    ts, value = pair
+    if type(ts) not in (int, float):
+        return f"timestamp {ts!r} is not a number of seconds"
+    if not abs(ts) < _MAX_SECONDS:
+        return f"timestamp {ts!r} is outside the years 1677-2262"
+    if type(value) is not str:
+        return f"sample value {value!r} is not a string (Prometheus quotes every value)"
+    if not _GO_FLOAT.fullmatch(value):
+        return f"sample value {value!r} is not a number"
+    return None
+
+
+def _series_floats(
+    pairs: object, where: str, labels: dict[str, str], out: _Collected, field: str
+) -> None:
+    """Convert one series' float samples, rejecting the unreadable ones."""
+    checked = _checked_pairs(pairs)
+    if checked is not None:
+        ts, strings = checked
+        seconds = np.array(ts, dtype=np.float64)
+        values = _float_values(strings)
+        if values is not None and (np.abs(seconds) < _MAX_SECONDS).all():
+            out.records += len(ts)
+            out.add(labels, seconds, values)
+            return
+    if type(pairs) is not list:
+        out.records += 1
+        out.rejects.add(
+            f"{where}.{field} is not a list of samples", _dumps({"metric": labels, field: pairs})
+        )
+        return
+    good_ts: list[float] = []
+    good_values: list[float] = []
+    for k, pair in enumerate(pairs):
+        out.records += 1
+        problem = _pair_problem(pair)
+        if problem is None:
+            good_ts.append(float(pair[0]))
+            good_values.append(float(pair[1]))
+        else:
+            out.rejects.add(
+                f"{where}.{field}[{k}]: {problem}", _dumps({"metric": labels, "value": pair})
+            )
+    out.add(labels, np.array(good_ts, dtype=np.float64), np.array(good_values, np.float64))
+
+
+def _reject_histograms(
+    series: dict, where: str, labels: dict[str, str], out: _Collected, key: str
+) -> None:
+    samples = series[key] if key == "histograms" else [series[key]]
+    if type(samples) is not list:
+        samples = [samples]
+    for k, sample in enumerate(samples):
+        out.records += 1
+        out.histograms += 1
+        index = f"[{k}]" if key == "histograms" else ""
+        out.rejects.add(
+            f"native histogram sample ({where}.{key}{index}): the metrics frame holds float "
+            f"samples; query histogram_count(), histogram_sum() or histogram_quantile() to "
+            f"get floats",
+            _dumps({"metric": labels, "histogram": sample}),
+        )
+
+
+def _collect_series(
+    result: list, kind: str, out: _Collected, fast: tuple[np.ndarray, ...] | None
+) -> None:
+    """Walk a matrix/vector result. With ``fast``, the ``values`` come from the fast path."""
+    field = "values" if kind == "matrix" else "value"
+    span = 0
+    for i, series in enumerate(result):
+        where = f"result[{i}]"
+        if not isinstance(series, dict):
+            out.records += 1
+            out.rejects.add(f"{where} is not a series object", _dumps(series))
+            continue
+        metric = series.get("metric", {})
+        if not _valid_labels(metric):
+            samples = series.get(field)
+            count = len(samples) if kind == "matrix" and isinstance(samples, list) else 1
+            out.records += count
+            for _ in range(count):
+                out.rejects.add(f"{where}.metric is not an object of string labels", _dumps(series))
+            continue
+        if fast is not None and field in series:
+            counts, starts, ts, values = fast
+            a, n = starts[span], counts[span]
+            out.records += int(n)
+            out.add(metric, ts[a : a + n], values[a : a + n])
+            span += 1
+        elif field in series:
+            pairs = series[field] if kind == "matrix" else [series[field]]
+            _series_floats(pairs, where, metric, out, field)
+        for key in ("histograms", "histogram"):
+            if key in series:
+                _reject_histograms(series, where, metric, out, key)
+        if field not in series and "histograms" not in series and "histogram" not in series:
+            out.records += 1
+            out.rejects.add(f"{where} has neither {field!r} nor native histograms", _dumps(series))
+
+
+_VALUES_RE = re.compile(rb'"values":\[')
+_CLOSE_RE = re.compile(rb"\]\]")
+#: For the fast path: drop the brackets, and every comma starts a new token (line).
+_TOKENS = bytes.maketrans(b",", b"\n")
+_CSV_READ = pacsv.ReadOptions(column_names=["x"], block_size=1 << 22)
+_CSV_PARSE = pacsv.ParseOptions(ignore_empty_lines=False)
+_CSV_CONVERT = pacsv.ConvertOptions(
+    column_types={"x": pa.float64()},
+    null_values=[],
+    strings_can_be_null=False,
+    quoted_strings_can_be_null=False,
+)
+
+
+def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, ...]] | None:
+    """Parse a compact matrix body without building a Python object per sample, or None.
+
+    Every ``"values":[...]`` array is cut out of the bytes. The rest (status, labels, histograms,
+    warnings) is a small document for ``orjson``. The arrays' tokens are parsed as one float
+    column by pyarrow's CSV reader. Any irregularity returns None, and the general path decides.
+    """
+    # One regex pass for each needle: bytes.find of a 2-byte needle stops at every "]".
+    keys = [m.end() for m in _VALUES_RE.finditer(data)]
+    closes = np.array([m.start() for m in _CLOSE_RE.finditer(data)], dtype=np.int64)
+    spans: list[tuple[int, int]] = []
+    for start, end in zip(keys, closes[np.searchsorted(closes, keys)] if len(closes) else []):
+        if data[start : start + 1] == b"]":
+            spans.append((start, start))
+        elif data[start : start + 1] == b"[" and (not spans or start > spans[-1][1]):
+            spans.append((start, int(end) + 1))
+        else:
+            return None
+    if len(spans) != len(keys):
+        return None
+    if not spans:
+        return None
+    view = memoryview(data)
+    pieces = []
+    prev = 0
+    for a, b in spans:
+        pieces.append(view[prev:a])
+        prev = b
+    pieces.append(view[prev:])
+    try:
+        doc = orjson.loads(b"".join(pieces))
+    except orjson.JSONDecodeError:
+        return None
+    data_part = doc.get("data") if isinstance(doc, dict) else None
+    if (
+        doc.get("status") != "success"
+        or not isinstance(data_part, dict)
+        or data_part.get("resultType") != "matrix"
+        or not isinstance(data_part.get("result"), list)
+    ):
+        return None
+    with_values = [s for s in data_part["result"] if isinstance(s, dict) and "values" in s]
+    if len(with_values) != len(spans) or any(
+        s["values"] != [] or not _valid_labels(s.get("metric", {})) for s in with_values
+    ):
+        return None
+    # A sample is "[t,v]" (no brackets inside a value string), so "[" counts the samples.
+    # The reader must then find exactly two tokens per sample, and each token must be a number.
+    counts = np.array([data.count(b"[", a, b) for a, b in spans], dtype=np.int64)
+    total = int(counts.sum())
+    if total:
+        body = b"\n".join([view[a + 1 : b - 1] for a, b in spans if b > a])
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(body.translate(_TOKENS, b"[]")),
+                read_options=_CSV_READ,
+                parse_options=_CSV_PARSE,
+                convert_options=_CSV_CONVERT,
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+        column = table.column(0)
+        if table.num_rows != 2 * total or column.null_count:
+            return None
+        tokens = column.to_numpy()
+        ts, values = tokens[0::2], np.ascontiguousarray(tokens[1::2])
+        if not (np.abs(ts) < _MAX_SECONDS).all():
+            return None
+    else:
+        ts = values = np.empty(0, dtype=np.float64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return doc, (counts, starts, ts, values)
+
+
+def _envelope(doc: object, origin: str) -> object:
+    """Check the response envelope; return ``data``. Raises FormatError for error answers."""
+    if not isinstance(doc, dict) or "status" not in doc:
+        raise FormatError(
+            f"{origin!r} is not a Prometheus HTTP API response: expected a JSON object with "
+            f"'status' and 'data', got {_dumps(doc)[:80]}"
+        )
+    if doc["status"] != "success":
+        raise FormatError(
+            f"{origin!r}: Prometheus answered with an error (status {doc['status']!r}), "
+            f"errorType {doc.get('errorType')!r}: {doc.get('error')!r}"
+        )
+    return doc.get("data")
+
+
+def parse_prometheus_json(
+    data: bytes, origin: str = "<bytes>", query: str | None = None
+) -> ParseResult:
+    """Parse a Prometheus HTTP API response body into a metrics frame.
+
+    Parameters
+    ----------
+    data
+        The body of ``/api/v1/query_range``, ``/api/v1/query`` or ``/api/v1/series``.
+    origin
+        Where the body came from (a file path or a URL), kept in the ``origin`` column.
+    query
+        The PromQL expression, used as ``metric`` for series without ``__name__``. When it is
+        not given, a path ``origin``'s file name (without extensions) is used, else ``"<expr>"``.
+
+    Returns
+    -------
+    ParseResult
+        ``metrics`` with one row per float sample; native histogram samples, ``string``
+        results and ``/api/v1/series`` label sets as ``rejects``; ``warnings``/``infos`` in
+        ``notes``.
+
+    Raises
+    ------
+    FormatError
+        For an error response (naming its ``errorType`` and ``error``), a body that is not
+        JSON, or a response without samples (labels, targets, rules ...).
+
+    Examples
+    --------
+    >>> body = (b'{"status":"success","data":{"resultType":"vector","result":[{"metric":'
+    ...         b'{"namespace":"shop","pod":"web-1"},"value":[1700000000.5,"+Inf"]}]}}')
+    >>> r = parse_prometheus_json(body, query="sum by (pod) (rate(x[5m]))")
+    >>> r.metrics[["metric", "value", "namespace"]].iloc[0].tolist()
+    ['sum by (pod) (rate(x[5m]))', inf, 'shop']
+    >>> r.balanced()
+    True
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    default_name = _default_name(query, origin)
+    out = _Collected(origin)
+    notes: list[str] = []
+    fast = _matrix_fast(data)
+    if fast is not None:
+        doc, arrays = fast
+    else:
+        arrays = None
+        try:
+            with _gc_paused():
+                doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise FormatError(
+                f"{origin!r} is not valid JSON, so not a Prometheus API response: "
+                f"{json_error(exc, data)}"
+            ) from exc
+    body = _envelope(doc, origin)
+    for key, label in (("warnings", "warning"), ("infos", "info")):
+        for message in doc.get(key) or []:
+            notes.append(f"Prometheus {label}: {message}")
+    if isinstance(body, list):
+        if body and all(isinstance(x, str) for x in body):
+            raise FormatError(
+                f"{origin!r} is a list of {len(body)} strings (an /api/v1/labels or "
+                f"/api/v1/label/<name>/values response), which holds no samples; save a "
+                f"/api/v1/query_range response instead"
+            )
+        for i, labels in enumerate(body):
+            out.records += 1
+            out.rejects.add(
+                f"data[{i}]: series metadata without samples (/api/v1/series); query "
+                f"/api/v1/query_range for its values",
+                _dumps(labels),
+            )
+        notes.append(
+            f"an /api/v1/series response: {len(body)} label sets and no samples, kept in "
+            f"rejects; query /api/v1/query_range for values"
+        )
+    elif isinstance(body, dict) and "resultType" in body:
+        kind, result = body.get("resultType"), body.get("result")
+        if kind in ("matrix", "vector"):
+            if not isinstance(result, list):
+                raise FormatError(
+                    f"{origin!r}: a {kind} result must be a list of series, got "
+                    f"{_dumps(result)[:80]}"
+                )
+            _collect_series(result, kind, out, arrays)
+        elif kind == "scalar":
+            _series_floats([result], "result", {}, out, "value")
+        elif kind == "string":
+            out.records += 1
+            out.rejects.add(
+                "a string result holds text, not a sample value", _dumps({"result": result})
+            )
+        else:
+            raise FormatError(
+                f"{origin!r}: unknown resultType {kind!r}; Prometheus answers matrix, vector, "
+                f"scalar or string"
+            )
+    else:
+        shape = sorted(body) if isinstance(body, dict) else type(body).__name__
+        raise FormatError(
+            f"{origin!r} is a Prometheus response without samples (its data holds {shape!r}); "
+            f"obskit reads /api/v1/query, /api/v1/query_range and /api/v1/series bodies"
+        )
+    counts = np.array(out.counts, dtype=np.int64)
+    ts = np.concatenate(out.ts) if out.ts else np.empty(0, np.float64)
+    values = np.concatenate(out.values) if out.values else np.empty(0, np.float64)
+    rep = np.repeat(np.arange(len(counts)), counts) if len(counts) else None
+    ns = _seconds_to_ns(ts)
+    timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
+    metrics = _metrics_frame(
+        out.labels, rep, timestamps, values, default_name=default_name, origin=origin
+    )
+    unnamed = sum(1 for d in out.labels if not d.get("__name__"))
+    if unnamed:
+        notes.append(f"{unnamed} series without __name__ are named {default_name!r}")
+    if out.histograms:
+        notes.append(f"{out.histograms} native histogram samples rejected (not floats)")
+    return ParseResult(
+        records=out.records, metrics=metrics, rejects=out.rejects.frame(), notes=notes
+    )
+
+
+_STATUS = re.compile(r'^\{\s*"status"\s*:\s*"(success|error)"')
+_RESULT_TYPE = re.compile(r'"resultType"\s*:\s*"(matrix|vector|scalar|string)"')
+_SERIES_DATA = re.compile(r'"data"\s*:\s*\[\s*(?:\{\s*"|\])')
+
+
+def _sniff_json(head: str, name: str) -> float:
+    first = head.lstrip("\ufeff \t\r\n")
+    status = _STATUS.match(first)
+    if status is None:
+        return 0.0
+    if status.group(1) == "error":
+        # Loki answers errors in the same shape; either parser raises the same FormatError.
+        return 0.6 if '"errorType"' in first[:4096] else 0.0
+    if _RESULT_TYPE.search(first[:4096]):
+        # Loki's metric queries share this shape but add "stats":{"summary":...}.
+        return 0.3 if '"summary"' in first and '"stats"' in first else 0.9
+    if _SERIES_DATA.search(first[:4096]):
+        return 0.7
+    return 0.0
+
+
+register(
+    JSON_FORMAT,
+    "Prometheus HTTP API response: query_range (matrix), query (vector/scalar), series",
+    _sniff_json,
+    parse_prometheus_json,
+)
+
+
+# --- prometheus-text -------------------------------------------------------------------------
+
+_SAMPLE = re.compile(
+    r"(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?"
+    r'(?:[ \t]*\{(?P<labels>(?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?'
+    r"[ \t]+(?P<value>[^ \t#]\S*)"
+    r"(?:[ \t]+(?P<ts>[^ \t#]\S*))?"
+    r"(?:[ \t]+#(?P<exemplar>.*))?"
+    r"[ \t]*"
+)
+_PAIR = re.compile(
+    r'[ \t]*(?:(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)|"(?P<qname>(?:[^"\\]|\\.)*)")[ \t]*'
+    r'(?:=[ \t]*"(?P<value>(?:[^"\\]|\\.)*)")?[ \t]*(?:,|$)'
+)
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_UNESCAPE = {"\\": "\\", '"': '"', "n": "\n"}
+_TYPE_LINE = re.compile(r"#[ \t]+TYPE[ \t]+(\S+)[ \t]+(\S+)[ \t]*")
+_MS_TS = re.compile(r"-?\d+")
+_OM_TS = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+TYPES = frozenset(
+    {"counter", "gauge", "histogram", "summary", "untyped"}
+    | {"unknown", "gaugehistogram", "stateset", "info"}
+)
+#: Sample-name suffixes that belong to a family of the given type.
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
+    "summary": ("_sum", "_count", "_created"),
+    "info": ("_info",),
+}
+_NS_MIN = int(pd.Timestamp.min.value)
+_NS_MAX = int(pd.Timestamp.max.value)
+
+
+class _BadLine(ValueError):
+    """A sample line that cannot be read; the message is the reject reason."""
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        try:
+            return _UNESCAPE[m.group(1)]
+        except KeyError:
+            raise _BadLine(
+                f"invalid escape sequence '\\{m.group(1)}' in a label value "
+                f'(only \\\\, \\" and \\n are allowed)'
+            ) from None
+
+    return _ESCAPE.sub(one, text)
+
+
+def _labels(body: str, name: str | None) -> tuple[str | None, dict[str, str]]:
+    labels: dict[str, str] = {}
+    pos, end = 0, len(body)
+    while pos < end and body[pos:].strip():
+        m = _PAIR.match(body, pos)
+        if m is None or m.end() == pos:
+            raise _BadLine(f"cannot read the labels at {body[pos : pos + 30]!r}")
+        pos = m.end()
+        label = m.group("name") if m.group("name") is not None else _unescape(m.group("qname"))
+        if m.group("value") is None:
+            if m.group("qname") is None or name is not None:
+                raise _BadLine(f"label {label!r} has no value")
+            name = label
+            continue
+        if label in labels:
+            raise _BadLine(f"label {label!r} appears twice")
+        labels[label] = _unescape(m.group("value"))
+    return name, labels
+
+
+def _timestamp_ns(token: str, openmetrics: bool) -> int:
+    if openmetrics:
+        if not _OM_TS.fullmatch(token):
+            raise _BadLine(f"timestamp {token!r} is not a number of seconds")
+        try:
+            ns = int(Decimal(token) * 1_000_000_000)
+        except InvalidOperation:
+            raise _BadLine(f"timestamp {token!r} is not a number of seconds") from None
+    else:
+        if not _MS_TS.fullmatch(token):
+            raise _BadLine(
+                f"timestamp {token!r} is not integer milliseconds (format 0.0.4); if this is "
+                f"OpenMetrics, whose timestamps are seconds, pass openmetrics=True"
+            )
+        ns = int(token) * 1_000_000
+    if not _NS_MIN <= ns <= _NS_MAX:
+        raise _BadLine(f"timestamp {token!r} is out of range (years 1677-2262)")
+    return ns
+
+
+def _family_type(name: str, types: dict[str, str], cache: dict[str, str | None]) -> str | None:
+    if name in cache:
+        return cache[name]
+    found = types.get(name)
+    if found is None:
+        for kind_suffixes in _SUFFIXES.items():
+            kind, suffixes = kind_suffixes
+            for suffix in suffixes:
+                if name.endswith(suffix) and types.get(name[: -len(suffix)]) == kind:
+                    found = kind
+                    break
+            if found:
+                break
+    cache[name] = found
+    return found
+
+
+def _scrape_ns(scrape_time: object) -> int:
+    try:
+        stamp = pd.Timestamp(scrape_time)
+    except (TypeError, ValueError) as exc:
+        raise SourceError(
+            f"scrape_time must be a timestamp (pd.Timestamp, datetime or ISO 8601 text), got "
+            f"{scrape_time!r}"
+        ) from exc
+    if stamp is pd.NaT:
+        raise SourceError(f"scrape_time must be a timestamp, got {scrape_time!r}")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.as_unit("ns").value)
+
+
+def parse_prometheus_text(
+    data: bytes,
+    origin: str = "<bytes>",
+    scrape_time: pd.Timestamp | str | None = None,
+    openmetrics: bool | None = None,
+) -> ParseResult:
+    """Parse a Prometheus text exposition (0.0.4) or OpenMetrics 1.0 scrape into metrics.
+
+    Parameters
+    ----------
+    data
+        The scrape, as a ``/metrics`` endpoint served it.
+    origin
+        Where it came from, kept in the ``origin`` column and the rejects.
+    scrape_time
+        When the scrape was taken. It is used for samples that carry no timestamp of their own.
+        A naive time is taken as UTC.
+    openmetrics
+        Read timestamps as OpenMetrics seconds (True) or 0.0.4 milliseconds (False). When it is
+        None, a ``# EOF`` or ``# UNIT`` line decides.
+
+    Returns
+    -------
+    ParseResult
+        ``metrics`` with one row per sample line, a ``metric_type`` column from ``# TYPE``, and
+        an ``exemplar`` column for OpenMetrics exemplars. Malformed lines are in ``rejects``
+        with their line numbers.
+
+    Raises
+    ------
+    FormatError
+        When samples lack timestamps and no ``scrape_time`` is given.
+
+    Examples
+    --------
+    >>> text = (b'# TYPE kube_pod_status_ready gauge\\n'
+    ...         b'kube_pod_status_ready{namespace="shop",pod="web-1",condition="true"} 1\\n')
+    >>> r = parse_prometheus_text(text, scrape_time="2024-01-01T00:00:00Z")
+    >>> r.metrics[["timestamp", "metric", "metric_type", "pod", "condition"]].iloc[0].tolist()
+    [Timestamp('2024-01-01 00:00:00+0000', tz='UTC'), 'kube_pod_status_ready', 'gauge', \
+'web-1', 'true']
+    """
+    note = None if scrape_time is None else "the scrape_time argument"
+    return _parse_text(data, origin, scrape_time, note, openmetrics)
+
+
+def _parse_text(
+    data: bytes,
+    origin: str,
+    scrape_time: object,
+    scrape_time_from: str | None,
+    openmetrics: bool | None,
+) -> ParseResult:
+    rejects = Rejects(TEXT_FORMAT, origin)
+    lines = data.split(b"\n")
+    if openmetrics is None:
+        openmetrics = any(
+            line.rstrip(b"\r") == b"# EOF" or line.startswith(b"# UNIT ") for line in lines
+        )
+    types: dict[str, str] = {}
+    type_cache: dict[str, str | None] = {}
+    names: list[str] = []
+    labels: list[dict[str, str]] = []
+    values: list[float] = []
+    stamps: list[int] = []
+    missing: list[int] = []  # row positions without a timestamp
+    first_missing = 0
+    exemplars: list[str | None] = []
+    records = 0
+    eof = False
+    for number, raw in enumerate(lines, start=1):
+        raw = raw.rstrip(b"\r")
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            records += 1
+            rejects.add(f"invalid UTF-8 at byte {exc.start}", raw, line=number)
+            continue
+        if eof:
+            records += 1
+            rejects.add(
+                "content after '# EOF', which ends an OpenMetrics exposition", line, line=number
+            )
+            continue
+        if line.startswith("#"):
+            if line == "# EOF":
+                eof = True
+            elif line.startswith(("# TYPE ", "#\tTYPE")):
+                m = _TYPE_LINE.fullmatch(line)
+                problem = None
+                if m is None:
+                    problem = "a TYPE line needs a metric name and a type"
+                elif m.group(2) not in TYPES:
+                    problem = f"unknown metric type {m.group(2)!r}; valid: {sorted(TYPES)}"
+                elif m.group(1) in types:
+                    problem = f"second TYPE line for {m.group(1)!r}"
+                if problem:
+                    records += 1
+                    rejects.add(problem, line, line=number)
+                else:
+                    types[m.group(1)] = m.group(2)
+            continue
+        records += 1
+        try:
+            m = _SAMPLE.fullmatch(line)
+            if m is None:
+                raise _BadLine("not a sample line: expected 'name{labels} value [timestamp]'")
+            name, sample_labels = m.group("name"), {}
+            if m.group("labels") is not None:
+                name, sample_labels = _labels(m.group("labels"), name)
+            if not name:
+                raise _BadLine("the sample has no metric name")
+            token = m.group("value")
+            if not _GO_FLOAT.fullmatch(token):
+                raise _BadLine(f"sample value {token!r} is not a number")
+            value = float(token)
+            ts = m.group("ts")
+            stamp = _timestamp_ns(ts, openmetrics) if ts is not None else None
+        except _BadLine as exc:
+            rejects.add(str(exc), line, line=number)
+            continue
+        if stamp is None:
+            if not missing:
+                first_missing = number
+            missing.append(len(values))
+            stamp = 0
+        sample_labels["__name__"] = name
+        names.append(name)
+        labels.append(sample_labels)
+        values.append(value)
+        stamps.append(stamp)
+        exemplar = m.group("exemplar")
+        exemplars.append(exemplar.strip() if exemplar else None)
+    notes: list[str] = []
+    ns = np.array(stamps, dtype=np.int64)
+    if missing:
+        if scrape_time is None:
+            raise FormatError(
+                f"{origin!r}: {len(missing):,} of {len(values):,} samples carry no timestamp "
+                f"(the first on line {first_missing}) and no scrape time is known; pass "
+                f"scrape_time=... (when the scrape was taken) to "
+                f"obskit.sources.prometheus.parse_prometheus_text(), or load the file from "
+                f"disk so its modification time is used"
+            )
+        at = _scrape_ns(scrape_time)
+        ns[np.array(missing, dtype=np.int64)] = at
+        notes.append(
+            f"{len(missing):,} of {len(values):,} samples carry no timestamp; stamped with "
+            f"{pd.Timestamp(at, tz='UTC').isoformat()} ({scrape_time_from})"
+        )
+    if openmetrics and not eof:
+        notes.append("OpenMetrics exposition without '# EOF': it may be truncated")
+    timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
+    extra = {
+        "metric_type": pd.Categorical([_family_type(n, types, type_cache) for n in names]),
+        "exemplar": pd.Categorical(exemplars),
+    }
+    metrics = _metrics_frame(
+        labels,
+        None,
+        timestamps,
+        np.array(values, dtype=np.float64),
+        default_name="<unnamed>",
+        origin=origin,
+        extra=extra,
+    )
+    return ParseResult(records=records, metrics=metrics, rejects=rejects.frame(), notes=notes)
+
+
+def _parse_text_source(data: bytes, origin: str = "<bytes>") -> ParseResult:
+    """The registered parser: a file's modification time stands in for the scrape time."""
+    scrape_time = None
+    if origin and not origin.startswith("<"):
+        with contextlib.suppress(OSError):
+            scrape_time = pd.Timestamp(os.stat(origin).st_mtime_ns, unit="ns", tz="UTC")
+    source = "the file's modification time" if scrape_time is not None else None
+    return _parse_text(data, origin, scrape_time, source, None)
+
+
+def _sniff_text(head: str, name: str) -> float:
+    lines = head.splitlines()
+    if len(head) >= 4096 and len(lines) > 1:
+        lines = lines[:-1]  # the head may cut its last line short
+    checked = good = 0
+    for line in lines[:60]:
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if _TYPE_LINE.fullmatch(line) or line.startswith("# HELP ") or line == "# EOF":
+                good += 1
+                checked += 1
+            continue
+        checked += 1
+        m = _SAMPLE.fullmatch(line)
+        if m and _GO_FLOAT.fullmatch(m.group("value")):
+            good += 1
+    if not checked or good < checked:
+        return 0.0
+    first = head.lstrip()
+    return 0.9 if first.startswith(("# HELP ", "# TYPE ")) else 0.6
+
+
+register(
+    TEXT_FORMAT,
+    "Prometheus text exposition 0.0.4 or OpenMetrics 1.0 (a /metrics scrape)",
+    _sniff_text,
+    _parse_text_source,
+)

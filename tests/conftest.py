@@ -1,0 +1,37 @@
+"""Shared fixtures: test data paths resolved from this file, never from the working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+#: One or more real (or real-shaped, see each folder's SOURCES.md) samples per registered format;
+#: tests/test_contract.py fails for a format that has none.
+FORMAT_SAMPLES: dict[str, list[str]] = {
+    "prometheus-json": ["prometheus/*.json"],
+    "prometheus-text": ["prometheus/*.txt", "prometheus/**/prometheus_*metrics"],
+    "k8s-json": ["k8s/*.json", "k8s/*.yaml"],
+    "cluster-info-dump": ["dump/**/logs.txt"],
+    "cri-log": ["cri/**/*.log"],
+    "docker-json-log": ["fluentbit/log/*.log"],
+    "jsonl-log": ["fluentbit/out/*.out"],
+    "loki-json": ["loki/*.json"],
+    "audit-log": ["audit/**/*.json", "audit/**/*.log"],
+    "falco-json": ["falco/*.json"],
+}
+
+
+def samples(fmt: str) -> list[Path]:
+    """The sample files for a format."""
+    found: list[Path] = []
+    for pattern in FORMAT_SAMPLES.get(fmt, []):
+        found += sorted(p for p in DATA.glob(pattern) if p.is_file())
+    return found
+
+
+@pytest.fixture
+def data() -> Path:
+    return DATA
