@@ -322,6 +322,18 @@ class Investigation:
         files = self.files
         return files.loc[files["status"] != "loaded"].reset_index(drop=True)
 
+    # The methods below are thin doors to the layers above this one (views, analysis, bundles).
+    # They import lazily, so this module never imports those layers at import time and the
+    # layering (views -> analysis -> investigation) holds.
+
+    # --- views (issue 4) ---
+
+    # --- analysis: anomalies and root-cause suspects (issue 5) ---
+
+    # --- security: detections (issue 6) ---
+
+    # --- evidence bundles (issue 7) ---
+
 
 def _user_frame(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
     if frame is None:

@@ -188,7 +188,7 @@ def _categorical(values: list[str | None], rep: np.ndarray | None) -> pd.Categor
     cat = pd.Categorical(values)
     if rep is None:
         return cat
-    return pd.Categorical.from_codes(cat.codes[rep], dtype=cat.dtype)
+    return pd.Categorical.from_codes(cat.codes[rep], dtype=cat.dtype, validate=False)
 
 
 def _constant(value: str | None, n: int) -> pd.Categorical:
@@ -388,10 +388,9 @@ def _reject_histograms(
         )
 
 
-def _collect_series(
-    result: list, kind: str, out: _Collected, fast: tuple[np.ndarray, ...] | None
-) -> None:
-    """Walk a matrix/vector result. With ``fast``, the ``values`` come from the fast path."""
+def _collect_series(result: list, kind: str, out: _Collected, fast: np.ndarray | None) -> None:
+    """Walk a matrix/vector result. With ``fast`` (samples per ``values`` array), the samples
+    themselves are already in the fast path's arrays."""
     field = "values" if kind == "matrix" else "value"
     span = 0
     for i, series in enumerate(result):
@@ -409,10 +408,12 @@ def _collect_series(
                 out.rejects.add(f"{where}.metric is not an object of string labels", _dumps(series))
             continue
         if fast is not None and field in series:
-            counts, starts, ts, values = fast
-            a, n = starts[span], counts[span]
-            out.records += int(n)
-            out.add(metric, ts[a : a + n], values[a : a + n])
+            # The samples are already in the fast path's arrays, in this order.
+            n = int(fast[span])
+            out.records += n
+            if n:
+                out.labels.append(metric)
+                out.counts.append(n)
             span += 1
         elif field in series:
             pairs = series[field] if kind == "matrix" else [series[field]]
@@ -439,7 +440,7 @@ _CSV_CONVERT = pacsv.ConvertOptions(
 )
 
 
-def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, ...]] | None:
+def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
     """Parse a compact matrix body without building a Python object per sample, or None.
 
     Every ``"values":[...]`` array is cut out of the bytes. The rest (status, labels, histograms,
@@ -449,18 +450,16 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, ...]] | None:
     # One regex pass for each needle: bytes.find of a 2-byte needle stops at every "]".
     keys = [m.end() for m in _VALUES_RE.finditer(data)]
     closes = np.array([m.start() for m in _CLOSE_RE.finditer(data)], dtype=np.int64)
+    if not keys or not len(closes) or keys[-1] > closes[-1]:
+        return None
     spans: list[tuple[int, int]] = []
-    for start, end in zip(keys, closes[np.searchsorted(closes, keys)] if len(closes) else []):
+    for start, end in zip(keys, closes[np.searchsorted(closes, keys)]):
         if data[start : start + 1] == b"]":
             spans.append((start, start))
         elif data[start : start + 1] == b"[" and (not spans or start > spans[-1][1]):
             spans.append((start, int(end) + 1))
         else:
             return None
-    if len(spans) != len(keys):
-        return None
-    if not spans:
-        return None
     view = memoryview(data)
     pieces = []
     prev = 0
@@ -472,7 +471,9 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, ...]] | None:
         doc = orjson.loads(b"".join(pieces))
     except orjson.JSONDecodeError:
         return None
-    data_part = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        return None
+    data_part = doc.get("data")
     if (
         doc.get("status") != "success"
         or not isinstance(data_part, dict)
@@ -509,8 +510,7 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, ...]] | None:
             return None
     else:
         ts = values = np.empty(0, dtype=np.float64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    return doc, (counts, starts, ts, values)
+    return doc, (counts, ts, values)
 
 
 def _envelope(doc: object, origin: str) -> object:
@@ -614,7 +614,7 @@ def parse_prometheus_json(
                     f"{origin!r}: a {kind} result must be a list of series, got "
                     f"{_dumps(result)[:80]}"
                 )
-            _collect_series(result, kind, out, arrays)
+            _collect_series(result, kind, out, None if arrays is None else arrays[0])
         elif kind == "scalar":
             _series_floats([result], "result", {}, out, "value")
         elif kind == "string":
@@ -634,8 +634,11 @@ def parse_prometheus_json(
             f"obskit reads /api/v1/query, /api/v1/query_range and /api/v1/series bodies"
         )
     counts = np.array(out.counts, dtype=np.int64)
-    ts = np.concatenate(out.ts) if out.ts else np.empty(0, np.float64)
-    values = np.concatenate(out.values) if out.values else np.empty(0, np.float64)
+    if arrays is not None:
+        ts, values = arrays[1], arrays[2]
+    else:
+        ts = np.concatenate(out.ts) if out.ts else np.empty(0, np.float64)
+        values = np.concatenate(out.values) if out.values else np.empty(0, np.float64)
     rep = np.repeat(np.arange(len(counts)), counts) if len(counts) else None
     ns = _seconds_to_ns(ts)
     timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
