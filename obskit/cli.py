@@ -47,7 +47,9 @@ def _print_summary(paths: Sequence[str], cluster: str | None, fmt: str | None) -
         files = inv.files
         loaded = files[files["status"] == "loaded"]
         print()
-        print(f"Files: {len(loaded)} loaded, {len(files) - len(loaded)} not loaded")
+        metadata = int((files["status"] == "metadata").sum())
+        skipped_n = len(files) - len(loaded) - metadata
+        print(f"Files: {len(loaded)} loaded, {skipped_n} skipped, {metadata} metadata")
         if len(loaded):
             by_format = loaded.groupby("format").agg(
                 files=("origin", "size"),
@@ -66,7 +68,6 @@ def _print_summary(paths: Sequence[str], cluster: str | None, fmt: str | None) -
             reasons = inv.rejects.groupby(["format", "reason"], observed=True).size()
             print(reasons.sort_values(ascending=False).head(20).to_string())
         skipped = inv.skipped()
-        skipped = skipped[skipped["status"] != "manifest"]
         if len(skipped):
             print("\nSkipped files:")
             for row in skipped.head(30).itertuples():

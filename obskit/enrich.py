@@ -9,14 +9,21 @@ This module completes the rest:
   and name); an unowned pod is its own workload (``workload_kind="Pod"``);
 - **pod → node, workload** (:func:`enrich`) for every signal row that names a pod;
 - **naming conventions**, only where the inventory has nothing: a pod named
-  ``<name>-<pod-template-hash>-<suffix>`` belongs to Deployment ``<name>``; a Job named
-  ``<name>-<8 digits>`` to CronJob ``<name>``.
+  ``<owner>-<5 characters>`` whose owner ReplicaSet, Job or DaemonSet is in the inventory
+  belongs to that owner's workload; otherwise ``<name>-<pod-template-hash>-<suffix>`` is a pod
+  of Deployment ``<name>`` and ``<name>-<8 digits>-<suffix>`` a pod of CronJob ``<name>``.
+
+- **other signals**, for pods the inventory no longer holds (deleted in a rollout, evicted): the
+  node a pod ran on, as another record says it (a kubelet Event's host, a ``Scheduled`` Event,
+  a series labelled with both pod and node) — :func:`observed_nodes`.
 
 ``key_source`` says where each row's key came from, weakest link first:
-``record`` (the source itself), ``inventory``, ``name-convention``, ``incomplete`` (a pod-level
-row whose node or workload stays unknown, or a row with no key at all). Nothing is guessed
-silently. The work is done once per distinct key, not once per row, so a million log rows of
-a few hundred containers cost one group-by and one take.
+``record`` (the source itself), ``inventory``, ``signals`` (another record),
+``name-convention``, ``incomplete`` (a pod-level row whose node or workload stays unknown, or a
+row with no key at all). Nothing is guessed silently.
+
+The work is done once per distinct key, not once per row, so a million log rows of a few
+hundred containers cost one group-by and one take.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import pandas as pd
 
 from obskit import schema
 
-__all__ = ["WORKLOAD_KINDS", "enrich", "resolve_workloads"]
+__all__ = ["WORKLOAD_KINDS", "enrich", "observed_nodes", "resolve_workloads"]
 
 #: Kinds that are a workload (the top of an owner chain) when nothing owns them.
 WORKLOAD_KINDS = frozenset(
@@ -45,9 +52,13 @@ WORKLOAD_KINDS = frozenset(
 
 # Kubernetes' rand.SafeEncodeString alphabet (no vowels, no 0/1/3); older clusters used digits.
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
-_DEPLOYMENT_POD = re.compile(rf"^(?P<w>.+)-(?:[{_SAFE}]{{6,10}}|\d{{8,10}})-[{_SAFE}]{{5}}$")
-_REPLICASET = re.compile(rf"^(?P<w>.+)-(?:[{_SAFE}]{{6,10}}|\d{{8,10}})$")
-_CRONJOB_JOB = re.compile(r"^(?P<w>.+)-\d{8,10}$")
+# A ReplicaSet is <deployment>-<pod-template-hash> (9-10 digits before Kubernetes 1.8); a Job
+# made by a CronJob is <cronjob>-<scheduled time in minutes since the epoch> (8 digits).
+_REPLICASET = re.compile(rf"^(?P<w>.+)-(?:[{_SAFE}]{{6,10}}|\d{{9,10}})$")
+_CRONJOB_JOB = re.compile(r"^(?P<w>.+)-\d{8}$")
+# a pod made by a ReplicaSet, Job or DaemonSet: <owner>-<5 random characters>
+_GENERATED_POD = re.compile(rf"^(?P<owner>.+)-[{_SAFE}]{{5}}$")
+_STATEFUL_POD = re.compile(r"^(?P<owner>.+)-\d+$")
 
 _RANK = {s: i for i, s in enumerate(schema.KEY_SOURCES)}
 
@@ -134,7 +145,67 @@ def _pod_table(inventory: pd.DataFrame) -> dict[tuple[str, str], dict]:
     return {(r["namespace"], r["name"]): r for r in table.to_dict("records")}
 
 
-def _complete(key: dict, pods: dict, replicasets: dict, cluster: str | None) -> dict:
+_SCHEDULED = re.compile(r"^Successfully assigned (?P<ns>[^/\s]+)/(?P<pod>\S+) to (?P<node>\S+)")
+
+
+def observed_nodes(*frames: pd.DataFrame | None) -> dict[tuple[str, str], str]:
+    """The node each pod ran on, as the signals themselves say it.
+
+    Taken from rows whose own record names pod and node together (kubelet Events, series with
+    a ``node`` label, shipped logs with ``kubernetes.host``) and from the scheduler's
+    ``Scheduled`` Events ("Successfully assigned shop/web-1 to node-a").
+
+    Examples
+    --------
+    >>> ev = schema.conform("events", pd.DataFrame({"reason": ["Scheduled"],
+    ...     "message": ["Successfully assigned shop/web-1 to node-a"]}))
+    >>> observed_nodes(ev)
+    {('shop', 'web-1'): 'node-a'}
+    """
+    out: dict[tuple[str, str], str] = {}
+    for frame in frames:
+        if frame is None or frame.empty:
+            continue
+        own = frame[
+            (frame["key_source"] == "record") & frame["pod"].notna() & frame["node"].notna()
+        ]
+        if len(own):
+            pairs = own.groupby(["namespace", "pod", "node"], observed=True).size().index
+            for namespace, pod, node in pairs:
+                out.setdefault((namespace, pod), node)
+        if "reason" in frame.columns and "message" in frame.columns:
+            scheduled = frame.loc[frame["reason"] == "Scheduled", "message"].dropna()
+            for message in scheduled.astype(str).unique():
+                m = _SCHEDULED.match(message)
+                if m:
+                    out.setdefault((m["ns"], m["pod"]), m["node"])
+    return out
+
+
+def _infer_pod_workload(
+    namespace: str | None, pod: str, owners: dict
+) -> tuple[str, str, str] | None:
+    """(workload kind, workload, key source) of a pod the inventory does not hold."""
+    m = _GENERATED_POD.match(pod)
+    if m:
+        for kind in ("ReplicaSet", "Job", "DaemonSet"):
+            found = owners.get((namespace, kind, m["owner"]))
+            if found is not None:
+                return (*found, "inventory")
+    s = _STATEFUL_POD.match(pod)
+    if s and (namespace, "StatefulSet", s["owner"]) in owners:
+        return "StatefulSet", s["owner"], "inventory"
+    if not m:
+        return None
+    for pattern, kind in ((_CRONJOB_JOB, "CronJob"), (_REPLICASET, "Deployment")):
+        c = pattern.match(m["owner"])
+        if c:
+            known = (namespace, kind, c["w"]) in owners
+            return kind, c["w"], "inventory" if known else "name-convention"
+    return None
+
+
+def _complete(key: dict, pods: dict, owners: dict, cluster: str | None, seen: dict) -> dict:
     """Complete one distinct key; returns the new key with its ``key_source``."""
     out = dict(key)
     source = key.get("key_source") or "record"
@@ -151,14 +222,14 @@ def _complete(key: dict, pods: dict, replicasets: dict, cluster: str | None) -> 
                     filled = True
             if filled:
                 source = _weakest(source, "inventory")
-        elif out.get("workload") is None and (m := _DEPLOYMENT_POD.match(pod)):
-            rs = replicasets.get((namespace, pod.rsplit("-", 1)[0]))
-            if rs is not None:
-                out["workload_kind"], out["workload"] = rs
-                source = _weakest(source, "inventory")
-            else:
-                out["workload_kind"], out["workload"] = "Deployment", m["w"]
-                source = _weakest(source, "name-convention")
+        else:
+            if out.get("node") is None and (namespace, pod) in seen:
+                out["node"] = seen[(namespace, pod)]
+                source = _weakest(source, "signals")
+            inferred = None if out.get("workload") else _infer_pod_workload(namespace, pod, owners)
+            if inferred is not None:
+                out["workload_kind"], out["workload"], how = inferred
+                source = _weakest(source, how)
         if out.get("node") is None or out.get("workload") is None:
             source = "incomplete"
     elif all(out.get(c) is None for c in ("namespace", "node", "workload")):
@@ -168,13 +239,17 @@ def _complete(key: dict, pods: dict, replicasets: dict, cluster: str | None) -> 
 
 
 def enrich(
-    frame: pd.DataFrame, inventory: pd.DataFrame | None, cluster: str | None = None
+    frame: pd.DataFrame,
+    inventory: pd.DataFrame | None,
+    cluster: str | None = None,
+    seen: dict[tuple[str, str], str] | None = None,
 ) -> pd.DataFrame:
     """Complete the key of a metrics, events or logs frame from ``inventory``.
 
     Rows that name a pod get its node, workload and cluster; events about a workload object
     (a Deployment, a ReplicaSet) get that workload; ``cluster`` fills a missing cluster.
-    Values the source gave are never overwritten.
+    Values the source gave are never overwritten. ``seen`` maps (namespace, pod) to the node
+    other signals saw it on (:func:`observed_nodes`), for pods the inventory no longer holds.
 
     Examples
     --------
@@ -204,17 +279,12 @@ def enrich(
     distinct = grouped.iloc[first.to_numpy()].astype("object")
     distinct = distinct.where(distinct.notna(), None).to_dict("records")
     pods = _pod_table(inventory)
-    rs_rows = inventory[inventory["kind"] == "ReplicaSet"]
-    replicasets = {
-        (r.namespace, r.name): (r.workload_kind, r.workload)
-        for r in rs_rows[["namespace", "name", "workload_kind", "workload"]].itertuples()
-        if pd.notna(r.workload)
-    }
+    owners = _workload_owners(inventory)
     completed = []
     for key in distinct:
-        key = _workload_object(key, replicasets)
+        key = _workload_object(key, owners)
         key = _instance_node(key, addresses)
-        completed.append(_complete(key, pods, replicasets, cluster))
+        completed.append(_complete(key, pods, owners, cluster, seen or {}))
     table = pd.DataFrame(completed, columns=group_cols)
     out = frame.copy()
     for column in key_cols:
@@ -223,18 +293,31 @@ def enrich(
     return out
 
 
-def _workload_object(key: dict, replicasets: dict) -> dict:
-    """An event about a workload object (or a ReplicaSet of one) is keyed to that workload."""
+def _workload_owners(inventory: pd.DataFrame) -> dict[tuple, tuple[str, str]]:
+    """(namespace, kind, name) of every workload object -> its (workload kind, workload)."""
+    rows = inventory[inventory["kind"].isin(WORKLOAD_KINDS) & inventory["workload"].notna()]
+    return {
+        (r.namespace, r.kind, r.name): (r.workload_kind, r.workload)
+        for r in rows[["namespace", "kind", "name", "workload_kind", "workload"]].itertuples()
+    }
+
+
+def _workload_object(key: dict, owners: dict) -> dict:
+    """An event about a workload object (a Deployment, a ReplicaSet or Job of one) is keyed to
+    that workload."""
     kind, name = key.get("object_kind"), key.get("object_name")
     if key.get("workload") is not None or kind not in WORKLOAD_KINDS or name is None:
         return key
     key = dict(key)
-    found = replicasets.get((key.get("namespace"), name)) if kind == "ReplicaSet" else None
+    found = owners.get((key.get("namespace"), kind, name))
     if found is not None:
         key["workload_kind"], key["workload"] = found
         key["key_source"] = _weakest(key.get("key_source"), "inventory")
     elif kind == "ReplicaSet" and (m := _REPLICASET.match(name)):
         key["workload_kind"], key["workload"] = "Deployment", m["w"]
+        key["key_source"] = _weakest(key.get("key_source"), "name-convention")
+    elif kind == "Job" and (m := _CRONJOB_JOB.match(name)):
+        key["workload_kind"], key["workload"] = "CronJob", m["w"]
         key["key_source"] = _weakest(key.get("key_source"), "name-convention")
     else:
         key["workload_kind"], key["workload"] = kind, name

@@ -7,7 +7,8 @@ read, rows made, rejects, lines merged, and whether it balances); unreadable rec
 completed from it (:mod:`obskit.enrich`).
 
 A folder may hold an ``obskit.json`` manifest; its ``"cluster"`` names the cluster for rows
-whose source does not say.
+whose source does not say. It and a bundled incident's ``truth.json`` are listed in the ledger
+as ``metadata``, not as skipped files.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from obskit import schema
-from obskit.enrich import enrich, resolve_workloads
+from obskit.enrich import enrich, observed_nodes, resolve_workloads
 from obskit.errors import InvestigationError, SourceError, UnknownFormatError
 from obskit.sources import load_file
 
@@ -31,6 +32,8 @@ __all__ = ["Investigation", "load"]
 _SIGNALS = ("metrics", "events", "logs")
 _FRAMES = (*_SIGNALS, "inventory")
 MANIFEST = "obskit.json"
+#: Files in a loaded folder that describe it rather than hold telemetry (listed, not skipped).
+METADATA_FILES = frozenset({MANIFEST, "truth.json"})
 _FILES_COLUMNS = [
     "origin",
     "format",
@@ -132,8 +135,9 @@ class Investigation:
                     cluster=inventory["cluster"].astype("object").fillna(cluster).astype("category")
                 )
             inventory = resolve_workloads(inventory)
+            seen = observed_nodes(*(frames[name] for name in _SIGNALS))
             for name in _SIGNALS:
-                frames[name] = enrich(frames[name], inventory, cluster)
+                frames[name] = enrich(frames[name], inventory, cluster, seen)
         self.inventory: pd.DataFrame = inventory
         self.metrics: pd.DataFrame = frames["metrics"]
         self.events: pd.DataFrame = frames["events"]
@@ -320,7 +324,8 @@ class Investigation:
     def skipped(self) -> pd.DataFrame:
         """The files that were not loaded (no format recognised them, or they were unreadable)."""
         files = self.files
-        return files.loc[files["status"] != "loaded"].reset_index(drop=True)
+        skipped = ~files["status"].isin(["loaded", "metadata"])
+        return files.loc[skipped].reset_index(drop=True)
 
     # The methods below are thin doors to the layers above this one (views, analysis, bundles).
     # They import lazily, so this module never imports those layers at import time and the
@@ -434,8 +439,8 @@ def load(
     cluster = cluster or _manifest_cluster(files)
     parts = _Parts()
     for path, explicit, _root in files:
-        if path.name == MANIFEST and not explicit:
-            parts.files.append(_ledger(path, "manifest", "manifest", None))
+        if path.name in METADATA_FILES and not explicit:
+            parts.files.append(_ledger(path, None, "metadata", None))
             continue
         try:
             result, fmt = load_file(path, format)

@@ -67,7 +67,13 @@ KEY: tuple[str, ...] = (
 )
 
 #: Where a row's key came from, weakest link wins (see :mod:`obskit.enrich`).
-KEY_SOURCES: tuple[str, ...] = ("record", "inventory", "name-convention", "incomplete")
+KEY_SOURCES: tuple[str, ...] = (
+    "record",
+    "inventory",
+    "signals",
+    "name-convention",
+    "incomplete",
+)
 
 #: Ordered severity scale shared by ``events.severity`` and ``logs.level``.
 SEVERITIES: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical")

@@ -244,3 +244,22 @@ def test_loader_rejects_exactly_the_planted_records(name):
         if e["malformed"]
     }
     assert got == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loader_reads_every_file_in_the_format_and_count_truth_states(name):
+    inv = obskit.datasets.load(name)
+    folder = obskit.datasets.path(name).resolve()
+    ledger = {
+        Path(row.origin).resolve().relative_to(folder).as_posix(): row
+        for row in inv.files.itertuples()
+    }
+    for rel, expected in obskit.datasets.truth(name)["files"].items():
+        row = ledger[rel]
+        assert row.status == "loaded", rel
+        assert row.format == expected["format"], rel
+        assert row.records == expected["records"], rel
+        assert row.balanced, rel
+    # every signal row of a bundled incident has its key filled from the inventory or the record
+    for frame in (inv.logs, inv.metrics):
+        assert frame["cluster"].notna().all()

@@ -200,3 +200,56 @@ def test_repr_is_short_and_informative(inv):
     text = repr(inv)
     assert text.startswith("<Investigation cluster='demo' 2024-05-14")
     assert "log lines" in text and "rejects" in text
+
+
+def test_deleted_pod_gets_node_from_other_signals_and_workload_from_its_replicaset():
+    inventory = pd.DataFrame(
+        [
+            {"kind": "Deployment", "namespace": "shop", "name": "web", "uid": "d"},
+            {
+                "kind": "ReplicaSet",
+                "namespace": "shop",
+                "name": "web-5d8f6c7b9",
+                "uid": "r",
+                "owner_kind": "Deployment",
+                "owner_name": "web",
+                "owner_uid": "d",
+            },
+        ]
+    )
+    events = pd.DataFrame(
+        {
+            "timestamp": ["2024-01-01T00:00:00Z"],
+            "reason": ["Scheduled"],
+            "object_kind": ["Pod"],
+            "object_name": ["web-5d8f6c7b9-x2x9z"],
+            "namespace": ["shop"],
+            "pod": ["web-5d8f6c7b9-x2x9z"],
+            "message": ["Successfully assigned shop/web-5d8f6c7b9-x2x9z to node-b"],
+        }
+    )
+    logs = pd.DataFrame(
+        {
+            "timestamp": ["2024-01-01T00:01:00Z"],
+            "namespace": ["shop"],
+            "pod": ["web-5d8f6c7b9-x2x9z"],
+            "message": ["hi"],
+        }
+    )
+    inv = obskit.Investigation(events=events, logs=logs, inventory=inventory)
+    row = inv.logs.iloc[0]
+    assert (row["node"], row["workload_kind"], row["workload"]) == ("node-b", "Deployment", "web")
+    assert row["key_source"] == "signals"
+
+
+def test_cronjob_pod_is_not_mistaken_for_a_deployment_pod():
+    logs = pd.DataFrame(
+        {
+            "timestamp": ["2024-01-01T00:00:00Z"],
+            "namespace": ["batch"],
+            "pod": ["report-28594605-tbzjl"],
+            "message": ["done"],
+        }
+    )
+    row = obskit.Investigation(logs=logs).logs.iloc[0]
+    assert (row["workload_kind"], row["workload"]) == ("CronJob", "report")
