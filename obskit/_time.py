@@ -44,7 +44,12 @@ def parse_times(values: Sequence | pd.Series | np.ndarray, unit: str | None = No
     """
     if unit is not None and unit not in _UNITS:
         raise SourceError(f"unit must be one of {sorted(_UNITS)}, got {unit!r}")
-    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype="object")
+    if isinstance(values, pd.Series):
+        series = values
+    elif isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        series = pd.Series(values)  # keep numbers numeric: no per-element Python below
+    else:
+        series = pd.Series(values, dtype="object")
     index = series.index
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         return series.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
@@ -69,13 +74,22 @@ def parse_times(values: Sequence | pd.Series | np.ndarray, unit: str | None = No
     return out
 
 
+def _scales(arr: np.ndarray) -> np.ndarray:
+    """Nanoseconds per unit for each epoch number, the unit guessed as :func:`epoch_unit` does."""
+    magnitude = np.abs(arr)
+    return np.select(
+        [magnitude < 1e11, magnitude < 1e14, magnitude < 1e17],
+        [_UNITS["s"], _UNITS["ms"], _UNITS["us"]],
+        default=_UNITS["ns"],
+    ).astype("int64")
+
+
 def _from_epoch(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
     finite = np.isfinite(arr)
     ns = np.zeros(len(arr), dtype="int64")
     if finite.any():
         if unit is None:
-            units = np.array([epoch_unit(v) for v in arr[finite]])
-            scale = np.array([_UNITS[u] for u in units], dtype="float64")
+            scale = _scales(arr[finite]).astype("float64")
         else:
             scale = np.full(int(finite.sum()), _UNITS[unit], dtype="float64")
         # Split whole and fractional parts, and round the fraction to the microsecond: a float64
@@ -91,8 +105,5 @@ def _from_epoch(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
 
 
 def _from_epoch_int(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
-    if unit is None:
-        scale = np.array([_UNITS[epoch_unit(v)] for v in arr], dtype="int64")
-    else:
-        scale = np.int64(_UNITS[unit])
+    scale = _scales(arr) if unit is None else np.int64(_UNITS[unit])
     return pd.to_datetime(arr * scale, unit="ns", utc=True)

@@ -286,7 +286,7 @@ def conform(frame: str, df: pd.DataFrame | None, **defaults: object) -> pd.DataF
         if frame in _EXTRA_AS_CATEGORY and not isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype("category")
         out[column] = values
-    result = pd.DataFrame(out, index=index)
+    result = pd.DataFrame(out, index=index, copy=False)
     return result.reset_index(drop=True)
 
 

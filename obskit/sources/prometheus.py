@@ -85,8 +85,10 @@ Examples
 ...         b'{"__name__":"up","pod":"web-1","instance":"10.0.0.7:9100"},'
 ...         b'"values":[[1435781430.781,"1"],[1435781445.781,"NaN"]]}]}}')
 >>> df = parse_prometheus_json(body).metrics
->>> df[["timestamp", "metric", "value", "pod", "instance"]].iloc[0].tolist()
-[Timestamp('2015-07-01 20:10:30.781000+0000', tz='UTC'), 'up', 1.0, 'web-1', '10.0.0.7:9100']
+>>> df[["timestamp", "metric", "pod", "instance"]].iloc[0].tolist()
+[Timestamp('2015-07-01 20:10:30.781000+0000', tz='UTC'), 'up', 'web-1', '10.0.0.7:9100']
+>>> df["value"].tolist()
+[1.0, nan]
 """
 
 from __future__ import annotations
@@ -183,12 +185,13 @@ def _row_labels(labels: dict[str, str], default_name: str) -> dict[str, str]:
     return out
 
 
-def _categorical(values: list[str | None], rep: np.ndarray | None) -> pd.Categorical:
-    """A categorical of per-series values, repeated to rows by ``rep`` (row -> series)."""
+def _categorical(values: list[str | None], counts: np.ndarray | None) -> pd.Categorical:
+    """A categorical of per-series values, each repeated ``counts`` times (None: once)."""
     cat = pd.Categorical(values)
-    if rep is None:
+    if counts is None:
         return cat
-    return pd.Categorical.from_codes(cat.codes[rep], dtype=cat.dtype, validate=False)
+    codes = np.repeat(cat.codes, counts)
+    return pd.Categorical.from_codes(codes, dtype=cat.dtype, validate=False)
 
 
 def _constant(value: str | None, n: int) -> pd.Categorical:
@@ -199,7 +202,7 @@ def _constant(value: str | None, n: int) -> pd.Categorical:
 
 def _metrics_frame(
     labels: list[dict[str, str]],
-    rep: np.ndarray | None,
+    counts: np.ndarray | None,
     timestamps: pd.api.extensions.ExtensionArray | np.ndarray,
     values: np.ndarray,
     *,
@@ -215,20 +218,20 @@ def _metrics_frame(
         names.update(dict.fromkeys(row))
     columns: dict[str, object] = {
         "timestamp": timestamps,
-        "metric": _categorical([r["metric"] for r in rows], rep),
+        "metric": _categorical([r["metric"] for r in rows], counts),
         "value": values,
     }
     for part in schema.KEY:
         if part in names:
-            columns[part] = _categorical([r.get(part) for r in rows], rep)
+            columns[part] = _categorical([r.get(part) for r in rows], counts)
         else:
             columns[part] = _constant(None, n)
     columns["key_source"] = _constant("record", n)
     columns["origin"] = _constant(origin, n)
     columns.update(extra or {})
     for name in sorted(set(names) - set(columns)):
-        columns[name] = _categorical([r.get(name) for r in rows], rep)
-    return schema.conform("metrics", pd.DataFrame(columns))
+        columns[name] = _categorical([r.get(name) for r in rows], counts)
+    return schema.conform("metrics", pd.DataFrame(columns, copy=False))
 
 
 #: Sample timestamps must fall in pandas' datetime64[ns] range (years 1677-2262).
@@ -329,8 +332,10 @@ def _pair_problem(pair: object) -> str | None:
         return f"timestamp {ts!r} is not a number of seconds"
     if not abs(ts) < _MAX_SECONDS:
         return f"timestamp {ts!r} is outside the years 1677-2262"
+    if type(value) in (int, float):
+        return None  # unquoted: not what Prometheus writes, but a number all the same
     if type(value) is not str:
-        return f"sample value {value!r} is not a string (Prometheus quotes every value)"
+        return f"sample value {value!r} is not a number"
     if not _GO_FLOAT.fullmatch(value):
         return f"sample value {value!r} is not a number"
     return None
@@ -430,7 +435,7 @@ _VALUES_RE = re.compile(rb'"values":\[')
 _CLOSE_RE = re.compile(rb"\]\]")
 #: For the fast path: drop the brackets, and every comma starts a new token (line).
 _TOKENS = bytes.maketrans(b",", b"\n")
-_CSV_READ = pacsv.ReadOptions(column_names=["x"], block_size=1 << 22)
+_CSV_READ = pacsv.ReadOptions(column_names=["x"], block_size=1 << 20)
 _CSV_PARSE = pacsv.ParseOptions(ignore_empty_lines=False)
 _CSV_CONVERT = pacsv.ConvertOptions(
     column_types={"x": pa.float64()},
@@ -450,14 +455,19 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
     # One regex pass for each needle: bytes.find of a 2-byte needle stops at every "]".
     keys = [m.end() for m in _VALUES_RE.finditer(data)]
     closes = np.array([m.start() for m in _CLOSE_RE.finditer(data)], dtype=np.int64)
-    if not keys or not len(closes) or keys[-1] > closes[-1]:
+    if not keys:
         return None
+    ends = np.searchsorted(closes, keys).tolist()
     spans: list[tuple[int, int]] = []
-    for start, end in zip(keys, closes[np.searchsorted(closes, keys)]):
+    for start, k in zip(keys, ends, strict=True):
         if data[start : start + 1] == b"]":
             spans.append((start, start))
-        elif data[start : start + 1] == b"[" and (not spans or start > spans[-1][1]):
-            spans.append((start, int(end) + 1))
+        elif (
+            data[start : start + 1] == b"["
+            and k < len(closes)
+            and (not spans or start > spans[-1][1])
+        ):
+            spans.append((start, int(closes[k]) + 1))
         else:
             return None
     view = memoryview(data)
@@ -504,7 +514,7 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
         column = table.column(0)
         if table.num_rows != 2 * total or column.null_count:
             return None
-        tokens = column.to_numpy()
+        tokens = np.concatenate([chunk.to_numpy() for chunk in column.chunks])
         ts, values = tokens[0::2], np.ascontiguousarray(tokens[1::2])
         if not (np.abs(ts) < _MAX_SECONDS).all():
             return None
@@ -561,8 +571,8 @@ def parse_prometheus_json(
     >>> body = (b'{"status":"success","data":{"resultType":"vector","result":[{"metric":'
     ...         b'{"namespace":"shop","pod":"web-1"},"value":[1700000000.5,"+Inf"]}]}}')
     >>> r = parse_prometheus_json(body, query="sum by (pod) (rate(x[5m]))")
-    >>> r.metrics[["metric", "value", "namespace"]].iloc[0].tolist()
-    ['sum by (pod) (rate(x[5m]))', inf, 'shop']
+    >>> r.metrics[["metric", "namespace"]].iloc[0].tolist(), r.metrics["value"].tolist()
+    (['sum by (pod) (rate(x[5m]))', 'shop'], [inf])
     >>> r.balanced()
     True
     """
@@ -639,11 +649,10 @@ def parse_prometheus_json(
     else:
         ts = np.concatenate(out.ts) if out.ts else np.empty(0, np.float64)
         values = np.concatenate(out.values) if out.values else np.empty(0, np.float64)
-    rep = np.repeat(np.arange(len(counts)), counts) if len(counts) else None
     ns = _seconds_to_ns(ts)
     timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
     metrics = _metrics_frame(
-        out.labels, rep, timestamps, values, default_name=default_name, origin=origin
+        out.labels, counts, timestamps, values, default_name=default_name, origin=origin
     )
     unnamed = sum(1 for d in out.labels if not d.get("__name__"))
     if unnamed:
@@ -784,14 +793,15 @@ def _family_type(name: str, types: dict[str, str], cache: dict[str, str | None])
         return cache[name]
     found = types.get(name)
     if found is None:
-        for kind_suffixes in _SUFFIXES.items():
-            kind, suffixes = kind_suffixes
-            for suffix in suffixes:
-                if name.endswith(suffix) and types.get(name[: -len(suffix)]) == kind:
-                    found = kind
-                    break
-            if found:
-                break
+        found = next(
+            (
+                kind
+                for kind, suffixes in _SUFFIXES.items()
+                for suffix in suffixes
+                if name.endswith(suffix) and types.get(name[: -len(suffix)]) == kind
+            ),
+            None,
+        )
     cache[name] = found
     return found
 
@@ -993,7 +1003,7 @@ def _parse_text_source(data: bytes, origin: str = "<bytes>") -> ParseResult:
 
 def _sniff_text(head: str, name: str) -> float:
     lines = head.splitlines()
-    if len(head) >= 4096 and len(lines) > 1:
+    if len(lines) > 1 and not head.endswith("\n"):
         lines = lines[:-1]  # the head may cut its last line short
     checked = good = 0
     for line in lines[:60]:
