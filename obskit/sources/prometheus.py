@@ -21,9 +21,10 @@ and one ``category`` column for each other label. A record is one sample, so
       A note says to query ``/api/v1/query_range`` for the values.
     * ``/api/v1/labels``, targets, rules and so on have no samples and raise ``FormatError``.
     * A series without ``__name__`` (the result of an expression such as ``rate(...)``) is
-      named, in this order, by the ``query`` argument, by the file name without its extensions
-      (``cpu_by_pod.json.gz`` gives ``cpu_by_pod``) when ``origin`` is a path, or else
-      ``"<expr>"``. A note says which name was used.
+      named, in this order, by the ``query`` argument, by the file name without its
+      ``.json``/``.gz``/``.xz``/``.zst`` extensions (``cpu.rate5m.json.gz`` gives
+      ``cpu.rate5m``) when ``origin`` is a path, or else ``"<expr>"``. A note says which name
+      was used.
 
     A compact body, as Prometheus writes it, goes through a fast path. The ``values`` arrays are
     cut out of the bytes, converted in one vectorised pass (pyarrow's CSV reader, on two cores),
@@ -267,8 +268,9 @@ def _default_name(query: str | None, origin: str) -> str:
     if query:
         return query
     if origin and not origin.startswith("<"):
-        name = PurePath(origin).name
-        stem = name.split(".", 1)[0]
+        # drop only the container extensions: "cpu.rate5m.json.gz" names "cpu.rate5m", so a
+        # rate is never mistaken for the counter it was computed from
+        stem = re.sub(r"(?:\.(?:json|gz|xz|zst|zstd))+$", "", PurePath(origin).name)
         if stem:
             return stem
     return "<expr>"
@@ -551,7 +553,8 @@ def parse_prometheus_json(
         Where the body came from (a file path or a URL), kept in the ``origin`` column.
     query
         The PromQL expression, used as ``metric`` for series without ``__name__``. When it is
-        not given, a path ``origin``'s file name (without extensions) is used, else ``"<expr>"``.
+        not given, a path ``origin``'s file name (without ``.json``/``.gz``/``.xz``/``.zst``)
+        is used, else ``"<expr>"``.
 
     Returns
     -------
