@@ -26,6 +26,7 @@ from obskit.errors import (
     UnknownFormatError,
 )
 from obskit.investigation import Investigation, load
+from obskit.redact import redact, set_redaction
 from obskit.schema import KEY, SEVERITIES
 from obskit.sources import FORMATS
 from obskit.sources.logs import log_fields
@@ -49,5 +50,7 @@ __all__ = [
     "load",
     "log_fields",
     "parse_times",
+    "redact",
     "schema",
+    "set_redaction",
 ]

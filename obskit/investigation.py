@@ -337,6 +337,24 @@ class Investigation:
 
     # --- security: detections (issue 6) ---
 
+    def detections(self, baseline=None) -> pd.DataFrame:
+        """Security detections on this investigation's audit log and Falco alerts.
+
+        One events row per rule, entity and burst (``source="detection"``); see
+        :func:`obskit.analysis.security.detect` for the rules and what ``baseline`` takes
+        (None, a duration like ``"1h"``, a ``(start, end)`` pair, or earlier history).
+
+        Examples
+        --------
+        >>> import obskit
+        >>> inv = obskit.datasets.load("cryptominer")  # doctest: +SKIP
+        >>> found = inv.detections(baseline="30min")  # doctest: +SKIP
+        >>> found[["timestamp", "rule", "severity", "pod"]]  # doctest: +SKIP
+        """
+        from obskit.analysis.security import detect
+
+        return detect(self, baseline=baseline)
+
     # --- evidence bundles (issue 7) ---
 
 
