@@ -14,9 +14,10 @@ See ``obskit.schema`` for the data contract and ``obskit.FORMATS`` for what can 
 
 from __future__ import annotations
 
-from obskit import datasets, schema
+from obskit import bundle, datasets, live, schema
 from obskit._time import parse_times
 from obskit.errors import (
+    CollectionError,
     DatasetNotFoundError,
     FormatError,
     InvestigationError,
@@ -26,6 +27,7 @@ from obskit.errors import (
     UnknownFormatError,
 )
 from obskit.investigation import Investigation, load
+from obskit.live import Kubernetes, Loki, Prometheus, collect
 from obskit.redact import redact, set_redaction
 from obskit.schema import KEY, SEVERITIES
 from obskit.sources import FORMATS
@@ -37,16 +39,23 @@ __all__ = [
     "FORMATS",
     "KEY",
     "SEVERITIES",
+    "CollectionError",
     "DatasetNotFoundError",
     "FormatError",
     "Investigation",
     "InvestigationError",
+    "Kubernetes",
+    "Loki",
     "ObskitError",
+    "Prometheus",
     "SchemaError",
     "SourceError",
     "UnknownFormatError",
     "__version__",
+    "bundle",
+    "collect",
     "datasets",
+    "live",
     "load",
     "log_fields",
     "parse_times",

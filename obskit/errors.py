@@ -10,7 +10,8 @@ The tree::
      ├── SchemaError             a frame does not match the data contract (obskit.schema)
      ├── SourceError             a file or payload could not be read
      │    ├── UnknownFormatError    no registered format recognises the input, or a bad format name
-     │    └── FormatError           the input claims a format but is not valid for it
+     │    ├── FormatError           the input claims a format but is not valid for it
+     │    └── CollectionError       a live source (Prometheus, Kubernetes API, Loki) failed
      ├── DatasetNotFoundError    no bundled dataset by that name (also a KeyError)
      └── InvestigationError      an operation on an Investigation got arguments it cannot use
 """
@@ -18,6 +19,7 @@ The tree::
 from __future__ import annotations
 
 __all__ = [
+    "CollectionError",
     "DatasetNotFoundError",
     "FormatError",
     "InvestigationError",
@@ -46,6 +48,14 @@ class UnknownFormatError(SourceError, ValueError):
 
 class FormatError(SourceError, ValueError):
     """The input was read as one format but is not valid for it as a whole."""
+
+
+class CollectionError(SourceError):
+    """A live source did not answer usably: unreachable, refused, timed out, or an error status.
+
+    The message names the URL (never its credentials), the query or resource, the status, and
+    what to do next.
+    """
 
 
 class DatasetNotFoundError(ObskitError, KeyError):

@@ -357,6 +357,22 @@ class Investigation:
 
     # --- evidence bundles (issue 7) ---
 
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Save this investigation as an evidence bundle folder (see :mod:`obskit.bundle`).
+
+        ``obskit.load(path)`` reads it back exactly, after checking every file's SHA-256.
+
+        Examples
+        --------
+        >>> import obskit, tempfile
+        >>> folder = Investigation(cluster="prod").save(tempfile.mkdtemp() + "/incident")
+        >>> obskit.load(folder).cluster
+        'prod'
+        """
+        from obskit.bundle import save
+
+        return save(self, path, overwrite=overwrite)
+
 
 def _user_frame(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
     if frame is None:
@@ -453,6 +469,10 @@ def load(
     >>> inv = obskit.load(obskit.datasets.path("checkout-oom"))  # doctest: +SKIP
     >>> inv.summary()  # doctest: +SKIP
     """
+    from obskit import bundle  # lazily: bundle builds Investigations
+
+    if isinstance(paths, str | Path) and bundle.is_bundle(paths):
+        return bundle.read(paths)
     files = _expand(paths)
     cluster = cluster or _manifest_cluster(files)
     parts = _Parts()

@@ -1,0 +1,334 @@
+"""Evidence bundles: an Investigation saved to a folder, read back exactly, with no cluster.
+
+A bundle is a folder holding one Parquet file per frame (``metrics``, ``events``, ``logs``,
+``inventory``, ``rejects``, and the ``files`` ledger) and a ``manifest.json`` that says what it
+is: obskit's version, when it was written, the window, the cluster, the provenance (each query or
+file the investigation was made from, with its rows), the notes and the coverage gaps, the row
+count and SHA-256 of every file. Credentials are never in it: live sources record their URLs
+without credentials, and :func:`save` refuses to write a manifest (provenance, notes) with a
+value that looks like one (``Authorization:``, ``Bearer <token>``, a ``user:password@`` URL).
+The frames are the evidence and are saved as they are.
+
+:func:`read` (and :func:`obskit.load` given a bundle folder) verifies every hash and refuses a
+bundle whose files were changed, added to the manifest's list, or removed, so a post-incident
+review works on exactly what was collected.
+
+Exactness
+---------
+Parquet keeps the dtypes obskit uses (``category`` with its categories and order,
+``datetime64[ns, UTC]``, ``string``, ``Int64``, floats, bools). Columns of Python objects (an
+inventory's ``labels``, ``containers`` and ``raw``; mixed columns of some sources) are written
+as JSON text with a tag for what JSON lacks (timestamps, NaN, NA), and decoded on read. An empty
+category column's category dtype is kept in the manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from obskit.errors import FormatError, SourceError
+
+__all__ = ["MANIFEST", "is_bundle", "read", "save"]
+
+#: The manifest's file name inside a bundle folder.
+MANIFEST = "manifest.json"
+#: What the manifest's ``"format"`` says, and the layout version this module writes.
+FORMAT = "obskit-evidence-bundle"
+VERSION = 1
+#: The frames a bundle holds, each in ``<name>.parquet``.
+FRAMES = ("metrics", "events", "logs", "inventory", "rejects", "files")
+#: The prefix of the notes that record a coverage gap (see :mod:`obskit.live.collect`).
+GAP = "coverage gap: "
+
+_CREDENTIAL = re.compile(
+    r"(?i)(authorization\s*[:=]|bearer\s+[A-Za-z0-9._~+/-]{8,}|://[^/\s:@]+:[^/\s@]+@)"
+)
+
+
+def is_bundle(path: str | Path) -> bool:
+    """True when ``path`` is a folder with a bundle manifest.
+
+    Examples
+    --------
+    >>> is_bundle("no/such/folder")
+    False
+    """
+    manifest = Path(path) / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        return orjson.loads(manifest.read_bytes()).get("format") == FORMAT
+    except (orjson.JSONDecodeError, AttributeError, OSError):
+        return False
+
+
+def save(inv, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``inv`` as an evidence bundle in the folder ``path``; return the folder.
+
+    Parameters
+    ----------
+    inv : Investigation
+        What to save.
+    path
+        A folder that does not exist yet, or is empty (or a bundle, with ``overwrite=True``).
+    overwrite
+        Replace the bundle already at ``path``.
+
+    Raises
+    ------
+    SourceError
+        When ``path`` holds other files, or is a bundle and ``overwrite`` is False.
+    FormatError
+        When the provenance or the notes hold something that looks like a credential.
+
+    Examples
+    --------
+    >>> import obskit, tempfile
+    >>> inv = obskit.Investigation()
+    >>> folder = save(inv, tempfile.mkdtemp() + "/bundle")
+    >>> obskit.load(folder).summary()["rows"].tolist()
+    [0, 0, 0, 0, 0]
+    """
+    notes = list(inv.notes)
+    provenance = [{k: _plain(v) for k, v in row.items()} for row in inv.files.to_dict("records")]
+    _refuse_text(orjson.dumps([notes, provenance]).decode(), "the notes or the provenance")
+    folder = Path(path)
+    if folder.exists():
+        existing = [p for p in folder.iterdir()] if folder.is_dir() else [folder]
+        if existing and not (overwrite and is_bundle(folder)):
+            raise SourceError(
+                f"{str(folder)!r} already exists and is not empty; choose a new folder"
+                + (" or pass overwrite=True" if is_bundle(folder) else "")
+            )
+        for old in existing:
+            old.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, dict] = {}
+    schema_info: dict[str, dict] = {}
+    for name in FRAMES:
+        frame = getattr(inv, name)
+        encoded, info = _encode(frame)
+        file = folder / f"{name}.parquet"
+        encoded.to_parquet(file, engine="pyarrow", index=False, compression="zstd")
+        files[file.name] = {"frame": name, "rows": len(frame), "sha256": _sha256(file)}
+        schema_info[name] = info
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "obskit_version": _version(),
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        "cluster": inv.cluster,
+        "window": {"start": _iso(inv.start), "end": _iso(inv.end)},
+        "time_span": dict(zip(("start", "end"), map(_iso, inv.time_span()), strict=True)),
+        "rows": {name: len(getattr(inv, name)) for name in FRAMES},
+        "provenance": provenance,
+        "coverage_gaps": [n[len(GAP) :] for n in notes if n.startswith(GAP)],
+        "notes": notes,
+        "files": files,
+        "columns": schema_info,
+    }
+    text = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+    (folder / MANIFEST).write_bytes(text)
+    return folder
+
+
+def read(path: str | Path):
+    """Read the evidence bundle in folder ``path`` back into the Investigation it was.
+
+    Raises
+    ------
+    FormatError
+        When the manifest is unreadable, a file is missing, or a file's SHA-256 differs from
+        the manifest's (the bundle was changed after it was written).
+
+    Examples
+    --------
+    >>> import obskit, tempfile
+    >>> folder = obskit.Investigation(cluster="prod").save(tempfile.mkdtemp() + "/b")
+    >>> read(folder).cluster
+    'prod'
+    """
+    from obskit.investigation import Investigation
+
+    folder = Path(path)
+    manifest_path = folder / MANIFEST
+    try:
+        manifest = orjson.loads(manifest_path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise FormatError(
+            f"{str(manifest_path)!r} is not a readable bundle manifest ({exc}); a bundle is "
+            f"written by inv.save(folder)"
+        ) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise FormatError(f"{str(manifest_path)!r} is not an obskit evidence bundle manifest")
+    if manifest.get("version") != VERSION:
+        raise FormatError(
+            f"{str(folder)!r} is a bundle of layout version {manifest.get('version')!r}; this "
+            f"obskit reads version {VERSION}: read it with the obskit that wrote it "
+            f"({manifest.get('obskit_version')})"
+        )
+    listed = manifest.get("files") or {}
+    missing = sorted(set(f"{n}.parquet" for n in FRAMES) - set(listed))
+    if missing:
+        raise FormatError(f"the manifest of {str(folder)!r} does not list {missing}")
+    frames: dict[str, pd.DataFrame] = {}
+    for file_name, entry in sorted(listed.items()):
+        file = folder / file_name
+        if not file.is_file():
+            raise FormatError(
+                f"bundle {str(folder)!r} lacks {file_name!r}, which its manifest lists; the "
+                f"bundle is incomplete: copy it again from where it was written"
+            )
+        digest = _sha256(file)
+        if digest != entry.get("sha256"):
+            raise FormatError(
+                f"bundle {str(folder)!r} was changed after it was written: {file_name!r} has "
+                f"SHA-256 {digest}, its manifest says {entry.get('sha256')}; refusing to read "
+                f"it. Use the original bundle"
+            )
+        name = entry["frame"]
+        frames[name] = _decode(pd.read_parquet(file, engine="pyarrow"), manifest["columns"][name])
+    window = manifest.get("window") or {}
+    return Investigation._from_parts(
+        {name: frames[name] for name in ("metrics", "events", "logs", "inventory")},
+        cluster=manifest.get("cluster"),
+        rejects=frames["rejects"],
+        files=frames["files"],
+        notes=list(manifest.get("notes") or []),
+        enrich_now=False,
+        window=(_timestamp(window.get("start")), _timestamp(window.get("end"))),
+    )
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _version() -> str:
+    import obskit
+
+    return obskit.__version__
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _iso(ts: pd.Timestamp | None) -> str | None:
+    return None if ts is None or ts is pd.NaT else pd.Timestamp(ts).isoformat()
+
+
+def _timestamp(text: str | None) -> pd.Timestamp | None:
+    return None if text is None else pd.Timestamp(text)
+
+
+def _plain(value: object) -> object:
+    """A ledger cell as JSON can hold it."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _encode(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The frame with object columns as tagged JSON text, and what it takes to undo that."""
+    info: dict[str, object] = {"json": [], "categories": {}}
+    columns = {}
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object:
+            info["json"].append(column)
+            values = pd.Series(
+                [orjson.dumps(_tag(v)).decode() for v in values], index=frame.index, dtype=object
+            )
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            info["categories"][column] = str(values.cat.categories.dtype)
+        columns[column] = values
+    return pd.DataFrame(columns, index=frame.index), info
+
+
+def _decode(frame: pd.DataFrame, info: dict) -> pd.DataFrame:
+    for column in info.get("json", []):
+        frame[column] = pd.Series(
+            [_untag(orjson.loads(text)) for text in frame[column]], index=frame.index, dtype=object
+        )
+    for column, dtype in info.get("categories", {}).items():
+        values = frame[column]
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            # a column of no values is written with Parquet's null type, not as a dictionary
+            values = values.astype(pd.CategoricalDtype(pd.Index([], dtype=dtype)))
+            frame[column] = values
+        categories = values.cat.categories
+        if str(categories.dtype) != dtype:
+            frame[column] = pd.Categorical.from_codes(
+                values.cat.codes,
+                categories=pd.Index(list(categories), dtype=dtype),
+                ordered=values.cat.ordered,
+            )
+    return frame
+
+
+def _tag(value: object) -> object:
+    """A cell as JSON, with tags for what JSON has no value for."""
+    if value is None:
+        return None
+    if value is pd.NA:
+        return {"$na": True}
+    if value is pd.NaT:
+        return {"$nat": True}
+    if isinstance(value, pd.Timestamp):
+        return {"$ts": value.value, "tz": str(value.tz) if value.tz else None}
+    if isinstance(value, dt.datetime):
+        return {"$ts": pd.Timestamp(value).value, "tz": str(value.tzinfo) if value.tzinfo else None}
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return {"$float": repr(float(value))}
+    if isinstance(value, np.generic):
+        return _tag(value.item())
+    if isinstance(value, dict):
+        if any(isinstance(k, str) and k.startswith("$") for k in value):
+            return {"$dict": {k: _tag(v) for k, v in value.items()}}
+        return {k: _tag(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tag(v) for v in value]
+    return value
+
+
+def _untag(value: object) -> object:
+    if isinstance(value, dict):
+        if "$na" in value:
+            return pd.NA
+        if "$nat" in value:
+            return pd.NaT
+        if "$ts" in value:
+            ts = pd.Timestamp(value["$ts"], unit="ns")
+            return ts.tz_localize("UTC").tz_convert(value["tz"]) if value.get("tz") else ts
+        if "$float" in value:
+            return float(value["$float"])
+        if "$dict" in value:
+            return {k: _untag(v) for k, v in value["$dict"].items()}
+        return {k: _untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value
+
+
+def _refuse_text(text: str, where: str) -> None:
+    match = _CREDENTIAL.search(text)
+    if match:
+        raise FormatError(
+            f"{where} would hold what looks like a credential ({match.group(0)[:12]}...); a "
+            f"bundle never holds credentials: remove it from the investigation's notes or "
+            f"ledger before saving"
+        )

@@ -1,0 +1,16 @@
+"""Live collection: Prometheus, the Kubernetes API and Loki into one :class:`Investigation`.
+
+Each client does the network work (auth, TLS, timeouts, retries, paging, splitting long ranges)
+and hands what it fetched to the same parser the file loaders use, so a live investigation and
+one loaded from files of the same data are the same. :func:`collect` pulls one window from any
+of them; only the window and the namespaces asked for travel.
+"""
+
+from __future__ import annotations
+
+from obskit.live.collect import collect
+from obskit.live.kubernetes import Kubernetes
+from obskit.live.loki import Loki
+from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus
+
+__all__ = ["DEFAULT_QUERIES", "Kubernetes", "Loki", "Prometheus", "collect"]

@@ -1,0 +1,249 @@
+"""``collect``: one window from live Prometheus, Kubernetes API and Loki into an Investigation.
+
+Filters are pushed down: Prometheus evaluates only the window, at the step asked for, and its
+selectors carry the namespaces; the Kubernetes lists are namespaced lists; Loki's stream selector
+names the namespaces. Nothing else travels.
+
+Every query or list becomes a row of ``inv.files`` (the ledger: origin URL and query, records,
+rows, rejects), and what the investigation cannot contain is written in ``inv.notes`` as a
+note that begins with ``"coverage gap: "`` (events older than the API server keeps, objects
+deleted before the collection, lists the credentials may not read). An evidence bundle
+(:func:`obskit.bundle.save`) lists these gaps in its manifest.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from obskit import schema
+from obskit.errors import CollectionError
+from obskit.investigation import Investigation
+from obskit.live.kubernetes import INVENTORY, Kubernetes, event_gap
+from obskit.live.loki import Loki
+from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, render_query, to_timestamp
+from obskit.sources._base import ParseResult
+
+__all__ = ["GAP", "collect"]
+
+#: The prefix of the notes that record a coverage gap.
+GAP = "coverage gap: "
+
+_FILES_COLUMNS = [
+    "origin",
+    "format",
+    "status",
+    "records",
+    "rows",
+    "rejects",
+    "merged",
+    "balanced",
+    "note",
+]
+
+
+def collect(
+    start: object,
+    end: object,
+    prometheus: Prometheus | None = None,
+    kubernetes: Kubernetes | None = None,
+    loki: Loki | None = None,
+    namespaces: Sequence[str] | None = None,
+    queries: Mapping[str, str] | None = None,
+    cluster: str | None = None,
+    *,
+    step: object = None,
+    progress: bool | None = None,
+) -> Investigation:
+    """Pull ``[start, end]`` from live sources into one :class:`~obskit.Investigation`.
+
+    Parameters
+    ----------
+    start, end
+        The window (RFC3339 strings, datetimes, Timestamps, epoch seconds; naive means UTC).
+    prometheus, kubernetes, loki
+        The sources to read; at least one.
+    namespaces
+        Restrict everything namespaced to these namespaces (nodes and node metrics are kept).
+    queries
+        Metric name -> PromQL, instead of :data:`obskit.live.DEFAULT_QUERIES`; ``$ns`` in a
+        selector becomes the namespace matcher.
+    cluster
+        Cluster name for rows that do not carry one.
+    step
+        Prometheus resolution (default 30s).
+    progress
+        Show a progress bar (default: when running in a terminal or a notebook).
+
+    Returns
+    -------
+    Investigation
+        Its window is ``(start, end)``; ``inv.files`` has one row per query or list, and
+        ``inv.notes`` the coverage gaps.
+
+    Raises
+    ------
+    CollectionError
+        When a source is unreachable, refuses a query, or answers with an error.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> prom = obskit.Prometheus("http://127.0.0.1:9090")  # doctest: +SKIP
+    >>> inv = obskit.collect("2024-05-14T10:00Z", "2024-05-14T11:00Z", prometheus=prom,
+    ...                      kubernetes=obskit.Kubernetes(), namespaces=["shop"])  # doctest: +SKIP
+    >>> inv.save("incident-4711")  # doctest: +SKIP
+    """
+    lo, hi = to_timestamp(start, "start"), to_timestamp(end, "end")
+    if lo > hi:
+        raise CollectionError(f"start {lo} is after end {hi}; swap them")
+    if prometheus is None and kubernetes is None and loki is None:
+        raise CollectionError(
+            "collect needs at least one source: prometheus=obskit.Prometheus(url), "
+            "kubernetes=obskit.Kubernetes() or loki=obskit.Loki(url)"
+        )
+    if isinstance(namespaces, str):
+        namespaces = [namespaces]
+    namespaces = list(namespaces) if namespaces else None
+    chosen = dict(DEFAULT_QUERIES if queries is None else queries)
+    for name, query in chosen.items():
+        if not isinstance(name, str) or not isinstance(query, str) or not query.strip():
+            raise CollectionError(
+                f"queries must map metric names to PromQL strings, got {name!r}: {query!r}"
+            )
+    rendered = {name: render_query(q, namespaces) for name, q in chosen.items()}
+    steps = (
+        (len(rendered) if prometheus else 0)
+        + (len(INVENTORY) + 1 if kubernetes else 0)
+        + (1 if loki else 0)
+    )
+    bar = _Progress(steps, progress)
+    results: list[tuple[str, str, ParseResult]] = []
+    notes: list[str] = []
+    try:
+        if prometheus is not None:
+            for name, promql in rendered.items():
+                bar.describe(f"Prometheus {name}")
+                result = prometheus.query_range_result(promql, lo, hi, step, name=name)
+                results.append(
+                    (prometheus.origin("query_range", promql), "prometheus-json", result)
+                )
+                bar.advance()
+        if kubernetes is not None:
+            now = pd.Timestamp.now(tz="UTC")
+            forbidden: list[str] = []
+            bar.describe("Kubernetes inventory")
+            inventory = kubernetes.inventory(
+                namespaces, on_list=lambda _: bar.advance(), forbidden=forbidden
+            )
+            results.append((kubernetes.origin("inventory"), "k8s-json", inventory))
+            bar.describe("Kubernetes events")
+            events = kubernetes.events(namespaces, lo, hi)
+            results.append((kubernetes.origin("events"), "k8s-json", events))
+            bar.advance()
+            notes += [GAP + f"skipped a list: {text}" for text in forbidden]
+            gap = event_gap(lo, hi, now, kubernetes.event_ttl)
+            if gap:
+                notes.append(GAP + gap)
+            if hi < now:
+                notes.append(
+                    GAP + f"the inventory is the cluster at {now}: objects deleted before then "
+                    f"are missing, and rows of theirs are keyed only by their own labels"
+                )
+        if loki is not None:
+            logql = _loki_selector(namespaces)
+            bar.describe("Loki logs")
+            result = loki.query_range_result(logql, lo, hi, on_page=bar.lines)
+            results.append((loki.origin(logql), "loki-json", result))
+            bar.advance()
+    finally:
+        bar.close()
+    return _investigation(results, notes, cluster, (lo, hi))
+
+
+def _loki_selector(namespaces: list[str] | None) -> str:
+    if namespaces:
+        render_query("{$ns}", namespaces)  # validates the names
+        return '{namespace=~"' + "|".join(namespaces) + '"}'
+    return '{namespace=~".+"}'
+
+
+def _investigation(
+    results: list[tuple[str, str, ParseResult]],
+    notes: list[str],
+    cluster: str | None,
+    window: tuple[pd.Timestamp, pd.Timestamp],
+) -> Investigation:
+    frames: dict[str, list[pd.DataFrame]] = {n: [] for n in ("metrics", "events", "logs")}
+    frames["inventory"], rejects, ledger = [], [], []
+    for origin, fmt, result in results:
+        for name, parts in frames.items():
+            frame = getattr(result, name)
+            if frame is not None and len(frame):
+                parts.append(frame)
+        if len(result.rejects):
+            rejects.append(result.rejects)
+        ledger.append(
+            {
+                "origin": origin,
+                "format": fmt,
+                "status": "loaded",
+                "records": result.records,
+                "rows": result.rows,
+                "rejects": len(result.rejects),
+                "merged": result.merged,
+                "balanced": result.balanced(),
+                "note": "; ".join(result.notes) or None,
+            }
+        )
+        notes = notes + [f"{origin}: {note}" for note in result.notes]
+    out = {name: schema.concat(name, parts) for name, parts in frames.items()}
+    inventory = out["inventory"]
+    if len(inventory):
+        dup = inventory["uid"].notna() & inventory.duplicated("uid", keep="last")
+        out["inventory"] = inventory.loc[~dup].reset_index(drop=True)
+    for name in ("metrics", "events", "logs"):
+        out[name] = out[name].sort_values("timestamp", kind="stable").reset_index(drop=True)
+    return Investigation._from_parts(
+        out,
+        cluster=cluster,
+        rejects=schema.concat("rejects", rejects),
+        files=pd.DataFrame(ledger, columns=_FILES_COLUMNS),
+        notes=notes,
+        window=window,
+    )
+
+
+class _Progress:
+    """A progress bar (tqdm's, which draws in JupyterLab and in terminals), or nothing."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        if enabled is None:
+            enabled = sys.stderr.isatty() or "ipykernel" in sys.modules
+        self._bar = None
+        self._lines = 0
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # tqdm is optional: collection works the same without a bar
+                return
+            self._bar = tqdm(total=total, desc="collect", unit="step", leave=False)
+
+    def describe(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.set_description(text, refresh=True)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def lines(self, count: int) -> None:
+        self._lines += count
+        if self._bar is not None:
+            self._bar.set_postfix(lines=self._lines, refresh=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,114 @@
+"""Evidence bundles: written, verified, and read back exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import obskit
+from obskit import bundle
+from obskit.errors import FormatError, SourceError
+
+FRAMES = ("metrics", "events", "logs", "inventory", "rejects", "files")
+
+
+@pytest.fixture(scope="module")
+def incident() -> obskit.Investigation:
+    return obskit.load(obskit.datasets.path("cryptominer"))
+
+
+@pytest.fixture
+def saved(incident, tmp_path):
+    return incident.save(tmp_path / "bundle")
+
+
+def test_round_trip_is_exact(incident, saved):
+    back = obskit.load(saved)
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(
+            getattr(back, name), getattr(incident, name), check_exact=True
+        )
+    assert back.notes == incident.notes
+    assert (back.cluster, back.start, back.end) == (incident.cluster, incident.start, incident.end)
+    labels = back.inventory["labels"].iloc[0]
+    assert isinstance(labels, dict) and labels == incident.inventory["labels"].iloc[0]
+
+
+def test_round_trip_keeps_odd_cells_and_the_window(tmp_path):
+    inv = obskit.Investigation(
+        logs=pd.DataFrame(
+            {
+                "timestamp": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z"],
+                "pod": ["a", "b"],
+                "message": ["x", "y"],
+            }
+        )
+    ).window("2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z")
+    inv.logs["odd"] = pd.Series(
+        [{"$ts": 1, "nested": [float("nan"), None]}, pd.Timestamp("2024-01-01", tz="UTC")],
+        dtype=object,
+    )
+    back = obskit.load(inv.save(tmp_path / "b"))
+    pd.testing.assert_frame_equal(back.logs, inv.logs)
+    assert back.logs["odd"].iloc[0]["$ts"] == 1
+    assert (back.start, back.end) == (inv.start, inv.end)
+
+
+def test_manifest_says_what_the_bundle_is(incident, saved):
+    manifest = json.loads((saved / bundle.MANIFEST).read_text())
+    assert manifest["format"] == "obskit-evidence-bundle"
+    assert manifest["obskit_version"] == obskit.__version__
+    assert manifest["cluster"] == incident.cluster
+    assert manifest["rows"]["metrics"] == len(incident.metrics)
+    assert set(manifest["files"]) == {f"{n}.parquet" for n in FRAMES}
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
+    assert len(manifest["provenance"]) == len(incident.files)
+    assert manifest["coverage_gaps"] == []
+
+
+def test_a_tampered_bundle_is_refused(saved):
+    target = saved / "logs.parquet"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=r"changed after it was written: 'logs.parquet'"):
+        obskit.load(saved)
+
+
+def test_a_missing_file_is_refused(saved):
+    (saved / "events.parquet").unlink()
+    with pytest.raises(FormatError, match=r"lacks 'events.parquet'.*incomplete"):
+        obskit.load(saved)
+
+
+def test_save_does_not_overwrite_by_accident(incident, saved):
+    with pytest.raises(SourceError, match=r"already exists.*overwrite=True"):
+        incident.save(saved)
+    assert incident.save(saved, overwrite=True) == saved
+    (saved.parent / "other").mkdir()
+    (saved.parent / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(SourceError, match=r"already exists and is not empty"):
+        incident.save(saved.parent / "other")
+
+
+def test_coverage_gaps_go_to_the_manifest(tmp_path):
+    inv = obskit.Investigation()
+    inv.notes.append(bundle.GAP + "kubernetes events before 10:00 may be missing")
+    folder = inv.save(tmp_path / "b")
+    manifest = json.loads((folder / bundle.MANIFEST).read_text())
+    assert manifest["coverage_gaps"] == ["kubernetes events before 10:00 may be missing"]
+
+
+def test_credentials_in_notes_are_refused(tmp_path):
+    inv = obskit.Investigation()
+    inv.notes.append("fetched with Authorization: Bearer abcdefghijkl")
+    with pytest.raises(FormatError, match="looks like a credential"):
+        inv.save(tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_folder_that_is_not_a_bundle_loads_as_files(tmp_path):
+    (tmp_path / bundle.MANIFEST).write_text('{"name": "something else"}')
+    assert not bundle.is_bundle(tmp_path)
