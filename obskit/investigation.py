@@ -335,6 +335,48 @@ class Investigation:
 
     # --- analysis: anomalies and root-cause suspects (issue 5) ---
 
+    def anomalies(
+        self,
+        at: TimeLike = None,
+        baseline: str | pd.Timedelta | None = None,
+        horizon: str | pd.Timedelta | None = None,
+        threshold: float = 3.0,
+        all_series: bool = False,
+    ) -> pd.DataFrame:
+        """Metric series that moved after ``at`` against their baseline (robust score, onset, peak).
+
+        See :func:`obskit.analysis.anomalies.anomalies`; ``attrs["at"]`` says which time was
+        used (found from the data when ``at`` is not given).
+
+        Examples
+        --------
+        >>> import obskit
+        >>> obskit.datasets.load("checkout-oom").anomalies().head()  # doctest: +SKIP
+        """
+        from obskit.analysis.anomalies import anomalies
+
+        return anomalies(
+            self, at=at, baseline=baseline, horizon=horizon, threshold=threshold,
+            all_series=all_series,
+        )
+
+    def suspects(self, at: TimeLike = None, level: str = "auto", top: int = 10) -> pd.DataFrame:
+        """Ranked root-cause suspects with their evidence and a one-sentence reason.
+
+        See :func:`obskit.analysis.rca.suspects`; the time used as ``at`` is in the ``at``
+        column and ``attrs["at"]`` (with ``attrs["at_source"]``).
+
+        Examples
+        --------
+        >>> import obskit
+        >>> inv = obskit.datasets.load("node-pressure")  # doctest: +SKIP
+        >>> inv.suspects().iloc[0]["entity_kind"]  # doctest: +SKIP
+        'node'
+        """
+        from obskit.analysis.rca import suspects
+
+        return suspects(self, at=at, level=level, top=top)
+
     # --- security: detections (issue 6) ---
 
     def detections(self, baseline=None) -> pd.DataFrame:

@@ -1,0 +1,251 @@
+"""Measure obskit's root-cause suspects on Nezha's fault-injection data, next to plain BARO.
+
+Nezha (Yu et al., FSE 2023; MIT) injected faults into OnlineBoutique and TrainTicket running on
+Kubernetes and recorded per-pod metrics (and, for TrainTicket, container logs) with the injected
+pod, fault type and time. ``../shared/external/nezha/`` holds two days of it (see its
+SOURCES.md). This script:
+
+1. turns each system's CSVs into an :class:`obskit.Investigation` through the public
+   constructor (the adapter lives here, not in the core): one metric per CSV column, keyed on
+   the pod (and its Deployment, by name); the ``Node*`` columns become node-level series of the
+   node the pod's logs name; log lines keep their container timestamp;
+2. for every fault, windows the investigation to ``[inject - 10 min, inject + 5 min]`` (faults
+   are about 8 minutes apart) and runs ``suspects(at=inject_time, level="pod")``;
+3. runs a plain BARO (RCAEval's: every series robust-scaled by the median and IQR before the
+   injection, ranked by its largest scaled value after it) on the same windows;
+4. prints top-1/3/5 accuracy at pod level per system and fault type, and the run time.
+
+Run by hand from the repository root: ``python benchmarks/rca_nezha.py`` (a few minutes on two
+cores). ``--data`` points elsewhere; ``--limit N`` runs the first N faults of each system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+import obskit
+
+SYSTEMS = {"2022-08-23": ("OnlineBoutique", "hipster"), "2023-01-30": ("TrainTicket", "ts")}
+BEFORE = pd.Timedelta("10min")
+AFTER = pd.Timedelta("5min")
+_ID_COLUMNS = {"Time", "TimeStamp", "PodName"}
+
+
+def _workload(pods: pd.Series) -> pd.Series:
+    """Deployment name of ``<deployment>-<pod-template-hash>-<suffix>`` pod names."""
+    return pods.str.replace(r"-[a-z0-9]+-[a-z0-9]+$", "", regex=True)
+
+
+def read_logs(folder: Path) -> pd.DataFrame:
+    """Nezha's log CSVs: the container line is inside Docker's json-file record."""
+    parts = [pd.read_csv(f) for f in sorted((folder / "log").glob("*.csv.xz"))]
+    if not parts:
+        return pd.DataFrame()
+    raw = pd.concat(parts, ignore_index=True).drop_duplicates()
+    messages = []
+    for text in raw["Log"].astype(str):
+        try:
+            record = orjson.loads(text)
+            line = record.get("log", text) if isinstance(record, dict) else text
+        except orjson.JSONDecodeError:
+            line = text
+        messages.append(line.rstrip("\n"))
+    return pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(raw["Timestamp"], utc=True, format="ISO8601"),
+            "pod": raw["PodName"].astype(str),
+            "container": raw["Container"].astype(str),
+            "node": raw["Node"].astype(str),
+            "message": messages,
+        }
+    )
+
+
+def read_metrics(folder: Path, nodes: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long metrics for obskit, and the wide per-pod table plain BARO reads."""
+    wide = pd.concat(
+        [pd.read_csv(f) for f in sorted((folder / "metric").glob("*_metric.csv.xz"))],
+        ignore_index=True,
+    )
+    wide["timestamp"] = pd.to_datetime(wide["TimeStamp"], unit="s", utc=True)
+    columns = [c for c in wide.columns if c not in _ID_COLUMNS and c != "timestamp"]
+    long = wide.melt(
+        id_vars=["timestamp", "PodName"], value_vars=columns, var_name="metric", value_name="value"
+    ).dropna(subset=["value"])
+    long = long.rename(columns={"PodName": "pod"})
+    is_node = long["metric"].str.startswith("Node")
+    pod_rows = long[~is_node].copy()
+    pod_rows["workload"] = _workload(pod_rows["pod"])
+    pod_rows["workload_kind"] = "Deployment"
+    pod_rows["node"] = pod_rows["pod"].map(nodes)
+    # node metrics are reported per pod; they are about the node the pod runs on
+    node_rows = long[is_node].copy()
+    node_rows["node"] = node_rows["pod"].map(nodes)
+    node_rows["reporter"] = node_rows["pod"]
+    node_rows = node_rows[node_rows["node"].notna()].drop(columns="pod")
+    return pd.concat([pod_rows, node_rows], ignore_index=True), wide
+
+
+def build(folder: Path, namespace: str) -> tuple[obskit.Investigation, pd.DataFrame]:
+    """The Investigation for one system through the public constructor, and BARO's table."""
+    logs = read_logs(folder)
+    nodes = {}
+    if len(logs):
+        nodes = logs.drop_duplicates("pod").set_index("pod")["node"].to_dict()
+        logs["workload"] = _workload(logs["pod"])
+        logs["workload_kind"] = "Deployment"
+        logs["namespace"] = namespace
+    metrics, wide = read_metrics(folder, nodes)
+    metrics["namespace"] = np.where(metrics["pod"].notna(), namespace, None)
+    inv = obskit.Investigation(
+        metrics=metrics, logs=logs if len(logs) else None, cluster=f"nezha-{namespace}"
+    )
+    return inv, wide
+
+
+def baro(wide: pd.DataFrame, at: pd.Timestamp) -> list[str]:
+    """Plain BARO: pods ranked by their series' largest robust-scaled value after ``at``."""
+    window = wide[(wide["timestamp"] >= at - BEFORE) & (wide["timestamp"] <= at + AFTER)]
+    columns = [c for c in wide.columns if c not in _ID_COLUMNS and c != "timestamp"]
+    normal = window[window["timestamp"] < at]
+    anomal = window[window["timestamp"] >= at]
+    median = normal.groupby("PodName")[columns].median()
+    iqr = normal.groupby("PodName")[columns].quantile(0.75) - normal.groupby("PodName")[
+        columns
+    ].quantile(0.25)
+    scale = iqr.where(iqr > 0, 1.0)  # sklearn's RobustScaler: a zero IQR scales by 1
+    scaled = (anomal.set_index("PodName")[columns] - median) / scale
+    best = scaled.groupby(level=0).max().max(axis=1)
+    return best.sort_values(ascending=False).index.tolist()
+
+
+def rank_of(truth: str, ranking: list[str]) -> int:
+    return ranking.index(truth) + 1 if truth in ranking else 10**6
+
+
+def runtime_at_scale(n_series: int = 2000, n_lines: int = 1_000_000) -> None:
+    """Time suspects() on a 1-hour investigation of ``n_series`` series and ``n_lines`` lines."""
+    rng = np.random.default_rng(5)
+    n = 240  # 1 hour at 15 s
+    t0 = pd.Timestamp("2024-01-01T00:00:00Z")
+    stamps = t0 + pd.to_timedelta(np.arange(n) * 15, unit="s")
+    n_pods = n_series // 5
+    pod_names = np.array([f"svc{i % 50}-{i}" for i in range(n_pods)])
+    metrics = pd.DataFrame(
+        {
+            "timestamp": np.tile(stamps, n_series),
+            "metric": np.tile(np.repeat([f"m{k}" for k in range(5)], n), n_pods),
+            "value": rng.standard_normal(n_series * n) + 10,
+            "pod": np.repeat(pod_names, 5 * n),
+            "namespace": "shop",
+        }
+    )
+    levels = np.array(["INFO", "INFO", "INFO", "WARN", "ERROR"])
+    logs = pd.DataFrame(
+        {
+            "timestamp": t0 + pd.to_timedelta(rng.integers(0, 3600, n_lines), unit="s"),
+            "pod": rng.choice(pod_names, n_lines),
+            "namespace": "shop",
+            "message": [
+                f"{lv} request {i % 977} to /api/v{i % 3}/items took {i % 91}ms"
+                for lv, i in zip(rng.choice(levels, n_lines), range(n_lines), strict=True)
+            ],
+        }
+    )
+    t1 = time.perf_counter()
+    inv = obskit.Investigation(metrics=metrics, logs=logs)
+    built = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    inv.suspects(at=stamps[n // 2])
+    print(
+        f"scale: {n_series} series x {n} samples + {n_lines:,} log lines: Investigation built in "
+        f"{built:.1f}s, suspects() in {time.perf_counter() - t2:.1f}s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=here.parent.parent / "shared/external/nezha")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--scale", action="store_true", help="also time 2,000 series + 1M lines")
+    args = parser.parse_args(argv)
+    if args.scale:
+        runtime_at_scale()
+    if not args.data.is_dir():
+        print(
+            f"Nezha data not found at {args.data}: this benchmark needs ../shared/external/nezha "
+            "(see its SOURCES.md) or --data PATH. Nothing measured.",
+            file=sys.stderr,
+        )
+        return 2
+    rows = []
+    timings = []
+    for day, (system, namespace) in SYSTEMS.items():
+        folder = args.data / day
+        if not folder.is_dir():
+            print(f"{folder} is absent; skipping {system}", file=sys.stderr)
+            continue
+        t0 = time.perf_counter()
+        inv, wide = build(folder, namespace)
+        built = time.perf_counter() - t0
+        faults = json.loads((folder / f"{day}-fault_list.json").read_text())
+        faults = [f for hour in faults.values() for f in hour][: args.limit]
+        print(f"{system}: {inv!r} (built in {built:.1f}s), {len(faults)} faults", flush=True)
+        for fault in faults:
+            at = pd.Timestamp(fault["inject_time"], tz="UTC")
+            part = inv.window(at - BEFORE, at + AFTER)
+            t1 = time.perf_counter()
+            found = part.suspects(at=at, level="pod", top=50)
+            timings.append(time.perf_counter() - t1)
+            ours = found["pod"].astype(str).tolist()
+            truth = fault["inject_pod"]
+            rows.append(
+                {
+                    "system": system,
+                    "fault": fault["inject_type"],
+                    "obskit": rank_of(truth, ours),
+                    "baro": rank_of(truth, baro(wide, at)),
+                    "top1": ours[0] if ours else None,
+                    "truth": truth,
+                    "at": at,
+                }
+            )
+    if not rows:
+        print("no system measured", file=sys.stderr)
+        return 2
+    result = pd.DataFrame(rows)
+    table = []
+    for (system, fault), part in [
+        *result.groupby(["system", "fault"]),
+        *[((s, "all"), p) for s, p in result.groupby("system")],
+        (("all", "all"), result),
+    ]:
+        line = {"system": system, "fault": fault, "n": len(part)}
+        for method in ("obskit", "baro"):
+            for k in (1, 3, 5):
+                line[f"{method}@{k}"] = round(float((part[method] <= k).mean()), 2)
+        table.append(line)
+    pd.set_option("display.width", 200)
+    print(pd.DataFrame(table).to_string(index=False))
+    misses = result[result["obskit"] > 1]
+    if len(misses):
+        print("\nobskit top-1 misses (rank of the injected pod, what came first):")
+        print(misses[["system", "fault", "at", "truth", "obskit", "top1"]].to_string(index=False))
+    print(
+        f"\nsuspects() per fault: median {np.median(timings):.2f}s, max {np.max(timings):.2f}s "
+        f"over {len(timings)} faults"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1002 @@
+"""Root-cause suspects: candidates ranked by the evidence against them, each rank explained.
+
+:func:`suspects` gathers evidence after the onset ``at`` from every signal, keyed on the common
+metadata key:
+
+- **metrics**: series that moved against their baseline (:func:`~obskit.analysis.anomalies.
+  anomalies`, BARO's robust score with NSigma as a cross-check), and kube-state-metrics
+  termination reasons (``OOMKilled``) that appear;
+- **events**: OOMKilled, BackOff, Unhealthy, Evicted, FailedScheduling, node pressure and
+  readiness, rollouts (``ScalingReplicaSet``) and image changes; an event the same object also
+  had before the onset counts for less;
+- **logs**: templates new in the incident and bursts of warning-or-error lines
+  (:mod:`~obskit.analysis.logpatterns`);
+- **security**: Falco alerts and detections (events whose ``source`` is ``falco`` or
+  ``detection``) and ``exec``/``attach`` into a pod from the audit log;
+- **dependency hints**: a caller's new error lines that name another workload or service
+  (``upstream checkout request failed``) count for the one named, and against the caller.
+
+Then what the per-signal anchors (BARO, log anomaly detectors) lack:
+
+- **hierarchy**: a node whose own signals moved (pressure, conditions, node metrics) before its
+  pods of several workloads explains them; a workload whose rollout preceded the trouble of its
+  new pods, or whose pods are mostly in trouble together, explains them. ``level="auto"`` puts
+  each candidate at the level that explains its evidence;
+- **time order**: among strong candidates, the one whose first anomaly came first gets a bonus
+  that fades with the lag; followers do not;
+- every row carries its evidence and a one-sentence ``reason``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from obskit import schema
+from obskit.analysis.anomalies import (
+    _timedelta,
+    _timestamp,
+    anomalies,
+    detect_onset,
+    metric_onsets,
+    series_matrix,
+)
+from obskit.analysis.logpatterns import error_bursts, log_templates, new_templates
+from obskit.errors import InvestigationError
+
+__all__ = ["LEVELS", "evidence", "find_onset", "suspects"]
+
+#: The levels a suspect can be named at, coarse to fine, and ``auto``.
+LEVELS = ("node", "workload", "pod", "container", "auto")
+
+_KEY = list(schema.KEY)
+_EVIDENCE_COLUMNS = [*_KEY, "kind", "signal", "time", "strength", "text"]
+
+#: Kubernetes event reasons and how strongly each implicates the object it is about.
+EVENT_WEIGHTS: dict[str, float] = {
+    "OOMKilled": 3.0,
+    "OOMKilling": 3.0,
+    "Evicted": 2.5,
+    "BackOff": 2.0,
+    "CrashLoopBackOff": 2.0,
+    "Failed": 1.5,
+    "FailedMount": 1.5,
+    "FailedCreatePodSandBox": 1.5,
+    "ErrImagePull": 2.0,
+    "ImagePullBackOff": 2.0,
+    "Unhealthy": 1.5,
+    "ProbeWarning": 0.5,
+    "FailedScheduling": 1.0,
+    "Preempted": 1.0,
+    "Killing": 0.3,
+    "BackoffLimitExceeded": 1.0,
+    "DeadlineExceeded": 1.0,
+    "FailedCreate": 1.0,
+    "NodeHasDiskPressure": 3.0,
+    "NodeHasMemoryPressure": 3.0,
+    "NodeHasPIDPressure": 3.0,
+    "NodeNotReady": 3.0,
+    "NodeNotSchedulable": 1.0,
+    "EvictionThresholdMet": 2.5,
+    "FreeDiskSpaceFailed": 2.0,
+    "ImageGCFailed": 1.5,
+    "SystemOOM": 3.0,
+    "Rebooted": 3.0,
+    "KubeletNotReady": 3.0,
+    "NetworkUnavailable": 3.0,
+}
+#: Reasons that say something about the node itself (not one container on it).
+NODE_REASONS = frozenset(
+    {
+        "NodeHasDiskPressure",
+        "NodeHasMemoryPressure",
+        "NodeHasPIDPressure",
+        "NodeNotReady",
+        "EvictionThresholdMet",
+        "FreeDiskSpaceFailed",
+        "ImageGCFailed",
+        "SystemOOM",
+        "Rebooted",
+        "KubeletNotReady",
+        "NetworkUnavailable",
+    }
+)
+#: Reasons that mark a change made to a workload (a rollout, a new image).
+CHANGE_REASONS = frozenset({"ScalingReplicaSet", "DeploymentRollback"})
+_TERMINATION_WEIGHTS = {
+    "OOMKilled": 3.0,
+    "Error": 1.0,
+    "ContainerCannotRun": 2.0,
+    "CrashLoopBackOff": 2.0,
+    "ImagePullBackOff": 2.0,
+    "ErrImagePull": 2.0,
+    "CreateContainerConfigError": 2.0,
+}
+_SECURITY_SEVERITY = {"critical": 4.0, "error": 3.0, "warning": 2.0, "notice": 1.0}
+_KIND_WEIGHTS = {
+    "metric": 1.0,
+    "event": 1.0,
+    "termination": 1.0,
+    "log": 1.0,
+    "security": 1.3,
+    "change": 1.0,
+    "dependency": 1.0,
+}
+_LEAD = pd.Timedelta("15min")  # changes this long before the onset can still be its cause
+_GRACE = pd.Timedelta("2min")  # symptoms this long before the onset are still the incident's
+
+
+# --- evidence ---------------------------------------------------------------------------------
+
+
+def _key_of(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[_KEY].astype("object").where(frame[_KEY].notna(), None)
+
+
+def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
+    hit = an[an["anomalous"]]
+    if hit.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    score = hit["score"].to_numpy(dtype=float)
+    strength = np.minimum(np.log2(1 + score / 3.0), 5.0)
+    strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, 0.6)
+    strength *= 0.5 + 0.5 * np.minimum(1.0, hit["share"].to_numpy(dtype=float) * 3)
+    labels = hit["labels"].astype(str)
+    name = hit["metric"].astype(str) + np.where(labels != "", "{" + labels + "}", "")
+    text = [
+        f"{n} {d} {s:.1f} IQRs from its baseline ({b:.3g} -> {v:.3g}, NSigma {z:.1f}"
+        f"{', baseline from peer pods' if src == 'peers' else ''})"
+        for n, d, s, b, v, z, src in zip(
+            name,
+            hit["direction"],
+            score,
+            hit["baseline"],
+            hit["peak_value"],
+            hit["nsigma"],
+            hit["baseline_from"],
+            strict=True,
+        )
+    ]
+    out = _key_of(hit)
+    out["kind"] = "metric"
+    out["signal"] = hit["metric"].astype(str).to_numpy()
+    out["time"] = hit["began"].to_numpy()
+    out["strength"] = strength
+    out["text"] = text
+    return out
+
+
+def _termination_evidence(inv, at: pd.Timestamp, sm) -> pd.DataFrame:
+    """kube-state-metrics' last terminated / waiting reason series that turn on after ``at``."""
+    metrics = inv.metrics
+    if "reason" not in metrics.columns or metrics.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    is_reason = (
+        metrics["metric"].astype(str).str.contains(r"_(?:terminated|waiting)_reason$", regex=True)
+    )
+    rows = metrics[is_reason & (metrics["value"] > 0) & (metrics["timestamp"] >= at - _GRACE)]
+    rows = rows[rows["pod"].notna() & rows["reason"].notna()]
+    if rows.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    before = metrics[is_reason & (metrics["value"] > 0) & (metrics["timestamp"] < at - _GRACE)]
+    cols = [*_KEY, "reason"]
+    first = rows.groupby(cols, observed=True, dropna=False)["timestamp"].min().reset_index()
+    if not before.empty:
+        old = before.groupby(cols, observed=True, dropna=False).size().reset_index()[cols]
+        merged = (
+            first.merge(old.astype("object"), how="left", indicator=True, on=cols)
+            if len(old)
+            else first.assign(_merge="left_only")
+        )
+        first = merged[merged["_merge"] == "left_only"].drop(columns="_merge")
+    if first.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    reason = first["reason"].astype(str)
+    out = _key_of(first)
+    out["kind"] = "termination"
+    out["signal"] = reason.to_numpy()
+    out["time"] = first["timestamp"].to_numpy()
+    out["strength"] = reason.map(_TERMINATION_WEIGHTS).fillna(1.0).to_numpy()
+    out["text"] = ("container last terminated/waiting with reason " + reason).to_numpy()
+    return out
+
+
+def _event_evidence(events: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+    if events.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    reason = events["reason"].astype("object").fillna("").astype(str)
+    source = events["source"].astype("object").fillna("").astype(str)
+    severity = events["severity"].astype("object")
+    message = events["message"].astype("object").fillna("").astype(str)
+    weight = reason.map(EVENT_WEIGHTS)
+    kind = pd.Series("event", index=events.index, dtype=object)
+    # unknown Warning events still count a little
+    warn = severity.isin(["warning", "error", "critical"]) & source.eq("kubernetes")
+    weight = weight.where(weight.notna(), np.where(warn, 0.5, np.nan))
+    # a cgroup OOM reported on the node is about one container, not the node
+    node_only = events["pod"].isna() & events["workload"].isna() & events["node"].notna()
+    cgroup = node_only & reason.eq("OOMKilling") & message.str.contains("cgroup", regex=False)
+    weight = weight.where(~(node_only & ~reason.isin(NODE_REASONS)), weight * 0.3)
+    weight = weight.where(~cgroup, 0.5)
+    change = reason.isin(CHANGE_REASONS) | (
+        source.eq("audit") & reason.isin(["patch deployments", "update deployments"])
+    )
+    weight = weight.where(~change, 2.0)
+    kind = kind.where(~change, "change")
+    security = source.isin(["falco", "detection"])
+    sec_weight = severity.map(_SECURITY_SEVERITY).astype(float).fillna(2.0)
+    weight = weight.where(~security, sec_weight)
+    kind = kind.where(~security, "security")
+    exec_ = source.eq("audit") & reason.isin(["create pods/exec", "create pods/attach"])
+    weight = weight.where(~exec_, 2.0)
+    kind = kind.where(~exec_, "security")
+    lead = np.where(kind.eq("change"), _LEAD, _GRACE)
+    t = events["timestamp"]
+    recent = (t >= at - pd.to_timedelta(lead)).to_numpy()
+    ok = (
+        weight.notna().to_numpy()
+        & recent
+        & events[["node", "workload", "pod"]].notna().any(axis=1).to_numpy()
+    )
+    if not ok.any():
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    # the same object had the same event before: a chronic condition, not this incident
+    past = t < at - pd.to_timedelta(lead)
+    obj = events["object_name"].astype("object").fillna("").astype(str) + "\x1f" + reason
+    chronic = obj.isin(set(obj[past & weight.notna()]))
+    weight = weight.where(~chronic, weight * 0.3)
+    sel = events[ok]
+    out = _key_of(sel)
+    out["kind"] = kind[ok].to_numpy()
+    out["signal"] = reason[ok].to_numpy()
+    out["time"] = t[ok].to_numpy()
+    out["strength"] = weight[ok].to_numpy(dtype=float)
+    label = np.where(source[ok].eq("kubernetes"), "event", source[ok])
+    short = message[ok].str.slice(0, 140)
+    out["text"] = [
+        f"{lab} {r}{' (also before the onset)' if c else ''}: {m}"
+        for lab, r, c, m in zip(label, reason[ok], chronic[ok], short, strict=True)
+    ]
+    return out
+
+
+def _log_evidence(
+    logs: pd.DataFrame, at: pd.Timestamp, templates: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Evidence from new templates and error bursts; also the new templates themselves."""
+    if logs.empty:
+        empty = pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+        return empty, new_templates(logs, at, templates)
+    fresh = new_templates(logs, at, templates)
+    parts = []
+    if len(fresh):
+        level = fresh["level"].astype("object")
+        per = np.select([level.isin(["error", "critical"]), level.eq("warning")], [1.0, 0.5], 0.15)
+        per = per * np.minimum(1.0, np.log1p(fresh["count"].to_numpy(dtype=float)) / 2)
+        per = per * np.where(fresh["new_everywhere"].to_numpy(dtype=bool), 1.0, 0.7)
+        ev = _key_of(fresh)
+        ev["kind"] = "log"
+        ev["signal"] = "new template"
+        ev["time"] = fresh["first_seen"].to_numpy()
+        ev["strength"] = per
+        ev["text"] = [
+            f'new log pattern "{t[:110]}" x{c} ({lv or "no level"})'
+            for t, c, lv in zip(fresh["template"], fresh["count"], level, strict=True)
+        ]
+        parts.append(ev)
+    bursts = error_bursts(logs, at)
+    if len(bursts):
+        ev = _key_of(bursts)
+        ev["kind"] = "log"
+        ev["signal"] = "error burst"
+        ev["time"] = bursts["burst_start"].to_numpy()
+        ev["strength"] = np.minimum(np.log1p(bursts["score"].to_numpy(dtype=float)) / 1.5, 3.0)
+        ev["text"] = [
+            f"warning/error lines {b} before -> {a} after the onset ({e} errors, Poisson "
+            f"score {s:.0f})"
+            for b, a, e, s in zip(
+                bursts["before"],
+                bursts["after"],
+                bursts["errors_after"],
+                bursts["score"],
+                strict=True,
+            )
+        ]
+        parts.append(ev)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    return out, fresh
+
+
+def _service_workloads(inventory: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
+    """Name a caller may use (workload or Service) -> {(namespace, workload)}."""
+    names: dict[str, set[tuple[str, str]]] = {}
+    pods = inventory[(inventory["kind"] == "Pod") & inventory["workload"].notna()]
+    for ns, wl in (
+        pods[["namespace", "workload"]].astype("object").drop_duplicates().itertuples(index=False)
+    ):
+        names.setdefault(str(wl), set()).add((ns, str(wl)))
+    services = inventory[inventory["kind"] == "Service"]
+    for ns, name, selector in services[["namespace", "name", "selector"]].itertuples(index=False):
+        if not isinstance(selector, dict) or not selector:
+            continue
+        match = pods[pods["namespace"] == ns]
+        for labels, wl in zip(match["labels"], match["workload"], strict=True):
+            if isinstance(labels, dict) and all(labels.get(k) == v for k, v in selector.items()):
+                names.setdefault(str(name), set()).add((ns, str(wl)))
+    return names
+
+
+def _dependency_evidence(
+    fresh: pd.DataFrame, inventory: pd.DataFrame, known_workloads: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Evidence for workloads named in callers' new error/warning templates; and the callers."""
+    empty = pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    if fresh.empty:
+        return empty, pd.DataFrame(columns=["namespace", "pod", "callee"])
+    names = _service_workloads(inventory)
+    for ns, wl in known_workloads.itertuples(index=False):
+        names.setdefault(str(wl), set()).add((ns, str(wl)))
+    names = {n: v for n, v in names.items() if len(n) >= 3}
+    if not names:
+        return empty, pd.DataFrame(columns=["namespace", "pod", "callee"])
+    pattern = re.compile(
+        r"(?<![\w.-])("
+        + "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    bad = fresh[fresh["level"].astype("object").isin(["warning", "error", "critical"])]
+    rows, callers = [], []
+    for rec in bad[["namespace", "workload", "pod", "template", "count"]].itertuples(index=False):
+        found = {m for m in pattern.findall(str(rec.template)) if m != rec.workload}
+        for name in found:
+            for ns, wl in names[name]:
+                if wl == rec.workload:
+                    continue
+                rows.append((ns, wl, rec.workload, int(rec.count), str(rec.template)))
+                callers.append((rec.namespace, rec.pod, wl))
+    if not rows:
+        return empty, pd.DataFrame(columns=["namespace", "pod", "callee"])
+    hints = pd.DataFrame(rows, columns=["namespace", "workload", "caller", "count", "template"])
+    agg = (
+        hints.groupby(["namespace", "workload"], sort=False)
+        .agg(
+            count=("count", "sum"),
+            callers=("caller", lambda s: sorted(set(s))),
+            template=("template", "first"),
+        )
+        .reset_index()
+    )
+    out = pd.DataFrame({c: [None] * len(agg) for c in _KEY})
+    out["namespace"] = agg["namespace"].to_numpy()
+    out["workload"] = agg["workload"].to_numpy()
+    out["kind"] = "dependency"
+    out["signal"] = "named by callers"
+    out["time"] = pd.NaT
+    out["strength"] = np.minimum(1.0 + np.log1p(agg["count"].to_numpy(dtype=float)) / 3, 3.0)
+    out["text"] = [
+        f'named in {c} new error lines of {", ".join(cs)} ("{t[:90]}")'
+        for c, cs, t in zip(agg["count"], agg["callers"], agg["template"], strict=True)
+    ]
+    return out, pd.DataFrame(callers, columns=["namespace", "pod", "callee"]).drop_duplicates()
+
+
+def _rollouts(inventory: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+    """ReplicaSets created near the onset for a Deployment that already had one: rollouts."""
+    rs = inventory[(inventory["kind"] == "ReplicaSet") & inventory["workload"].notna()]
+    if rs.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    created = rs["created"]
+    new = rs[(created >= at - _LEAD) & created.notna()]
+    older = rs[created < at - _LEAD]
+    new = new[new["workload"].isin(set(older["workload"].astype("object")))]
+    if new.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    out = _key_of(new)
+    out["pod"] = None
+    out["container"] = None
+    out["node"] = None
+    out["kind"] = "change"
+    out["signal"] = "new ReplicaSet"
+    out["time"] = new["created"].to_numpy()
+    out["strength"] = 2.0
+    out["text"] = ("rollout: ReplicaSet " + new["name"].astype(str) + " created").to_numpy()
+    return out
+
+
+def evidence(inv, at: object, baseline: object = None, horizon: object = None) -> pd.DataFrame:
+    """Every piece of evidence after ``at``, one row each, on the metadata key.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    at : timestamp
+        The onset.
+    baseline, horizon : duration, optional
+        Passed to :func:`~obskit.analysis.anomalies.anomalies`.
+
+    Returns
+    -------
+    DataFrame
+        The key, ``kind`` (metric, termination, event, change, log, security, dependency),
+        ``signal`` (metric name, event reason, ...), ``time``, ``strength`` and ``text``.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.datasets.load("node-pressure")  # doctest: +SKIP
+    >>> evidence(inv, "2024-07-22T02:41:00Z").groupby("kind").size()  # doctest: +SKIP
+    """
+    return _evidence(inv, _timestamp(at, "at"), baseline, horizon)[0]
+
+
+def _evidence(
+    inv, at_ts: pd.Timestamp, baseline: object, horizon: object
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timedelta]:
+    """The evidence, the pods whose errors name another workload, and the metrics' time step."""
+    an = anomalies(inv, at=at_ts, baseline=baseline, horizon=horizon)
+    parts = [_metric_evidence(an), _termination_evidence(inv, at_ts, None)]
+    parts.append(_event_evidence(inv.events, at_ts))
+    parts.append(_rollouts(inv.inventory, at_ts))
+    logs = inv.logs
+    templates = (
+        log_templates(logs) if len(logs) else pd.DataFrame(columns=["template_id", "template"])
+    )
+    log_ev, fresh = _log_evidence(logs, at_ts, templates)
+    parts.append(log_ev)
+    known = (
+        pd.concat([f[["namespace", "workload"]].astype("object") for f in (inv.metrics, logs)])
+        .dropna()
+        .drop_duplicates()
+    )
+    dep, callers = _dependency_evidence(fresh, inv.inventory, known)
+    parts.append(dep)
+    parts = [p for p in parts if len(p)]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    out["time"] = pd.to_datetime(out["time"], utc=True)
+    out["strength"] = out["strength"].astype(float)
+    out = out[out["strength"] > 0].reset_index(drop=True)
+    step = an.attrs.get("step", pd.Timedelta("30s"))
+    return out, callers, step
+
+
+# --- onset --------------------------------------------------------------------------------
+
+
+def find_onset(inv) -> tuple[pd.Timestamp | None, str]:
+    """The incident onset from all signals: metric departures, notable events, new log errors.
+
+    Returns the time and a sentence saying how it was found.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> find_onset(obskit.datasets.load("bad-rollout"))  # doctest: +SKIP
+    """
+    times, weights = [], []
+    if len(inv.metrics):
+        onsets = metric_onsets(series_matrix(inv.metrics)).dropna()
+        times.append(onsets)
+        weights.append(np.ones(len(onsets)))
+    events = inv.events
+    if len(events):
+        reason = events["reason"].astype("object")
+        w = reason.map(EVENT_WEIGHTS)
+        sec = events["source"].isin(["falco", "detection"])
+        w = w.where(~sec, 2.0).where(~reason.isin(CHANGE_REASONS), 2.0)
+        keep = w.notna()
+        times.append(events.loc[keep, "timestamp"])
+        weights.append(w[keep].to_numpy(dtype=float))
+    logs = inv.logs
+    if len(logs):
+        bad = logs[logs["level"].notna() & (logs["level"] >= "warning") & logs["pod"].notna()]
+        if len(bad):
+            start = logs["timestamp"].min()
+            span = logs["timestamp"].max() - start
+            tpl = log_templates(bad)
+            first = (
+                bad.assign(t=tpl["template_id"])
+                .groupby(["pod", "t"], observed=True)["timestamp"]
+                .min()
+            )
+            first = first[first > start + span * 0.1]
+            times.append(pd.Series(first.to_numpy()))
+            weights.append(np.ones(len(first)))
+    if not times:
+        return None, "no signal"
+    all_times = pd.concat(
+        [pd.Series(pd.to_datetime(t, utc=True)) for t in times], ignore_index=True
+    )
+    found = detect_onset(all_times, np.concatenate(weights))
+    if found is None:
+        return None, "no signal left its past"
+    return found, "detected: start of the densest burst of metric, event and log anomalies"
+
+
+# --- candidates ---------------------------------------------------------------------------
+
+
+def _combine(strengths: pd.Series) -> float:
+    """One kind's score: the strongest piece, plus diminishing credit for the rest."""
+    values = np.sort(strengths.to_numpy(dtype=float))[::-1]
+    return float(values[0] + 0.5 * np.log1p(values[1:].sum())) if len(values) else 0.0
+
+
+def _score(ev: pd.DataFrame) -> float:
+    if ev.empty:
+        return 0.0
+    total = 0.0
+    for kind, part in ev.groupby("kind", sort=False)["strength"]:
+        total += _KIND_WEIGHTS.get(str(kind), 1.0) * _combine(part)
+    return total
+
+
+def _pods_table(inv, ev: pd.DataFrame) -> pd.DataFrame:
+    """One row per pod seen anywhere: its key (node, workload) and when it was created."""
+    frames = [f[_KEY].astype("object") for f in (inv.metrics, inv.logs, inv.events) if len(f)]
+    frames.append(ev[_KEY].astype("object"))
+    keys = pd.concat(frames, ignore_index=True)
+    keys = keys[keys["pod"].notna()]
+    pods = (
+        keys.drop(columns="container")
+        .groupby(["namespace", "pod"], dropna=False, sort=False)
+        .first()
+        .reset_index()
+    )
+    inventory = inv.inventory
+    created = inventory[inventory["kind"] == "Pod"][["namespace", "name", "created"]]
+    created = created.astype({"namespace": "object", "name": "object"}).rename(
+        columns={"name": "pod"}
+    )
+    return pods.merge(created, on=["namespace", "pod"], how="left")
+
+
+def _first(ev: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp:
+    t = ev["time"]
+    t = t[t.notna() & ((t >= at - _GRACE) | ev["kind"].eq("change"))]
+    return t.min() if len(t) else pd.NaT
+
+
+def _candidate(
+    kind: str,
+    key: dict,
+    ev: pd.DataFrame,
+    at: pd.Timestamp,
+    extra: float = 0.0,
+    notes: list[str] | None = None,
+    members: int = 0,
+) -> dict:
+    return {
+        "entity_kind": kind,
+        **{c: key.get(c) for c in _KEY},
+        "score": _score(ev) + extra,
+        "first_anomaly": _first(ev, at),
+        "ev": ev,
+        "notes": list(notes or []),
+        "members": members,
+    }
+
+
+def _pod_level(
+    ev: pd.DataFrame, pods: pd.DataFrame, at: pd.Timestamp, callers: pd.DataFrame
+) -> dict[tuple, dict]:
+    """Candidates per pod: its own and its containers' evidence, and its workload's hints."""
+    out: dict[tuple, dict] = {}
+    pod_ev = ev[ev["pod"].notna()]
+    wl_ev = ev[ev["pod"].isna() & ev["workload"].notna() & ev["kind"].eq("dependency")]
+    groups = dict(list(pod_ev.groupby(["namespace", "pod"], dropna=False, sort=False)))
+    hinted = dict(list(wl_ev.groupby(["namespace", "workload"], dropna=False, sort=False)))
+    caller_pods = {(r.namespace, r.pod): r.callee for r in callers.itertuples(index=False)}
+    for rec in pods.to_dict("records"):
+        ident = (rec["namespace"], rec["pod"])
+        own = groups.get(ident)
+        hint = hinted.get((rec["namespace"], rec["workload"]))
+        parts = [p for p in (own, hint) if p is not None and len(p)]
+        if not parts or own is None:
+            continue
+        evs = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        key = {c: rec.get(c) for c in _KEY if c != "container"}
+        cand = _candidate("pod", key, evs, at)
+        callee = caller_pods.get(ident)
+        if callee is not None:
+            cand["score"] *= 0.6
+            cand["notes"].append(f"its errors name {callee}, which is suspected on its own")
+            cand["callee"] = callee
+        cand["created"] = rec.get("created")
+        out[ident] = cand
+    return out
+
+
+def _explaining_workloads(
+    cands: dict[tuple, dict], ev: pd.DataFrame, at: pd.Timestamp, pods: pd.DataFrame, floor: float
+) -> dict[tuple, dict]:
+    """Workloads whose rollout, or whose shared trouble, explains their pods."""
+    out: dict[tuple, dict] = {}
+    changes = ev[ev["kind"].eq("change") & ev["workload"].notna()]
+    change_by = dict(list(changes.groupby(["namespace", "workload"], sort=False)))
+    hints = ev[ev["kind"].eq("dependency") & ev["pod"].isna()]
+    hint_by = dict(list(hints.groupby(["namespace", "workload"], sort=False)))
+    size = pods.groupby(["namespace", "workload"], dropna=False).size()
+    members: dict[tuple, list] = {}
+    for ident, cand in cands.items():
+        if cand["workload"] is not None:
+            members.setdefault((cand["namespace"], cand["workload"]), []).append(ident)
+    for wl, idents in members.items():
+        strong = [i for i in idents if cands[i]["score"] >= floor]
+        if not strong:
+            continue
+        change = change_by.get(wl)
+        n_pods = int(size.get(wl, len(idents)))
+        notes = []
+        explains = False
+        if change is not None and len(change):
+            t0 = change["time"].min()
+            new = [
+                i
+                for i in strong
+                if pd.notna(cands[i].get("created")) and cands[i]["created"] >= t0 - _GRACE
+            ]
+            if new:
+                explains = True
+                notes.append(
+                    f"its rollout at {t0:%H:%M} preceded the trouble of {len(new)} "
+                    f"new pod{'s' if len(new) > 1 else ''}"
+                )
+        if not explains and len(strong) >= 2 and len(strong) >= 0.5 * n_pods:
+            explains = True
+            notes.append(f"{len(strong)} of its {n_pods} pods are in trouble together")
+        if not explains:
+            continue
+        parts = [cands[i]["ev"] for i in strong]
+        if change is not None:
+            parts.append(change)
+        evs = pd.concat(parts, ignore_index=True)
+        # hints about the workload were copied into each pod: count them once
+        dep = evs["kind"].eq("dependency")
+        evs = pd.concat([evs[~dep], hint_by.get(wl, evs[dep].head(0))], ignore_index=True)
+        best = max(cands[i]["score"] for i in strong)
+        spread = float(np.mean([cands[i]["score"] for i in strong]))
+        key = {
+            "cluster": cands[strong[0]]["cluster"],
+            "namespace": wl[0],
+            "workload_kind": cands[strong[0]]["workload_kind"],
+            "workload": wl[1],
+        }
+        cand = _candidate("workload", key, evs, at, notes=notes, members=len(strong))
+        cand["score"] = best + 0.3 * spread + (2.0 if change is not None else 0.0)
+        cand["claims"] = set(idents)
+        if any("callee" in cands[i] for i in strong):
+            cand["callee"] = next(cands[i]["callee"] for i in strong if "callee" in cands[i])
+            cand["score"] *= 0.6
+            cand["notes"].append(f"its errors name {cand['callee']}")
+        out[wl] = cand
+    return out
+
+
+def _explaining_nodes(
+    cands: dict[tuple, dict],
+    ev: pd.DataFrame,
+    at: pd.Timestamp,
+    floor: float,
+    step: pd.Timedelta,
+    force: bool = False,
+) -> dict[str, dict]:
+    """Nodes whose own trouble came first and spans pods of several workloads."""
+    out: dict[str, dict] = {}
+    node_ev = ev[ev["node"].notna() & ev["pod"].isna() & ev["workload"].isna()]
+    by_node: dict[str, list] = {}
+    for ident, cand in cands.items():
+        if cand["node"] is not None:
+            by_node.setdefault(cand["node"], []).append(ident)
+    nodes = set(node_ev["node"].astype(str)) | (set(by_node) if force else set())
+    for node in nodes:
+        own = node_ev[node_ev["node"] == node]
+        own_score = _score(own)
+        idents = [i for i in by_node.get(node, []) if cands[i]["score"] >= floor]
+        workloads = {cands[i]["workload"] for i in idents}
+        first = _first(own, at) if len(own) else pd.NaT
+        pod_first = min(
+            (cands[i]["first_anomaly"] for i in idents if pd.notna(cands[i]["first_anomaly"])),
+            default=pd.NaT,
+        )
+        leads = pd.notna(first) and (pd.isna(pod_first) or first <= pod_first + 2 * step)
+        condition = own["signal"].isin(NODE_REASONS).any() if len(own) else False
+        explains = own_score >= 1.5 and len(workloads) >= 2 and (leads or condition)
+        if not (explains or force):
+            continue
+        notes = []
+        if explains:
+            notes.append(
+                f"its own signals moved first and its {len(idents)} troubled pods "
+                f"belong to {len(workloads)} workloads"
+            )
+        pods_score = sum(cands[i]["score"] for i in idents)
+        parts = [own, *[cands[i]["ev"] for i in idents]] if force else [own]
+        evs = (
+            pd.concat([p for p in parts if len(p)], ignore_index=True)
+            if any(len(p) for p in parts)
+            else own
+        )
+        cand = _candidate(
+            "node",
+            {"cluster": own["cluster"].iloc[0] if len(own) else None, "node": node},
+            evs,
+            at,
+            notes=notes,
+            members=len(idents),
+        )
+        cand["score"] = own_score + (
+            0.5 * min(pods_score, 3 * own_score + 3) if explains else 0.3 * pods_score
+        )
+        cand["first_anomaly"] = first if pd.notna(first) else pod_first
+        cand["claims"] = set(idents) if explains else set()
+        out[node] = cand
+    return out
+
+
+def _containers(cand: dict) -> list[dict]:
+    """Split a pod candidate by container when its evidence is container-keyed."""
+    ev = cand["ev"]
+    named = ev[ev["container"].notna()]
+    shared = ev[ev["container"].isna()]
+    out = []
+    for container, part in named.groupby("container", sort=False):
+        evs = pd.concat([part, shared], ignore_index=True)
+        key = {c: cand[c] for c in _KEY}
+        key["container"] = container
+        c = _candidate("container", key, evs, cand["_at"], notes=cand["notes"])
+        c["score"] *= cand["score"] / max(_score(ev), 1e-9)
+        out.append(c)
+    return out or [cand]
+
+
+def _time_order(rows: list[dict], step: pd.Timedelta) -> None:
+    """Bonus for the strong candidate that went first, fading with the lag."""
+    if not rows:
+        return
+    top = max(r["score"] for r in rows)
+    strong = [r for r in rows if r["score"] >= 0.3 * top and pd.notna(r["first_anomaly"])]
+    if len(strong) < 2:
+        return
+    earliest = min(r["first_anomaly"] for r in strong)
+    tau = max(pd.Timedelta("5min"), 3 * step)
+    later = sum(1 for r in strong if r["first_anomaly"] > earliest)
+    for r in strong:
+        lag = r["first_anomaly"] - earliest
+        bonus = 0.3 * float(np.exp(-lag / tau))
+        r["score"] *= 1 + bonus
+        if lag == pd.Timedelta(0) and later:
+            r["notes"].append(
+                f"first to go anomalous ({r['first_anomaly']:%H:%M:%S}), before "
+                f"{later} other strong suspect{'s' if later > 1 else ''}"
+            )
+
+
+def _name(row: dict) -> str:
+    kind = row["entity_kind"]
+    if kind == "node":
+        return f"node {row['node']}"
+    if kind == "workload":
+        return f"{row['workload_kind'] or 'workload'} {row['namespace']}/{row['workload']}"
+    if kind == "container":
+        return f"container {row['container']} of pod {row['namespace']}/{row['pod']}"
+    return f"pod {row['namespace']}/{row['pod']}"
+
+
+def _reason(row: dict, ev: pd.DataFrame) -> str:
+    kinds = ev.groupby("kind")["strength"].max().sort_values(ascending=False)
+    words = {
+        "metric": "metrics moved",
+        "termination": "containers were terminated",
+        "event": "Kubernetes warned",
+        "log": "new or bursting log errors",
+        "security": "security alerts",
+        "change": "a change was rolled out",
+        "dependency": "callers' errors name it",
+    }
+    what = ", ".join(words.get(k, k) for k in kinds.index[:3])
+    lead = ev.sort_values("strength", ascending=False)["text"].iloc[0] if len(ev) else ""
+    first = row["first_anomaly"]
+    when = f" from {first:%H:%M:%S}" if pd.notna(first) else ""
+    notes = "; ".join(row["notes"])
+    sentence = f"{_name(row)}: {what}{when} (strongest: {lead[:120]})"
+    return sentence + (f"; {notes}." if notes else ".")
+
+
+def suspects(
+    inv,
+    at: object = None,
+    level: str = "auto",
+    top: int = 10,
+    baseline: object = None,
+    horizon: object = None,
+) -> pd.DataFrame:
+    """Rank root-cause suspects with the evidence that implicates each, best first.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    at : timestamp, optional
+        The alert or incident time. Without it the onset is found from the data (the start of
+        the densest burst of metric departures, notable events and new log errors); either way
+        the time used is in the ``at`` column and ``attrs["at"]``.
+    level : {"auto", "node", "workload", "pod", "container"}
+        The level suspects are named at. ``auto`` names each at the level that explains its
+        evidence: a node whose own trouble came first and spans pods of several workloads, a
+        workload whose rollout preceded its new pods' trouble or whose pods are mostly in
+        trouble together, else the pod (or the one container of a pod that carries the
+        evidence).
+    top : int
+        How many suspects to return.
+    baseline, horizon : duration, optional
+        How far before and after ``at`` to compare (default: all the data).
+
+    Returns
+    -------
+    DataFrame
+        ``rank``, ``entity_kind``, the key columns (finer ones ``<NA>`` for a node or a
+        workload), ``score``, ``first_anomaly``, ``at``, ``evidence`` (list of sentences,
+        strongest first), ``kinds`` (which signals implicate it), ``reason`` (one sentence).
+        ``attrs``: ``at``, ``at_source``, ``level``.
+
+    Raises
+    ------
+    InvestigationError
+        When ``level`` is not one of :data:`LEVELS`, ``top`` is not a positive integer, or
+        ``at`` is not a timestamp.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.datasets.load("node-pressure")  # doctest: +SKIP
+    >>> suspects(inv).loc[0, ["entity_kind", "node"]].tolist()  # doctest: +SKIP
+    ['node', 'ip-10-0-33-145.eu-west-1.compute.internal']
+    """
+    if level not in LEVELS:
+        raise InvestigationError(
+            f"level must be one of {', '.join(map(repr, LEVELS))}; got {level!r}"
+        )
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
+        raise InvestigationError(f"top must be a positive integer, got {top!r}")
+    if baseline is not None:
+        _timedelta(baseline, "baseline")
+    if at is None:
+        at_ts, at_source = find_onset(inv)
+        if at_ts is None:
+            return _result([], None, at_source, level)
+    else:
+        at_ts, at_source = _timestamp(at, "at"), "given"
+    ev, callers, step = _evidence(inv, at_ts, baseline, horizon)
+    pods = _pods_table(inv, ev)
+    cands = _pod_level(ev, pods, at_ts, callers)
+    for cand in cands.values():
+        cand["_at"] = at_ts
+    scores = [c["score"] for c in cands.values()]
+    floor = 0.25 * max(scores) if scores else 0.0
+    rows: list[dict]
+    if level == "pod":
+        rows = list(cands.values())
+    elif level == "container":
+        rows = [c for cand in cands.values() for c in _containers(cand)]
+    elif level == "workload":
+        rows = _all_workloads(cands, ev, at_ts)
+    elif level == "node":
+        rows = list(_explaining_nodes(cands, ev, at_ts, 0.0, step, force=True).values())
+    else:
+        nodes = _explaining_nodes(cands, ev, at_ts, floor, step)
+        claimed = set().union(*(n["claims"] for n in nodes.values())) if nodes else set()
+        open_cands = {k: v for k, v in cands.items() if k not in claimed}
+        workloads = _explaining_workloads(open_cands, ev, at_ts, pods, floor)
+        claimed |= set().union(*(w["claims"] for w in workloads.values())) if workloads else set()
+        rows = [n for n in nodes.values() if n["claims"]] + list(workloads.values())
+        for ident, cand in cands.items():
+            if ident in claimed:
+                continue
+            split = _containers(cand)
+            rows += split if len(split) == 1 and _multi_container(cand, inv) else [cand]
+    _time_order(rows, step)
+    rows.sort(
+        key=lambda r: (
+            -r["score"],
+            r["first_anomaly"]
+            if pd.notna(r["first_anomaly"])
+            else pd.Timestamp.max.tz_localize("UTC"),
+        )
+    )
+    return _result(rows[:top], at_ts, at_source, level)
+
+
+def _multi_container(cand: dict, inv) -> bool:
+    """Whether the pod runs several containers and only one of them carries evidence."""
+    named = cand["ev"]["container"].dropna().unique()
+    if len(named) != 1:
+        return False
+    metrics = inv.metrics
+    pod_rows = metrics[(metrics["pod"] == cand["pod"]) & metrics["container"].notna()]
+    containers = pod_rows["container"].astype("object").unique()
+    containers = [c for c in containers if c != "POD"]
+    return len(containers) >= 2
+
+
+def _all_workloads(cands: dict[tuple, dict], ev: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
+    by: dict[tuple, list] = {}
+    for ident, cand in cands.items():
+        if cand["workload"] is not None:
+            by.setdefault((cand["namespace"], cand["workload"]), []).append(ident)
+    changes = ev[ev["kind"].eq("change") & ev["workload"].notna()]
+    change_by = dict(list(changes.groupby(["namespace", "workload"], sort=False)))
+    rows = []
+    for wl, idents in by.items():
+        parts = [cands[i]["ev"] for i in idents]
+        change = change_by.get(wl)
+        if change is not None:
+            parts.append(change)
+        key = {
+            "cluster": cands[idents[0]]["cluster"],
+            "namespace": wl[0],
+            "workload_kind": cands[idents[0]]["workload_kind"],
+            "workload": wl[1],
+        }
+        cand = _candidate(
+            "workload", key, pd.concat(parts, ignore_index=True), at, members=len(idents)
+        )
+        scores = [cands[i]["score"] for i in idents]
+        cand["score"] = (
+            max(scores) + 0.3 * float(np.mean(scores)) + (2.0 if change is not None else 0.0)
+        )
+        rows.append(cand)
+    return rows
+
+
+def _result(rows: list[dict], at: pd.Timestamp | None, at_source: str, level: str) -> pd.DataFrame:
+    columns = [
+        "rank",
+        "entity_kind",
+        *_KEY,
+        "score",
+        "first_anomaly",
+        "at",
+        "evidence",
+        "kinds",
+        "reason",
+    ]
+    records = []
+    for i, row in enumerate(rows, start=1):
+        ev = row["ev"].sort_values("strength", ascending=False, kind="stable")
+        ev = ev.drop_duplicates("text")
+        kind = row["entity_kind"]
+        key = {c: row.get(c) for c in _KEY}
+        if kind in ("node", "workload"):
+            for c in ("pod", "container") + (
+                ("namespace", "workload_kind", "workload") if kind == "node" else ("node",)
+            ):
+                key[c] = None
+        if kind == "pod":
+            key["container"] = None
+        records.append(
+            {
+                "rank": i,
+                "entity_kind": kind,
+                **key,
+                "score": round(float(row["score"]), 3),
+                "first_anomaly": row["first_anomaly"],
+                "at": at,
+                "evidence": ev["text"].head(8).tolist(),
+                "kinds": sorted(set(ev["kind"])),
+                "reason": _reason({**row, **key}, ev),
+            }
+        )
+    out = pd.DataFrame.from_records(records, columns=columns)
+    for c in _KEY:
+        out[c] = out[c].astype("object").where(out[c].notna(), None).astype("category")
+    out["rank"] = out["rank"].astype(np.int64)
+    out["score"] = out["score"].astype(float)
+    out["first_anomaly"] = pd.to_datetime(out["first_anomaly"], utc=True).astype(schema.TIME)
+    out["at"] = pd.to_datetime(out["at"], utc=True).astype(schema.TIME)
+    out.attrs["at"] = at
+    out.attrs["at_source"] = at_source
+    out.attrs["level"] = level
+    return out

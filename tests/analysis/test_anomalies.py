@@ -1,0 +1,94 @@
+"""Metric anomalies: robust scores against a baseline, onsets, peers, and the onset finder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import obskit
+from obskit.analysis.anomalies import anomalies, detect_onset, series_matrix
+
+T0 = pd.Timestamp("2024-01-01T00:00:00Z")
+
+
+def _metrics(step_at: int = 40, n: int = 60, new_pod: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    rows = []
+    for pod in ("web-a", "web-b", "db-0"):
+        values = 1.0 + 0.05 * rng.standard_normal(n)
+        if pod == "web-a":
+            values[step_at:] += 2.0
+        for i, v in enumerate(values):
+            rows.append((T0 + pd.Timedelta(seconds=30 * i), "cpu", v, pod))
+    if new_pod:
+        for i in range(step_at, n):
+            rows.append((T0 + pd.Timedelta(seconds=30 * i), "cpu", 5.0, "web-c"))
+    frame = pd.DataFrame(rows, columns=["timestamp", "metric", "value", "pod"])
+    frame["namespace"] = "shop"
+    frame["workload"] = frame["pod"].str.split("-").str[0]
+    return frame
+
+
+def test_step_is_found_with_onset_direction_and_both_scores():
+    inv = obskit.Investigation(metrics=_metrics())
+    at = T0 + pd.Timedelta(seconds=30 * 40)
+    out = anomalies(inv, at=at)
+    assert out["anomalous"].sum() == 1
+    row = out.iloc[0]
+    assert row["pod"] == "web-a"
+    assert row["direction"] == "up"
+    assert row["onset"] == at
+    assert row["score"] > 10 and row["nsigma"] > 10 and row["confirmed"]
+    assert row["baseline"] == pytest.approx(1.0, abs=0.05)
+    assert out.attrs["at"] == at and out.attrs["at_source"] == "given"
+
+
+def test_onset_is_detected_when_at_is_unknown():
+    inv = obskit.Investigation(metrics=_metrics(step_at=40))
+    out = inv.anomalies()
+    assert abs(out.attrs["at"] - (T0 + pd.Timedelta(seconds=1200))) <= pd.Timedelta("1min")
+    assert "detected" in out.attrs["at_source"]
+    assert out.iloc[0]["pod"] == "web-a"
+
+
+def test_new_series_is_measured_against_its_peers():
+    inv = obskit.Investigation(metrics=_metrics(new_pod=True))
+    out = anomalies(inv, at=T0 + pd.Timedelta(seconds=1200))
+    new = out[out["pod"] == "web-c"].iloc[0]
+    assert new["baseline_from"] == "peers"
+    assert new["anomalous"] and new["direction"] == "up"
+
+
+def test_series_matrix_bins_and_keeps_labels():
+    frame = _metrics()
+    frame["code"] = "200"
+    sm = series_matrix(obskit.Investigation(metrics=frame).metrics)
+    assert sm.values.shape == (60, 3)
+    assert sm.step == pd.Timedelta("30s")
+    assert set(sm.series["labels"]) == {"code=200"}
+
+
+def test_detect_onset_skips_a_lone_early_blip():
+    times = pd.Series(
+        pd.to_datetime(
+            [
+                "2024-01-01T08:00Z",
+                "2024-01-01T10:00Z",
+                "2024-01-01T10:02Z",
+                "2024-01-01T10:06Z",
+                "2024-01-01T10:07Z",
+            ],
+            utc=True,
+        )
+    )
+    assert detect_onset(times) == pd.Timestamp("2024-01-01T10:00Z")
+    assert detect_onset(pd.Series([], dtype="datetime64[ns, UTC]")) is None
+
+
+def test_bad_at_says_what_to_pass():
+    inv = obskit.Investigation(metrics=_metrics())
+    with pytest.raises(obskit.InvestigationError, match="at must be a timestamp"):
+        anomalies(inv, at="yesterday-ish")
+    with pytest.raises(obskit.InvestigationError, match="baseline must be a duration"):
+        anomalies(inv, at=T0, baseline="a while")

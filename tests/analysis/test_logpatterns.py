@@ -1,0 +1,129 @@
+"""The Drain-style template miner, new templates and error bursts."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import obskit
+from obskit.analysis.logpatterns import (
+    TemplateMiner,
+    error_bursts,
+    log_templates,
+    mask,
+    new_templates,
+)
+
+T0 = pd.Timestamp("2024-01-01T00:00:00Z")
+
+
+def test_mask_hides_values_not_words():
+    out = mask(
+        pd.Series(
+            [
+                "GET /api/v1/items took 12.5ms from 10.1.2.3:8080",
+                "request 0b1c2d3e4f5a failed uid=5b0c5c1e-8d1f-4b9e-9f57-1c2d3e4f5a6b",
+            ]
+        )
+    ).tolist()
+    assert out == [
+        "GET /api/v1/items took <*>ms from <*>",
+        "request <*> failed uid=<*>",
+    ]
+
+
+def test_miner_groups_known_lines_into_templates():
+    lines = pd.Series(
+        [
+            "Connection from 10.0.0.1 closed by user alice",
+            "Connection from 10.0.0.2 closed by user bob",
+            "Connection from 10.0.0.9 closed by user carol",
+            "Disk /dev/sda1 is 91% full",
+            "Disk /dev/sdb2 is 97% full",
+            "Started worker pool with 8 threads",
+        ]
+    )
+    miner = TemplateMiner()
+    ids = miner.fit(lines)
+    assert ids.tolist() == [0, 0, 0, 1, 1, 2]
+    assert miner.templates()["template"].tolist() == [
+        "Connection from <*> closed by user <*>",
+        "Disk <*> is <*>% full",
+        "Started worker pool with <*> threads",
+    ]
+    assert miner.templates()["count"].tolist() == [3, 2, 1]
+
+
+def test_json_and_logfmt_lines_are_templated_on_their_message():
+    logs = pd.DataFrame(
+        {
+            "message": [
+                '{"level":"error","msg":"upstream checkout failed: 503","latency_ms":12}',
+                '{"level":"error","msg":"upstream checkout failed: 504","latency_ms":40}',
+                'ts=2024-01-01T00:00:00Z level=warn msg="pool near capacity" took=5ms',
+            ]
+        }
+    )
+    out = log_templates(logs)["template"].tolist()
+    assert out == ["upstream checkout failed: <*>"] * 2 + ["pool near capacity"]
+
+
+def _logs() -> pd.DataFrame:
+    rows = []
+    for i in range(120):
+        t = T0 + pd.Timedelta(seconds=30 * i)
+        rows.append((t, "api-1", f"handled request {i} in {i % 7}ms", "info"))
+        rows.append((t, "db-0", f"checkpoint {i} done", "info"))
+        if i >= 60:
+            rows.append((t, "api-1", f"ERROR upstream db timeout after {i}ms", "error"))
+    return obskit.schema.conform(
+        "logs",
+        pd.DataFrame(rows, columns=["timestamp", "pod", "message", "level"]).assign(
+            namespace="shop"
+        ),
+    )
+
+
+def test_new_templates_are_the_ones_a_pod_never_logged_before():
+    logs = _logs()
+    at = T0 + pd.Timedelta(minutes=30)
+    fresh = new_templates(logs, at)
+    assert fresh["pod"].tolist() == ["api-1"]
+    row = fresh.iloc[0]
+    assert row["template"] == "ERROR upstream db timeout after <*>ms"
+    assert row["count"] == 60 and row["level"] == "error" and row["new_everywhere"]
+    assert row["first_seen"] == at
+
+
+def test_error_bursts_score_the_rise_of_bad_lines():
+    bursts = error_bursts(_logs(), T0 + pd.Timedelta(minutes=30))
+    assert bursts["pod"].tolist() == ["api-1"]
+    assert bursts.iloc[0]["before"] == 0 and bursts.iloc[0]["after"] == 60
+    assert bursts.iloc[0]["score"] > 3
+    with pytest.raises(obskit.InvestigationError, match="min_level must be one of"):
+        error_bursts(_logs(), T0, min_level="loud")
+
+
+def test_mining_is_vectorised_enough_for_many_lines():
+    rng = np.random.default_rng(3)
+    n = 200_000
+    shapes = np.array(
+        [
+            "GET /api/items/{} took {}ms",
+            "user {} logged in from 10.0.{}.{}",
+            "cache miss for key sku-{} ({} entries)",
+        ]
+    )
+    pick = rng.integers(0, 3, n)
+    a, b = rng.integers(0, 10_000, n), rng.integers(0, 255, n)
+    messages = [
+        s.replace("{}", str(x), 1).replace("{}", str(y))
+        for s, x, y in zip(shapes[pick], a, b, strict=True)
+    ]
+    started = time.perf_counter()
+    out = log_templates(pd.DataFrame({"message": messages}))
+    assert time.perf_counter() - started < 10
+    assert out["template_id"].nunique() == 3

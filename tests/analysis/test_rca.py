@@ -1,0 +1,290 @@
+"""Root-cause suspects: the bundled incidents, and time order, hierarchy, rollouts, hints."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import obskit
+from obskit.analysis.rca import suspects
+
+T0 = pd.Timestamp("2024-01-01T00:00:00Z")
+N = 80  # samples of 30 s
+
+
+def _series(pod, workload, node, metric="cpu", step_at=None, jump=2.0, seed=0, **labels):
+    rng = np.random.default_rng(seed)
+    values = 1.0 + 0.05 * rng.standard_normal(N)
+    if step_at is not None:
+        values[step_at:] += jump
+    frame = pd.DataFrame(
+        {
+            "timestamp": T0 + pd.to_timedelta(np.arange(N) * 30, unit="s"),
+            "metric": metric,
+            "value": values,
+            "pod": pod,
+            "workload": workload,
+            "node": node,
+            "namespace": "shop" if pod else None,
+            "workload_kind": "Deployment" if pod else None,
+        }
+    )
+    return frame.assign(**labels)
+
+
+def _quiet_pods(seed=10):
+    return [_series(f"quiet-{i}", f"quiet{i}", f"node-{i % 3}", seed=seed + i) for i in range(4)]
+
+
+# --- bundled incidents ------------------------------------------------------------------------
+
+_TRUTH_KEY = {
+    "node": ["node"],
+    "workload": ["namespace", "workload"],
+    "pod": ["namespace", "pod"],
+    "container": ["namespace", "pod", "container"],
+}
+
+
+@pytest.fixture(scope="module", params=obskit.datasets.names())
+def incident(request):
+    name = request.param
+    return name, obskit.datasets.load(name), obskit.datasets.truth(name)
+
+
+def test_top_suspect_is_the_truth_on_every_bundled_incident(incident):
+    name, inv, truth = incident
+    started = time.perf_counter()
+    out = inv.suspects()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5, f"{name}: suspects() took {elapsed:.1f}s"
+    best = out.iloc[0]
+    assert best["entity_kind"] == truth["level"], (name, out.head(3))
+    for column in _TRUTH_KEY[truth["level"]]:
+        assert best[column] == truth["root_cause"][column], (name, column)
+    # finer key columns are empty for a node or a workload
+    if truth["level"] in ("node", "workload"):
+        assert pd.isna(best["pod"]) and pd.isna(best["container"])
+    # the time used is said, and it is near the fault
+    assert out.attrs["at_source"].startswith("detected")
+    assert (out["at"] == out.attrs["at"]).all()
+    assert abs(out.attrs["at"] - pd.Timestamp(truth["fault_start"])) < pd.Timedelta("20min")
+
+
+def test_given_at_is_used_and_the_answer_holds(incident):
+    name, inv, truth = incident
+    out = suspects(inv, at=truth["fault_start"])
+    assert out.attrs["at"] == pd.Timestamp(truth["fault_start"])
+    assert out.attrs["at_source"] == "given"
+    best = out.iloc[0]
+    assert best["entity_kind"] == truth["level"]
+    for column in _TRUTH_KEY[truth["level"]]:
+        assert best[column] == truth["root_cause"][column], (name, column)
+
+
+def test_evidence_is_present_and_explained(incident):
+    name, inv, truth = incident
+    best = inv.suspects(top=3).iloc[0]
+    assert len(best["evidence"]) >= 2
+    assert all(isinstance(line, str) and line for line in best["evidence"])
+    assert pd.notna(best["first_anomaly"]) and best["score"] > 0
+    label = (
+        truth["root_cause"]["workload"] or truth["root_cause"]["pod"] or truth["root_cause"]["node"]
+    )
+    assert label in best["reason"] and best["reason"].endswith(".")
+    expected = {
+        "checkout-oom": "termination",
+        "bad-rollout": "change",
+        "cryptominer": "security",
+        "node-pressure": "event",
+    }[name]
+    assert expected in best["kinds"]
+
+
+# --- constructed behaviours -------------------------------------------------------------------
+
+
+def test_the_entity_that_went_anomalous_first_outranks_its_follower():
+    metrics = pd.concat(
+        [
+            _series("api-1", "api", "node-0", step_at=40, seed=1),
+            _series("db-1", "db", "node-1", step_at=46, seed=2),
+            *_quiet_pods(),
+        ]
+    )
+    out = suspects(obskit.Investigation(metrics=metrics), at=T0 + pd.Timedelta(seconds=1200))
+    assert out["pod"].tolist()[:2] == ["api-1", "db-1"]
+    assert "first to go anomalous" in out.iloc[0]["reason"]
+    assert out.iloc[0]["first_anomaly"] < out.iloc[1]["first_anomaly"]
+
+
+def test_a_node_whose_disk_filled_first_explains_its_pods():
+    at = T0 + pd.Timedelta(seconds=1200)
+    metrics = pd.concat(
+        [
+            _series(
+                None,
+                None,
+                "node-0",
+                metric="node_filesystem_avail_bytes",
+                step_at=38,
+                jump=-0.9,
+                seed=3,
+            ),
+            _series("a-1", "a", "node-0", step_at=44, seed=4),
+            _series("b-1", "b", "node-0", step_at=45, seed=5),
+            *_quiet_pods(),
+        ]
+    )
+    events = pd.DataFrame(
+        {
+            "timestamp": [
+                at + pd.Timedelta("2min"),
+                at + pd.Timedelta("4min"),
+                at + pd.Timedelta("5min"),
+            ],
+            "source": "kubernetes",
+            "severity": ["warning"] * 3,
+            "reason": ["NodeHasDiskPressure", "Evicted", "Evicted"],
+            "object_kind": ["Node", "Pod", "Pod"],
+            "object_name": ["node-0", "a-1", "b-1"],
+            "node": "node-0",
+            "namespace": [None, "shop", "shop"],
+            "pod": [None, "a-1", "b-1"],
+            "workload": [None, "a", "b"],
+            "message": ["disk pressure", "evicted", "evicted"],
+        }
+    )
+    inv = obskit.Investigation(metrics=metrics, events=events)
+    auto = suspects(inv, at=at)
+    assert auto.iloc[0]["entity_kind"] == "node" and auto.iloc[0]["node"] == "node-0"
+    assert "a-1" not in auto["pod"].astype(str).tolist()  # explained by the node
+    pods = suspects(inv, at=at, level="pod")
+    assert set(pods["pod"].astype(str)[:2]) == {"a-1", "b-1"}
+    assert (pods["entity_kind"] == "pod").all()
+
+
+def test_a_rollout_explains_its_new_pods():
+    at = T0 + pd.Timedelta(seconds=1200)
+    old = [_series(f"pay-old-{i}", "pay", "node-0", seed=20 + i) for i in range(2)]
+    new = [
+        _series(f"pay-new-{i}", "pay", "node-1", metric="latency", seed=30 + i)
+        .iloc[40:]
+        .assign(value=5.0)
+        for i in range(2)
+    ]
+    peers = [
+        _series(f"pay-old-{i}", "pay", "node-0", metric="latency", seed=40 + i).iloc[:40]
+        for i in range(2)
+    ]
+    other = _series("web-1", "web", "node-2", step_at=42, jump=1.0, seed=50)
+    metrics = pd.concat([*old, *new, *peers, other, *_quiet_pods()])
+    events = pd.DataFrame(
+        {
+            "timestamp": [at - pd.Timedelta("30s")],
+            "source": "kubernetes",
+            "severity": ["info"],
+            "reason": ["ScalingReplicaSet"],
+            "object_kind": ["Deployment"],
+            "object_name": ["pay"],
+            "namespace": ["shop"],
+            "workload": ["pay"],
+            "workload_kind": ["Deployment"],
+            "message": ["Scaled up replica set pay-7d9f to 2"],
+        }
+    )
+    inventory = pd.DataFrame(
+        {
+            "kind": "Pod",
+            "name": ["pay-new-0", "pay-new-1"],
+            "namespace": "shop",
+            "workload_kind": "Deployment",
+            "workload": "pay",
+            "created": [at, at],
+        }
+    )
+    out = suspects(obskit.Investigation(metrics=metrics, events=events, inventory=inventory), at=at)
+    best = out.iloc[0]
+    assert best["entity_kind"] == "workload" and best["workload"] == "pay"
+    assert "rollout" in best["reason"] and "change" in best["kinds"]
+
+
+def test_callers_errors_naming_a_callee_point_at_the_callee():
+    at = T0 + pd.Timedelta(seconds=1200)
+    metrics = pd.concat(
+        [
+            _series("checkout-1", "checkout", "node-0", step_at=41, jump=0.6, seed=60),
+            _series("frontend-1", "frontend", "node-1", step_at=41, jump=0.6, seed=61),
+            *_quiet_pods(),
+        ]
+    )
+    stamps = T0 + pd.to_timedelta(np.arange(0, 2400, 20), unit="s")
+    logs = pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "pod": "frontend-1",
+            "namespace": "shop",
+            "workload": "frontend",
+            "node": "node-1",
+            "message": "GET / 200",
+        }
+    )
+    errors = pd.DataFrame(
+        {
+            "timestamp": stamps[stamps >= at],
+            "pod": "frontend-1",
+            "namespace": "shop",
+            "workload": "frontend",
+            "node": "node-1",
+            "message": "ERROR upstream checkout returned 503",
+        }
+    )
+    inv = obskit.Investigation(metrics=metrics, logs=pd.concat([logs, errors]))
+    out = suspects(inv, at=at, level="pod")
+    assert out.iloc[0]["pod"] == "checkout-1"
+    assert "dependency" in out.iloc[0]["kinds"]
+    follower = out[out["pod"] == "frontend-1"].iloc[0]
+    assert "its errors name checkout" in follower["reason"]
+
+
+def test_level_and_top_are_checked():
+    inv = obskit.Investigation(metrics=pd.concat(_quiet_pods()))
+    with pytest.raises(obskit.InvestigationError, match="level must be one of"):
+        inv.suspects(level="cluster")
+    with pytest.raises(obskit.InvestigationError, match="top must be a positive integer"):
+        inv.suspects(top=0)
+
+
+def test_many_series_and_log_lines_take_seconds():
+    rng = np.random.default_rng(11)
+    n_pods, n = 400, 120  # 2,000 series of 1 hour at 30 s
+    stamps = T0 + pd.to_timedelta(np.arange(n) * 30, unit="s")
+    pods = np.repeat([f"svc{i % 40}-{i}" for i in range(n_pods)], n * 5)
+    frame = pd.DataFrame(
+        {
+            "timestamp": np.tile(np.tile(stamps, 5), n_pods),
+            "metric": np.tile(np.repeat([f"m{k}" for k in range(5)], n), n_pods),
+            "value": rng.standard_normal(n_pods * n * 5) + 10,
+            "pod": pods,
+            "namespace": "shop",
+            "workload": pd.Series(pods).str.split("-").str[0].to_numpy(),
+        }
+    )
+    frame.loc[(frame["pod"] == "svc3-3") & (frame["timestamp"] >= stamps[60]), "value"] += 30
+    m = 300_000
+    logs = pd.DataFrame(
+        {
+            "timestamp": T0 + pd.to_timedelta(rng.integers(0, 3600, m), unit="s"),
+            "pod": rng.choice(pods[:: n * 5], m),
+            "namespace": "shop",
+            "message": rng.choice(["GET /a took 5ms", "cache hit 42", "WARN slow 9ms"], m),
+        }
+    )
+    inv = obskit.Investigation(metrics=frame, logs=logs)
+    started = time.perf_counter()
+    out = inv.suspects(at=stamps[60], level="pod")
+    assert time.perf_counter() - started < 30
+    assert out.iloc[0]["pod"] == "svc3-3"
