@@ -333,6 +333,109 @@ class Investigation:
 
     # --- views (issue 4) ---
 
+    def hierarchy_frame(
+        self, view: str = "workload", at: TimeLike = None, scores: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """One row per node of the cluster tree with triage counts for its subtree.
+
+        See :func:`obskit.views.hierarchy_frame`.
+
+        Examples
+        --------
+        >>> inv = Investigation(logs=pd.DataFrame({"timestamp": ["2024-01-01T00:00:00Z"],
+        ...                     "namespace": ["shop"], "pod": ["a"], "message": ["ERROR x"]}))
+        >>> inv.hierarchy_frame()["error_logs"].tolist()
+        [1, 1, 1]
+        """
+        from obskit.views import hierarchy_frame
+
+        return hierarchy_frame(self, view, at=at, scores=scores)
+
+    def hierarchy(
+        self,
+        view: str = "workload",
+        style: str = "treemap",
+        color_by: str = "health",
+        at: TimeLike = None,
+        scores: pd.DataFrame | None = None,
+    ):
+        """The cluster tree as a plotly treemap, sunburst or icicle, coloured by a measure.
+
+        See :func:`obskit.views.hierarchy`.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> obskit.datasets.load("checkout-oom").hierarchy("node")  # doctest: +SKIP
+        """
+        from obskit.views import hierarchy
+
+        return hierarchy(self, view, style=style, color_by=color_by, at=at, scores=scores)
+
+    def timeline(
+        self,
+        focus: dict | None = None,
+        metrics: str | Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        anomalies: pd.DataFrame | None = None,
+    ):
+        """Metrics, events and log volume of a focused entity on one shared time axis.
+
+        See :func:`obskit.views.timeline`.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> inv = obskit.datasets.load("checkout-oom")  # doctest: +SKIP
+        >>> inv.timeline(focus={"namespace": "shop", "workload": "checkout"})  # doctest: +SKIP
+        """
+        from obskit.views import timeline
+
+        return timeline(self, focus, metrics=metrics, start=start, end=end, anomalies=anomalies)
+
+    def events_table(
+        self,
+        focus: dict | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        min_severity: str | None = None,
+        limit: int | None = 500,
+    ) -> pd.DataFrame:
+        """Events of a focused entity and window, most severe and newest first.
+
+        See :func:`obskit.views.events_table`.
+
+        Examples
+        --------
+        >>> Investigation().events_table().columns[:3].tolist()
+        ['time', 'severity', 'source']
+        """
+        from obskit.views import events_table
+
+        return events_table(self, focus, start, end, min_severity=min_severity, limit=limit)
+
+    def logs_table(
+        self,
+        focus: dict | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        min_level: str | None = None,
+        limit: int | None = 500,
+    ) -> pd.DataFrame:
+        """Log lines of a focused entity and window, most severe and newest first.
+
+        See :func:`obskit.views.logs_table`.
+
+        Examples
+        --------
+        >>> Investigation().logs_table().columns[:2].tolist()
+        ['time', 'level']
+        """
+        from obskit.views import logs_table
+
+        return logs_table(self, focus, start, end, min_level=min_level, limit=limit)
+
     # --- analysis: anomalies and root-cause suspects (issue 5) ---
 
     def anomalies(

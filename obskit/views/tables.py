@@ -1,0 +1,192 @@
+"""Tables of a focused entity and window: events and log lines, most severe and newest first.
+
+The tables are plain DataFrames with readable columns; their text stays as it was recorded (a
+table is data). pandas escapes it when it renders HTML (``DataFrame.to_html`` and the notebook
+display), so markup in a log line shows as text; a ``Styler`` must be given ``escape="html"``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from obskit import schema
+from obskit.errors import InvestigationError
+from obskit.views._select import Focus, select
+
+if TYPE_CHECKING:
+    from obskit.investigation import Investigation
+
+__all__ = ["events_table", "logs_table"]
+
+_EVENT_COLUMNS = [
+    "time",
+    "severity",
+    "source",
+    "reason",
+    "object",
+    "where",
+    "message",
+    "user",
+    "verb",
+    "count",
+]
+_LOG_COLUMNS = [
+    "time",
+    "level",
+    "namespace",
+    "pod",
+    "container",
+    "node",
+    "message",
+    "origin",
+    "line",
+]
+
+
+def _min_level(value: str | None, name: str) -> str | None:
+    if value is None or value in schema.SEVERITIES:
+        return value
+    raise InvestigationError(f"{name} must be one of {', '.join(schema.SEVERITIES)}, got {value!r}")
+
+
+def _limit(limit: int | None) -> int | None:
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise InvestigationError(f"limit must be a positive integer or None, got {limit!r}")
+    return limit
+
+
+def _most_severe_first(frame: pd.DataFrame, level: str, limit: int | None) -> pd.DataFrame:
+    rank = frame[level].cat.codes  # ordered scale: higher code = more severe; NA = -1
+    order = pd.DataFrame({"rank": rank.to_numpy(), "t": frame["timestamp"].to_numpy()})
+    order = order.sort_values(["rank", "t"], ascending=[False, False], kind="stable")
+    picked = frame.iloc[order.index.to_numpy()]
+    return picked.head(limit) if limit is not None else picked
+
+
+def _joined(parts: list[pd.Series], sep: str) -> pd.Series:
+    out = pd.Series("", index=parts[0].index, dtype="object")
+    for part in parts:
+        text = part.astype("object")
+        has = text.notna()
+        glue = out.where(out == "", out + sep)
+        out = out.where(~has, glue + text.astype(str).where(has, ""))
+    return out.where(out != "", None)
+
+
+def events_table(
+    inv: Investigation,
+    focus: Focus = None,
+    start: object = None,
+    end: object = None,
+    min_severity: str | None = None,
+    limit: int | None = 500,
+) -> pd.DataFrame:
+    """Events of a focused entity and window, most severe first, then newest first.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    focus : mapping, optional
+        Key columns of a hierarchy node, e.g. ``{"namespace": "shop", "pod": "web-1"}``.
+    start, end : timestamp, optional
+        The window (default: all of it).
+    min_severity : str, optional
+        Keep events at or above this severity (one of ``obskit.SEVERITIES``).
+    limit : int or None
+        At most this many rows (default 500); ``None`` for all.
+
+    Returns
+    -------
+    DataFrame
+        ``time, severity, source, reason, object, where, message, user, verb, count``:
+        ``reason`` is the Falco rule for Falco alerts, ``object`` is ``kind/name``, ``where``
+        is ``namespace/pod/container`` or the node.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.Investigation(events=pd.DataFrame({
+    ...     "timestamp": ["2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z"],
+    ...     "source": ["kubernetes"] * 2, "severity": ["info", "warning"],
+    ...     "reason": ["Pulled", "BackOff"], "namespace": ["shop"] * 2, "pod": ["web-1"] * 2}))
+    >>> events_table(inv)[["severity", "reason", "where"]].values.tolist()
+    [['warning', 'BackOff', 'shop/web-1'], ['info', 'Pulled', 'shop/web-1']]
+    """
+    minimum = _min_level(min_severity, "min_severity")
+    limit = _limit(limit)
+    events = select(inv, focus, start, end).events
+    if minimum is not None:
+        events = events.loc[(events["severity"] >= minimum).fillna(False)]
+    events = _most_severe_first(events, "severity", limit)
+    reason = events["reason"].astype("object")
+    if "rule" in events.columns:
+        reason = reason.where(reason.notna(), events["rule"].astype("object"))
+    where = _joined([events[c] for c in ("namespace", "pod", "container")], "/")
+    where = where.where(where.notna(), events["node"].astype("object"))
+    table = pd.DataFrame(
+        {
+            "time": events["timestamp"],
+            "severity": events["severity"],
+            "source": events["source"],
+            "reason": reason,
+            "object": _joined([events["object_kind"], events["object_name"]], "/"),
+            "where": where,
+            "message": events["message"],
+            "user": events["user"],
+            "verb": events["verb"],
+            "count": events["count"],
+        }
+    )
+    return table[_EVENT_COLUMNS].reset_index(drop=True)
+
+
+def logs_table(
+    inv: Investigation,
+    focus: Focus = None,
+    start: object = None,
+    end: object = None,
+    min_level: str | None = None,
+    limit: int | None = 500,
+) -> pd.DataFrame:
+    """Log lines of a focused entity and window, most severe first, then newest first.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    focus : mapping, optional
+        Key columns of a hierarchy node, e.g. ``{"namespace": "shop", "workload": "checkout"}``.
+    start, end : timestamp, optional
+        The window (default: all of it).
+    min_level : str, optional
+        Keep lines at or above this level (one of ``obskit.SEVERITIES``).
+    limit : int or None
+        At most this many rows (default 500); ``None`` for all.
+
+    Returns
+    -------
+    DataFrame
+        ``time, level, namespace, pod, container, node, message, origin, line`` (``origin``
+        and ``line`` say where the line was read, for evidence).
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.Investigation(logs=pd.DataFrame({
+    ...     "timestamp": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z"],
+    ...     "namespace": ["shop"] * 2, "pod": ["web-1"] * 2,
+    ...     "message": ["ERROR db down", "INFO ok"]}))
+    >>> logs_table(inv)[["level", "message"]].values.tolist()
+    [['error', 'ERROR db down'], ['info', 'INFO ok']]
+    """
+    minimum = _min_level(min_level, "min_level")
+    limit = _limit(limit)
+    logs = select(inv, focus, start, end).logs
+    if minimum is not None:
+        logs = logs.loc[(logs["level"] >= minimum).fillna(False)]
+    logs = _most_severe_first(logs, "level", limit)
+    table = logs.rename(columns={"timestamp": "time"})
+    return table[_LOG_COLUMNS].reset_index(drop=True)

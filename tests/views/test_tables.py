@@ -1,0 +1,83 @@
+"""Events and logs tables: most severe first, then newest; readable columns; focus and window."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from obskit import InvestigationError
+from obskit.views import events_table, logs_table
+
+
+def _is_most_severe_then_newest(table: pd.DataFrame, level: str) -> bool:
+    rank = table[level].cat.codes.to_numpy()  # ordered scale; missing (-1) sorts last
+    pairs = list(zip(-rank, -table["time"].astype("int64").to_numpy(), strict=True))
+    return pairs == sorted(pairs)
+
+
+def test_events_table_order_and_columns(checkout):
+    table = events_table(checkout, limit=None)
+    assert list(table.columns) == [
+        "time",
+        "severity",
+        "source",
+        "reason",
+        "object",
+        "where",
+        "message",
+        "user",
+        "verb",
+        "count",
+    ]
+    assert len(table) == len(checkout.events)
+    assert _is_most_severe_then_newest(table, "severity")
+    assert table["severity"].iloc[0] == "warning"
+
+
+def test_events_table_focus_window_and_floor(checkout):
+    focus = {"namespace": "shop", "workload": "checkout"}
+    table = events_table(checkout, focus, start="2024-05-14T09:00Z", min_severity="warning")
+    assert set(table["severity"]) == {"warning"}
+    assert table["where"].str.startswith("shop/checkout-").all()
+    assert (table["time"] >= pd.Timestamp("2024-05-14T09:00Z")).all()
+
+
+def test_events_table_names_falco_rules(hostile):
+    table = events_table(hostile)
+    assert "Terminal shell in container" in set(table["reason"])
+    assert table["object"].iloc[0] == "Pod/web-5d8f6c7b9-x2x9z"
+
+
+def test_logs_table_order_and_limit(checkout):
+    table = logs_table(checkout, {"namespace": "shop", "workload": "checkout"}, limit=50)
+    assert len(table) == 50
+    assert list(table.columns) == [
+        "time",
+        "level",
+        "namespace",
+        "pod",
+        "container",
+        "node",
+        "message",
+        "origin",
+        "line",
+    ]
+    assert set(table["level"]) == {"error"}
+    assert _is_most_severe_then_newest(logs_table(checkout, limit=None), "level")
+
+
+def test_tables_through_the_investigation(checkout):
+    assert checkout.logs_table(min_level="error", limit=3)["level"].tolist() == ["error"] * 3
+    assert len(checkout.events_table(limit=2)) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"min_level": "loud"}, "min_level must be one of debug, info"),
+        ({"limit": 0}, "limit must be a positive integer or None"),
+    ],
+)
+def test_table_errors(checkout, kwargs, match):
+    with pytest.raises(InvestigationError, match=match):
+        logs_table(checkout, **kwargs)
