@@ -9,7 +9,7 @@ import pandas as pd
 
 from obskit.errors import SourceError
 
-__all__ = ["epoch_unit", "parse_times"]
+__all__ = ["as_utc", "epoch_unit", "parse_times"]
 
 _UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
@@ -107,3 +107,35 @@ def _from_epoch(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
 def _from_epoch_int(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
     scale = _scales(arr) if unit is None else np.int64(_UNITS[unit])
     return pd.to_datetime(arr * scale, unit="ns", utc=True)
+
+
+def as_utc(
+    value: object,
+    name: str,
+    *,
+    error: type[Exception] = SourceError,
+    epoch_seconds: bool = False,
+) -> pd.Timestamp:
+    """One moment an analyst typed, as a UTC ``Timestamp`` (text without an offset is UTC).
+
+    ``epoch_seconds`` also accepts a number of seconds since the epoch. Anything unreadable
+    raises ``error`` naming the argument, the value and an example of what works.
+
+    Examples
+    --------
+    >>> as_utc("2024-05-14T12:00:00+02:00", "start")
+    Timestamp('2024-05-14 10:00:00+0000', tz='UTC')
+    """
+    try:
+        if epoch_seconds and isinstance(value, int | float) and not isinstance(value, bool):
+            ts = pd.Timestamp(value, unit="s")
+        else:
+            ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        hint = " or epoch seconds" if epoch_seconds else ""
+        raise error(
+            f"{name} must be a timestamp like '2024-05-14T10:00:00Z'{hint}, got {value!r}"
+        ) from exc
+    if ts is pd.NaT:
+        raise error(f"{name} must be a timestamp like '2024-05-14T10:00:00Z', got {value!r}")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

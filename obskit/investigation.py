@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from obskit import schema
+from obskit._time import as_utc
 from obskit.enrich import enrich, observed_nodes, resolve_workloads
 from obskit.errors import InvestigationError, SourceError, UnknownFormatError
 from obskit.sources import load_file
@@ -34,7 +35,8 @@ _FRAMES = (*_SIGNALS, "inventory")
 MANIFEST = "obskit.json"
 #: Files in a loaded folder that describe it rather than hold telemetry (listed, not skipped).
 METADATA_FILES = frozenset({MANIFEST, "truth.json"})
-_FILES_COLUMNS = [
+#: The columns of ``Investigation.files``, the per-file ledger.
+FILES_COLUMNS = [
     "origin",
     "format",
     "status",
@@ -59,17 +61,7 @@ class _Parts:
 
 
 def _timestamp(value: TimeLike, name: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvestigationError(
-            f"{name} must be a timestamp like '2024-01-01T10:00:00Z', got {value!r}"
-        ) from exc
-    if ts is pd.NaT:
-        raise InvestigationError(f"{name} must be a timestamp, got {value!r}")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return None if value is None else as_utc(value, name, error=InvestigationError)
 
 
 class Investigation:
@@ -144,7 +136,7 @@ class Investigation:
         self.logs: pd.DataFrame = frames["logs"]
         self.rejects: pd.DataFrame = rejects if rejects is not None else schema.empty("rejects")
         self.files: pd.DataFrame = (
-            files if files is not None else pd.DataFrame(columns=_FILES_COLUMNS)
+            files if files is not None else pd.DataFrame(columns=FILES_COLUMNS)
         )
         self.notes: list[str] = list(notes)
         self.start, self.end = window
@@ -659,7 +651,7 @@ def load(
         frames,
         cluster=cluster,
         rejects=schema.concat("rejects", parts.frames["rejects"]),
-        files=pd.DataFrame(parts.files, columns=_FILES_COLUMNS),
+        files=pd.DataFrame(parts.files, columns=FILES_COLUMNS),
         notes=parts.notes,
     )
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from obskit import schema
 from obskit.errors import CollectionError
-from obskit.investigation import Investigation
+from obskit.investigation import FILES_COLUMNS, Investigation
 from obskit.live.kubernetes import INVENTORY, Kubernetes, event_gap
 from obskit.live.loki import Loki
 from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, render_query, to_timestamp
@@ -30,18 +30,6 @@ __all__ = ["GAP", "collect"]
 
 #: The prefix of the notes that record a coverage gap.
 GAP = "coverage gap: "
-
-_FILES_COLUMNS = [
-    "origin",
-    "format",
-    "status",
-    "records",
-    "rows",
-    "rejects",
-    "merged",
-    "balanced",
-    "note",
-]
 
 
 def collect(
@@ -210,7 +198,7 @@ def _investigation(
         out,
         cluster=cluster,
         rejects=schema.concat("rejects", rejects),
-        files=pd.DataFrame(ledger, columns=_FILES_COLUMNS),
+        files=pd.DataFrame(ledger, columns=FILES_COLUMNS),
         notes=notes,
         window=window,
     )

@@ -56,6 +56,7 @@ import orjson
 import pandas as pd
 import requests
 
+from obskit._time import as_utc
 from obskit.errors import CollectionError, FormatError
 from obskit.live._http import HttpClient
 from obskit.sources._base import ParseResult
@@ -134,19 +135,8 @@ def render_query(template: str, namespaces: Sequence[str] | None) -> str:
 
 
 def to_timestamp(value: object, name: str) -> pd.Timestamp:
-    """A UTC timestamp from a string, a datetime, a Timestamp or epoch seconds."""
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            ts = pd.Timestamp(value, unit="s")
-        else:
-            ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise CollectionError(
-            f"{name} must be a time like '2024-05-14T10:00:00Z' or epoch seconds, got {value!r}"
-        ) from exc
-    if ts is pd.NaT:
-        raise CollectionError(f"{name} must be a time, got {value!r}")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    """A time argument (RFC3339 text, a Timestamp or epoch seconds) as a UTC Timestamp."""
+    return as_utc(value, name, error=CollectionError, epoch_seconds=True)
 
 
 def _step_ms(step: object) -> int:

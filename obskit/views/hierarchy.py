@@ -27,6 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from obskit import schema
+from obskit._time import as_utc
 from obskit.enrich import enrich
 from obskit.errors import InvestigationError
 from obskit.views import _safe
@@ -170,17 +171,7 @@ def hierarchy_frame(
 
 
 def _moment(at: object) -> pd.Timestamp | None:
-    if at is None:
-        return None
-    try:
-        ts = pd.Timestamp(at)
-    except (TypeError, ValueError) as exc:
-        raise InvestigationError(
-            f"at must be a timestamp like '2024-05-14T09:30:00Z', got {at!r}"
-        ) from exc
-    if ts is pd.NaT:
-        raise InvestigationError(f"at must be a timestamp, got {at!r}")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return None if at is None else as_utc(at, "at", error=InvestigationError)
 
 
 def _value(v: object) -> str | None:
