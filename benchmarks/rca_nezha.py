@@ -32,6 +32,7 @@ import orjson
 import pandas as pd
 
 import obskit
+from obskit.analysis.rca import suspects
 
 SYSTEMS = {"2022-08-23": ("OnlineBoutique", "hipster"), "2023-01-30": ("TrainTicket", "ts")}
 BEFORE = pd.Timedelta("10min")
@@ -65,6 +66,9 @@ def read_logs(folder: Path) -> pd.DataFrame:
             "container": raw["Container"].astype(str),
             "node": raw["Node"].astype(str),
             "message": messages,
+            # OpenTelemetry log data model names: obskit traces caller -> callee edges from them
+            "trace_id": raw["TraceID"].astype("object").where(raw["TraceID"].notna(), None),
+            "span_id": raw["SpanID"].astype("object").where(raw["SpanID"].notna(), None),
         }
     )
 
@@ -94,7 +98,61 @@ def read_metrics(folder: Path, nodes: dict[str, str]) -> tuple[pd.DataFrame, pd.
     return pd.concat([pod_rows, node_rows], ignore_index=True), wide
 
 
-def build(folder: Path, namespace: str) -> tuple[obskit.Investigation, pd.DataFrame]:
+def read_edges(folder: Path, pods: pd.Series) -> pd.DataFrame:
+    """Per-call-edge latency (Istio's, ``source_50``/``destination_50``), keyed on the callee.
+
+    A column ``<caller>_<callee>`` holds the latency of the calls from one service to another as
+    the caller's sidecar (``reporter=source``) or the callee's (``reporter=destination``) saw
+    it. It is evidence about the callee, so the series is keyed on the callee's pod with the
+    caller as a label, as a Prometheus query ``by (destination_workload, source_workload,
+    reporter)`` would be. Services with several pods are skipped (the edge names no pod).
+    """
+    by_workload = pd.DataFrame({"pod": pods.unique()})
+    by_workload["workload"] = _workload(by_workload["pod"])
+    single = by_workload.drop_duplicates("workload", keep=False).set_index("workload")["pod"]
+    parts = []
+    for reporter, name in (("source", "source_50"), ("destination", "destination_50")):
+        path = folder / "metric" / f"{name}.csv.xz"
+        if not path.exists():
+            continue
+        wide = pd.read_csv(path)
+        stamps = pd.to_datetime(wide["timestamp"], unit="s", utc=True)
+        for column in wide.columns:
+            caller, sep, callee = column.partition("_")
+            if not sep or callee not in single.index:
+                continue
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "timestamp": stamps,
+                        "metric": "EdgeLatencyP50(s)",
+                        "value": pd.to_numeric(wide[column], errors="coerce"),
+                        "pod": single[callee],
+                        "caller": caller,
+                        "reporter": reporter,
+                    }
+                )
+            )
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
+    out["workload"] = _workload(out["pod"])
+    out["workload_kind"] = "Deployment"
+    return out
+
+
+def read_dependencies(folder: Path) -> pd.DataFrame | None:
+    """Nezha's service call graph (``dependency.csv``: Source, Target), when the day has one."""
+    path = folder / "metric" / "dependency.csv.xz"
+    if not path.exists():
+        return None
+    edges = pd.read_csv(path)
+    return pd.DataFrame({"caller": edges["Source"], "callee": edges["Target"]})
+
+
+def build(
+    folder: Path, namespace: str, edges: bool = True
+) -> tuple[obskit.Investigation, pd.DataFrame]:
     """The Investigation for one system through the public constructor, and BARO's table."""
     logs = read_logs(folder)
     nodes = {}
@@ -104,6 +162,11 @@ def build(folder: Path, namespace: str) -> tuple[obskit.Investigation, pd.DataFr
         logs["workload_kind"] = "Deployment"
         logs["namespace"] = namespace
     metrics, wide = read_metrics(folder, nodes)
+    if edges:
+        edge_rows = read_edges(folder, metrics["pod"].dropna())
+        if len(edge_rows):
+            edge_rows["node"] = edge_rows["pod"].map(nodes)
+            metrics = pd.concat([metrics, edge_rows], ignore_index=True)
     metrics["namespace"] = np.where(metrics["pod"].notna(), namespace, None)
     inv = obskit.Investigation(
         metrics=metrics, logs=logs if len(logs) else None, cluster=f"nezha-{namespace}"
@@ -177,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=here.parent.parent / "shared/external/nezha")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--scale", action="store_true", help="also time 2,000 series + 1M lines")
+    parser.add_argument(
+        "--no-edges", action="store_true", help="leave out the per-call-edge latency series"
+    )
+    parser.add_argument(
+        "--no-dependencies", action="store_true", help="do not pass dependency.csv to suspects()"
+    )
     args = parser.parse_args(argv)
     if args.scale:
         runtime_at_scale()
@@ -195,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{folder} is absent; skipping {system}", file=sys.stderr)
             continue
         t0 = time.perf_counter()
-        inv, wide = build(folder, namespace)
+        inv, wide = build(folder, namespace, edges=not args.no_edges)
+        deps = None if args.no_dependencies else read_dependencies(folder)
         built = time.perf_counter() - t0
         faults = json.loads((folder / f"{day}-fault_list.json").read_text())
         faults = [f for hour in faults.values() for f in hour][: args.limit]
@@ -204,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             at = pd.Timestamp(fault["inject_time"], tz="UTC")
             part = inv.window(at - BEFORE, at + AFTER)
             t1 = time.perf_counter()
-            found = part.suspects(at=at, level="pod", top=50)
+            found = suspects(part, at=at, level="pod", top=50, dependencies=deps)
             timings.append(time.perf_counter() - t1)
             ours = found["pod"].astype(str).tolist()
             truth = fault["inject_pod"]

@@ -451,15 +451,27 @@ class Investigation:
         from obskit.analysis.anomalies import anomalies
 
         return anomalies(
-            self, at=at, baseline=baseline, horizon=horizon, threshold=threshold,
+            self,
+            at=at,
+            baseline=baseline,
+            horizon=horizon,
+            threshold=threshold,
             all_series=all_series,
         )
 
-    def suspects(self, at: TimeLike = None, level: str = "auto", top: int = 10) -> pd.DataFrame:
+    def suspects(
+        self,
+        at: TimeLike = None,
+        level: str = "auto",
+        top: int = 10,
+        dependencies: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         """Ranked root-cause suspects with their evidence and a one-sentence reason.
 
         See :func:`obskit.analysis.rca.suspects`; the time used as ``at`` is in the ``at``
-        column and ``attrs["at"]`` (with ``attrs["at_source"]``).
+        column and ``attrs["at"]`` (with ``attrs["at_source"]``). ``dependencies`` is an
+        optional call graph (caller, callee) from a service mesh or traces; edges traced from
+        the logs and callers' errors naming a callee are used either way.
 
         Examples
         --------
@@ -470,7 +482,7 @@ class Investigation:
         """
         from obskit.analysis.rca import suspects
 
-        return suspects(self, at=at, level=level, top=top)
+        return suspects(self, at=at, level=level, top=top, dependencies=dependencies)
 
     # --- security: detections (issue 6) ---
 

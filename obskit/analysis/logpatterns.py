@@ -14,7 +14,10 @@ On top of the templates:
 
 - :func:`new_templates`: templates first seen at or after the onset, per pod;
 - :func:`error_bursts`: per pod, the rate of warning-or-worse lines after the onset against
-  the rate before it, scored like a Poisson count.
+  the rate before it, scored like a Poisson count;
+- :func:`trace_edges`: caller -> callee workload edges from log lines that carry trace and
+  span ids (a span that begins and ends inside another workload's span of the same trace was
+  called by it).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "log_templates",
     "mask",
     "new_templates",
+    "trace_edges",
 ]
 
 WILDCARD = "<*>"
@@ -384,3 +388,78 @@ def error_bursts(
     agg["score"] = (agg["after"] - expected) / np.sqrt(expected)
     agg = agg[agg["score"] >= min_score]
     return agg.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
+
+
+def trace_edges(
+    logs: pd.DataFrame, min_count: int = 3, dominance: float = 2.0, max_traces: int = 20_000
+) -> pd.DataFrame:
+    """Caller -> callee workload edges from log lines that carry ``trace_id`` and ``span_id``.
+
+    Each (trace, span) is one workload's piece of a request, from its first to its last line. A
+    span of workload B that begins and ends inside a span of workload A in the same trace was
+    called by A (directly or through others). An edge A -> B is kept when it was seen in at
+    least ``min_count`` traces and ``dominance`` times as often as B -> A.
+
+    Parameters
+    ----------
+    logs : DataFrame
+        A logs frame with ``trace_id``, ``span_id`` and ``workload`` columns (the
+        OpenTelemetry log data model's names); without them, no edges.
+    min_count : int
+        Fewest traces that show an edge.
+    dominance : float
+        How much more often A called B than B called A for A -> B to be kept.
+    max_traces : int
+        Traces looked at (the most recent), to bound the cost on large logs.
+
+    Returns
+    -------
+    DataFrame
+        ``caller``, ``callee`` (workloads), ``count`` (traces); most seen first.
+
+    Examples
+    --------
+    >>> t = pd.to_datetime(["2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z",
+    ...                     "2024-01-01T00:00:02Z", "2024-01-01T00:00:03Z"])
+    >>> logs = pd.DataFrame({"timestamp": list(t) * 3, "workload": ["web", "db", "db", "web"] * 3,
+    ...     "trace_id": ["a"] * 4 + ["b"] * 4 + ["c"] * 4,
+    ...     "span_id": ["1", "2", "2", "1"] * 3, "message": "x"})
+    >>> trace_edges(logs).values.tolist()
+    [['web', 'db', 3]]
+    """
+    columns = ["caller", "callee", "count"]
+    need = {"trace_id", "span_id", "workload", "timestamp"}
+    if logs.empty or not need <= set(logs.columns):
+        return pd.DataFrame(columns=columns)
+    frame = logs[["trace_id", "span_id", "workload", "timestamp"]].dropna()
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = frame.astype({"trace_id": "object", "span_id": "object", "workload": "object"})
+    spans = (
+        frame.groupby(["trace_id", "span_id", "workload"], sort=False)["timestamp"]
+        .agg(["min", "max"])
+        .reset_index()
+    )
+    last = spans.groupby("trace_id", sort=False)["max"].max().sort_values()
+    keep = set(last.index[-max_traces:])
+    spans = spans[spans["trace_id"].isin(keep)]
+    pairs = spans.merge(spans, on="trace_id", suffixes=("_a", "_b"))
+    nested = (
+        (pairs["workload_a"] != pairs["workload_b"])
+        & (pairs["min_a"] <= pairs["min_b"])
+        & (pairs["max_b"] <= pairs["max_a"])
+        & ((pairs["min_a"] < pairs["min_b"]) | (pairs["max_b"] < pairs["max_a"]))
+    )
+    hits = pairs.loc[nested, ["trace_id", "workload_a", "workload_b"]].drop_duplicates()
+    if hits.empty:
+        return pd.DataFrame(columns=columns)
+    counts = hits.groupby(["workload_a", "workload_b"]).size()
+    reverse = counts.rename_axis(["workload_b", "workload_a"]).reorder_levels(
+        ["workload_a", "workload_b"]
+    )
+    back = reverse.reindex(counts.index).fillna(0)
+    ok = (counts >= min_count) & (counts >= dominance * back)
+    out = counts[ok].rename("count").reset_index()
+    out.columns = columns
+    out["count"] = out["count"].astype(np.int64)
+    return out.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)

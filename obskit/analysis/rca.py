@@ -43,10 +43,10 @@ from obskit.analysis.anomalies import (
     metric_onsets,
     series_matrix,
 )
-from obskit.analysis.logpatterns import error_bursts, log_templates, new_templates
+from obskit.analysis.logpatterns import error_bursts, log_templates, new_templates, trace_edges
 from obskit.errors import InvestigationError
 
-__all__ = ["LEVELS", "evidence", "find_onset", "suspects"]
+__all__ = ["LEVELS", "call_graph", "evidence", "find_onset", "metric_family", "suspects"]
 
 #: The levels a suspect can be named at, coarse to fine, and ``auto``.
 LEVELS = ("node", "workload", "pod", "container", "auto")
@@ -124,11 +124,56 @@ _KIND_WEIGHTS = {
     "change": 1.0,
     "dependency": 1.0,
 }
+#: Weight of a client-side metric (a caller's view of the latency or errors of what it calls,
+#: e.g. ``PodClientLatencyP99``, ``grpc_client_handling_seconds``): a symptom, not a cause.
+CLIENT_WEIGHT = 0.4
+#: A caller whose callee (directly or further down the call graph) has at least this share of
+#: its own score is explained by it: its score is multiplied by :data:`EXPLAINED_WEIGHT`.
+EXPLAINED_SHARE = 0.5
+EXPLAINED_WEIGHT = 0.5
+_CLIENT_RE = re.compile(r"client", re.IGNORECASE)
+#: Metrics whose trouble travels up a call graph (a slow or failing callee makes its callers
+#: slow or failing); resource metrics (CPU, memory, disk, bytes) stay where they are.
+_PROPAGATES_RE = re.compile(
+    r"latency|duration|response_time|seconds\.p\d|success|error|fail|5xx|status_code|timeout",
+    re.IGNORECASE,
+)
+_FAMILY_SUBS = [
+    (re.compile(r"\([^)]*\)"), ""),  # units: CpuUsage(m)
+    (re.compile(r"\.rate\w*$|\.p\d+$|\.avg\w*$|\.max\w*$"), ""),  # obskit expression suffixes
+    (re.compile(r"(?:_bucket|_sum|_count|_total)$"), ""),
+    (re.compile(r"[._]?p\d{2,3}(?:\.\d+)?$"), ""),  # percentiles: LatencyP99, latency_p95
+    (re.compile(r"[._]?rate$"), ""),  # CpuUsageRate(%) is CpuUsage(m) as a share
+]
 _LEAD = pd.Timedelta("15min")  # changes this long before the onset can still be its cause
 _GRACE = pd.Timedelta("2min")  # symptoms this long before the onset are still the incident's
 
 
 # --- evidence ---------------------------------------------------------------------------------
+
+
+def _is_client(metric: pd.Series) -> pd.Series:
+    """Whether each metric name is a client-side measurement (a caller's view of its callees)."""
+    return metric.astype(str).str.contains(_CLIENT_RE)
+
+
+def metric_family(metric: str) -> str:
+    """The family of a metric name: percentiles, units and rate/share variants folded together.
+
+    Series of one family in one pod move together (P90, P95 and P99 of one latency; CPU in
+    millicores and as a share of the limit), so a pod's metric evidence counts each family once.
+
+    Examples
+    --------
+    >>> [metric_family(m) for m in ["PodClientLatencyP99(s)", "CpuUsageRate(%)", "CpuUsage(m)",
+    ...     "http_request_duration_seconds.p99", "container_cpu_usage_seconds_total.rate5m"]]
+    ['podclientlatency', 'cpuusage', 'cpuusage', 'http_request_duration_seconds', \
+'container_cpu_usage_seconds']
+    """
+    name = str(metric).lower()
+    for pattern, repl in _FAMILY_SUBS:
+        name = pattern.sub(repl, name)
+    return name
 
 
 def _key_of(frame: pd.DataFrame) -> pd.DataFrame:
@@ -143,12 +188,15 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     strength = np.minimum(np.log2(1 + score / 3.0), 5.0)
     strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, 0.6)
     strength *= 0.5 + 0.5 * np.minimum(1.0, hit["share"].to_numpy(dtype=float) * 3)
+    client = _is_client(hit["metric"].astype(str)).to_numpy()
+    strength *= np.where(client, CLIENT_WEIGHT, 1.0)
     labels = hit["labels"].astype(str)
     name = hit["metric"].astype(str) + np.where(labels != "", "{" + labels + "}", "")
     text = [
         f"{n} {d} {s:.1f} IQRs from its baseline ({b:.3g} -> {v:.3g}, NSigma {z:.1f}"
-        f"{', baseline from peer pods' if src == 'peers' else ''})"
-        for n, d, s, b, v, z, src in zip(
+        f"{', baseline from peer pods' if src == 'peers' else ''}"
+        f"{'; client side: a symptom of what it calls' if c else ''})"
+        for n, d, s, b, v, z, src, c in zip(
             name,
             hit["direction"],
             score,
@@ -156,6 +204,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             hit["peak_value"],
             hit["nsigma"],
             hit["baseline_from"],
+            client,
             strict=True,
         )
     ]
@@ -462,6 +511,162 @@ def _evidence(
     return out, callers, step
 
 
+# --- call graph ---------------------------------------------------------------------------
+
+
+def call_graph(inv, dependencies: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Caller -> callee edges between workloads: given, and found in the data.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    dependencies : DataFrame, optional
+        ``caller`` and ``callee`` columns (``source``/``target`` also accepted): workload,
+        Service or pod names. Names that match nothing in the investigation are dropped.
+
+    Returns
+    -------
+    DataFrame
+        ``caller``, ``callee`` (workload names) and ``source`` (``given``, or ``traces`` for
+        edges found in log lines that carry trace and span ids, see
+        :func:`~obskit.analysis.logpatterns.trace_edges`).
+
+    Raises
+    ------
+    InvestigationError
+        When ``dependencies`` is not a DataFrame with caller and callee columns.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.datasets.load("checkout-oom")  # doctest: +SKIP
+    >>> call_graph(inv, pd.DataFrame({"caller": ["frontend"], "callee": ["checkout"]}))
+    ... # doctest: +SKIP
+    """
+    columns = ["caller", "callee", "source"]
+    parts = []
+    if dependencies is not None:
+        parts.append(_given_edges(inv, dependencies))
+    logs = inv.logs
+    if len(logs) and {"trace_id", "span_id"} <= set(logs.columns):
+        traced = trace_edges(logs)
+        parts.append(traced[["caller", "callee"]].assign(source="traces"))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)
+    out = out[out["caller"] != out["callee"]]
+    return out.drop_duplicates(["caller", "callee"]).reset_index(drop=True)[columns]
+
+
+def _given_edges(inv, dependencies: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(dependencies, pd.DataFrame):
+        raise InvestigationError(
+            f"dependencies must be a DataFrame with caller and callee columns, got "
+            f"{type(dependencies).__name__}"
+        )
+    lower = {str(c).lower(): c for c in dependencies.columns}
+    pick = [
+        next((lower[c] for c in names if c in lower), None)
+        for names in (("caller", "source", "src", "parent"), ("callee", "target", "dst", "child"))
+    ]
+    if pick[0] is None or pick[1] is None:
+        raise InvestigationError(
+            "dependencies needs caller and callee columns (or source and target); got "
+            f"{list(dependencies.columns)!r}"
+        )
+    names: dict[str, set[str]] = {
+        n: {wl for _, wl in v} for n, v in _service_workloads(inv.inventory).items()
+    }
+    for frame in (inv.metrics, inv.logs):
+        if len(frame):
+            known = frame[["workload", "pod"]].astype("object").dropna(subset=["workload"])
+            for wl in known["workload"].unique():
+                names.setdefault(str(wl), set()).add(str(wl))
+            pods = known.dropna().drop_duplicates("pod")[["pod", "workload"]]
+            for pod, wl in pods.itertuples(index=False):
+                names.setdefault(str(pod), set()).add(str(wl))
+    rows = []
+    for a, b in dependencies[pick].astype(str).itertuples(index=False):
+        for wa in names.get(a, ()):
+            for wb in names.get(b, ()):
+                rows.append((wa, wb, "given"))
+    return pd.DataFrame(rows, columns=["caller", "callee", "source"])
+
+
+def _descendants(graph: pd.DataFrame) -> dict[str, set[str]]:
+    """Every workload each workload calls, directly or through others (itself left out)."""
+    children: dict[str, set[str]] = {}
+    for a, b in graph[["caller", "callee"]].itertuples(index=False):
+        children.setdefault(a, set()).add(b)
+    out: dict[str, set[str]] = {}
+    for start in children:
+        seen: set[str] = set()
+        stack = list(children[start])
+        while stack:
+            node = stack.pop()
+            if node in seen or node == start:
+                continue
+            seen.add(node)
+            stack.extend(children.get(node, ()))
+        out[start] = seen
+    return out
+
+
+def _propagating(ev: pd.DataFrame) -> np.ndarray:
+    """Evidence a callee's trouble can cause in its caller: latency and error metrics, new or
+    bursting log errors, callers' hints; not resource use, events or terminations."""
+    kind = ev["kind"].astype(str)
+    metric = kind.eq("metric") & ev["signal"].astype(str).str.contains(_PROPAGATES_RE)
+    return (metric | kind.isin(["log", "dependency"])).to_numpy()
+
+
+def _explained_by_callees(cands: dict[tuple, dict], graph: pd.DataFrame) -> None:
+    """Scale down the part of a caller's score that a callee further down explains.
+
+    The deepest anomalous node wins: a caller slows down or fails when what it calls does. A
+    candidate's propagating evidence (latency and error metrics, log errors: what a callee's
+    trouble causes upstream) is multiplied by :data:`EXPLAINED_WEIGHT` when a candidate it
+    calls, directly or through others, scores at least :data:`EXPLAINED_SHARE` of it; its own
+    resource trouble (CPU, memory, events) keeps its full weight. Scores are compared before
+    any is scaled.
+    """
+    if graph.empty or not cands:
+        return
+    below = _descendants(graph)
+    by_workload: dict[str, list[tuple]] = {}
+    for ident, cand in cands.items():
+        if cand["workload"] is not None:
+            by_workload.setdefault(str(cand["workload"]), []).append(ident)
+    before = {ident: cand["score"] for ident, cand in cands.items()}
+    for ident, cand in cands.items():
+        wl = cand["workload"]
+        if wl is None or str(wl) not in below:
+            continue
+        found = [
+            (before[j], cands[j]) for callee in below[str(wl)] for j in by_workload.get(callee, ())
+        ]
+        if not found:
+            continue
+        score, best = max(found, key=lambda x: x[0])
+        ev = cand["ev"]
+        moves = _propagating(ev)
+        travelling = _score(ev[moves])
+        if travelling <= 0 or score < EXPLAINED_SHARE * travelling:
+            continue
+        local = _score(ev[~moves])
+        scaled = local + EXPLAINED_WEIGHT * travelling
+        if scaled >= before[ident]:
+            continue
+        cand["score"] *= scaled / max(_score(ev), 1e-9)
+        cand["notes"].append(
+            f"it calls {best['workload']} (directly or through others), whose own trouble "
+            f"(score {score:.1f}) explains its latency and errors"
+        )
+        cand["explained_by"] = best["workload"]
+
+
 # --- onset --------------------------------------------------------------------------------
 
 
@@ -525,12 +730,31 @@ def _combine(strengths: pd.Series) -> float:
 
 
 def _score(ev: pd.DataFrame) -> float:
+    """A candidate's score: per kind, the strongest piece plus diminishing credit for the rest.
+
+    Metric evidence counts each metric family (:func:`metric_family`) once, at its strongest
+    series, so many correlated series of one pod do not outweigh one clear signal elsewhere.
+    """
     if ev.empty:
         return 0.0
     total = 0.0
-    for kind, part in ev.groupby("kind", sort=False)["strength"]:
-        total += _KIND_WEIGHTS.get(str(kind), 1.0) * _combine(part)
+    for kind, part in ev.groupby("kind", sort=False):
+        strength = part["strength"]
+        if kind == "metric" and len(part) > 1:
+            family = part["signal"].astype(str).map(_family_cached)
+            strength = strength.groupby(family.to_numpy(), sort=False).max()
+        total += _KIND_WEIGHTS.get(str(kind), 1.0) * _combine(strength)
     return total
+
+
+_FAMILIES: dict[str, str] = {}
+
+
+def _family_cached(metric: str) -> str:
+    out = _FAMILIES.get(metric)
+    if out is None:
+        out = _FAMILIES[metric] = metric_family(metric)
+    return out
 
 
 def _pods_table(inv, ev: pd.DataFrame) -> pd.DataFrame:
@@ -812,6 +1036,7 @@ def suspects(
     top: int = 10,
     baseline: object = None,
     horizon: object = None,
+    dependencies: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rank root-cause suspects with the evidence that implicates each, best first.
 
@@ -833,6 +1058,13 @@ def suspects(
         How many suspects to return.
     baseline, horizon : duration, optional
         How far before and after ``at`` to compare (default: all the data).
+    dependencies : DataFrame, optional
+        The call graph: ``caller`` and ``callee`` columns of workload, Service or pod names
+        (e.g. from a service mesh or tracing backend). Edges traced in log lines that carry
+        ``trace_id`` and ``span_id`` are added (:func:`call_graph`). The deepest anomalous
+        node wins: a candidate that calls, directly or through others, a candidate with at
+        least half its score is scaled down, since its callee's trouble explains its own.
+        Callers' errors naming a callee count for the callee with or without it.
 
     Returns
     -------
@@ -872,6 +1104,7 @@ def suspects(
     ev, callers, step = _evidence(inv, at_ts, baseline, horizon)
     pods = _pods_table(inv, ev)
     cands = _pod_level(ev, pods, at_ts, callers)
+    _explained_by_callees(cands, call_graph(inv, dependencies))
     for cand in cands.values():
         cand["_at"] = at_ts
     scores = [c["score"] for c in cands.values()]

@@ -288,3 +288,130 @@ def test_many_series_and_log_lines_take_seconds():
     out = inv.suspects(at=stamps[60], level="pod")
     assert time.perf_counter() - started < 30
     assert out.iloc[0]["pod"] == "svc3-3"
+
+
+# --- call graph, client-side metrics, metric families -------------------------------------------
+
+
+def _chain_metrics(caller_jump: float, callee_jump: float) -> pd.DataFrame:
+    """A caller whose latency rose more than its callee's, both at the same bin."""
+    return pd.concat(
+        [
+            _series("web-1", "web", "node-0", "latency_seconds.p99", 40, caller_jump, seed=1),
+            _series("db-1", "db", "node-1", "latency_seconds.p99", 40, callee_jump, seed=2),
+            *_quiet_pods(),
+        ]
+    )
+
+
+def test_a_given_call_graph_lets_the_deepest_anomalous_callee_win():
+    inv = obskit.Investigation(metrics=_chain_metrics(caller_jump=20.0, callee_jump=8.0))
+    at = T0 + pd.Timedelta(seconds=1200)
+    plain = suspects(inv, at=at, level="pod")
+    assert plain["pod"].tolist()[:2] == ["web-1", "db-1"]
+    graph = pd.DataFrame({"caller": ["web"], "callee": ["db"]})
+    out = suspects(inv, at=at, level="pod", dependencies=graph)
+    assert out["pod"].tolist()[:2] == ["db-1", "web-1"]
+    assert "whose own trouble" in out.iloc[1]["reason"]
+    # pod names and source/target columns name the same edge
+    by_pod = pd.DataFrame({"source": ["web-1"], "target": ["db-1"]})
+    assert suspects(inv, at=at, level="pod", dependencies=by_pod)["pod"].iloc[0] == "db-1"
+    # the reverse graph does not promote the caller's callee
+    reverse = pd.DataFrame({"caller": ["db"], "callee": ["web"]})
+    assert suspects(inv, at=at, level="pod", dependencies=reverse)["pod"].iloc[0] == "web-1"
+
+
+def test_a_callers_own_cpu_trouble_is_not_explained_away_by_its_callee():
+    metrics = pd.concat(
+        [
+            _series("web-1", "web", "node-0", "cpu_usage", 40, 20.0, seed=1),
+            _series("db-1", "db", "node-1", "latency_seconds.p99", 40, 8.0, seed=2),
+            *_quiet_pods(),
+        ]
+    )
+    graph = pd.DataFrame({"caller": ["web"], "callee": ["db"]})
+    out = suspects(
+        obskit.Investigation(metrics=metrics),
+        at=T0 + pd.Timedelta(seconds=1200),
+        level="pod",
+        dependencies=graph,
+    )
+    assert out["pod"].iloc[0] == "web-1"
+
+
+def test_call_graph_resolves_names_and_rejects_bad_input():
+    from obskit.analysis.rca import call_graph
+    from obskit.errors import InvestigationError
+
+    inv = obskit.Investigation(metrics=_chain_metrics(2.0, 2.0))
+    edges = call_graph(inv, pd.DataFrame({"Source": ["web-1", "nobody"], "Target": ["db", "db"]}))
+    assert edges[["caller", "callee", "source"]].values.tolist() == [["web", "db", "given"]]
+    with pytest.raises(InvestigationError, match="caller and callee"):
+        call_graph(inv, pd.DataFrame({"a": ["web"], "b": ["db"]}))
+    with pytest.raises(InvestigationError, match="DataFrame"):
+        suspects(inv, at=T0 + pd.Timedelta(seconds=1200), dependencies=[("web", "db")])
+
+
+def test_call_edges_are_traced_from_log_lines_with_trace_ids():
+    from obskit.analysis.rca import call_graph
+
+    rows = []
+    for i in range(5):
+        start = T0 + pd.Timedelta(seconds=60 * i)
+        for offset, pod, workload, span in (
+            (0, "web-1", "web", "a"),
+            (1, "db-1", "db", "b"),
+            (2, "db-1", "db", "b"),
+            (3, "web-1", "web", "a"),
+        ):
+            rows.append(
+                {
+                    "timestamp": start + pd.Timedelta(milliseconds=100 * offset),
+                    "pod": pod,
+                    "workload": workload,
+                    "namespace": "shop",
+                    "message": f"step {offset}",
+                    "trace_id": f"t{i}",
+                    "span_id": f"{span}{i}",
+                }
+            )
+    inv = obskit.Investigation(logs=pd.DataFrame(rows))
+    assert call_graph(inv)[["caller", "callee", "source"]].values.tolist() == [
+        ["web", "db", "traces"]
+    ]
+
+
+def test_client_side_latency_counts_less_than_the_server_side():
+    metrics = pd.concat(
+        [
+            _series("web-1", "web", "node-0", "PodClientLatencyP99(s)", 40, 6.0, seed=1),
+            _series("db-1", "db", "node-1", "PodServerLatencyP99(s)", 40, 6.0, seed=2),
+            *_quiet_pods(),
+        ]
+    )
+    out = suspects(
+        obskit.Investigation(metrics=metrics), at=T0 + pd.Timedelta(seconds=1200), level="pod"
+    )
+    assert out["pod"].tolist()[:2] == ["db-1", "web-1"]
+    assert any("client side" in line for line in out.iloc[1]["evidence"])
+
+
+def test_many_series_of_one_metric_family_count_once():
+    from obskit.analysis.rca import metric_family
+
+    assert metric_family("PodClientLatencyP99(s)") == metric_family("PodClientLatencyP90(s)")
+    assert metric_family("CpuUsageRate(%)") == metric_family("CpuUsage(m)")
+    assert metric_family("SyscallRead") != metric_family("SyscallWrite")
+    # one pod moves in three percentiles of one latency, another in two distinct signals
+    wide = pd.concat(
+        [_series("web-1", "web", "node-0", f"latency.p{q}", 40, 3.0, seed=q) for q in (50, 90, 99)]
+        + [
+            _series("db-1", "db", "node-1", "cpu_usage", 40, 3.0, seed=7),
+            _series("db-1", "db", "node-1", "memory_usage", 40, 3.0, seed=8),
+            *_quiet_pods(),
+        ]
+    )
+    out = suspects(
+        obskit.Investigation(metrics=wide), at=T0 + pd.Timedelta(seconds=1200), level="pod"
+    )
+    assert out["pod"].iloc[0] == "db-1"
