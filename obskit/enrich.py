@@ -275,9 +275,12 @@ def enrich(
     grouped = frame[group_cols]
     codes = grouped.groupby(group_cols, observed=True, dropna=False, sort=False).ngroup()
     codes = codes.to_numpy()
-    first = pd.Series(np.arange(len(frame))).groupby(codes).first()
-    distinct = grouped.iloc[first.to_numpy()].astype("object")
-    distinct = distinct.where(distinct.notna(), None).to_dict("records")
+    _, first = np.unique(codes, return_index=True)
+    picked = grouped.iloc[first]
+    columns = [
+        picked[c].astype("object").where(picked[c].notna(), None).tolist() for c in group_cols
+    ]
+    distinct = [dict(zip(group_cols, values, strict=True)) for values in zip(*columns, strict=True)]
     pods = _pod_table(inventory)
     owners = _workload_owners(inventory)
     completed = []
@@ -288,8 +291,9 @@ def enrich(
     table = pd.DataFrame(completed, columns=group_cols)
     out = frame.copy()
     for column in key_cols:
-        values = table[column].to_numpy(dtype=object)[codes]
-        out[column] = pd.Categorical(values)
+        # categories from the distinct keys, then one take: no per-row factorising
+        small = pd.Categorical(table[column].to_numpy(dtype=object))
+        out[column] = pd.Categorical.from_codes(small.codes[codes], dtype=small.dtype)
     return out
 
 

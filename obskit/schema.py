@@ -221,6 +221,8 @@ def _cast(values: pd.Series, kind: str, column: str, frame: str) -> pd.Series:
         if kind == "category" and isinstance(values.dtype, pd.CategoricalDtype):
             out = values
         else:
+            if kind == "severity" and isinstance(values.dtype, pd.CategoricalDtype):
+                return _severity_from_categories(values, column, frame)
             if kind == "severity":
                 values = values.astype("object").where(values.notna(), None)
                 values = values.map(lambda v: v.lower() if isinstance(v, str) else v)
@@ -244,6 +246,26 @@ def _cast(values: pd.Series, kind: str, column: str, frame: str) -> pd.Series:
     if kind == "string":
         out = out.mask(out == "", pd.NA) if column in KEY else out
     return out
+
+
+def _severity_from_categories(values: pd.Series, column: str, frame: str) -> pd.Series:
+    """A categorical column on the severity scale, recoded once per category, not per row."""
+    if values.dtype == SEVERITY:
+        return values
+    categories = [c.lower() if isinstance(c, str) else c for c in values.cat.categories]
+    used = np.unique(values.cat.codes[values.cat.codes >= 0])
+    unknown = {categories[i] for i in used} - set(SEVERITIES)
+    if unknown:
+        raise SchemaError(
+            f"{frame}.{column} has values outside the severity scale: "
+            f"{sorted(map(str, unknown))[:5]!r}; use one of {list(SEVERITIES)}"
+        )
+    scale = {s: i for i, s in enumerate(SEVERITIES)}
+    table = np.array([scale.get(c, -1) for c in categories] + [-1], dtype=np.int8)
+    codes = table[values.cat.codes.to_numpy()]
+    return pd.Series(
+        pd.Categorical.from_codes(codes, dtype=SEVERITY), index=values.index, name=values.name
+    )
 
 
 def conform(frame: str, df: pd.DataFrame | None, **defaults: object) -> pd.DataFrame:
@@ -276,8 +298,14 @@ def conform(frame: str, df: pd.DataFrame | None, **defaults: object) -> pd.DataF
             values = df[column]
         else:
             values = pd.Series([None] * n, index=index, dtype="object")
-        if column in defaults and defaults[column] is not None:
-            values = values.where(values.notna(), defaults[column]) if n else values
+        default = defaults.get(column)
+        if default is not None and n:
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                if default not in values.cat.categories:
+                    values = values.cat.add_categories([default])
+                values = values.fillna(default)
+            else:
+                values = values.where(values.notna(), default)
         out[column] = _cast(values, kind, column, frame)
     for column in df.columns:
         if column in spec:

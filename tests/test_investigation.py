@@ -253,3 +253,11 @@ def test_cronjob_pod_is_not_mistaken_for_a_deployment_pod():
     )
     row = obskit.Investigation(logs=logs).logs.iloc[0]
     assert (row["workload_kind"], row["workload"]) == ("CronJob", "report")
+
+
+def test_a_load_over_the_memory_budget_is_refused_at_once_with_the_way_out():
+    with pytest.raises(obskit.InvestigationError, match=r"more than the budget .*memory_budget"):
+        obskit.load(DATA / "cri", memory_budget=1000)
+    with pytest.raises(obskit.InvestigationError, match="memory_budget must be"):
+        obskit.load(DATA / "cri", memory_budget="lots")
+    assert len(obskit.load(DATA / "cri", memory_budget=None).logs) == 10

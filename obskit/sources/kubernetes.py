@@ -15,11 +15,14 @@ live Kubernetes client hands over what it fetched.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from obskit import schema
@@ -166,6 +169,35 @@ def _event_row(obj: dict) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a List decodes: it would rescan every new dict many times."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_TEXT_COLUMNS = ("message", "object_name", "uid", "raw")
+
+
+def _arrow_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns straight to ``string[pyarrow]`` (one Arrow conversion, no per-row checks)."""
+    for column in _TEXT_COLUMNS:
+        if column in frame.columns and frame[column].dtype == object:
+            try:
+                arr = pa.array(frame[column].to_numpy(), type=pa.large_string(), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                continue  # not all text: conform says which value is wrong
+            frame[column] = pd.Series(
+                arr.to_pandas(types_mapper=lambda _: schema.STRING), index=frame.index
+            )
+    return frame
+
+
 def _items(doc: object) -> tuple[list[tuple[int, object]], str | None]:
     """The records of one decoded document: ``[(index, item)]`` and the list's item kind."""
     if not isinstance(doc, dict):
@@ -230,7 +262,12 @@ def objects_to_frames(
         frame["key_source"] = "record"
         result.inventory = schema.conform("inventory", frame, origin=origin)
     if events:
-        frame = pd.DataFrame(events)
+        # columns as object arrays: pandas would infer (and convert) every text column itself
+        frame = _arrow_text(
+            pd.DataFrame(
+                {k: pd.Series([row[k] for row in events], dtype=object) for k in events[0]}
+            )
+        )
         frame["timestamp"] = parse_times(frame["timestamp"]).array
         frame["first_timestamp"] = parse_times(frame["first_timestamp"]).array
         bad = frame["timestamp"].isna()
@@ -259,7 +296,8 @@ def parse_k8s_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
     try:
         if text_start in (b"{", b"["):
             try:
-                docs: list[object] = [orjson.loads(data)]
+                with _gc_paused():
+                    docs: list[object] = [orjson.loads(data)]
             except orjson.JSONDecodeError as exc:
                 raise FormatError(f"not valid JSON: {json_error(exc, data)}") from exc
         else:

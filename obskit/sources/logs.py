@@ -164,6 +164,53 @@ def _extract(arr: pa.Array, pattern: str) -> pa.Array:
     return pc.struct_field(pc.extract_regex(arr, pattern), [0])
 
 
+def _strings(values: pd.Series) -> pa.Array:
+    """The text of a Series as one Arrow string array (zero-copy when Arrow already holds it)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        arr = pa.array(values.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        return arr
+    return pa.array(values.astype("object").where(values.notna(), None), type=pa.string())
+
+
+def _extract_missing(
+    word: pa.Array, arr: pa.Array, pattern: str, need: np.ndarray | None = None
+) -> pa.Array:
+    """``word``, with its nulls (or the ``need`` rows) filled by ``pattern``'s capture.
+
+    The capturing search (slow in RE2) runs only on the rows still missing a word whose text
+    the plain match (fast) accepts.
+    """
+    if need is None:
+        need = pc.fill_null(pc.is_null(word), False).to_numpy(zero_copy_only=False)
+    if not need.any():
+        return word
+    rows = np.flatnonzero(need)
+    sub = arr.take(pa.array(rows))
+    hit = pc.fill_null(pc.match_substring_regex(sub, pattern), False).to_numpy(zero_copy_only=False)
+    if not hit.any():
+        return word
+    found = _extract(sub.filter(pa.array(hit)), pattern)
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[rows[hit]] = True
+    return pc.replace_with_mask(word, pa.array(mask), found.cast(word.type))
+
+
+_SEVERITY_CODE = {s: i for i, s in enumerate(schema.SEVERITIES)}
+
+
+def _codes(words: pa.Array, mapping: dict[str, str]) -> np.ndarray:
+    """Severity codes (-1 for none) of ``words`` via ``mapping``, one lookup per distinct word."""
+    encoded = pc.dictionary_encode(words)
+    table = np.array(
+        [_SEVERITY_CODE.get(mapping.get(w), -1) for w in encoded.dictionary.to_pylist()] + [-1],
+        dtype=np.int8,
+    )
+    indices = pc.fill_null(encoded.indices, len(table) - 1).to_numpy(zero_copy_only=False)
+    return table[indices]
+
+
 _EXCEPTION = (
     r"^(?:Traceback \(most recent call last\)|(?:[\w$]+\.)*[A-Z]\w*(?:Exception|Error)\b"
     r"(?::|$))"
@@ -186,57 +233,79 @@ def derive_level(messages: pd.Series) -> pd.Series:
     ...                         'E0102 15:04:05.1 1 x.go:1] boom', '[INFO] up', 'hello'])).tolist()
     ['warning', 'error', 'error', 'info', nan]
     """
-    arr = pa.array(messages.astype("object").where(messages.notna(), None), type=pa.string())
+    arr = _strings(messages)
     word = _extract(arr, _JSON_LEVEL)
     for pattern in (_LOGFMT_LEVEL, _TEXT_LEVEL):
-        word = pc.coalesce(word, _extract(arr, pattern))
-    word = pc.utf8_lower(word)
-    klog = _extract(arr, _KLOG_LEVEL)
-    mapping = {**_LEVEL_WORDS, **_NUMERIC_LEVELS}
-    words = pd.Series(word.to_numpy(zero_copy_only=False), index=messages.index, dtype="object")
-    level = words.map(mapping)
-    klog_level = pd.Series(
-        klog.to_numpy(zero_copy_only=False), index=messages.index, dtype="object"
-    ).map(_KLOG)
-    level = level.where(level.notna(), klog_level)
+        word = _extract_missing(word, arr, pattern)
+    codes = _codes(pc.utf8_lower(word), {**_LEVEL_WORDS, **_NUMERIC_LEVELS})
+    if (codes < 0).any():
+        klog = _extract_missing(pa.nulls(len(arr), pa.string()), arr, _KLOG_LEVEL, codes < 0)
+        codes = np.where(codes >= 0, codes, _codes(klog, _KLOG))
     # an exception headline is an error even when the runtime printed no level
-    exc = pc.fill_null(pc.match_substring_regex(arr, _EXCEPTION), False).to_numpy(
-        zero_copy_only=False
-    )
-    panic = pc.fill_null(pc.match_substring_regex(arr, _PANIC), False).to_numpy(
-        zero_copy_only=False
-    )
-    level = level.mask(level.isna() & exc, "error").mask(level.isna() & panic, "critical")
-    return level.astype(schema.SEVERITY)
+    for pattern, severity in ((_EXCEPTION, "error"), (_PANIC, "critical")):
+        missing = codes < 0
+        if not missing.any():
+            break
+        hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(
+            zero_copy_only=False
+        )
+        codes = np.where(missing & hit, _SEVERITY_CODE[severity], codes).astype(np.int8)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=schema.SEVERITY), index=messages.index)
+
+
+def _stream_groups(stream: pd.Series) -> np.ndarray:
+    """Group numbers of a stream column, missing streams grouped with ``""``."""
+    if isinstance(stream.dtype, pd.CategoricalDtype):
+        if "" not in stream.cat.categories:
+            stream = stream.cat.add_categories([""])
+        return stream.fillna("").cat.codes.to_numpy()
+    return pd.factorize(stream.astype("object").where(stream.notna(), ""))[0]
 
 
 def _inherit_level(frame: pd.DataFrame) -> pd.Series:
     """Stack-trace continuation lines take the level of the line they continue (same stream)."""
-    arr = pa.array(
-        frame["message"].astype("object").where(frame["message"].notna(), None), type=pa.string()
-    )
+    arr = _strings(frame["message"])
     cont = pc.fill_null(pc.match_substring_regex(arr, _CONTINUATION), False).to_numpy(
         zero_copy_only=False
     )
     level = frame["level"]
     if not cont.any():
         return level
-    held = level.astype("object").where(~cont, None)
-    filled = held.groupby(frame["stream"].astype("object").fillna(""), sort=False).ffill()
-    return level.where(~cont | level.notna(), filled).astype(schema.SEVERITY)
+    codes = pd.Categorical(level, dtype=schema.SEVERITY).codes
+    held = np.where(cont, -1, codes)
+    out = codes.copy()
+    groups = _stream_groups(frame["stream"])
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        h = held[idx]
+        last = np.maximum.accumulate(np.where(h >= 0, np.arange(len(idx)), -1))
+        filled = np.where(last >= 0, h[np.maximum(last, 0)], -1)
+        out[idx] = np.where(~cont[idx] | (codes[idx] >= 0), codes[idx], filled)
+    return pd.Series(
+        pd.Categorical.from_codes(out.astype(np.int8), dtype=schema.SEVERITY), index=level.index
+    )
+
+
+_FORMATS = ("json", "logfmt", "text")
 
 
 def message_format(messages: pd.Series) -> pd.Series:
     """``json``, ``logfmt`` or ``text`` for each message, judged by its shape."""
-    arr = pa.array(messages.astype("object").where(messages.notna(), None), type=pa.string())
-    is_json = pc.starts_with(pc.utf8_ltrim_whitespace(arr), "{")
-    is_logfmt = pc.match_substring_regex(arr, _LOGFMT)
-    out = np.where(
-        pc.fill_null(is_json, False).to_numpy(zero_copy_only=False),
-        "json",
-        np.where(pc.fill_null(is_logfmt, False).to_numpy(zero_copy_only=False), "logfmt", "text"),
+    arr = _strings(messages)
+    is_json = pc.fill_null(pc.starts_with(pc.utf8_ltrim_whitespace(arr), "{"), False)
+    is_logfmt = pc.fill_null(pc.match_substring_regex(arr, _LOGFMT), False)
+    codes = np.where(
+        is_json.to_numpy(zero_copy_only=False),
+        0,
+        np.where(is_logfmt.to_numpy(zero_copy_only=False), 1, 2),
+    ).astype(np.int8)
+    present = np.flatnonzero(np.bincount(codes, minlength=3))
+    remap = np.full(3, -1, dtype=np.int8)
+    remap[present] = np.arange(len(present))
+    categorical = pd.Categorical.from_codes(
+        remap[codes], categories=pd.Index([_FORMATS[i] for i in present], dtype="str")
     )
-    return pd.Series(out, index=messages.index, dtype="category")
+    return pd.Series(categorical, index=messages.index)
 
 
 _LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|(\S*))')
@@ -297,23 +366,50 @@ def _join_partials(frame: pd.DataFrame, partial: np.ndarray) -> tuple[pd.DataFra
     """
     if not partial.any():
         return frame, 0
-    stream = frame["stream"].to_numpy(dtype=object)
-    group = np.empty(len(frame), dtype=np.int64)
-    for s in pd.unique(stream):
-        idx = np.flatnonzero(stream == s)
+    n = len(frame)
+    groups = _stream_groups(frame["stream"])
+    group = np.empty(n, dtype=np.int64)
+    for s in np.unique(groups):
+        idx = np.flatnonzero(groups == s)
         ends = ~partial[idx]
         # a line starts a new record when the line before it (same stream) ended one
         starts = np.concatenate(([True], ends[:-1]))
         group[idx] = idx[np.maximum.accumulate(np.where(starts, np.arange(len(idx)), 0))]
-    involved = np.zeros(len(frame), dtype=bool)
+    involved = np.zeros(n, dtype=bool)
     involved[np.flatnonzero(partial)] = True
     involved |= np.isin(group, group[partial])
-    head = frame.loc[~involved | (group == np.arange(len(frame)))].copy()
-    sub = frame.loc[involved, ["message"]].assign(group=group[involved])
-    joined = sub.groupby("group", sort=False)["message"].agg("".join)
-    heads = head.index[involved[head.index]]
-    head.loc[heads, "message"] = joined.loc[heads].to_numpy()
-    return head, int(involved.sum() - len(heads))
+    keep = ~involved | (group == np.arange(n))
+    rows = np.flatnonzero(involved)
+    parts = frame["message"].iloc[rows]
+    joined = parts.groupby(group[rows], sort=False).agg("".join)
+    heads = np.flatnonzero(involved & keep)
+    mask = np.zeros(n, dtype=bool)
+    mask[heads] = True
+    messages = _strings(frame["message"])
+    replaced = pc.replace_with_mask(
+        messages, pa.array(mask), pa.array(joined.loc[heads].tolist(), type=messages.type)
+    )
+    out = frame.assign(message=_as_string_series(replaced, frame.index)).loc[keep]
+    return out, int(involved.sum() - len(heads))
+
+
+def _categorical(arr: pa.Array) -> pd.Categorical:
+    """A categorical of Arrow strings, encoded by Arrow (categories sorted, as pandas sorts)."""
+    encoded = pc.dictionary_encode(arr)
+    order = np.argsort(encoded.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
+    rank = np.empty(len(order) + 1, dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    rank[-1] = -1
+    codes = pc.fill_null(encoded.indices, len(order)).to_numpy(zero_copy_only=False)
+    categories = encoded.dictionary.to_numpy(zero_copy_only=False)[order]
+    return pd.Categorical.from_codes(rank[codes], categories=pd.Index(categories, dtype="str"))
+
+
+def _as_string_series(arr: pa.Array, index: pd.Index | None = None) -> pd.Series:
+    """An Arrow string array as a ``string[pyarrow]`` Series, without a copy."""
+    return pd.Series(
+        arr.to_pandas(types_mapper=lambda _: schema.STRING), index=index, dtype=schema.STRING
+    )
 
 
 # --- cri-log -----------------------------------------------------------------------------------
@@ -321,16 +417,35 @@ def _join_partials(frame: pd.DataFrame, partial: np.ndarray) -> tuple[pd.DataFra
 _CRI = r"^(?P<ts>[^ ]+) (?P<stream>stdout|stderr) (?P<tags>[^ ]*)(?: (?P<msg>.*))?$"
 
 
+def _split_lines(data: bytes) -> pa.Array:
+    """The payload's lines (split on ``\\n``) as one Arrow string array; bad UTF-8 replaced."""
+    whole = pa.Array.from_buffers(
+        pa.large_binary(),
+        1,
+        [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)],
+    )
+    lines = pc.split_pattern(whole, "\n").flatten()
+    if len(lines) and not len(lines[len(lines) - 1].as_py()):
+        lines = lines.slice(0, len(lines) - 1)
+    try:
+        return lines.cast(pa.large_string())
+    except pa.ArrowInvalid:  # invalid UTF-8: the slow path replaces bad bytes by U+FFFD
+        return _split_lines(data.decode("utf-8", "replace").encode("utf-8"))
+
+
 def _lines(data: bytes) -> tuple[pa.Array, np.ndarray]:
     """Non-blank lines of a payload and their 1-based line numbers."""
-    text = data.decode("utf-8", "replace")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    arr = pa.array(lines, type=pa.large_string())
-    keep = pc.invert(pc.equal(pc.utf8_trim_whitespace(arr), ""))
-    numbers = np.flatnonzero(keep.to_numpy(zero_copy_only=False)) + 1
-    return pc.filter(arr, keep), numbers
+    arr = _split_lines(data)
+    # a line starting with a printable ASCII character is not blank; trim only the others
+    keep = pc.match_substring_regex(arr, r"^[!-~]").to_numpy(zero_copy_only=False)
+    rest = np.flatnonzero(~keep)
+    if len(rest):
+        blank = pc.equal(pc.utf8_trim_whitespace(arr.take(pa.array(rest))), "")
+        keep[rest] = ~blank.to_numpy(zero_copy_only=False)
+    numbers = np.flatnonzero(keep) + 1
+    if len(numbers) == len(arr):
+        return arr, numbers
+    return arr.filter(pa.array(keep)), numbers
 
 
 def _times(ts: pa.Array) -> np.ndarray:
@@ -349,13 +464,18 @@ def _finish_logs(frame: pd.DataFrame, origin: str, key: dict[str, object]) -> pd
     frame["level"] = derive_level(frame["message"])
     frame["level"] = _inherit_level(frame)
     frame["format"] = message_format(frame["message"])
+    n = len(frame)
     for column in ("namespace", "pod", "container"):
         if column not in frame and key.get(column) is not None:
-            frame[column] = pd.Categorical([key[column]] * len(frame))
+            frame[column] = pd.Categorical.from_codes(
+                np.zeros(n, dtype=np.int8), categories=[key[column]]
+            )
     if "restart" in key:
-        frame["restart"] = pd.array([key["restart"]] * len(frame), dtype="Int64")
+        frame["restart"] = pd.array(np.full(n, key["restart"], dtype=np.int64), dtype="Int64")
     has_key = bool(key) or ("pod" in frame and frame["pod"].notna().any())
-    frame["key_source"] = "record" if has_key else "incomplete"
+    frame["key_source"] = pd.Categorical.from_codes(
+        np.zeros(n, dtype=np.int8), categories=["record" if has_key else "incomplete"]
+    )
     return schema.conform("logs", frame, origin=origin)
 
 
@@ -380,46 +500,76 @@ def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     rejects = Rejects("cri-log", origin)
     arr, numbers = _lines(data)
     records = len(arr)
-    parts = pc.extract_regex(arr, _CRI)  # null where the line does not match
-    ok = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+    ts, stream, tags, message = _cri_fields(arr)
+    # what _CRI matches: a non-empty time, the stream, then the tags (the message optional)
+    ok = pc.and_(
+        pc.and_(pc.greater(pc.binary_length(ts), 0), pc.is_in(stream, _STREAMS)),
+        pc.is_valid(tags),
+    )
+    ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
     lengths = pc.binary_length(arr).to_numpy(zero_copy_only=False)
     too_long = lengths > MAX_LINE
-    ts = pc.struct_field(parts, [0])
-    tags = pc.struct_field(parts, [2])
     tag = pc.utf8_slice_codeunits(pc.fill_null(tags, ""), 0, 1)
     tag_ok = pc.or_(pc.equal(tag, "P"), pc.equal(tag, "F")).to_numpy(zero_copy_only=False)
     times = np.full(records, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if ok.any():
+    if ok.all():
+        times = _times(ts)
+    elif ok.any():
         times[ok] = _times(pc.filter(ts, pa.array(ok)))
     time_ok = ~np.isnat(times)
     good = ok & ~too_long & tag_ok & time_ok
-    if not good.all():
-        raw = arr.to_pylist()
-        for i in np.flatnonzero(~good):
+    bad = np.flatnonzero(~good)
+    if len(bad):
+        raw = arr.take(pa.array(bad)).to_pylist()
+        for i, line in zip(bad, raw, strict=True):
             if too_long[i]:
                 reason = f"line of {lengths[i]:,} bytes exceeds the {MAX_LINE:,}-byte limit"
             elif not ok[i]:
                 reason = "not a CRI log line: expected '<RFC3339Nano> <stdout|stderr> <P|F> <msg>'"
             elif not time_ok[i]:
-                reason = f"unreadable CRI timestamp {raw[i].split(' ', 1)[0]!r}"
+                reason = f"unreadable CRI timestamp {line.split(' ', 1)[0]!r}"
             else:
-                reason = f"unknown CRI tag {raw[i].split(' ')[2]!r}: expected P or F"
-            rejects.add(reason, raw[i], line=int(numbers[i]))
-    mask = pa.array(good)
+                reason = f"unknown CRI tag {line.split(' ')[2]!r}: expected P or F"
+            rejects.add(reason, line, line=int(numbers[i]))
+        mask = pa.array(good)
+        stream, message, tag = stream.filter(mask), message.filter(mask), tag.filter(mask)
+        times = times[good]
     frame = pd.DataFrame(
         {
-            "timestamp": pd.to_datetime(times[good]).tz_localize("UTC"),
-            "stream": pc.filter(pc.struct_field(parts, [1]), mask).to_pandas(),
-            "message": pc.fill_null(pc.filter(pc.struct_field(parts, [3]), mask), "")
-            .to_pandas()
-            .astype(schema.STRING),
+            "timestamp": pd.DatetimeIndex(times).tz_localize("UTC"),
+            "stream": _categorical(stream),
+            "message": _as_string_series(pc.fill_null(message, "")).array,
             "line": numbers[good],
         }
     )
-    partial = pc.equal(pc.filter(tag, mask), "P").to_numpy(zero_copy_only=False)
+    partial = pc.equal(tag, "P").to_numpy(zero_copy_only=False)
     frame, merged = _join_partials(frame, partial)
     logs = _finish_logs(frame, origin, path_key(origin))
     return ParseResult(records=records, logs=logs, rejects=rejects.frame(), merged=merged)
+
+
+_STREAMS = pa.array(["stdout", "stderr"])
+
+
+def _cri_fields(arr: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """Time, stream, tags and message of CRI lines, split on the first three spaces.
+
+    Equivalent to matching :data:`_CRI` (a line with fewer than three fields has a null
+    stream or tags; one without a message a null message), without a capturing regex.
+    """
+    parts = pc.split_pattern(arr, " ", max_splits=3)
+    offsets = parts.offsets.to_numpy()
+    count = np.diff(offsets)
+    start = offsets[:-1] - offsets[0]
+    values = parts.flatten()
+
+    def field(k: int) -> pa.Array:
+        present = count > k
+        if present.all():
+            return values.take(pa.array(start + k))
+        return values.take(pa.array(np.where(present, start + k, 0), mask=~present))
+
+    return field(0), field(1), field(2), field(3)
 
 
 def _sniff_cri(head: str, name: str) -> float:

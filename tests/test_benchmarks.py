@@ -1,0 +1,56 @@
+"""The benchmark harness runs end to end on a tiny scale and reports every case."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "benchmarks" / "run.py"
+CASES = ("prometheus", "cri-logs", "k8s-events", "enrich", "suspects", "timeline", "beyond-memory")
+
+
+@pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ is not in this checkout")
+def test_harness_prints_a_row_per_case(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--scale",
+            "0.0005",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--out",
+            str(out),
+            "--data",
+            str(tmp_path / "data"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    header = "| case | input | obskit s | peer s | limit s |"
+    assert header in done.stdout
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in done.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith(header)
+    }
+    assert set(CASES) <= set(rows), sorted(rows)
+    for case in ("prometheus", "cri-logs", "k8s-events", "enrich"):
+        obskit_seconds = rows[case].split("|")[3].strip()
+        assert float(obskit_seconds) > 0, rows[case]
+    # the exactness check ran: obskit's timestamps are exact
+    assert "obskit inexact_timestamps=0" in rows["prometheus"]
+    text = out.read_text()
+    assert "python " in text and "pandas" in text
+    assert all(f"| {case} |" in text for case in CASES)
