@@ -170,7 +170,9 @@ def logs_table(
     -------
     DataFrame
         ``time, level, namespace, pod, container, node, message, origin, line`` (``origin``
-        and ``line`` say where the line was read, for evidence).
+        and ``line`` say where the line was read, for evidence; ``origin`` is shortened to the
+        kubelet path or the file and its two parent folders, so a shared report does not show
+        the analyst's own folders — ``inv.logs`` keeps the full path).
 
     Examples
     --------
@@ -189,4 +191,15 @@ def logs_table(
         logs = logs.loc[(logs["level"] >= minimum).fillna(False)]
     logs = _most_severe_first(logs, "level", limit)
     table = logs.rename(columns={"timestamp": "time"})
+    table["origin"] = table["origin"].astype("object").map(_short_origin, na_action="ignore")
     return table[_LOG_COLUMNS].reset_index(drop=True)
+
+
+def _short_origin(origin: str) -> str:
+    """Where a line was read, without the analyst's own folders (tables end up in reports):
+    the kubelet path from ``var/log/`` on, else the file and the two folders above it."""
+    text = str(origin).replace("\\", "/")
+    at = text.find("var/log/")
+    if at >= 0:
+        return text[at:]
+    return "/".join(text.split("/")[-3:])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -81,3 +83,12 @@ def test_tables_through_the_investigation(checkout):
 def test_table_errors(checkout, kwargs, match):
     with pytest.raises(InvestigationError, match=match):
         logs_table(checkout, **kwargs)
+
+
+def test_logs_table_does_not_show_the_analysts_own_folders():
+    import obskit
+
+    inv = obskit.load(Path(__file__).parents[1] / "data/cri", cluster="c")
+    origins = set(inv.logs_table(limit=None)["origin"])
+    assert all(o.startswith("var/log/pods/shop_") for o in origins)
+    assert all(str(Path(__file__).parents[1]) in o for o in inv.logs["origin"].astype(str))
