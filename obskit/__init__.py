@@ -14,7 +14,7 @@ See ``obskit.schema`` for the data contract and ``obskit.FORMATS`` for what can 
 
 from __future__ import annotations
 
-from obskit import bundle, datasets, live, schema
+from obskit import bundle, datasets, live, report, schema
 from obskit._time import parse_times
 from obskit.errors import (
     CollectionError,
@@ -22,6 +22,7 @@ from obskit.errors import (
     FormatError,
     InvestigationError,
     ObskitError,
+    ReportError,
     SchemaError,
     SourceError,
     UnknownFormatError,
@@ -48,6 +49,7 @@ __all__ = [
     "Loki",
     "ObskitError",
     "Prometheus",
+    "ReportError",
     "SchemaError",
     "SourceError",
     "UnknownFormatError",
@@ -60,6 +62,7 @@ __all__ = [
     "log_fields",
     "parse_times",
     "redact",
+    "report",
     "schema",
     "set_redaction",
 ]

@@ -7,18 +7,27 @@
     coverage per column, rejects by reason, and the files that were skipped.
 ``obskit datasets``
     List the bundled incidents and where they are.
+``obskit demo [--dataset NAME] [--out FILE]``
+    Run the post-incident review on a bundled incident and write ``obskit-demo-report.html``
+    in the current directory; print its path and a one-paragraph summary.
+``obskit report SOURCE --out FILE.html [--notebook NAME] [--start T --end T] [--focus K=V,...]``
+    Run a curated notebook on SOURCE (a bundled incident's name, a folder, a file, a glob, an
+    evidence bundle, or ``live`` with ``--prometheus``/``--kubernetes``/``--loki``) and write
+    a self-contained, offline, redacted HTML report (``--show-code`` keeps the code).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
-from obskit import datasets
-from obskit.errors import ObskitError
+from obskit import datasets, report
+from obskit.errors import ObskitError, ReportError
 from obskit.investigation import load
 from obskit.sources import FORMATS
 
@@ -79,6 +88,157 @@ def _print_summary(paths: Sequence[str], cluster: str | None, fmt: str | None) -
     return 0
 
 
+#: The incident ``obskit demo`` reviews: it has both root-cause suspects and security detections.
+DEMO_DATASET = "cryptominer"
+#: The file ``obskit demo`` writes in the current directory.
+DEMO_REPORT = "obskit-demo-report.html"
+
+
+def _focus(text: str | None) -> dict[str, str] | None:
+    """``namespace=shop,workload=checkout`` as a focus mapping."""
+    if not text:
+        return None
+    focus = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ReportError(
+                f"--focus takes key=value pairs separated by commas, e.g. "
+                f"'namespace=shop,workload=checkout', got {text!r}"
+            )
+        focus[key.strip()] = value.strip()
+    return focus
+
+
+def _live(args: argparse.Namespace) -> dict | None:
+    """The live settings from --prometheus, --kubernetes, --loki and --namespace, if any."""
+    live: dict[str, object] = {}
+    if args.prometheus:
+        live["prometheus"] = {"url": args.prometheus}
+        if args.prometheus_token_env:
+            live["prometheus"]["bearer_token_env"] = args.prometheus_token_env
+    if args.loki:
+        live["loki"] = {"url": args.loki}
+        if args.loki_token_env:
+            live["loki"]["bearer_token_env"] = args.loki_token_env
+    if args.kubernetes is not None:
+        live["kubernetes"] = args.kubernetes or True
+    if not live:
+        return None
+    if args.namespace:
+        live["namespaces"] = list(args.namespace)
+    return live
+
+
+def _print_report(result: report.Report) -> None:
+    size = f"{result.size / 1e6:.1f} MB"
+    print(f"Wrote {result.path} ({size}, {result.notebook}, {result.seconds:.0f} s)")
+    if result.summary:
+        print()
+        print(textwrap.fill(result.summary, width=100))
+
+
+def _report(args: argparse.Namespace) -> int:
+    live = _live(args)
+    source: str | None = args.source
+    if source == "live" and not Path("live").exists():
+        if live is None:
+            raise ReportError(
+                "SOURCE 'live' needs at least one of --prometheus URL, --kubernetes [CONTEXT], "
+                "--loki URL"
+            )
+        source = None
+    elif live is not None:
+        raise ReportError(
+            f"--prometheus, --kubernetes and --loki go with SOURCE 'live', not {source!r}"
+        )
+    result = report.run(
+        source,
+        args.out,
+        notebook=args.notebook,
+        live=live,
+        start=args.start,
+        end=args.end,
+        focus=_focus(args.focus),
+        cluster=args.cluster,
+        baseline=args.baseline,
+        bundle_dir=args.bundle,
+        show_code=args.show_code,
+        progress=not args.quiet,
+    )
+    _print_report(result)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    print(f"Reviewing the bundled incident {args.dataset!r} ({report.DEFAULT_NOTEBOOK}) ...")
+    result = report.run(args.dataset, args.out, progress=not args.quiet)
+    _print_report(result)
+    print()
+    print(f"Open it in any browser (it works offline): {result.path.as_uri()}")
+    return 0
+
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="run a curated notebook on your data and write a self-contained HTML report",
+        description="Run a curated notebook with parameters and export it as one HTML file: "
+        "offline (plotly.js embedded once), interactive charts, code hidden, secrets redacted.",
+    )
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a bundled incident's name, a folder, a file, a glob, an evidence bundle, or 'live' "
+        "(with --prometheus / --kubernetes / --loki)",
+    )
+    p.add_argument("--out", "-o", required=True, metavar="FILE.html", help="the report to write")
+    p.add_argument(
+        "--notebook",
+        default=report.DEFAULT_NOTEBOOK,
+        metavar="NAME",
+        help=f"a curated notebook ({', '.join(report.notebooks())}) or the path of your own "
+        f".ipynb with a cell tagged 'parameters' (default: {report.DEFAULT_NOTEBOOK})",
+    )
+    p.add_argument("--start", metavar="TIME", help="window start, RFC3339 (UTC if no offset)")
+    p.add_argument("--end", metavar="TIME", help="window end, RFC3339 (UTC if no offset)")
+    p.add_argument(
+        "--focus",
+        metavar="KEY=VALUE,...",
+        help="the entity to look at, e.g. namespace=shop,workload=checkout (default: the top "
+        "suspect)",
+    )
+    p.add_argument("--cluster", help="cluster name for rows that carry none")
+    p.add_argument(
+        "--baseline",
+        metavar="DURATION",
+        help="learning period of the security detections, "
+        "e.g. 30min (default: everything earlier in the data)",
+    )
+    p.add_argument(
+        "--bundle", metavar="DIR", help="also keep the evidence bundle the review rests on here"
+    )
+    p.add_argument("--show-code", action="store_true", help="keep the code cells in the report")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    live = p.add_argument_group("live sources (SOURCE 'live'; --start and --end required)")
+    live.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+    live.add_argument(
+        "--prometheus-token-env", metavar="VAR", help="environment variable with a bearer token"
+    )
+    live.add_argument(
+        "--kubernetes",
+        nargs="?",
+        const="",
+        metavar="CONTEXT",
+        help="read the Kubernetes API (the kubeconfig's current context, or CONTEXT)",
+    )
+    live.add_argument("--loki", metavar="URL", help="Loki base URL")
+    live.add_argument("--loki-token-env", metavar="VAR", help="environment variable with a token")
+    live.add_argument(
+        "--namespace", action="append", metavar="NAME", help="only this namespace (repeatable)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``obskit`` command; returns the exit status."""
     parser = argparse.ArgumentParser(
@@ -102,6 +262,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="read every file as this format instead of detecting it",
     )
     sub.add_parser("datasets", help="list the bundled incidents")
+    p_demo = sub.add_parser(
+        "demo",
+        help=f"review a bundled incident and write {DEMO_REPORT} here",
+        description="Run the post-incident review notebook on a bundled incident and write a "
+        "self-contained HTML report in the current directory.",
+    )
+    p_demo.add_argument(
+        "--dataset",
+        default=DEMO_DATASET,
+        choices=datasets.names(),
+        help=f"the bundled incident (default: {DEMO_DATASET})",
+    )
+    p_demo.add_argument("--out", "-o", default=DEMO_REPORT, help=f"default: {DEMO_REPORT}")
+    p_demo.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_report_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "formats":
@@ -111,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in datasets.names():
                 print(f"{name:<16} {datasets.path(name)}")
             return 0
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "report":
+            return _report(args)
         paths = [str(datasets.path(p)) if p in datasets.names() else p for p in args.paths]
         return _print_summary(paths, args.cluster, args.format)
     except ObskitError as exc:

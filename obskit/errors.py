@@ -13,7 +13,8 @@ The tree::
      │    ├── FormatError           the input claims a format but is not valid for it
      │    └── CollectionError       a live source (Prometheus, Kubernetes API, Loki) failed
      ├── DatasetNotFoundError    no bundled dataset by that name (also a KeyError)
-     └── InvestigationError      an operation on an Investigation got arguments it cannot use
+     ├── InvestigationError      an operation on an Investigation got arguments it cannot use
+     └── ReportError             a report could not be made (bad parameters, a notebook failed)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "FormatError",
     "InvestigationError",
     "ObskitError",
+    "ReportError",
     "SchemaError",
     "SourceError",
     "UnknownFormatError",
@@ -67,3 +69,10 @@ class DatasetNotFoundError(ObskitError, KeyError):
 
 class InvestigationError(ObskitError, ValueError):
     """An Investigation method got arguments it cannot use (bad window, unknown focus column)."""
+
+
+class ReportError(ObskitError):
+    """A report could not be made: an unknown notebook, unusable parameters, a cell that failed.
+
+    The message names the notebook, the cell (its section heading) and what to change.
+    """

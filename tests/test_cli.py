@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import obskit
 from obskit.cli import main
 
@@ -31,3 +34,48 @@ def test_load_error_is_one_line_not_a_traceback(capsys, tmp_path):
     assert main(["load", str(junk)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("obskit: error: ") and "Traceback" not in err
+
+
+def test_demo_writes_the_report_here_and_prints_a_summary(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    report = tmp_path / "obskit-demo-report.html"
+    assert report.is_file() and report.stat().st_size > 1_000_000
+    assert str(report) in out
+    assert "Top suspect" in out and "storefront-b6rzdb2j9g-mq658" in out
+    assert "Security detections: 11" in out
+
+
+def test_report_runs_another_notebook_with_parameters_and_code(capsys, tmp_path):
+    out_file = tmp_path / "sub" / "timeline.html"
+    argv = [
+        "report", "checkout-oom", "--out", str(out_file), "--notebook", "02-incident-timeline",
+        "--start", "2024-05-14T08:45:00Z", "--end", "2024-05-14T10:00:00Z",
+        "--focus", "namespace=shop,workload=frontend", "--show-code", "--quiet",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert str(out_file) in capsys.readouterr().out
+    page = out_file.read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page[page.index("<body") :]))
+    assert "focus = {'namespace': 'shop', 'workload': 'frontend'}" in text  # injected
+    assert "start = '2024-05-14T08:45:00Z'" in text
+    assert "inv.timeline(focus=where" in text  # --show-code keeps the code
+    assert "workload=frontend" in page  # the timeline's title names the focus
+
+
+def test_report_errors_are_one_line(capsys, tmp_path):
+    out = str(tmp_path / "r.html")
+    cases = [
+        (["report", "no/such/dir", "--out", out], "neither a bundled incident"),
+        (["report", "live", "--out", out], "needs at least one of --prometheus"),
+        (["report", "live", "--prometheus", "http://127.0.0.1:9", "--out", out], "need a window"),
+        (["report", "checkout-oom", "--loki", "http://127.0.0.1:9", "--out", out], "go with"),
+        (["report", "checkout-oom", "--focus", "shop", "--out", out], "key=value pairs"),
+        (["report", "checkout-oom", "--notebook", "nope", "--out", out], "no notebook 'nope'"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("obskit: error: ") and message in err, (argv, err)
+        assert "Traceback" not in err

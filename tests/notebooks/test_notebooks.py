@@ -1,7 +1,12 @@
-"""Every notebook runs top to bottom on the bundled data, and is committed without outputs."""
+"""Every notebook runs top to bottom on the bundled data, and is committed without outputs.
+
+Each starts with one cell tagged ``parameters`` (papermill-style) that only assigns literals, so
+``obskit report`` can inject other values after it.
+"""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import nbformat
@@ -9,6 +14,8 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+#: What a notebook shows that means it really computed something: a table or a figure.
+_SHOWN = ("text/html", "application/vnd.plotly.v1+json", "application/vnd.jupyter.widget-view+json")
 
 
 def test_there_are_notebooks():
@@ -24,14 +31,29 @@ def test_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_top_to_bottom(path):
+def test_starts_with_a_parameters_cell_of_literals(path):
     nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "each notebook has one cell tagged 'parameters'"
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
+    assert code[0] is tagged[0], "the parameters cell is the first code cell"
+    for statement in ast.parse(tagged[0].source).body:
+        assert isinstance(statement, ast.Assign), ast.unparse(statement)
+        ast.literal_eval(statement.value)  # a literal, so it can be replaced by injection
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_top_to_bottom(path):
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    errors = [o for o in outputs if o.output_type == "error"]
     assert errors == []
-    # the last cell showed the key sources, so the notebook really computed something
-    assert "inventory" in str(nb.cells[-1].outputs)
+    # it really computed something: tables or figures, and its last code cell shows a result
+    assert any(key in o.get("data", {}) for o in outputs for key in _SHOWN)
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert last.outputs, "the last code cell shows its result"
+    if path.stem == "00-quickstart":  # the key sources, from the inventory among others
+        assert "inventory" in str(last.outputs)

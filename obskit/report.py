@@ -1,0 +1,911 @@
+"""The shareable report: run a curated notebook with parameters and export it as one HTML file.
+
+:func:`run` copies a notebook (by default ``04-post-incident-review``), injects the parameters
+after its cell tagged ``parameters`` (as papermill does), executes it in a fresh kernel with a
+progress bar, and writes the result with :func:`export_html`. ``obskit report`` and
+``obskit demo`` are this function on the command line.
+
+What the HTML is
+----------------
+- **Self-contained and offline.** plotly.js is embedded once; every figure is drawn from its
+  JSON by one small script, without a kernel, and stays interactive (zoom, hover, legend).
+  nbconvert's references to require.js, MathJax, Mermaid and the widget manager on CDNs are
+  removed, and a Content-Security-Policy allows only the two embedded scripts (by hash): no
+  script, font, stylesheet or image is fetched from anywhere.
+- **Nothing from the data executes.** Log lines, labels, audit fields and Falco output are
+  attacker-controlled. Outputs keep only plain text, HTML, Markdown, PNG/JPEG and plotly
+  figures; JavaScript and widget outputs are dropped; every HTML and Markdown output is
+  sanitised with bleach (tables, text formatting and links survive; ``<script>``, event
+  handlers, ``<img>``, ``<iframe>``, ``<style>`` do not); figure JSON is embedded as a data block
+  with ``<``, ``>`` and ``/`` escaped; the views escape data text before plotly sees it; and the
+  policy blocks any inline script or handler that slipped through all of that. (The notebook's
+  own markdown cells are its author's text, rendered as written; the policy holds there too.)
+- **Redacted.** Every output (text, HTML, Markdown, figure strings) and, with ``show_code``,
+  every code cell goes through :func:`obskit.redact.redact_for_sharing` (on unless switched
+  off with ``obskit.set_redaction(False)``).
+- **Code hidden** by default (``show_code=True`` keeps the cells).
+- **Bounded.** One output holds at most :data:`OUTPUT_BYTES` and all outputs together at most
+  :data:`CONTENT_BYTES`; outputs beyond that are replaced by a note that says how to see them.
+  With plotly.js (about 4.8 MB) and the page's stylesheet, a report is at most
+  :data:`MAX_REPORT_BYTES` (12 MB); the bundled incidents give 5.2-5.4 MB.
+
+The notebooks call a few helpers of this module too: :func:`live_sources` turns the ``live``
+parameter into source objects for :func:`obskit.collect`, :func:`suspect_focus` turns a suspect
+into a focus, and :func:`review_summary` writes the one-paragraph summary that ``obskit demo``
+prints.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import html
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from obskit import schema
+from obskit.errors import ReportError
+from obskit.redact import redact_for_sharing
+
+if TYPE_CHECKING:
+    import nbformat
+    import pandas as pd
+
+    from obskit.investigation import Investigation
+
+__all__ = [
+    "CONTENT_BYTES",
+    "DEFAULT_NOTEBOOK",
+    "MAX_REPORT_BYTES",
+    "OUTPUT_BYTES",
+    "PARAMETERS",
+    "Report",
+    "ReviewSummary",
+    "export_html",
+    "inject_parameters",
+    "live_sources",
+    "notebook_path",
+    "notebooks",
+    "review_summary",
+    "run",
+    "suspect_focus",
+]
+
+#: The notebook ``obskit report`` runs unless told otherwise.
+DEFAULT_NOTEBOOK = "04-post-incident-review"
+#: The names a curated notebook's ``parameters`` cell defines, which :func:`run` can set.
+PARAMETERS = ("source", "live", "start", "end", "focus", "cluster", "baseline", "bundle_dir")
+#: At most this many bytes of one output reach the HTML (a larger one is replaced by a note).
+OUTPUT_BYTES = 1_000_000
+#: At most this many bytes of all outputs together reach the HTML.
+CONTENT_BYTES = 6_000_000
+#: The bound on a report's size: plotly.js, the stylesheet, the content budget and markup.
+MAX_REPORT_BYTES = 12_000_000
+
+#: Output types that can reach the report; everything else (JavaScript, widgets) is dropped.
+_KEPT_MIMETYPES = (
+    "application/vnd.plotly.v1+json",
+    "text/html",
+    "text/markdown",
+    "image/png",
+    "image/jpeg",
+    "text/plain",
+)
+_PLOTLY = "application/vnd.plotly.v1+json"
+#: What survives in HTML and Markdown outputs: tables, text formatting, lists, links.
+_TAGS = frozenset(
+    {
+        *("a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd"),
+        *("details", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i"),
+        *("kbd", "li", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub"),
+        *("summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"),
+        "var",
+    }
+)
+_ATTRIBUTES = {
+    "*": ["class", "title"],
+    "a": ["href", "title"],
+    "td": ["colspan", "rowspan"],
+    "th": ["colspan", "rowspan"],
+    "table": ["border"],
+}
+_STYLE_BLOCK = re.compile(r"<style\b[^>]*>.*?</style\s*>", re.IGNORECASE | re.DOTALL)
+_TEMPLATES = Path(__file__).parent / "templates"
+#: Run first in the report's kernel: tables show whole sentences, not 50 characters.
+_SETUP = """# Display settings of obskit report
+import pandas as pd
+
+pd.set_option("display.max_colwidth", 160)
+pd.set_option("display.max_rows", 60)"""
+_SETUP_TAG = "obskit-report-setup"
+_TEMPLATE = "obskit-report.html.j2"
+#: Draws every figure from its JSON data block; the only script besides plotly.js.
+_RENDER_JS = """(function () {
+  "use strict";
+  var blocks = document.querySelectorAll("script.obskit-figure-data");
+  for (var i = 0; i < blocks.length; i++) {
+    var block = blocks[i];
+    var target = document.getElementById(block.getAttribute("data-target"));
+    if (!target || !window.Plotly) { continue; }
+    var fig = JSON.parse(block.textContent);
+    var config = {displaylogo: false, responsive: true, showLink: false, showSendToCloud: false,
+                  showEditInChartStudio: false, typesetMath: false, topojsonURL: ""};
+    window.Plotly.newPlot(target, fig.data || [], fig.layout || {}, config);
+  }
+})();"""
+
+
+# --- the notebooks ---------------------------------------------------------------------------
+
+
+def _notebooks_root() -> Path:
+    """The curated notebooks: the wheel's copy first, then the checkout's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_notebooks", here.parent / "notebooks"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "notebooks"
+
+
+def notebooks() -> list[str]:
+    """Names of the curated notebooks :func:`run` can execute, sorted.
+
+    Examples
+    --------
+    >>> "04-post-incident-review" in notebooks()
+    True
+    """
+    root = _notebooks_root()
+    return sorted(p.stem for p in root.glob("*.ipynb")) if root.is_dir() else []
+
+
+def notebook_path(name: str | os.PathLike) -> Path:
+    """The file of a curated notebook (``"04-post-incident-review"``) or of your own ``.ipynb``.
+
+    Raises
+    ------
+    ReportError
+        When ``name`` is neither a curated notebook nor an existing ``.ipynb`` file.
+
+    Examples
+    --------
+    >>> notebook_path("04-post-incident-review").name
+    '04-post-incident-review.ipynb'
+    """
+    text = str(name)
+    stem = text[:-6] if text.endswith(".ipynb") else text
+    if stem in notebooks():
+        return _notebooks_root() / f"{stem}.ipynb"
+    path = Path(text).expanduser()
+    if path.suffix == ".ipynb" and path.is_file():
+        return path
+    raise ReportError(
+        f"no notebook {text!r}: name one of {', '.join(notebooks()) or '(none installed)'}, "
+        f"or give the path of an .ipynb file"
+    )
+
+
+# --- parameters --------------------------------------------------------------------------------
+
+
+def _literal(value: object, name: str) -> str:
+    """``value`` as Python source, for the values a parameters cell can hold."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return repr(value)
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_literal(k, name)}: {_literal(v, name)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v, name) for v in value) + "]"
+    if hasattr(value, "isoformat"):  # a Timestamp or datetime: as RFC3339 text
+        return repr(value.isoformat())
+    raise ReportError(
+        f"parameter {name!r} must be text, a number, None, or a list or dict of those, got "
+        f"{type(value).__name__}: pass it as text, e.g. {str(value)!r}"
+    )
+
+
+def inject_parameters(nb: nbformat.NotebookNode, **values: object) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with a cell setting ``values`` after its cell tagged ``parameters``.
+
+    The new cell is tagged ``injected-parameters``, as papermill tags it.
+
+    Raises
+    ------
+    ReportError
+        When the notebook has no cell tagged ``parameters``, or a value is not a literal.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+    ...     "source = 'checkout-oom'", metadata={"tags": ["parameters"]})])
+    >>> inject_parameters(nb, source="cryptominer").cells[1].source.splitlines()[-1]
+    "source = 'cryptominer'"
+    """
+    import nbformat
+
+    out = copy.deepcopy(nb)
+    tagged = [i for i, c in enumerate(out.cells) if "parameters" in c.metadata.get("tags", [])]
+    if not tagged:
+        raise ReportError(
+            "the notebook has no cell tagged 'parameters'; tag the cell that sets its "
+            "parameters (JupyterLab: the property inspector, 'Cell Tags')"
+        )
+    lines = ["# Parameters injected by obskit report"]
+    lines += [f"{name} = {_literal(value, name)}" for name, value in values.items()]
+    cell = nbformat.v4.new_code_cell("\n".join(lines), metadata={"tags": ["injected-parameters"]})
+    out.cells.insert(tagged[0] + 1, cell)
+    return out
+
+
+# --- helpers the notebooks call ---------------------------------------------------------------
+
+
+def _source_settings(value: object, name: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"url": value}
+    if isinstance(value, Mapping):
+        settings = dict(value)
+        token_env = settings.pop("bearer_token_env", None)
+        if token_env is not None:
+            token = os.environ.get(str(token_env))
+            if not token:
+                raise ReportError(
+                    f"live[{name!r}] reads its bearer token from ${token_env}, which is not "
+                    f"set; export it before running"
+                )
+            headers = dict(settings.get("headers") or {})
+            settings["headers"] = {**headers, "Authorization": f"Bearer {token}"}
+        return settings
+    raise ReportError(
+        f"live[{name!r}] must be a URL or a dict of settings, e.g. {{'url': "
+        f"'http://127.0.0.1:9090', 'bearer_token_env': 'PROM_TOKEN'}}, got {value!r}"
+    )
+
+
+def live_sources(live: Mapping[str, object]) -> dict[str, Any]:
+    """The ``live`` parameter of a notebook as keyword arguments for :func:`obskit.collect`.
+
+    Parameters
+    ----------
+    live : mapping
+        ``"prometheus"`` and ``"loki"``: a URL, or a dict of the source's settings (``url``,
+        ``headers``, ``verify``, ``timeout``, …, and ``bearer_token_env``: the name of an
+        environment variable holding a bearer token, so that no token is written in the
+        notebook); ``"kubernetes"``: ``True`` for the current kubeconfig context, a context
+        name, or a dict (``context``, ``kubeconfig``); ``"namespaces"``: a list of names.
+
+    Returns
+    -------
+    dict
+        ``prometheus``, ``kubernetes``, ``loki`` (source objects or None) and ``namespaces``.
+
+    Raises
+    ------
+    ReportError
+        When no source is given, a key is unknown, or a setting is of the wrong kind.
+
+    Examples
+    --------
+    >>> kwargs = live_sources({"prometheus": "http://127.0.0.1:9090", "namespaces": ["shop"]})
+    >>> kwargs["prometheus"], kwargs["namespaces"]
+    (Prometheus('http://127.0.0.1:9090', verify=True, timeout=30), ['shop'])
+    """
+    from obskit.live import Kubernetes, Loki, Prometheus
+
+    if not isinstance(live, Mapping):
+        raise ReportError(
+            f"live must be a dict such as {{'prometheus': 'http://127.0.0.1:9090', "
+            f"'kubernetes': True}}, got {live!r}"
+        )
+    unknown = sorted(set(live) - {"prometheus", "kubernetes", "loki", "namespaces"})
+    if unknown:
+        raise ReportError(
+            f"live has unknown key(s) {unknown}; use prometheus, kubernetes, loki, namespaces"
+        )
+    out: dict[str, Any] = {"prometheus": None, "kubernetes": None, "loki": None}
+    if live.get("prometheus"):
+        out["prometheus"] = Prometheus(**_source_settings(live["prometheus"], "prometheus"))
+    if live.get("loki"):
+        out["loki"] = Loki(**_source_settings(live["loki"], "loki"))
+    kube = live.get("kubernetes")
+    if kube is True:
+        out["kubernetes"] = Kubernetes()
+    elif isinstance(kube, str):
+        out["kubernetes"] = Kubernetes(context=kube)
+    elif isinstance(kube, Mapping):
+        out["kubernetes"] = Kubernetes(**dict(kube))
+    elif kube not in (None, False):
+        raise ReportError(
+            f"live['kubernetes'] must be True, a context name or a dict, got {kube!r}"
+        )
+    if not any(out.values()):
+        raise ReportError("live names no source; give at least one of prometheus, kubernetes, loki")
+    namespaces = live.get("namespaces")
+    out["namespaces"] = [namespaces] if isinstance(namespaces, str) else namespaces
+    return out
+
+
+def suspect_focus(suspects: pd.DataFrame, rank: int = 1) -> dict[str, str] | None:
+    """The focus (key columns) of the suspect ranked ``rank``, for the views; None when none.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"rank": [1], "namespace": ["shop"], "workload": ["checkout"],
+    ...                       "pod": [pd.NA]})
+    >>> suspect_focus(table)
+    {'namespace': 'shop', 'workload': 'checkout'}
+    """
+    import pandas as pd
+
+    rows = suspects.loc[suspects["rank"] == rank] if "rank" in suspects else suspects.iloc[:0]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    focus = {
+        column: str(row[column])
+        for column in schema.KEY
+        if column != "cluster" and column in row.index and pd.notna(row[column])
+    }
+    return focus or None
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    """The one-paragraph summary of a review: plain text, shown as a paragraph in a notebook."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f'<p class="obskit-summary">{html.escape(self.text)}</p>'
+
+
+def _when(value: object) -> str:
+    import pandas as pd
+
+    if value is None or pd.isna(value):
+        return "?"
+    return f"{pd.Timestamp(value):%Y-%m-%d %H:%M} UTC"
+
+
+def review_summary(
+    inv: Investigation, suspects: pd.DataFrame, detections: pd.DataFrame
+) -> ReviewSummary:
+    """One paragraph: what was looked at, the top suspect and why, and the detections.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.datasets.load("cryptominer")  # doctest: +SKIP
+    >>> review_summary(inv, inv.suspects(), inv.detections())  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    start, end = inv.time_span()
+    parts = [
+        f"Cluster {inv.cluster or '(unnamed)'}, {_when(start)} to {_when(end)}: "
+        f"{len(inv.metrics):,} metric samples, {len(inv.events):,} events, "
+        f"{len(inv.logs):,} log lines."
+    ]
+    at = suspects.attrs.get("at")
+    if at is not None and pd.notna(at):
+        parts.append(f"Onset {_when(at)} ({suspects.attrs.get('at_source', 'found')}).")
+    if len(suspects):
+        top = suspects.iloc[0]
+        reason = str(top["reason"]).rstrip(". ")
+        parts.append(f"Top suspect (score {float(top['score']):.1f}): {reason}.")
+        if len(suspects) > 1:
+            others = [
+                " ".join(str(v) for v in (row["entity_kind"], _entity(row)) if v)
+                for _, row in suspects.iloc[1:3].iterrows()
+            ]
+            parts.append(f"Next: {'; '.join(others)}.")
+    else:
+        parts.append("No root-cause suspect: nothing moved against its baseline.")
+    if len(detections):
+        counts = detections["severity"].astype("object").value_counts()
+        by_severity = ", ".join(
+            f"{int(counts[s])} {s}" for s in reversed(schema.SEVERITIES) if s in counts
+        )
+        worst = detections.sort_values(
+            ["severity", "timestamp"], ascending=[False, True], kind="stable"
+        ).iloc[0]
+        where = _entity(worst) or "the cluster"
+        parts.append(
+            f"Security detections: {len(detections)} ({by_severity}); the first of the most "
+            f"severe: {worst['reason']} on {where} at {_when(worst['timestamp'])}."
+        )
+    else:
+        parts.append("No security detections in the audit log and Falco alerts.")
+    return ReviewSummary(redact_for_sharing(" ".join(parts)))
+
+
+def _entity(row: pd.Series) -> str:
+    import pandas as pd
+
+    for column in ("pod", "workload", "node"):
+        value = row.get(column)
+        if value is not None and pd.notna(value):
+            namespace = row.get("namespace")
+            prefix = f"{namespace}/" if column != "node" and pd.notna(namespace) else ""
+            return f"{prefix}{value}"
+    return ""
+
+
+# --- executing ---------------------------------------------------------------------------------
+
+
+def _heading(cell: nbformat.NotebookNode) -> str | None:
+    if cell.cell_type != "markdown":
+        return None
+    for line in cell.source.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return None
+
+
+def _execute(
+    nb: nbformat.NotebookNode, name: str, cwd: Path, timeout: int, progress: bool
+) -> nbformat.NotebookNode:
+    """Execute ``nb`` in a fresh kernel, cell by cell, with a progress bar on stderr."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from tqdm.auto import tqdm
+
+    # figures as plotly JSON (drawn by the report's own script), whatever the user's default
+    env = {**os.environ, "PLOTLY_RENDERER": "plotly_mimetype"}
+    from traitlets.config import Config
+
+    # IPC sockets where there are Unix sockets: no TCP port, and no warning about one
+    config = Config()
+    if os.name != "nt":
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(cwd / "kernel")
+    client = NotebookClient(
+        nb,
+        config=config,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        store_widget_state=False,
+    )
+    section = "start"
+    code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
+    bar = tqdm(total=code_cells, desc=name, unit="cell", disable=not progress, leave=False, delay=0)
+    try:
+        with client.setup_kernel(env=env, cwd=str(cwd)):
+            for index, cell in enumerate(nb.cells):
+                section = _heading(cell) or section
+                if cell.cell_type != "code":
+                    continue
+                bar.set_postfix_str(section[:40], refresh=True)
+                client.execute_cell(cell, index)
+                bar.update(1)
+    except CellExecutionError as exc:
+        error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
+        what = f"{error.ename}: {error.evalue}" if error is not None else str(exc).splitlines()[-1]
+        raise ReportError(
+            f"notebook {name!r} failed in the section {section!r}: {redact_for_sharing(what)}; "
+            f"check the parameters (source, window, focus), or open the notebook in JupyterLab "
+            f"with them to see the whole traceback"
+        ) from None
+    except (CellTimeoutError, TimeoutError) as exc:
+        raise ReportError(
+            f"notebook {name!r} took longer than {timeout} s in the section {section!r}; "
+            f"narrow the window (--start/--end) or raise the timeout"
+        ) from exc
+    except DeadKernelError as exc:
+        raise ReportError(
+            f"the kernel running {name!r} died in the section {section!r} (out of memory?); "
+            f"narrow the window or the namespaces"
+        ) from exc
+    finally:
+        bar.close()
+    return nb
+
+
+# --- exporting -----------------------------------------------------------------------------------
+
+
+def _sanitize(markup: str) -> str:
+    import bleach
+
+    return bleach.clean(
+        _STYLE_BLOCK.sub("", markup),
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        protocols={"http", "https", "mailto"},
+        strip=True,
+        strip_comments=True,
+    )
+
+
+def _redact_strings(value: object) -> object:
+    """Every string inside a figure's JSON, redacted."""
+    if isinstance(value, str):
+        return redact_for_sharing(value)
+    if isinstance(value, list):
+        return [_redact_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_strings(v) for k, v in value.items()}
+    return value
+
+
+def _figure_html(figure: Mapping, index: int) -> str:
+    """A figure as a target div and a JSON data block (no script of its own)."""
+    import plotly.io as pio
+
+    payload = pio.to_json(_redact_strings(dict(figure)), validate=False)  # escapes < > /
+    layout = figure.get("layout") or {}
+    height = layout.get("height") if isinstance(layout.get("height"), int | float) else 480
+    target = f"obskit-figure-{index}"
+    return (
+        f'<div class="obskit-figure"><div id="{target}" class="plotly-graph-div" '
+        f'style="height:{int(height)}px; width:100%;"></div>'
+        f'<script type="application/json" class="obskit-figure-data" data-target="{target}">'
+        f"{payload}</script></div>"
+    )
+
+
+def _note(text: str) -> dict:
+    import nbformat
+
+    return nbformat.v4.new_output(
+        "display_data", data={"text/html": f'<p class="obskit-note">{html.escape(text)}</p>'}
+    )
+
+
+def _safe_output(output: dict, index: int) -> dict | None:
+    """One output with only what may reach the report: redacted, sanitised, figures rendered."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        output["text"] = redact_for_sharing(output.get("text", ""))
+        return output
+    if kind == "error":
+        output["evalue"] = redact_for_sharing(str(output.get("evalue", "")))
+        output["traceback"] = [redact_for_sharing(line) for line in output.get("traceback", [])]
+        return output
+    data = output.get("data", {})
+    if _PLOTLY in data:
+        output["data"] = {"text/html": _figure_html(data[_PLOTLY], index)}
+        output["metadata"] = {}
+        return output
+    kept = {}
+    for mimetype in _KEPT_MIMETYPES:
+        if mimetype not in data:
+            continue
+        value = data[mimetype]
+        if isinstance(value, list):
+            value = "".join(value)
+        if mimetype in ("text/html", "text/markdown"):
+            value = _sanitize(redact_for_sharing(value))
+        elif mimetype == "text/plain":
+            value = redact_for_sharing(value)
+        kept[mimetype] = value
+    if not kept:
+        return None
+    output["data"] = kept
+    output["metadata"] = {k: v for k, v in output.get("metadata", {}).items() if k in kept}
+    return output
+
+
+def _size(output: dict) -> int:
+    if output.get("output_type") == "stream":
+        return len(output.get("text", "").encode())
+    if output.get("output_type") == "error":
+        return sum(len(line.encode()) for line in output.get("traceback", []))
+    data = output.get("data", {})
+    for mimetype in _KEPT_MIMETYPES:  # what the exporter shows: the first present
+        if mimetype in data:
+            return len(str(data[mimetype]).encode())
+    return 0
+
+
+def _prepare(nb: nbformat.NotebookNode, show_code: bool) -> tuple[nbformat.NotebookNode, dict]:
+    """A copy of ``nb`` whose outputs are safe, redacted and within the budget."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    budget = CONTENT_BYTES
+    figures = elided = 0
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "raw":
+            continue
+        if cell.cell_type == "code":
+            if show_code:
+                cell.source = redact_for_sharing(cell.source)
+            outputs = []
+            for output in cell.outputs:
+                safe = _safe_output(output, figures)
+                if safe is None:
+                    continue
+                if budget <= 0:  # the budget is spent: one note said so, the rest are counted
+                    elided += 1
+                    continue
+                size = _size(safe)
+                if size > OUTPUT_BYTES or size > budget:
+                    elided += 1
+                    reason = (
+                        f"larger than the report's limit of {OUTPUT_BYTES:,} bytes per output"
+                        if size > OUTPUT_BYTES
+                        else f"past the report's budget of {CONTENT_BYTES:,} bytes of output "
+                        f"(so are the outputs after it)"
+                    )
+                    safe = _note(
+                        f"An output of {size:,} bytes was left out of this report: {reason}. "
+                        f"Run the notebook in JupyterLab to see it, or narrow the window."
+                    )
+                    budget = budget if size > OUTPUT_BYTES else 0
+                elif "obskit-figure-data" in str(safe.get("data", {}).get("text/html", "")):
+                    figures += 1
+                budget -= _size(safe)
+                outputs.append(safe)
+            cell.outputs = outputs
+            if not outputs and not show_code:
+                continue  # a hidden cell that showed nothing would only leave a gap
+        cells.append(cell)
+    nb.cells = cells
+    return nb, {"figures": figures, "elided": elided}
+
+
+def _sha256(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+def export_html(
+    nb: nbformat.NotebookNode, *, show_code: bool = False, title: str | None = None
+) -> str:
+    """An executed notebook as one self-contained, offline, redacted HTML page.
+
+    Parameters
+    ----------
+    nb : NotebookNode
+        An executed notebook (nbformat 4).
+    show_code : bool
+        Keep the code cells (redacted); by default only the narrative and the outputs show.
+    title : str, optional
+        The page title (default: the notebook's first heading).
+
+    Returns
+    -------
+    str
+        The page; at most :data:`MAX_REPORT_BYTES` bytes as UTF-8.
+
+    Raises
+    ------
+    ReportError
+        When the page would exceed :data:`MAX_REPORT_BYTES` (it cannot, by the budgets, unless
+        the notebook's own markdown is that large).
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Review")])
+    >>> page = export_html(nb)
+    >>> "<title>Review</title>" in page and "cdn" not in page.split("<body")[0].lower()
+    True
+    """
+    from nbconvert import HTMLExporter
+    from plotly.offline import get_plotlyjs
+
+    prepared, info = _prepare(nb, show_code)
+    if title is None:
+        title = next((h for h in map(_heading, prepared.cells) if h), "obskit report")
+    prepared.metadata["title"] = title
+    plotly_js = get_plotlyjs() if info["figures"] else ""
+    scripts = [s for s in (plotly_js, _RENDER_JS if info["figures"] else "") if s]
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            "script-src " + (" ".join(f"'{_sha256(s)}'" for s in scripts) or "'none'"),
+            "style-src 'unsafe-inline'",
+            "img-src data:",
+            "font-src data:",
+            "connect-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_template_paths=[str(_TEMPLATES)],
+        template_file=_TEMPLATE,
+        exclude_input=not show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        anchor_link_text="",
+    )
+    resources = {
+        "obskit": {
+            "csp": csp,
+            "plotly_js": plotly_js,
+            "render_js": _RENDER_JS if info["figures"] else "",
+            "elided": info["elided"],
+            "redacted": _redaction_on(),
+            "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
+    }
+    page, _ = exporter.from_notebook_node(prepared, resources=resources)
+    size = len(page.encode())
+    if size > MAX_REPORT_BYTES:
+        raise ReportError(
+            f"the report would be {size:,} bytes, over the bound of {MAX_REPORT_BYTES:,}; "
+            f"the notebook's own text is too large: shorten its markdown cells"
+        )
+    return page
+
+
+def _redaction_on() -> bool:
+    from obskit.redact import redaction_enabled
+
+    return redaction_enabled()
+
+
+# --- the whole job -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`run` wrote: the file, its size, the notebook, and the review's summary."""
+
+    path: Path
+    size: int
+    notebook: str
+    summary: str | None
+    seconds: float
+
+
+def _summary_of(nb: nbformat.NotebookNode) -> str | None:
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "summary" in cell.metadata.get("tags", []):
+            for output in cell.outputs:
+                text = output.get("data", {}).get("text/plain")
+                if text:
+                    return redact_for_sharing("".join(text) if isinstance(text, list) else text)
+    return None
+
+
+def run(
+    source: str | os.PathLike | None = None,
+    out: str | os.PathLike = "report.html",
+    *,
+    notebook: str | os.PathLike = DEFAULT_NOTEBOOK,
+    live: Mapping[str, object] | None = None,
+    start: object = None,
+    end: object = None,
+    focus: Mapping[str, str] | None = None,
+    cluster: str | None = None,
+    baseline: object = None,
+    bundle_dir: str | os.PathLike | None = None,
+    show_code: bool = False,
+    progress: bool = True,
+    timeout: int = 600,
+) -> Report:
+    """Execute a curated notebook with parameters and write it as a self-contained HTML report.
+
+    Parameters
+    ----------
+    source : str or path, optional
+        A bundled incident's name, a folder, a file, a glob or an evidence bundle (relative
+        paths are taken from the current directory). Not with ``live``.
+    out : str or path
+        The HTML file to write (its folder is created).
+    notebook : str or path
+        A curated notebook's name (see :func:`notebooks`) or the path of your own ``.ipynb``
+        with a cell tagged ``parameters``.
+    live : mapping, optional
+        Live sources instead of files (see :func:`live_sources`); needs ``start`` and ``end``.
+    start, end : timestamp, optional
+        The window (RFC3339 text; naive means UTC).
+    focus : mapping, optional
+        The entity to focus on, e.g. ``{"namespace": "shop", "workload": "checkout"}``
+        (default: the top suspect).
+    cluster : str, optional
+        Cluster name for rows that carry none.
+    baseline : optional
+        The learning period for the security detections (``"30min"``; see
+        :func:`obskit.analysis.security.detect`).
+    bundle_dir : str or path, optional
+        Where the post-incident review saves its evidence bundle (default: a temporary
+        folder). Must not exist yet.
+    show_code : bool
+        Keep the code cells in the HTML.
+    progress : bool
+        Show a progress bar on stderr while the notebook runs.
+    timeout : int
+        Seconds one cell may take.
+
+    Returns
+    -------
+    Report
+        The file written, its size, the notebook's name, the review's one-paragraph summary
+        (None for a notebook without a cell tagged ``summary``) and the seconds it took.
+
+    Raises
+    ------
+    ReportError
+        For an unknown notebook, parameters that cannot be used, or a cell that failed
+        (with the section it failed in and the error).
+
+    Examples
+    --------
+    >>> import obskit
+    >>> report = obskit.report.run("cryptominer", "review.html")  # doctest: +SKIP
+    >>> print(report.summary)  # doctest: +SKIP
+    """
+    import nbformat
+
+    began = time.monotonic()
+    if (source is None) == (live is None):
+        raise ReportError(
+            "give either a source (a bundled incident's name, a folder, a file or a bundle) or "
+            "live settings, not both and not neither"
+        )
+    if live is not None and (start is None or end is None):
+        raise ReportError(
+            "live sources need a window: give start and end, e.g. --start 2024-05-14T10:00:00Z "
+            "--end 2024-05-14T11:00:00Z"
+        )
+    from obskit import datasets
+
+    values: dict[str, object] = {}
+    if source is not None:
+        text = str(source)
+        if text not in datasets.names():
+            is_glob = any(ch in text for ch in "*?[") and not Path(text).exists()
+            if not is_glob and not Path(text).expanduser().exists():
+                raise ReportError(
+                    f"source {text!r} is neither a bundled incident "
+                    f"({', '.join(datasets.names())}) nor an existing file or folder"
+                )
+            # the kernel runs elsewhere: relative paths and globs are taken from here
+            path = Path(text).expanduser()
+            text = str(path if path.is_absolute() else Path.cwd() / path)
+            text = text if is_glob else str(Path(text).resolve())
+        values["source"] = text
+    else:
+        values["source"] = None
+        values["live"] = dict(live)
+    for name, value in (
+        ("start", start),
+        ("end", end),
+        ("focus", focus),
+        ("cluster", cluster),
+        ("baseline", baseline),
+    ):
+        if value is not None:
+            values[name] = value
+    path = notebook_path(notebook)
+    nb = nbformat.read(path, as_version=4)
+    target = Path(out).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="obskit-report-") as workdir:
+        # the review's evidence bundle goes where asked, else into this run's scratch folder
+        folder = Path(bundle_dir).expanduser().resolve() if bundle_dir else Path(workdir) / "bundle"
+        nb = inject_parameters(nb, **values, bundle_dir=str(folder))
+        nb.cells.insert(0, nbformat.v4.new_code_cell(_SETUP, metadata={"tags": [_SETUP_TAG]}))
+        executed = _execute(nb, path.stem, Path(workdir), timeout, progress)
+    page = export_html(executed, show_code=show_code)
+    target.write_text(page, encoding="utf-8")
+    return Report(
+        path=target.resolve(),
+        size=len(page.encode()),
+        notebook=path.stem,
+        summary=_summary_of(executed),
+        seconds=time.monotonic() - began,
+    )

@@ -1,0 +1,1044 @@
+"""The Explorer: drill into an investigation's hierarchy; timeline, suspects and tables follow.
+
+Two layers, as in plotly-resampler's ``figurewidget_resampler``:
+
+:class:`ExplorerModel`
+    UI-free: the hierarchy trees, the time ticks, and :meth:`ExplorerModel.outputs`, which
+    turns a :class:`Selection` (view, node, time range, signals) into :class:`Outputs` (the
+    timeline figure and the tables) by calling the views and the analysis. No widget in it.
+:class:`Explorer`
+    The ipywidgets: cascaded dropdowns over the tree, a time-range slider, a metric picker and
+    toggles. A control change becomes a :class:`Selection`, the model computes, and the result
+    is applied to a ``plotly.graph_objects.FigureWidget`` inside ``batch_update()`` and to the
+    HTML tables.
+
+Text from the data (log lines, labels, audit fields) is attacker-controlled: every value is
+escaped before it becomes HTML, and dropdown labels are set as text, never as markup. The tables
+are redacted for display (:func:`obskit.redact.redact_for_sharing`: on unless switched off with
+``obskit.set_redaction(False)``); :attr:`Explorer.outputs` keeps the frames as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import html
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from obskit import schema
+from obskit.errors import InvestigationError, ObskitError
+from obskit.redact import redact_for_sharing
+from obskit.views import VIEWS
+from obskit.views.timeline import SEVERITY_COLORS
+
+if TYPE_CHECKING:
+    from obskit.investigation import Investigation
+
+__all__ = ["TABLES", "Explorer", "ExplorerModel", "Outputs", "Selection"]
+
+#: The tables the Explorer can show under the timeline, in their tab order.
+TABLES: tuple[str, ...] = ("suspects", "events", "logs")
+
+_TITLES = {"suspects": "suspects", "events": "events", "logs": "log lines"}
+#: Positions of the time-range slider: about this many over the investigation's span.
+_TICKS = 120
+_NICE_STEPS = [
+    pd.Timedelta(s)
+    for s in (
+        "1s",
+        "5s",
+        "10s",
+        "30s",
+        "1min",
+        "2min",
+        "5min",
+        "10min",
+        "15min",
+        "30min",
+        "1h",
+        "2h",
+        "6h",
+        "12h",
+        "1D",
+        "7D",
+    )
+]
+#: Longest text shown in a table cell (the whole value is in the cell's tooltip, up to _TIP).
+_CELL_CHARS = 400
+_TIP_CHARS = 4000
+_SEVERITY_COLUMNS = frozenset({"severity", "level"})
+_TABLE_CSS = """<style>
+.obskit-table-box {max-height: 360px; overflow: auto; border: 1px solid #e5e7eb;}
+.obskit-table {border-collapse: collapse; font-size: 12px; width: 100%;}
+.obskit-table th {position: sticky; top: 0; background: #f3f4f6; text-align: left;
+  padding: 3px 6px; border-bottom: 1px solid #d1d5db; white-space: nowrap;}
+.obskit-table td {padding: 2px 6px; border-bottom: 1px solid #f0f1f3; vertical-align: top;
+  white-space: nowrap;}
+.obskit-table td.obskit-text {font-family: var(--jp-code-font-family, monospace);
+  white-space: pre-wrap; word-break: break-word; min-width: 20em;}
+.obskit-table td.obskit-time {white-space: nowrap; font-variant-numeric: tabular-nums;}
+.obskit-note {color: #4b5563; font-size: 12px; margin: 4px 0;}
+</style>"""
+_WIDE_TEXT = frozenset({"message", "reason", "evidence"})
+
+
+# --- UI-free: what is selected, what it shows --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the Explorer shows: a node of one hierarchy view, a time range and the signals.
+
+    Parameters
+    ----------
+    view : {"workload", "node", "service"}
+        The hierarchy (see :data:`obskit.views.VIEWS`).
+    node : str, optional
+        The ``id`` of a node of that hierarchy (:meth:`ExplorerModel.tree`); ``None`` is the root.
+    start, end : Timestamp, optional
+        The time range (default: the whole investigation).
+    metrics : tuple of str
+        Metric rows of the timeline; empty for the timeline's defaults for the node.
+    anomalies : bool
+        Shade the anomaly windows of the analysis on the timeline.
+    tables : tuple of str
+        Which of :data:`TABLES` to compute.
+    min_level : str, optional
+        Keep events and log lines at or above this severity (one of ``obskit.SEVERITIES``).
+
+    Examples
+    --------
+    >>> Selection(view="node").tables
+    ('suspects', 'events', 'logs')
+    """
+
+    view: str = "workload"
+    node: str | None = None
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    metrics: tuple[str, ...] = ()
+    anomalies: bool = True
+    tables: tuple[str, ...] = TABLES
+    min_level: str | None = None
+
+
+@dataclass
+class Outputs:
+    """What one :class:`Selection` shows: the timeline figure and the tables.
+
+    Attributes
+    ----------
+    selection : Selection
+        The selection these outputs are for (its ``node`` resolved to an id).
+    focus : dict
+        The node's key columns, as given to the views.
+    path : list of str
+        Labels from the root of the tree down to the node.
+    figure : plotly.graph_objects.Figure
+        The correlated timeline (:func:`obskit.views.timeline`).
+    suspects, events, logs : DataFrame or None
+        The suspects of the incident that involve the node (:meth:`ExplorerModel.suspects_for`),
+        and its events and log lines in the time range; ``None`` when not selected.
+    """
+
+    selection: Selection
+    focus: dict
+    path: list[str]
+    figure: go.Figure
+    suspects: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    logs: pd.DataFrame | None = None
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+class ExplorerModel:
+    """The Explorer without widgets: trees, time ticks, and the outputs of a selection.
+
+    Everything it shows comes from the views and the analysis of ``inv``; it only selects. The
+    anomalies and suspects are computed once, on first use, for the whole investigation.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation to explore.
+    top : int
+        How many suspects the analysis ranks (default 10).
+    limit : int
+        At most this many rows in the events and logs tables (default 200).
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.datasets.load("checkout-oom")  # doctest: +SKIP
+    >>> model = ExplorerModel(inv)  # doctest: +SKIP
+    >>> focus = {"namespace": "shop", "workload": "checkout"}
+    >>> node = model.find("workload", focus)  # doctest: +SKIP
+    >>> out = model.outputs(Selection(node=node))  # doctest: +SKIP
+    >>> out.figure.layout.title.text  # doctest: +SKIP
+    'Timeline: cluster=prod-eu-1, namespace=shop, workload_kind=Deployment, workload=checkout ...'
+    """
+
+    def __init__(self, inv: Investigation, *, top: int = 10, limit: int = 200) -> None:
+        for name, value in (("top", top), ("limit", limit)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvestigationError(f"{name} must be a positive integer, got {value!r}")
+        self.inv = inv
+        self.top = top
+        self.limit = limit
+        self._trees: dict[str, pd.DataFrame] = {}
+        self._anomalies: pd.DataFrame | None = None
+        self._suspects: pd.DataFrame | None = None
+
+    # the tree
+
+    def tree(self, view: str) -> pd.DataFrame:
+        """The hierarchy frame of ``view`` (:func:`obskit.views.hierarchy_frame`), cached."""
+        if view not in self._trees:
+            frame = self.inv.hierarchy_frame(view)
+            self._trees[view] = frame.set_index("id", drop=False)
+        return self._trees[view]
+
+    def root(self, view: str) -> str:
+        """The id of the root of ``view``'s tree (the cluster, or ``all clusters``)."""
+        tree = self.tree(view)
+        return str(tree.loc[tree["parent"] == "", "id"].iloc[0])
+
+    def levels(self, view: str) -> tuple[str, ...]:
+        """The names of the levels under the root: ``VIEWS[view]``, after ``cluster`` when the
+        investigation holds several clusters.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> ExplorerModel(obskit.Investigation(cluster="prod")).levels("node")
+        ('node', 'pod', 'container')
+        """
+        tree = self.tree(view)
+        several = tree.at[self.root(view), "kind"] != "Cluster"
+        return ("cluster", *VIEWS[view]) if several else VIEWS[view]
+
+    def children(self, view: str, node: str) -> list[tuple[str, str]]:
+        """``(label, id)`` of the children of ``node``, in the tree's order.
+
+        A label is the child's name, its kind where the level does not say it (a Deployment or
+        a CronJob at the workload level), then the subtree's warning events, error log lines
+        and security alerts when it has any, so the noisy branches stand out in a dropdown.
+        """
+        tree = self.tree(view)
+        levels = self.levels(view)
+        kids = tree.loc[tree["parent"] == node]
+        out = []
+        for row in kids.itertuples(index=False):
+            level = levels[min(int(row.depth), len(levels)) - 1]
+            kind = str(row.kind)
+            label = str(row.label) if kind.lower() == level else f"{row.label} ({kind})"
+            counts = (
+                (row.warning_events, "warning"),
+                (row.error_logs, "error"),
+                (row.alerts, "alert"),
+            )
+            hints = [f"{n:,} {word}{'' if n == 1 else 's'}" for n, word in counts if n]
+            out.append((label + (f" · {', '.join(hints)}" if hints else ""), str(row.id)))
+        return out
+
+    def focus_of(self, view: str, node: str) -> dict:
+        """The key columns of a node, as the views take them; ``{}`` (everything) for the root.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> model = ExplorerModel(obskit.Investigation(cluster="prod"))
+        >>> model.focus_of("workload", "prod")
+        {}
+        """
+        if node == self.root(view):
+            return {}
+        return dict(self.tree(view).at[node, "focus"])
+
+    def lineage(self, view: str, node: str) -> list[str]:
+        """Ids from the root's child down to ``node`` (empty for the root)."""
+        tree = self.tree(view)
+        if node not in tree.index:
+            raise InvestigationError(f"no node {node!r} in the {view!r} hierarchy")
+        out = []
+        while tree.at[node, "parent"]:
+            out.append(node)
+            node = str(tree.at[node, "parent"])
+        return out[::-1]
+
+    def find(self, view: str, focus: Mapping | pd.Series | None) -> str:
+        """The node of ``view`` that a focus points at: the deepest whose key it matches.
+
+        ``focus`` maps key columns to values; missing values are ignored, so a suspects row
+        (``inv.suspects().iloc[0]``) can be given as it is. A pod named with its node in the
+        workload view is found as the pod.
+
+        Raises
+        ------
+        InvestigationError
+            When a value of the focus matches no node of the view (with the closest names).
+
+        Examples
+        --------
+        >>> import obskit
+        >>> model = ExplorerModel(obskit.datasets.load("checkout-oom"))  # doctest: +SKIP
+        >>> model.find("workload", {"namespace": "shop"})  # doctest: +SKIP
+        'prod-eu-1/shop'
+        """
+        wanted = _wanted(focus)
+        tree = self.tree(view)
+        best, best_depth = self.root(view), -1
+        for row in tree.itertuples(index=False):
+            agrees = all(_agrees(wanted.get(k), k, v) for k, v in row.focus.items())
+            if agrees and row.depth > best_depth:
+                best, best_depth = str(row.id), int(row.depth)
+        covered = set(tree.at[best, "focus"])
+        for node in self.lineage(view, best):
+            covered |= set(tree.at[node, "focus"])
+        levels = set(VIEWS[view]) & set(schema.KEY)
+        missing = [k for k in wanted if k in levels and k not in covered]
+        if missing:
+            column, value = missing[0], wanted[missing[0]]
+            known = sorted({str(v) for v in tree[column].dropna()})
+            close = difflib.get_close_matches(value, known, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            if value in known:
+                hint = f"; name the levels above it too ({', '.join(VIEWS[view])})"
+            raise InvestigationError(
+                f"no node of the {view!r} hierarchy has {column}={value!r}{hint}"
+            )
+        return best
+
+    # time
+
+    def ticks(self) -> list[pd.Timestamp]:
+        """Positions of the time-range slider: round times covering the investigation's span.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> model = ExplorerModel(obskit.datasets.load("checkout-oom"))  # doctest: +SKIP
+        >>> len(model.ticks()), model.ticks()[0]  # doctest: +SKIP
+        (121, Timestamp('2024-05-14 08:30:00+0000', tz='UTC'))
+        """
+        lo, hi = self.inv.time_span()
+        if lo is None or hi is None:
+            return []
+        width = max(hi - lo, pd.Timedelta(seconds=1))
+        step = next((s for s in _NICE_STEPS if width / s <= _TICKS), _NICE_STEPS[-1])
+        return list(pd.date_range(lo.floor(step), hi.ceil(step), freq=step))
+
+    def metric_names(self) -> list[str]:
+        """The metrics the investigation holds, sorted."""
+        column = self.inv.metrics["metric"]
+        return sorted({str(m) for m in column.dropna().unique()})
+
+    # analysis, once
+
+    def anomalies(self) -> pd.DataFrame:
+        """The anomaly windows of the whole investigation (``inv.anomalies()``), cached."""
+        if self._anomalies is None:
+            self._anomalies = self.inv.anomalies()
+        return self._anomalies
+
+    def suspects(self) -> pd.DataFrame:
+        """The ranked suspects of the whole investigation (``inv.suspects()``), cached."""
+        if self._suspects is None:
+            self._suspects = self.inv.suspects(top=self.top)
+        return self._suspects
+
+    def suspects_for(self, focus: Mapping) -> pd.DataFrame:
+        """The suspects that involve a node: those whose entity shares a row with its subtree.
+
+        A workload suspect involves a node if one of its pods ran there; a node suspect
+        involves a namespace if one of the namespace's pods ran on it. The ranks are those of
+        the whole incident.
+        """
+        found = self.suspects()
+        named = {k: v for k, v in focus.items() if k not in ("cluster", "workload_kind")}
+        if found.empty or not named:
+            return found.reset_index(drop=True)
+        sub = self.inv.focus(**named)
+        columns = [c for c in schema.KEY if c not in ("cluster", "workload_kind")]
+        keys = pd.concat(
+            [
+                getattr(sub, name)[columns].astype("object")
+                for name in ("metrics", "events", "logs", "inventory")
+            ],
+            ignore_index=True,
+        ).drop_duplicates()
+        keep = []
+        for row in found[columns].astype("object").itertuples(index=False):
+            mask = np.ones(len(keys), dtype=bool)
+            for column, value in zip(columns, row, strict=True):
+                if not _missing(value):
+                    mask &= (keys[column] == value).fillna(False).to_numpy(dtype=bool)
+            keep.append(bool(mask.any()))
+        return found.loc[keep].reset_index(drop=True)
+
+    # the outputs of a selection
+
+    def outputs(self, selection: Selection) -> Outputs:
+        """Compute what ``selection`` shows (the views and the analysis do the work).
+
+        Raises
+        ------
+        InvestigationError
+            For a node that is not in the view, an unknown table, or what the views reject
+            (an unknown metric, a bad time range).
+        """
+        _check_tables(selection.tables)
+        tree = self.tree(selection.view)
+        node = selection.node or self.root(selection.view)
+        lineage = self.lineage(selection.view, node)
+        focus = self.focus_of(selection.view, node)
+        selection = replace(selection, node=node)
+        start, end = selection.start, selection.end
+        figure = self.inv.timeline(
+            focus=focus,
+            metrics=list(selection.metrics) or None,
+            start=start,
+            end=end,
+            anomalies=self.anomalies() if selection.anomalies else None,
+        )
+        out = Outputs(
+            selection=selection,
+            focus=focus,
+            path=[str(tree.at[n, "label"]) for n in [self.root(selection.view), *lineage]],
+            figure=figure,
+        )
+        if "suspects" in selection.tables:
+            out.suspects = self.suspects_for(focus)
+        if "events" in selection.tables:
+            out.events = self.inv.events_table(
+                focus, start, end, min_severity=selection.min_level, limit=self.limit
+            )
+        if "logs" in selection.tables:
+            out.logs = self.inv.logs_table(
+                focus, start, end, min_level=selection.min_level, limit=self.limit
+            )
+        return out
+
+
+def _check_tables(tables: tuple[str, ...]) -> tuple[str, ...]:
+    """``tables`` when each is one of :data:`TABLES`."""
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise InvestigationError(
+            f"tables must be some of {', '.join(map(repr, TABLES))}, got {unknown[0]!r}"
+        )
+    return tables
+
+
+def _wanted(focus: Mapping | pd.Series | None) -> dict[str, str]:
+    """Key columns with a value, as strings."""
+    if focus is None:
+        return {}
+    if not isinstance(focus, Mapping | pd.Series):
+        raise InvestigationError(
+            f"focus must be a mapping of key columns to values (or a suspects row), got {focus!r}"
+        )
+    items = focus.items()
+    return {str(k): str(v) for k, v in items if k in schema.KEY and not _missing(v)}
+
+
+def _agrees(wanted: str | None, column: str, value: object) -> bool:
+    """Whether a tree node's focus value agrees with the wanted one (a list holds it).
+
+    Not naming the cluster or the workload kind agrees with any; not naming a column that
+    goes deeper (a namespace, a pod) does not.
+    """
+    if wanted is None:
+        return column in ("cluster", "workload_kind")
+    if isinstance(value, list | tuple):
+        return wanted in value
+    return wanted == str(value)
+
+
+# --- HTML tables (escaped) ---------------------------------------------------------------------
+
+
+def _cell(value: object, column: str = "") -> tuple[str, str]:
+    """(escaped HTML, escaped tooltip) of one cell."""
+    if column == "origin" and isinstance(value, str) and value.count("/") > 2:
+        # where a line was read: the file's last two parts, the whole path in the tooltip
+        return html.escape("…/" + "/".join(value.rsplit("/", 2)[-2:])), html.escape(
+            _cut(value, _TIP_CHARS), quote=True
+        )
+    if isinstance(value, list | tuple | np.ndarray):
+        parts = [str(v) for v in value if not _missing(v)]
+        shown = "<br>".join(html.escape(_cut(p, _CELL_CHARS)) for p in parts)
+        return shown, html.escape(_cut("\n".join(parts), _TIP_CHARS), quote=True)
+    if _missing(value):
+        return "", ""
+    if isinstance(value, pd.Timestamp):
+        return html.escape(f"{value:%m-%d %H:%M:%S}"), html.escape(str(value), quote=True)
+    if isinstance(value, float):
+        return html.escape(f"{value:.4g}"), ""
+    raw = str(value)
+    tip = html.escape(_cut(raw, _TIP_CHARS), quote=True) if len(raw) > _CELL_CHARS else ""
+    return html.escape(_cut(raw, _CELL_CHARS)), tip
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def html_table(frame: pd.DataFrame, *, note: str = "", empty: str = "nothing here") -> str:
+    """``frame`` as an HTML table in a scrolling box, every value and column name escaped.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table; lists in a cell are shown one item a line.
+    note : str
+        A line of plain text above the table (escaped too).
+    empty : str
+        What to say when the frame has no rows.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"level": ["error"], "message": ["<img src=x onerror=alert(1)>"]})
+    >>> "&lt;img src=x onerror=alert(1)&gt;" in html_table(frame)
+    True
+    >>> "<img" in html_table(frame)
+    False
+    """
+    head = f"<div class='obskit-note'>{html.escape(note)}</div>" if note else ""
+    if frame is None or frame.empty:
+        return _TABLE_CSS + head + f"<div class='obskit-note'>{html.escape(empty)}</div>"
+    columns = [str(c) for c in frame.columns]
+    out = [_TABLE_CSS, head, "<div class='obskit-table-box'><table class='obskit-table'>"]
+    out.append("<thead><tr>")
+    out += [f"<th>{html.escape(c)}</th>" for c in columns]
+    out.append("</tr></thead><tbody>")
+    for values in frame.itertuples(index=False, name=None):
+        out.append("<tr>")
+        for column, value in zip(columns, values, strict=True):
+            shown, tip = _cell(value, column)
+            css, style = "", ""
+            if column in _WIDE_TEXT:
+                css = " class='obskit-text'"
+            elif column == "time" or isinstance(value, pd.Timestamp):
+                css = " class='obskit-time'"
+            if column in _SEVERITY_COLUMNS and not _missing(value):
+                color = SEVERITY_COLORS.get(str(value), SEVERITY_COLORS["unknown"])
+                style = f" style='border-left: 4px solid {color}'"
+            title = f" title='{tip}'" if tip else ""
+            out.append(f"<td{css}{style}{title}>{shown}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def suspects_display(suspects: pd.DataFrame) -> pd.DataFrame:
+    """The suspects as a readable table: rank, what, score, first anomaly, signals, reason.
+
+    Examples
+    --------
+    >>> suspects_display(pd.DataFrame(columns=["rank"])).columns.tolist()[:3]
+    ['rank', 'kind', 'entity']
+    """
+    columns = ["rank", "kind", "entity", "score", "first anomaly", "signals", "reason", "evidence"]
+    if suspects is None or suspects.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for row in suspects.to_dict("records"):
+        kind = row.get("entity_kind")
+        if kind == "node":
+            parts = [row.get("node")]
+        elif kind == "workload":
+            parts = [row.get("namespace"), row.get("workload")]
+        else:
+            parts = [row.get("namespace"), row.get("pod"), row.get("container")]
+        rows.append(
+            {
+                "rank": row.get("rank"),
+                "kind": kind,
+                "entity": "/".join(str(p) for p in parts if not _missing(p)),
+                "score": row.get("score"),
+                "first anomaly": row.get("first_anomaly"),
+                "signals": list(row.get("kinds") or []),
+                "reason": row.get("reason"),
+                "evidence": list(row.get("evidence") or [])[:4],
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _constant_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The frame without the key columns that hold one value in every row, and those values."""
+    if len(frame) < 2:
+        return frame, {}
+    same = {}
+    for column in frame.columns:
+        if column in schema.KEY:
+            values = frame[column].astype("object")
+            if values.notna().all() and values.nunique() == 1:
+                same[column] = str(values.iloc[0])
+    return frame.drop(columns=list(same)), same
+
+
+# --- the widget --------------------------------------------------------------------------------
+
+
+def _tick_label(ts: pd.Timestamp, multi_day: bool) -> str:
+    """A slider position as the analyst reads it: the date only when the span has several."""
+    if multi_day:
+        return f"{ts:%m-%d %H:%M}"
+    return f"{ts:%H:%M:%S}" if ts.second else f"{ts:%H:%M}"
+
+
+class Explorer(widgets.VBox):
+    """Explore an investigation: pick a node, a time range and signals; the outputs follow.
+
+    Controls, top to bottom: the hierarchy view (workload, node, service) and cascaded dropdowns
+    down its tree (cluster → namespace → workload → pod → container in the workload view),
+    the time range (UTC), the metric rows of the timeline and what to show. Below them: a
+    status line, the correlated timeline (:func:`obskit.views.timeline`) and tabs with the
+    suspects that involve the node, its events and its log lines in the time range.
+
+    Parameters
+    ----------
+    inv : Investigation or ExplorerModel
+        The investigation to explore, or the model of one: Explorers given the same model
+        share its trees, anomalies and suspects (computed once).
+    focus : mapping or Series, optional
+        Where to start: key columns, e.g. ``{"namespace": "shop", "workload": "checkout"}``, or
+        a row of ``inv.suspects()``. Default: the whole cluster.
+    view : {"workload", "node", "service"}, optional
+        The hierarchy to start in (default: ``node`` for a focus on a node alone, else
+        ``workload``).
+    start, end : timestamp, optional
+        The time range to start with (default: all of it); snapped to the slider's ticks.
+    metrics : list of str, optional
+        Metric rows of the timeline (default: the timeline's choice for each node).
+    anomalies : bool
+        Shade the analysis' anomaly windows on the timeline (default True).
+    tables : sequence of str
+        Which of ``suspects``, ``events``, ``logs`` to show (default all).
+    min_level : str, optional
+        Show events and log lines at or above this severity.
+    top : int
+        How many suspects the analysis ranks (unless a model is given).
+    limit : int
+        At most this many rows in the events and logs tables (unless a model is given).
+
+    Attributes
+    ----------
+    model : ExplorerModel
+        The UI-free part: use it to compute outputs without widgets.
+    outputs : Outputs
+        What is shown now (figure and tables as frames).
+    view, levels, time_range, metrics, show_anomalies, show, min_level
+        The controls (``levels`` is the list of dropdowns down the tree, ``show`` maps each
+        table name to its checkbox).
+    figure : plotly.graph_objects.FigureWidget
+        The timeline.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> from obskit.widgets import Explorer
+    >>> inv = obskit.datasets.load("checkout-oom")  # doctest: +SKIP
+    >>> focus = {"namespace": "shop", "workload": "checkout"}
+    >>> explorer = Explorer(inv, focus=focus)  # doctest: +SKIP
+    >>> explorer  # doctest: +SKIP
+    >>> explorer.outputs.logs.head()  # doctest: +SKIP
+    >>> explorer.selected().summary()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        inv: Investigation | ExplorerModel,
+        focus: Mapping | pd.Series | None = None,
+        view: str | None = None,
+        start: object = None,
+        end: object = None,
+        metrics: Sequence[str] | None = None,
+        anomalies: bool = True,
+        tables: Sequence[str] = TABLES,
+        min_level: str | None = None,
+        top: int = 10,
+        limit: int = 200,
+    ) -> None:
+        if isinstance(inv, ExplorerModel):
+            self.model = inv
+        else:
+            self.model = ExplorerModel(inv, top=top, limit=limit)
+        wanted = _wanted(focus)
+        if view is None:
+            view = (
+                "node"
+                if "node" in wanted and not {"namespace", "pod"} & set(wanted)
+                else ("workload")
+            )
+        if view not in VIEWS:
+            raise InvestigationError(
+                f"view must be one of {', '.join(map(repr, VIEWS))}, got {view!r}"
+            )
+        tables = _check_tables(tuple(tables))
+        if min_level is not None and min_level not in schema.SEVERITIES:
+            raise InvestigationError(
+                f"min_level must be one of {', '.join(schema.SEVERITIES)}, got {min_level!r}"
+            )
+        known = self.model.metric_names()
+        for name in metrics or ():
+            if name not in known:
+                close = difflib.get_close_matches(str(name), known, n=3)
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise InvestigationError(f"no metric {name!r} in this investigation{hint}")
+        node = self.model.find(view, wanted)
+        self._holding = 0
+        self.outputs: Outputs | None = None
+
+        # controls
+        self.view = widgets.ToggleButtons(
+            options=list(VIEWS),
+            value=view,
+            description="hierarchy",
+            style={"button_width": "90px"},
+        )
+        self.levels: list[widgets.Dropdown] = []
+        self._path = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self._path.add_class("obskit-explorer-path")
+        self.time_range = self._slider(start, end)
+        self.metrics = widgets.SelectMultiple(
+            options=known,
+            value=tuple(metrics or ()),
+            rows=min(6, max(2, len(known))),
+            description="metrics",
+            layout=widgets.Layout(width="440px"),
+        )
+        self.metrics.add_class("obskit-explorer-metrics")
+        self.show_anomalies = widgets.Checkbox(
+            value=anomalies,
+            description="anomaly windows",
+            indent=False,
+            layout=widgets.Layout(width="150px"),
+        )
+        self.show = {
+            name: widgets.Checkbox(
+                value=name in tables,
+                description=_TITLES[name],
+                indent=False,
+                layout=widgets.Layout(width="100px"),
+            )
+            for name in TABLES
+        }
+        self.min_level = widgets.Dropdown(
+            options=[("all", ""), *((s, s) for s in schema.SEVERITIES)],
+            value=min_level or "",
+            description="at least",
+            layout=widgets.Layout(width="170px"),
+        )
+        self._whole = widgets.Button(
+            description="whole range",
+            tooltip="show the investigation's whole time span",
+            layout=widgets.Layout(width="110px"),
+        )
+        # outputs
+        self.status = widgets.HTML()
+        self.status.add_class("obskit-explorer-status")
+        self.figure = go.FigureWidget()
+        self.figure.add_class("obskit-explorer-timeline")
+        self.figure.observe(self._on_shown, names="_view_count")
+        self._tables = {name: widgets.HTML() for name in TABLES}
+        self.tabs = widgets.Tab()
+        self.tabs.add_class("obskit-explorer-tables")
+
+        with self._hold():
+            self._set_path(node)
+        self.view.observe(self._on_view, names="value")
+        self.time_range.observe(self._on_change, names="value")
+        self.metrics.observe(self._on_change, names="value")
+        self.show_anomalies.observe(self._on_change, names="value")
+        self.min_level.observe(self._on_change, names="value")
+        for box in self.show.values():
+            box.observe(self._on_change, names="value")
+        self._whole.on_click(self._on_whole)
+
+        signals = widgets.VBox(
+            [
+                self.show_anomalies,
+                widgets.HBox([widgets.Label("tables:"), *self.show.values()]),
+                self.min_level,
+            ],
+            layout=widgets.Layout(margin="0 0 0 16px"),
+        )
+        controls = widgets.VBox(
+            [
+                self.view,
+                self._path,
+                widgets.HBox([self.time_range, self._whole]),
+                widgets.HBox([self.metrics, signals], layout=widgets.Layout(align_items="center")),
+            ]
+        )
+        super().__init__([controls, self.status, self.figure, self.tabs])
+        self.add_class("obskit-explorer")
+        self.refresh()
+
+    # --- what is selected ---
+
+    @property
+    def node(self) -> str:
+        """The id of the selected node in the current view's tree."""
+        chosen = [d.value for d in self.levels if d.layout.display != "none" and d.value]
+        return chosen[-1] if chosen else self.model.root(self.view.value)
+
+    @property
+    def focus(self) -> dict:
+        """The key columns of the selected node (what the views filter on)."""
+        return self.model.focus_of(self.view.value, self.node)
+
+    def selection(self) -> Selection:
+        """The controls' state as a :class:`Selection`."""
+        start, end = self.time_range.value
+        ticks = self.time_range.options
+        whole = self.time_range.index == (0, len(ticks) - 1)
+        return Selection(
+            view=self.view.value,
+            node=self.node,
+            start=None if whole else start,
+            end=None if whole else end,
+            metrics=tuple(self.metrics.value),
+            anomalies=self.show_anomalies.value,
+            tables=tuple(name for name in TABLES if self.show[name].value),
+            min_level=self.min_level.value or None,
+        )
+
+    def selected(self) -> Investigation:
+        """The investigation restricted to the selected node and time range, to go on in pandas.
+
+        Examples
+        --------
+        >>> explorer.selected().logs  # doctest: +SKIP
+        """
+        sel = self.selection()
+        named = {k: v for k, v in self.focus.items() if k != "workload_kind"}
+        inv = self.model.inv.focus(**named)
+        return inv.window(sel.start, sel.end) if sel.start is not None else inv
+
+    def select(self, focus: Mapping | pd.Series | str) -> None:
+        """Select a node: a tree id of the current view, key columns, or a suspects row.
+
+        Examples
+        --------
+        >>> explorer.select({"namespace": "shop", "workload": "checkout"})  # doctest: +SKIP
+        """
+        view = self.view.value
+        node = focus if isinstance(focus, str) else self.model.find(view, focus)
+        self.model.lineage(view, node)  # raises for an unknown id
+        with self._hold():
+            self._set_path(node)
+        self.refresh()
+
+    # --- compute, then apply ---
+
+    def refresh(self) -> None:
+        """Recompute the outputs for the controls' state and show them."""
+        try:
+            outputs = self.model.outputs(self.selection())
+        except ObskitError as exc:
+            self.status.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
+            return
+        self._apply(outputs)
+
+    def _apply(self, out: Outputs) -> None:
+        new = out.figure
+        with self.figure.batch_update():
+            self.figure.data = ()
+            self.figure.add_traces(list(new.data))
+            # the new layout replaces the old one whole: axes, legends of rows that are gone
+            # are removed in the browser too
+            fresh = new.layout.to_plotly_json()
+            stale = {k: None for k in self.figure.layout.to_plotly_json() if k not in fresh}
+            if stale:
+                self.figure.plotly_relayout(stale)
+            # autosize in the message makes the browser fit the figure to its cell's width
+            self.figure.layout = new.layout.update(autosize=True)
+        shown = [name for name in TABLES if getattr(out, name) is not None]
+        for name in shown:
+            self._tables[name].value = self._table_html(name, out)
+        children = tuple(self._tables[name] for name in shown)
+        if self.tabs.children != children:
+            selected = self.tabs.selected_index
+            self.tabs.children = children
+            self.tabs.titles = tuple(_TITLES[name] for name in shown)
+            if children:
+                self.tabs.selected_index = min(selected or 0, len(children) - 1)
+        self.tabs.layout.display = "" if shown else "none"
+        self.status.value = self._status_html(out)
+        self.outputs = out
+
+    def _table_html(self, name: str, out: Outputs) -> str:
+        frame = getattr(out, name)
+        limit = self.model.limit
+        if name == "suspects":
+            total = len(self.model.suspects())
+            at = self.model.suspects().attrs.get("at")
+            when = f", onset {at:%Y-%m-%d %H:%M:%S} UTC" if isinstance(at, pd.Timestamp) else ""
+            note = f"{len(frame)} of the incident's {total} top suspects involve this node{when}."
+            table = redact_for_sharing(suspects_display(frame))
+            return html_table(table, note=note, empty="no suspect involves it")
+        what = "events" if name == "events" else "log lines"
+        note = f"{len(frame)} {what}, most severe first, then newest"
+        note += f" (the first {limit})" if len(frame) >= limit else ""
+        table, same = _constant_columns(redact_for_sharing(frame))
+        if same:
+            note += "; all with " + ", ".join(f"{k}={v}" for k, v in same.items())
+        note += "."
+        return html_table(table, note=note, empty=f"no {what} here in this time range")
+
+    def _status_html(self, out: Outputs) -> str:
+        sel = out.selection
+        lo, hi = self.time_range.value
+        when = "whole span" if sel.start is None else f"{lo:%Y-%m-%d %H:%M} – {hi:%H:%M} UTC"
+        crumbs = " › ".join(f"<b>{html.escape(p)}</b>" for p in out.path)
+        return (
+            f"<div style='font-size:13px;margin:4px 0'>{crumbs}"
+            f" <span style='color:#6b7280'>· {html.escape(when)}</span></div>"
+        )
+
+    # --- control events ---
+
+    @contextlib.contextmanager
+    def _hold(self) -> Iterator[None]:
+        """Programmatic control changes inside do not recompute (the caller does, once)."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+
+    def _on_change(self, change: dict) -> None:
+        if not self._holding:
+            self.refresh()
+
+    def _on_view(self, change: dict) -> None:
+        if self._holding:
+            return
+        try:
+            node = self.model.find(change["new"], self._last_focus())
+        except InvestigationError:
+            node = self.model.root(change["new"])
+        with self._hold():
+            self._set_path(node)
+        self.refresh()
+
+    def _last_focus(self) -> dict:
+        return dict(self.outputs.focus) if self.outputs is not None else {}
+
+    def _on_level(self, change: dict) -> None:
+        if self._holding:
+            return
+        owner = change["owner"]
+        depth = self.levels.index(owner)
+        chosen = [d.value for d in self.levels[: depth + 1] if d.value]
+        node = chosen[-1] if chosen else self.model.root(self.view.value)
+        with self._hold():
+            self._set_path(node)
+        self.refresh()
+
+    def _on_shown(self, change: dict) -> None:
+        # plotly draws a new view before it is in the page, at its default 700 px: once the
+        # view is shown, size it to its cell (as plotly.js' own resize does)
+        if (change["new"] or 0) > (change["old"] or 0):
+            self.figure.plotly_relayout({"autosize": False})
+            self.figure.plotly_relayout({"autosize": True})
+
+    def _on_whole(self, _button: widgets.Button) -> None:
+        self.time_range.index = (0, len(self.time_range.options) - 1)
+
+    def _set_path(self, node: str) -> None:
+        """Show dropdowns down to ``node``, and one more below it when it has children."""
+        view = self.view.value
+        lineage = self.model.lineage(view, node)
+        parent = self.model.root(view)
+        depth = 0
+        while True:
+            kids = self.model.children(view, parent)
+            if not kids:
+                break
+            dropdown = self._level(depth)
+            levels = self.model.levels(view)
+            dropdown.description = levels[min(depth, len(levels) - 1)]
+            dropdown.options = [("(all)", ""), *kids]
+            value = lineage[depth] if depth < len(lineage) else ""
+            dropdown.value = value
+            dropdown.layout.display = ""
+            depth += 1
+            if not value:
+                break
+            parent = value
+        for dropdown in self.levels[depth:]:
+            dropdown.layout.display = "none"
+
+    def _level(self, depth: int) -> widgets.Dropdown:
+        while len(self.levels) <= depth:
+            dropdown = widgets.Dropdown(
+                options=[("(all)", "")],
+                value="",
+                layout=widgets.Layout(width="420px"),
+                style={"description_width": "70px"},
+            )
+            dropdown.add_class("obskit-explorer-level")
+            dropdown.add_class(f"obskit-explorer-level-{len(self.levels)}")
+            dropdown.observe(self._on_level, names="value")
+            self.levels.append(dropdown)
+            self._path.children = (*self._path.children, dropdown)
+        return self.levels[depth]
+
+    def _slider(self, start: object, end: object) -> widgets.SelectionRangeSlider:
+        ticks = self.model.ticks()
+        if len(ticks) < 2:
+            now = pd.Timestamp.now(tz="UTC").floor("min")
+            ticks = [now, now + pd.Timedelta(minutes=1)]
+        multi_day = ticks[0].normalize() != ticks[-1].normalize()
+        options = [(_tick_label(t, multi_day), t) for t in ticks]
+        index = (0, len(ticks) - 1)
+        if start is not None or end is not None:
+            index = (
+                _nearest(ticks, start, 0),
+                _nearest(ticks, end, len(ticks) - 1),
+            )
+            if index[0] >= index[1]:
+                raise InvestigationError(
+                    f"the time range {start!r} – {end!r} is empty or reversed; give start < end"
+                )
+        slider = widgets.SelectionRangeSlider(
+            options=options,
+            index=index,
+            description="time (UTC)",
+            continuous_update=False,
+            layout=widgets.Layout(width="640px"),
+        )
+        slider.add_class("obskit-explorer-time")
+        return slider
+
+
+def _nearest(ticks: list[pd.Timestamp], value: object, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InvestigationError(
+            f"start and end must be timestamps like '2024-05-14T09:00:00Z', got {value!r}"
+        ) from exc
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    distances = [abs((t - ts).total_seconds()) for t in ticks]
+    return int(np.argmin(distances))

@@ -1,0 +1,314 @@
+"""The HTML report: written, offline, code hidden, redacted, bounded, and inert in a browser.
+
+One real report is made (module fixture) from a copy of the bundled ``cryptominer`` incident into
+which attacker-controlled text is planted: a log line, an event and a pod label carry
+``<script>alert(1)</script>`` and ``<img src=x onerror=alert(1)>``, and the log line carries a
+bearer token and a password. The browser test opens it in Debian's Chromium (Playwright drives
+it; browsers cannot be downloaded here): it is skipped only when Chromium or Playwright is
+missing and ``CI`` is not set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import obskit
+from obskit import report
+from obskit.errors import ReportError
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+TOKEN = "s3cr3tT0kenValue123abc"
+PASSWORD = "hunter2hunter2"
+POD = "storefront-b6rzdb2j9g-mq658"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+#: Loads a script, font, stylesheet, frame or image from elsewhere: none may be in a report.
+_FETCHES = re.compile(
+    r"<(?:script|img|iframe|embed|source|audio|video)\b[^>]*\bsrc\s*=|<link\b[^>]*\bhref\s*="
+    r"|@import|url\(\s*['\"]?(?:https?:)?//|<object\b",
+    re.IGNORECASE,
+)
+
+
+def _plant(folder: Path) -> None:
+    """Put attacker-controlled text and secrets into a log line, an event and a pod label."""
+    log = next((folder / "logs").rglob(f"*{POD}*/storefront/0.log"))
+    with log.open("a", encoding="utf-8") as f:
+        f.write(
+            f"2024-09-10T20:59:59.900000000Z stderr F ERROR upstream said {SCRIPT} {IMG} "
+            f"Authorization: Bearer {TOKEN} password={PASSWORD}\n"
+        )
+    events_file = folder / "events" / "events.json"
+    events = json.loads(events_file.read_text())
+    events["items"].append(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "type": "Warning",
+            "reason": f"Planted{SCRIPT}",
+            "message": f"probe failed: {IMG} {SCRIPT}",
+            "count": 1,
+            "firstTimestamp": "2024-09-10T20:40:00Z",
+            "lastTimestamp": "2024-09-10T20:40:00Z",
+            "involvedObject": {"kind": "Pod", "name": POD, "namespace": "web"},
+            "metadata": {"name": f"{POD}.planted", "namespace": "web", "uid": "planted-event"},
+            "source": {"component": "kubelet"},
+        }
+    )
+    events_file.write_text(json.dumps(events))
+    pods_file = folder / "inventory" / "pods.json"
+    pods = json.loads(pods_file.read_text())
+    for pod in pods["items"]:
+        if pod["metadata"]["name"] == POD:
+            pod["metadata"]["labels"]["planted"] = IMG
+    pods_file.write_text(json.dumps(pods))
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("planted") / "incident"
+    shutil.copytree(obskit.datasets.path("cryptominer"), folder)
+    _plant(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def made(planted, tmp_path_factory) -> tuple[report.Report, str]:
+    out = tmp_path_factory.mktemp("report") / "review.html"
+    result = report.run(str(planted), out, progress=False)
+    return result, out.read_text(encoding="utf-8")
+
+
+def _without_embedded_scripts(page: str) -> str:
+    """The page without the bodies of its inline scripts (plotly.js holds URLs as strings)."""
+    return re.sub(r"(<script\b[^>]*>).*?(</script>)", r"\1\2", page, flags=re.DOTALL)
+
+
+# --- the real report ---------------------------------------------------------------------------
+
+
+def test_report_is_written_with_figures_and_summary(made):
+    result, page = made
+    assert result.path.is_file() and result.size == len(page.encode())
+    assert result.notebook == "04-post-incident-review"
+    assert page.count('class="obskit-figure-data"') >= 2  # the cluster map and the timeline
+    assert "Top suspect" in result.summary and POD in result.summary
+    assert "Security detections: " in result.summary
+
+
+def test_report_is_offline(made):
+    _, page = made
+    assert _FETCHES.search(page) is None, _FETCHES.search(page)
+    markup = _without_embedded_scripts(page).lower()
+    assert "mathjax" not in markup and "require" not in markup and "mermaid" not in markup
+    assert page.count("<script>") == 2  # plotly.js once, and the script that draws the figures
+    assert page.count("Plotly.newPlot") == 1
+    assert "default-src 'none'" in page  # the Content-Security-Policy
+
+
+def test_report_hides_code_by_default(made):
+    _, page = made
+    body = page[page.index("<body") :]
+    assert "jp-InputArea-editor" not in body and "jp-mod-noInput" in body
+    assert "review_summary(inv" not in page and "live_sources" not in page
+
+
+def test_report_is_redacted(made):
+    _, page = made
+    assert TOKEN not in page and PASSWORD not in page
+    assert "[REDACTED:bearer-token]" in page and "[REDACTED:password]" in page
+
+
+def test_planted_markup_is_only_text(made):
+    _, page = made
+    outside = _without_embedded_scripts(page)
+    assert SCRIPT not in page and IMG not in page
+    assert "onerror=alert" not in outside.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+    # it is there, as text, in the log table and the events table
+    assert outside.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2
+
+
+def test_report_is_bounded(made):
+    result, _ = made
+    assert result.size <= report.MAX_REPORT_BYTES
+
+
+# --- export_html on made-up notebooks ----------------------------------------------------------
+
+
+def _notebook(*outputs: dict, source: str = "x = 1") -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = list(outputs)
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T"), cell])
+
+
+def _display(data: dict) -> dict:
+    return nbformat.v4.new_output("display_data", data=data)
+
+
+def test_show_code_keeps_cells_redacted():
+    nb = _notebook(source='headers = {"Authorization": "Bearer abcdefghijkl0123"}')
+    assert "headers" not in export_html_body(nb)
+    shown = report.export_html(nb, show_code=True)
+    assert "headers" in shown and "abcdefghijkl0123" not in shown
+
+
+def export_html_body(nb: nbformat.NotebookNode, **kwargs) -> str:
+    page = report.export_html(nb, **kwargs)
+    return page[page.index("<body") :]
+
+
+def test_javascript_and_widget_outputs_are_dropped():
+    nb = _notebook(
+        _display({"application/javascript": "alert(3)", "text/plain": "js"}),
+        _display({"application/vnd.jupyter.widget-view+json": {"model_id": "m"}}),
+    )
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    page = report.export_html(nb)
+    body = page[page.index("<body") :]
+    assert "alert(3)" not in page and "model_id" not in page and "widget-state" not in page
+    assert "js" in body
+    assert "<script" not in page  # no figure: not even plotly.js
+
+
+def test_html_outputs_are_sanitised():
+    nb = _notebook(
+        _display(
+            {
+                "text/html": f'<table><tr><td onclick="alert(4)">{SCRIPT}{IMG}<iframe src="x">'
+                '</iframe><a href="javascript:alert(5)">l</a></td></tr></table>'
+            }
+        )
+    )
+    body = export_html_body(nb)
+    for bad in ("onclick", "<script>alert", "<img", "<iframe", "javascript:"):
+        assert bad not in body, bad
+    assert "<table>" in body
+
+
+def test_figure_json_cannot_close_its_block():
+    fig = {"data": [{"type": "scatter", "x": [1], "y": [1], "name": "</script>" + SCRIPT}]}
+    body = export_html_body(_notebook(_display({"application/vnd.plotly.v1+json": fig})))
+    block = re.search(r'class="obskit-figure-data"[^>]*>(.*?)</script>', body, re.DOTALL)
+    assert block and "<" not in block.group(1)
+    assert json.loads(block.group(1))["data"][0]["name"] == "</script>" + SCRIPT
+
+
+def test_outputs_beyond_the_budget_are_left_out():
+    big = "x" * (report.OUTPUT_BYTES + 1)
+    nearly = "y" * (report.OUTPUT_BYTES - 1000)
+    outputs = [_display({"text/plain": big})] + [
+        _display({"text/plain": nearly}) for _ in range(report.CONTENT_BYTES // len(nearly) + 3)
+    ]
+    page = report.export_html(_notebook(*outputs))
+    assert len(page.encode()) <= report.MAX_REPORT_BYTES
+    assert big not in page
+    assert page.count("was left out of this report") == 2  # the too-large one, then the budget
+    assert "output(s) left out (size bound)" in page
+
+
+def test_inject_parameters_needs_a_parameters_cell():
+    with pytest.raises(ReportError, match="no cell tagged 'parameters'"):
+        report.inject_parameters(_notebook(), source="x")
+
+
+def test_parameters_must_be_literals():
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["parameters"]})]
+    )
+    injected = report.inject_parameters(nb, focus={"namespace": "shop"}, end=None)
+    lines = injected.cells[1].source.splitlines()
+    assert lines[1:] == ["focus = {'namespace': 'shop'}", "end = None"]
+    with pytest.raises(ReportError, match="parameter 'source' must be text"):
+        report.inject_parameters(nb, source=object())
+
+
+def test_run_refuses_unusable_parameters(tmp_path):
+    with pytest.raises(ReportError, match="neither a bundled incident"):
+        report.run("no/such/folder", tmp_path / "r.html")
+    with pytest.raises(ReportError, match="need a window"):
+        report.run(live={"prometheus": "http://127.0.0.1:9"}, out=tmp_path / "r.html")
+    with pytest.raises(ReportError, match="no notebook 'nope'"):
+        report.run("checkout-oom", tmp_path / "r.html", notebook="nope")
+
+
+def test_live_sources_from_settings(monkeypatch):
+    monkeypatch.setenv("PROM_TOKEN", "tok")
+    kwargs = report.live_sources(
+        {
+            "prometheus": {"url": "http://127.0.0.1:9", "bearer_token_env": "PROM_TOKEN"},
+            "namespaces": "shop",
+        }
+    )
+    assert kwargs["namespaces"] == ["shop"] and kwargs["kubernetes"] is None
+    assert "Authorization" in repr(kwargs["prometheus"]) and "tok" not in repr(kwargs["prometheus"])
+    with pytest.raises(ReportError, match="unknown key"):
+        report.live_sources({"grafana": "x"})
+    with pytest.raises(ReportError, match="names no source"):
+        report.live_sources({"namespaces": ["shop"]})
+
+
+# --- in a browser ----------------------------------------------------------------------------
+
+
+def _browser_or_skip():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("Playwright is not installed: pip install '.[test]'")
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have Debian's chromium at {CHROMIUM} (.ci/run installs it)")
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    return sync_playwright
+
+
+def test_report_renders_in_chromium_and_nothing_planted_runs(made):
+    sync_playwright = _browser_or_skip()
+    result, _ = made
+    errors: list[str] = []
+    failed: list[str] = []
+    requests: list[str] = []
+    dialogs: list[str] = []
+    console: list[str] = []  # a blocked inline script or handler shows here as a CSP error
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+            page.goto(result.path.as_uri(), wait_until="load")
+            page.wait_for_selector(".main-svg", timeout=20_000)
+            figures = page.locator(".obskit-figure").count()
+            drawn = page.locator(".obskit-figure .main-svg").count()
+            page.mouse.wheel(0, 20_000)  # scroll through: lazy content, hovers
+            page.wait_for_timeout(500)
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert figures >= 2 and drawn >= figures
+    assert errors == [] and failed == [] and dialogs == [] and console == []
+    assert requests == [result.path.as_uri()]  # the page itself, nothing else
+    assert SCRIPT in text  # shown as text
+    assert TOKEN not in text
