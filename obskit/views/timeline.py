@@ -880,20 +880,26 @@ def _render(rows: list[_Row], windows: pd.DataFrame, lo: int, hi: int, focus: Fo
                 row=index, col=1, exponentformat="SI", tickformat="~s", ticksuffix=_unit(row.title)
             )
         _draw_gaps(fig, row, index, lo, hi)
-    for window in windows.to_dict("records"):  # one band through every row
-        fig.add_shape(
-            type="rect",
-            xref="x",
-            yref="paper",
-            y0=0,
-            y1=1,
-            x0=_ms(window["onset"].value).item(),
-            x1=_ms(window["end"].value).item(),
-            fillcolor=_ANOMALY_FILL,
-            line_width=1,
-            line_color="rgba(220,38,38,0.45)",
-            layer="below",
-        )
+    # one band through every row per stretch of overlapping windows (each window keeps its own
+    # marker and hover in the anomaly lane), set in one layout update: adding shapes one by
+    # one costs plotly quadratic time, and stacked translucent bands turn into a solid block
+    bands = [
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "y0": 0,
+            "y1": 1,
+            "x0": _ms(a).item(),
+            "x1": _ms(b).item(),
+            "fillcolor": _ANOMALY_FILL,
+            "line": {"width": 1, "color": "rgba(220,38,38,0.45)"},
+            "layer": "below",
+        }
+        for a, b in (_merged(_ns(windows["onset"]), _ns(windows["end"])) if len(windows) else [])
+    ]
+    if bands:
+        fig.update_layout(shapes=[*fig.layout.shapes, *bands])
     fig.add_trace(
         go.Scatter(
             x=[None],
@@ -935,6 +941,17 @@ def _render(rows: list[_Row], windows: pd.DataFrame, lo: int, hi: int, focus: Fo
     fig.update_xaxes(showgrid=True, gridcolor="#eef0f3", linecolor="#d1d5db")
     fig.update_yaxes(gridcolor="#eef0f3", linecolor="#d1d5db")
     return fig
+
+
+def _merged(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
+    """The union of ``[start, end]`` intervals, as sorted disjoint intervals."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(zip(starts.tolist(), ends.tolist(), strict=True)):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _draw_gaps(fig: go.Figure, row: _Row, index: int, lo: int, hi: int) -> None:

@@ -187,3 +187,26 @@ def test_downsample_bound_with_and_without_tsdownsample(monkeypatch, library):
         assert len(idx) <= max(bound, 4)
         assert np.all(np.diff(idx) > 0)
     assert y[_downsample.downsample(x, y, 2000)].max() == 10.0
+
+
+def test_overlapping_anomaly_windows_share_one_band_and_keep_their_markers(checkout):
+    anomalies = pd.DataFrame(
+        {
+            "namespace": ["shop"] * 3,
+            "workload": ["checkout"] * 3,
+            "onset": ["2024-05-14T09:10:00Z", "2024-05-14T09:20:00Z", "2024-05-14T09:50:00Z"],
+            "end": ["2024-05-14T09:25:00Z", "2024-05-14T09:30:00Z", "2024-05-14T09:55:00Z"],
+        }
+    )
+    fig = timeline(checkout, focus=FOCUS, anomalies=anomalies)
+    bands = sorted(
+        (pd.Timestamp(s.x0, unit="ms"), pd.Timestamp(s.x1, unit="ms"))
+        for s in fig.layout.shapes
+        if s.yref == "paper"
+    )
+    assert bands == [
+        (pd.Timestamp("2024-05-14T09:10:00"), pd.Timestamp("2024-05-14T09:30:00")),
+        (pd.Timestamp("2024-05-14T09:50:00"), pd.Timestamp("2024-05-14T09:55:00")),
+    ]
+    marker = next(t for t in fig.data if t.name == "anomaly onset")
+    assert len(marker.x) == 3
