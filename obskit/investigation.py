@@ -504,6 +504,30 @@ class Investigation:
 
         return detect(self, baseline=baseline)
 
+    def with_detections(self, baseline=None) -> Investigation:
+        """The same investigation with its detections added to ``events`` (``source="detection"``).
+
+        The hierarchy's security counts, the timeline's marker rows and the suspects' evidence
+        read Falco alerts and detections from ``events``, so this puts the audit-log detections
+        on the same picture as the Falco alerts. Detections made from Falco alerts are left
+        out (the alerts are there already, and would count twice); detections already present
+        are not added twice.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> inv = obskit.datasets.load("cryptominer").with_detections()  # doctest: +SKIP
+        >>> inv.hierarchy("workload", color_by="alerts")  # doctest: +SKIP
+        """
+        events = self.events[self.events["source"] != "detection"]
+        found = self.detections(baseline=baseline)
+        if "detection_source" in found.columns:
+            found = found[found["detection_source"] != "falco"]
+        frames = {name: getattr(self, name) for name in _FRAMES}
+        merged = schema.concat("events", [events, found])
+        frames["events"] = merged.sort_values("timestamp", kind="stable").reset_index(drop=True)
+        return self._derive(frames)
+
     # --- evidence bundles (issue 7) ---
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:

@@ -554,3 +554,19 @@ def test_no_audit_or_falco_rows_no_detections():
     found = detect(schema.empty("events"))
     assert found.empty
     assert {"rule_severity", "technique", "evidence", "end"} <= set(found.columns)
+
+
+def test_with_detections_adds_audit_detections_once_for_the_pictures():
+    inv = obskit.datasets.load("cryptominer")
+    falco = int((inv.events["source"] == "falco").sum())
+    audit_found = inv.detections()
+    audit_found = audit_found[audit_found["detection_source"] == "audit"]
+    with_found = inv.with_detections()
+    assert int((with_found.events["source"] == "detection").sum()) == len(audit_found) > 0
+    assert int((with_found.events["source"] == "falco").sum()) == falco
+    assert len(with_found.with_detections().events) == len(with_found.events)
+    tree = with_found.hierarchy_frame("workload")
+    alerts = tree[[c for c in tree.columns if c.startswith("alerts_")]].sum(axis=1)
+    before = inv.hierarchy_frame("workload")
+    alerts_before = before[[c for c in before.columns if c.startswith("alerts_")]].sum(axis=1)
+    assert alerts.iloc[0] == alerts_before.iloc[0] + len(audit_found)  # the cluster root
