@@ -667,7 +667,9 @@ def load(
     if budget is not None and need > budget:
         size = sum(_payload_size(path) for path, _, _ in files)
         raise InvestigationError(
-            f"these {len(files):,} files hold {size / 1e9:.2f} GB of telemetry; loading them "
+            f"{'these' if len(files) != 1 else 'this'} {len(files):,} "
+            f"file{'s' if len(files) != 1 else ''} hold{'' if len(files) != 1 else 's'} "
+            f"{size / 1e9:.2f} GB of telemetry; loading {'them' if len(files) != 1 else 'it'} "
             f"needs about {need / 1e9:.2f} GB of memory, more than the budget of "
             f"{budget / 1e9:.2f} GB ({why}). Load a part: fewer files or a glob (one "
             f"namespace, one node, one rotation), e.g. obskit.load('logs/var/log/pods/shop_*')"
