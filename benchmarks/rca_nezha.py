@@ -8,7 +8,9 @@ SOURCES.md). This script:
 1. turns each system's CSVs into an :class:`obskit.Investigation` through the public
    constructor (the adapter lives here, not in the core): one metric per CSV column, keyed on
    the pod (and its Deployment, by name); the ``Node*`` columns become node-level series of the
-   node the pod's logs name; log lines keep their container timestamp;
+   node the pod's logs name; log lines keep their container timestamp and their
+   ``TraceID``/``SpanID`` as ``trace_id``/``span_id``, from which obskit traces call edges and
+   their latency (:func:`obskit.analysis.logpatterns.trace_latency`);
 2. for every fault, windows the investigation to ``[inject - 10 min, inject + 5 min]`` (faults
    are about 8 minutes apart) and runs ``suspects(at=inject_time, level="pod")``;
 3. runs a plain BARO (RCAEval's: every series robust-scaled by the median and IQR before the
@@ -223,6 +225,10 @@ def runtime_at_scale(n_series: int = 2000, n_lines: int = 1_000_000) -> None:
             ],
         }
     )
+    # trace-correlated lines (traces of 8 lines, spans of 3) so trace edges and latency run too
+    logs = logs.sort_values("timestamp", ignore_index=True)
+    logs["trace_id"] = (np.arange(n_lines) // 8).astype(str)
+    logs["span_id"] = (np.arange(n_lines) // 3).astype(str)
     t1 = time.perf_counter()
     inv = obskit.Investigation(metrics=metrics, logs=logs)
     built = time.perf_counter() - t1

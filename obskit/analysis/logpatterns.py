@@ -17,7 +17,10 @@ On top of the templates:
   the rate before it, scored like a Poisson count;
 - :func:`trace_edges`: caller -> callee workload edges from log lines that carry trace and
   span ids (a span that begins and ends inside another workload's span of the same trace was
-  called by it).
+  called by it);
+- :func:`trace_latency`: per call edge, the time between the caller's line and the callee's
+  first line of a trace (and between the callee's last line and the caller's next one), after
+  the onset against before it: the call latency seen through trace-correlated logs.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "mask",
     "new_templates",
     "trace_edges",
+    "trace_latency",
 ]
 
 WILDCARD = "<*>"
@@ -463,3 +467,192 @@ def trace_edges(
     out.columns = columns
     out["count"] = out["count"].astype(np.int64)
     return out.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
+
+
+_GAP_KEY = ["namespace", "workload", "pod"]
+
+
+def _trace_gaps(logs: pd.DataFrame) -> pd.DataFrame:
+    """Every call and return gap between two pods' lines in the same trace.
+
+    Lines are ordered by time within their trace; a *span* is one (trace, span id, pod). A
+    span's first line whose previous line belongs to another pod's span still open (its last
+    line is later) gives a ``call`` gap; a span's last line whose next line belongs to another
+    pod's span that began earlier (the caller resuming) gives a ``return`` gap.
+
+    Returns ``direction``, ``time`` (of the later line), ``gap`` (milliseconds), ``caller``
+    (the caller's workload, or pod when it has none), ``caller_workload`` and ``callee`` (pod).
+    """
+    columns = ["direction", "time", "gap", "caller", "caller_workload", "callee"]
+    cols = ["trace_id", "span_id", "workload", "pod", "timestamp"]
+    frame = logs[cols].dropna(subset=["trace_id", "span_id", "pod", "timestamp"])
+    if len(frame) < 2:
+        return pd.DataFrame(columns=columns)
+    trace = pd.factorize(frame["trace_id"].astype("object"))[0]
+    t = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    order = np.lexsort((t, trace))
+    trace, t = trace[order], t[order]
+    pod_codes, pods = pd.factorize(frame["pod"].astype("object"))
+    pod = pod_codes[order]
+    span_codes = pd.factorize(frame["span_id"].astype("object"))[0][order]
+    span = pd.factorize(
+        pd.Series(trace.astype(np.int64) * (span_codes.max() + 1) + span_codes) * len(pods) + pod
+    )[0]
+    first = np.full(span.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, span, t)
+    last = np.full(span.max() + 1, np.iinfo(np.int64).min)
+    np.maximum.at(last, span, t)
+    first, last = first[span], last[span]
+    same = (trace[1:] == trace[:-1]) & (pod[1:] != pod[:-1])
+    # row i+1 is a span's first line, row i a line of another pod's span still open: a call
+    call = same & (t[1:] == first[1:]) & (last[:-1] >= t[1:]) & (first[:-1] < t[1:])
+    # row i is a span's last line, row i+1 the line of a span that began before it: a return
+    ret = same & (t[:-1] == last[:-1]) & (first[1:] < first[:-1])
+    ci, ri = np.flatnonzero(call), np.flatnonzero(ret)
+    caller_row = order[np.r_[ci, ri + 1]]
+    callee_row = order[np.r_[ci + 1, ri]]
+    workload = frame["workload"].astype("object").to_numpy()
+    pod_name = frame["pod"].astype("object").to_numpy()
+    caller_wl = workload[caller_row]
+    out = pd.DataFrame(
+        {
+            "direction": np.r_[np.repeat("call", len(ci)), np.repeat("return", len(ri))],
+            "time": pd.to_datetime(np.r_[t[ci + 1], t[ri + 1]], utc=True),
+            "gap": np.r_[t[ci + 1] - t[ci], t[ri + 1] - t[ri]] / 1e6,
+            "caller": np.where(pd.isna(caller_wl), pod_name[caller_row], caller_wl),
+            "caller_workload": caller_wl,
+            "callee": pod_name[callee_row],
+        }
+    )
+    # two pods of one workload calling each other: not an edge between workloads
+    return out[pd.isna(caller_wl) | (caller_wl != workload[callee_row])].reset_index(drop=True)
+
+
+def trace_latency(
+    logs: pd.DataFrame,
+    at: object,
+    baseline: object = None,
+    min_calls: int = 3,
+    min_score: float = 3.0,
+) -> pd.DataFrame:
+    """Call edges whose latency, seen through trace-correlated log lines, rose after ``at``.
+
+    In logs that carry ``trace_id`` and ``span_id`` (the OpenTelemetry log data model's
+    names), a call from one workload to another shows as the caller's line followed by the
+    callee's first line in the same trace (the **call** gap: the request's trip and the
+    callee's work before it logs), and the callee's last line followed by the caller's next
+    line (the **return** gap: the response's trip and the caller's work on it). Per edge
+    (caller workload, callee pod, direction) the gaps after ``at`` are compared with the gaps
+    in the baseline before it: ``score`` is the shift of the median in units of the baseline's
+    interquartile range (at least a tenth of the baseline median and 1 ms, so that a steady
+    edge's tiny spread does not magnify noise), as BARO scores a metric.
+
+    A slow callee (CPU starved, a delayed network interface) lengthens its edges' gaps though
+    it may log nothing unusual and its resource metrics may not move at a low request rate.
+    The gaps are differences of two pods' clocks: a constant skew cancels in the comparison.
+
+    Parameters
+    ----------
+    logs : DataFrame
+        A logs frame with ``trace_id`` and ``span_id``; without them, no edges.
+    at : timestamp
+        The onset.
+    baseline : duration, optional
+        How far before ``at`` the baseline reaches (default: every line before ``at``, as for
+        metrics). An earlier slowdown of the same edge inside the baseline makes a repeat of it
+        look normal; a shorter baseline avoids that when the logs hold one.
+    min_calls : int
+        Fewest gaps on each side of ``at`` for an edge to be scored.
+    min_score : float
+        Smallest score reported.
+
+    Returns
+    -------
+    DataFrame
+        ``caller`` (workload), ``direction`` (``call`` or ``return``), the callee's key
+        (``cluster``, ``namespace``, ``node``, ``workload_kind``, ``workload``, ``pod``,
+        ``container``), ``n_before``, ``n_after``, ``median_before``, ``median_after`` and
+        ``shift`` (milliseconds), ``ratio``, ``score``, ``began`` (first gap after ``at``
+        above the baseline's largest); highest score first.
+
+    Examples
+    --------
+    >>> t0 = pd.Timestamp("2024-01-01T00:00Z")
+    >>> rows = []
+    >>> for i in range(40):  # web calls db 10 ms after its line; db slows to 200 ms at 20 min
+    ...     start = t0 + pd.Timedelta(minutes=i)
+    ...     lag = pd.Timedelta(milliseconds=200 if i >= 20 else 10 + i % 3)
+    ...     rows += [(start, "web", f"t{i}", "a"), (start + lag, "db", f"t{i}", "b"),
+    ...              (start + lag + pd.Timedelta("5ms"), "web", f"t{i}", "a")]
+    >>> logs = pd.DataFrame(rows, columns=["timestamp", "pod", "trace_id", "span_id"])
+    >>> logs["workload"] = logs["pod"]
+    >>> out = trace_latency(schema.conform("logs", logs), t0 + pd.Timedelta(minutes=20))
+    >>> out[["caller", "direction", "pod", "median_before", "median_after"]].values.tolist()
+    [['web', 'call', 'db', 11.0, 200.0]]
+    """
+    columns = [
+        "caller",
+        "direction",
+        *_ENTITY,
+        "n_before",
+        "n_after",
+        "median_before",
+        "median_after",
+        "shift",
+        "ratio",
+        "score",
+        "began",
+    ]
+    need = {"trace_id", "span_id", "pod", "timestamp"}
+    if logs.empty or not need <= set(logs.columns):
+        return pd.DataFrame(columns=columns)
+    at_ts = _at(at)
+    lookback = pd.Timedelta(baseline) if baseline is not None else at_ts - logs["timestamp"].min()
+    gaps = _trace_gaps(logs)
+    gaps = gaps[gaps["time"] >= at_ts - lookback]
+    if gaps.empty:
+        return pd.DataFrame(columns=columns)
+    edge = ["caller", "callee", "direction"]
+    gaps = gaps.assign(after=gaps["time"] >= at_ts)
+    grouped = gaps.groupby([*edge, "after"], sort=False)["gap"]
+    stats = grouped.quantile([0.25, 0.5, 0.75]).unstack()
+    stats["n"] = grouped.size()
+    stats["max"] = grouped.max()
+    stats = stats.unstack("after")
+    if (False not in stats.columns.get_level_values(1)) or (
+        True not in stats.columns.get_level_values(1)
+    ):
+        return pd.DataFrame(columns=columns)
+    n_before = stats[("n", False)].fillna(0)
+    n_after = stats[("n", True)].fillna(0)
+    med = stats[(0.5, False)]
+    med_after = stats[(0.5, True)]
+    scale = np.maximum(
+        np.maximum(stats[(0.75, False)] - stats[(0.25, False)], 0.1 * med.abs()), 1.0
+    )
+    score = (med_after - med) / scale
+    ok = (n_before >= min_calls) & (n_after >= min_calls) & (score >= min_score)
+    if not ok.any():
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame(
+        {
+            "n_before": n_before[ok].astype(np.int64),
+            "n_after": n_after[ok].astype(np.int64),
+            "median_before": med[ok],
+            "median_after": med_after[ok],
+            "shift": (med_after - med)[ok],
+            "ratio": (med_after / np.maximum(med, 1e-3))[ok],
+            "score": score[ok],
+        }
+    )
+    # when the slowdown began: the first gap after ``at`` longer than any in the baseline
+    late = gaps[gaps["after"]].join(stats[("max", False)].rename("limit"), on=edge)
+    late = late[late["gap"] > late["limit"]]
+    out["began"] = late.groupby(edge, sort=False)["time"].min().reindex(out.index)
+    out = out.reset_index().rename(columns={"callee": "pod"})
+    keys = logs.loc[logs["pod"].notna(), _ENTITY].drop_duplicates("pod").astype("object")
+    out = out.merge(keys, on="pod", how="left")
+    out["began"] = pd.to_datetime(out["began"], utc=True)
+    for c in ("n_before", "n_after"):
+        out[c] = out[c].astype(np.int64)
+    return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]

@@ -13,6 +13,10 @@ metadata key:
   (:mod:`~obskit.analysis.logpatterns`);
 - **security**: Falco alerts and detections (events whose ``source`` is ``falco`` or
   ``detection``) and ``exec``/``attach`` into a pod from the audit log;
+- **trace latency**: in logs that carry ``trace_id`` and ``span_id``, call edges whose gap
+  between the caller's and the callee's lines grew after the onset
+  (:func:`~obskit.analysis.logpatterns.trace_latency`); a slowed edge counts for both ends,
+  mostly for the one that is common to more slowed edges (the callee when there is one);
 - **dependency hints**: a caller's new error lines that name another workload or service
   (``upstream checkout request failed``) count for the one named, and against the caller.
 
@@ -43,7 +47,13 @@ from obskit.analysis.anomalies import (
     metric_onsets,
     series_matrix,
 )
-from obskit.analysis.logpatterns import error_bursts, log_templates, new_templates, trace_edges
+from obskit.analysis.logpatterns import (
+    error_bursts,
+    log_templates,
+    new_templates,
+    trace_edges,
+    trace_latency,
+)
 from obskit.errors import InvestigationError
 
 __all__ = ["LEVELS", "call_graph", "evidence", "find_onset", "metric_family", "suspects"]
@@ -123,6 +133,7 @@ _KIND_WEIGHTS = {
     "security": 1.3,
     "change": 1.0,
     "dependency": 1.0,
+    "trace": 1.0,
 }
 #: Weight of a client-side metric (a caller's view of the latency or errors of what it calls,
 #: e.g. ``PodClientLatencyP99``, ``grpc_client_handling_seconds``): a symptom, not a cause.
@@ -358,6 +369,82 @@ def _log_evidence(
     return out, fresh
 
 
+def _trace_evidence(logs: pd.DataFrame, at: pd.Timestamp, baseline: object) -> pd.DataFrame:
+    """Evidence from call edges that slowed after ``at`` (:func:`trace_latency`).
+
+    An edge's gap is the caller's and the callee's business at once (a callee that answers
+    late, a caller slow to send or to resume), so its strength is split between the two pods:
+    each end's share is the number of distinct slowed edges it is on over both ends' numbers,
+    and a caller on a single slowed edge gets none (the callee, the one being called, is
+    blamed; the caller's own latency then reads as a symptom of it). A CPU-starved caller whose
+    calls to three callees all slowed takes three quarters of each; a callee that answers
+    every caller late takes all of its edges. Edges are keyed on the caller's workload, so a
+    caller workload of several pods gets no share (no single pod to name).
+    """
+    empty = pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    if logs.empty or not {"trace_id", "span_id"} <= set(logs.columns):
+        return empty
+    lat = trace_latency(logs, at, baseline=baseline)
+    if lat.empty:
+        return empty
+    pods = logs.loc[logs["pod"].notna(), _KEY].drop_duplicates("pod").astype("object")
+    by_workload = pods.dropna(subset=["workload"]).drop_duplicates("workload", keep=False)
+    callee = lat["pod"].astype(str).to_numpy()
+    caller_wl = lat["caller"].astype(str)
+    caller_pod = caller_wl.map(by_workload.set_index("workload")["pod"]).to_numpy()
+    pairs = pd.DataFrame({"a": callee, "b": caller_pod}).dropna().drop_duplicates()
+    degree = pd.concat([pairs["a"], pairs["b"]]).value_counts()
+    k_callee = degree.reindex(callee).fillna(1).to_numpy()
+    k_caller = degree.reindex(caller_pod).fillna(0).to_numpy()
+    # a caller is a better explanation only when it is the common end of several slowed edges
+    k_caller = np.where(pd.isna(caller_pod) | (k_caller < 2), 0.0, k_caller)
+    base = np.minimum(np.log2(1 + lat["score"].to_numpy(dtype=float) / 3.0), 5.0)
+    what = np.where(lat["direction"].eq("call"), "calls from", "answers to")
+    text = [
+        f"{w} {c} in the same traces slowed: {b:.0f} -> {a:.0f} ms median over {n} calls "
+        f"({s:.0f} IQRs; trace-correlated logs)"
+        for w, c, b, a, n, s in zip(
+            what,
+            caller_wl,
+            lat["median_before"],
+            lat["median_after"],
+            lat["n_after"],
+            lat["score"],
+            strict=True,
+        )
+    ]
+    share = k_callee / (k_callee + k_caller)
+    ev = _key_of(lat)
+    ev["kind"] = "trace"
+    ev["signal"] = "trace latency"
+    ev["time"] = lat["began"].to_numpy()
+    ev["strength"] = base * share
+    ev["text"] = text
+    has_caller = k_caller > 0
+    if has_caller.any():
+        sel = lat[has_caller]
+        rows = pods.set_index("pod").loc[caller_pod[has_caller]].reset_index()
+        back = _key_of(rows)
+        back["kind"] = "trace"
+        back["signal"] = "trace latency"
+        back["time"] = sel["began"].to_numpy()
+        back["strength"] = (base * (1 - share))[has_caller]
+        back["text"] = [
+            f"its {'calls to' if d == 'call' else 'handling of answers from'} {p} slowed: "
+            f"{b:.0f} -> {a:.0f} ms median over {n} calls (trace-correlated logs)"
+            for d, p, b, a, n in zip(
+                sel["direction"],
+                sel["pod"],
+                sel["median_before"],
+                sel["median_after"],
+                sel["n_after"],
+                strict=True,
+            )
+        ]
+        ev = pd.concat([ev, back], ignore_index=True)
+    return ev
+
+
 def _service_workloads(inventory: pd.DataFrame) -> dict[str, set[tuple[str, str]]]:
     """Name a caller may use (workload or Service) -> {(namespace, workload)}."""
     names: dict[str, set[tuple[str, str]]] = {}
@@ -469,7 +556,8 @@ def evidence(inv, at: object, baseline: object = None, horizon: object = None) -
     Returns
     -------
     DataFrame
-        The key, ``kind`` (metric, termination, event, change, log, security, dependency),
+        The key, ``kind`` (metric, termination, event, change, log, trace, security,
+        dependency),
         ``signal`` (metric name, event reason, ...), ``time``, ``strength`` and ``text``.
 
     Examples
@@ -495,6 +583,7 @@ def _evidence(
     )
     log_ev, fresh = _log_evidence(logs, at_ts, templates)
     parts.append(log_ev)
+    parts.append(_trace_evidence(logs, at_ts, baseline))
     known = (
         pd.concat([f[["namespace", "workload"]].astype("object") for f in (inv.metrics, logs)])
         .dropna()
@@ -1019,6 +1108,7 @@ def _reason(row: dict, ev: pd.DataFrame) -> str:
         "security": "security alerts",
         "change": "a change was rolled out",
         "dependency": "callers' errors name it",
+        "trace": "its calls slowed (trace-correlated logs)",
     }
     what = ", ".join(words.get(k, k) for k in kinds.index[:3])
     lead = ev.sort_values("strength", ascending=False)["text"].iloc[0] if len(ev) else ""

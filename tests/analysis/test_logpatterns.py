@@ -15,6 +15,7 @@ from obskit.analysis.logpatterns import (
     log_templates,
     mask,
     new_templates,
+    trace_latency,
 )
 
 T0 = pd.Timestamp("2024-01-01T00:00:00Z")
@@ -127,3 +128,38 @@ def test_mining_is_vectorised_enough_for_many_lines():
     out = log_templates(pd.DataFrame({"message": messages}))
     assert time.perf_counter() - started < 10
     assert out["template_id"].nunique() == 3
+
+
+def _two_hop_traces(lag_after: float) -> pd.DataFrame:
+    rows = []
+    for i in range(30):
+        t = T0 + pd.Timedelta(minutes=i)
+        lag = pd.Timedelta(milliseconds=lag_after if i >= 15 else 5 + i % 2)
+        rows += [
+            (t, "web", f"t{i}", "a"),
+            (t + pd.Timedelta("3ms"), "db", f"t{i}", "b"),
+            (t + pd.Timedelta("4ms"), "db", f"t{i}", "b"),
+            (t + pd.Timedelta("4ms") + lag, "web", f"t{i}", "a"),
+        ]
+    logs = pd.DataFrame(rows, columns=["timestamp", "workload", "trace_id", "span_id"])
+    logs["pod"] = logs["workload"] + "-0"
+    logs["message"] = "x"
+    return obskit.schema.conform("logs", logs)
+
+
+def test_trace_latency_finds_a_slowed_return_and_skips_steady_edges():
+    out = trace_latency(_two_hop_traces(250), T0 + pd.Timedelta(minutes=15))
+    assert out[["caller", "direction", "pod"]].values.tolist() == [["web", "return", "db-0"]]
+    row = out.iloc[0]
+    assert row["median_before"] == pytest.approx(5.5, abs=0.6)
+    assert row["median_after"] == pytest.approx(250)
+    assert row["n_before"] >= 3 and row["n_after"] == 15
+    assert row["began"] == T0 + pd.Timedelta(minutes=15, milliseconds=254)
+    assert trace_latency(_two_hop_traces(6), T0 + pd.Timedelta(minutes=15)).empty
+
+
+def test_trace_latency_needs_trace_columns_and_honours_the_baseline():
+    logs = _two_hop_traces(250)
+    assert trace_latency(logs.drop(columns=["trace_id"]), T0).empty
+    # a baseline of 2 minutes holds too few calls to score
+    assert trace_latency(logs, T0 + pd.Timedelta(minutes=15), baseline="2min").empty

@@ -415,3 +415,46 @@ def test_many_series_of_one_metric_family_count_once():
         obskit.Investigation(metrics=wide), at=T0 + pd.Timedelta(seconds=1200), level="pod"
     )
     assert out["pod"].iloc[0] == "db-1"
+
+
+def _traced_calls(slow: dict[str, float], callers: dict[str, list[str]], n: int = 40):
+    """One trace a minute per caller: caller line, each callee's line after a lag, caller line.
+
+    ``slow`` maps a callee (or a caller: its answers handled late) to the lag from minute 20.
+    """
+    rows = []
+    for caller, callees in callers.items():
+        for i in range(n):
+            t = T0 + pd.Timedelta(minutes=i, seconds=len(caller))
+            trace = f"{caller}-{i}"
+            rows.append((t, caller, trace, "s0"))
+            for j, callee in enumerate(callees):
+                lag = 10 + (i + j) % 3
+                if i >= 20:
+                    lag = max(lag, slow.get(callee, 0), slow.get(caller, 0))
+                t = t + pd.Timedelta(milliseconds=lag)
+                rows.append((t, callee, trace, f"s{j + 1}"))
+                t = t + pd.Timedelta(milliseconds=2)
+                rows.append((t, caller, trace, "s0"))
+    logs = pd.DataFrame(rows, columns=["timestamp", "workload", "trace_id", "span_id"])
+    logs["pod"] = logs["workload"] + "-0"
+    logs["namespace"] = "shop"
+    logs["message"] = "handled request"
+    return logs
+
+
+def test_a_callee_whose_calls_slowed_in_traced_logs_is_suspected():
+    logs = _traced_calls({"db": 300}, {"web": ["db", "cache"], "api": ["db"]})
+    inv = obskit.Investigation(logs=logs)
+    found = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
+    assert found.loc[0, "pod"] == "db-0"
+    assert "trace" in found.loc[0, "kinds"]
+    assert "slowed" in found.loc[0, "evidence"][0]
+    assert "trace-correlated logs" in found.loc[0, "reason"]
+
+
+def test_a_caller_whose_calls_to_several_callees_slowed_is_the_common_cause():
+    logs = _traced_calls({"web": 300}, {"web": ["db", "cache", "queue"]})
+    inv = obskit.Investigation(logs=logs)
+    found = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
+    assert found.loc[0, "pod"] == "web-0"
