@@ -268,6 +268,43 @@ def _severity_from_categories(values: pd.Series, column: str, frame: str) -> pd.
     )
 
 
+def _missing(
+    kind: str, index: pd.Index, default: object = None, column: str = "", frame: str = ""
+) -> pd.Series:
+    """A column absent from a frame, at the dtype of ``kind``: all NA, or all ``default``.
+
+    The same values and dtype as casting ``[default] * len(index)`` with :func:`_cast`.
+    """
+    n = len(index)
+    if default is not None:
+        if kind == "category" and isinstance(default, str) and default != "":
+            codes = np.zeros(n, dtype=np.int8)
+            return pd.Series(pd.Categorical.from_codes(codes, categories=[default]), index=index)
+        if kind == "string" and isinstance(default, str):
+            return pd.Series(pd.array([default] * n, dtype=STRING), index=index)
+        values = pd.Series([default] * n, index=index, dtype="object")
+        return _cast(values, kind, column, frame)
+    if kind == "time":
+        return pd.Series(pd.NaT, index=index, dtype=TIME)
+    if kind == "category":
+        codes = np.full(n, -1, dtype=np.int8)
+        return pd.Series(
+            pd.Categorical.from_codes(codes, categories=pd.Index([], dtype=object)), index=index
+        )
+    if kind == "severity":
+        codes = np.full(n, -1, dtype=np.int8)
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=SEVERITY), index=index)
+    if kind == "string":
+        return pd.Series(pd.array([None] * n, dtype=STRING), index=index)
+    if kind == "float":
+        return pd.Series(np.full(n, np.nan), index=index)
+    if kind == "int":
+        values = pd.array(np.zeros(n, dtype=np.int64), dtype="Int64")
+        values[:] = pd.NA
+        return pd.Series(values, index=index)
+    return pd.Series([None] * n, index=index, dtype="object")
+
+
 def conform(frame: str, df: pd.DataFrame | None, **defaults: object) -> pd.DataFrame:
     """Cast ``df`` to the contract of ``frame``: add missing columns, fix dtypes, order columns.
 
@@ -294,11 +331,12 @@ def conform(frame: str, df: pd.DataFrame | None, **defaults: object) -> pd.DataF
     index = df.index if n else pd.RangeIndex(0)
     out: dict[str, pd.Series] = {}
     for column, kind in spec.items():
-        if column in df.columns:
-            values = df[column]
-        else:
-            values = pd.Series([None] * n, index=index, dtype="object")
         default = defaults.get(column)
+        if column not in df.columns:
+            # built at its dtype at once: casting a million Nones costs more than the parse
+            out[column] = _missing(kind, index, default if n else None, column, frame)
+            continue
+        values = df[column]
         if default is not None and n:
             if isinstance(values.dtype, pd.CategoricalDtype):
                 if default not in values.cat.categories:

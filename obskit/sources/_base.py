@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from obskit import schema
 from obskit.errors import SourceError, UnknownFormatError
@@ -30,6 +32,33 @@ __all__ = [
     "register",
     "registry",
 ]
+
+# --- byte ranges as Arrow strings ---------------------------------------------------------------
+
+
+def laid_ranges(buf: pa.Buffer | bytes, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
+    """Byte ranges ``[lo, hi)`` of ``buf`` and the gaps between them, as one ``large_binary``
+    array laid over ``buf`` without a copy (range ``i`` is value ``2i``).
+
+    The ranges must be in order and must not overlap (``lo[i] <= hi[i] <= lo[i + 1]``).
+    """
+    offsets = np.empty(2 * len(lo) + 1, dtype=np.int64)
+    offsets[0:-1:2] = lo
+    offsets[1::2] = hi
+    offsets[-1] = hi[-1] if len(hi) else 0
+    data = buf if isinstance(buf, pa.Buffer) else pa.py_buffer(buf)
+    return pa.Array.from_buffers(
+        pa.large_binary(), 2 * len(lo), [None, pa.py_buffer(offsets), data]
+    )
+
+
+def byte_ranges(buf: pa.Buffer | bytes, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
+    """The byte ranges ``[lo, hi)`` of ``buf`` as one ``large_binary`` array (one copy; the
+    ranges in order, not overlapping, as :func:`laid_ranges` needs them)."""
+    if len(lo) == 0:
+        return pa.array([], type=pa.large_binary())
+    return laid_ranges(buf, lo, hi).take(pa.array(np.arange(0, 2 * len(lo), 2, dtype=np.int64)))
+
 
 #: How many characters of an unreadable record the rejects table keeps.
 RAW_LIMIT = 500

@@ -17,24 +17,37 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
 import yaml
+
+try:  # typed decoding of JSON Lists: no dict per item (optional; without it, orjson reads all)
+    import msgspec
+except ImportError:  # pragma: no cover - exercised by the fallback test
+    msgspec = None
 
 from obskit import schema
 from obskit._time import parse_times
 from obskit.errors import FormatError
-from obskit.sources._base import ParseResult, Rejects, json_error, register
+from obskit.sources._base import ParseResult, Rejects, byte_ranges, json_error, register
 
 __all__ = ["objects_to_frames", "parse_k8s_json"]
 
 FORMAT = "k8s-json"
 
-_FIELD_CONTAINER = re.compile(r"spec\.(?:initContainers|containers|ephemeralContainers)\{([^}]+)\}")
+_FIELD_CONTAINER_NAMED = (
+    r"spec\.(?:initContainers|containers|ephemeralContainers)\{(?P<container>[^}]+)\}"
+)
+_FIELD_CONTAINER = re.compile(_FIELD_CONTAINER_NAMED)
 
 
 class _NoTimestampLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -111,7 +124,8 @@ def _inventory_row(obj: dict) -> dict:
     return row
 
 
-def _event_row(obj: dict) -> dict:
+def _event_row(obj: dict) -> tuple:
+    """An Event's values in :data:`_EVENT_COLUMNS` order."""
     meta = obj.get("metadata") or {}
     new_api = str(obj.get("apiVersion", "")).startswith("events.k8s.io")
     target = (
@@ -138,35 +152,65 @@ def _event_row(obj: dict) -> dict:
     last = last or meta.get("creationTimestamp")
     kind = target.get("kind")
     name = target.get("name")
-    container = None
-    field_path = target.get("fieldPath") or ""
-    m = _FIELD_CONTAINER.search(field_path)
-    if m:
-        container = m.group(1)
     node = name if kind == "Node" else (host if component == "kubelet" and host else None)
-    return {
-        "timestamp": last,
-        "first_timestamp": first or last,
-        "source": "kubernetes",
-        "severity": "warning" if obj.get("type") == "Warning" else "info",
-        "reason": obj.get("reason"),
-        "message": message,
-        "object_kind": kind,
-        "object_name": name,
+    return (
+        last,
+        first or last,
+        "warning" if obj.get("type") == "Warning" else "info",
+        obj.get("reason"),
+        message,
+        kind,
+        name,
         # a Node's events are filed in "default", but a node belongs to no namespace
-        "namespace": None if kind == "Node" else target.get("namespace") or meta.get("namespace"),
-        "pod": name if kind == "Pod" else None,
-        "container": container,
-        "node": node,
-        "count": count,
-        "uid": meta.get("uid"),
-        "event_type": obj.get("type"),
-        "component": component,
-        "reporting_host": host,
-        "object_uid": target.get("uid"),
-        "raw": orjson.dumps(obj).decode(),
-        "key_source": "record",
-    }
+        None if kind == "Node" else target.get("namespace") or meta.get("namespace"),
+        name if kind == "Pod" else None,
+        target.get("fieldPath") or "",  # the container is read off it for all rows at once
+        node,
+        count,
+        meta.get("uid"),
+        obj.get("type"),
+        component,
+        host,
+        target.get("uid"),
+        orjson.dumps(obj).decode(),
+    )
+
+
+#: The columns of an event row, in order (``container`` holds the fieldPath until
+#: :func:`_events_frame` reads the container off it).
+_EVENT_COLUMNS = (
+    "timestamp",
+    "first_timestamp",
+    "severity",
+    "reason",
+    "message",
+    "object_kind",
+    "object_name",
+    "namespace",
+    "pod",
+    "container",
+    "node",
+    "count",
+    "uid",
+    "event_type",
+    "component",
+    "reporting_host",
+    "object_uid",
+    "raw",
+)
+
+
+def _containers(field_paths: list | pa.Array) -> list | pa.Array:
+    """The container a fieldPath names (``spec.containers{web}``), else None, for each path."""
+    if isinstance(field_paths, pa.Array):
+        return pc.struct_field(pc.extract_regex(field_paths, _FIELD_CONTAINER_NAMED), [0])
+    try:
+        paths = pa.array(field_paths, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: Python says what is wrong
+        found = [_FIELD_CONTAINER.search(p) for p in field_paths]
+        return [m.group(1) if m else None for m in found]
+    found = pc.struct_field(pc.extract_regex(paths, _FIELD_CONTAINER_NAMED), [0])
+    return found.to_pylist()
 
 
 @contextlib.contextmanager
@@ -210,6 +254,33 @@ def _items(doc: object) -> tuple[list[tuple[int, object]], str | None]:
     return [(0, doc)], None
 
 
+def _add_item(
+    item: object,
+    where: str,
+    item_kind: str | None,
+    rejects: Rejects,
+    inventory: list[dict],
+    events: list[tuple],
+) -> None:
+    """File one decoded List item: an event row, an inventory row, or a reject."""
+    if not isinstance(item, dict):
+        rejects.add(f"{where}: not a Kubernetes object", repr(item))
+        return
+    if item_kind and not item.get("kind"):
+        item = {**item, "kind": item_kind}
+    meta = item.get("metadata")
+    if not item.get("kind") or not isinstance(meta, dict) or not meta.get("name"):
+        rejects.add(
+            f"{where}: not a Kubernetes object (needs kind and metadata.name)",
+            orjson.dumps(item).decode(),
+        )
+        return
+    if item["kind"] == "Event":
+        events.append(_event_row(item))
+    else:
+        inventory.append(_inventory_row(item))
+
+
 def objects_to_frames(
     docs: Iterable[object], origin: str = "<objects>", *, fmt: str = FORMAT
 ) -> ParseResult:
@@ -229,31 +300,31 @@ def objects_to_frames(
     [['Pod', 'web-1', 'node-1', 'ReplicaSet', 'web-5d8f']]
     """
     rejects = Rejects(fmt, origin)
-    inventory, events = [], []
+    inventory: list[dict] = []
+    events: list[tuple] = []
     records = 0
-    for doc_index, doc in enumerate(docs):
-        if doc is None:
-            continue
-        items, item_kind = _items(doc)
-        for index, item in items:
-            records += 1
-            where = f"items[{index}]" if len(items) > 1 or item_kind else f"document {doc_index}"
-            if not isinstance(item, dict):
-                rejects.add(f"{where}: not a Kubernetes object", repr(item))
+    with _gc_paused():
+        for doc_index, doc in enumerate(docs):
+            if doc is None:
                 continue
-            if item_kind and not item.get("kind"):
-                item = {**item, "kind": item_kind}
-            meta = item.get("metadata")
-            if not item.get("kind") or not isinstance(meta, dict) or not meta.get("name"):
-                rejects.add(
-                    f"{where}: not a Kubernetes object (needs kind and metadata.name)",
-                    orjson.dumps(item).decode(),
-                )
-                continue
-            if item["kind"] == "Event":
-                events.append(_event_row(item))
-            else:
-                inventory.append(_inventory_row(item))
+            items, item_kind = _items(doc)
+            for index, item in items:
+                records += 1
+                many = len(items) > 1 or item_kind
+                where = f"items[{index}]" if many else f"document {doc_index}"
+                _add_item(item, where, item_kind, rejects, inventory, events)
+        return _frames(records, rejects, inventory, events, origin)
+
+
+def _frames(
+    records: int,
+    rejects: Rejects,
+    inventory: list[dict],
+    events: list[tuple] | dict[str, list],
+    origin: str,
+) -> ParseResult:
+    """The inventory and events frames of the filed items (``events`` as rows or as columns
+    of :data:`_EVENT_COLUMNS`)."""
     result = ParseResult(records=records, rejects=rejects.frame())
     if inventory:
         frame = pd.DataFrame(inventory)
@@ -262,22 +333,470 @@ def objects_to_frames(
         frame["key_source"] = "record"
         result.inventory = schema.conform("inventory", frame, origin=origin)
     if events:
-        # columns as object arrays: pandas would infer (and convert) every text column itself
-        frame = _arrow_text(
-            pd.DataFrame(
-                {k: pd.Series([row[k] for row in events], dtype=object) for k in events[0]}
-            )
-        )
-        frame["timestamp"] = parse_times(frame["timestamp"]).array
-        frame["first_timestamp"] = parse_times(frame["first_timestamp"]).array
-        bad = frame["timestamp"].isna()
-        for raw in frame.loc[bad, "raw"]:
-            rejects.add("event has no readable lastTimestamp, eventTime or series time", raw)
-        if bad.any():
-            frame = frame.loc[~bad]
-            result.rejects = rejects.frame()
-        result.events = schema.conform("events", frame, origin=origin)
+        result.events = _events_frame(events, rejects, origin)
+        result.rejects = rejects.frame()
     return result
+
+
+_KUBE_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z$"
+
+
+def _times(values: list) -> pd.Series:
+    """:func:`obskit.parse_times` of Event times; at once (Arrow) when all are ``metav1.Time``
+    text (``2024-06-03T13:18:18Z``) or None."""
+    try:
+        text = values if isinstance(values, pa.Array) else pa.array(values, type=pa.large_string())
+        if pc.all(pc.match_substring_regex(text, _KUBE_TIME)).as_py() is not False:
+            stamps = pc.cast(text, pa.timestamp("ns", tz="UTC"))
+            return pd.Series(stamps.to_pandas(), dtype=schema.TIME)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass  # numbers, other shapes, impossible dates: pandas reads them one by one
+    return parse_times(values.to_pylist() if isinstance(values, pa.Array) else values)
+
+
+def _categorical(values: list | pa.Array) -> pd.Categorical | pd.Series:
+    """Text values as a categorical (categories sorted, as pandas sorts them), encoded by
+    Arrow; an object Series of them when they are not all text or None."""
+    try:
+        text = values if isinstance(values, pa.Array) else pa.array(values, type=pa.large_string())
+        encoded = pc.dictionary_encode(text)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.Series(values, dtype=object)
+    words = encoded.dictionary.to_numpy(zero_copy_only=False)
+    order = np.argsort(words).astype(np.int32)
+    rank = np.empty(len(order) + 1, dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    rank[-1] = -1
+    codes = pc.fill_null(encoded.indices, len(order)).to_numpy(zero_copy_only=False)
+    # all missing: no categories, of object dtype (as pandas gives a column of Nones)
+    categories = pd.Index(words[order], dtype="str" if len(words) else object)
+    return pd.Categorical.from_codes(rank[codes], categories=categories)
+
+
+_EVENT_CATEGORIES = ("reason", "object_kind", "namespace", "pod", "container", "node")
+
+
+def _events_frame(
+    rows: list[tuple] | dict[str, list | pa.Array], rejects: Rejects, origin: str
+) -> pd.DataFrame:
+    """The events frame of event rows, or columns (lists or Arrow arrays; the severity as
+    ``is Warning`` flags), of :data:`_EVENT_COLUMNS`; rows without a time are rejects. A
+    ``raw`` is text, or its UTF-8 bytes."""
+    if isinstance(rows, dict):
+        values = dict(rows)
+    else:
+        values = dict(zip(_EVENT_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+    n = len(values["raw"])
+    values["container"] = _containers(values["container"])
+    raw = values.pop("raw")
+    if not isinstance(raw, pa.Array):
+        raw = pa.array(raw, type=pa.large_binary())
+    # each column built at its dtype at once (object arrays for the others: pandas would infer
+    # and convert every text column itself)
+    severity = values.pop("severity")
+    if isinstance(severity, pa.Array):
+        warning = severity.to_numpy(zero_copy_only=False)
+        codes = np.where(warning, _SEVERITY["warning"], _SEVERITY["info"]).astype(np.int8)
+        severity = pd.Categorical.from_codes(codes, dtype=schema.SEVERITY)
+    else:
+        severity = pd.Categorical(severity, dtype=schema.SEVERITY)
+    stamps = {k: _times(values.pop(k)).array for k in ("timestamp", "first_timestamp")}
+    columns = {k: _event_column(k, v) for k, v in values.items()}
+    columns = {
+        **stamps,
+        "source": pd.Categorical.from_codes(np.zeros(n, np.int8), ["kubernetes"]),
+        "severity": severity,
+        **columns,
+        "raw": _string_series(raw),
+        "key_source": pd.Categorical.from_codes(np.zeros(n, np.int8), ["record"]),
+    }
+    frame = _arrow_text(pd.DataFrame(columns))
+    bad = frame["timestamp"].isna()
+    for text in frame.loc[bad, "raw"]:
+        rejects.add("event has no readable lastTimestamp, eventTime or series time", text)
+    if bad.any():
+        frame = frame.loc[~bad].copy()
+        # the categories of the rows kept, as casting the kept values would give them
+        for column in ("source", "key_source", *_EVENT_CATEGORIES):
+            if isinstance(frame[column].dtype, pd.CategoricalDtype):
+                kept = frame[column].cat.remove_unused_categories()
+                if not len(kept.cat.categories):
+                    kept = kept.cat.set_categories(pd.Index([], dtype=object))
+                frame[column] = kept
+    return schema.conform("events", frame, origin=origin)
+
+
+_SEVERITY = {s: i for i, s in enumerate(schema.SEVERITIES)}
+
+
+def _string_series(values: pa.Array) -> pd.Series:
+    """Text (or UTF-8 bytes) as a ``string[pyarrow]`` Series."""
+    text = values.cast(pa.large_string())
+    return pd.Series(text.to_pandas(types_mapper=lambda _: schema.STRING), dtype=schema.STRING)
+
+
+def _event_column(name: str, values: list | pa.Array) -> object:
+    """One events column at the dtype the frame's contract gives it (object for the rest)."""
+    if name in _EVENT_CATEGORIES:
+        return _categorical(values)
+    if isinstance(values, pa.Array):
+        if name in _TEXT_COLUMNS:
+            return _string_series(values)
+        return pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.Series(values, dtype=object)
+
+
+# --- JSON Lists, fast: items decoded to typed structs, no dict per Event ---------------------
+
+if msgspec is not None:
+
+    class _Meta(msgspec.Struct, gc=False):
+        name: Any = None
+        namespace: Any = None
+        uid: Any = None
+        creationTimestamp: Any = None  # the API's names
+
+    class _Target(msgspec.Struct, gc=False):
+        kind: Any = None
+        name: Any = None
+        namespace: Any = None
+        uid: Any = None
+        fieldPath: Any = None
+
+    class _Source(msgspec.Struct, gc=False):
+        component: Any = None
+        host: Any = None
+
+    class _Series(msgspec.Struct, gc=False):
+        count: Any = None
+        lastObservedTime: Any = None
+
+    class _CoreEvent(msgspec.Struct, gc=False):
+        """What :func:`_event_row` reads of a core/v1 Event (msgspec skips the rest)."""
+
+        kind: Any = msgspec.UNSET
+        apiVersion: Any = None
+        metadata: _Meta | None = None
+        involvedObject: _Target | None = None
+        series: _Series | None = None
+        source: _Source | None = None
+        firstTimestamp: Any = None
+        lastTimestamp: Any = None
+        eventTime: Any = None
+        count: Any = None
+        message: Any = None
+        reason: Any = None
+        type: Any = None
+        reportingComponent: Any = None
+        reportingInstance: Any = None
+
+    class _Envelope(msgspec.Struct, gc=False):
+        kind: Any = None
+        items: list[msgspec.Raw] | msgspec.UnsetType | None = msgspec.UNSET
+
+    _ENVELOPE = msgspec.json.Decoder(_Envelope)
+    _EVENT = msgspec.json.Decoder(_CoreEvent)
+    _NO_TARGET, _NO_SOURCE, _NO_SERIES = _Target(), _Source(), _Series()
+
+# escapes that orjson writes otherwise (Go writes <>& as \u003c..., \b as \u0008): an item
+# holding one has its raw written by orjson, as the dict path writes every raw
+_RESPELLED_RE = re.compile(rb"\\[u/bf]")
+
+
+def _core_event_row(e: Any, raw: bytes) -> tuple:
+    """:func:`_event_row` of a core/v1 Event decoded to :class:`_CoreEvent`."""
+    meta = e.metadata
+    target = e.involvedObject or _NO_TARGET
+    series = e.series or _NO_SERIES
+    source = e.source or _NO_SOURCE
+    first = e.firstTimestamp or e.eventTime
+    last = e.lastTimestamp or series.lastObservedTime or first
+    component = source.component or e.reportingComponent
+    host = source.host or e.reportingInstance
+    last = last or meta.creationTimestamp
+    kind = target.kind
+    name = target.name
+    return (
+        last,
+        first or last,
+        "warning" if e.type == "Warning" else "info",
+        e.reason,
+        e.message,
+        kind,
+        name,
+        None if kind == "Node" else target.namespace or meta.namespace,
+        name if kind == "Pod" else None,
+        target.fieldPath or "",
+        name if kind == "Node" else (host if component == "kubelet" and host else None),
+        e.count or series.count or 1,
+        meta.uid,
+        e.type,
+        component,
+        host,
+        target.uid,
+        raw,
+    )
+
+
+def _core_event_columns(events: list[Any], raws: list[bytes]) -> dict[str, list]:
+    """:func:`_core_event_row` of every Event, built column by column."""
+    metas = [e.metadata for e in events]
+    targets = [e.involvedObject or _NO_TARGET for e in events]
+    series = [e.series or _NO_SERIES for e in events]
+    sources = [e.source or _NO_SOURCE for e in events]
+    first = [e.firstTimestamp or e.eventTime for e in events]
+    last = [
+        e.lastTimestamp or s.lastObservedTime or f or m.creationTimestamp
+        for e, s, f, m in zip(events, series, first, metas, strict=True)
+    ]
+    component = [s.component or e.reportingComponent for e, s in zip(events, sources, strict=True)]
+    host = [s.host or e.reportingInstance for e, s in zip(events, sources, strict=True)]
+    kind = [t.kind for t in targets]
+    name = [t.name for t in targets]
+    types = [e.type for e in events]
+    return {
+        "timestamp": last,
+        "first_timestamp": [f or t for f, t in zip(first, last, strict=True)],
+        "severity": ["warning" if t == "Warning" else "info" for t in types],
+        "reason": [e.reason for e in events],
+        "message": [e.message for e in events],
+        "object_kind": kind,
+        "object_name": name,
+        "namespace": [
+            None if k == "Node" else t.namespace or m.namespace
+            for k, t, m in zip(kind, targets, metas, strict=True)
+        ],
+        "pod": [n if k == "Pod" else None for k, n in zip(kind, name, strict=True)],
+        "container": [t.fieldPath or "" for t in targets],
+        "node": [
+            n if k == "Node" else (h if c == "kubelet" and h else None)
+            for k, n, c, h in zip(kind, name, component, host, strict=True)
+        ],
+        "count": [e.count or s.count or 1 for e, s in zip(events, series, strict=True)],
+        "uid": [m.uid for m in metas],
+        "event_type": types,
+        "component": component,
+        "reporting_host": host,
+        "object_uid": [t.uid for t in targets],
+        "raw": raws,
+    }
+
+
+def _truthy(values: pa.Array) -> pa.Array:
+    """Python's truth of each value (text or a number): not null, not ``""``, not 0."""
+    empty = "" if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) else 0
+    return pc.fill_null(pc.not_equal(values, empty), False)
+
+
+def _or(*values: pa.Array | int) -> pa.Array:
+    """Python's ``a or b or ...`` of Arrow arrays, row by row."""
+    out = values[-1]
+    for value in reversed(values[:-1]):
+        out = pc.if_else(_truthy(value), value, out)
+    return out
+
+
+_TEXT, _INT = pa.large_string(), pa.int64()
+#: Lists this long are read by Arrow's JSON reader (shorter ones item by item).
+_ARROW_ITEMS = 1000
+
+
+def _fields(*names: str, **typed: pa.DataType) -> pa.StructType:
+    return pa.struct(
+        [pa.field(n, _TEXT) for n in names] + [pa.field(n, t) for n, t in typed.items()]
+    )
+
+
+#: What :func:`_core_event_row` reads, as Arrow's JSON reader types it (a value of another
+#: type fails the read, and the List is read item by item instead).
+_EVENT_SCHEMA = pa.schema(
+    [
+        ("kind", _TEXT),
+        ("apiVersion", _TEXT),
+        ("metadata", _fields("name", "namespace", "uid", "creationTimestamp")),
+        ("involvedObject", _fields("kind", "name", "namespace", "uid", "fieldPath")),
+        ("series", _fields("lastObservedTime", count=_INT)),
+        ("source", _fields("component", "host")),
+        *((f, _TEXT) for f in ("firstTimestamp", "lastTimestamp", "eventTime")),
+        ("count", _INT),
+        *((f, _TEXT) for f in ("message", "reason", "type")),
+        *((f, _TEXT) for f in ("reportingComponent", "reportingInstance")),
+    ]
+)
+
+
+def _arrow_list(items: list, respelled: bool, origin: str) -> ParseResult | None:
+    """A ``kind: List`` of core/v1 Events (and other objects) read by Arrow's JSON reader.
+
+    The items' compact bytes, one per line, are read in C++ into columns, and
+    :func:`_core_event_row`'s rules run on the columns; only the items that are no Event are
+    decoded one by one (by orjson, as before). None when the items do not fit
+    :data:`_EVENT_SCHEMA`, or an Event needs the general rules (another API, no name).
+    """
+    lines = b"\n".join(items)
+    try:
+        table = pajson.read_json(
+            io.BytesIO(lines),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=_EVENT_SCHEMA, unexpected_field_behavior="ignore"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != len(items):
+        return None
+    t = {name: table[name].combine_chunks() for name in table.column_names}
+    meta, target = t["metadata"], t["involvedObject"]
+    series, source = t["series"], t["source"]
+    is_event = pc.fill_null(pc.equal(t["kind"], "Event"), False)
+    other_api = pc.fill_null(pc.starts_with(t["apiVersion"], "events.k8s.io"), False)
+    named = _truthy(pc.struct_field(meta, "name"))
+    fast = pc.and_(is_event, pc.and_(pc.invert(other_api), named))
+    if not pc.all(pc.equal(is_event, fast)).as_py():
+        return None  # an Event of another API, or without a name
+    rejects = Rejects(FORMAT, origin)
+    inventory: list[dict] = []
+    rest = np.flatnonzero(~is_event.to_numpy(zero_copy_only=False))
+    for index in rest:
+        where = f"items[{index}]" if len(items) > 1 else "document 0"
+        _add_item(orjson.loads(bytes(items[index])), where, None, rejects, inventory, [])
+    if len(rest) == len(items):
+        return _frames(len(items), rejects, inventory, [], origin)
+    ends = np.cumsum([len(item) + 1 for item in items])
+    starts = np.concatenate(([0], ends[:-1]))
+    rows = np.flatnonzero(is_event.to_numpy(zero_copy_only=False))
+    raw = byte_ranges(lines, starts[rows], ends[rows] - 1)
+    if respelled:
+        hit = pc.match_substring_regex(raw, _RESPELLED_RE.pattern.decode())
+        changed = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        if len(changed):
+            texts = raw.to_pylist()
+            for i in changed:
+                texts[i] = orjson.dumps(orjson.loads(texts[i]))
+            raw = pa.array(texts, type=pa.large_binary())
+    if len(rest):
+        keep = pa.array(is_event)
+        t = {name: column.filter(keep) for name, column in t.items()}
+    meta, target = t["metadata"], t["involvedObject"]
+    series, source = t["series"], t["source"]
+
+    def field(struct: pa.Array, name: str) -> pa.Array:
+        return pc.struct_field(struct, name)
+
+    first = _or(t["firstTimestamp"], t["eventTime"])
+    last = _or(
+        t["lastTimestamp"],
+        field(series, "lastObservedTime"),
+        first,
+        field(meta, "creationTimestamp"),
+    )
+    component = _or(field(source, "component"), t["reportingComponent"])
+    host = _or(field(source, "host"), t["reportingInstance"])
+    kind, name = field(target, "kind"), field(target, "name")
+    none = pa.nulls(len(kind), _TEXT)
+    is_node = pc.fill_null(pc.equal(kind, "Node"), False)
+    by_kubelet = pc.and_(pc.fill_null(pc.equal(component, "kubelet"), False), _truthy(host))
+    columns = {
+        "timestamp": last,
+        "first_timestamp": _or(first, last),
+        "severity": pc.fill_null(pc.equal(t["type"], "Warning"), False),
+        "reason": t["reason"],
+        "message": t["message"],
+        "object_kind": kind,
+        "object_name": name,
+        "namespace": pc.if_else(
+            is_node, none, _or(field(target, "namespace"), field(meta, "namespace"))
+        ),
+        "pod": pc.if_else(pc.fill_null(pc.equal(kind, "Pod"), False), name, none),
+        "container": pc.fill_null(field(target, "fieldPath"), ""),
+        "node": pc.if_else(is_node, name, pc.if_else(by_kubelet, host, none)),
+        "count": _or(t["count"], field(series, "count"), pa.scalar(1, _INT)),
+        "uid": field(meta, "uid"),
+        "event_type": t["type"],
+        "component": component,
+        "reporting_host": host,
+        "object_uid": field(target, "uid"),
+        "raw": raw,
+    }
+    result = _frames(len(items), rejects, inventory, columns, origin)
+    return result
+
+
+def _parse_list(data: bytes, origin: str) -> ParseResult | None:
+    """A JSON List holding Events, read without a dict per Event; None when the payload is
+    no such List (or msgspec is missing): the caller then decodes it with orjson.
+
+    msgspec compacts the payload and splits it into its items' bytes, which are their ``raw``
+    (as ``orjson.dumps`` writes them). A long ``kind: List`` goes to :func:`_arrow_list`;
+    otherwise each core/v1 Event is decoded to :class:`_CoreEvent`. Any other item (or an
+    Event of another shape) is decoded with orjson and filed as before.
+    """
+    if msgspec is None:
+        return None
+    try:
+        compact = msgspec.json.format(data, indent=-1)
+        envelope = _ENVELOPE.decode(compact)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    kind = str(envelope.kind or "")
+    if envelope.items is msgspec.UNSET or not (kind == "List" or kind.endswith("List") or not kind):
+        return None
+    item_kind = kind[:-4] if kind.endswith("List") and kind != "List" else None
+    if item_kind != "Event" and b'"kind":"Event"' not in compact:
+        return None  # no Events: orjson reads the objects as fast
+    items = envelope.items or []
+    rejects = Rejects(FORMAT, origin)
+    inventory: list[dict] = []
+    events: list[tuple | None] = []  # None: the next of the typed Events
+    typed: list[Any] = []
+    raws: list[bytes] = []
+    respelled = _respelled(compact)
+    if item_kind is None and len(items) >= _ARROW_ITEMS:
+        with _gc_paused():
+            read = _arrow_list(items, respelled, origin)
+        if read is not None:
+            return read
+    many = len(items) > 1 or item_kind
+    listed_kind = msgspec.UNSET if item_kind == "Event" else "Event"
+    try:
+        with _gc_paused():
+            for index, item in enumerate(items):
+                text = bytes(item)
+                try:
+                    event = _EVENT.decode(text)
+                except msgspec.ValidationError:
+                    event = None
+                if (
+                    event is not None
+                    and (event.kind == "Event" or event.kind is listed_kind)
+                    and event.metadata is not None
+                    and event.metadata.name
+                    and not str(event.apiVersion).startswith("events.k8s.io")
+                ):
+                    if event.kind is msgspec.UNSET:  # an EventList item: the list gives the kind
+                        text = text[:-1] + b',"kind":"Event"}'
+                    if respelled and _respelled(text):
+                        text = orjson.dumps(orjson.loads(text))
+                    events.append(None)
+                    typed.append(event)
+                    raws.append(text)
+                    continue
+                where = f"items[{index}]" if many else "document 0"
+                _add_item(orjson.loads(text), where, item_kind, rejects, inventory, events)
+            if len(typed) == len(events):
+                columns: list[tuple] | dict[str, list] = _core_event_columns(typed, raws)
+            else:  # Events of both kinds: rows, in the List's order
+                rest = iter(zip(typed, raws, strict=True))
+                columns = [row or _core_event_row(*next(rest)) for row in events]
+            return _frames(len(items), rejects, inventory, columns if events else [], origin)
+    except (orjson.JSONDecodeError, msgspec.DecodeError, UnicodeDecodeError, pa.ArrowInvalid):
+        return None  # invalid JSON or UTF-8 somewhere: the orjson path says where
+
+
+def _respelled(text: bytes) -> bool:
+    """Whether ``text`` may hold an escape orjson spells otherwise (``\\u``, ``\\/``, ``\\b``,
+    ``\\f``)."""
+    return _RESPELLED_RE.search(text) is not None
 
 
 def parse_k8s_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
@@ -293,6 +812,10 @@ def parse_k8s_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
     (0, 0)
     """
     text_start = data.lstrip()[:1]
+    if text_start == b"{":
+        fast = _parse_list(data, origin)
+        if fast is not None:
+            return fast
     try:
         if text_start in (b"{", b"["):
             try:

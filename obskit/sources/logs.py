@@ -30,7 +30,10 @@ evidence, and the runtime accepted those bytes.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -41,7 +44,15 @@ import pyarrow.compute as pc
 
 from obskit import schema
 from obskit._time import parse_times
-from obskit.sources._base import MAX_LINE, ParseResult, Rejects, json_lines, register
+from obskit.sources._base import (
+    MAX_LINE,
+    ParseResult,
+    Rejects,
+    byte_ranges,
+    json_lines,
+    laid_ranges,
+    register,
+)
 
 __all__ = [
     "derive_level",
@@ -174,27 +185,84 @@ def _strings(values: pd.Series) -> pa.Array:
     return pa.array(values.astype("object").where(values.notna(), None), type=pa.string())
 
 
-def _extract_missing(
-    word: pa.Array, arr: pa.Array, pattern: str, need: np.ndarray | None = None
-) -> pa.Array:
-    """``word``, with its nulls (or the ``need`` rows) filled by ``pattern``'s capture.
+def _matches(arr: pa.Array, pattern: str) -> np.ndarray:
+    """Whether each string matches ``pattern`` (a null never does), as a NumPy bool array."""
+    hit = pc.match_substring_regex(arr, pattern)
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
 
-    The capturing search (slow in RE2) runs only on the rows still missing a word whose text
-    the plain match (fast) accepts.
-    """
-    if need is None:
-        need = pc.fill_null(pc.is_null(word), False).to_numpy(zero_copy_only=False)
-    if not need.any():
-        return word
-    rows = np.flatnonzero(need)
+
+_HEAD = 32  # bytes of each message read at once, for the checks on how it starts
+
+
+def _heads(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The first :data:`_HEAD` bytes of each string, zero-padded past its end, and each
+    string's first byte (``-1`` for an empty or null one), read off the Arrow buffers."""
+    n = len(arr)
+    heads = np.zeros((n, _HEAD), dtype=np.uint8)
+    first = np.full(n, -1, dtype=np.int16)
+    _, offsets, data = arr.buffers()[:3]
+    if n == 0 or data is None or len(data) == 0 or arr.null_count == n:
+        return heads, first
+    wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    offs = np.frombuffer(offsets, dtype=np.int64 if wide else np.int32)
+    offs = offs[arr.offset : arr.offset + n + 1].astype(np.int64)
+    lo, lengths = offs[:-1], np.diff(offs)
+    if arr.null_count:
+        lengths[~arr.is_valid().to_numpy(zero_copy_only=False)] = 0
+    size = len(data)
+    if size >= _HEAD:
+        # every _HEAD-byte window of the buffer (a view), gathered at the strings' starts
+        windows = np.ndarray(
+            (size - _HEAD + 1,), dtype=np.dtype((np.void, _HEAD)), buffer=data, strides=(1,)
+        )
+        heads = windows[np.minimum(lo, size - _HEAD)].view(np.uint8).reshape(n, _HEAD)
+    tail = np.flatnonzero(lo > size - _HEAD)  # the strings in the buffer's last bytes
+    raw = np.frombuffer(data, dtype=np.uint8)
+    for i in tail:
+        part = raw[lo[i] : lo[i] + _HEAD]
+        heads[i, : len(part)] = part
+        heads[i, len(part) :] = 0
+    short = np.flatnonzero(lengths < _HEAD)
+    heads[short] *= np.arange(_HEAD) < lengths[short, None]
+    first[lengths > 0] = heads[lengths > 0, 0]
+    return heads, first
+
+
+def _first_bytes(arr: pa.Array) -> np.ndarray:
+    """The first byte of each string (``-1`` for an empty or null one)."""
+    return _heads(arr)[1]
+
+
+def _byte_set(chars: str) -> np.ndarray:
+    """A 257-entry lookup (index ``byte + 1``; ``-1`` is no byte) of the ASCII ``chars``."""
+    table = np.zeros(257, dtype=bool)
+    table[[ord(c) + 1 for c in chars]] = True
+    return table
+
+
+_RE2_SPACE = "\t\n\f\r "  # RE2's \s (no \v)
+_WORD = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
+_CAN_JSON = np.ones(257, dtype=bool)  # any text but the empty one
+_CAN_JSON[0] = False
+_CAN_TEXT = ~_byte_set(_RE2_SPACE)  # the level word (or its bracket) is no \s
+_CAN_TEXT[0] = False
+_CAN_KLOG = _byte_set("IWEF")
+_CAN_EXCEPTION = _byte_set(_WORD + "$")
+_CAN_PANIC = _byte_set("pf")
+_CAN_CONTINUE = _byte_set(_RE2_SPACE + "C")
+_CAN_LOGFMT = _byte_set(_WORD.lstrip("0123456789"))
+# what may start a message whose text after Unicode whitespace is "{": ASCII space or non-ASCII
+_MAYBE_SPACE = _byte_set("\t\n\v\f\r \x1c\x1d\x1e\x1f")
+_MAYBE_SPACE[0x81:] = True
+
+
+def _rows_matching(arr: pa.Array, rows: np.ndarray, pattern: str) -> tuple[np.ndarray, pa.Array]:
+    """The ``rows`` of ``arr`` that match ``pattern``, and their strings."""
+    if not len(rows):
+        return rows, arr.slice(0, 0)
     sub = arr.take(pa.array(rows))
-    hit = pc.fill_null(pc.match_substring_regex(sub, pattern), False).to_numpy(zero_copy_only=False)
-    if not hit.any():
-        return word
-    found = _extract(sub.filter(pa.array(hit)), pattern)
-    mask = np.zeros(len(arr), dtype=bool)
-    mask[rows[hit]] = True
-    return pc.replace_with_mask(word, pa.array(mask), found.cast(word.type))
+    hit = _matches(sub, pattern)
+    return rows[hit], sub.filter(pa.array(hit))
 
 
 _SEVERITY_CODE = {s: i for i, s in enumerate(schema.SEVERITIES)}
@@ -217,6 +285,110 @@ _EXCEPTION = (
 )
 _PANIC = r"^(?:panic: |fatal error: )"
 _CONTINUATION = r"^(?:\s+at |\s+File \"|\s+\.\.\. \d+ (?:more|common frames)|Caused by: |\s+\^)"
+_ALL_WORDS = {**_LEVEL_WORDS, **_NUMERIC_LEVELS}
+
+
+def _words64(data: pa.Buffer | bytes) -> np.ndarray:
+    """The little-endian 8-byte word at every byte offset of ``data`` (a view, not a copy)."""
+    return np.ndarray((max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+
+
+def _word(text: bytes) -> int:
+    return int.from_bytes(text, "little")
+
+
+# JSON lines that open with their level field ({"level":"info",...}, as zap, logrus and
+# structlog write them) have their level read off their bytes; the others go through the regex
+_JSON_PREFIXES = (b'{"level":"', b'{"severity":"', b'{"lvl":"')
+_SPAN = 16  # bytes read after the prefix (the longest level word, "informational", has 13)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _key(pair: np.ndarray) -> np.ndarray:
+    """One 64-bit key per (first 8, next 8 bytes) pair of a lower-cased word."""
+    return pair[:, 0] * _MIX + pair[:, 1]
+
+
+def _known_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    words = [w for w in _ALL_WORDS if w.isalpha() and len(w) < _SPAN]
+    pairs = np.frombuffer(b"".join(w.encode().ljust(_SPAN, b"\0") for w in words), "<u8")
+    pairs = pairs.reshape(-1, 2)
+    keys = _key(pairs)
+    order = np.argsort(keys)
+    assert len(np.unique(keys)) == len(keys)
+    codes = np.array([_SEVERITY_CODE[_ALL_WORDS[words[i]]] for i in order] + [-1], np.int8)
+    return keys[order], pairs[order], codes
+
+
+_KNOWN_KEYS, _KNOWN_PAIRS, _KNOWN_CODES = _known_words()
+
+
+def _prefixed_levels(heads: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose text opens with one of :data:`_JSON_PREFIXES` and a letter, and their codes.
+
+    What :data:`_JSON_LEVEL` finds there: its leftmost match is the opening field (no ``"``
+    comes before it), and the word is the run of letters after the prefix. ``heads`` and
+    ``first`` are :func:`_heads` of the strings.
+    """
+    rows = np.flatnonzero(first == ord("{"))
+    words = heads[rows].view(np.uint64)
+    found_rows, found_codes = [], []
+    for prefix in _JSON_PREFIXES:
+        k = len(prefix)
+        rest = _word(prefix[8:]) if k > 8 else 0
+        mask = (1 << (8 * (k - 8))) - 1
+        hit = rows[(words[:, 0] == _word(prefix[:8])) & ((words[:, 1] & np.uint64(mask)) == rest)]
+        # the word's letters, lower-cased (zero padding and a quote are no letters)
+        low = heads[hit, k : k + _SPAN] | np.uint8(0x20)
+        letter = (low - np.uint8(ord("a"))) < 26
+        run = np.where(letter.all(axis=1), _SPAN, letter.argmin(axis=1))
+        keep = run > 0  # a number or a quote: the regex decides
+        hit, run, low = hit[keep], run[keep], np.ascontiguousarray(low[keep])
+        low[np.arange(_SPAN) >= run[:, None]] = 0
+        pair = low.view(np.uint64)
+        at = np.minimum(np.searchsorted(_KNOWN_KEYS, _key(pair)), len(_KNOWN_KEYS) - 1)
+        known = (_KNOWN_PAIRS[at] == pair).all(axis=1)
+        found_rows.append(hit)
+        found_codes.append(_KNOWN_CODES[np.where(known, at, -1)])
+    return np.concatenate(found_rows), np.concatenate(found_codes)
+
+
+def _level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Severity codes (-1 for none) of Arrow strings; see :func:`derive_level` for the rules.
+
+    ``heads`` is :func:`_heads` of ``arr`` when the caller has it. The anchored patterns run
+    only on the rows whose first byte can start them; each later rule only on the rows the
+    earlier ones left without a level.
+    """
+    n = len(arr)
+    head, first = _heads(arr) if heads is None else heads
+    codes = np.full(n, -1, dtype=np.int8)
+    # a JSON level field anywhere, else a logfmt level= anywhere, else a leading level word;
+    # a word found but not on the scale stops the search (and leaves the level to klog)
+    has_word = np.zeros(n, dtype=bool)
+    rows, found = _prefixed_levels(head, first)
+    codes[rows], has_word[rows] = found, True
+    for pattern, can in (
+        (_JSON_LEVEL, _CAN_JSON),
+        (_LOGFMT_LEVEL, _CAN_JSON),
+        (_TEXT_LEVEL, _CAN_TEXT),
+    ):
+        need = np.flatnonzero(~has_word & can[first + 1])
+        rows, sub = _rows_matching(arr, need, pattern)
+        if len(rows):
+            codes[rows] = _codes(pc.utf8_lower(_extract(sub, pattern)), _ALL_WORDS)
+            has_word[rows] = True
+    rows, sub = _rows_matching(arr, np.flatnonzero((codes < 0) & _CAN_KLOG[first + 1]), _KLOG_LEVEL)
+    if len(rows):
+        codes[rows] = _codes(_extract(sub, _KLOG_LEVEL), _KLOG)
+    # an exception headline is an error even when the runtime printed no level
+    for pattern, can, severity in (
+        (_EXCEPTION, _CAN_EXCEPTION, "error"),
+        (_PANIC, _CAN_PANIC, "critical"),
+    ):
+        rows, _ = _rows_matching(arr, np.flatnonzero((codes < 0) & can[first + 1]), pattern)
+        codes[rows] = _SEVERITY_CODE[severity]
+    return codes
 
 
 def derive_level(messages: pd.Series) -> pd.Series:
@@ -224,8 +396,10 @@ def derive_level(messages: pd.Series) -> pd.Series:
 
     Looks, in order, for a JSON ``"level"``/``"severity"`` field (names or pino numbers), a
     logfmt ``level=``, a klog header (``E0102 15:04:05``), and a leading level word
-    (``ERROR``, ``[WARN]``, ``2024-01-01 12:00:00 INFO``). Vectorised with Arrow; no Python
-    loop per line.
+    (``ERROR``, ``[WARN]``, ``2024-01-01 12:00:00 INFO``); a message with none that starts with
+    an exception headline (``Traceback``, ``java.lang.IllegalStateException:``) is an error, one
+    that starts with ``panic:``/``fatal error:`` critical. Vectorised with Arrow; no Python loop
+    per line.
 
     Examples
     --------
@@ -233,23 +407,7 @@ def derive_level(messages: pd.Series) -> pd.Series:
     ...                         'E0102 15:04:05.1 1 x.go:1] boom', '[INFO] up', 'hello'])).tolist()
     ['warning', 'error', 'error', 'info', nan]
     """
-    arr = _strings(messages)
-    word = _extract(arr, _JSON_LEVEL)
-    for pattern in (_LOGFMT_LEVEL, _TEXT_LEVEL):
-        word = _extract_missing(word, arr, pattern)
-    codes = _codes(pc.utf8_lower(word), {**_LEVEL_WORDS, **_NUMERIC_LEVELS})
-    if (codes < 0).any():
-        klog = _extract_missing(pa.nulls(len(arr), pa.string()), arr, _KLOG_LEVEL, codes < 0)
-        codes = np.where(codes >= 0, codes, _codes(klog, _KLOG))
-    # an exception headline is an error even when the runtime printed no level
-    for pattern, severity in ((_EXCEPTION, "error"), (_PANIC, "critical")):
-        missing = codes < 0
-        if not missing.any():
-            break
-        hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(
-            zero_copy_only=False
-        )
-        codes = np.where(missing & hit, _SEVERITY_CODE[severity], codes).astype(np.int8)
+    codes = _level_codes(_strings(messages))
     return pd.Series(pd.Categorical.from_codes(codes, dtype=schema.SEVERITY), index=messages.index)
 
 
@@ -262,50 +420,75 @@ def _stream_groups(stream: pd.Series) -> np.ndarray:
     return pd.factorize(stream.astype("object").where(stream.notna(), ""))[0]
 
 
-def _inherit_level(frame: pd.DataFrame) -> pd.Series:
-    """Stack-trace continuation lines take the level of the line they continue (same stream)."""
-    arr = _strings(frame["message"])
-    cont = pc.fill_null(pc.match_substring_regex(arr, _CONTINUATION), False).to_numpy(
-        zero_copy_only=False
-    )
-    level = frame["level"]
+def _continues(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
+    """Whether each message is a stack-trace continuation line (``  at ...``, ``Caused by:``)."""
+    if first is None:
+        first = _first_bytes(arr)
+    cont = np.zeros(len(arr), dtype=bool)
+    rows, _ = _rows_matching(arr, np.flatnonzero(_CAN_CONTINUE[first + 1]), _CONTINUATION)
+    cont[rows] = True
+    return cont
+
+
+def _inherit_codes(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``codes`` with each levelless continuation line taking its stream's last line's level."""
     if not cont.any():
-        return level
-    codes = pd.Categorical(level, dtype=schema.SEVERITY).codes
+        return codes
     held = np.where(cont, -1, codes)
     out = codes.copy()
-    groups = _stream_groups(frame["stream"])
     for g in np.unique(groups):
         idx = np.flatnonzero(groups == g)
         h = held[idx]
         last = np.maximum.accumulate(np.where(h >= 0, np.arange(len(idx)), -1))
         filled = np.where(last >= 0, h[np.maximum(last, 0)], -1)
         out[idx] = np.where(~cont[idx] | (codes[idx] >= 0), codes[idx], filled)
-    return pd.Series(
-        pd.Categorical.from_codes(out.astype(np.int8), dtype=schema.SEVERITY), index=level.index
-    )
+    return out.astype(np.int8)
+
+
+def _inherit_level(frame: pd.DataFrame) -> pd.Series:
+    """Stack-trace continuation lines take the level of the line they continue (same stream)."""
+    level = frame["level"]
+    cont = _continues(_strings(frame["message"]))
+    if not cont.any():
+        return level
+    codes = pd.Categorical(level, dtype=schema.SEVERITY).codes
+    out = _inherit_codes(codes, cont, _stream_groups(frame["stream"]))
+    return pd.Series(pd.Categorical.from_codes(out, dtype=schema.SEVERITY), index=level.index)
 
 
 _FORMATS = ("json", "logfmt", "text")
 
 
-def message_format(messages: pd.Series) -> pd.Series:
-    """``json``, ``logfmt`` or ``text`` for each message, judged by its shape."""
-    arr = _strings(messages)
-    is_json = pc.fill_null(pc.starts_with(pc.utf8_ltrim_whitespace(arr), "{"), False)
-    is_logfmt = pc.fill_null(pc.match_substring_regex(arr, _LOGFMT), False)
-    codes = np.where(
-        is_json.to_numpy(zero_copy_only=False),
-        0,
-        np.where(is_logfmt.to_numpy(zero_copy_only=False), 1, 2),
-    ).astype(np.int8)
+def _format_codes(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
+    """0 (json), 1 (logfmt) or 2 (text) for each message; see :func:`message_format`."""
+    if first is None:
+        first = _first_bytes(arr)
+    codes = np.full(len(arr), 2, dtype=np.int8)
+    is_json = first == ord("{")
+    maybe = np.flatnonzero(_MAYBE_SPACE[first + 1])
+    if len(maybe):
+        sub = arr.take(pa.array(maybe))
+        lead = pc.starts_with(pc.utf8_ltrim_whitespace(sub), "{")
+        is_json[maybe] = pc.fill_null(lead, False).to_numpy(zero_copy_only=False)
+    codes[is_json] = 0
+    rows, _ = _rows_matching(arr, np.flatnonzero(~is_json & _CAN_LOGFMT[first + 1]), _LOGFMT)
+    codes[rows] = 1
+    return codes
+
+
+def _format_categorical(codes: np.ndarray) -> pd.Categorical:
     present = np.flatnonzero(np.bincount(codes, minlength=3))
     remap = np.full(3, -1, dtype=np.int8)
     remap[present] = np.arange(len(present))
-    categorical = pd.Categorical.from_codes(
+    return pd.Categorical.from_codes(
         remap[codes], categories=pd.Index([_FORMATS[i] for i in present], dtype="str")
     )
-    return pd.Series(categorical, index=messages.index)
+
+
+def message_format(messages: pd.Series) -> pd.Series:
+    """``json``, ``logfmt`` or ``text`` for each message, judged by its shape."""
+    codes = _format_codes(_strings(messages))
+    return pd.Series(_format_categorical(codes), index=messages.index)
 
 
 _LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|(\S*))')
@@ -393,18 +576,6 @@ def _join_partials(frame: pd.DataFrame, partial: np.ndarray) -> tuple[pd.DataFra
     return out, int(involved.sum() - len(heads))
 
 
-def _categorical(arr: pa.Array) -> pd.Categorical:
-    """A categorical of Arrow strings, encoded by Arrow (categories sorted, as pandas sorts)."""
-    encoded = pc.dictionary_encode(arr)
-    order = np.argsort(encoded.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
-    rank = np.empty(len(order) + 1, dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    rank[-1] = -1
-    codes = pc.fill_null(encoded.indices, len(order)).to_numpy(zero_copy_only=False)
-    categories = encoded.dictionary.to_numpy(zero_copy_only=False)[order]
-    return pd.Categorical.from_codes(rank[codes], categories=pd.Index(categories, dtype="str"))
-
-
 def _as_string_series(arr: pa.Array, index: pd.Index | None = None) -> pd.Series:
     """An Arrow string array as a ``string[pyarrow]`` Series, without a copy."""
     return pd.Series(
@@ -415,37 +586,51 @@ def _as_string_series(arr: pa.Array, index: pd.Index | None = None) -> pd.Series
 # --- cri-log -----------------------------------------------------------------------------------
 
 _CRI = r"^(?P<ts>[^ ]+) (?P<stream>stdout|stderr) (?P<tags>[^ ]*)(?: (?P<msg>.*))?$"
+#: Below this many lines a payload is annotated in one piece; above, in parallel pieces.
+_PARALLEL_ROWS = 200_000
 
 
-def _split_lines(data: bytes) -> pa.Array:
-    """The payload's lines (split on ``\\n``) as one Arrow string array; bad UTF-8 replaced."""
+def _valid_utf8(data: bytes) -> bytes:
+    """``data``, or a copy with invalid UTF-8 bytes replaced by U+FFFD."""
     whole = pa.Array.from_buffers(
         pa.large_binary(),
         1,
         [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)],
     )
-    lines = pc.split_pattern(whole, "\n").flatten()
-    if len(lines) and not len(lines[len(lines) - 1].as_py()):
-        lines = lines.slice(0, len(lines) - 1)
     try:
-        return lines.cast(pa.large_string())
-    except pa.ArrowInvalid:  # invalid UTF-8: the slow path replaces bad bytes by U+FFFD
-        return _split_lines(data.decode("utf-8", "replace").encode("utf-8"))
+        whole.cast(pa.large_string())
+    except pa.ArrowInvalid:  # the slow path replaces bad bytes by U+FFFD
+        return data.decode("utf-8", "replace").encode("utf-8")
+    return data
 
 
-def _lines(data: bytes) -> tuple[pa.Array, np.ndarray]:
-    """Non-blank lines of a payload and their 1-based line numbers."""
-    arr = _split_lines(data)
+def _newlines(view: np.ndarray, step: int = 1 << 23) -> np.ndarray:
+    """Offsets of the ``\\n`` bytes, found a few MB at a time (no payload-sized mask)."""
+    found = [np.flatnonzero(view[i : i + step] == 10) + i for i in range(0, len(view), step)]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def _lines(data: bytes, view: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start and end offsets of the payload's non-blank lines, and their 1-based numbers."""
+    newlines = _newlines(view)
+    starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
+    ends = np.concatenate((newlines, [len(data)])).astype(np.int64)
+    if starts[-1] == len(data):  # nothing after the last newline
+        starts, ends = starts[:-1], ends[:-1]
     # a line starting with a printable ASCII character is not blank; trim only the others
-    keep = pc.match_substring_regex(arr, r"^[!-~]").to_numpy(zero_copy_only=False)
-    rest = np.flatnonzero(~keep)
+    first = np.full(len(starts), -1, dtype=np.int16)
+    filled = ends > starts
+    first[filled] = view[starts[filled]]
+    keep = (first >= 0x21) & (first <= 0x7E)
+    rest = np.flatnonzero(filled & ~keep)
     if len(rest):
-        blank = pc.equal(pc.utf8_trim_whitespace(arr.take(pa.array(rest))), "")
-        keep[rest] = ~blank.to_numpy(zero_copy_only=False)
+        text = byte_ranges(pa.py_buffer(data), starts[rest], ends[rest]).view(pa.large_string())
+        blank = pc.equal(pc.utf8_trim_whitespace(text), "").to_numpy(zero_copy_only=False)
+        keep[rest] = ~blank
     numbers = np.flatnonzero(keep) + 1
-    if len(numbers) == len(arr):
-        return arr, numbers
-    return arr.filter(pa.array(keep)), numbers
+    if len(numbers) == len(starts):
+        return starts, ends, numbers
+    return starts[keep], ends[keep], numbers
 
 
 def _times(ts: pa.Array) -> np.ndarray:
@@ -459,24 +644,123 @@ def _times(ts: pa.Array) -> np.ndarray:
         return parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
 
 
-def _finish_logs(frame: pd.DataFrame, origin: str, key: dict[str, object]) -> pd.DataFrame:
-    frame = frame.copy()
-    frame["level"] = derive_level(frame["message"])
-    frame["level"] = _inherit_level(frame)
-    frame["format"] = message_format(frame["message"])
+_STREAMS = ("stdout", "stderr")
+_STDOUT = _word(b" stdout ")
+_STDERR = _word(b" stderr ")
+
+
+def _cri_fields(
+    data: bytes, view: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split CRI lines on their first three spaces, as :data:`_CRI` reads them.
+
+    Returns, per line: where the time ends (the first space), the stream (0 stdout, 1 stderr,
+    -1 when the line is no CRI line: no time, no such stream, or no tags), the first byte of
+    the tags (-1 when empty), and where the message starts and ends (an empty range when the
+    line has none). Found with NumPy on the payload's bytes; only lines whose tags are not a
+    single ``P``/``F`` are searched one by one.
+    """
+    n = len(starts)
+    space = pc.find_substring(laid_ranges(pa.py_buffer(data), starts, ends), " ")
+    first_space = space.to_numpy(zero_copy_only=False)[0::2].astype(np.int64)
+    ts_end = starts + np.maximum(first_space, 0)
+    stream = np.full(n, -1, dtype=np.int8)
+    # " stdout " or " stderr " from the first space on: the time is not empty, the tags follow
+    rows = np.flatnonzero((first_space > 0) & (ends - ts_end >= 8))
+    if len(rows):
+        window = _words64(data)[ts_end[rows]]
+        stream[rows[window == _STDOUT]] = 0
+        stream[rows[window == _STDERR]] = 1
+    ok = stream >= 0
+    tag_at = ts_end + 8
+    tag = np.full(n, -1, dtype=np.int16)
+    has_tag = ok & (tag_at < ends)
+    tag[has_tag] = view[tag_at[has_tag]]
+    # the usual line: a one-letter tag, then the end of the line or a space and the message
+    after = tag_at + 1
+    simple = has_tag & ((tag == ord("P")) | (tag == ord("F")))
+    inner = np.flatnonzero(simple & (after < ends))
+    simple[inner] = view[after[inner]] == 32
+    msg_start = np.minimum(after + 1, ends)
+    for i in np.flatnonzero(ok & ~simple):
+        third = data.find(b" ", int(tag_at[i]), int(ends[i]))
+        msg_start[i] = ends[i] if third < 0 else third + 1
+    msg_start[~ok] = ends[~ok]
+    return ts_end, stream, tag, msg_start, ends
+
+
+def _partial_groups(
+    groups: np.ndarray, partial: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which rows join (the runs of partial lines and the full line ending each, per stream).
+
+    Returns the record each row belongs to (the row number of its first line), the rows
+    involved in a join, and the rows kept (every uninvolved row and each joined record's head).
+    """
+    n = len(partial)
+    group = np.arange(n, dtype=np.int64)
+    for s in np.unique(groups):
+        idx = np.flatnonzero(groups == s)
+        ends = ~partial[idx]
+        # a line starts a new record when the line before it (same stream) ended one
+        starts = np.concatenate(([True], ends[:-1]))
+        group[idx] = idx[np.maximum.accumulate(np.where(starts, np.arange(len(idx)), 0))]
+    involved = np.zeros(n, dtype=bool)
+    involved[np.flatnonzero(partial)] = True
+    involved |= np.isin(group, group[partial])
+    keep = ~involved | (group == np.arange(n))
+    return group, involved, keep
+
+
+def _annotate(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Level codes, continuation flags and format codes of messages, in parallel pieces.
+
+    Arrow's kernels release the GIL, so the pieces of a large payload run on all cores.
+    """
+
+    def one(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sub = arr.slice(span[0], span[1] - span[0])
+        heads = _heads(sub)
+        return _level_codes(sub, heads), _continues(sub, heads[1]), _format_codes(sub, heads[1])
+
+    n = len(arr)
+    pieces = min(os.cpu_count() or 1, 8, max(1, n // (_PARALLEL_ROWS // 2)))
+    cuts = np.linspace(0, n, pieces + 1).astype(int)
+    spans = list(itertools.pairwise(int(c) for c in cuts))
+    if pieces == 1:
+        done = [one(spans[0])]
+    else:
+        with ThreadPoolExecutor(pieces) as pool:
+            done = list(pool.map(one, spans))
+    return tuple(np.concatenate([d[k] for d in done]) for k in range(3))  # type: ignore[return-value]
+
+
+def _finish_logs(
+    frame: pd.DataFrame, origin: str, key: dict[str, object], *, annotated: bool = False
+) -> pd.DataFrame:
+    """Level, format, the path's key and provenance for parsed log lines, conformed.
+
+    ``annotated`` frames already carry their ``level`` and ``format``.
+    """
     n = len(frame)
+    columns: dict[str, object] = {}
+    if not annotated:
+        codes, cont, formats = _annotate(_strings(frame["message"]))
+        codes = _inherit_codes(codes, cont, _stream_groups(frame["stream"]))
+        columns["level"] = pd.Categorical.from_codes(codes, dtype=schema.SEVERITY)
+        columns["format"] = _format_categorical(formats)
     for column in ("namespace", "pod", "container"):
         if column not in frame and key.get(column) is not None:
-            frame[column] = pd.Categorical.from_codes(
+            columns[column] = pd.Categorical.from_codes(
                 np.zeros(n, dtype=np.int8), categories=[key[column]]
             )
     if "restart" in key:
-        frame["restart"] = pd.array(np.full(n, key["restart"], dtype=np.int64), dtype="Int64")
+        columns["restart"] = pd.array(np.full(n, key["restart"], dtype=np.int64), dtype="Int64")
     has_key = bool(key) or ("pod" in frame and frame["pod"].notna().any())
-    frame["key_source"] = pd.Categorical.from_codes(
+    columns["key_source"] = pd.Categorical.from_codes(
         np.zeros(n, dtype=np.int8), categories=["record" if has_key else "incomplete"]
     )
-    return schema.conform("logs", frame, origin=origin)
+    return schema.conform("logs", frame.assign(**columns), origin=origin)
 
 
 def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
@@ -498,29 +782,25 @@ def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     (3, 2, 1)
     """
     rejects = Rejects("cri-log", origin)
-    arr, numbers = _lines(data)
-    records = len(arr)
-    ts, stream, tags, message = _cri_fields(arr)
-    # what _CRI matches: a non-empty time, the stream, then the tags (the message optional)
-    ok = pc.and_(
-        pc.and_(pc.greater(pc.binary_length(ts), 0), pc.is_in(stream, _STREAMS)),
-        pc.is_valid(tags),
-    )
-    ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
-    lengths = pc.binary_length(arr).to_numpy(zero_copy_only=False)
+    data = _valid_utf8(data)
+    buf = pa.py_buffer(data)
+    view = np.frombuffer(data, dtype=np.uint8)
+    starts, ends, numbers = _lines(data, view)
+    records = len(starts)
+    ts_end, stream, tag, msg_start, ends = _cri_fields(data, view, starts, ends)
+    ok = stream >= 0
+    lengths = ends - starts
     too_long = lengths > MAX_LINE
-    tag = pc.utf8_slice_codeunits(pc.fill_null(tags, ""), 0, 1)
-    tag_ok = pc.or_(pc.equal(tag, "P"), pc.equal(tag, "F")).to_numpy(zero_copy_only=False)
+    tag_ok = (tag == ord("P")) | (tag == ord("F"))
     times = np.full(records, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if ok.all():
-        times = _times(ts)
-    elif ok.any():
-        times[ok] = _times(pc.filter(ts, pa.array(ok)))
+    if ok.any():
+        rows = np.flatnonzero(ok)
+        times[rows] = _times(byte_ranges(buf, starts[rows], ts_end[rows]).view(pa.large_string()))
     time_ok = ~np.isnat(times)
     good = ok & ~too_long & tag_ok & time_ok
     bad = np.flatnonzero(~good)
     if len(bad):
-        raw = arr.take(pa.array(bad)).to_pylist()
+        raw = byte_ranges(buf, starts[bad], ends[bad]).view(pa.large_string()).to_pylist()
         for i, line in zip(bad, raw, strict=True):
             if too_long[i]:
                 reason = f"line of {lengths[i]:,} bytes exceeds the {MAX_LINE:,}-byte limit"
@@ -531,45 +811,52 @@ def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
             else:
                 reason = f"unknown CRI tag {line.split(' ')[2]!r}: expected P or F"
             rejects.add(reason, line, line=int(numbers[i]))
-        mask = pa.array(good)
-        stream, message, tag = stream.filter(mask), message.filter(mask), tag.filter(mask)
-        times = times[good]
+        stream, times, numbers = stream[good], times[good], numbers[good]
+        msg_start, ends, tag = msg_start[good], ends[good], tag[good]
+    # partial lines: each run joins the next full line of its stream (kubectl logs shows them so)
+    partial = tag == ord("P")
+    merged = 0
+    if partial.any():
+        group, involved, keep = _partial_groups(stream, partial)
+        merged = int(involved.sum() - (involved & keep).sum())
+        # every line's message in the order of the records they make (a record's parts in a
+        # row), gathered once; a record is then the span from its first part to its last
+        order = np.argsort(group, kind="stable")
+        parts = laid_ranges(buf, msg_start, ends).take(pa.array(2 * order))
+        offsets = np.frombuffer(parts.buffers()[1], dtype=np.int64)
+        bounds = np.append(np.flatnonzero(keep[order]), len(order))
+        message = pa.Array.from_buffers(
+            pa.large_string(),
+            len(bounds) - 1,
+            [
+                None,
+                pa.py_buffer(np.ascontiguousarray(offsets[bounds])),
+                parts.buffers()[2] or pa.py_buffer(b""),
+            ],
+        )
+        stream, times, numbers = stream[keep], times[keep], numbers[keep]
+    else:
+        message = byte_ranges(buf, msg_start, ends).view(pa.large_string())
+    codes, cont, formats = _annotate(message)
+    # the streams present, in the order pandas sorts categories (stderr before stdout)
+    names = [s for s in ("stderr", "stdout") if s in {_STREAMS[c] for c in np.unique(stream)}]
+    remap = np.array([names.index(s) if s in names else -1 for s in _STREAMS], dtype=np.int8)
     frame = pd.DataFrame(
         {
             "timestamp": pd.DatetimeIndex(times).tz_localize("UTC"),
-            "stream": _categorical(stream),
-            "message": _as_string_series(pc.fill_null(message, "")).array,
-            "line": numbers[good],
+            "stream": pd.Categorical.from_codes(
+                remap[stream], categories=pd.Index(names, dtype="str")
+            ),
+            "level": pd.Categorical.from_codes(
+                _inherit_codes(codes, cont, stream), dtype=schema.SEVERITY
+            ),
+            "message": _as_string_series(message).array,
+            "format": _format_categorical(formats),
+            "line": numbers,
         }
     )
-    partial = pc.equal(tag, "P").to_numpy(zero_copy_only=False)
-    frame, merged = _join_partials(frame, partial)
-    logs = _finish_logs(frame, origin, path_key(origin))
+    logs = _finish_logs(frame, origin, path_key(origin), annotated=True)
     return ParseResult(records=records, logs=logs, rejects=rejects.frame(), merged=merged)
-
-
-_STREAMS = pa.array(["stdout", "stderr"])
-
-
-def _cri_fields(arr: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
-    """Time, stream, tags and message of CRI lines, split on the first three spaces.
-
-    Equivalent to matching :data:`_CRI` (a line with fewer than three fields has a null
-    stream or tags; one without a message a null message), without a capturing regex.
-    """
-    parts = pc.split_pattern(arr, " ", max_splits=3)
-    offsets = parts.offsets.to_numpy()
-    count = np.diff(offsets)
-    start = offsets[:-1] - offsets[0]
-    values = parts.flatten()
-
-    def field(k: int) -> pa.Array:
-        present = count > k
-        if present.all():
-            return values.take(pa.array(start + k))
-        return values.take(pa.array(np.where(present, start + k, 0), mask=~present))
-
-    return field(0), field(1), field(2), field(3)
 
 
 def _sniff_cri(head: str, name: str) -> float:
