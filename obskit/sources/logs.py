@@ -550,18 +550,7 @@ def _join_partials(frame: pd.DataFrame, partial: np.ndarray) -> tuple[pd.DataFra
     if not partial.any():
         return frame, 0
     n = len(frame)
-    groups = _stream_groups(frame["stream"])
-    group = np.empty(n, dtype=np.int64)
-    for s in np.unique(groups):
-        idx = np.flatnonzero(groups == s)
-        ends = ~partial[idx]
-        # a line starts a new record when the line before it (same stream) ended one
-        starts = np.concatenate(([True], ends[:-1]))
-        group[idx] = idx[np.maximum.accumulate(np.where(starts, np.arange(len(idx)), 0))]
-    involved = np.zeros(n, dtype=bool)
-    involved[np.flatnonzero(partial)] = True
-    involved |= np.isin(group, group[partial])
-    keep = ~involved | (group == np.arange(n))
+    group, involved, keep = _partial_groups(_stream_groups(frame["stream"]), partial)
     rows = np.flatnonzero(involved)
     parts = frame["message"].iloc[rows]
     joined = parts.groupby(group[rows], sort=False).agg("".join)
