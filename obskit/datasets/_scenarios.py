@@ -907,29 +907,7 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
         p = w.add_pod(api, t + int(0.1 * NS), node=node, rev=rev)
         new_pods.append(p)
         ready_t = p.cstates[0].attempts[0].start + int(w.rng.uniform(8, 14) * NS)
-        w.event(
-            "Deployment",
-            "payment-api",
-            "payments",
-            api.uid,
-            "ScalingReplicaSet",
-            f"Scaled down replica set payment-api-{old_hash} to {len(old_pods) - i - 1} from {len(old_pods) - i}",
-            ready_t,
-            comp="deployment-controller",
-            api_version="apps/v1",
-        )
-        w.event(
-            "ReplicaSet",
-            f"payment-api-{old_hash}",
-            "payments",
-            api.revisions[-2]["uid"],
-            "SuccessfulDelete",
-            f"Deleted pod: {old.name}",
-            ready_t + int(0.2 * NS),
-            comp="replicaset-controller",
-            api_version="apps/v1",
-        )
-        w.delete_pod(old, ready_t + int(0.3 * NS))
+        _retire_old_pod(w, api, "payments", old_hash, old, len(old_pods) - i, ready_t)
         w.audit_event(
             ready_t + int(0.3 * NS),
             user={
@@ -1504,29 +1482,7 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
             old.log_factor,
         )
         rt = np_.cstates[0].attempts[0].start + int(6 * NS)
-        w.event(
-            "Deployment",
-            "catalog",
-            "web",
-            cat.uid,
-            "ScalingReplicaSet",
-            f"Scaled down replica set catalog-{old_hash} to {len(olds) - i - 1} from {len(olds) - i}",
-            rt,
-            comp="deployment-controller",
-            api_version="apps/v1",
-        )
-        w.event(
-            "ReplicaSet",
-            f"catalog-{old_hash}",
-            "web",
-            cat.revisions[-2]["uid"],
-            "SuccessfulDelete",
-            f"Deleted pod: {old.name}",
-            rt + int(0.2 * NS),
-            comp="replicaset-controller",
-            api_version="apps/v1",
-        )
-        w.delete_pod(old, rt + int(0.3 * NS))
+        _retire_old_pod(w, cat, "web", old_hash, old, len(olds) - i, rt)
         tt = rt + NS
     _human(
         w,
@@ -1960,3 +1916,31 @@ SCENARIOS = {
     "cryptominer": cryptominer,
     "node-pressure": node_pressure,
 }
+
+
+def _retire_old_pod(w, deployment, ns: str, old_hash: str, old, before: int, t: int) -> None:
+    """One step of a rolling update's scale-down: the Deployment scales the old ReplicaSet
+    from ``before`` to ``before - 1`` at ``t``, the ReplicaSet deletes ``old``, the pod goes."""
+    w.event(
+        "Deployment",
+        deployment.name,
+        ns,
+        deployment.uid,
+        "ScalingReplicaSet",
+        f"Scaled down replica set {deployment.name}-{old_hash} to {before - 1} from {before}",
+        t,
+        comp="deployment-controller",
+        api_version="apps/v1",
+    )
+    w.event(
+        "ReplicaSet",
+        f"{deployment.name}-{old_hash}",
+        ns,
+        deployment.revisions[-2]["uid"],
+        "SuccessfulDelete",
+        f"Deleted pod: {old.name}",
+        t + int(0.2 * NS),
+        comp="replicaset-controller",
+        api_version="apps/v1",
+    )
+    w.delete_pod(old, t + int(0.3 * NS))
