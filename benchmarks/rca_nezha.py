@@ -265,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-dependencies", action="store_true", help="do not pass dependency.csv to suspects()"
     )
+    parser.add_argument(
+        "--out",
+        default=str(here / "RCA_RESULTS.md"),
+        help="where the table is written as Markdown (default benchmarks/RCA_RESULTS.md; '-' "
+        "for nowhere)",
+    )
     args = parser.parse_args(argv)
     if args.scale:
         runtime_at_scale()
@@ -331,11 +337,49 @@ def main(argv: list[str] | None = None) -> int:
     if len(misses):
         print("\nobskit top-1 misses (rank of the injected pod, what came first):")
         print(misses[["system", "fault", "at", "truth", "obskit", "top1"]].to_string(index=False))
-    print(
-        f"\nsuspects() per fault: median {np.median(timings):.2f}s, max {np.max(timings):.2f}s "
+    timing = (
+        f"suspects() per fault: median {np.median(timings):.2f}s, max {np.max(timings):.2f}s "
         f"over {len(timings)} faults"
     )
+    print(f"\n{timing}")
+    if args.out != "-":
+        _write(Path(args.out), pd.DataFrame(table), misses, timing, argv)
     return 0
+
+
+def _markdown(frame: pd.DataFrame) -> list[str]:
+    """A Markdown table of ``frame`` (pandas needs tabulate for its own)."""
+    rows = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    return [
+        "| " + " | ".join(map(str, frame.columns)) + " |",
+        "|" + "---|" * len(frame.columns),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _write(
+    path: Path, table: pd.DataFrame, misses: pd.DataFrame, timing: str, argv: list[str] | None
+) -> None:
+    """The table, the misses and the run time as Markdown, with the command that made them."""
+    command = " ".join(["python benchmarks/rca_nezha.py", *(argv or sys.argv[1:])]).strip()
+    lines = [
+        "# Root-cause suspects on Nezha's fault-injection data",
+        "",
+        f"`{command}`, {pd.Timestamp.now(tz='UTC'):%Y-%m-%d}, obskit {obskit.__version__}. "
+        "Pod-level top-k accuracy: the share of faults whose injected pod is among the first k "
+        "suspects; BARO is RCAEval's plain BARO on the same data in the same run.",
+        "",
+        *_markdown(table),
+        "",
+        "Top-1 misses (the injected pod's rank; 1000000: not among the suspects at all):",
+        "",
+        *_markdown(misses[["system", "fault", "at", "truth", "obskit", "top1"]]),
+        "",
+        timing,
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":
