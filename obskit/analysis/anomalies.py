@@ -1,11 +1,16 @@
 """Metric anomalies: every series scored against its own baseline, with onset and peak.
 
-The method is BARO's (RCAEval): each series is scaled robustly by the median and inter-quartile
-range of a *baseline* window before the onset, and its score is the largest absolute scaled
-deviation after the onset. The mean/standard-deviation score (NSigma) is computed beside it as
-a cross-check: an anomaly both agree on is ``confirmed``.
+The method is BARO's (RCAEval): each series is scaled robustly by the median and spread of a
+*baseline* window before the onset, and its score is the largest absolute scaled deviation
+after the onset. The mean/standard-deviation score (NSigma) is computed beside it as a
+cross-check: an anomaly both agree on is ``confirmed``.
 
 Beyond BARO:
+
+- the spread is twice the median absolute deviation (MAD), not the inter-quartile range: the
+  two are equal for symmetric noise, so scores still read "in IQRs", but the MAD holds while up
+  to half of the baseline is disturbed (an earlier incident on the same pod, a deploy) where the
+  IQR is blown up once a quarter of it is;
 
 - a series with no baseline of its own (a pod created by a rollout, a container restarted with
   a new id) is measured against the baseline of its *peers*: the same metric and labels in the
@@ -243,7 +248,9 @@ def _scores(
     magnitude = _quiet(np.nanmax, np.abs(sm.values), axis=0) if len(times) else np.array([])
     magnitude = np.nan_to_num(magnitude)
     median = _quiet(np.nanmedian, base, axis=0)
-    q25, q75 = _quiet(np.nanpercentile, base, [25, 75], axis=0)
+    # twice the median absolute deviation: the IQR of symmetric noise, with a 50% breakdown
+    # point where the IQR's is 25% (a baseline holding an earlier incident keeps its scale)
+    spread = 2.0 * _quiet(np.nanmedian, np.abs(base - median), axis=0)
     mean = _quiet(np.nanmean, base, axis=0)
     std = _quiet(np.nanstd, base, axis=0)
     own = n_base >= min_baseline
@@ -266,10 +273,10 @@ def _scores(
             if len(pooled) < min_baseline:
                 continue
             median[i] = np.median(pooled)
-            q25[i], q75[i] = np.percentile(pooled, [25, 75])
+            spread[i] = 2.0 * np.median(np.abs(pooled - median[i]))
             mean[i], std[i] = pooled.mean(), pooled.std()
             baseline_from[i] = "peers"
-    scale = _floor(median, q75 - q25, magnitude)
+    scale = _floor(median, spread, magnitude)
     sd = _floor(mean, std, magnitude)
     usable = (baseline_from != None) & (n_post > 0)  # noqa: E711
     robust = (post - median) / scale
@@ -422,7 +429,8 @@ def anomalies(
     horizon : duration, optional
         How far after ``at`` to look (default: to the end of the data).
     threshold : float
-        Robust score (deviations in IQRs) from which a series is anomalous.
+        Robust score (deviations in IQR-equivalent spreads: twice the baseline's median
+        absolute deviation) from which a series is anomalous.
     step : duration, optional
         Time bin (default: the median sampling interval).
     all_series : bool
