@@ -18,6 +18,7 @@ from obskit import bundle, datasets, live, report, schema
 from obskit._time import parse_times
 from obskit.errors import (
     CollectionError,
+    DatasetError,
     DatasetNotFoundError,
     FormatError,
     InvestigationError,
@@ -41,6 +42,7 @@ __all__ = [
     "KEY",
     "SEVERITIES",
     "CollectionError",
+    "DatasetError",
     "DatasetNotFoundError",
     "FormatError",
     "Investigation",

@@ -13,6 +13,7 @@ The tree::
      │    ├── FormatError           the input claims a format but is not valid for it
      │    └── CollectionError       a live source (Prometheus, Kubernetes API, Loki) failed
      ├── DatasetNotFoundError    no bundled dataset by that name (also a KeyError)
+ ├── DatasetError            an incident cannot be generated as asked (also a ValueError)
      ├── InvestigationError      an operation on an Investigation got arguments it cannot use
      └── ReportError             a report could not be made (bad parameters, a notebook failed)
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "CollectionError",
+    "DatasetError",
     "DatasetNotFoundError",
     "FormatError",
     "InvestigationError",
@@ -65,6 +67,11 @@ class DatasetNotFoundError(ObskitError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class DatasetError(ObskitError, ValueError):
+    """A bundled incident cannot be generated as asked (an unknown name, a scale that is not a
+    positive number)."""
 
 
 class InvestigationError(ObskitError, ValueError):

@@ -223,10 +223,12 @@ def test_scale_multiplies_volume():
 
 
 def test_generator_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="unknown incident 'nope'; valid names: bad-rollout"):
+    with pytest.raises(obskit.DatasetError, match="unknown incident 'nope'; valid names: bad-rol"):
         generate.build("nope")
-    with pytest.raises(ValueError, match="scale must be a positive number, got 0"):
+    with pytest.raises(obskit.DatasetError, match="scale must be a positive number, got 0"):
         generate.build("cryptominer", scale=0)
+    with pytest.raises(obskit.DatasetError, match="--only must be one of bad-rollout, "):
+        generate.write(Path("unused"), only="nope")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -18,6 +18,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from obskit.errors import DatasetError
+
 DEFAULT_SEED = 20240514
 
 
@@ -55,9 +57,10 @@ def build(name: str, seed: int = DEFAULT_SEED, scale: float = 1.0) -> dict[str, 
     from obskit.datasets._scenarios import SCENARIOS
 
     if name not in SCENARIOS:
-        raise ValueError(f"unknown incident {name!r}; valid names: {', '.join(sorted(SCENARIOS))}")
+        valid = ", ".join(sorted(SCENARIOS))
+        raise DatasetError(f"unknown incident {name!r}; valid names: {valid}")
     if not scale > 0:
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
+        raise DatasetError(f"scale must be a positive number, got {scale!r}")
     world, truth = SCENARIOS[name](seed, scale)
     files, meta = world.render()
     truth["seed"] = seed
@@ -80,7 +83,7 @@ def write(
     """
     names = incident_names()
     if only is not None and only not in names:
-        raise ValueError(f"--only must be one of {', '.join(names)}, got {only!r}")
+        raise DatasetError(f"--only must be one of {', '.join(names)}, got {only!r}")
     written = []
     for name in names:
         if only is not None and name != only:
@@ -115,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", choices=incident_names(), help="generate only this incident")
     args = parser.parse_args(argv)
-    for folder in write(args.out, args.seed, args.scale, args.only):
+    try:
+        written = write(args.out, args.seed, args.scale, args.only)
+    except DatasetError as exc:
+        parser.error(str(exc))
+    for folder in written:
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         print(f"{folder}: {size / 1e6:.2f} MB")
     return 0
