@@ -109,9 +109,10 @@ def read_edges(folder: Path, pods: pd.Series) -> pd.DataFrame:
 
     A column ``<caller>_<callee>`` holds the latency of the calls from one service to another as
     the caller's sidecar (``reporter=source``) or the callee's (``reporter=destination``) saw
-    it. It is evidence about the callee, so the series is keyed on the callee's pod with the
-    caller as a label, as a Prometheus query ``by (destination_workload, source_workload,
-    reporter)`` would be. Services with several pods are skipped (the edge names no pod).
+    it. The series is keyed on the callee's pod with the caller in Istio's ``source_workload``
+    label, as a Prometheus query ``by (destination_workload, source_workload, reporter)`` gives
+    it; obskit shares a slowed edge between its two ends. Services with several pods are
+    skipped (the edge names no pod).
     """
     by_workload = pd.DataFrame({"pod": pods.unique()})
     by_workload["workload"] = _workload(by_workload["pod"])
@@ -134,7 +135,7 @@ def read_edges(folder: Path, pods: pd.Series) -> pd.DataFrame:
                         "metric": "EdgeLatencyP50(s)",
                         "value": pd.to_numeric(wide[column], errors="coerce"),
                         "pod": single[callee],
-                        "caller": caller,
+                        "source_workload": caller,
                         "reporter": reporter,
                     }
                 )
