@@ -24,6 +24,7 @@ import contextlib
 import difflib
 import html
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -607,9 +608,11 @@ class Explorer(widgets.VBox):
 
     Controls, top to bottom: the hierarchy view (workload, node, service) and cascaded dropdowns
     down its tree (cluster → namespace → workload → pod → container in the workload view),
-    the time range (UTC), the metric rows of the timeline and what to show. Below them: a
-    status line, the correlated timeline (:func:`obskit.views.timeline`) and tabs with the
-    suspects that involve the node, its events and its log lines in the time range.
+    the time range (UTC; zooming the timeline in on a stretch narrows it to that stretch, and
+    the timeline is drawn again at the finer resolution), the metric rows of the timeline and
+    what to show. Below them: a status line, the correlated timeline
+    (:func:`obskit.views.timeline`) and tabs with the suspects that involve the node, its events
+    and its log lines in the time range.
 
     Parameters
     ----------
@@ -756,6 +759,9 @@ class Explorer(widgets.VBox):
         self.figure = go.FigureWidget()
         self.figure.add_class("obskit-explorer-timeline")
         self.figure.observe(self._on_shown, names="_view_count")
+        # a zoom in the browser narrows the time range: the tables follow and the timeline
+        # is drawn again at the finer resolution
+        self.figure.observe(self._on_zoom, names="_js2py_relayout")
         self._tables = {name: widgets.HTML() for name in TABLES}
         self.tabs = widgets.Tab()
         self.tabs.add_class("obskit-explorer-tables")
@@ -960,6 +966,23 @@ class Explorer(widgets.VBox):
             self.figure.plotly_relayout({"autosize": False})
             self.figure.plotly_relayout({"autosize": True})
 
+    def _on_zoom(self, change: dict) -> None:
+        """Snap the time range outward to the slider's ticks around a range zoomed in the
+        browser (a drag on the timeline, or its zoom buttons)."""
+        message = change["new"] or {}
+        zoomed = _zoomed_range(message.get("relayout_data") or {})
+        if zoomed is None or self._holding:
+            return
+        ticks = [t for _, t in self.time_range.options]
+        stamps = pd.DatetimeIndex(ticks)
+        lo = max(int(stamps.searchsorted(zoomed[0], side="right")) - 1, 0)
+        hi = min(int(stamps.searchsorted(zoomed[1], side="left")), len(ticks) - 1)
+        if hi <= lo:
+            hi = min(lo + 1, len(ticks) - 1)
+            lo = hi - 1
+        if (lo, hi) != tuple(self.time_range.index):
+            self.time_range.index = (lo, hi)
+
     def _on_whole(self, _button: widgets.Button) -> None:
         self.time_range.index = (0, len(self.time_range.options) - 1)
 
@@ -1028,6 +1051,44 @@ class Explorer(widgets.VBox):
         )
         slider.add_class("obskit-explorer-time")
         return slider
+
+
+_X_RANGE = re.compile(r"^xaxis\d*\.range(?:\[([01])\])?$")
+
+
+def _zoomed_range(data: Mapping) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The x range a browser relayout message sets (``xaxis3.range[0]``, ``xaxis.range``),
+    as UTC times; None when it sets none (an autorange, a legend click, a resize).
+
+    Plotly.js sends a date axis' range as text (``"2024-05-14 08:52:13.5"``, UTC here since
+    the timeline draws UTC) or as epoch milliseconds.
+    """
+    ends: dict[int, object] = {}
+    for key, value in data.items():
+        m = _X_RANGE.match(str(key))
+        if m is None:
+            continue
+        if m.group(1) is None and isinstance(value, list | tuple) and len(value) == 2:
+            ends.setdefault(0, value[0])
+            ends.setdefault(1, value[1])
+        elif m.group(1) is not None:
+            ends.setdefault(int(m.group(1)), value)
+    if len(ends) != 2:
+        return None
+    out = []
+    for i in (0, 1):
+        value = ends[i]
+        try:
+            ts = (
+                pd.Timestamp(float(value), unit="ms")
+                if isinstance(value, int | float)
+                else pd.Timestamp(str(value))
+            )
+        except (TypeError, ValueError):
+            return None
+        out.append(ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
+    lo, hi = out
+    return (lo, hi) if lo < hi else None
 
 
 def _nearest(ticks: list[pd.Timestamp], value: object, default: int) -> int:

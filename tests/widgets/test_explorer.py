@@ -109,6 +109,47 @@ def test_time_range_windows_the_timeline_and_the_tables(model, ids):
     )
 
 
+def _zoom(explorer: Explorer, data: dict) -> None:
+    """What plotly.js sends when the user drags a range on the timeline in the browser."""
+    explorer.figure._js2py_relayout = {"relayout_data": data, "source_view_id": "view-1"}
+
+
+def test_zooming_the_timeline_narrows_the_time_range(model):
+    explorer = Explorer(model, focus={"namespace": "shop"}, anomalies=False)
+    ticks = [t for _, t in explorer.time_range.options]
+    lo, hi = ticks[30] + pd.Timedelta("20s"), ticks[55] - pd.Timedelta("20s")
+    # a drag on the third row: plotly.js names that row's axis and sends dates as UTC text
+    _zoom(
+        explorer,
+        {
+            "xaxis3.range[0]": f"{lo:%Y-%m-%d %H:%M:%S.%f}",
+            "xaxis3.range[1]": f"{hi:%Y-%m-%d %H:%M:%S.%f}",
+        },
+    )
+    assert explorer.time_range.index == (30, 55)  # snapped outward to the ticks
+    logs = explorer.outputs.logs
+    assert len(logs) and logs["time"].between(ticks[30], ticks[55]).all()
+    assert explorer.figure.layout.xaxis.range == (ticks[30].value / 1e6, ticks[55].value / 1e6)
+    # epoch milliseconds in a list, as the zoom buttons send them
+    _zoom(explorer, {"xaxis.range": [ticks[40].value / 1e6, ticks[41].value / 1e6]})
+    assert explorer.time_range.index == (40, 41)
+    # a zoom inside one tick step still leaves a range one step wide
+    inside = ticks[45] + pd.Timedelta("1s")
+    _zoom(
+        explorer,
+        {"xaxis.range[0]": str(inside), "xaxis.range[1]": str(inside + pd.Timedelta("2s"))},
+    )
+    assert explorer.time_range.index == (45, 46)
+    # what is not an x range changes nothing: a double-click autorange, a legend click
+    for data in (
+        {"xaxis.autorange": True},
+        {"yaxis2.range[0]": 0, "yaxis2.range[1]": 5},
+        {"xaxis.range[0]": "not a time", "xaxis.range[1]": "2024"},
+    ):
+        _zoom(explorer, data)
+        assert explorer.time_range.index == (45, 46)
+
+
 def test_choosing_metrics_sets_the_timeline_rows(model):
     explorer = Explorer(model, focus={"namespace": "shop", "workload": "checkout"}, anomalies=False)
     assert _rows(explorer.figure) == 5  # three default metrics, events, logs

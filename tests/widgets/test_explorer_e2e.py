@@ -215,6 +215,27 @@ def _drive(page, url: str, left, shots: Path) -> None:
     table.scroll_into_view_if_needed(timeout=left())
     page.screenshot(path=str(shots / "explorer-tables.png"))
 
+    # a drag across the middle of the timeline zooms in: the time range follows (the status
+    # line names it) and the timeline is drawn again for it
+    status = explorer.locator(".obskit-explorer-status")
+    assert "whole span" in status.text_content()
+    explorer.evaluate("e => e.scrollIntoView({block: 'start'})")
+    area = explorer.locator(".obskit-explorer-timeline .nsewdrag").first.bounding_box()
+    y = area["y"] + area["height"] / 2
+    page.mouse.move(area["x"] + area["width"] * 0.35, y)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.5, y, steps=8)
+    page.mouse.move(area["x"] + area["width"] * 0.65, y, steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => !document.querySelector('.obskit-explorer-status').textContent"
+        ".includes('whole span')",
+        timeout=left(),
+        polling=200,
+    )
+    assert " UTC" in status.text_content() and "–" in status.text_content()
+    page.screenshot(path=str(shots / "explorer-zoomed.png"))
+
 
 def test_explorer_in_jupyterlab(tmp_path):
     _requirements()
