@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import glob as globlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,7 +231,7 @@ class Investigation:
 
     def focus(
         self,
-        namespace: str | Sequence[str] | None = None,
+        namespace: str | Sequence[str] | Mapping | pd.Series | None = None,
         workload: str | Sequence[str] | None = None,
         pod: str | Sequence[str] | None = None,
         node: str | Sequence[str] | None = None,
@@ -243,6 +243,12 @@ class Investigation:
         Each argument is a value or a list of values of that key column; rows must match all
         given columns. Focusing on a node keeps the node's own series and events and the pods
         that ran on it.
+
+        Instead of the columns, the first argument may be a row that names an entity: a row of
+        :meth:`suspects`, :meth:`detections`, :meth:`events_table` or a dict. The entity is its
+        finest key: a container (namespace, pod, container), a pod (namespace, pod), a workload
+        (namespace, workload), a node, or a namespace; a row's ``entity_kind`` says which when
+        it has one.
 
         Raises
         ------
@@ -256,7 +262,15 @@ class Investigation:
         ...                     "message": ["x", "y"]}))
         >>> inv.focus(namespace="shop").logs["pod"].tolist()
         ['a']
+        >>> inv.focus({"namespace": "ops", "pod": "b", "node": None}).logs["pod"].tolist()
+        ['b']
         """
+        if isinstance(namespace, Mapping | pd.Series):
+            if any(v is not None for v in (workload, pod, node, container, cluster)):
+                raise InvestigationError(
+                    "give either an entity row or key columns to focus(), not both"
+                )
+            return self.focus(**_entity_focus(namespace))
         wanted = {
             "cluster": cluster,
             "namespace": namespace,
@@ -297,7 +311,7 @@ class Investigation:
 
         Examples
         --------
-        >>> Investigation().summary().loc["logs", "rows"]
+        >>> int(Investigation().summary().loc["logs", "rows"])
         0
         """
         rows = []
@@ -813,3 +827,32 @@ def _ledger(path: Path, fmt: str | None, status: str, result) -> dict:
         "balanced": result.balanced(),
         "note": "; ".join(result.notes) or None,
     }
+
+
+#: The key columns that name each kind of entity, finest first in :func:`_entity_focus`.
+_ENTITY_COLUMNS = {
+    "container": ("namespace", "pod", "container"),
+    "pod": ("namespace", "pod"),
+    "workload": ("namespace", "workload"),
+    "node": ("node",),
+    "namespace": ("namespace",),
+}
+
+
+def _entity_focus(entity: Mapping | pd.Series) -> dict[str, str]:
+    """The :meth:`Investigation.focus` arguments that name the entity of a row."""
+    given = {
+        str(k): str(v)
+        for k, v in entity.items()
+        if k in schema.KEY and v is not None and not (pd.api.types.is_scalar(v) and pd.isna(v))
+    }
+    kind = entity.get("entity_kind")
+    kinds = [str(kind)] if isinstance(kind, str) and kind in _ENTITY_COLUMNS else []
+    for name in [*kinds, *_ENTITY_COLUMNS]:
+        columns = _ENTITY_COLUMNS[name]
+        if all(c in given for c in columns):
+            return {c: given[c] for c in columns}
+    raise InvestigationError(
+        f"this row names no entity to focus on (no namespace, workload, pod, container or node "
+        f"in {sorted(map(str, entity.keys()))}); give key columns, e.g. focus(namespace='shop')"
+    )

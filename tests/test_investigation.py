@@ -122,6 +122,34 @@ def test_focus_on_workload_and_node(inv):
     assert set(n.inventory["name"]) == {"node-a", POD}
 
 
+def test_focus_on_a_suspect_or_detection_row():
+    inv = obskit.datasets.load("cryptominer")
+    suspects = inv.suspects()
+    top = suspects.iloc[0]
+    by_row = inv.focus(top)
+    kind = top["entity_kind"]
+    columns = {
+        "pod": ["namespace", "pod"],
+        "workload": ["namespace", "workload"],
+        "node": ["node"],
+        "container": ["namespace", "pod", "container"],
+    }[kind]
+    by_columns = inv.focus(**{c: str(top[c]) for c in columns})
+    assert len(by_row.logs) == len(by_columns.logs) > 0
+    assert len(by_row.metrics) == len(by_columns.metrics)
+    # a pod row also names its node, but a pod's rows whose node is unknown still count
+    detection = inv.detections().dropna(subset=["pod"]).iloc[0]
+    pod = inv.focus(detection)
+    assert set(pod.events["pod"].dropna().astype(str)) == {detection["pod"]}
+    assert len(pod.events) == len(
+        inv.focus(namespace=detection["namespace"], pod=detection["pod"]).events
+    )
+    with pytest.raises(obskit.InvestigationError, match="names no entity"):
+        inv.focus({"rank": 1, "score": 3.0})
+    with pytest.raises(obskit.InvestigationError, match="not both"):
+        inv.focus(top, pod="x")
+
+
 def test_focus_unknown_value_suggests_close_names(inv):
     with pytest.raises(obskit.InvestigationError, match="did you mean 'checkout'"):
         inv.focus(workload="chekout")
