@@ -270,7 +270,7 @@ class Investigation:
                 raise InvestigationError(
                     "give either an entity row or key columns to focus(), not both"
                 )
-            return self.focus(**_entity_focus(namespace))
+            return self.focus(**entity_focus(namespace))
         wanted = {
             "cluster": cluster,
             "namespace": namespace,
@@ -829,7 +829,7 @@ def _ledger(path: Path, fmt: str | None, status: str, result) -> dict:
     }
 
 
-#: The key columns that name each kind of entity, finest first in :func:`_entity_focus`.
+#: The key columns that name each kind of entity, finest first in :func:`entity_focus`.
 _ENTITY_COLUMNS = {
     "container": ("namespace", "pod", "container"),
     "pod": ("namespace", "pod"),
@@ -839,8 +839,18 @@ _ENTITY_COLUMNS = {
 }
 
 
-def _entity_focus(entity: Mapping | pd.Series) -> dict[str, str]:
-    """The :meth:`Investigation.focus` arguments that name the entity of a row."""
+def entity_focus(entity: Mapping | pd.Series) -> dict[str, str]:
+    """The :meth:`Investigation.focus` arguments that name the entity of a row: its finest key
+    (container, pod, workload, node or namespace; ``entity_kind`` says which when present).
+
+    Examples
+    --------
+    >>> entity_focus({"entity_kind": "pod", "namespace": "shop", "node": "n1",
+    ...               "workload": "web", "pod": "web-1", "container": None})
+    {'namespace': 'shop', 'pod': 'web-1'}
+    >>> entity_focus({"entity_kind": "workload", "namespace": "shop", "workload": "web"})
+    {'namespace': 'shop', 'workload': 'web'}
+    """
     given = {
         str(k): str(v)
         for k, v in entity.items()

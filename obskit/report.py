@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from obskit import schema
-from obskit.errors import ReportError
+from obskit.errors import InvestigationError, ReportError
 from obskit.redact import redact_for_sharing
 
 if TYPE_CHECKING:
@@ -335,28 +335,26 @@ def live_sources(live: Mapping[str, object]) -> dict[str, Any]:
 
 
 def suspect_focus(suspects: pd.DataFrame, rank: int = 1) -> dict[str, str] | None:
-    """The focus (key columns) of the suspect ranked ``rank``, for the views; None when none.
+    """The focus of the suspect ranked ``rank`` for the views: its entity's finest key
+    (:func:`obskit.investigation.entity_focus`); None when there is no such suspect.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> table = pd.DataFrame({"rank": [1], "namespace": ["shop"], "workload": ["checkout"],
-    ...                       "pod": [pd.NA]})
+    >>> table = pd.DataFrame({"rank": [1], "entity_kind": ["workload"], "namespace": ["shop"],
+    ...                       "workload": ["checkout"], "pod": [pd.NA]})
     >>> suspect_focus(table)
     {'namespace': 'shop', 'workload': 'checkout'}
     """
-    import pandas as pd
+    from obskit.investigation import entity_focus
 
     rows = suspects.loc[suspects["rank"] == rank] if "rank" in suspects else suspects.iloc[:0]
     if rows.empty:
         return None
-    row = rows.iloc[0]
-    focus = {
-        column: str(row[column])
-        for column in schema.KEY
-        if column != "cluster" and column in row.index and pd.notna(row[column])
-    }
-    return focus or None
+    try:
+        return entity_focus(rows.iloc[0])
+    except InvestigationError:
+        return None
 
 
 @dataclass(frozen=True)
