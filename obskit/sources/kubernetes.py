@@ -16,9 +16,10 @@ live Kubernetes client hands over what it fetched.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
-import io
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -38,7 +39,7 @@ except ImportError:  # pragma: no cover - exercised by the fallback test
 from obskit import schema
 from obskit._time import parse_times
 from obskit.errors import FormatError
-from obskit.sources._base import ParseResult, Rejects, byte_ranges, json_error, register
+from obskit.sources._base import ParseResult, Rejects, json_error, register
 
 __all__ = ["objects_to_frames", "parse_k8s_json"]
 
@@ -202,8 +203,10 @@ _EVENT_COLUMNS = (
 
 def _containers(field_paths: list | pa.Array) -> list | pa.Array:
     """The container a fieldPath names (``spec.containers{web}``), else None, for each path."""
-    if isinstance(field_paths, pa.Array):
-        return pc.struct_field(pc.extract_regex(field_paths, _FIELD_CONTAINER_NAMED), [0])
+    if isinstance(field_paths, pa.Array):  # each distinct path read once
+        paths = pc.dictionary_encode(field_paths)
+        found = pc.extract_regex(paths.dictionary, _FIELD_CONTAINER_NAMED)
+        return pc.take(pc.struct_field(found, [0]), paths.indices)
     try:
         paths = pa.array(field_paths, type=pa.large_string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: Python says what is wrong
@@ -346,8 +349,9 @@ def _times(values: list) -> pd.Series:
     text (``2024-06-03T13:18:18Z``) or None."""
     try:
         text = values if isinstance(values, pa.Array) else pa.array(values, type=pa.large_string())
-        if pc.all(pc.match_substring_regex(text, _KUBE_TIME)).as_py() is not False:
-            stamps = pc.cast(text, pa.timestamp("ns", tz="UTC"))
+        times = pc.dictionary_encode(text)  # each distinct time read once
+        if pc.all(pc.match_substring_regex(times.dictionary, _KUBE_TIME)).as_py() is not False:
+            stamps = pc.take(pc.cast(times.dictionary, pa.timestamp("ns", tz="UTC")), times.indices)
             return pd.Series(stamps.to_pandas(), dtype=schema.TIME)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         pass  # numbers, other shapes, impossible dates: pandas reads them one by one
@@ -442,7 +446,14 @@ def _event_column(name: str, values: list | pa.Array) -> object:
     if isinstance(values, pa.Array):
         if name in _TEXT_COLUMNS:
             return _string_series(values)
-        return pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+        if name == "count" and values.type == pa.int64():  # at its contract's Int64
+            return pd.Series(values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+        # an object column: one Python object per distinct value
+        values = pc.dictionary_encode(values)
+        words = np.append(values.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
+        return pd.Series(
+            words[pc.fill_null(values.indices, len(words) - 1).to_numpy()], dtype=object
+        )
     return pd.Series(values, dtype=object)
 
 
@@ -625,27 +636,106 @@ _EVENT_SCHEMA = pa.schema(
 )
 
 
-def _arrow_list(items: list, respelled: bool, origin: str) -> ParseResult | None:
+#: Arrow's JSON reader reads a long List in pieces of about this many bytes (whole items, end
+#: to end), on two threads.
+_ARROW_PIECE = 4 << 20
+#: The longest piece Arrow reads as one block (its block size is a 32-bit int).
+_ARROW_BLOCK = 2**31 - 2
+
+
+@functools.cache
+def _arrow_pool() -> pa.MemoryPool | None:
+    """Where Arrow reads a long List into: jemalloc's pool when pyarrow has it, else the
+    default. The default, mimalloc, maps huge pages, and where memory is fragmented the kernel
+    compacts it to fault each one in: a read then now and then takes half as long again."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without it
+        return None
+
+
+class _ArrowRead:
+    """Items laid end to end in ``buf`` (item ``i`` ends at ``ends[i]``) being read by Arrow's
+    JSON reader against :data:`_EVENT_SCHEMA`, one row each.
+
+    The reader takes pieces of whole items, each one block, so it needs no newline between
+    items and finds no boundary. A worker thread starts on them at once (the reader runs
+    without the GIL); :meth:`table` has the calling thread take pieces too, and waits.
+    """
+
+    def __init__(self, buf: pa.Buffer, ends: np.ndarray) -> None:
+        cuts = [0]
+        while cuts[-1] < ends[-1]:
+            i = min(int(np.searchsorted(ends, cuts[-1] + _ARROW_PIECE)), len(ends) - 1)
+            cuts.append(int(ends[i]))
+        self._buf, self._cuts = buf, cuts
+        self._tables: list[pa.Table | None] = [None] * (len(cuts) - 1)
+        self._errors: list[BaseException] = []
+        self._pending = iter(range(len(self._tables)))  # next() on it is atomic (the GIL)
+        self._worker: threading.Thread | None = None
+        if len(self._tables) > 1:
+            self._worker = threading.Thread(target=self._work, daemon=True)
+            try:
+                self._worker.start()
+            except RuntimeError:  # no threads here: the caller reads every piece
+                self._worker = None
+
+    def _work(self) -> None:
+        parse_options = pajson.ParseOptions(
+            explicit_schema=_EVENT_SCHEMA, unexpected_field_behavior="ignore"
+        )
+        for i in self._pending:
+            if self._errors:
+                return
+            lo, hi = self._cuts[i], self._cuts[i + 1]
+            try:
+                if hi - lo >= _ARROW_BLOCK:
+                    raise pa.ArrowInvalid("an item too long for one block")
+                self._tables[i] = pajson.read_json(
+                    pa.BufferReader(self._buf.slice(lo, hi - lo)),
+                    read_options=pajson.ReadOptions(use_threads=False, block_size=hi - lo + 1),
+                    parse_options=parse_options,
+                    memory_pool=_arrow_pool(),
+                )
+            except BaseException as exc:  # table() raises it, or says None
+                self._errors.append(exc)
+
+    def table(self) -> pa.Table | None:
+        """The items' table; None when they do not fit :data:`_EVENT_SCHEMA`."""
+        try:
+            self._work()
+        except BaseException as exc:  # an interrupt: the worker stops after its piece
+            self._errors.append(exc)
+            raise
+        finally:
+            if self._worker is not None:
+                self._worker.join()
+        if self._errors:
+            if isinstance(self._errors[0], (pa.ArrowInvalid, pa.ArrowNotImplementedError)):
+                return None
+            raise self._errors[0]
+        return pa.concat_tables(self._tables)
+
+
+def _arrow_list(items: list, origin: str) -> ParseResult | None:
     """A ``kind: List`` of core/v1 Events (and other objects) read by Arrow's JSON reader.
 
-    The items' compact bytes, one per line, are read in C++ into columns, and
-    :func:`_core_event_row`'s rules run on the columns; only the items that are no Event are
-    decoded one by one (by orjson, as before). None when the items do not fit
-    :data:`_EVENT_SCHEMA`, or an Event needs the general rules (another API, no name).
+    The items' compact bytes, laid end to end, are the Events' ``raw`` and what Arrow reads
+    in C++ into columns (:class:`_ArrowRead`); :func:`_core_event_row`'s rules run on the
+    columns. Only the items that are no Event are decoded one by one (by orjson, as before).
+    None when the items do not fit :data:`_EVENT_SCHEMA`, or an Event needs the general rules
+    (another API, no name).
     """
-    lines = b"\n".join(items)
-    try:
-        table = pajson.read_json(
-            io.BytesIO(lines),
-            parse_options=pajson.ParseOptions(
-                explicit_schema=_EVENT_SCHEMA, unexpected_field_behavior="ignore"
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    # the items end to end, one copy of exactly their bytes: the raw column, and Arrow's input
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, items), np.int64, len(items)), out=offsets[1:])
+    text = pa.py_buffer(b"".join(items))
+    laid = pa.Array.from_buffers(pa.large_binary(), len(items), [None, pa.py_buffer(offsets), text])
+    table = _ArrowRead(text, offsets[1:]).table()
+    if table is None or table.num_rows != len(items):
         return None
-    if table.num_rows != len(items):
-        return None
-    t = {name: table[name].combine_chunks() for name in table.column_names}
+    pool = _arrow_pool()
+    t = {name: table[name].combine_chunks(memory_pool=pool) for name in table.column_names}
     meta, target = t["metadata"], t["involvedObject"]
     series, source = t["series"], t["source"]
     is_event = pc.fill_null(pc.equal(t["kind"], "Event"), False)
@@ -662,18 +752,13 @@ def _arrow_list(items: list, respelled: bool, origin: str) -> ParseResult | None
         _add_item(orjson.loads(bytes(items[index])), where, None, rejects, inventory, [])
     if len(rest) == len(items):
         return _frames(len(items), rejects, inventory, [], origin)
-    ends = np.cumsum([len(item) + 1 for item in items])
-    starts = np.concatenate(([0], ends[:-1]))
-    rows = np.flatnonzero(is_event.to_numpy(zero_copy_only=False))
-    raw = byte_ranges(lines, starts[rows], ends[rows] - 1)
-    if respelled:
-        hit = pc.match_substring_regex(raw, _RESPELLED_RE.pattern.decode())
-        changed = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
-        if len(changed):
-            texts = raw.to_pylist()
-            for i in changed:
-                texts[i] = orjson.dumps(orjson.loads(texts[i]))
-            raw = pa.array(texts, type=pa.large_binary())
+    raw = laid.filter(is_event) if len(rest) else laid
+    # the Events whose raw holds an escape orjson spells otherwise: written by orjson
+    hit = pc.match_substring_regex(raw, _RESPELLED_RE.pattern.decode())
+    if hit.true_count:
+        texts = pc.filter(raw, hit).to_pylist()
+        respelled = pa.array([orjson.dumps(orjson.loads(t)) for t in texts], pa.large_binary())
+        raw = pc.replace_with_mask(raw, hit, respelled)
     if len(rest):
         keep = pa.array(is_event)
         t = {name: column.filter(keep) for name, column in t.items()}
@@ -750,12 +835,12 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
     events: list[tuple | None] = []  # None: the next of the typed Events
     typed: list[Any] = []
     raws: list[bytes] = []
-    respelled = _respelled(compact)
     if item_kind is None and len(items) >= _ARROW_ITEMS:
         with _gc_paused():
-            read = _arrow_list(items, respelled, origin)
+            read = _arrow_list(items, origin)
         if read is not None:
             return read
+    respelled = _respelled(compact)
     many = len(items) > 1 or item_kind
     listed_kind = msgspec.UNSET if item_kind == "Event" else "Event"
     try:
