@@ -141,6 +141,37 @@ class Rejects:
         return schema.conform("rejects", df)
 
 
+def utf8_or_replaced(data: bytes) -> tuple[bytes, str | None]:
+    """``data`` when it is valid UTF-8, else a copy with each invalid byte sequence replaced by
+    U+FFFD and a note saying where the first one was (Arrow validates the bytes in C++).
+
+    Examples
+    --------
+    >>> utf8_or_replaced(b"ok")
+    (b'ok', None)
+    >>> utf8_or_replaced(b"a\\xffb")
+    (b'a\\xef\\xbf\\xbdb', 'invalid UTF-8 at byte 1 (and any after it) replaced by U+FFFD')
+    """
+    whole = pa.Array.from_buffers(
+        pa.large_binary(),
+        1,
+        [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)],
+    )
+    try:
+        whole.cast(pa.large_string())
+        return data, None
+    except pa.ArrowInvalid:
+        pass
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = exc.start
+    return (
+        data.decode("utf-8", "replace").encode("utf-8"),
+        f"invalid UTF-8 at byte {at} (and any after it) replaced by U+FFFD",
+    )
+
+
 def cut(raw: str | bytes | None, limit: int = RAW_LIMIT) -> str | None:
     """Shorten ``raw`` for the rejects table, saying how long it was."""
     if raw is None:

@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - exercised by the fallback test
 from obskit import schema
 from obskit._time import parse_times
 from obskit.errors import FormatError
-from obskit.sources._base import ParseResult, Rejects, json_error, register
+from obskit.sources._base import ParseResult, Rejects, json_error, register, utf8_or_replaced
 
 __all__ = ["objects_to_frames", "parse_k8s_json"]
 
@@ -888,7 +888,8 @@ def parse_k8s_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
     """Parse ``kubectl get -o json`` or ``-o yaml`` output (a List or single objects).
 
     A payload that is not valid JSON or YAML at all is one reject (its items cannot be
-    counted); re-export it with ``kubectl get ... -o json``.
+    counted); re-export it with ``kubectl get ... -o json``. Invalid UTF-8 bytes (a damaged
+    copy) are replaced by U+FFFD, and a note says where.
 
     Examples
     --------
@@ -896,6 +897,14 @@ def parse_k8s_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
     >>> (r.records, r.rows)
     (0, 0)
     """
+    data, note = utf8_or_replaced(data)
+    result = _parse_document(data, origin)
+    if note is not None:
+        result.notes.append(note)
+    return result
+
+
+def _parse_document(data: bytes, origin: str) -> ParseResult:
     text_start = data.lstrip()[:1]
     if text_start == b"{":
         fast = _parse_list(data, origin)

@@ -109,3 +109,26 @@ def test_cluster_info_dump_stdout_with_lists_and_logs():
     assert sorted(result.inventory["kind"]) == ["Node", "Pod"]
     assert result.logs["pod"].tolist() == ["report-28599000-abcde"]
     assert result.records == 3 and result.balanced()
+
+
+def _event(i: int, message: bytes = b"ok") -> bytes:
+    return (
+        b'{"kind":"Event","apiVersion":"v1","metadata":{"name":"e%d","namespace":"shop"},'
+        b'"involvedObject":{"kind":"Pod","name":"web-1","namespace":"shop"},"reason":"BackOff",'
+        b'"message":"%s","type":"Warning","lastTimestamp":"2024-01-01T00:00:00Z","count":1}'
+        % (i, message)
+    )
+
+
+def test_invalid_utf8_is_replaced_and_noted_not_a_crash():
+    # a damaged copy: one Event's message holds bytes that are no UTF-8; short Lists go through
+    # msgspec, long ones through Arrow's reader: both keep every Event
+    for n in (10, 1500):
+        items = [_event(i) for i in range(n)]
+        items[3] = _event(3, b"bad \xff\xfe byte")
+        data = b'{"kind":"List","apiVersion":"v1","items":[' + b",".join(items) + b"]}"
+        r = parse_k8s_json(data, "events.json")
+        assert r.balanced() and len(r.events) == n and r.rejects.empty
+        assert r.events["message"].iloc[3] == "bad \ufffd\ufffd byte"
+        at = data.index(b"\xff")
+        assert r.notes == [f"invalid UTF-8 at byte {at} (and any after it) replaced by U+FFFD"]
