@@ -194,36 +194,60 @@ def _matches(arr: pa.Array, pattern: str) -> np.ndarray:
 _HEAD = 32  # bytes of each message read at once, for the checks on how it starts
 
 
-def _heads(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The first :data:`_HEAD` bytes of each string, zero-padded past its end, and each
-    string's first byte (``-1`` for an empty or null one), read off the Arrow buffers."""
+def _spans(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Buffer | None]:
+    """Where each string starts in the array's data buffer, its byte length (0 for a null),
+    and the data buffer itself (no copy)."""
     n = len(arr)
-    heads = np.zeros((n, _HEAD), dtype=np.uint8)
-    first = np.full(n, -1, dtype=np.int16)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), None
     _, offsets, data = arr.buffers()[:3]
-    if n == 0 or data is None or len(data) == 0 or arr.null_count == n:
-        return heads, first
     wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
     offs = np.frombuffer(offsets, dtype=np.int64 if wide else np.int32)
     offs = offs[arr.offset : arr.offset + n + 1].astype(np.int64)
     lo, lengths = offs[:-1], np.diff(offs)
     if arr.null_count:
         lengths[~arr.is_valid().to_numpy(zero_copy_only=False)] = 0
+    return lo, lengths, data
+
+
+def _windows(
+    data: pa.Buffer | None, lo: np.ndarray, lengths: np.ndarray, width: int, *, pad: bool = False
+) -> np.ndarray:
+    """The first ``width`` bytes of the strings at ``lo`` of ``lengths`` bytes in ``data``,
+    zero-padded past each string's end, one row each (and a zero row before and after them
+    when ``pad``, so reads a little before the first or past the last stay in the array)."""
+    m = len(lo)
+    whole = np.zeros((m + 2 * pad, width), dtype=np.uint8)
+    heads = whole[1:-1] if pad else whole
+    if m == 0 or data is None or len(data) == 0:
+        return whole
     size = len(data)
-    if size >= _HEAD:
-        # every _HEAD-byte window of the buffer (a view), gathered at the strings' starts
+    if size >= width:
+        # every width-byte window of the buffer (a view), gathered at the strings' starts
         windows = np.ndarray(
-            (size - _HEAD + 1,), dtype=np.dtype((np.void, _HEAD)), buffer=data, strides=(1,)
+            (size - width + 1,), dtype=np.dtype((np.void, width)), buffer=data, strides=(1,)
         )
-        heads = windows[np.minimum(lo, size - _HEAD)].view(np.uint8).reshape(n, _HEAD)
-    tail = np.flatnonzero(lo > size - _HEAD)  # the strings in the buffer's last bytes
+        got = windows[np.minimum(lo, size - width)].view(np.uint8).reshape(m, width)
+        if pad:
+            heads[:] = got
+        else:
+            whole = heads = got
     raw = np.frombuffer(data, dtype=np.uint8)
-    for i in tail:
-        part = raw[lo[i] : lo[i] + _HEAD]
+    for i in np.flatnonzero(lo > size - width):  # the strings in the buffer's last bytes
+        part = raw[lo[i] : lo[i] + width]
         heads[i, : len(part)] = part
         heads[i, len(part) :] = 0
-    short = np.flatnonzero(lengths < _HEAD)
-    heads[short] *= np.arange(_HEAD) < lengths[short, None]
+    short = np.flatnonzero(lengths < width)
+    heads[short] *= np.arange(width) < lengths[short, None]
+    return whole
+
+
+def _heads(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The first :data:`_HEAD` bytes of each string, zero-padded past its end, and each
+    string's first byte (``-1`` for an empty or null one), read off the Arrow buffers."""
+    lo, lengths, data = _spans(arr)
+    heads = _windows(data, lo, lengths, _HEAD)
+    first = np.full(len(arr), -1, dtype=np.int16)
     first[lengths > 0] = heads[lengths > 0, 0]
     return heads, first
 
@@ -256,13 +280,29 @@ _MAYBE_SPACE = _byte_set("\t\n\v\f\r \x1c\x1d\x1e\x1f")
 _MAYBE_SPACE[0x81:] = True
 
 
-def _rows_matching(arr: pa.Array, rows: np.ndarray, pattern: str) -> tuple[np.ndarray, pa.Array]:
-    """The ``rows`` of ``arr`` that match ``pattern``, and their strings."""
+def _rows_matching(
+    arr: pa.Array, rows: np.ndarray, pattern: str, *, strings: bool = True, anchored: bool = False
+) -> tuple[np.ndarray, pa.Array | None]:
+    """The ``rows`` of ``arr`` that match ``pattern``, and their strings (when ``strings``).
+
+    The regex reads the rows in place, with no copy, when they are most of ``arr`` or when
+    ``anchored``: the pattern is decided at once on the text laid between the rows (as
+    ``^...`` is, failing at the first bytes); otherwise it reads a copy of them.
+    """
     if not len(rows):
         return rows, arr.slice(0, 0)
-    sub = arr.take(pa.array(rows))
-    hit = _matches(sub, pattern)
-    return rows[hit], sub.filter(pa.array(hit))
+    if 2 * len(rows) >= len(arr):
+        hit = _matches(arr, pattern)[rows]
+    elif anchored:
+        lo, lengths, data = _spans(arr)
+        laid = laid_ranges(data, lo[rows], lo[rows] + lengths[rows]).view(pa.large_string())
+        hit = _matches(laid, pattern)[0::2]
+    else:
+        hit = _matches(arr.take(pa.array(rows)), pattern)
+    rows = rows[hit]
+    if not strings:
+        return rows, None
+    return rows, arr.take(pa.array(rows))
 
 
 _SEVERITY_CODE = {s: i for i, s in enumerate(schema.SEVERITIES)}
@@ -301,26 +341,72 @@ def _word(text: bytes) -> int:
 # structlog write them) have their level read off their bytes; the others go through the regex
 _JSON_PREFIXES = (b'{"level":"', b'{"severity":"', b'{"lvl":"')
 _SPAN = 16  # bytes read after the prefix (the longest level word, "informational", has 13)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_HASH_BITS = 8
 
 
-def _key(pair: np.ndarray) -> np.ndarray:
-    """One 64-bit key per (first 8, next 8 bytes) pair of a lower-cased word."""
-    return pair[:, 0] * _MIX + pair[:, 1]
+def _slots(first: np.ndarray, second: np.ndarray, mul: np.uint64) -> np.ndarray:
+    """A hash slot (0 to 255) of each lower-cased word, given as its first and next 8 bytes."""
+    return ((first * np.uint64(0x9E3779B97F4A7C15) + second) * mul) >> np.uint64(64 - _HASH_BITS)
 
 
-def _known_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _known_words() -> tuple[np.uint64, np.ndarray, np.ndarray, np.ndarray]:
+    """A perfect hash of the level words: its multiplier, and per slot the word's first and
+    next 8 bytes (zero-padded) and its severity code (-1 for an empty slot)."""
     words = [w for w in _ALL_WORDS if w.isalpha() and len(w) < _SPAN]
     pairs = np.frombuffer(b"".join(w.encode().ljust(_SPAN, b"\0") for w in words), "<u8")
     pairs = pairs.reshape(-1, 2)
-    keys = _key(pairs)
-    order = np.argsort(keys)
-    assert len(np.unique(keys)) == len(keys)
-    codes = np.array([_SEVERITY_CODE[_ALL_WORDS[words[i]]] for i in order] + [-1], np.int8)
-    return keys[order], pairs[order], codes
+    mul = np.uint64(0x9E3779B97F4A7C15)
+    while len(np.unique(_slots(pairs[:, 0], pairs[:, 1], mul))) < len(words):
+        mul += np.uint64(2)
+    slots = _slots(pairs[:, 0], pairs[:, 1], mul)
+    size = 1 << _HASH_BITS
+    first, second = np.zeros(size, np.uint64), np.zeros(size, np.uint64)
+    codes = np.full(size, -1, np.int8)
+    first[slots], second[slots] = pairs[:, 0], pairs[:, 1]
+    codes[slots] = [_SEVERITY_CODE[_ALL_WORDS[w]] for w in words]
+    return mul, first, second, codes
 
 
-_KNOWN_KEYS, _KNOWN_PAIRS, _KNOWN_CODES = _known_words()
+_HASH_MUL, _KNOWN_FIRST, _KNOWN_SECOND, _KNOWN_CODES = _known_words()
+
+
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_HIGH = np.uint64(0x8080808080808080)
+_CASE = np.uint64(0x2020202020202020)
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def _letters(word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many of the 8 bytes of each little-endian word, from the first, are ASCII letters,
+    and the words lower-cased (exact for letters; other bytes are to be masked off)."""
+    low = word | _CASE
+    seven = low & _LOW7
+    # bit 7 of each byte: a letter is "a" to "z" once lower-cased, and ASCII
+    letter = (seven + np.uint64(0x1F1F1F1F1F1F1F1F)) & ~(seven + np.uint64(0x0505050505050505))
+    stop = ~(letter & ~low) & _HIGH
+    # the first stop byte's index: the bits below its bit 7, over 8 (8 when there is none)
+    return np.bitwise_count((stop & (~stop + np.uint64(1))) - np.uint64(1)) >> np.uint8(3), low
+
+
+def _word_codes(
+    first: np.ndarray, second: np.ndarray, room: np.ndarray | int = _SPAN
+) -> tuple[np.ndarray, np.ndarray]:
+    """The letter run starting each pair of words (``first`` the 8 bytes at the run's start,
+    ``second`` the next 8), cut at ``room`` bytes: its length (up to :data:`_SPAN`) and its
+    severity code (-1 for a word not on the scale)."""
+    run, low0 = _letters(first)
+    run = run.astype(np.int64)
+    low1 = np.zeros(len(run), dtype=np.uint64)
+    long = np.flatnonzero(run == 8)
+    if len(long):
+        more, low1[long] = _letters(second[long])
+        run[long] += more
+    run = np.minimum(run, room)
+    low0 &= _BYTE_MASKS[np.minimum(run, 8)]
+    low1 &= _BYTE_MASKS[np.maximum(run - 8, 0)]
+    slot = _slots(low0, low1, _HASH_MUL)
+    known = (_KNOWN_FIRST[slot] == low0) & (_KNOWN_SECOND[slot] == low1)
+    return run, np.where(known, _KNOWN_CODES[slot], -1)
 
 
 def _prefixed_levels(heads: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -330,27 +416,104 @@ def _prefixed_levels(heads: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, 
     comes before it), and the word is the run of letters after the prefix. ``heads`` and
     ``first`` are :func:`_heads` of the strings.
     """
-    rows = np.flatnonzero(first == ord("{"))
-    words = heads[rows].view(np.uint64)
+    width = heads.shape[1]
+    words = heads.view(np.uint64)
+    at = _words64(heads.reshape(-1))
     found_rows, found_codes = [], []
     for prefix in _JSON_PREFIXES:
         k = len(prefix)
         rest = _word(prefix[8:]) if k > 8 else 0
         mask = (1 << (8 * (k - 8))) - 1
-        hit = rows[(words[:, 0] == _word(prefix[:8])) & ((words[:, 1] & np.uint64(mask)) == rest)]
-        # the word's letters, lower-cased (zero padding and a quote are no letters)
-        low = heads[hit, k : k + _SPAN] | np.uint8(0x20)
-        letter = (low - np.uint8(ord("a"))) < 26
-        run = np.where(letter.all(axis=1), _SPAN, letter.argmin(axis=1))
+        hit = np.flatnonzero(words[:, 0] == _word(prefix[:8]))
+        hit = hit[(words[hit, 1] & np.uint64(mask)) == rest]
+        # the word's letters (zero padding and a quote are no letters)
+        run, codes = _word_codes(at[hit * width + k], at[hit * width + k + 8])
         keep = run > 0  # a number or a quote: the regex decides
-        hit, run, low = hit[keep], run[keep], np.ascontiguousarray(low[keep])
-        low[np.arange(_SPAN) >= run[:, None]] = 0
-        pair = low.view(np.uint64)
-        at = np.minimum(np.searchsorted(_KNOWN_KEYS, _key(pair)), len(_KNOWN_KEYS) - 1)
-        known = (_KNOWN_PAIRS[at] == pair).all(axis=1)
-        found_rows.append(hit)
-        found_codes.append(_KNOWN_CODES[np.where(known, at, -1)])
+        found_rows.append(hit[keep])
+        found_codes.append(codes[keep])
     return np.concatenate(found_rows), np.concatenate(found_codes)
+
+
+# logfmt level keys read off the bytes before a "=": (length, lower-cased bytes); RE2's (?i)
+# also folds "s" with U+017F (the long s), so "severity" has a second, 9-byte spelling
+_LOGFMT_KEYS = ((5, b"level"), (3, b"lvl"), (8, b"severity"))
+_LONG_S = b"\xc5\xbf"  # U+017F in UTF-8
+_LOGFMT_WIDE = 64  # bytes of a message searched for its logfmt level before the regex is asked
+_BLOCK = 1 << 14  # strings read at once by the byte-level checks
+_SPACE = _byte_set(_RE2_SPACE)[1:]  # by byte value
+
+
+def _logfmt_levels(
+    data: pa.Buffer | None, lo: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :data:`_LOGFMT_LEVEL` finds in the strings at ``lo`` of ``lengths`` bytes in
+    ``data``, read off their first :data:`_LOGFMT_WIDE` bytes, a block of strings at a time.
+
+    Returns, per string: whether a match was found, its severity code (-1 for a word not on
+    the scale), and whether the head cannot tell (a string longer than its head with no match
+    decided in it), for the regex to read.
+    """
+    m = len(lo)
+    found = np.zeros(m, dtype=bool)
+    codes = np.full(m, -1, dtype=np.int8)
+    unsure = lengths > _LOGFMT_WIDE
+    for b in range(0, m, _BLOCK):
+        part = slice(b, b + _BLOCK)
+        heads = _windows(data, lo[part], lengths[part], _LOGFMT_WIDE, pad=True)
+        rows, got = _logfmt_heads(heads, lengths[part])
+        rows, sure = b + rows, got >= -1
+        found[rows[sure]], codes[rows[sure]] = True, got[sure]
+        unsure[rows] = ~sure
+    return found, codes, unsure
+
+
+def _logfmt_heads(heads: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The strings whose head decides :data:`_LOGFMT_LEVEL` (as :func:`_logfmt_levels`), and
+    for each its code (-1 for a word not on the scale) or -2 when the head cannot tell.
+
+    ``heads`` are :func:`_windows` with ``pad=True``: a zero row before and after the heads.
+
+    The regex's match starts at the start or at a ``\\s`` byte, then a key
+    (``level``/``lvl``/``severity`` in any case), ``=``, an optional ``"`` and one or more ASCII
+    letters. Matches are tried at each ``=`` in turn: a key holds no ``=`` and no space, so an
+    earlier match always has an earlier ``=``, and the first ``=`` whose key and word fit is
+    the leftmost match.
+    """
+    width = heads.shape[1]
+    flat = heads.reshape(-1)
+    at = np.flatnonzero(flat[width:-width] == ord("=")) + width
+    # each key ends in "l" or "y" (any case)
+    last = flat[at - 1] | np.uint8(0x20)
+    at = at[(last == ord("l")) | (last == ord("y"))]
+    rows, cols = np.divmod(at - width, width)
+    before = _words64(flat)[at - 8]  # the 8 bytes before the "=", the last one highest
+    low = before | np.uint64(0x2020202020202020)  # ASCII letters lower-cased, all exactly
+    key_len = np.zeros(len(at), dtype=np.int64)
+    for k, key in _LOGFMT_KEYS:
+        key_len[(low >> np.uint64(64 - 8 * k)) == _word(key)] = k
+    long_s = (
+        ((low >> np.uint64(8)) == _word(b"everity"))
+        & ((before & np.uint64(0xFF)) == _LONG_S[1])
+        & (flat[at - 9] == _LONG_S[0])
+    )
+    key_len[long_s] = 9
+    start = cols - key_len
+    # the key lies in the string, and opens it or follows a \s byte
+    keyed = (key_len > 0) & (start >= 0)
+    keyed[keyed] = (start[keyed] == 0) | _SPACE[flat[at[keyed] - key_len[keyed] - 1]]
+    rows, cols, at = rows[keyed], cols[keyed], at[keyed]
+    word_at = at + 1 + (flat[at + 1] == ord('"'))
+    # the word's letters, up to the end of the head (the next head's bytes follow it)
+    words = _words64(flat)
+    room = width - (word_at - at + cols)
+    run, codes = _word_codes(words[word_at], words[word_at + 8], np.maximum(room, 0))
+    # a word that reaches the end of the head may go on past it
+    cut = (run >= room) & (lengths[rows] > width) & (run < _SPAN)
+    decides = (run > 0) | cut
+    rows, codes, cut = rows[decides], codes[decides], cut[decides]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]  # positions run in row order, then left to right
+    return rows[first], np.where(cut[first], -2, codes[first])
 
 
 def _level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -358,7 +521,8 @@ def _level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = No
 
     ``heads`` is :func:`_heads` of ``arr`` when the caller has it. The anchored patterns run
     only on the rows whose first byte can start them; each later rule only on the rows the
-    earlier ones left without a level.
+    earlier ones left without a level. Most logfmt levels are read off the messages' first
+    bytes (:func:`_logfmt_levels`); the regex reads the rest.
     """
     n = len(arr)
     head, first = _heads(arr) if heads is None else heads
@@ -368,26 +532,38 @@ def _level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = No
     has_word = np.zeros(n, dtype=bool)
     rows, found = _prefixed_levels(head, first)
     codes[rows], has_word[rows] = found, True
-    for pattern, can in (
-        (_JSON_LEVEL, _CAN_JSON),
-        (_LOGFMT_LEVEL, _CAN_JSON),
-        (_TEXT_LEVEL, _CAN_TEXT),
-    ):
-        need = np.flatnonzero(~has_word & can[first + 1])
-        rows, sub = _rows_matching(arr, need, pattern)
-        if len(rows):
-            codes[rows] = _codes(pc.utf8_lower(_extract(sub, pattern)), _ALL_WORDS)
-            has_word[rows] = True
-    rows, sub = _rows_matching(arr, np.flatnonzero((codes < 0) & _CAN_KLOG[first + 1]), _KLOG_LEVEL)
+    need = np.flatnonzero(~has_word & _CAN_JSON[first + 1])
+    # the text between these rows is empty or opens with a prefixed level, matched at once
+    rows, sub = _rows_matching(arr, need, _JSON_LEVEL, anchored=True)
+    if len(rows):
+        codes[rows] = _codes(pc.utf8_lower(_extract(sub, _JSON_LEVEL)), _ALL_WORDS)
+        has_word[rows] = True
+    need = np.flatnonzero(~has_word & _CAN_JSON[first + 1])
+    lo, lengths, data = _spans(arr)
+    found, found_codes, unsure = _logfmt_levels(data, lo[need], lengths[need])
+    codes[need[found]], has_word[need[found]] = found_codes[found], True
+    # the rest need a "=" somewhere (RE2 finds a literal fast) before the regex reads them
+    rows, _ = _rows_matching(arr, need[unsure], "=", strings=False)
+    rows, sub = _rows_matching(arr, rows, _LOGFMT_LEVEL)
+    if len(rows):
+        codes[rows] = _codes(pc.utf8_lower(_extract(sub, _LOGFMT_LEVEL)), _ALL_WORDS)
+        has_word[rows] = True
+    need = np.flatnonzero(~has_word & _CAN_TEXT[first + 1])
+    rows, sub = _rows_matching(arr, need, _TEXT_LEVEL, anchored=True)
+    if len(rows):
+        codes[rows] = _codes(pc.utf8_lower(_extract(sub, _TEXT_LEVEL)), _ALL_WORDS)
+        has_word[rows] = True
+    need = np.flatnonzero((codes < 0) & _CAN_KLOG[first + 1])
+    rows, sub = _rows_matching(arr, need, _KLOG_LEVEL, anchored=True)
     if len(rows):
         codes[rows] = _codes(_extract(sub, _KLOG_LEVEL), _KLOG)
     # an exception headline is an error even when the runtime printed no level
-    for pattern, can, severity in (
-        (_EXCEPTION, _CAN_EXCEPTION, "error"),
-        (_PANIC, _CAN_PANIC, "critical"),
-    ):
-        rows, _ = _rows_matching(arr, np.flatnonzero((codes < 0) & can[first + 1]), pattern)
-        codes[rows] = _SEVERITY_CODE[severity]
+    need = np.flatnonzero((codes < 0) & _CAN_EXCEPTION[first + 1])
+    rows, _ = _rows_matching(arr, need, _EXCEPTION, strings=False, anchored=True)
+    codes[rows] = _SEVERITY_CODE["error"]
+    need = np.flatnonzero((codes < 0) & _CAN_PANIC[first + 1])
+    rows, _ = _rows_matching(arr, need, _PANIC, strings=False, anchored=True)
+    codes[rows] = _SEVERITY_CODE["critical"]
     return codes
 
 
@@ -425,23 +601,33 @@ def _continues(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
     if first is None:
         first = _first_bytes(arr)
     cont = np.zeros(len(arr), dtype=bool)
-    rows, _ = _rows_matching(arr, np.flatnonzero(_CAN_CONTINUE[first + 1]), _CONTINUATION)
+    need = np.flatnonzero(_CAN_CONTINUE[first + 1])
+    rows, _ = _rows_matching(arr, need, _CONTINUATION, strings=False, anchored=True)
     cont[rows] = True
     return cont
 
 
+def _distinct(groups: np.ndarray) -> np.ndarray:
+    """The distinct values of small non-negative group numbers, in order."""
+    if len(groups) and groups.min() >= 0:
+        return np.flatnonzero(np.bincount(groups.astype(np.int64)))
+    return np.unique(groups)
+
+
 def _inherit_codes(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """``codes`` with each levelless continuation line taking its stream's last line's level."""
+    """``codes`` with each levelless continuation line taking its stream's last line's level
+    (the last line before it in the same group that is no continuation and has one)."""
     if not cont.any():
         return codes
-    held = np.where(cont, -1, codes)
     out = codes.copy()
-    for g in np.unique(groups):
-        idx = np.flatnonzero(groups == g)
-        h = held[idx]
-        last = np.maximum.accumulate(np.where(h >= 0, np.arange(len(idx)), -1))
-        filled = np.where(last >= 0, h[np.maximum(last, 0)], -1)
-        out[idx] = np.where(~cont[idx] | (codes[idx] >= 0), codes[idx], filled)
+    targets = np.flatnonzero(cont & (codes < 0))
+    source = ~cont & (codes >= 0)
+    for g in _distinct(groups[targets]):
+        rows = targets[groups[targets] == g]
+        held = np.flatnonzero(source & (groups == g))
+        if len(held):
+            before = np.searchsorted(held, rows) - 1
+            out[rows] = np.where(before >= 0, codes[held[np.maximum(before, 0)]], -1)
     return out.astype(np.int8)
 
 
@@ -471,7 +657,8 @@ def _format_codes(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
         lead = pc.starts_with(pc.utf8_ltrim_whitespace(sub), "{")
         is_json[maybe] = pc.fill_null(lead, False).to_numpy(zero_copy_only=False)
     codes[is_json] = 0
-    rows, _ = _rows_matching(arr, np.flatnonzero(~is_json & _CAN_LOGFMT[first + 1]), _LOGFMT)
+    need = np.flatnonzero(~is_json & _CAN_LOGFMT[first + 1])
+    rows, _ = _rows_matching(arr, need, _LOGFMT, strings=False, anchored=True)
     codes[rows] = 1
     return codes
 
@@ -577,49 +764,62 @@ def _as_string_series(arr: pa.Array, index: pd.Index | None = None) -> pd.Series
 _CRI = r"^(?P<ts>[^ ]+) (?P<stream>stdout|stderr) (?P<tags>[^ ]*)(?: (?P<msg>.*))?$"
 #: Below this many lines a payload is annotated in one piece; above, in parallel pieces.
 _PARALLEL_ROWS = 200_000
+#: Below this many bytes a CRI payload is split into lines in one thread; above, in parallel.
+_PIECE_BYTES = 1 << 24
+#: How many bytes of a CRI payload are split into lines at once.
+_CHUNK_BYTES = 1 << 22
 
 
-def _valid_utf8(data: bytes) -> bytes:
-    """``data``, or a copy with invalid UTF-8 bytes replaced by U+FFFD."""
+def _is_utf8(data: bytes, lo: int = 0, hi: int | None = None) -> bool:
+    """Whether ``data[lo:hi]`` is valid UTF-8 (checked by Arrow, without a copy)."""
+    hi = len(data) if hi is None else hi
     whole = pa.Array.from_buffers(
         pa.large_binary(),
         1,
-        [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)],
+        [None, pa.py_buffer(np.array([lo, hi], dtype=np.int64)), pa.py_buffer(data)],
     )
     try:
         whole.cast(pa.large_string())
-    except pa.ArrowInvalid:  # the slow path replaces bad bytes by U+FFFD
-        return data.decode("utf-8", "replace").encode("utf-8")
-    return data
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
-def _newlines(view: np.ndarray, step: int = 1 << 23) -> np.ndarray:
-    """Offsets of the ``\\n`` bytes, found a few MB at a time (no payload-sized mask)."""
-    found = [np.flatnonzero(view[i : i + step] == 10) + i for i in range(0, len(view), step)]
+def _newlines(view: np.ndarray, step: int = 1 << 20) -> np.ndarray:
+    """Offsets of the ``\\n`` bytes, found a MB at a time (no payload-sized mask)."""
+    mask = np.empty(min(step, len(view)), dtype=bool)
+    found = []
+    for i in range(0, len(view), step):
+        part = view[i : i + step]
+        np.equal(part, 10, out=mask[: len(part)])
+        at = np.flatnonzero(mask[: len(part)])
+        at += i
+        found.append(at)
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
-def _lines(data: bytes, view: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start and end offsets of the payload's non-blank lines, and their 1-based numbers."""
-    newlines = _newlines(view)
-    starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
-    ends = np.concatenate((newlines, [len(data)])).astype(np.int64)
-    if starts[-1] == len(data):  # nothing after the last newline
+def _line_spans(view: np.ndarray, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, ...]:
+    """Start and end offsets of the lines of ``view[lo:hi]`` (``hi`` the payload's end or just
+    after a newline), blank ones too."""
+    hi = len(view) if hi is None else hi
+    newlines = _newlines(view[lo:hi]) + lo
+    starts = np.concatenate(([lo], newlines + 1)).astype(np.int64)
+    ends = np.concatenate((newlines, [hi])).astype(np.int64)
+    if starts[-1] == hi:  # nothing after the last newline
         starts, ends = starts[:-1], ends[:-1]
+    return starts, ends
+
+
+def _not_blank(data: bytes, starts: np.ndarray, ends: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Which lines are not blank (``first`` is each one's first byte, -1 for an empty one)."""
     # a line starting with a printable ASCII character is not blank; trim only the others
-    first = np.full(len(starts), -1, dtype=np.int16)
-    filled = ends > starts
-    first[filled] = view[starts[filled]]
     keep = (first >= 0x21) & (first <= 0x7E)
-    rest = np.flatnonzero(filled & ~keep)
+    rest = np.flatnonzero((first >= 0) & ~keep)
     if len(rest):
         text = byte_ranges(pa.py_buffer(data), starts[rest], ends[rest]).view(pa.large_string())
         blank = pc.equal(pc.utf8_trim_whitespace(text), "").to_numpy(zero_copy_only=False)
         keep[rest] = ~blank
-    numbers = np.flatnonzero(keep) + 1
-    if len(numbers) == len(starts):
-        return starts, ends, numbers
-    return starts[keep], ends[keep], numbers
+    return keep
 
 
 def _times(ts: pa.Array) -> np.ndarray:
@@ -638,10 +838,72 @@ _STDOUT = _word(b" stdout ")
 _STDERR = _word(b" stderr ")
 
 
+_WINDOW = 48  # bytes of a CRI line read at once: its time, stream and tag, as a rule
+_LINE_BLOCK = 1 << 15  # lines read at once
+
+
 def _cri_fields(
     data: bytes, view: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split CRI lines on their first three spaces, as :data:`_CRI` reads them.
+
+    Returns, per line: where the time ends (the first space), the stream (0 stdout, 1 stderr,
+    -1 when the line is no CRI line: no time, no such stream, or no tags), the first byte of
+    the tags (-1 when empty), where the message starts and ends (an empty range when the
+    line has none), and the line's first byte (-1 when empty). Read with NumPy off each line's
+    first :data:`_WINDOW` bytes, a block of lines at a time; lines whose fields do not all lie
+    there (a long time, tags other than a single ``P``/``F``) are read by
+    :func:`_cri_fields_exact`.
+    """
+    n = len(starts)
+    lengths = ends - starts
+    first_space = np.full(n, -1, dtype=np.int64)
+    stream = np.full(n, -1, dtype=np.int8)
+    tag = np.full(n, -1, dtype=np.int16)
+    msg_start = ends.copy()
+    first = np.full(n, -1, dtype=np.int16)
+    unsure = np.zeros(n, dtype=bool)
+    for b in range(0, n, _LINE_BLOCK):
+        part = slice(b, b + _LINE_BLOCK)
+        size = lengths[part]
+        heads = _windows(data, starts[part], size, _WINDOW)  # zeros past each line's end
+        first[part] = np.where(size > 0, heads[:, 0].astype(np.int16), -1)
+        space = heads == 32
+        col = space.argmax(axis=1)
+        found = space.reshape(-1)[np.arange(0, len(heads) * _WINDOW, _WINDOW) + col]
+        # no space in the window: none in the line when all of it is there
+        unsure[part] = (~found & (size > _WINDOW)) | (found & (col + 10 > _WINDOW))
+        fast = np.flatnonzero(found & (col + 10 <= _WINDOW))
+        at = col[fast]
+        first_space[b + fast] = at
+        # " stdout " or " stderr " from the first space on (zero padding never matches)
+        word = _words64(heads.reshape(-1))[fast * _WINDOW + at]
+        kind = np.where(word == _STDOUT, 0, np.where(word == _STDERR, 1, -1))
+        kind[at == 0] = -1  # the time is empty
+        ok = kind >= 0
+        fast, at, kind, size = fast[ok], at[ok], kind[ok], size[fast[ok]]
+        stream[b + fast] = kind
+        has_tag = at + 8 < size
+        flat = heads.reshape(-1)
+        letter = np.where(has_tag, flat[fast * _WINDOW + at + 8].astype(np.int16), -1)
+        tag[b + fast] = letter
+        # the usual line: a one-letter tag, then the end of the line or a space and the message
+        simple = (letter == ord("P")) | (letter == ord("F"))
+        simple &= (at + 9 >= size) | (flat[fast * _WINDOW + at + 9] == 32)
+        msg_start[b + fast] = starts[b + fast] + np.minimum(at + 10, size)
+        unsure[b + fast[~simple]] = True
+    ts_end = starts + np.maximum(first_space, 0)
+    rows = np.flatnonzero(unsure)
+    if len(rows):
+        exact = _cri_fields_exact(data, view, starts[rows], ends[rows])
+        ts_end[rows], stream[rows], tag[rows], msg_start[rows] = exact[:4]
+    return ts_end, stream, tag, msg_start, ends, first
+
+
+def _cri_fields_exact(
+    data: bytes, view: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_cri_fields` of any lines, the tags read to their end.
 
     Returns, per line: where the time ends (the first space), the stream (0 stdout, 1 stderr,
     -1 when the line is no CRI line: no time, no such stream, or no tags), the first byte of
@@ -678,6 +940,128 @@ def _cri_fields(
     return ts_end, stream, tag, msg_start, ends
 
 
+_EVERY_OTHER = 0x55  # validity bits of the even values only
+
+
+def _cast_times(buf: pa.Buffer, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
+    """The RFC3339 times at byte ranges ``[lo, hi)`` of ``buf`` as UTC ns, read by Arrow's cast
+    in place (the ranges laid over the buffer, the gaps between them null), or None when Arrow
+    cannot read one of them."""
+    if not len(lo):
+        return np.zeros(0, dtype="datetime64[ns]")
+    laid = laid_ranges(buf, lo, hi)
+    valid = np.full((len(laid) + 7) // 8, _EVERY_OTHER, dtype=np.uint8)
+    stamps = pa.Array.from_buffers(
+        pa.large_string(), len(laid), [pa.py_buffer(valid), *laid.buffers()[1:]]
+    )
+    try:
+        cast = pc.cast(stamps, pa.timestamp("ns", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = np.frombuffer(cast.buffers()[1], dtype=np.int64)[cast.offset :][: len(laid)]
+    return values[0::2].view("datetime64[ns]")
+
+
+def _cri_piece(data: bytes, view: np.ndarray, lo: int, hi: int) -> dict[str, object] | None:
+    """The lines of ``data[lo:hi]`` split into their CRI fields, with their times (None when
+    the bytes are not valid UTF-8)."""
+    if not _is_utf8(data, lo, hi):
+        return None
+    starts, ends = _line_spans(view, lo, hi)
+    total = len(starts)
+    ts_end, stream, tag, msg_start, ends, first = _cri_fields(data, view, starts, ends)
+    keep = _not_blank(data, starts, ends, first)
+    numbers = np.flatnonzero(keep) + 1
+    if len(numbers) < total:
+        starts, ends, ts_end, stream, tag, msg_start = (
+            a[keep] for a in (starts, ends, ts_end, stream, tag, msg_start)
+        )
+    rows = np.flatnonzero(stream >= 0)
+    times = _cast_times(pa.py_buffer(data), starts[rows], ts_end[rows])
+    return {
+        "starts": starts,
+        "ends": ends,
+        "numbers": numbers,
+        "total": total,
+        "ts_end": ts_end,
+        "stream": stream,
+        "tag": tag,
+        "msg_start": msg_start,
+        "rows": rows,
+        "times": times,
+    }
+
+
+def _cuts(data: bytes, pieces: int) -> list[tuple[int, int]]:
+    """``data`` cut into up to ``pieces`` byte ranges, each but the last ending after a newline."""
+    size = len(data)
+    bounds = [0]
+    for k in range(1, pieces):
+        at = data.find(b"\n", max(bounds[-1], size * k // pieces))
+        if at < 0 or at + 1 >= size:
+            break
+        bounds.append(at + 1)
+    bounds.append(size)
+    return list(itertools.pairwise(bounds))
+
+
+def _cri_lines(
+    data: bytes, pool: ThreadPoolExecutor | None, workers: int = 1
+) -> dict[str, object] | None:
+    """:func:`_cri_piece` of the whole payload, read in pieces (on ``pool`` and its ``workers``
+    threads when there is one); None when the payload is not valid UTF-8."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    # pieces of a few MB, at least one a thread; threads done early take the next
+    spans = _cuts(data, max(workers, -(-len(data) // _CHUNK_BYTES)))
+    if pool is None:
+        done = [_cri_piece(data, view, *span) for span in spans]
+    else:
+        done = list(pool.map(lambda span: _cri_piece(data, view, *span), spans))
+    if any(d is None for d in done):
+        return None
+    if len(done) == 1:
+        whole = done[0]
+    else:
+        whole = {k: np.concatenate([d[k] for d in done]) for k in ("starts", "ends", "ts_end")}
+        for k in ("stream", "tag", "msg_start"):
+            whole[k] = np.concatenate([d[k] for d in done])
+        before = np.cumsum([0] + [d["total"] for d in done[:-1]])
+        whole["numbers"] = np.concatenate(
+            [d["numbers"] + b for d, b in zip(done, before, strict=True)]
+        )
+        sizes = np.cumsum([0] + [len(d["starts"]) for d in done[:-1]])
+        whole["rows"] = np.concatenate([d["rows"] + b for d, b in zip(done, sizes, strict=True)])
+        whole["times"] = (
+            None
+            if any(d["times"] is None for d in done)
+            else np.concatenate([d["times"] for d in done])
+        )
+    return whole
+
+
+def _next_in_group(groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The first row after each of ``rows`` in the same group (-1 when none)."""
+    n = len(groups)
+    found = np.full(len(rows), -1, dtype=np.int64)
+    todo = np.arange(len(rows))
+    at = rows + 1
+    for _ in range(8):  # as a rule the very next line, or one a few lines on
+        todo = todo[at[todo] < n]
+        same = groups[at[todo]] == groups[rows[todo]]
+        found[todo[same]] = at[todo[same]]
+        todo = todo[~same]
+        at[todo] += 1
+        if not len(todo):
+            return found
+    for g in _distinct(groups[rows[todo]]):
+        mine = todo[groups[rows[todo]] == g]
+        lines = np.flatnonzero(groups == g)
+        after = np.searchsorted(lines, rows[mine], side="right")
+        inside = after < len(lines)
+        found[mine[inside]] = lines[after[inside]]
+    return found
+
+
 def _partial_groups(
     groups: np.ndarray, partial: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -685,26 +1069,34 @@ def _partial_groups(
 
     Returns the record each row belongs to (the row number of its first line), the rows
     involved in a join, and the rows kept (every uninvolved row and each joined record's head).
+    Only the partial lines and the lines they continue into are looked at.
     """
     n = len(partial)
     group = np.arange(n, dtype=np.int64)
-    for s in np.unique(groups):
-        idx = np.flatnonzero(groups == s)
+    lines = np.flatnonzero(partial)
+    following = _next_in_group(groups, lines)
+    # the partial lines and the lines they continue into: in each group's run of these, a line
+    # starts a record when the line before it (the one before it in its stream) is not partial
+    rows = np.union1d(lines, following[following >= 0])
+    for s in _distinct(groups[rows]):
+        idx = rows[groups[rows] == s]
         ends = ~partial[idx]
-        # a line starts a new record when the line before it (same stream) ended one
         starts = np.concatenate(([True], ends[:-1]))
         group[idx] = idx[np.maximum.accumulate(np.where(starts, np.arange(len(idx)), 0))]
     involved = np.zeros(n, dtype=bool)
-    involved[np.flatnonzero(partial)] = True
-    involved |= np.isin(group, group[partial])
-    keep = ~involved | (group == np.arange(n))
+    involved[rows[np.isin(group[rows], group[lines])]] = True
+    keep = ~involved
+    keep[rows[group[rows] == rows]] = True
     return group, involved, keep
 
 
-def _annotate(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _annotate(
+    arr: pa.Array, pool: ThreadPoolExecutor | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Level codes, continuation flags and format codes of messages, in parallel pieces.
 
-    Arrow's kernels release the GIL, so the pieces of a large payload run on all cores.
+    Arrow's kernels release the GIL, so the pieces of a large payload run on all cores (on
+    ``pool`` when the caller has one).
     """
 
     def one(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -713,14 +1105,18 @@ def _annotate(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return _level_codes(sub, heads), _continues(sub, heads[1]), _format_codes(sub, heads[1])
 
     n = len(arr)
-    pieces = min(os.cpu_count() or 1, 8, max(1, n // (_PARALLEL_ROWS // 2)))
+    workers = min(os.cpu_count() or 1, 8, max(1, n // (_PARALLEL_ROWS // 2)))
+    # two pieces a thread: one slowed down (a busy core) leaves the others its second
+    pieces = 1 if workers == 1 else 2 * workers
     cuts = np.linspace(0, n, pieces + 1).astype(int)
     spans = list(itertools.pairwise(int(c) for c in cuts))
     if pieces == 1:
         done = [one(spans[0])]
+    elif pool is not None:
+        done = list(pool.map(one, spans))
     else:
-        with ThreadPoolExecutor(pieces) as pool:
-            done = list(pool.map(one, spans))
+        with ThreadPoolExecutor(workers) as own:
+            done = list(own.map(one, spans))
     return tuple(np.concatenate([d[k] for d in done]) for k in range(3))  # type: ignore[return-value]
 
 
@@ -752,6 +1148,57 @@ def _finish_logs(
     return schema.conform("logs", frame.assign(**columns), origin=origin)
 
 
+def _copy_pool() -> pa.MemoryPool | None:
+    """The memory pool for the payload-sized copy of the messages: jemalloc's when pyarrow has
+    it, whose fresh pages are the 4 kB ones. The default pool (mimalloc) gets transparent huge
+    pages for so large a buffer, and on virtual machines where those are slow to fault in the
+    copy's time varied from 0.06 to 0.6 s for 200 MB; in 4 kB pages it stays near 0.15 s."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        return None
+
+
+_COPY_POOL = _copy_pool()
+
+
+def _gathered(
+    laid: pa.Array, rows: np.ndarray, longest: int, starts: np.ndarray | None = None
+) -> pa.Array:
+    """The messages of ``laid`` (a :func:`laid_ranges` array, message ``i`` its value ``2i``,
+    none longer than ``longest`` bytes) at ``rows`` (ascending) copied into one string array;
+    with ``starts``, one string per run of them, each run beginning at a row where ``starts``
+    is true (``starts[0]`` must be).
+
+    Arrow's ``binary_slice`` copies the values not nulled out, sized exactly at once (``take``
+    sizes its output by the mean length of all the laid values, gaps too, and grows it).
+    """
+    size = len(laid)
+    every = len(rows) * 2 == size
+    if every:
+        valid = np.full((size + 7) // 8, 0x55, dtype=np.uint8)  # the even values
+    else:
+        bits = np.zeros(size, dtype=bool)
+        bits[2 * rows] = True
+        valid = np.packbits(bits, bitorder="little")
+    masked = pa.Array.from_buffers(
+        pa.large_binary(), size, [pa.py_buffer(valid), *laid.buffers()[1:3]]
+    )
+    # each value whole (a stop no larger than needed: Arrow multiplies it by the length)
+    copied = pc.binary_slice(masked, 0, longest + 1, memory_pool=_COPY_POOL)
+    offsets = np.frombuffer(copied.buffers()[1], dtype=np.int64)[copied.offset :][: size + 1]
+    if every and starts is None:
+        bounds = np.ascontiguousarray(offsets[0::2])  # the even values' starts, and the end
+    else:
+        at = 2 * (rows if starts is None else rows[starts])
+        bounds = np.append(offsets[at], offsets[size])
+    return pa.Array.from_buffers(
+        pa.large_string(),
+        len(bounds) - 1,
+        [None, pa.py_buffer(bounds), copied.buffers()[2] or pa.py_buffer(b"")],
+    )
+
+
 def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     """Parse a kubelet CRI container log.
 
@@ -770,21 +1217,47 @@ def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     >>> (r.records, r.rows, r.merged)
     (3, 2, 1)
     """
+    workers = min(os.cpu_count() or 1, 8, max(1, len(data) // _PIECE_BYTES))
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        return _parse_cri(data, origin, pool, workers)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _parse_cri(
+    data: bytes, origin: str, pool: ThreadPoolExecutor | None, workers: int
+) -> ParseResult:
+    """:func:`parse_cri_log`, its threads (if any) on ``pool``."""
     rejects = Rejects("cri-log", origin)
-    data = _valid_utf8(data)
+    lines = _cri_lines(data, pool, workers)
+    if lines is None:  # the slow path replaces invalid UTF-8 bytes by U+FFFD
+        data = data.decode("utf-8", "replace").encode("utf-8")
+        lines = _cri_lines(data, pool, workers)
     buf = pa.py_buffer(data)
-    view = np.frombuffer(data, dtype=np.uint8)
-    starts, ends, numbers = _lines(data, view)
+    starts, ends, numbers = lines["starts"], lines["ends"], lines["numbers"]
+    ts_end, stream, tag, msg_start = (
+        lines["ts_end"],
+        lines["stream"],
+        lines["tag"],
+        lines["msg_start"],
+    )
     records = len(starts)
-    ts_end, stream, tag, msg_start, ends = _cri_fields(data, view, starts, ends)
     ok = stream >= 0
     lengths = ends - starts
     too_long = lengths > MAX_LINE
     tag_ok = (tag == ord("P")) | (tag == ord("F"))
-    times = np.full(records, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if ok.any():
-        rows = np.flatnonzero(ok)
-        times[rows] = _times(byte_ranges(buf, starts[rows], ts_end[rows]).view(pa.large_string()))
+    rows = lines["rows"]
+    if len(rows) == records and lines["times"] is not None:
+        times = lines["times"]
+    else:
+        times = np.full(records, np.datetime64("NaT"), dtype="datetime64[ns]")
+        if lines["times"] is not None:
+            times[rows] = lines["times"]
+        elif len(rows):  # Arrow cannot read one: all of them as _times reads them
+            stamps = byte_ranges(buf, starts[rows], ts_end[rows]).view(pa.large_string())
+            times[rows] = _times(stamps)
     time_ok = ~np.isnat(times)
     good = ok & ~too_long & tag_ok & time_ok
     bad = np.flatnonzero(~good)
@@ -800,35 +1273,44 @@ def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
             else:
                 reason = f"unknown CRI tag {line.split(' ')[2]!r}: expected P or F"
             rejects.add(reason, line, line=int(numbers[i]))
-        stream, times, numbers = stream[good], times[good], numbers[good]
-        msg_start, ends, tag = msg_start[good], ends[good], tag[good]
+    # the lines that make rows (the good ones), by their numbers among all lines
+    kept = np.flatnonzero(good) if len(bad) else np.arange(records)
+    laid = laid_ranges(buf, msg_start, ends)  # every line's message (value 2i), in place
+    longest = int(lengths.max()) if records else 0  # no message is longer than its line
     # partial lines: each run joins the next full line of its stream (kubectl logs shows them so)
-    partial = tag == ord("P")
+    partial = tag[kept] == ord("P")
     merged = 0
     if partial.any():
-        group, involved, keep = _partial_groups(stream, partial)
+        group, involved, keep = _partial_groups(stream[kept], partial)
         merged = int(involved.sum() - (involved & keep).sum())
-        # every line's message in the order of the records they make (a record's parts in a
-        # row), gathered once; a record is then the span from its first part to its last
-        order = np.argsort(group, kind="stable")
-        parts = laid_ranges(buf, msg_start, ends).take(pa.array(2 * order))
-        offsets = np.frombuffer(parts.buffers()[1], dtype=np.int64)
-        bounds = np.append(np.flatnonzero(keep[order]), len(order))
-        message = pa.Array.from_buffers(
-            pa.large_string(),
-            len(bounds) - 1,
-            [
-                None,
-                pa.py_buffer(np.ascontiguousarray(offsets[bounds])),
-                parts.buffers()[2] or pa.py_buffer(b""),
-            ],
-        )
-        stream, times, numbers = stream[keep], times[keep], numbers[keep]
+        joined = np.flatnonzero(involved & ~keep)  # the lines joined onto the one before
+        if (group[joined - 1] == group[joined]).all():  # each record's parts are lines in a row
+            message = _gathered(laid, kept, longest, keep)
+        else:
+            # every line's message in the order of the records they make (a record's parts
+            # in a row), gathered once; a record is then the span from its first part to its
+            # last
+            order = np.argsort(group, kind="stable")
+            parts = laid.take(pa.array(2 * kept[order]))
+            offsets = np.frombuffer(parts.buffers()[1], dtype=np.int64)
+            bounds = np.append(np.flatnonzero(keep[order]), len(order))
+            message = pa.Array.from_buffers(
+                pa.large_string(),
+                len(bounds) - 1,
+                [
+                    None,
+                    pa.py_buffer(np.ascontiguousarray(offsets[bounds])),
+                    parts.buffers()[2] or pa.py_buffer(b""),
+                ],
+            )
+        kept = kept[keep]
     else:
-        message = byte_ranges(buf, msg_start, ends).view(pa.large_string())
-    codes, cont, formats = _annotate(message)
+        message = _gathered(laid, kept, longest)
+    if len(kept) < records:
+        stream, times, numbers = stream[kept], times[kept], numbers[kept]
+    codes, cont, formats = _annotate(message, pool)
     # the streams present, in the order pandas sorts categories (stderr before stdout)
-    names = [s for s in ("stderr", "stdout") if s in {_STREAMS[c] for c in np.unique(stream)}]
+    names = [s for s in ("stderr", "stdout") if s in {_STREAMS[c] for c in _distinct(stream)}]
     remap = np.array([names.index(s) if s in names else -1 for s in _STREAMS], dtype=np.int8)
     frame = pd.DataFrame(
         {
