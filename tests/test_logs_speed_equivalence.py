@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from obskit import schema
 from obskit.datasets.generate import build
 from obskit.sources import logs
-from obskit.sources._base import byte_ranges
+from obskit.sources._base import byte_ranges, is_utf8
 
 from .conftest import DATA
 
@@ -390,7 +390,7 @@ def test_cri_fields_match_the_exact_reader(lines: list[bytes]) -> None:
         np.testing.assert_array_equal(got, want)
     first = np.array([data[s] if e > s else -1 for s, e in zip(starts, ends, strict=True)])
     np.testing.assert_array_equal(fast[5], first)
-    if logs._is_utf8(data):
+    if is_utf8(data):
         rows = np.flatnonzero(fast[1] >= 0)
         buf = pa.py_buffer(data)
         cast = logs._cast_times(buf, starts[rows], fast[0][rows])

@@ -16,7 +16,6 @@ live Kubernetes client hands over what it fetched.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import re
 import threading
@@ -39,7 +38,14 @@ except ImportError:  # pragma: no cover - exercised by the fallback test
 from obskit import schema
 from obskit._time import parse_times
 from obskit.errors import FormatError
-from obskit.sources._base import ParseResult, Rejects, json_error, register, utf8_or_replaced
+from obskit.sources._base import (
+    ParseResult,
+    Rejects,
+    json_error,
+    large_buffer_pool,
+    register,
+    utf8_or_replaced,
+)
 
 __all__ = ["objects_to_frames", "parse_k8s_json"]
 
@@ -643,17 +649,6 @@ _ARROW_PIECE = 4 << 20
 _ARROW_BLOCK = 2**31 - 2
 
 
-@functools.cache
-def _arrow_pool() -> pa.MemoryPool | None:
-    """Where Arrow reads a long List into: jemalloc's pool when pyarrow has it, else the
-    default. The default, mimalloc, maps huge pages, and where memory is fragmented the kernel
-    compacts it to fault each one in: a read then now and then takes half as long again."""
-    try:
-        return pa.jemalloc_memory_pool()
-    except NotImplementedError:  # a pyarrow built without it
-        return None
-
-
 class _ArrowRead:
     """Items laid end to end in ``buf`` (item ``i`` ends at ``ends[i]``) being read by Arrow's
     JSON reader against :data:`_EVENT_SCHEMA`, one row each.
@@ -695,7 +690,7 @@ class _ArrowRead:
                     pa.BufferReader(self._buf.slice(lo, hi - lo)),
                     read_options=pajson.ReadOptions(use_threads=False, block_size=hi - lo + 1),
                     parse_options=parse_options,
-                    memory_pool=_arrow_pool(),
+                    memory_pool=large_buffer_pool(),
                 )
             except BaseException as exc:  # table() raises it, or says None
                 self._errors.append(exc)
@@ -734,7 +729,7 @@ def _arrow_list(items: list, origin: str) -> ParseResult | None:
     table = _ArrowRead(text, offsets[1:]).table()
     if table is None or table.num_rows != len(items):
         return None
-    pool = _arrow_pool()
+    pool = large_buffer_pool()
     t = {name: table[name].combine_chunks(memory_pool=pool) for name in table.column_names}
     meta, target = t["metadata"], t["involvedObject"]
     series, source = t["series"], t["source"]

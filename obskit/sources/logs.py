@@ -49,8 +49,10 @@ from obskit.sources._base import (
     ParseResult,
     Rejects,
     byte_ranges,
+    is_utf8,
     json_lines,
     laid_ranges,
+    large_buffer_pool,
     register,
 )
 
@@ -770,21 +772,6 @@ _PIECE_BYTES = 1 << 24
 _CHUNK_BYTES = 1 << 22
 
 
-def _is_utf8(data: bytes, lo: int = 0, hi: int | None = None) -> bool:
-    """Whether ``data[lo:hi]`` is valid UTF-8 (checked by Arrow, without a copy)."""
-    hi = len(data) if hi is None else hi
-    whole = pa.Array.from_buffers(
-        pa.large_binary(),
-        1,
-        [None, pa.py_buffer(np.array([lo, hi], dtype=np.int64)), pa.py_buffer(data)],
-    )
-    try:
-        whole.cast(pa.large_string())
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
 def _newlines(view: np.ndarray, step: int = 1 << 20) -> np.ndarray:
     """Offsets of the ``\\n`` bytes, found a MB at a time (no payload-sized mask)."""
     mask = np.empty(min(step, len(view)), dtype=bool)
@@ -965,7 +952,7 @@ def _cast_times(buf: pa.Buffer, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | 
 def _cri_piece(data: bytes, view: np.ndarray, lo: int, hi: int) -> dict[str, object] | None:
     """The lines of ``data[lo:hi]`` split into their CRI fields, with their times (None when
     the bytes are not valid UTF-8)."""
-    if not _is_utf8(data, lo, hi):
+    if not is_utf8(data, lo, hi):
         return None
     starts, ends = _line_spans(view, lo, hi)
     total = len(starts)
@@ -1148,20 +1135,6 @@ def _finish_logs(
     return schema.conform("logs", frame.assign(**columns), origin=origin)
 
 
-def _copy_pool() -> pa.MemoryPool | None:
-    """The memory pool for the payload-sized copy of the messages: jemalloc's when pyarrow has
-    it, whose fresh pages are the 4 kB ones. The default pool (mimalloc) gets transparent huge
-    pages for so large a buffer, and on virtual machines where those are slow to fault in the
-    copy's time varied from 0.06 to 0.6 s for 200 MB; in 4 kB pages it stays near 0.15 s."""
-    try:
-        return pa.jemalloc_memory_pool()
-    except NotImplementedError:  # a pyarrow built without jemalloc
-        return None
-
-
-_COPY_POOL = _copy_pool()
-
-
 def _gathered(
     laid: pa.Array, rows: np.ndarray, longest: int, starts: np.ndarray | None = None
 ) -> pa.Array:
@@ -1185,7 +1158,7 @@ def _gathered(
         pa.large_binary(), size, [pa.py_buffer(valid), *laid.buffers()[1:3]]
     )
     # each value whole (a stop no larger than needed: Arrow multiplies it by the length)
-    copied = pc.binary_slice(masked, 0, longest + 1, memory_pool=_COPY_POOL)
+    copied = pc.binary_slice(masked, 0, longest + 1, memory_pool=large_buffer_pool())
     offsets = np.frombuffer(copied.buffers()[1], dtype=np.int64)[copied.offset :][: size + 1]
     if every and starts is None:
         bounds = np.ascontiguousarray(offsets[0::2])  # the even values' starts, and the end
