@@ -409,20 +409,24 @@ def _inventory_rows(inventory: pd.DataFrame, kinds: Iterable[str], moment) -> li
     return out
 
 
-def _build_workload(tree: _Tree, inventory, pods, signal_keys, moment) -> None:
-    for row in _inventory_rows(inventory, ["Namespace"], moment):
-        root = tree.root(row["cluster"], True)
+def _add_top_level(tree: _Tree, inventory, kind: str, column: str, moment) -> None:
+    """The inventory's Namespaces (or Nodes) alive at ``moment``, under their cluster."""
+    for row in _inventory_rows(inventory, [kind], moment):
         tree.add(
-            root,
+            tree.root(row["cluster"], True),
             row["name"],
             row["name"],
-            "Namespace",
-            {"cluster": row["cluster"], "namespace": row["name"]},
+            kind,
+            {"cluster": row["cluster"], column: row["name"]},
             True,
             created=row["created"],
             deleted=row["deleted"],
             labels=row["labels"],
         )
+
+
+def _build_workload(tree: _Tree, inventory, pods, signal_keys, moment) -> None:
+    _add_top_level(tree, inventory, "Namespace", "namespace", moment)
     workload_kinds = {k for k in inventory["workload_kind"].dropna().unique() if k != "Pod"}
     objects = _inventory_rows(inventory, [*workload_kinds, "Pod"], moment)
     for row in objects:
@@ -511,19 +515,7 @@ def _pod_path(tree: _Tree, parent: str, row: dict, in_inventory: bool, node_leve
 
 
 def _build_node(tree: _Tree, inventory, pods, signal_keys, moment) -> None:
-    for row in _inventory_rows(inventory, ["Node"], moment):
-        root = tree.root(row["cluster"], True)
-        tree.add(
-            root,
-            row["name"],
-            row["name"],
-            "Node",
-            {"cluster": row["cluster"], "node": row["name"]},
-            True,
-            created=row["created"],
-            deleted=row["deleted"],
-            labels=row["labels"],
-        )
+    _add_top_level(tree, inventory, "Node", "node", moment)
     for row in _inventory_rows(inventory, ["Pod"], moment):
         parent = _node(tree, row, True)
         row = {**row, "pod": row["name"]}
