@@ -74,6 +74,7 @@ _COLUMNS = [
     "baseline",
     "peak_value",
     "share",
+    "base_share",
     "anomalous",
     "confirmed",
     "baseline_from",
@@ -291,6 +292,10 @@ def _scores(
     any_exceed = exceed.any(axis=0) if len(post) else np.zeros(len(median), dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = exceed.sum(axis=0) / np.maximum(n_post, 1)
+        # how often the baseline itself was beyond the threshold: a series that spikes now
+        # and then is not anomalous for spiking once more
+        base_exceed = np.abs(base - median) / scale >= threshold
+        base_share = base_exceed.sum(axis=0) / np.maximum(n_base, 1)
     post_times = times[after]
     cols = np.arange(len(median))
     peak_value = post[peak_idx, cols] if len(post) else np.full(len(median), np.nan)
@@ -314,6 +319,7 @@ def _scores(
     out["baseline"] = np.where(usable, median, np.nan)
     out["peak_value"] = np.where(usable, peak_value, np.nan)
     out["share"] = np.where(usable, share, np.nan)
+    out["base_share"] = np.where(usable, base_share, np.nan)
     out["anomalous"] = usable & (np.nan_to_num(score) >= threshold)
     out["confirmed"] = out["anomalous"] & (np.nan_to_num(nsigma) >= threshold)
     out["baseline_from"] = baseline_from
@@ -446,7 +452,8 @@ def anomalies(
         (robust), ``nsigma``,
         ``direction`` (``up``, ``down``, ``new``: no baseline even from peers, ``gone``: no
         sample after ``at``), ``baseline`` (median), ``peak_value``, ``share`` (of samples
-        after ``at`` beyond the threshold), ``anomalous``, ``confirmed`` (NSigma agrees),
+        after ``at`` beyond the threshold), ``base_share`` (of baseline samples beyond it: how
+        often the series did this before), ``anomalous``, ``confirmed`` (NSigma agrees),
         ``baseline_from`` (``own`` or ``peers``). ``attrs["at"]`` and ``attrs["at_source"]``
         say which time was used.
 

@@ -5,7 +5,10 @@ metadata key:
 
 - **metrics**: series that moved against their baseline (:func:`~obskit.analysis.anomalies.
   anomalies`, BARO's robust score with NSigma as a cross-check), and kube-state-metrics
-  termination reasons (``OOMKilled``) that appear;
+  termination reasons (``OOMKilled``) that appear. A series counts less when it was beyond
+  the threshold as often in its baseline (it spikes now and then), when it is a client-side
+  measurement (a caller's view of what it calls), and when it is a server-side latency whose
+  rise the pod's own calls out match (exclusive time: it was waiting, not working);
 - **events**: OOMKilled, BackOff, Unhealthy, Evicted, FailedScheduling, node pressure and
   readiness, rollouts (``ScalingReplicaSet``) and image changes; an event the same object also
   had before the onset counts for less;
@@ -143,6 +146,8 @@ CLIENT_WEIGHT = 0.4
 EXPLAINED_SHARE = 0.5
 EXPLAINED_WEIGHT = 0.5
 _CLIENT_RE = re.compile(r"client", re.IGNORECASE)
+_SIDE_RE = re.compile(r"client|server", re.IGNORECASE)
+_LATENCY_RE = re.compile(r"latency|duration|response_time|handling_seconds", re.IGNORECASE)
 #: Metrics whose trouble travels up a call graph (a slow or failing callee makes its callers
 #: slow or failing); resource metrics (CPU, memory, disk, bytes) stay where they are.
 _PROPAGATES_RE = re.compile(
@@ -191,6 +196,49 @@ def _key_of(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[_KEY].astype("object").where(frame[_KEY].notna(), None)
 
 
+def _latency_twin(metric: str) -> str | None:
+    """A latency metric's name with its client/server side left out (``None``: no side).
+
+    ``PodServerLatencyP90(s)`` and ``PodClientLatencyP90(s)``, or
+    ``grpc_server_handling_seconds`` and ``grpc_client_handling_seconds``, are one pod's time
+    answering calls and its time waiting on the calls it makes.
+    """
+    if not _LATENCY_RE.search(metric) or not _SIDE_RE.search(metric):
+        return None
+    return _SIDE_RE.sub("", metric).lower()
+
+
+def _covered_by_calls(hit: pd.DataFrame, client: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Per server-side latency rise, the share of it its pod's calls out rose too.
+
+    A pod whose answers slowed by 220 ms while its calls to others slowed by 220 ms spent no
+    more time on its own work: the rise is time spent waiting (exclusive time, as tracing tools
+    compute it per span). Compared within one pod, between the server and client side of one
+    latency metric (:func:`_latency_twin`), at their peaks after the onset, in the metric's
+    own unit. Returns the share (0 to 1) and the twin's name per row ("" when none).
+    """
+    covered = np.zeros(len(hit))
+    twins = [""] * len(hit)
+    if hit.empty:
+        return covered, twins
+    metric = hit["metric"].astype(str).tolist()
+    rise = hit["peak_value"].to_numpy(dtype=float) - hit["baseline"].to_numpy(dtype=float)
+    up = hit["direction"].eq("up").to_numpy()
+    pods = [tuple(map(str, row)) for row in hit[_KEY].itertuples(index=False)]
+    calls: dict[tuple, tuple[float, str]] = {}
+    for pod, m, r, u, c in zip(pods, metric, rise, up, client, strict=True):
+        twin = _latency_twin(m) if c and u and r > 0 else None
+        if twin is not None and r > calls.get((pod, twin), (0.0, ""))[0]:
+            calls[(pod, twin)] = (r, m)
+    for i, (pod, m, r, u, c) in enumerate(zip(pods, metric, rise, up, client, strict=True)):
+        twin = _latency_twin(m) if not c and u and r > 0 else None
+        if twin is not None and (pod, twin) in calls:
+            waited, name = calls[(pod, twin)]
+            covered[i] = min(1.0, waited / r)
+            twins[i] = f"{name} +{waited:.3g}"
+    return covered, twins
+
+
 def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     hit = an[an["anomalous"]]
     if hit.empty:
@@ -198,16 +246,25 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     score = hit["score"].to_numpy(dtype=float)
     strength = np.minimum(np.log2(1 + score / 3.0), 5.0)
     strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, 0.6)
-    strength *= 0.5 + 0.5 * np.minimum(1.0, hit["share"].to_numpy(dtype=float) * 3)
+    # the share of samples after the onset beyond the threshold, above the share the baseline
+    # had anyway: spiking once more is weak evidence for a series that spiked before
+    base_share = np.nan_to_num(hit["base_share"].to_numpy(dtype=float))
+    excess = np.maximum(0.0, hit["share"].to_numpy(dtype=float) - base_share)
+    strength *= 0.5 + 0.5 * np.minimum(1.0, excess * 3)
     client = _is_client(hit["metric"].astype(str)).to_numpy()
     strength *= np.where(client, CLIENT_WEIGHT, 1.0)
+    # a server-side latency rise its own calls out account for counts as a client-side one
+    covered, twins = _covered_by_calls(hit, client)
+    strength *= 1.0 - covered * (1.0 - CLIENT_WEIGHT)
     labels = hit["labels"].astype(str)
     name = hit["metric"].astype(str) + np.where(labels != "", "{" + labels + "}", "")
     text = [
         f"{n} {d} {s:.1f} IQRs from its baseline ({b:.3g} -> {v:.3g}, NSigma {z:.1f}"
         f"{', baseline from peer pods' if src == 'peers' else ''}"
-        f"{'; client side: a symptom of what it calls' if c else ''})"
-        for n, d, s, b, v, z, src, c in zip(
+        f"{f'; beyond it in {bs:.0%} of the baseline too' if bs >= 0.1 else ''}"
+        f"{'; client side: a symptom of what it calls' if c else ''}"
+        f"{f'; its calls out slowed as much ({tw}): waiting on them' if cv >= 0.5 else ''})"
+        for n, d, s, b, v, z, src, bs, c, cv, tw in zip(
             name,
             hit["direction"],
             score,
@@ -215,7 +272,10 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             hit["peak_value"],
             hit["nsigma"],
             hit["baseline_from"],
+            base_share,
             client,
+            covered,
+            twins,
             strict=True,
         )
     ]

@@ -396,6 +396,47 @@ def test_client_side_latency_counts_less_than_the_server_side():
     assert any("client side" in line for line in out.iloc[1]["evidence"])
 
 
+def test_a_server_latency_rise_its_own_calls_account_for_is_waiting_not_working():
+    # api's answers slowed by 2 s and so did its calls out (to db): api was waiting on db.
+    # db's own answers slowed by only 1.5 s, but that is db's own time.
+    metrics = pd.concat(
+        [
+            _series("api-1", "api", "node-0", "PodServerLatencyP90(s)", 40, 2.0, seed=1),
+            _series("api-1", "api", "node-0", "PodClientLatencyP90(s)", 40, 2.0, seed=2),
+            _series("db-1", "db", "node-1", "PodServerLatencyP90(s)", 40, 1.5, seed=3),
+            *_quiet_pods(),
+        ]
+    )
+    inv = obskit.Investigation(metrics=metrics)
+    out = suspects(inv, at=T0 + pd.Timedelta(seconds=1200), level="pod")
+    assert out["pod"].tolist()[:2] == ["db-1", "api-1"]
+    api = out.set_index("pod").loc["api-1", "evidence"]
+    server = next(line for line in api if line.startswith("PodServerLatencyP90"))
+    assert "its calls out slowed as much (PodClientLatencyP90(s) +2" in server
+    # without the calls out, api's own slower answers outrank db's smaller rise
+    alone = metrics[metrics["metric"] != "PodClientLatencyP90(s)"]
+    out = suspects(obskit.Investigation(metrics=alone), at=T0 + pd.Timedelta(seconds=1200))
+    assert out["pod"].iloc[0] == "api-1"
+
+
+def test_a_series_that_spiked_as_often_before_counts_less_than_a_new_step():
+    from obskit.analysis.rca import _metric_evidence
+
+    # cache-1 spikes in a quarter of its samples, before the onset and after it alike
+    spiky = _series("cache-1", "cache", "node-0", "latency", seed=4)
+    spiky.loc[spiky.index % 4 == 0, "value"] += 3.0
+    inv = obskit.Investigation(metrics=pd.concat([spiky, *_quiet_pods()]))
+    an = obskit.analysis.anomalies.anomalies(inv, at=T0 + pd.Timedelta(seconds=1200))
+    row = an.set_index("pod").loc["cache-1"]
+    assert row["share"] == pytest.approx(0.25) and row["base_share"] == pytest.approx(0.25)
+    # the same anomaly, had the baseline never spiked, is stronger evidence
+    both = pd.concat([an.iloc[[0]], an.iloc[[0]].assign(base_share=0.0)], ignore_index=True)
+    ev = _metric_evidence(both)
+    assert ev["strength"].iloc[0] < 0.6 * ev["strength"].iloc[1]
+    assert "beyond it in 25% of the baseline too" in ev["text"].iloc[0]
+    assert "of the baseline too" not in ev["text"].iloc[1]
+
+
 def test_many_series_of_one_metric_family_count_once():
     from obskit.analysis.rca import metric_family
 
