@@ -75,6 +75,7 @@ _COLUMNS = [
     "peak_value",
     "share",
     "base_share",
+    "base_samples",
     "anomalous",
     "confirmed",
     "baseline_from",
@@ -320,6 +321,7 @@ def _scores(
     out["peak_value"] = np.where(usable, peak_value, np.nan)
     out["share"] = np.where(usable, share, np.nan)
     out["base_share"] = np.where(usable, base_share, np.nan)
+    out["base_samples"] = np.where(baseline_from == "own", n_base, 0)
     out["anomalous"] = usable & (np.nan_to_num(score) >= threshold)
     out["confirmed"] = out["anomalous"] & (np.nan_to_num(nsigma) >= threshold)
     out["baseline_from"] = baseline_from
@@ -453,9 +455,10 @@ def anomalies(
         ``direction`` (``up``, ``down``, ``new``: no baseline even from peers, ``gone``: no
         sample after ``at``), ``baseline`` (median), ``peak_value``, ``share`` (of samples
         after ``at`` beyond the threshold), ``base_share`` (of baseline samples beyond it: how
-        often the series did this before), ``anomalous``, ``confirmed`` (NSigma agrees),
-        ``baseline_from`` (``own`` or ``peers``). ``attrs["at"]`` and ``attrs["at_source"]``
-        say which time was used.
+        often the series did this before), ``base_samples`` (how many baseline samples it
+        has of its own; 0 when measured against its peers), ``anomalous``, ``confirmed``
+        (NSigma agrees), ``baseline_from`` (``own`` or ``peers``). ``attrs["at"]`` and
+        ``attrs["at_source"]`` say which time was used.
 
     Raises
     ------

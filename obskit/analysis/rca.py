@@ -196,6 +196,21 @@ def _key_of(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[_KEY].astype("object").where(frame[_KEY].notna(), None)
 
 
+def _surely(k: np.ndarray, n: np.ndarray, z: float = 1.645) -> np.ndarray:
+    """The share ``k / n`` a series surely has: the lower end of its 95% (one-sided) Wilson
+    interval, so one spike in ten samples is not read as a 10% habit.
+
+    >>> _surely(np.array([0, 1, 18]), np.array([10, 10, 80])).round(3).tolist()
+    [0.0, 0.023, 0.158]
+    """
+    n = np.maximum(np.asarray(n, dtype=float), 1.0)
+    p = np.asarray(k, dtype=float) / n
+    z2 = z * z
+    centre = p + z2 / (2 * n)
+    margin = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return np.maximum(0.0, (centre - margin) / (1 + z2 / n))
+
+
 def _latency_twin(metric: str) -> str | None:
     """A latency metric's name with its client/server side left out (``None``: no side).
 
@@ -249,7 +264,8 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     # the share of samples after the onset beyond the threshold, above the share the baseline
     # had anyway: spiking once more is weak evidence for a series that spiked before
     base_share = np.nan_to_num(hit["base_share"].to_numpy(dtype=float))
-    excess = np.maximum(0.0, hit["share"].to_numpy(dtype=float) - base_share)
+    habit = _surely(base_share * hit["base_samples"].to_numpy(dtype=float), hit["base_samples"])
+    excess = np.maximum(0.0, hit["share"].to_numpy(dtype=float) - habit)
     strength *= 0.5 + 0.5 * np.minimum(1.0, excess * 3)
     client = _is_client(hit["metric"].astype(str)).to_numpy()
     strength *= np.where(client, CLIENT_WEIGHT, 1.0)
