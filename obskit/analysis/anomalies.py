@@ -60,6 +60,9 @@ INSTANCE_LABELS = frozenset(
     }
 )
 _MAX_BINS = 4000
+#: How long before the onset a series' departure from its own past can be the start of the
+#: anomaly (a leak or a filling disk building up): ``began`` goes back at most this far.
+BUILD_UP = pd.Timedelta("30min")
 _COLUMNS = [
     "series",
     "metric",
@@ -450,8 +453,8 @@ def anomalies(
         One row per series, most anomalous first: ``series``, ``metric``, the key,
         ``labels``, ``onset`` (first time beyond the threshold, or first sample of a new
         series), ``began`` (when the series first left its own past, which for a fault that
-        builds up can be before ``at``), ``peak`` (time of the largest deviation), ``score``
-        (robust), ``nsigma``,
+        builds up can be before ``at``, by up to :data:`BUILD_UP`), ``peak`` (time of the
+        largest deviation), ``score`` (robust), ``nsigma``,
         ``direction`` (``up``, ``down``, ``new``: no baseline even from peers, ``gone``: no
         sample after ``at``), ``baseline`` (median), ``peak_value``, ``share`` (of samples
         after ``at`` beyond the threshold), ``base_share`` (of baseline samples beyond it: how
@@ -494,8 +497,10 @@ def anomalies(
     out = _scores(sm, at_ts, lo, hi, threshold, min_baseline)
     departed = onsets if at is None else metric_onsets(sm)
     # a fault that builds up (a leak, a filling disk) leaves its past before it crosses the
-    # threshold against the baseline: keep that earlier time when it is near the onset
-    near = departed.notna() & (departed >= lo) & (departed <= hi) & out["anomalous"]
+    # threshold against the baseline: keep that earlier time when it is near the onset (a
+    # series that spikes now and then left its past long ago too, for another reason)
+    near = departed.notna() & (departed >= max(lo, at_ts - BUILD_UP)) & (departed <= hi)
+    near &= out["anomalous"]
     out.insert(out.columns.get_loc("onset") + 1, "began", out["onset"].where(~near, departed))
     out["began"] = out[["onset", "began"]].min(axis=1)
     if not all_series:

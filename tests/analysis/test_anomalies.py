@@ -92,3 +92,24 @@ def test_bad_at_says_what_to_pass():
         anomalies(inv, at="yesterday-ish")
     with pytest.raises(obskit.InvestigationError, match="baseline must be a duration"):
         anomalies(inv, at=T0, baseline="a while")
+
+
+def test_began_goes_back_to_a_build_up_but_not_to_an_old_unrelated_blip():
+    n = 240  # two hours at 30 s
+    t = T0 + pd.to_timedelta(np.arange(n) * 30, unit="s")
+    rng = np.random.default_rng(3)
+    leak = 1.0 + 0.02 * rng.standard_normal(n)
+    leak[170:] += np.linspace(0, 3, n - 170)  # climbs from 5 min before the onset
+    blip = 1.0 + 0.02 * rng.standard_normal(n)
+    blip[60:62] += 2.0  # an hour before the onset
+    blip[180:] += 2.0
+    frame = pd.concat(
+        [
+            pd.DataFrame({"timestamp": t, "metric": "mem", "value": leak, "pod": "leaky"}),
+            pd.DataFrame({"timestamp": t, "metric": "mem", "value": blip, "pod": "blip"}),
+        ]
+    )
+    at = t[180]
+    out = anomalies(obskit.Investigation(metrics=frame), at=at).set_index("pod")
+    assert at - pd.Timedelta("6min") < out.loc["leaky", "began"] < at
+    assert out.loc["blip", "began"] == out.loc["blip", "onset"] == at
