@@ -79,6 +79,7 @@ _COLUMNS = [
     "share",
     "base_share",
     "base_samples",
+    "flat",
     "anomalous",
     "confirmed",
     "baseline_from",
@@ -283,6 +284,7 @@ def _scores(
             baseline_from[i] = "peers"
     scale = _floor(median, spread, magnitude)
     sd = _floor(mean, std, magnitude)
+    flat = spread < scale  # no spread of its own: the score is measured against the floor
     usable = (baseline_from != None) & (n_post > 0)  # noqa: E711
     robust = (post - median) / scale
     nsig = np.abs(post - mean) / sd
@@ -325,6 +327,7 @@ def _scores(
     out["share"] = np.where(usable, share, np.nan)
     out["base_share"] = np.where(usable, base_share, np.nan)
     out["base_samples"] = np.where(baseline_from == "own", n_base, 0)
+    out["flat"] = usable & flat
     out["anomalous"] = usable & (np.nan_to_num(score) >= threshold)
     out["confirmed"] = out["anomalous"] & (np.nan_to_num(nsigma) >= threshold)
     out["baseline_from"] = baseline_from
@@ -459,7 +462,9 @@ def anomalies(
         sample after ``at``), ``baseline`` (median), ``peak_value``, ``share`` (of samples
         after ``at`` beyond the threshold), ``base_share`` (of baseline samples beyond it: how
         often the series did this before), ``base_samples`` (how many baseline samples it
-        has of its own; 0 when measured against its peers), ``anomalous``, ``confirmed``
+        has of its own; 0 when measured against its peers), ``flat`` (the baseline did not
+        vary more than the floor: ``score`` is measured against the floor, 5% of the median
+        or 0.1% of the series' largest value), ``anomalous``, ``confirmed``
         (NSigma agrees), ``baseline_from`` (``own`` or ``peers``). ``attrs["at"]`` and
         ``attrs["at_source"]`` say which time was used.
 

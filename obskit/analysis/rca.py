@@ -254,6 +254,38 @@ def _covered_by_calls(hit: pd.DataFrame, client: np.ndarray) -> tuple[np.ndarray
     return covered, twins
 
 
+def _metric_text(
+    name: str,
+    direction: str,
+    score: float,
+    baseline: float,
+    peak: float,
+    nsigma: float,
+    flat: bool,
+    peers: bool,
+    habit: float,
+    client: bool,
+    waited_on: str,
+) -> str:
+    """One sentence for a series that moved: how far, against what, and what weakens it."""
+    if flat:  # no spread of its own: a count of IQRs would only measure the floor
+        head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
+        head += f" to {peak:.3g}"
+        notes = []
+    else:
+        head = f"{name} {direction} {score:.1f} IQRs from its baseline"
+        notes = [f"{baseline:.3g} -> {peak:.3g}, NSigma {nsigma:.1f}"]
+    if peers:
+        notes.append("baseline from peer pods")
+    if habit >= 0.1:
+        notes.append(f"beyond it in {habit:.0%} of the baseline too")
+    if client:
+        notes.append("client side: a symptom of what it calls")
+    if waited_on:
+        notes.append(f"its calls out slowed as much ({waited_on}): waiting on them")
+    return head + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     hit = an[an["anomalous"]]
     if hit.empty:
@@ -272,25 +304,22 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     # a server-side latency rise its own calls out account for counts as a client-side one
     covered, twins = _covered_by_calls(hit, client)
     strength *= 1.0 - covered * (1.0 - CLIENT_WEIGHT)
+    twins = [tw if cv >= 0.5 else "" for tw, cv in zip(twins, covered, strict=True)]
     labels = hit["labels"].astype(str)
     name = hit["metric"].astype(str) + np.where(labels != "", "{" + labels + "}", "")
     text = [
-        f"{n} {d} {s:.1f} IQRs from its baseline ({b:.3g} -> {v:.3g}, NSigma {z:.1f}"
-        f"{', baseline from peer pods' if src == 'peers' else ''}"
-        f"{f'; beyond it in {bs:.0%} of the baseline too' if bs >= 0.1 else ''}"
-        f"{'; client side: a symptom of what it calls' if c else ''}"
-        f"{f'; its calls out slowed as much ({tw}): waiting on them' if cv >= 0.5 else ''})"
-        for n, d, s, b, v, z, src, bs, c, cv, tw in zip(
+        _metric_text(*row)
+        for row in zip(
             name,
             hit["direction"],
             score,
             hit["baseline"],
             hit["peak_value"],
             hit["nsigma"],
-            hit["baseline_from"],
+            hit["flat"].to_numpy(dtype=bool),
+            hit["baseline_from"].eq("peers"),
             base_share,
             client,
-            covered,
             twins,
             strict=True,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -436,6 +437,21 @@ def test_a_series_that_spiked_as_often_before_counts_less_than_a_new_step():
     assert ev["strength"].iloc[0] < 0.8 * ev["strength"].iloc[1]
     assert "beyond it in 25% of the baseline too" in ev["text"].iloc[0]
     assert "of the baseline too" not in ev["text"].iloc[1]
+
+
+def test_a_move_off_a_flat_baseline_is_told_in_values_not_in_iqrs():
+    # a restart counter sat at 0: it has no spread, so "IQRs" would only measure the floor
+    flat = _series("api-1", "api", "node-0", "restarts", 40, 3.0).assign(value=0.0)
+    flat.loc[flat.index >= 40, "value"] = 3.0
+    noisy = _series("db-1", "db", "node-1", "latency", 40, 1.0, seed=5)
+    inv = obskit.Investigation(metrics=pd.concat([flat, noisy, *_quiet_pods()]))
+    at = T0 + pd.Timedelta(seconds=1200)
+    an = obskit.analysis.anomalies.anomalies(inv, at=at).set_index("pod")
+    assert an.loc["api-1", "flat"] and not an.loc["db-1", "flat"]
+    lines = dict(zip(*suspects(inv, at=at, level="pod")[["pod", "evidence"]].values.T, strict=True))
+    assert lines["api-1"][0] == "restarts up from 0, where it sat for most of its baseline, to 3"
+    told = r"latency up [\d.]+ IQRs from its baseline \(0\.9\d* -> 2\.\d+, NSigma [\d.]+\)"
+    assert re.fullmatch(told, lines["db-1"][0])
 
 
 def test_many_series_of_one_metric_family_count_once():
