@@ -111,8 +111,9 @@ def read_edges(folder: Path, pods: pd.Series) -> pd.DataFrame:
     the caller's sidecar (``reporter=source``) or the callee's (``reporter=destination``) saw
     it. The series is keyed on the callee's pod with the caller in Istio's ``source_workload``
     label, as a Prometheus query ``by (destination_workload, source_workload, reporter)`` gives
-    it; obskit shares a slowed edge between its two ends. Services with several pods are
-    skipped (the edge names no pod).
+    it; obskit scores it as one of the callee's series (the caller's view, ``reporter=source``,
+    includes the network both ways, so a delay on the callee's network shows there and not in
+    ``reporter=destination``). Services with several pods are skipped (the edge names no pod).
     """
     by_workload = pd.DataFrame({"pod": pods.unique()})
     by_workload["workload"] = _workload(by_workload["pod"])
