@@ -860,8 +860,50 @@ def _title(inv: Investigation, view: str, at: object) -> str:
     return f"{_safe.text(inv.cluster or 'cluster')}: {path}{moment}"
 
 
-def figure(frame: pd.DataFrame, style: str, color_by: str, title: str = "") -> go.Figure:
-    """Render a :func:`hierarchy_frame` (compute, then render: no data work happens here)."""
+def figure(
+    frame: pd.DataFrame,
+    style: str,
+    color_by: str,
+    title: str = "",
+    entry: str | None = None,
+    depth: int | None = None,
+) -> go.Figure:
+    """Render a :func:`hierarchy_frame` (compute, then render: no data work happens here).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A :func:`hierarchy_frame`.
+    style, color_by, title
+        As for :func:`hierarchy`.
+    entry : str, optional
+        Zoom to this node (an ``id`` of the frame; the trace's ``level``) and draw only what
+        the zoom shows: the node, its descendants ``depth`` levels deep (the node is the
+        first), and its ancestors for the path bar. Colours, their scale and box sizes stay
+        those of the whole tree, so a part looks as it does in the whole; a browser then
+        draws a few hundred boxes, not every container of a large cluster (plotly.js makes
+        an element for every box under the zoomed one, drawn or not).
+    depth : int, optional
+        With ``entry``: how many levels to draw (``maxdepth``); default all.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One trace whose ``ids`` are the frame's ids (those drawn), in the frame's order.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.Investigation(
+    ...     logs=pd.DataFrame({"timestamp": ["2024-01-01T00:00:00Z"], "namespace": ["shop"],
+    ...                        "pod": ["web-1"], "container": ["web"], "message": ["ERROR x"]}),
+    ...     cluster="prod")
+    >>> tree = hierarchy_frame(inv)
+    >>> figure(tree, "treemap", "health", entry="prod/shop", depth=2).data[0].ids
+    ('prod', 'prod/shop', 'prod/shop/web-1')
+    """
+    if entry is not None and entry not in set(frame["id"]):
+        raise InvestigationError(f"no node {entry!r} in the hierarchy to zoom to")
     values = frame[color_by].astype(float)
     is_count = color_by not in ("health", "anomaly_score")
     color = np.log1p(values.fillna(0.0)) if is_count else values.fillna(0.0)
@@ -889,30 +931,45 @@ def figure(frame: pd.DataFrame, style: str, color_by: str, title: str = "") -> g
         else:
             line_colors.append("#ffffff")
             line_widths.append(1)
+    widths: list[int] | int = line_widths
+    if style != "sunburst":
+        # the path bar of a treemap or icicle is offset by the line width, and plotly.js
+        # draws no path bar (NaN coordinates) when the width is given per box: one for all,
+        # wide enough for a marked box's colour to show when there is one
+        widths = 3 if max(line_widths, default=1) > 1 else 1
+    rows = np.arange(len(frame)) if entry is None else _window(frame, entry, depth)
+    part = frame.iloc[rows]
+    if not isinstance(widths, int):
+        widths = [widths[i] for i in rows]
     common = {
-        "ids": frame["id"].tolist(),
-        "parents": frame["parent"].tolist(),
-        "labels": list(_safe.texts(frame["label"], limit=80)),
-        "values": (~frame["id"].isin(set(frame["parent"]))).astype(int).tolist(),
-        "branchvalues": "remainder",
-        "text": _badges(frame),
-        "hovertext": _hover(frame),
+        "ids": part["id"].tolist(),
+        "parents": part["parent"].tolist(),
+        "labels": list(_safe.texts(part["label"], limit=80)),
+        # each box sized by the leaves under it, so a part of the tree keeps its sizes
+        "values": part["leaves"].tolist(),
+        "branchvalues": "total",
+        "text": _badges(part),
+        "hovertext": _hover(part),
         "hovertemplate": "%{hovertext}<extra></extra>",
         "marker": {
-            "colors": color.tolist(),
+            "colors": color.iloc[rows].tolist(),
             "colorscale": _SCALE,
             "cmin": 0.0,
             "cmax": top,
             "showscale": True,
             "colorbar": colorbar,
             # a pattern would hatch gone pods, but plotly.js then drops the colour scale
-            "line": {"color": line_colors, "width": line_widths},
+            "line": {"color": [line_colors[i] for i in rows], "width": widths},
         },
         "name": style,
     }
     # containers mostly mirror their pod: they show when a pod is clicked, not all at once
     levels = int(frame["depth"].max()) + 1 if len(frame) else 1
-    if (frame["kind"] == "Container").any() and levels > 3:
+    if entry is not None:
+        common["level"] = entry
+        if depth is not None:
+            common["maxdepth"] = depth
+    if "maxdepth" not in common and (frame["kind"] == "Container").any() and levels > 3:
         common["maxdepth"] = levels - 1
     if style == "treemap":
         trace = go.Treemap(
@@ -957,6 +1014,26 @@ def figure(frame: pd.DataFrame, style: str, color_by: str, title: str = "") -> g
     return fig
 
 
+def _window(frame: pd.DataFrame, entry: str, depth: int | None) -> np.ndarray:
+    """Positions, in the frame's order, of ``entry``, its ancestors and its descendants less
+    than ``depth`` levels below it."""
+    ids = frame["id"].to_numpy(dtype=object)
+    parents = frame["parent"].to_numpy(dtype=object)
+    position = {node: i for i, node in enumerate(ids)}
+    kids = pd.Series(np.arange(len(ids))).groupby(parents, sort=False).indices
+    out = []
+    parent = parents[position[entry]]
+    while parent:
+        out.append(position[parent])
+        parent = parents[position[parent]]
+    level, left = [position[entry]], depth if depth is not None else len(ids)
+    while level and left > 0:
+        out.extend(level)
+        level = [k for i in level for k in kids.get(ids[i], ())]
+        left -= 1
+    return np.sort(np.array(out, dtype=np.int64))
+
+
 def _badges(frame: pd.DataFrame) -> list[str]:
     """Short per-node text: the non-zero counts, so the trouble is readable without hovering."""
     out = []
@@ -974,7 +1051,9 @@ def _badges(frame: pd.DataFrame) -> list[str]:
                 parts.append(f"{count} {word}{'' if count == 1 else 's'}")
         if row.phase == "Failed":  # an evicted or crashed pod says so on its tile
             parts.append(
-                f"failed ({row.status_reason})" if isinstance(row.status_reason, str) else "failed"
+                f"failed ({_safe.text(row.status_reason, 80)})"
+                if isinstance(row.status_reason, str)
+                else "failed"
             )
         if isinstance(row.change, str):
             parts.append(

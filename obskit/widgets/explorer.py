@@ -7,10 +7,10 @@ Two layers, as in plotly-resampler's ``figurewidget_resampler``:
     turns a :class:`Selection` (view, node, time range, signals) into :class:`Outputs` (the
     timeline figure and the tables) by calling the views and the analysis. No widget in it.
 :class:`Explorer`
-    The ipywidgets: cascaded dropdowns over the tree, a time-range slider, a metric picker and
-    toggles. A control change becomes a :class:`Selection`, the model computes, and the result
-    is applied to a ``plotly.graph_objects.FigureWidget`` inside ``batch_update()`` and to the
-    HTML tables.
+    The ipywidgets: cascaded dropdowns over the tree and a clickable map of it (a treemap), a
+    time-range slider, a metric picker and toggles. A control change or a click on the map
+    becomes a :class:`Selection`, the model computes, and the result is applied to a
+    ``plotly.graph_objects.FigureWidget`` inside ``batch_update()`` and to the HTML tables.
 
 Text from the data (log lines, labels, audit fields) is attacker-controlled: every value is
 escaped before it becomes HTML, and dropdown labels are set as text, never as markup. The tables
@@ -38,6 +38,7 @@ from obskit import schema
 from obskit.errors import InvestigationError, ObskitError
 from obskit.redact import redact_for_sharing
 from obskit.views import VIEWS
+from obskit.views.hierarchy import figure as hierarchy_figure
 from obskit.views.timeline import SEVERITY_COLORS
 
 if TYPE_CHECKING:
@@ -89,6 +90,10 @@ _TABLE_CSS = """<style>
 .obskit-note {color: #4b5563; font-size: 12px; margin: 4px 0;}
 </style>"""
 _WIDE_TEXT = frozenset({"message", "reason", "evidence"})
+#: Levels the map draws from the selected node down: a cluster of thousands of pods shows its
+#: namespaces and their workloads, not every pod at once (a click goes deeper).
+_MAP_DEPTH = 3
+_MAP_HEIGHT = 360
 
 
 # --- UI-free: what is selected, what it shows --------------------------------------------------
@@ -322,6 +327,64 @@ class ExplorerModel:
                 f"no node of the {view!r} hierarchy has {column}={value!r}{hint}"
             )
         return best
+
+    # the map
+
+    def map_figure(self, view: str, node: str | None = None) -> go.Figure:
+        """The map of ``view``'s tree zoomed to ``node``: a treemap coloured by health.
+
+        It is the hierarchy view's figure (:func:`obskit.views.hierarchy.figure`, every label
+        and hover text escaped) of :meth:`tree`, drawn ``_MAP_DEPTH`` levels deep from the node
+        (the root by default) with the node's ancestors as the path bar; the colours and sizes
+        are those of the whole tree. No title (the status line names the selection).
+
+        Returns
+        -------
+        plotly.graph_objects.Figure
+            One treemap trace with ``level`` the node; its ``ids`` are the ids drawn, in the
+            tree's order, and the point index of a click on the map is a position in them.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> model = ExplorerModel(obskit.Investigation(cluster="prod"))
+        >>> model.map_figure("workload").data[0].ids
+        ('prod',)
+        """
+        node = node or self.root(view)
+        fig = hierarchy_figure(
+            self.tree(view), style="treemap", color_by="health", entry=node, depth=_MAP_DEPTH
+        )
+        return fig.update_layout(
+            title=None,
+            height=_MAP_HEIGHT,
+            autosize=True,
+            # the path bar (cluster › namespace › …, a step to click to go up) is drawn above
+            # the boxes, in the top margin
+            margin={"t": 28, "l": 4, "r": 4, "b": 30},
+        )
+
+    def map_target(self, view: str, clicked: str, entry: str | None) -> str:
+        """The node a click on the map selects, by the rule plotly.js zooms the treemap by.
+
+        A click on a box selects its node; a click on the node the map is zoomed to (``entry``,
+        the box around all the others, or its last step in the path bar) goes up to its parent.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> model = ExplorerModel(obskit.datasets.load("checkout-oom"))  # doctest: +SKIP
+        >>> model.map_target("workload", "prod-eu-1/shop", "prod-eu-1")  # doctest: +SKIP
+        'prod-eu-1/shop'
+        >>> model.map_target("workload", "prod-eu-1/shop", "prod-eu-1/shop")  # doctest: +SKIP
+        'prod-eu-1'
+        """
+        tree = self.tree(view)
+        if clicked not in tree.index:
+            raise InvestigationError(f"no node {clicked!r} in the {view!r} hierarchy")
+        if clicked == (entry or self.root(view)):
+            return str(tree.at[clicked, "parent"]) or clicked
+        return clicked
 
     # time
 
@@ -606,13 +669,15 @@ def _tick_label(ts: pd.Timestamp, multi_day: bool) -> str:
 class Explorer(widgets.VBox):
     """Explore an investigation: pick a node, a time range and signals; the outputs follow.
 
-    Controls, top to bottom: the hierarchy view (workload, node, service) and cascaded dropdowns
-    down its tree (cluster → namespace → workload → pod → container in the workload view),
-    the time range (UTC; zooming the timeline in on a stretch narrows it to that stretch, and
-    the timeline is drawn again at the finer resolution), the metric rows of the timeline and
-    what to show. Below them: a status line, the correlated timeline
-    (:func:`obskit.views.timeline`) and tabs with the suspects that involve the node, its events
-    and its log lines in the time range.
+    Controls, top to bottom: the hierarchy view (workload, node, service), cascaded dropdowns
+    down its tree (cluster → namespace → workload → pod → container in the workload view) and a
+    map of the tree, coloured by trouble as :func:`obskit.views.hierarchy` colours it: clicking
+    a box selects its node (clicking the box the map is zoomed to goes up a level), and a node
+    picked in the dropdowns is zoomed to on the map; the time range (UTC; zooming the timeline
+    in on a stretch narrows it to that stretch, and the timeline is drawn again at the finer
+    resolution), the metric rows of the timeline and what to show. Below them: a status line,
+    the correlated timeline (:func:`obskit.views.timeline`) and tabs with the suspects that
+    involve the node, its events and its log lines in the time range.
 
     Parameters
     ----------
@@ -651,6 +716,9 @@ class Explorer(widgets.VBox):
         table name to its checkbox).
     figure : plotly.graph_objects.FigureWidget
         The timeline.
+    map : plotly.graph_objects.FigureWidget
+        The map of the view's tree (:meth:`ExplorerModel.map_figure`), zoomed to the selected
+        node (its trace's ``level``).
 
     Examples
     --------
@@ -753,6 +821,12 @@ class Explorer(widgets.VBox):
             tooltip="show the investigation's whole time span",
             layout=widgets.Layout(width="110px"),
         )
+        # the map of the view's tree: a click selects a node, a pick in the dropdowns zooms it
+        self.map = go.FigureWidget()
+        self.map.add_class("obskit-explorer-map")
+        self.map.observe(self._on_shown, names="_view_count")
+        self.map.observe(self._on_map_click, names="_js2py_pointsCallback")
+        self._map_at: tuple[str, str] | None = None
         # outputs
         self.status = widgets.HTML()
         self.status.add_class("obskit-explorer-status")
@@ -785,15 +859,14 @@ class Explorer(widgets.VBox):
             ],
             layout=widgets.Layout(margin="0 0 0 16px"),
         )
+        where = widgets.VBox([self.view, self._path, self.map])
         controls = widgets.VBox(
             [
-                self.view,
-                self._path,
                 widgets.HBox([self.time_range, self._whole]),
                 widgets.HBox([self.metrics, signals], layout=widgets.Layout(align_items="center")),
             ]
         )
-        super().__init__([controls, self.status, self.figure, self.tabs])
+        super().__init__([where, controls, self.status, self.figure, self.tabs])
         self.add_class("obskit-explorer")
         self.refresh()
 
@@ -856,6 +929,7 @@ class Explorer(widgets.VBox):
 
     def refresh(self) -> None:
         """Recompute the outputs for the controls' state and show them."""
+        self._sync_map()
         try:
             outputs = self.model.outputs(self.selection())
         except ObskitError as exc:
@@ -889,6 +963,24 @@ class Explorer(widgets.VBox):
         self.tabs.layout.display = "" if shown else "none"
         self.status.value = self._status_html(out)
         self.outputs = out
+
+    def _sync_map(self) -> None:
+        """Show the selected node on the map: the part of the tree around it, zoomed to it.
+
+        Only what a zoom on the node shows is sent (:meth:`ExplorerModel.map_figure`), so the
+        browser draws a few hundred boxes however large the cluster. The map's ``level`` and
+        boxes only go to the browser (plotly.js reports nothing back for them), so this never
+        triggers a click or a control change: no loop.
+        """
+        view, node = self.view.value, self.node
+        if (view, node) == self._map_at:
+            return
+        fig = self.model.map_figure(view, node)
+        with self.map.batch_update():
+            self.map.data = ()
+            self.map.add_traces(list(fig.data))
+            self.map.layout = fig.layout
+        self._map_at = (view, node)
 
     def _table_html(self, name: str, out: Outputs) -> str:
         frame = getattr(out, name)
@@ -963,8 +1055,27 @@ class Explorer(widgets.VBox):
         # plotly draws a new view before it is in the page, at its default 700 px: once the
         # view is shown, size it to its cell (as plotly.js' own resize does)
         if (change["new"] or 0) > (change["old"] or 0):
-            self.figure.plotly_relayout({"autosize": False})
-            self.figure.plotly_relayout({"autosize": True})
+            figure = change["owner"]
+            figure.plotly_relayout({"autosize": False})
+            figure.plotly_relayout({"autosize": True})
+
+    def _on_map_click(self, change: dict) -> None:
+        """Select the node of a box clicked on the map, as if picked in the dropdowns.
+
+        plotly.js has already zoomed the map to it (or, for the box it was zoomed to, to its
+        parent), with the boxes it has: :meth:`ExplorerModel.map_target` follows the same
+        rule, so :meth:`_sync_map` then sends the part of the tree around where the map is.
+        """
+        index = _clicked_point(change["new"] or {})
+        if index is None or self._holding or not self.map.data:
+            return
+        trace = self.map.data[0]
+        ids = trace.ids or ()
+        if not 0 <= index < len(ids):
+            return
+        node = self.model.map_target(self.view.value, str(ids[index]), trace.level)
+        if node != self.node:
+            self.select(node)
 
     def _on_zoom(self, change: dict) -> None:
         """Snap the time range outward to the slider's ticks around a range zoomed in the
@@ -1089,6 +1200,25 @@ def _zoomed_range(data: Mapping) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         out.append(ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
     lo, hi = out
     return (lo, hi) if lo < hi else None
+
+
+def _clicked_point(message: Mapping) -> int | None:
+    """The point index a browser click message names on the map's trace; None for a hover,
+    a selection or a click elsewhere.
+
+    The FigureWidget sends ``{"event_type": "plotly_click", "points": {"trace_indexes": [0],
+    "point_indexes": [12], "xs": ["_undefined_"], "ys": ["_undefined_"]}, "device_state":
+    {...}, "selector": None}`` (hovers alike, with ``plotly_hover``); a treemap point's index
+    is its position in the trace's ``ids``.
+    """
+    if message.get("event_type") != "plotly_click":
+        return None
+    points = message.get("points") or {}
+    pairs = zip(points.get("trace_indexes") or (), points.get("point_indexes") or (), strict=False)
+    for trace, index in pairs:
+        if trace == 0 and isinstance(index, int) and not isinstance(index, bool):
+            return index
+    return None
 
 
 def _nearest(ticks: list[pd.Timestamp], value: object, default: int) -> int:

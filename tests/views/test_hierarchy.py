@@ -258,3 +258,33 @@ def test_errors_say_what_to_do(hostile, kwargs, match):
 def test_scores_without_score_column(hostile):
     with pytest.raises(InvestigationError, match="'score' column"):
         hierarchy_frame(hostile, scores=pd.DataFrame({"pod": ["x"]}))
+
+
+def test_a_failed_pods_reason_on_its_tile_is_text(hostile):
+    # a pod's status reason is shown on its tile ("failed (Evicted)"): escaped like the labels
+    inventory = hostile.inventory.astype({"phase": "object"})
+    pod = inventory["kind"] == "Pod"
+    inventory.loc[pod, "phase"] = "Failed"
+    inventory.loc[pod, "status_reason"] = '<a href="javascript:alert(1)">Evicted</a>'
+    inv = type(hostile)(inventory=inventory, cluster="test")
+    [trace] = hierarchy(inv, "workload").data
+    failed = [t for t in trace.text if t.startswith("failed")]
+    assert failed and all(
+        t == "failed (&lt;a href=&quot;javascript:alert(1)&quot;&gt;Evicted&lt;/a&gt;)"
+        for t in failed
+    )
+    assert not any("<a" in t for t in [*trace.text, *trace.hovertext])
+
+
+@pytest.mark.parametrize("style", ["treemap", "icicle", "sunburst"])
+def test_border_widths_leave_the_path_bar_drawable(rollout, style):
+    # plotly.js offsets a treemap's or icicle's path bar by the border width and draws none
+    # when widths are given per box; a sunburst has no path bar and keeps them per box
+    [trace] = hierarchy(rollout, "workload", style=style).data
+    colors = set(trace.marker.line.color)
+    assert {"#1d4ed8", "#ffffff"} <= colors  # pods created in the window are marked
+    width = trace.marker.line.width
+    if style == "sunburst":
+        assert set(width) == {1, 4}
+    else:
+        assert width == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -282,3 +283,234 @@ def test_model_from_an_empty_investigation():
     assert model.ticks() == []
     explorer = Explorer(model, anomalies=False, tables=())
     assert "no data" in explorer.figure.layout.title.text
+
+
+# --- the map -----------------------------------------------------------------------------------
+
+
+def _click(explorer: Explorer, node: str, event: str = "plotly_click") -> None:
+    """What the browser sends when the user clicks (or hovers) a box of the map.
+
+    plotly's FigureWidget JavaScript (``_send_points_callback_message`` in plotly's
+    ``package_data/widgetbundle.js``) sends this as the ``_js2py_pointsCallback`` state; it was
+    recorded from a click on the map in JupyterLab. A treemap box's point index is its
+    position in the trace's ``ids``; it has no x or y, which JavaScript sends as undefined and
+    the wire as ``"_undefined_"``. ``set_state`` is what ipywidgets calls with a browser
+    message: it runs plotly's deserializer, then the observers.
+    """
+    index = list(explorer.map.data[0].ids).index(node)
+    message = {
+        "event_type": event,
+        "points": {
+            "trace_indexes": [0],
+            "point_indexes": [index],
+            "xs": ["_undefined_"],
+            "ys": ["_undefined_"],
+        },
+        "device_state": {
+            "alt": False,
+            "ctrl": False,
+            "meta": False,
+            "shift": False,
+            "button": 0,
+            "buttons": 0,
+        },
+        "selector": None,
+    }
+    explorer.map.set_state({"_js2py_pointsCallback": message})
+
+
+def _sent(figure: go.FigureWidget) -> list[dict]:
+    """Records the traces the widget sends to the browser (one dict per trace)."""
+    sent: list[dict] = []
+    figure.observe(
+        lambda change: change["new"] and sent.extend(change["new"]["trace_data"]),
+        "_py2js_addTraces",
+    )
+    return sent
+
+
+def _counting(explorer: Explorer) -> list[Selection]:
+    """Records each selection the model computes outputs for (a loop would compute twice)."""
+    computed: list[Selection] = []
+    compute = explorer.model.outputs
+
+    def outputs(selection: Selection):
+        computed.append(selection)
+        return compute(selection)
+
+    explorer.model.outputs = outputs  # the instance only: the shared model is not touched
+    return computed
+
+
+def test_the_map_is_the_views_tree_coloured_by_health(model, checkout):
+    explorer = Explorer(model, anomalies=False)
+    [trace] = explorer.map.data
+    tree = model.tree("workload")
+    assert trace.type == "treemap" and trace.level == model.root("workload")
+    # zoomed to the cluster: its namespaces and their workloads are drawn, not every container
+    drawn = tree.loc[tree["depth"] < 3, "id"].tolist()
+    assert list(trace.ids) == drawn and len(drawn) < len(tree)
+    assert list(trace.parents) == tree.loc[drawn, "parent"].tolist()
+    assert trace.maxdepth == 3
+    # the hierarchy view's colours and sizes: the whole tree's, box for box
+    whole = checkout.hierarchy("workload").data[0]
+    position = {node: i for i, node in enumerate(whole.ids)}
+    assert list(trace.marker.colors) == [whole.marker.colors[position[i]] for i in drawn]
+    assert trace.marker.cmax == whole.marker.cmax
+    assert list(trace.values) == tree.loc[drawn, "leaves"].tolist()
+    assert trace.marker.colorbar.title.text == "health (higher is worse)"
+    assert explorer.map.layout.height <= 400
+
+
+def test_the_map_draws_what_a_zoom_shows(model, ids):
+    explorer = Explorer(model, focus={"namespace": "shop"}, anomalies=False)
+    [trace] = explorer.map.data
+    tree = model.tree("workload")
+    # the namespace, its workloads and their pods; the cluster above it for the path bar
+    below = tree.loc[list(trace.ids)]
+    assert set(below["parent"]) - set(trace.ids) == {""}
+    assert set(below.loc[below["depth"] > 0, "namespace"]) == {"shop"}
+    assert set(below["kind"]) >= {"Cluster", "Namespace", "Deployment", "Pod"}
+    assert "Container" not in set(below["kind"])
+    explorer.select(ids["pod"])
+    kinds = model.tree("workload").loc[list(explorer.map.data[0].ids), "kind"]
+    assert kinds.tolist()[-1] == "Container" and "Namespace" in kinds.tolist()
+
+
+def test_clicking_the_map_selects_the_node(model, checkout, ids):
+    explorer = Explorer(model, anomalies=False)
+    computed = _counting(explorer)
+    _click(explorer, ids["shop"])
+    assert explorer.node == ids["shop"]
+    assert explorer.levels[0].value == ids["shop"]  # the dropdowns show the path
+    assert "namespace=shop" in explorer.figure.layout.title.text
+    assert set(explorer.outputs.logs["namespace"].astype(str)) == {"shop"}
+    assert explorer.map.data[0].level == ids["shop"]
+    _click(explorer, ids["checkout"])
+    assert [d.value for d in _visible(explorer)] == [ids["shop"], ids["checkout"], ""]
+    _click(explorer, ids["pod"])
+    assert explorer.focus["pod"] == ids["pod_name"]
+    assert f"pod={ids['pod_name']}" in explorer.figure.layout.title.text
+    assert set(explorer.outputs.logs["pod"].astype(str)) == {ids["pod_name"]}
+    assert ids["pod_name"] in explorer.status.value
+    assert [d.value for d in _visible(explorer)][:3] == [ids["shop"], ids["checkout"], ids["pod"]]
+    # one computation a click: selecting from the map does not echo back as a control change
+    assert [s.node for s in computed] == [ids["shop"], ids["checkout"], ids["pod"]]
+
+
+def test_clicking_the_box_the_map_is_zoomed_to_goes_up(model, ids):
+    explorer = Explorer(model, focus={"namespace": "shop", "workload": "checkout"}, anomalies=False)
+    assert explorer.map.data[0].level == ids["checkout"]
+    # plotly.js zooms out to the parent when the entry box (or its step in the path bar) is
+    # clicked; the selection goes up with it
+    _click(explorer, ids["checkout"])
+    assert explorer.node == ids["shop"] and explorer.map.data[0].level == ids["shop"]
+    assert len(_visible(explorer)) == 2
+    _click(explorer, ids["shop"])
+    assert explorer.node == model.root("workload") and explorer.focus == {}
+    # at the root there is nowhere to go up to
+    _click(explorer, model.root("workload"))
+    assert explorer.node == model.root("workload")
+
+
+def test_picking_in_the_dropdowns_zooms_the_map(model, ids):
+    explorer = Explorer(model, anomalies=False)
+    sent = _sent(explorer.map)
+    computed = _counting(explorer)
+    explorer.levels[0].value = ids["shop"]
+    explorer.levels[1].value = ids["checkout"]
+    assert explorer.map.data[0].level == ids["checkout"]
+    # the browser is sent the map zoomed to each pick, once a pick
+    assert [t["level"] for t in sent] == [ids["shop"], ids["checkout"]]
+    container = f"{ids['pod']}/checkout"  # drawn zoomed to its workload, not to its namespace
+    assert container in sent[-1]["ids"] and container not in sent[0]["ids"]
+    assert len(computed) == 2
+    # a control that does not move the selection does not move the map
+    explorer.show_anomalies.value = True
+    assert len(sent) == 2 and len(computed) == 3
+    explorer.select(ids["pod"])
+    assert explorer.map.data[0].level == ids["pod"] and len(sent) == 3
+
+
+def test_hovering_the_map_selects_nothing(model, ids):
+    explorer = Explorer(model, anomalies=False)
+    computed = _counting(explorer)
+    for event in ("plotly_hover", "plotly_unhover"):
+        _click(explorer, ids["shop"], event=event)
+    # a double-click deselects: plotly sends no points
+    explorer.map.set_state(
+        {
+            "_js2py_pointsCallback": {
+                "event_type": "plotly_deselect",
+                "points": {"trace_indexes": [], "point_indexes": [], "xs": [], "ys": []},
+                "device_state": None,
+                "selector": None,
+            }
+        }
+    )
+    assert explorer.node == model.root("workload") and computed == []
+    assert explorer.map.data[0].level == model.root("workload")
+
+
+def test_the_map_follows_the_view(model, ids):
+    explorer = Explorer(model, focus={"namespace": "shop", "workload": "checkout"}, anomalies=False)
+    explorer.view.value = "node"
+    tree = model.tree("node")
+    assert set(explorer.map.data[0].ids) <= set(tree["id"])
+    assert explorer.map.data[0].level == explorer.node == model.root("node")
+    assert set(tree.loc[list(explorer.map.data[0].ids), "kind"]) == {"Cluster", "Node", "Pod"}
+    node = tree.loc[tree["kind"] == "Node", "id"].iloc[0]
+    _click(explorer, node)
+    assert explorer.focus["node"] == tree.at[node, "node"]
+    assert _visible(explorer)[0].value == node
+    explorer.view.value = "service"
+    assert set(explorer.map.data[0].ids) <= set(model.tree("service")["id"])
+    assert "Service" in set(model.tree("service").loc[list(explorer.map.data[0].ids), "kind"])
+
+
+def test_explorers_sharing_a_model_zoom_on_their_own(model):
+    first, second = Explorer(model, anomalies=False), Explorer(model, anomalies=False)
+    _click(first, model.find("workload", {"namespace": "shop"}))
+    assert first.map.data[0].level == model.find("workload", {"namespace": "shop"})
+    assert second.map.data[0].level == model.root("workload")
+
+
+@pytest.fixture
+def marked_up() -> obskit.Investigation:
+    """Pods and a container whose names are plotly's pseudo-HTML: a link, an image, bold."""
+    pods = ['<a href="javascript:alert(1)">x</a>', "<img src=x onerror=alert(1)>"]
+    return obskit.Investigation(
+        logs=pd.DataFrame(
+            {
+                "timestamp": ["2024-05-01T10:00:00Z", "2024-05-01T10:01:00Z"],
+                "namespace": ["shop", "shop"],
+                "pod": pods,
+                "container": ["<b>c</b>", "web"],
+                "message": ["ERROR boom", "INFO fine"],
+            }
+        ),
+        cluster="test",
+    )
+
+
+def test_map_labels_from_the_data_are_text_not_markup(marked_up):
+    explorer = Explorer(marked_up, anomalies=False, tables=())
+    [trace] = explorer.map.data
+    # everything plotly.js parses for tags: the box labels (also the path bar), their text and
+    # the hover text; obskit's own markup (<b>, <i>, <br>) is all that is left in them
+    shown = [*trace.labels, *trace.text, *trace.hovertext]
+    for value in shown:
+        stripped = re.sub(r"</?(?:b|i|br)>", "", value)
+        assert "<" not in stripped and ">" not in stripped, value
+    assert "&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;" in trace.labels
+    assert "&lt;img src=x onerror=alert(1)&gt;" in trace.labels
+    # clicking the hostile pod selects it and shows its container; the status line shows its
+    # name as text
+    link = next(i for i in trace.ids if "javascript" in i)
+    _click(explorer, link)
+    assert explorer.focus["pod"] == '<a href="javascript:alert(1)">x</a>'
+    assert "&lt;b&gt;c&lt;/b&gt;" in explorer.map.data[0].labels
+    assert not any("<b>c" in label for label in explorer.map.data[0].labels)
+    assert "<a href" not in explorer.status.value
+    assert "&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;" in explorer.status.value

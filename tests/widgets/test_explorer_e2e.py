@@ -2,8 +2,10 @@
 
 JupyterLab runs on 127.0.0.1 (a free port, a one-off token, a temporary root folder holding a
 copy of ``notebooks/01-cluster-explorer.ipynb``); Debian's Chromium, driven by Playwright, opens
-the notebook, runs all cells, picks a pod in the Explorer's dropdowns, and checks that the
-timeline's title and traces changed to that pod. Skipped, with the reason, only where Chromium or
+the notebook, runs all cells, clicks a pod on the Explorer's map and picks another in its
+dropdowns, and checks that the timeline's title and traces, the dropdowns and the map followed.
+A cell added to the copy draws the map of pods named with plotly's pseudo-HTML, to check that
+they show as text. Skipped, with the reason, only where Chromium or
 Playwright is missing and ``CI`` is not set; under CI it must run.
 
 Set ``OBSKIT_SCREENSHOTS`` to a folder to keep the screenshots it takes.
@@ -12,9 +14,9 @@ Set ``OBSKIT_SCREENSHOTS`` to a folder to keep the screenshots it takes.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -39,6 +41,21 @@ CHROMIUM_ARGS = [
 ]
 #: The whole test stays under this many seconds (server start, notebook run, interaction).
 BUDGET = 90
+#: Pods named with markup plotly.js would render (a link, an image), on a map of their own.
+MARKED_UP = ('<a href="javascript:alert(1)">x</a>', "<img src=x onerror=alert(1)>")
+_MARKED_UP_CELL = f"""import pandas as pd
+marked_up = obskit.Investigation(
+    logs=pd.DataFrame({{
+        "timestamp": ["2024-05-01T10:00:00Z", "2024-05-01T10:01:00Z"],
+        "namespace": ["shop", "shop"],
+        "pod": {list(MARKED_UP)!r},
+        "container": ["web", "web"],
+        "message": ["ERROR boom", "INFO fine"],
+    }}),
+    cluster="marked-up",
+)
+Explorer(marked_up, focus={{"namespace": "shop"}}, anomalies=False, tables=())
+"""
 
 
 def _requirements() -> None:
@@ -149,6 +166,10 @@ _KERNEL_READY = """() => {
   return !!(session && session.kernel && session.kernel.status === 'idle'
             && panel.content && panel.content.widgets.length > 0);
 }"""
+_KERNEL_IDLE = """() => {
+  const session = window.jupyterapp.shell.currentWidget.sessionContext.session;
+  return session.kernel.status === 'idle';
+}"""
 _ERRORS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\
 "application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.\
 stderr"]')).map(e => e.textContent).filter(t => /Error|Traceback/.test(t))"""
@@ -156,6 +177,59 @@ stderr"]')).map(e => e.textContent).filter(t => /Error|Traceback/.test(t))"""
 
 def _title(page) -> str:
     return page.locator(".obskit-explorer-timeline .gtitle").first.text_content() or ""
+
+
+def _notebook_copy(root: Path) -> None:
+    """Notebook 01 in the lab's folder, with the marked-up map's cell at its end."""
+    notebook = json.loads(NOTEBOOK.read_text())
+    notebook["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": _MARKED_UP_CELL,
+        }
+    )
+    (root / NOTEBOOK.name).write_text(json.dumps(notebook))
+
+
+def _wait_title(page, text: str, left) -> None:
+    page.wait_for_function(
+        "text => Array.from(document.querySelectorAll("
+        "'.obskit-explorer-timeline .gtitle')).some(t => t.textContent.includes(text))",
+        arg=text,
+        timeout=left(),
+        polling=200,
+    )
+
+
+def _map_box(explorer, label: str):
+    """The box of the map labelled ``label`` (its text starts with the label)."""
+    boxes = explorer.locator(".obskit-explorer-map g.slice")
+    return boxes.filter(has=explorer.page.locator("text.slicetext", has_text=label)).first
+
+
+def _click_box(page, box, left) -> None:
+    """Point at a box of the map, in its title strip, then click it, as a user does.
+
+    The FigureWidget sends hovers and clicks to the kernel in one state field, which the
+    browser holds back while an earlier message is in flight, keeping only the newest: a
+    click within a round trip of the hover before it can be replaced by the next hover. A
+    user's hand is slower than that; the test waits for the kernel to take the hover.
+    """
+    label = box.locator("text.slicetext").first.bounding_box()
+    x, y = label["x"] + 4, label["y"] + label["height"] / 2
+    page.mouse.move(x, y, steps=4)
+    page.locator(".hoverlayer .hovertext").first.wait_for(timeout=left())
+    page.wait_for_timeout(300)
+    page.wait_for_function(_KERNEL_IDLE, timeout=left(), polling=50)
+    page.mouse.click(x, y)
+
+
+def _map_entry(explorer) -> str:
+    """The label of the box the map is zoomed to (the first, around all the others)."""
+    return explorer.locator(".obskit-explorer-map g.slice text.slicetext").first.text_content()
 
 
 def _drive(page, url: str, left, shots: Path) -> None:
@@ -179,24 +253,49 @@ def _drive(page, url: str, left, shots: Path) -> None:
     svg = explorer.locator(".obskit-explorer-timeline .main-svg").first
     width = svg.evaluate("e => e.getBoundingClientRect().width")
     assert width > 900, width
+    # the map is zoomed to the checkout Deployment: its box holds the pods, the path bar
+    # names the way up
+    assert _map_entry(explorer) == "checkout"
+    pathbar = explorer.locator(".obskit-explorer-map g.pathbar text").all_text_contents()
+    assert {t.strip() for t in pathbar} == {"prod-eu-1", "shop"}, pathbar
     page.screenshot(path=str(shots / "explorer-before.png"))
 
-    # the third dropdown (namespace, workload, pod) lists the workload's pods: pick the first
+    # the third dropdown (namespace, workload, pod) lists the workload's pods
     pods = explorer.locator(".obskit-explorer-level-2 select")
     options = pods.locator("option").all_text_contents()
-    assert options[0] == "(all)" and len(options) > 1, options
-    pod = options[1].split()[0]  # "name (Pod) · 1 warning, 40 errors", spaces non-breaking
-    pods.select_option(index=1)
+    assert options[0] == "(all)" and len(options) > 2, options
+    names = [o.split()[0] for o in options[1:]]  # "name (Pod) · 1 warning, 40 errors"
+
+    # a click on the last pod's box on the map selects it: timeline, dropdown, status follow
+    clicked = names[-1]
+    _click_box(page, _map_box(explorer, clicked), left)
+    _wait_title(page, f"pod={clicked}", left)
+    assert pods.evaluate("s => s.options[s.selectedIndex].text").startswith(clicked)
+    assert clicked in explorer.locator(".obskit-explorer-status").text_content()
     page.wait_for_function(
-        "pod => Array.from(document.querySelectorAll("
-        "'.obskit-explorer-timeline .gtitle')).some(t => t.textContent.includes("
-        "'pod=' + pod))",
+        "pod => document.querySelector('.obskit-explorer-map g.slice text.slicetext')"
+        ".textContent === pod",
+        arg=clicked,
+        timeout=left(),
+        polling=200,
+    )
+    page.screenshot(path=str(shots / "explorer-map-click.png"))
+
+    # picking the first pod in the dropdown zooms the map to it
+    pod = names[0]
+    pods.select_option(index=1)
+    _wait_title(page, f"pod={pod}", left)
+    after = _title(page)
+    assert f"pod={pod}" in after and after != before
+    page.wait_for_function(
+        "pod => document.querySelector('.obskit-explorer-map g.slice text.slicetext')"
+        ".textContent === pod",
         arg=pod,
         timeout=left(),
         polling=200,
     )
-    after = _title(page)
-    assert f"pod={pod}" in after and after != before
+    pathbar = explorer.locator(".obskit-explorer-map g.pathbar text").all_text_contents()
+    assert {t.strip() for t in pathbar} == {"prod-eu-1", "shop", "checkout"}, pathbar
     # the legend now names only that pod's series (and the events and log lanes)
     legend = explorer.locator(".legendtext").all_text_contents()
     series = [t for t in legend if "/" in t]
@@ -219,7 +318,7 @@ def _drive(page, url: str, left, shots: Path) -> None:
     # line names it) and the timeline is drawn again for it
     status = explorer.locator(".obskit-explorer-status")
     assert "whole span" in status.text_content()
-    explorer.evaluate("e => e.scrollIntoView({block: 'start'})")
+    status.evaluate("e => e.scrollIntoView({block: 'start'})")
     area = explorer.locator(".obskit-explorer-timeline .nsewdrag").first.bounding_box()
     y = area["y"] + area["height"] / 2
     page.mouse.move(area["x"] + area["width"] * 0.35, y)
@@ -236,6 +335,27 @@ def _drive(page, url: str, left, shots: Path) -> None:
     assert " UTC" in status.text_content() and "–" in status.text_content()
     page.screenshot(path=str(shots / "explorer-zoomed.png"))
 
+    # the map of pods named with markup: the names are text, no link or image is made
+    marked = page.locator(".obskit-explorer").nth(1)
+    marked.evaluate("e => e.scrollIntoView({block: 'start'})")
+    shown = marked.locator(".obskit-explorer-map g.slice text.slicetext").all_text_contents()
+    assert MARKED_UP[1] in shown, shown
+    link = next(t for t in shown if "javascript:alert(1)" in t)
+    assert link.startswith("<a href=") and link.endswith(">x</a>"), link
+    _click_box(page, _map_box(marked, "<a href="), left)  # hover, then click: hover text too
+    page.wait_for_function(
+        "() => document.querySelectorAll('.obskit-explorer-status')[1]"
+        ".textContent.includes('javascript:alert(1)')",
+        timeout=left(),
+        polling=200,
+    )
+    # in the drawing (boxes, path bar, hover label), not the toolbar's link to plotly.com
+    made = marked.locator(".obskit-explorer-map .main-svg").locator("a, image, foreignObject")
+    assert made.evaluate_all("els => els.map(e => e.outerHTML)") == []
+    assert marked.locator(".obskit-explorer-map img, .obskit-explorer-map script").count() == 0
+    assert marked.locator(".obskit-explorer-status a, .obskit-explorer-status img").count() == 0
+    page.screenshot(path=str(shots / "explorer-marked-up.png"))
+
 
 def test_explorer_in_jupyterlab(tmp_path):
     _requirements()
@@ -245,7 +365,7 @@ def test_explorer_in_jupyterlab(tmp_path):
     deadline = started + BUDGET - 10
     root = tmp_path / "lab"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    _notebook_copy(root)
     shots = Path(os.environ.get("OBSKIT_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
 
