@@ -3,7 +3,8 @@
 Log lines, label values, audit fields and Falco output are attacker-controlled. Plotly renders a
 subset of HTML in hover text, labels, legend entries and tick labels, so every piece of data text
 that reaches a figure goes through :func:`text` (or :func:`texts` for a column): ``<``, ``>``,
-``&`` and quotes become entities, which plotly shows as the characters themselves. Markup that
+``&`` and quotes become entities (numeric ones for quotes: plotly.js decodes ``&#34;``, not
+``&quot;``), which plotly shows as the characters themselves. Markup that
 obskit adds itself (``<b>``, ``<br>``) is added *after* escaping.
 """
 
@@ -34,6 +35,8 @@ def text(value: object, limit: int | None = HOVER_CHARS) -> str:
     --------
     >>> text("<img src=x onerror=alert(1)>")
     '&lt;img src=x onerror=alert(1)&gt;'
+    >>> text('say "hi"')
+    'say &#34;hi&#34;'
     >>> text("a" * 10, limit=5)
     'aaaa…'
     """
@@ -42,7 +45,8 @@ def text(value: object, limit: int | None = HOVER_CHARS) -> str:
     raw = str(value)
     if limit is not None and len(raw) > limit:
         raw = raw[: max(limit - 1, 0)] + "…"
-    return html.escape(raw, quote=True)
+    # quotes as numeric entities: plotly.js decodes those, not "&quot;" (it would show as is)
+    return html.escape(raw, quote=True).replace("&quot;", "&#34;")
 
 
 def lines(value: object, limit: int | None = HOVER_CHARS, max_lines: int = 6) -> str:

@@ -270,7 +270,7 @@ def test_a_failed_pods_reason_on_its_tile_is_text(hostile):
     [trace] = hierarchy(inv, "workload").data
     failed = [t for t in trace.text if t.startswith("failed")]
     assert failed and all(
-        t == "failed (&lt;a href=&quot;javascript:alert(1)&quot;&gt;Evicted&lt;/a&gt;)"
+        t == "failed (&lt;a href=&#34;javascript:alert(1)&#34;&gt;Evicted&lt;/a&gt;)"
         for t in failed
     )
     assert not any("<a" in t for t in [*trace.text, *trace.hovertext])

@@ -503,7 +503,7 @@ def test_map_labels_from_the_data_are_text_not_markup(marked_up):
     for value in shown:
         stripped = re.sub(r"</?(?:b|i|br)>", "", value)
         assert "<" not in stripped and ">" not in stripped, value
-    assert "&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;" in trace.labels
+    assert "&lt;a href=&#34;javascript:alert(1)&#34;&gt;x&lt;/a&gt;" in trace.labels
     assert "&lt;img src=x onerror=alert(1)&gt;" in trace.labels
     # clicking the hostile pod selects it and shows its container; the status line shows its
     # name as text
