@@ -35,6 +35,7 @@ import orjson
 import pandas as pd
 
 from obskit.errors import FormatError, SourceError
+from obskit.schema import STRING
 
 __all__ = ["MANIFEST", "is_bundle", "read", "save"]
 
@@ -260,6 +261,10 @@ def _encode(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
 
 def _decode(frame: pd.DataFrame, info: dict) -> pd.DataFrame:
+    for column in frame.columns:
+        # pandas < 3 reads Parquet's text back in its default string storage, python
+        if frame[column].dtype == pd.StringDtype("python"):
+            frame[column] = frame[column].astype(STRING)
     for column in info.get("json", []):
         frame[column] = pd.Series(
             [_untag(orjson.loads(text)) for text in frame[column]], index=frame.index, dtype=object

@@ -337,7 +337,7 @@ def _series(values: pd.Series, passes: list[Pass], counts: Counter) -> pd.Series
             ordered=values.cat.ordered,
         )
         return pd.Series(cat, index=values.index, name=values.name)
-    texts = values[values.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False)]
+    texts = values[np.fromiter((isinstance(v, str) for v in values), bool, len(values))]
     if texts.empty:
         return values
     occurrences = texts.value_counts()

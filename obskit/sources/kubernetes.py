@@ -750,7 +750,9 @@ def _arrow_list(items: list, origin: str) -> ParseResult | None:
     raw = laid.filter(is_event) if len(rest) else laid
     # the Events whose raw holds an escape orjson spells otherwise: written by orjson
     hit = pc.match_substring_regex(raw, _RESPELLED_RE.pattern.decode())
-    if hit.true_count:
+    # pc.any, not hit.true_count: pyarrow < 16 crashes counting a kernel's output that has no
+    # validity bitmap (apache/arrow#41016)
+    if pc.any(hit).as_py():
         texts = pc.filter(raw, hit).to_pylist()
         respelled = pa.array([orjson.dumps(orjson.loads(t)) for t in texts], pa.large_binary())
         raw = pc.replace_with_mask(raw, hit, respelled)

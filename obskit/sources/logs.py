@@ -375,6 +375,7 @@ _HASH_MUL, _KNOWN_FIRST, _KNOWN_SECOND, _KNOWN_CODES = _known_words()
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 _HIGH = np.uint64(0x8080808080808080)
 _CASE = np.uint64(0x2020202020202020)
+_BYTE_ONES = np.uint64(0x0101010101010101)
 _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
@@ -386,8 +387,10 @@ def _letters(word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # bit 7 of each byte: a letter is "a" to "z" once lower-cased, and ASCII
     letter = (seven + np.uint64(0x1F1F1F1F1F1F1F1F)) & ~(seven + np.uint64(0x0505050505050505))
     stop = ~(letter & ~low) & _HIGH
-    # the first stop byte's index: the bits below its bit 7, over 8 (8 when there is none)
-    return np.bitwise_count((stop & (~stop + np.uint64(1))) - np.uint64(1)) >> np.uint8(3), low
+    # the first stop byte's index: the bytes wholly below its bit 7 (all 8 when there is none),
+    # counted by summing their bits 7 into the top byte (np.bitwise_count needs NumPy 2)
+    below = ((stop & (~stop + np.uint64(1))) - np.uint64(1)) & _HIGH
+    return ((below >> np.uint64(7)) * _BYTE_ONES >> np.uint64(56)).astype(np.uint8), low
 
 
 def _word_codes(
