@@ -35,7 +35,7 @@ import orjson
 import pandas as pd
 
 from obskit.errors import FormatError, SourceError
-from obskit.schema import STRING
+from obskit.schema import STRING, STRING_CATS
 
 __all__ = ["MANIFEST", "is_bundle", "read", "save"]
 
@@ -245,7 +245,8 @@ def _plain(value: object) -> object:
 
 def _encode(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """The frame with object columns as tagged JSON text, and what it takes to undo that."""
-    info: dict[str, object] = {"json": [], "categories": {}}
+    # "text": this pandas' dtype of text categories ("object" before pandas 3, "str" since)
+    info: dict[str, object] = {"json": [], "categories": {}, "text": str(STRING_CATS)}
     columns = {}
     for column in frame.columns:
         values = frame[column]
@@ -269,17 +270,24 @@ def _decode(frame: pd.DataFrame, info: dict) -> pd.DataFrame:
         frame[column] = pd.Series(
             [_untag(orjson.loads(text)) for text in frame[column]], index=frame.index, dtype=object
         )
+    # text categories written by another pandas ("object" before 3, "str" since) are read in
+    # this one's, as every frame it makes has them
+    here = str(STRING_CATS)
+    theirs = info.get("text", here)
     for column, dtype in info.get("categories", {}).items():
         values = frame[column]
+        target = here if dtype == theirs else dtype
         if not isinstance(values.dtype, pd.CategoricalDtype):
             # a column of no values is written with Parquet's null type, not as a dictionary
-            values = values.astype(pd.CategoricalDtype(pd.Index([], dtype=dtype)))
+            values = values.astype(pd.CategoricalDtype(pd.Index([], dtype=target)))
             frame[column] = values
         categories = values.cat.categories
-        if str(categories.dtype) != dtype:
+        if target != dtype and categories.inferred_type not in ("string", "empty"):
+            target = dtype  # the writer's default dtype, but not text: as written
+        if str(categories.dtype) != target:
             frame[column] = pd.Categorical.from_codes(
                 values.cat.codes,
-                categories=pd.Index(list(categories), dtype=dtype),
+                categories=pd.Index(list(categories), dtype=target),
                 ordered=values.cat.ordered,
             )
     return frame
