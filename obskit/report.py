@@ -14,7 +14,8 @@ What the HTML is
   script, font, stylesheet or image is fetched from anywhere.
 - **Nothing from the data executes.** Log lines, labels, audit fields and Falco output are
   attacker-controlled. Outputs keep only plain text, HTML, Markdown, PNG/JPEG and plotly
-  figures; JavaScript and widget outputs are dropped; every HTML and Markdown output is
+  figures; JavaScript outputs are dropped, a live widget (the Explorer) becomes a sentence
+  naming it and pointing to the notebook; every HTML and Markdown output is
   sanitised with bleach (tables, text formatting and links survive; ``<script>``, event
   handlers, ``<img>``, ``<iframe>``, ``<style>`` do not); figure JSON is embedded as a data block
   with ``<``, ``>`` and ``/`` escaped; the views escape data text before plotly sees it; and the
@@ -89,7 +90,8 @@ CONTENT_BYTES = 6_000_000
 #: The bound on a report's size: plotly.js, the stylesheet, the content budget and markup.
 MAX_REPORT_BYTES = 12_000_000
 
-#: Output types that can reach the report; everything else (JavaScript, widgets) is dropped.
+#: Output types that can reach the report; everything else (JavaScript, widgets) is dropped
+#: (a widget leaves a sentence in its place).
 _KEPT_MIMETYPES = (
     "application/vnd.plotly.v1+json",
     "text/html",
@@ -99,6 +101,8 @@ _KEPT_MIMETYPES = (
     "text/plain",
 )
 _PLOTLY = "application/vnd.plotly.v1+json"
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+_WIDGET_NAME = re.compile(r"[A-Z][A-Za-z]{0,40}(?=\()")
 #: What survives in HTML and Markdown outputs: tables, text formatting, lists, links.
 _TAGS = frozenset(
     {
@@ -583,6 +587,15 @@ def _safe_output(output: dict, index: int) -> dict | None:
         output["data"] = {"text/html": _figure_html(data[_PLOTLY], index)}
         output["metadata"] = {}
         return output
+    if _WIDGET in data:
+        # a live widget (the Explorer) needs its kernel: say so instead of its text repr
+        plain = data.get("text/plain", "")
+        name = _WIDGET_NAME.match("".join(plain) if isinstance(plain, list) else str(plain))
+        what = f"the interactive {name.group(0)}" if name else "an interactive widget"
+        return _note(
+            f"Here the notebook shows {what}. It needs a running kernel, so a shared report "
+            "cannot show it: open the notebook in JupyterLab to use it."
+        )
     kept = {}
     for mimetype in _KEPT_MIMETYPES:
         if mimetype not in data:

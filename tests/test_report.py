@@ -190,6 +190,27 @@ def test_javascript_and_widget_outputs_are_dropped():
     assert "<script" not in page  # no figure: not even plotly.js
 
 
+def test_a_widget_is_named_and_left_to_the_notebook():
+    nb = _notebook(
+        _display(
+            {
+                "application/vnd.jupyter.widget-view+json": {"model_id": "m"},
+                "text/plain": "Explorer(children=(VBox(children=(ToggleButtons(",
+            }
+        ),
+        _display(
+            {
+                "application/vnd.jupyter.widget-view+json": {"model_id": "n"},
+                "text/plain": "<script>alert(1)</script>(",
+            }
+        ),
+    )
+    body = export_html_body(nb)
+    assert "Here the notebook shows the interactive Explorer. It needs a running kernel" in body
+    assert "Here the notebook shows an interactive widget." in body
+    assert "children=" not in body and "alert(1)" not in body and "model_id" not in body
+
+
 def test_html_outputs_are_sanitised():
     nb = _notebook(
         _display(
