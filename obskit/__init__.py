@@ -29,7 +29,7 @@ from obskit.errors import (
     UnknownFormatError,
 )
 from obskit.investigation import Investigation, load
-from obskit.live import Kubernetes, Loki, Prometheus, collect
+from obskit.live import Kubernetes, Loki, Prometheus, Watch, collect, watch
 from obskit.redact import redact, set_redaction
 from obskit.schema import KEY, SEVERITIES
 from obskit.sources import FORMATS
@@ -55,6 +55,7 @@ __all__ = [
     "SchemaError",
     "SourceError",
     "UnknownFormatError",
+    "Watch",
     "__version__",
     "bundle",
     "collect",
@@ -67,4 +68,5 @@ __all__ = [
     "report",
     "schema",
     "set_redaction",
+    "watch",
 ]

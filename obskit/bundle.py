@@ -1,7 +1,8 @@
 """Evidence bundles: an Investigation saved to a folder, read back exactly, with no cluster.
 
 A bundle is a folder holding one Parquet file per frame (``metrics``, ``events``, ``logs``,
-``inventory``, ``rejects``, and the ``files`` ledger) and a ``manifest.json`` that says what it
+``inventory``, ``rejects``, the ``files`` ledger, and a live watch's ``changes`` when it has
+them) and a ``manifest.json`` that says what it
 is: obskit's version, when it was written, the window, the cluster, the provenance (each query or
 file the investigation was made from, with its rows), the notes and the coverage gaps, the row
 count and SHA-256 of every file. Credentials are never in it: live sources record their URLs
@@ -46,6 +47,9 @@ FORMAT = "obskit-evidence-bundle"
 VERSION = 1
 #: The frames a bundle holds, each in ``<name>.parquet``.
 FRAMES = ("metrics", "events", "logs", "inventory", "rejects", "files")
+#: Frames a bundle holds when the investigation has them (a watch's change log); a bundle
+#: without them reads back with them empty.
+OPTIONAL_FRAMES = ("changes",)
 #: The prefix of the notes that record a coverage gap (see :mod:`obskit.live.collect`).
 GAP = "coverage gap: "
 
@@ -114,7 +118,8 @@ def save(inv, path: str | Path, *, overwrite: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict] = {}
     schema_info: dict[str, dict] = {}
-    for name in FRAMES:
+    written = [*FRAMES, *(n for n in OPTIONAL_FRAMES if len(getattr(inv, n)))]
+    for name in written:
         frame = getattr(inv, name)
         encoded, info = _encode(frame)
         file = folder / f"{name}.parquet"
@@ -129,7 +134,7 @@ def save(inv, path: str | Path, *, overwrite: bool = False) -> Path:
         "cluster": inv.cluster,
         "window": {"start": _iso(inv.start), "end": _iso(inv.end)},
         "time_span": dict(zip(("start", "end"), map(_iso, inv.time_span()), strict=True)),
-        "rows": {name: len(getattr(inv, name)) for name in FRAMES},
+        "rows": {name: len(getattr(inv, name)) for name in written},
         "provenance": provenance,
         "coverage_gaps": [n[len(GAP) :] for n in notes if n.startswith(GAP)],
         "notes": notes,
@@ -206,6 +211,7 @@ def read(path: str | Path):
         notes=list(manifest.get("notes") or []),
         enrich_now=False,
         window=(_timestamp(window.get("start")), _timestamp(window.get("end"))),
+        changes=frames.get("changes"),
     )
 
 

@@ -118,6 +118,7 @@ class Investigation:
         notes: list[str],
         enrich_now: bool,
         window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
+        changes: pd.DataFrame | None = None,
     ) -> None:
         self.cluster = cluster
         inventory = frames["inventory"]
@@ -140,6 +141,9 @@ class Investigation:
         )
         self.notes: list[str] = list(notes)
         self.start, self.end = window
+        #: What a live watch saw happen to objects (``schema.FRAMES["changes"]``); empty when
+        #: the investigation was not watched.
+        self.changes: pd.DataFrame = changes if changes is not None else schema.empty("changes")
 
     @classmethod
     def _from_parts(
@@ -152,6 +156,7 @@ class Investigation:
         notes: list[str],
         enrich_now: bool = True,
         window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
+        changes: pd.DataFrame | None = None,
     ) -> Investigation:
         inv = cls.__new__(cls)
         inv._set(
@@ -162,10 +167,13 @@ class Investigation:
             notes=notes,
             enrich_now=enrich_now,
             window=window,
+            changes=changes,
         )
         return inv
 
-    def _derive(self, frames: dict[str, pd.DataFrame], window=None) -> Investigation:
+    def _derive(
+        self, frames: dict[str, pd.DataFrame], window=None, changes: pd.DataFrame | None = None
+    ) -> Investigation:
         return Investigation._from_parts(
             frames,
             cluster=self.cluster,
@@ -174,6 +182,7 @@ class Investigation:
             notes=self.notes,
             enrich_now=False,
             window=window if window is not None else (self.start, self.end),
+            changes=self.changes if changes is None else changes,
         )
 
     # --- what an analyst calls ---------------------------------------------------------------
@@ -227,7 +236,14 @@ class Investigation:
         if lo is not None:
             keep &= inv["deleted"].isna() | (inv["deleted"] >= lo)
         frames["inventory"] = inv.loc[keep].reset_index(drop=True)
-        return self._derive(frames, window=(lo or self.start, hi or self.end))
+        changes = self.changes
+        keep = pd.Series(True, index=changes.index)
+        if lo is not None:
+            keep &= changes["timestamp"] >= lo
+        if hi is not None:
+            keep &= changes["timestamp"] <= hi
+        changes = changes.loc[keep].reset_index(drop=True)
+        return self._derive(frames, window=(lo or self.start, hi or self.end), changes=changes)
 
     def focus(
         self,
@@ -299,12 +315,13 @@ class Investigation:
                 )
                 raise InvestigationError(f"no {column} {missing[0]!r} in this investigation{hint}")
         out = {}
-        for name, frame in frames.items():
+        for name, frame in {**frames, "changes": self.changes}.items():
             keep = pd.Series(True, index=frame.index)
             for column, values in wanted.items():
                 keep &= frame[column].isin(values)
             out[name] = frame.loc[keep].reset_index(drop=True)
-        return self._derive(out)
+        changes = out.pop("changes")
+        return self._derive(out, changes=changes)
 
     def summary(self) -> pd.DataFrame:
         """One row per frame: rows, time span, and the share of rows with each key column set.

@@ -22,6 +22,13 @@ inventory
     One row per Kubernetes object: ``kind, name, uid``, the direct owner, the key (a Pod row's
     ``pod`` is its name, a Node row's ``node`` its name), ``labels``, ``selector``,
     ``containers``, ``created``, ``deleted``, ``phase``.
+changes
+    What a live watch (:func:`obskit.watch`) saw happen to objects, one row per change:
+    ``timestamp`` (when it was seen), ``verb`` (``added``, ``modified``, ``deleted``, or
+    ``seen-missing`` for an object found gone on a relist, its deletion not seen), ``kind, name,
+    uid`` + key + ``changed`` (the fields that changed) and their values after the change
+    (``phase, ready, restarts, image, owner, reason``), ``before`` (the changed fields' values
+    before it), ``resource_version`` and ``origin``. Empty for investigations loaded from files.
 rejects
     What could not be read: ``format, origin, line, offset, reason, raw``.
 
@@ -141,6 +148,24 @@ FRAMES: dict[str, dict[str, str]] = {
         "deleted": "time",
         "phase": "category",
         **_PROVENANCE,
+    },
+    "changes": {
+        "timestamp": "time",
+        "verb": "category",
+        "kind": "category",
+        "name": "string",
+        "uid": "string",
+        **_KEY_SPEC,
+        "changed": "string",
+        "phase": "category",
+        "ready": "string",
+        "restarts": "int",
+        "image": "string",
+        "owner": "string",
+        "reason": "string",
+        "before": "string",
+        "resource_version": "string",
+        "origin": "category",
     },
     "rejects": {
         "format": "category",

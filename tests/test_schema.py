@@ -53,7 +53,7 @@ def test_bad_severity_and_bad_time_are_named():
 
 
 def test_unknown_frame_lists_frames():
-    with pytest.raises(SchemaError, match="unknown frame 'traces'; the frames are events"):
+    with pytest.raises(SchemaError, match="unknown frame 'traces'; the frames are changes, events"):
         schema.empty("traces")
 
 

@@ -165,6 +165,8 @@ class Kubernetes:
                 f"context name (kubectl config get-contexts)"
             ) from exc
         cfg.retries = 0  # retries are done here, the same way for every call
+        # obskit.watch holds one open connection per watched kind (and namespace)
+        cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 64)
         self._client = client.ApiClient(configuration=cfg)
         self._apis: dict[str, object] = {}
         self.url = cfg.host.rstrip("/")
@@ -303,16 +305,20 @@ class Kubernetes:
             self._apis[name] = getattr(client, name)(self._client)
         return self._apis[name]
 
-    def _pages(self, resource: str, namespace: str | None) -> list[dict]:
-        """The List pages of one resource in one namespace (or all), items completed."""
+    def _list_call(self, resource: str, namespace: str | None) -> tuple[Callable, tuple]:
+        """The client method that lists (or, with ``watch=True``, watches) one resource in one
+        namespace (or all), and its positional arguments."""
         api_name, noun, namespaced = RESOURCES[resource]
         api = self._api(api_name)
         if not namespaced:
-            call, args = getattr(api, f"list_{noun}"), ()
-        elif namespace is None:
-            call, args = getattr(api, f"list_{noun}_for_all_namespaces"), ()
-        else:
-            call, args = getattr(api, f"list_namespaced_{noun}"), (namespace,)
+            return getattr(api, f"list_{noun}"), ()
+        if namespace is None:
+            return getattr(api, f"list_{noun}_for_all_namespaces"), ()
+        return getattr(api, f"list_namespaced_{noun}"), (namespace,)
+
+    def _pages(self, resource: str, namespace: str | None) -> list[dict]:
+        """The List pages of one resource in one namespace (or all), items completed."""
+        call, args = self._list_call(resource, namespace)
         where = f"listing {resource}" + (f" in namespace {namespace!r}" if namespace else "")
         token: str | None = None
         restarted = False
