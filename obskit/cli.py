@@ -14,13 +14,19 @@
     Run a curated notebook on SOURCE (a bundled incident's name, a folder, a file, a glob, an
     evidence bundle, or ``live`` with ``--prometheus``/``--kubernetes``/``--loki``) and write
     a self-contained, offline, redacted HTML report (``--show-code`` keeps the code).
+``obskit watch --kubernetes [CTX] --prometheus URL --loki URL --namespace NS --duration 30m``
+    Follow a live cluster (:func:`obskit.watch`): print each object change as it is seen, and
+    at the end (the duration, or Ctrl-C) what each source did; ``--bundle DIR`` saves what was
+    seen, the change log included, as an evidence bundle.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import textwrap
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -221,6 +227,10 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--show-code", action="store_true", help="keep the code cells in the report")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     live = p.add_argument_group("live sources (SOURCE 'live'; --start and --end required)")
+    _add_live_arguments(live)
+
+
+def _add_live_arguments(live: argparse._ArgumentGroup) -> None:
     live.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
     live.add_argument(
         "--prometheus-token-env", metavar="VAR", help="environment variable with a bearer token"
@@ -237,6 +247,99 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     live.add_argument(
         "--namespace", action="append", metavar="NAME", help="only this namespace (repeatable)"
     )
+
+
+def _add_watch_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="follow a live cluster: print object changes as they come, save what was seen",
+        description="Follow a live cluster: the Kubernetes inventory by list and watch, "
+        "Prometheus and Loki every tick. Each object change is printed as it is seen; at the end "
+        "(--duration, or Ctrl-C) the sources' status is printed and --bundle is written.",
+    )
+    _add_live_arguments(p.add_argument_group("sources (at least one)"))
+    p.add_argument("--duration", metavar="DURATION", help="stop after this long, e.g. 30m")
+    p.add_argument("--every", default="15s", metavar="DURATION", help="tick (default: 15s)")
+    p.add_argument(
+        "--keep", default="2h", metavar="DURATION", help="signal history kept (default: 2h)"
+    )
+    p.add_argument("--cluster", help="cluster name for rows that carry none")
+    p.add_argument("--bundle", metavar="DIR", help="save what was seen here at the end")
+
+
+#: Control characters (ANSI escapes included) never reach the terminal from the data.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _plain(value: object) -> str:
+    """A value from the data as one terminal-safe line."""
+    text = "-" if value is None or value is pd.NA or value != value else str(value)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\n", " "))
+
+
+def _change_line(row: pd.Series) -> str:
+    """One change-log row as a line: time, verb, kind, namespace/name, what changed."""
+    where = "/".join(_plain(v) for v in (row["namespace"], row["name"]) if pd.notna(v))
+    if row["verb"] == "modified" and pd.notna(row["changed"]):
+        before = dict(
+            part.split("=", 1) for part in str(row["before"] or "").split("; ") if "=" in part
+        )
+        what = ", ".join(
+            f"{field}: {_plain(before.get(field))} -> {_plain(row[field])}"
+            for field in str(row["changed"]).split(", ")
+        )
+    else:
+        facts = [f"{k}={_plain(row[k])}" for k in ("node", "phase", "ready") if pd.notna(row[k])]
+        what = " ".join(facts)
+    return (
+        f"{row['timestamp']:%H:%M:%S}  {row['verb']:<12} {_plain(row['kind']):<12} {where}  {what}"
+    )
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from obskit.live.watch import _duration, watch
+
+    live = _live(args)
+    if live is None:
+        raise ReportError(
+            "obskit watch needs at least one of --kubernetes [CONTEXT], --prometheus URL, "
+            "--loki URL"
+        )
+    duration = _duration(args.duration, "--duration") if args.duration else None
+    sources = report.live_sources(live)
+    w = watch(**sources, every=args.every, keep=args.keep, cluster=args.cluster)
+    if w.kubernetes is not None:
+        print("Listing the cluster ...", flush=True)
+        w.listed(timeout=duration.total_seconds() if duration is not None else None)
+        objects = w.investigation().inventory
+        print(f"Listed {len(objects):,} objects; watching for changes.", flush=True)
+    print(f"Every {w.every}, keeping {w.keep} of signals; Ctrl-C stops.", flush=True)
+    ends = time.monotonic() + duration.total_seconds() if duration is not None else None
+    printed = 0
+    try:
+        while ends is None or time.monotonic() < ends:
+            time.sleep(0.5 if ends is None else max(0.0, min(0.5, ends - time.monotonic())))
+            changes = w.changes()
+            for _, row in changes.iloc[printed:].iterrows():
+                print(_change_line(row), flush=True)
+            printed = len(changes)
+    except KeyboardInterrupt:
+        print("\nStopping.")
+    finally:
+        w.stop()
+    changes = w.changes()
+    for _, row in changes.iloc[printed:].iterrows():
+        print(_change_line(row))
+    status = w.status()
+    print(f"\n{len(changes)} changes seen in {w.ticks} ticks. Sources:")
+    columns = ["source", "what", "state", "last_success", "errors", "relists", "dropped"]
+    print(status[columns].to_string(index=False))
+    for _, row in status[status["last_error"].notna()].iterrows():
+        print(f"  {_plain(row['what'])}: {_plain(row['last_error'])}")
+    if args.bundle:
+        folder = w.save(args.bundle)
+        print(f"Saved what was seen (the change log included) in {folder}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -277,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_demo.add_argument("--out", "-o", default=DEMO_REPORT, help=f"default: {DEMO_REPORT}")
     p_demo.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_report_parser(sub)
+    _add_watch_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "formats":
@@ -290,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "watch":
+            return _watch(args)
         paths = [str(datasets.path(p)) if p in datasets.names() else p for p in args.paths]
         return _print_summary(paths, args.cluster, args.format)
     except ObskitError as exc:

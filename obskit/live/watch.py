@@ -334,6 +334,18 @@ class Watch:
                 and self.ticks >= target
             )
 
+    def listed(self, timeout: float | None = None) -> bool:
+        """Block until every Kubernetes stream has listed its kind once (or been refused);
+        False when ``timeout`` ran out first. True at once without Kubernetes."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not all(s.listed_once or s.health.state == "forbidden" for s in self._streams):
+            left = None if deadline is None else deadline - time.monotonic()
+            if (left is not None and left <= 0) or self._stop.wait(
+                0.05 if left is None else min(0.05, left)
+            ):
+                return False
+        return True
+
     # --- what an analyst reads -----------------------------------------------------------------
 
     def changes(self) -> pd.DataFrame:

@@ -7,6 +7,7 @@ wire format (see its docstring), to the real ``kubernetes`` client.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pandas as pd
@@ -202,3 +203,70 @@ def test_save_writes_a_bundle_with_the_change_log(api, kube, tmp_path):
     assert back.cluster == "recorded"
     assert "checkout-7d9f8b6c4-new04" in set(back.inventory["name"])
     assert back.focus(pod="checkout-7d9f8b6c4-new04").changes["verb"].tolist() == ["added"]
+
+
+def test_cli_watch_prints_changes_as_they_come_and_writes_the_bundle(
+    api, kube, tmp_path, monkeypatch, capsys
+):
+    from obskit.cli import main
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    hostile = "checkout-7d9f8b6c4-\x1b]0;pwned\x07"  # a name that would set the window title
+
+    def change_the_cluster() -> None:
+        _until(lambda: any(w["path"] == "/api/v1/pods" for w in api.watches))  # listed
+        api.put(new_pod("checkout-7d9f8b6c4-cli01", "uid-cli01"))
+        api.put(new_pod("checkout-7d9f8b6c4-cli01", "uid-cli01", phase="Running"))
+        api.put(new_pod(hostile, "uid-cli02"))
+
+    changer = threading.Thread(target=change_the_cluster)
+    changer.start()
+    code = main(
+        [
+            "watch",
+            "--kubernetes",
+            "--duration",
+            "4s",
+            "--every",
+            "0.5s",
+            "--bundle",
+            str(tmp_path / "b"),
+        ]
+    )
+    changer.join()
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = [line for line in out.splitlines() if "cli01" in line]
+    assert "added" in lines[0] and "shop/checkout-7d9f8b6c4-cli01" in lines[0]
+    assert "modified" in lines[1] and "phase: Pending -> Running" in lines[1]
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07" in out
+    assert "Listed 6 objects; watching for changes." in out
+    assert "3 changes seen" in out
+    assert TOKEN not in out
+    back = obskit.load(tmp_path / "b")
+    assert back.changes["name"].tolist()[:2] == ["checkout-7d9f8b6c4-cli01"] * 2
+
+
+def test_loki_continues_from_the_last_line_without_losing_or_doubling_the_edge():
+    from obskit.live import Loki
+    from tests.live.conftest import loopback as serve
+    from tests.live.test_loki import WEB1, WEB2, FakeLoki
+
+    t0 = pd.Timestamp.now(tz="UTC").value - 2_000_000_000
+    data = [(WEB1 if i % 2 else WEB2, t0 + i * 1_000_000, f"msg=tick n={i}") for i in range(20)]
+    fake = FakeLoki(data)
+    with serve(fake.handle) as server:
+        with obskit.watch(loki=Loki(server.url), every="0.3s", backfill="1min") as w:
+            _until(lambda: len(w.investigation().logs) == 20)
+            edge = t0 + 19 * 1_000_000  # the last nanosecond kept: more lines arrive at it
+            data.append((WEB1, edge, "msg=late at the edge"))
+            data.append((WEB2, pd.Timestamp.now(tz="UTC").value, "msg=new"))
+            _until(lambda: len(w.investigation().logs) == 22)
+            w.wait(ticks=3, timeout=10)  # ticks that read the edge again
+            logs = w.investigation().logs
+    assert len(logs) == 22
+    assert not logs.duplicated(["timestamp", "pod", "message"]).any()
+    assert {"msg=late at the edge", "msg=new"} <= set(logs["message"])
+    assert logs["timestamp"].is_monotonic_increasing
+    assert len(fake.calls) >= 5  # each tick asked only from the last line on
+    assert all(int(c["start"]) >= edge for c in fake.calls[-3:])
