@@ -277,6 +277,15 @@ def _plain(value: object) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\n", " "))
 
 
+def _span(delta: pd.Timedelta) -> str:
+    """A duration as an analyst writes it: ``0.5s``, ``15s``, ``2min``, ``2h``."""
+    seconds = delta.total_seconds()
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def _change_line(row: pd.Series) -> str:
     """One change-log row as a line: time, verb, kind, namespace/name, what changed."""
     where = "/".join(_plain(v) for v in (row["namespace"], row["name"]) if pd.notna(v))
@@ -313,7 +322,7 @@ def _watch(args: argparse.Namespace) -> int:
         w.listed(timeout=duration.total_seconds() if duration is not None else None)
         objects = w.investigation().inventory
         print(f"Listed {len(objects):,} objects; watching for changes.", flush=True)
-    print(f"Every {w.every}, keeping {w.keep} of signals; Ctrl-C stops.", flush=True)
+    print(f"Every {_span(w.every)}, keeping {_span(w.keep)} of signals; Ctrl-C stops.", flush=True)
     ends = time.monotonic() + duration.total_seconds() if duration is not None else None
     printed = 0
     try:
