@@ -228,6 +228,9 @@ class Watch:
         self._listeners: list[Callable[[Watch], None]] = []
         # state, guarded by _lock
         self._objects: dict[str, dict] = {}  # uid -> inventory row of every object ever seen
+        self._dirty: set[str] = set()  # uids whose row changed since the last snapshot
+        self._inventory: pd.DataFrame | None = None  # the last snapshot's inventory frame
+        self._snapshot_lock = threading.Lock()  # one snapshot at a time (they share _inventory)
         self._facts: dict[str, dict] = {}  # uid -> tracked fields, while the object lives
         self._events: dict[str, tuple[pd.Timestamp, dict, _KubeStream]] = {}  # uid -> Event
         self._expired: set[str] = set()  # Events dropped by keep
@@ -383,19 +386,22 @@ class Watch:
         """A consistent snapshot: the inventory now (deleted objects kept, with ``deleted``
         set), the metrics, events and logs of the kept window, and the change log as
         ``inv.changes``."""
-        with self._lock:
-            objects = list(self._objects.values())
-            events = [doc for _, doc, _ in self._events.values()]
-            series = {name: list(s.chunks) for name, s in self._series.items()}
-            records = {name: s.records for name, s in self._series.items()}
-            logs = list(self._logs)
-            rejects = list(self._rejects)
-            notes = list(self._notes)
-            rows = list(self._changes)
-            as_of = self.as_of or _now()
+        with self._snapshot_lock:  # snapshots share the last inventory frame
+            with self._lock:
+                changed = [self._objects[uid] for uid in self._dirty]
+                dirty, self._dirty = self._dirty, set()
+                events = [doc for _, doc, _ in self._events.values()]
+                series = {name: list(s.chunks) for name, s in self._series.items()}
+                records = {name: s.records for name, s in self._series.items()}
+                logs = list(self._logs)
+                rejects = list(self._rejects)
+                notes = list(self._notes)
+                rows = list(self._changes)
+                as_of = self.as_of or _now()
+            inventory = self._inventory_result(changed, dirty) if self.kubernetes else None
         results: list[tuple[str, str, ParseResult]] = []
         if self.kubernetes is not None:
-            results.append(self._inventory_result(objects))
+            results.append(inventory)
             parsed = objects_to_frames(events, origin=self.kubernetes.origin("events (watch)"))
             results.append((self.kubernetes.origin("events (watch)"), "k8s-json", parsed))
         for name, chunks in series.items():
@@ -555,10 +561,20 @@ class Watch:
 
     # --- kubernetes state (called by the streams) ----------------------------------------------
 
-    def _inventory_result(self, rows: list[dict]) -> tuple[str, str, ParseResult]:
+    def _inventory_result(
+        self, changed: list[dict], dirty: set[str]
+    ) -> tuple[str, str, ParseResult]:
+        """The inventory frame: the last snapshot's, with the rows of the objects changed since
+        then made again (a tick changes a few of thousands of objects)."""
         assert self.kubernetes is not None
         origin = self.kubernetes.origin("inventory (watch)")
-        return origin, "k8s-json", _frames(len(rows), Rejects("k8s-json", origin), rows, [], origin)
+        fresh = _frames(len(changed), Rejects("k8s-json", origin), changed, [], origin).inventory
+        parts = [] if fresh is None else [fresh]
+        if self._inventory is not None:
+            parts.insert(0, self._inventory.loc[~self._inventory["uid"].isin(dirty)])
+        frame = schema.concat("inventory", parts).reset_index(drop=True)
+        self._inventory = frame
+        return origin, "k8s-json", ParseResult(len(frame), inventory=frame)
 
     def _apply(self, stream: _KubeStream, verb: str, obj: dict, seen: pd.Timestamp) -> None:
         """One object as a stream saw it: update the state, and the change log when it changed.
@@ -579,6 +595,7 @@ class Watch:
                 if before is None or old is None:
                     return  # never seen alive, or its deletion is already recorded
                 self._objects[uid] = {**before, "deleted": seen.isoformat()}
+                self._dirty.add(uid)
                 del self._facts[uid]
                 stream.known.discard(uid)
                 self._record(seen, verb, before, old, None, [], meta, stream)
@@ -587,6 +604,7 @@ class Watch:
             row["deleted"] = None  # a deletionTimestamp asks for deletion; it is not gone yet
             facts = _facts_of(obj)
             self._objects[uid], self._facts[uid] = row, facts
+            self._dirty.add(uid)
             stream.known.add(uid)
             if verb == "initial":
                 return

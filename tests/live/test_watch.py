@@ -274,3 +274,33 @@ def test_loki_continues_from_the_last_line_without_losing_or_doubling_the_edge()
     assert logs["timestamp"].is_monotonic_increasing
     assert len(fake.calls) >= 5  # each tick asked only from the last line on
     assert all(int(c["start"]) >= edge for c in fake.calls[-3:])
+
+
+def test_each_snapshot_inventory_is_the_whole_state_though_only_changed_rows_are_made(api, kube):
+    from obskit.sources._base import Rejects
+    from obskit.sources.kubernetes import _frames
+
+    with obskit.watch(kubernetes=kube, every="0.2s") as w:
+        _until(lambda: _listed(w))
+        first = w.investigation().inventory
+        for i in range(5):
+            api.put(new_pod(f"checkout-7d9f8b6c4-inc{i}", f"uid-inc{i}"))
+        api.delete("Pod", "uid-inc0")
+        api.put(new_pod("checkout-7d9f8b6c4-inc1", "uid-inc1", phase="Running"))
+        _until(lambda: len(w.changes()) == 7)
+        second = w.investigation().inventory
+        whole = _frames(
+            len(w._objects), Rejects("k8s-json", "x"), list(w._objects.values()), [], "x"
+        )
+    columns = ["kind", "name", "uid", "phase", "deleted", "node", "workload"]
+    by_uid = second.set_index("uid").sort_index()
+    assert len(second) == len(first) + 5 and second["uid"].is_unique
+    assert (
+        pd.notna(by_uid.loc["uid-inc0", "deleted"]) and by_uid.loc["uid-inc1", "phase"] == "Running"
+    )
+    expected = whole.inventory.set_index("uid").sort_index()
+    pd.testing.assert_frame_equal(
+        by_uid[[c for c in columns if c in expected and c != "uid" and c != "workload"]],
+        expected[[c for c in columns if c in expected and c != "uid" and c != "workload"]],
+        check_categorical=False,
+    )
