@@ -376,14 +376,16 @@ def _pod_attrs(pod: dict) -> dict:
 
 def _signal_only(signal_keys: pd.DataFrame, pods: pd.DataFrame, moment) -> list[dict]:
     """Signal keys whose pod the inventory does not know (or that have no pod), alive at moment."""
-    known = set(zip(pods["namespace"].astype("object"), pods["name"].astype("object"), strict=True))
-    out = []
-    for row in _records(signal_keys, [*schema.KEY, "min", "max"]):
-        if row["pod"] is not None and (row["namespace"], row["pod"]) in known:
-            continue
-        if _seen_alive(row, moment):
-            out.append(row)
-    return out
+    known = pd.MultiIndex.from_arrays(
+        [pods["namespace"].astype("object"), pods["name"].astype("object")]
+    )
+    keys = pd.MultiIndex.from_arrays(
+        [signal_keys["namespace"].astype("object"), signal_keys["pod"].astype("object")]
+    )
+    # most signal keys are inventory pods': drop those before making a dict of each row
+    unknown = ~(signal_keys["pod"].notna().to_numpy() & keys.isin(known))
+    rows = _records(signal_keys.loc[unknown], [*schema.KEY, "min", "max"])
+    return [row for row in rows if _seen_alive(row, moment)]
 
 
 def _inventory_rows(inventory: pd.DataFrame, kinds: Iterable[str], moment) -> list[dict]:
@@ -725,7 +727,8 @@ def _measure(frame: pd.DataFrame, rows: pd.DataFrame, column: str, how: str) -> 
         for c in schema.KEY:
             table[c] = table[c].astype("object").where(table[c].notna(), None)
         by_signature: dict[tuple[str, ...], list[int]] = {}
-        for i, (focus, pods) in enumerate(zip(frame["focus"], frame["_pods"], strict=True)):
+        focuses = frame["focus"].tolist()
+        for i, (focus, pods) in enumerate(zip(focuses, frame["_pods"], strict=True)):
             if pods is None:
                 by_signature.setdefault(tuple(sorted(focus)), []).append(i)
             else:
@@ -737,12 +740,12 @@ def _measure(frame: pd.DataFrame, rows: pd.DataFrame, column: str, how: str) -> 
                 continue
             sub = table.dropna(subset=list(signature))
             agg = sub.groupby(list(signature), sort=False)["w"].agg("max" if is_max else "sum")
+            found = agg.to_dict()  # one dict lookup per node, not one pandas lookup
             for i in positions:
-                focus = frame.at[i, "focus"]
-                lookup = tuple(focus[c] for c in signature)
-                found = agg.get(lookup[0] if len(lookup) == 1 else lookup)
-                if found is not None and not (isinstance(found, float) and np.isnan(found)):
-                    result[i] = found
+                lookup = tuple(focuses[i][c] for c in signature)
+                value = found.get(lookup[0] if len(lookup) == 1 else lookup)
+                if value is not None and not (isinstance(value, float) and np.isnan(value)):
+                    result[i] = value
     if is_max:
         frame[column] = result
     else:
