@@ -53,6 +53,7 @@ __all__ = [
     "Retry",
     "backoff_delay",
     "cut_at",
+    "error_reason",
     "read_capped",
     "redact",
     "retry_after",
@@ -363,19 +364,21 @@ def looks_like_html(body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<meta"))
 
 
-def describe_html(body: bytes, service: str) -> tuple[str, str | None]:
+def describe_html(body: bytes, service: str, how: str | None = None) -> tuple[str, str | None]:
     """What an HTML answer is (``an HTML sign-in page titled '...'``), and the fix when it is a
-    sign-in page (a proxy or SSO in the way)."""
+    sign-in page (a proxy or SSO in the way); ``how`` says how to get past it."""
     found = _TITLE.search(body[:ERROR_BYTES])
     title = html.unescape(found.group(1).decode("utf-8", "replace")).strip()[:80] if found else ""
     titled = f" titled {title!r}" if title else ""
     if not _SIGN_IN.search(body[:ERROR_BYTES].decode("utf-8", "replace")):
         return f"an HTML page{titled}", None
+    how = how or (
+        f"pass the credentials it expects (headers={{'Authorization': ...}}), or point the URL "
+        f"at {service}'s API behind it"
+    )
     return (
         f"an HTML sign-in page{titled}",
-        f"a proxy or single sign-on (SSO) gate stands in front of {service}: pass the "
-        f"credentials it expects (headers={{'Authorization': ...}}), or point the URL at "
-        f"{service}'s API behind it",
+        f"a proxy or single sign-on (SSO) gate stands in front of {service}: {how}",
     )
 
 
@@ -579,7 +582,7 @@ class HttpClient:
             raise CollectionError(
                 self.redact(
                     f"{self.service} at {url}: TLS verification failed for {what} "
-                    f"({_reason(exc)}); pass verify='/path/to/ca.pem' with the CA that "
+                    f"({error_reason(exc)}); pass verify='/path/to/ca.pem' with the CA that "
                     f"signed the server's certificate (verify=False turns the check off, "
                     f"which lets anyone in the middle read the answers)"
                 )
@@ -630,7 +633,7 @@ class HttpClient:
                 )
             ) from exc
         if started:  # a reset or a cut chunked body in the middle of the answer
-            reason = f"its answer was cut short ({_reason(exc)})"
+            reason = f"its answer was cut short ({error_reason(exc)})"
             return Retry(
                 reason=reason,
                 final=lambda n: (
@@ -640,7 +643,7 @@ class HttpClient:
                 ),
                 cause=exc,
             )
-        reason = f"could not connect ({_reason(exc)})"
+        reason = f"could not connect ({error_reason(exc)})"
         return Retry(
             reason=reason,
             final=lambda n: (
@@ -716,7 +719,7 @@ def _status_fix(status: int, service: str) -> str:
     return "fix the query"
 
 
-def _reason(exc: Exception) -> str:
+def error_reason(exc: Exception) -> str:
     """The innermost reason of a requests/urllib3 error, without the URL it repeats."""
     inner: BaseException = exc
     while True:
