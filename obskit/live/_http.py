@@ -29,6 +29,7 @@ import contextlib
 import email.utils
 import html
 import logging
+import os
 import random
 import re
 import socket
@@ -443,6 +444,11 @@ class HttpClient:
                 f"pass e.g. 'http://prometheus.monitoring:9090'"
             )
         check_limits(service, timeout, max_bytes)
+        if isinstance(verify, str) and not os.path.exists(verify):
+            raise CollectionError(
+                f"{service}: verify={verify!r} is not a CA bundle file or folder that exists; "
+                f"pass the path of the CA that signed the server's certificate (a .pem file)"
+            )
         parts = urlsplit(url)
         self.service = service
         self.url = safe_url(url)

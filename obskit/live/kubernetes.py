@@ -402,6 +402,7 @@ class Kubernetes:
     ) -> dict | Retry:
         """One try: the List; a :class:`Retry`; or a CollectionError."""
         from kubernetes.client.exceptions import ApiException
+        from kubernetes.config import ConfigException
 
         response = None
         done = False
@@ -414,6 +415,13 @@ class Kubernetes:
             done = True
         except ApiException as exc:
             return self._refused(exc, where)
+        except ConfigException as exc:  # an exec credential plugin that fails on refresh
+            raise CollectionError(
+                self._redact(
+                    f"{self.service} at {self.url}: the credentials of {self.source} could not "
+                    f"be refreshed while {where}: {exc}; log in again (kubectl get ns checks it)"
+                )
+            ) from None
         except urllib3.exceptions.HTTPError as exc:
             return self._broken(exc, where, deadline, started=response is not None)
         except BodyTooLarge as exc:

@@ -188,14 +188,9 @@ class Loki:
             self.pages += 1
             warnings += [w for w in doc.get("warnings") or [] if w not in warnings]
             data = doc["data"]
-            if data.get("resultType") != "streams":
+            if not isinstance(data, dict) or data.get("resultType") != "streams":
                 return self._parse(doc, logql)
-            entries = []
-            for item in data.get("result") or []:
-                labels = item.get("stream") or {}
-                key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
-                for value in item.get("values") or []:
-                    entries.append((int(value[0]), key, labels, value))
+            entries = self._entries(data, logql)
             returned = len(entries)
             entries.sort(key=lambda e: e[0])
             fresh = [e for e in entries if (e[1], e[0], e[3][1]) not in edge]
@@ -234,6 +229,25 @@ class Loki:
         if warnings:
             payload["warnings"] = warnings
         return self._parse(payload, logql)
+
+    def _entries(self, data: dict, logql: str) -> list[tuple[int, bytes, dict, list]]:
+        """A page's entries as ``(ns, stream key, labels, [ns, line])``, for the paging."""
+        entries = []
+        try:
+            for item in data.get("result") or []:
+                labels = item.get("stream") or {}
+                key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
+                for value in item.get("values") or []:
+                    entries.append((int(value[0]), key, labels, value))
+        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise CollectionError(
+                self.http.redact(
+                    f"Loki at {self.url} answered query {logql!r} with streams that are not "
+                    f'Loki\'s (each entry a ["<nanoseconds>", "<line>"] pair): {exc}; check '
+                    f"that the URL is Loki's API (a proxy or another service in between?)"
+                )
+            ) from exc
+        return entries
 
     def _page(self, logql: str, start_ns: int, end_ns: int, limit: int) -> dict:
         params = {

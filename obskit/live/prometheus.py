@@ -59,7 +59,7 @@ import requests
 
 from obskit._time import as_utc
 from obskit.errors import CollectionError, FormatError
-from obskit.live._http import MAX_BYTES, TIMEOUT, HttpClient
+from obskit.live._http import MAX_BYTES, TIMEOUT, HttpClient, looks_like_html
 from obskit.sources._base import ParseResult
 from obskit.sources.prometheus import parse_prometheus_json
 
@@ -462,6 +462,8 @@ class Prometheus:
         return orjson.dumps(doc)
 
     def _parse(self, body: bytes, origin: str, name: str, promql: str) -> ParseResult:
+        if looks_like_html(body):  # a proxy's or a sign-in page: say so, not a parser error
+            raise self.http.unreadable(f"query {promql!r}", body, "HTML", "")
         try:
             return parse_prometheus_json(body, origin=origin, query=name)
         except FormatError as exc:

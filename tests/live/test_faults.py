@@ -215,3 +215,28 @@ def test_limits_must_be_positive():
         Prometheus("http://127.0.0.1:9", timeout=0)
     with pytest.raises(CollectionError, match=r"max_bytes must be a positive whole number"):
         Loki("http://127.0.0.1:9", max_bytes=-1)
+
+
+def test_an_instant_query_answered_with_a_sign_in_page(caplog):
+    with loopback(sign_in_echo) as server:
+        prom = Prometheus(server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+        with pytest.raises(CollectionError, match=r"HTML sign-in page.*single sign-on") as info:
+            prom.query("up")
+    assert_nothing_leaks(info.value, caplog)
+
+
+def test_a_missing_ca_bundle_is_named():
+    with pytest.raises(CollectionError, match=r"verify='/nowhere/ca.pem' is not a CA bundle"):
+        Prometheus("https://127.0.0.1:9", verify="/nowhere/ca.pem")
+
+
+def test_loki_entries_that_are_not_loki_s():
+    bad = {
+        "status": "success",
+        "data": {"resultType": "streams", "result": [{"stream": {}, "values": [["x", "y"]]}]},
+    }
+    with (
+        loopback(lambda request: reply(request, 200, bad)) as server,
+        pytest.raises(CollectionError, match=r"streams that are not Loki's.*check that"),
+    ):
+        Loki(server.url).query_range("{}", T0, T0 + 60)

@@ -449,3 +449,19 @@ def test_tls_failure_is_not_retried_and_names_the_ca(certificate, tmp_path, capl
     assert "TLS failed while listing nodes" in message and "certificate-authority" in message
     assert "VPN" not in message and "retrying" not in caplog.text
     assert TOKEN not in message + caplog.text
+
+
+def test_credentials_that_cannot_be_refreshed(api, kubeconfig):
+    from kubernetes.config import ConfigException
+
+    client = kube(kubeconfig)
+
+    def refresh(configuration):
+        raise ConfigException(f"exec plugin failed: token {TOKEN} expired")
+
+    client._client.configuration.refresh_api_key_hook = refresh  # what an exec plugin sets
+    with pytest.raises(
+        CollectionError, match=r"could not be refreshed while listing nodes"
+    ) as info:
+        client.nodes()
+    assert TOKEN not in str(info.value) and "log in again" in str(info.value)
