@@ -361,7 +361,7 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 def looks_like_html(body: bytes) -> bool:
     """Whether an answer is an HTML page (a proxy's, a sign-in page, a web UI), not an API's."""
-    head = body[:512].lstrip().lower()
+    head = body[:512].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<meta"))
 
 

@@ -530,7 +530,7 @@ class Kubernetes:
             code = doc.get("code") or 0
             text = self._status_text(code, doc, where, f"HTTP 200 with a Status error ({code})")
             raise _Forbidden(text) if code == 403 else CollectionError(text)
-        if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
+        if not _is_list(doc):
             raise CollectionError(
                 self._redact(
                     f"{self.service} at {self.url} answered with a JSON "
@@ -588,6 +588,16 @@ class _NotServed(Exception):
 class _Forbidden(CollectionError):
     """HTTP 403: the credentials may not read a list (an error in its own right, which
     :meth:`Kubernetes.inventory` and :func:`obskit.collect` can skip and note)."""
+
+
+def _is_list(doc: object) -> bool:
+    """Whether a decoded answer is a Kubernetes List (``items``, possibly null, or a ``*List``
+    kind), not another JSON document a proxy answered with."""
+    if not isinstance(doc, dict):
+        return False
+    if "items" in doc:
+        return doc["items"] is None or isinstance(doc["items"], list)
+    return str(doc.get("kind") or "").endswith("List")
 
 
 def _complete(doc: dict) -> dict:

@@ -137,6 +137,8 @@ class FakeApiServer:
             return reply(request, 500, _status(500, "etcdserver: request timed out"))
         if fault == "status-200":  # an error document in a 200, as some proxies answer
             return reply(request, 200, _status(500, "etcdserver: leader changed"))
+        if fault == "not-a-list":  # a proxy's own JSON error
+            return reply(request, 200, {"error": "upstream connect error"})
         if fault == "403-in-200":
             return reply(request, 200, _status(403, f'{path} is forbidden: User "analyst"'))
         if fault == "slow":
@@ -363,6 +365,11 @@ FAULTS = {
         [sign_in_echo],
         r"answered with an HTML sign-in page titled 'Sign in - Corp SSO', not JSON, while "
         r"listing nodes.*single sign-on",
+    ),
+    "json-that-is-not-a-list": (
+        ["not-a-list"],
+        r"answered with a JSON dict, not a Kubernetes List, while listing nodes: "
+        r"'\{\"error\":\"upstream connect error\"\}'; check the server URL",
     ),
     "403-in-a-200": (["403-in-200"], r"Status error \(403\) while listing nodes.*RBAC 'list'"),
 }
