@@ -320,17 +320,18 @@ def retrying(
     retries: int,
     backoff: float,
     where: str,
-    redact: Callable[[str], str],
+    hide: Callable[[str], str],
 ) -> T:
     """Run ``attempt`` until it returns a result, at most ``retries`` more times, within
     ``deadline``. A retry that cannot start before the deadline is not waited for: the last
-    failure is raised at once (with when to retry, when the server asked for a wait)."""
+    failure is raised at once (with when to retry, when the server asked for a wait). ``hide``
+    takes the secrets out of messages."""
     attempts = retries + 1
     for number in range(1, attempts + 1):
         outcome = attempt()
         if not isinstance(outcome, Retry):
             return outcome
-        message = redact(outcome.final(number))
+        message = hide(outcome.final(number))
         if number == attempts:
             raise CollectionError(message) from outcome.cause
         wait = outcome.wait
@@ -343,8 +344,8 @@ def retrying(
             raise CollectionError(message) from outcome.cause
         log.warning(
             "%s: %s; retrying in %.1fs (attempt %d of %d)",
-            redact(where),
-            redact(outcome.reason),
+            hide(where),
+            hide(outcome.reason),
             wait,
             number,
             attempts,
@@ -548,7 +549,7 @@ class HttpClient:
                 retries=self.retries,
                 backoff=self.backoff,
                 where=f"{self.service} {url} {what}",
-                redact=self.redact,
+                hide=self.redact,
             )
 
     def _send(self, method: str, url: str, encoded: str, left: float) -> requests.Response:

@@ -394,7 +394,7 @@ class Kubernetes:
                 retries=self.retries,
                 backoff=0.5,
                 where=f"{self.service} {self.url} {where}",
-                redact=self._redact,
+                hide=self._redact,
             )
 
     def _attempt(
