@@ -341,7 +341,9 @@ def retrying(
             ) from outcome.cause
         wait = backoff_delay(number - 1, backoff) if wait is None else wait
         if wait >= deadline.left():
-            raise CollectionError(message) from outcome.cause
+            raise CollectionError(
+                f"{message} (no time left for another attempt within timeout={deadline.timeout}s)"
+            ) from outcome.cause
         log.warning(
             "%s: %s; retrying in %.1fs (attempt %d of %d)",
             hide(where),

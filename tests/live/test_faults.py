@@ -249,3 +249,17 @@ def test_loki_entries_that_are_not_loki_s():
         pytest.raises(CollectionError, match=r"streams that are not Loki's.*check that"),
     ):
         Loki(server.url).query_range("{}", T0, T0 + 60)
+
+
+def test_a_backoff_past_the_deadline_is_not_waited_for():
+    with loopback(lambda request: reply(request, 502, b"bad gateway")) as server:
+        prom = Prometheus(server.url, timeout=1, retries=10)
+        prom.http.backoff = 0.3  # 0.3, 0.6, 1.2 ... s (with jitter): the third cannot fit
+        t0 = time.monotonic()
+        with pytest.raises(CollectionError) as info:
+            prom.query("up")
+        assert time.monotonic() - t0 < 1 + SLACK
+    message = str(info.value)
+    assert "HTTP 502" in message and "retry later" in message
+    assert "no time left for another attempt within timeout=1s" in message
+    assert 2 <= len(server.requests) < 11
