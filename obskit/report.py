@@ -301,7 +301,7 @@ def live_sources(live: Mapping[str, object]) -> dict[str, Any]:
     --------
     >>> kwargs = live_sources({"prometheus": "http://127.0.0.1:9090", "namespaces": ["shop"]})
     >>> kwargs["prometheus"], kwargs["namespaces"]
-    (Prometheus('http://127.0.0.1:9090', verify=True, timeout=30), ['shop'])
+    (Prometheus('http://127.0.0.1:9090', verify=True, timeout=60), ['shop'])
     """
     from obskit.live import Kubernetes, Loki, Prometheus
 

@@ -1,43 +1,83 @@
-"""One HTTP helper for the live sources: a timeout on every call, retries with backoff, TLS
-verification on by default, and credentials that never leave the request.
+"""One HTTP helper for the live sources: a deadline on every call, retries with backoff, a cap on
+the size of answers, TLS verification on by default, and credentials that never leave the request.
+
+One request, its retries and the reading of its answer end within its ``timeout`` (a total
+deadline, not a time per read): a server that trickles its answer a byte a second, sends without
+end, or asks to be retried later than the deadline allows does not hold the caller past it. The
+deadline is kept by :func:`cut_at`, which shuts the sockets of the request when it passes (the
+``(connect, read)`` timeouts of ``requests`` and urllib3 bound one wait for bytes, not an answer),
+and an answer is read in pieces up to ``max_bytes``.
 
 Credentials (an ``Authorization`` or other header, a basic-auth pair, a ``user:password@`` in the
 URL) are kept out of ``repr()``, log records and error messages: the URL shown anywhere is the
 base URL without its userinfo, and any secret value that still shows up in a server's answer is
 replaced by ``***`` before it is put in a message.
 
-Retried, with exponential backoff: connection errors, HTTP 429 (honouring ``Retry-After``) and
-every 5xx. Not retried: a read timeout (the server is working on it; asking again only adds
-load) and other 4xx answers (asking again gives the same answer).
+Retried, with exponential backoff, while the deadline allows: connection errors, answers cut
+short, HTTP 429 (honouring ``Retry-After``) and every 5xx. Not retried: a read timeout (the
+server is working on it; asking again only adds load), a TLS failure and other 4xx answers
+(asking again gives the same answer).
+
+The Kubernetes client (:mod:`obskit.live.kubernetes`) shares the deadline, the retry loop, the
+``Retry-After`` reading and the body reading; only how a request is sent differs.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
+import html
 import logging
+import os
 import random
+import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from obskit.errors import CollectionError
 
-__all__ = ["HttpClient", "backoff_delay", "redact", "safe_url"]
+__all__ = [
+    "Deadline",
+    "HttpClient",
+    "Retry",
+    "backoff_delay",
+    "cut_at",
+    "error_reason",
+    "read_capped",
+    "redact",
+    "retry_after",
+    "safe_url",
+]
 
 log = logging.getLogger("obskit.live")
 
-#: Longest wait a ``Retry-After`` header can impose before one retry, in seconds.
-MAX_RETRY_AFTER = 60.0
+#: Default total time of one request, its retries included, in seconds.
+TIMEOUT = 60
+#: Default largest answer read, in bytes (a decoded body; a range query of a few hundred series
+#: at a fine step is tens of MB).
+MAX_BYTES = 256 * 2**20
 #: Above this length of URL-encoded parameters a request goes as a form POST (long selectors).
 POST_OVER = 2000
 #: How much of an error body goes into an error message.
 BODY_EXCERPT = 300
+#: How much of an error answer is read to make that excerpt.
+ERROR_BYTES = 64 * 2**10
+#: Size of the pieces an answer is read in.
+CHUNK = 64 * 2**10
+
+T = TypeVar("T")
 
 
 def safe_url(url: str) -> str:
@@ -69,28 +109,290 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def secret_forms(value: str) -> list[str]:
+    """A secret as a server may echo it: as is, each word (``Bearer <token>``), URL-encoded."""
+    forms = [value, *value.split()]
+    return forms + [quote(f, safe="") for f in forms if quote(f, safe="") != f]
+
+
 def backoff_delay(attempt: int, base: float, cap: float = 10.0) -> float:
     """Seconds to wait before retry ``attempt`` (0-based): exponential, capped, with jitter."""
     delay = min(cap, base * 2**attempt)
     return delay * (0.5 + random.random() / 2)
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+def retry_after(value: object) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None.
+
+    Examples
+    --------
+    >>> retry_after("120")
+    120.0
+    >>> retry_after("Wed, 21 Oct 2015 07:28:00 GMT")  # a date in the past: at once
+    0.0
+    >>> retry_after("soon") is None
+    True
+    """
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
+    text = str(value).strip()
+    if text.isdigit():
+        return float(text)
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
         return None
-    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER)
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class Deadline:
+    """The moment one request, its retries included, must be over (``time.monotonic``).
+
+    Examples
+    --------
+    >>> d = Deadline(60)
+    >>> 59 < d.left() <= 60 and not d.expired
+    True
+    """
+
+    timeout: float
+    at: float = field(init=False)
+    cut: bool = field(default=False, init=False)  # set when cut_at shut the sockets
+
+    def __post_init__(self) -> None:
+        self.at = time.monotonic() + self.timeout
+
+    def left(self) -> float:
+        """Seconds left, never below a millisecond (urllib3 refuses a timeout of 0)."""
+        return max(0.001, self.at - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        """Whether the deadline has passed (or its sockets were shut)."""
+        return self.cut or time.monotonic() >= self.at
+
+    def retry_after_message(self, wait: float) -> str:
+        """Why a retry ``wait`` seconds away cannot happen, and when to try again."""
+        when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=wait)
+        return (
+            f"it asks to be retried in {wait:.0f}s (after {when:%Y-%m-%d %H:%M:%S} UTC), more "
+            f"than the {self.left():.1f}s left of timeout={self.timeout}s; collect again after "
+            f"that time, or raise timeout= above {wait:.0f}"
+        )
+
+
+# --- the deadline on sockets -------------------------------------------------------------------
+
+_local = threading.local()
+
+
+class _Cutter:
+    """Shuts the sockets registered by one request when its deadline passes."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.connections: list[Any] = []
+        self.lock = threading.Lock()
+        self.done = False
+
+    def add(self, connection: Any) -> None:
+        with self.lock:
+            self.connections.append(connection)
+
+    def cut(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.deadline.cut = True
+            for connection in self.connections:
+                sock = getattr(connection, "sock", None)
+                with contextlib.suppress(OSError, AttributeError):
+                    # shutdown (not close) wakes a thread blocked reading this socket
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        with self.lock:
+            self.done = True
+
+
+@contextlib.contextmanager
+def cut_at(deadline: Deadline) -> Iterator[None]:
+    """Shut the sockets this thread sends requests on (through pools set up by :func:`watch`)
+    when ``deadline`` passes, so that no read outlives it; a read then fails at once."""
+    cutter = _Cutter(deadline)
+    outer = getattr(_local, "cutter", None)
+    _local.cutter = cutter
+    timer = threading.Timer(max(0.0, deadline.at - time.monotonic()), cutter.cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        cutter.finish()
+        timer.cancel()
+        _local.cutter = outer
+
+
+@cache
+def _watched(pool_cls: type) -> type:
+    """A subclass of a urllib3 pool whose connections register with the running :func:`cut_at`."""
+    base = pool_cls.ConnectionCls
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        cutter = getattr(_local, "cutter", None)
+        if cutter is not None:
+            cutter.add(self)
+        base.request(self, *args, **kwargs)
+
+    connection = type(f"Watched{base.__name__}", (base,), {"request": request})
+    return type(f"Watched{pool_cls.__name__}", (pool_cls,), {"ConnectionCls": connection})
+
+
+def watch(manager: urllib3.PoolManager) -> None:
+    """Make the connections of ``manager`` (requests', or the kubernetes client's) register with
+    the :func:`cut_at` of the thread that uses them."""
+    manager.pool_classes_by_scheme = {
+        scheme: _watched(cls) for scheme, cls in manager.pool_classes_by_scheme.items()
+    }
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter with pools under :func:`cut_at`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        watch(self.poolmanager)
+
+
+# --- reading answers and retrying ---------------------------------------------------------------
+
+
+class BodyTooLarge(Exception):
+    """An answer longer than the cap; ``size`` is its announced length, or None."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def read_capped(
+    pieces: Iterable[bytes], cap: int, length: object = None, *, truncate: bool = False
+) -> bytes:
+    """The answer read from ``pieces``; :class:`BodyTooLarge` past ``cap`` bytes (or, with
+    ``truncate``, its first ``cap`` bytes). ``length`` is its ``Content-Length``, if any."""
+    announced = int(length) if str(length or "").isdigit() else None
+    if announced is not None and announced > cap and not truncate:
+        raise BodyTooLarge(announced)
+    body = bytearray()
+    for piece in pieces:
+        body += piece
+        if len(body) > cap:
+            if truncate:
+                return bytes(body[:cap])
+            raise BodyTooLarge(announced)
+    return bytes(body)
+
+
+def too_large(cap: int, size: int | None) -> str:
+    """The part of a message for an answer over ``max_bytes``."""
+    got = f"{size:,} bytes" if size is not None else f"more than {cap:,} bytes"
+    return f"with {got}, over max_bytes={cap}"
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A failed attempt that may be tried again: ``reason`` for the log, ``final(attempts)`` the
+    error message when it is not, ``wait`` a delay the server asked for (Retry-After)."""
+
+    reason: str
+    final: Callable[[int], str]
+    wait: float | None = None
+    cause: BaseException | None = None
+
+
+def retrying(
+    attempt: Callable[[], T | Retry],
+    deadline: Deadline,
+    *,
+    retries: int,
+    backoff: float,
+    where: str,
+    hide: Callable[[str], str],
+) -> T:
+    """Run ``attempt`` until it returns a result, at most ``retries`` more times, within
+    ``deadline``. A retry that cannot start before the deadline is not waited for: the last
+    failure is raised at once (with when to retry, when the server asked for a wait). ``hide``
+    takes the secrets out of messages."""
+    attempts = retries + 1
+    for number in range(1, attempts + 1):
+        outcome = attempt()
+        if not isinstance(outcome, Retry):
+            return outcome
+        message = hide(outcome.final(number))
+        if number == attempts:
+            raise CollectionError(message) from outcome.cause
+        wait = outcome.wait
+        if wait is not None and wait >= deadline.left():
+            raise CollectionError(
+                f"{message}; {deadline.retry_after_message(wait)}"
+            ) from outcome.cause
+        wait = backoff_delay(number - 1, backoff) if wait is None else wait
+        if wait >= deadline.left():
+            raise CollectionError(
+                f"{message} (no time left for another attempt within timeout={deadline.timeout}s)"
+            ) from outcome.cause
+        log.warning(
+            "%s: %s; retrying in %.1fs (attempt %d of %d)",
+            hide(where),
+            hide(outcome.reason),
+            wait,
+            number,
+            attempts,
+        )
+        time.sleep(wait)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+_SIGN_IN = re.compile(
+    r"sign[ -]?in|log[ -]?in|single sign|\bsso\b|oauth|openid|saml|password|authenticat", re.I
+)
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Whether an answer is an HTML page (a proxy's, a sign-in page, a web UI), not an API's."""
+    head = body[:512].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<meta"))
+
+
+def describe_html(body: bytes, service: str, how: str | None = None) -> tuple[str, str | None]:
+    """What an HTML answer is (``an HTML sign-in page titled '...'``), and the fix when it is a
+    sign-in page (a proxy or SSO in the way); ``how`` says how to get past it."""
+    found = _TITLE.search(body[:ERROR_BYTES])
+    title = html.unescape(found.group(1).decode("utf-8", "replace")).strip()[:80] if found else ""
+    titled = f" titled {title!r}" if title else ""
+    if not _SIGN_IN.search(body[:ERROR_BYTES].decode("utf-8", "replace")):
+        return f"an HTML page{titled}", None
+    how = how or (
+        f"pass the credentials it expects (headers={{'Authorization': ...}}), or point the URL "
+        f"at {service}'s API behind it"
+    )
+    return (
+        f"an HTML sign-in page{titled}",
+        f"a proxy or single sign-on (SSO) gate stands in front of {service}: {how}",
+    )
+
+
+def excerpt(body: bytes) -> str:
+    """The start of an answer, as text for a message."""
+    return body.decode("utf-8", "replace").strip()[:BODY_EXCERPT]
 
 
 class HttpClient:
-    """A ``requests.Session`` bound to one base URL, with timeouts, retries and hidden secrets.
+    """A ``requests.Session`` bound to one base URL, with a deadline, retries and hidden secrets.
 
     Parameters
     ----------
@@ -107,19 +409,22 @@ class HttpClient:
     verify
         TLS verification: True (default), a CA bundle path, or False (not recommended).
     timeout
-        Seconds to wait for the connection and for each read.
+        Seconds one request may take in all: connecting, waiting, reading the answer, and the
+        retries with their waits.
     retries
-        How many times a retryable failure is retried.
+        How many times a retryable failure is retried (within ``timeout``).
     backoff
         First backoff delay in seconds (doubled at each retry, with jitter).
     pool
         Connections kept open (the concurrency of the callers).
+    max_bytes
+        Largest answer read; a longer one fails (it would only fill the memory).
 
     Examples
     --------
     >>> c = HttpClient("http://u:pw@127.0.0.1:9", "Prometheus", headers={"Authorization": "x y"})
     >>> c
-    HttpClient('http://127.0.0.1:9', service='Prometheus', headers=['Authorization'], auth=<hidden>, verify=True, timeout=30)
+    HttpClient('http://127.0.0.1:9', service='Prometheus', headers=['Authorization'], auth=<hidden>, verify=True, timeout=60)
     """  # noqa: E501
 
     def __init__(
@@ -130,15 +435,22 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | requests.auth.AuthBase | None = None,
         verify: bool | str = True,
-        timeout: float = 30,
+        timeout: float = TIMEOUT,
         retries: int = 3,
         backoff: float = 0.5,
         pool: int = 4,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
             raise CollectionError(
                 f"{service} URL must start with http:// or https://, got {url!r:.80}; "
                 f"pass e.g. 'http://prometheus.monitoring:9090'"
+            )
+        check_limits(service, timeout, max_bytes)
+        if isinstance(verify, str) and not os.path.exists(verify):
+            raise CollectionError(
+                f"{service}: verify={verify!r} is not a CA bundle file or folder that exists; "
+                f"pass the path of the CA that signed the server's certificate (a .pem file)"
             )
         parts = urlsplit(url)
         self.service = service
@@ -147,17 +459,19 @@ class HttpClient:
         self.retries = int(retries)
         self.backoff = backoff
         self.verify = verify
+        self.max_bytes = int(max_bytes)
         self._headers = dict(headers or {})
         if parts.username is not None and auth is None:
             from urllib.parse import unquote
 
             auth = (unquote(parts.username), unquote(parts.password or ""))
         self._auth = auth
-        self._secrets: list[str] = list(self._headers.values())
+        self._secrets: list[str] = []
         for value in self._headers.values():
-            self._secrets += value.split()  # "Bearer <token>": the token alone too
+            self._secrets += secret_forms(value)  # "Bearer <token>": the token alone too
         if isinstance(auth, tuple):
-            self._secrets += [str(a) for a in auth[1:]]
+            for value in auth[1:]:
+                self._secrets += secret_forms(str(value))
             # what goes on the wire: "Basic base64(user:password)"
             pair = ":".join(str(a) for a in auth).encode("latin-1", "replace")
             self._secrets.append(base64.b64encode(pair).decode())
@@ -189,7 +503,7 @@ class HttpClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool, max_retries=0)
+            adapter = _Adapter(pool_connections=1, pool_maxsize=self._pool, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers.update(self._headers)
@@ -211,132 +525,215 @@ class HttpClient:
         what: str,
         method: str | None = None,
         retry_on: Callable[[requests.Response], bool] | None = None,
+        fix: Callable[[int, str], str | None] | None = None,
     ) -> requests.Response:
-        """Send one request to ``url + path``, retrying what is retryable; return a 2xx answer.
+        """Send one request to ``url + path``, retrying what is retryable; return a 2xx answer
+        whose body is read (``.content``), all within ``timeout``.
 
         ``what`` names the request in messages (the query). ``method`` is GET, or POST when the
         encoded parameters are longer than :data:`POST_OVER`. ``retry_on`` can mark other
-        answers retryable.
+        answers retryable; ``fix(status, body)`` can give the advice for an error answer.
 
         Raises
         ------
         CollectionError
-            On a non-2xx answer, a timeout, a TLS or connection failure, after the retries.
+            On a non-2xx answer, a timeout, an answer over ``max_bytes``, a TLS or connection
+            failure, after the retries.
         """
         url = self.url + path
         encoded = urlencode(params, doseq=True)
         method = method or ("POST" if len(encoded) > POST_OVER else "GET")
-        attempts = self.retries + 1
-        last: str = ""
-        for attempt in range(attempts):
-            wait = None
-            try:
-                if method == "POST":
-                    response = self._session().post(
-                        url,
-                        data=encoded,
-                        headers={"Content-Type": "application/x-www-form-urlencoded"},
-                        timeout=self.timeout,
-                    )
-                else:
-                    response = self._session().get(url, params=encoded, timeout=self.timeout)
-            except requests.exceptions.SSLError as exc:
-                raise CollectionError(
-                    self.redact(
-                        f"{self.service} at {url}: TLS verification failed for {what} "
-                        f"({_reason(exc)}); pass verify='/path/to/ca.pem' with the CA that "
-                        f"signed the server's certificate (verify=False turns the check off, "
-                        f"which lets anyone in the middle read the answers)"
-                    )
-                ) from exc
-            except requests.exceptions.ReadTimeout as exc:
-                raise CollectionError(
-                    self.redact(
-                        f"{self.service} at {url} did not answer {what} within "
-                        f"timeout={self.timeout}s; narrow the query or the window, or raise "
-                        f"timeout="
-                    )
-                ) from exc
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                last = f"could not connect ({_reason(exc)})"
-                log.warning(
-                    "%s %s: %s (attempt %d of %d)", self.service, url, last, attempt + 1, attempts
+        deadline = Deadline(self.timeout)
+        with cut_at(deadline):
+            return retrying(
+                lambda: self._attempt(method, url, encoded, what, deadline, retry_on, fix),
+                deadline,
+                retries=self.retries,
+                backoff=self.backoff,
+                where=f"{self.service} {url} {what}",
+                hide=self.redact,
+            )
+
+    def _send(self, method: str, url: str, encoded: str, left: float) -> requests.Response:
+        session = self._session()
+        if method == "POST":
+            return session.post(
+                url,
+                data=encoded,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                timeout=(left, left),
+                stream=True,
+            )
+        return session.get(url, params=encoded, timeout=(left, left), stream=True)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        encoded: str,
+        what: str,
+        deadline: Deadline,
+        retry_on: Callable[[requests.Response], bool] | None,
+        fix: Callable[[int, str], str | None] | None,
+    ) -> requests.Response | Retry:
+        """One try: the answer, read; a :class:`Retry`; or a CollectionError."""
+        response = None
+        try:
+            response = self._send(method, url, encoded, deadline.left())
+            ok = 200 <= response.status_code < 300
+            body = read_capped(
+                response.iter_content(CHUNK),
+                self.max_bytes if ok else ERROR_BYTES,
+                response.headers.get("Content-Length"),
+                truncate=not ok,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise CollectionError(
+                self.redact(
+                    f"{self.service} at {url}: TLS verification failed for {what} "
+                    f"({error_reason(exc)}); pass verify='/path/to/ca.pem' with the CA that "
+                    f"signed the server's certificate (verify=False turns the check off, "
+                    f"which lets anyone in the middle read the answers)"
                 )
-                if attempt + 1 < attempts:
-                    time.sleep(backoff_delay(attempt, self.backoff))
-                    continue
-                raise CollectionError(
-                    self.redact(
-                        f"{self.service} at {url} is unreachable for {what}: {last}, "
-                        f"{attempts} attempts; check the URL and that the service is up and "
-                        f"reachable from here (port-forward, VPN)"
-                    )
-                ) from exc
-            status = response.status_code
-            if 200 <= status < 300:
-                log.debug("%s %s %s -> %d", method, url, what, status)
-                return response
-            retryable = status == 429 or status >= 500 or (retry_on and retry_on(response))
-            last = f"HTTP {status} {response.reason or ''}".rstrip()
-            if retryable and attempt + 1 < attempts:
-                wait = _retry_after(response.headers.get("Retry-After"))
-                if wait is None:
-                    wait = backoff_delay(attempt, self.backoff)
-                log.warning(
-                    "%s %s answered %s for %s; retrying in %.1fs (attempt %d of %d)",
-                    self.service,
-                    url,
-                    last,
-                    self.redact(what),
-                    wait,
-                    attempt + 1,
-                    attempts,
+            ) from exc
+        except BodyTooLarge as exc:
+            raise CollectionError(
+                self.redact(
+                    f"{self.service} at {url} answered {what} "
+                    f"{too_large(self.max_bytes, exc.size)}; narrow the query or the window "
+                    f"(or use a coarser step), or raise max_bytes="
                 )
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            return self._broken(exc, url, what, deadline, started=response is not None)
+        finally:
+            if response is not None:
                 response.close()
-                time.sleep(wait)
-                continue
-            raise CollectionError(self._status_message(url, what, response, attempt + 1))
-        raise AssertionError("unreachable")  # the loop returns or raises
+        response._content = body  # read here, under the deadline; .content/.text/.json() work
+        status = response.status_code
+        if 200 <= status < 300:
+            log.debug("%s %s %s -> %d", method, url, self.redact(what), status)
+            return response
+        message = self._status_message(url, what, response, body, fix)
+        if status == 429 or status >= 500 or (retry_on is not None and retry_on(response)):
+            return Retry(
+                reason=f"answered HTTP {status} {response.reason or ''}".rstrip(),
+                final=message,
+                wait=retry_after(response.headers.get("Retry-After")),
+            )
+        raise CollectionError(self.redact(message(1)))
+
+    def _broken(
+        self,
+        exc: requests.exceptions.RequestException,
+        url: str,
+        what: str,
+        deadline: Deadline,
+        *,
+        started: bool,
+    ) -> Retry:
+        """A request that failed on the way (no answer, or an answer cut short)."""
+        if deadline.expired or isinstance(exc, requests.exceptions.ReadTimeout):
+            raise CollectionError(
+                self.redact(
+                    f"{self.service} at {url} did not answer {what} within timeout="
+                    f"{self.timeout}s{' (its answer came too slowly)' if started else ''}; "
+                    f"narrow the query or the window, or raise timeout="
+                )
+            ) from exc
+        if started:  # a reset or a cut chunked body in the middle of the answer
+            reason = f"its answer was cut short ({error_reason(exc)})"
+            return Retry(
+                reason=reason,
+                final=lambda n: (
+                    f"{self.service} at {url} answered {what} but {reason}, {n} attempts; a "
+                    f"proxy or load balancer may drop long answers: retry, or narrow the "
+                    f"query or the window"
+                ),
+                cause=exc,
+            )
+        reason = f"could not connect ({error_reason(exc)})"
+        return Retry(
+            reason=reason,
+            final=lambda n: (
+                f"{self.service} at {url} is unreachable for {what}: {reason}, {n} attempts; "
+                f"check the URL and that the service is up and reachable from here "
+                f"(port-forward, VPN)"
+            ),
+            cause=exc,
+        )
 
     def _status_message(
-        self, url: str, what: str, response: requests.Response, attempts: int
-    ) -> str:
+        self,
+        url: str,
+        what: str,
+        response: requests.Response,
+        body: bytes,
+        fix: Callable[[int, str], str | None] | None,
+    ) -> Callable[[int], str]:
+        """The message of an error answer, given the attempts made."""
         status = response.status_code
-        body = _excerpt(response)
-        if status in (401, 403):
-            fix = (
-                "check the credentials (headers= or auth=) and that they may read this"
-                if status == 401
-                else "the credentials are valid but not allowed to read this; ask for access"
+        shown = repr(excerpt(body))
+        advice = fix(status, body.decode("utf-8", "replace")) if fix is not None else None
+        if looks_like_html(body):
+            shown, sign_in = describe_html(body, self.service)
+            advice = advice or sign_in
+        advice = advice or _status_fix(status, self.service)
+        head = f"{self.service} at {url} answered HTTP {status} {response.reason or ''} for {what}"
+        return lambda n: f"{head}{f' after {n} attempts' if n > 1 else ''}: {shown}; {advice}"
+
+    def unreadable(self, what: str, body: bytes, problem: str, fix: str) -> CollectionError:
+        """The error for a 2xx answer that is not the API's JSON: an HTML page (a proxy, a
+        sign-in page) gets its own advice; otherwise ``problem`` and ``fix`` are used."""
+        if looks_like_html(body):
+            shown, sign_in = describe_html(body, self.service)
+            problem = f"{shown}, not JSON"
+            fix = sign_in or (
+                f"check that the URL points at {self.service}'s API and not at a web UI or a "
+                f"proxy's page (a path prefix missing?)"
             )
-        elif status == 429:
-            fix = "the server is rate limiting; wait, or collect a shorter window"
-        elif status >= 500:
-            fix = "the server failed; retry later or narrow the query"
-        elif status == 404:
-            fix = f"check that the URL points at {self.service}'s API (a path prefix missing?)"
-        else:
-            fix = "fix the query"
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        return self.redact(
-            f"{self.service} at {url} answered HTTP {status} {response.reason or ''} for "
-            f"{what}{tries}: {body!r}; {fix}"
+        return CollectionError(
+            self.redact(
+                f"{self.service} at {self.url} answered {what} with {problem}: "
+                f"{excerpt(body)[:120]!r}; {fix}"
+            )
         )
 
 
-def _excerpt(response: requests.Response) -> str:
-    try:
-        text = response.text
-    except (requests.exceptions.RequestException, UnicodeDecodeError):
-        return ""
-    return text.strip()[:BODY_EXCERPT]
+def check_limits(service: str, timeout: object, max_bytes: object) -> None:
+    """Refuse a ``timeout`` or ``max_bytes`` that is not a positive number."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise CollectionError(
+            f"{service}: timeout must be a positive number of seconds (the whole request, "
+            f"retries included), got {timeout!r}"
+        )
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise CollectionError(
+            f"{service}: max_bytes must be a positive whole number of bytes, got {max_bytes!r}"
+        )
 
 
-def _reason(exc: Exception) -> str:
+def _status_fix(status: int, service: str) -> str:
+    """What to do about an error status, when the answer says nothing more useful."""
+    if status == 401:
+        return "check the credentials (headers= or auth=) and that they may read this"
+    if status == 403:
+        return "the credentials are valid but not allowed to read this; ask for access"
+    if status == 429:
+        return "the server is rate limiting; wait, or collect a shorter window"
+    if status >= 500:
+        return "the server failed; retry later or narrow the query"
+    if status == 404:
+        return f"check that the URL points at {service}'s API (a path prefix missing?)"
+    return "fix the query"
+
+
+def error_reason(exc: Exception) -> str:
     """The innermost reason of a requests/urllib3 error, without the URL it repeats."""
     inner: BaseException = exc
     while True:
-        nxt = getattr(inner, "reason", None) or (inner.args[0] if inner.args else None)
+        causes = [a for a in inner.args if isinstance(a, BaseException)]
+        nxt = getattr(inner, "reason", None) or (causes[0] if causes else None)
         if isinstance(nxt, BaseException) and nxt is not inner:
             inner = nxt
             continue

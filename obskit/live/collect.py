@@ -22,6 +22,7 @@ from obskit import schema
 from obskit.errors import CollectionError
 from obskit.investigation import FILES_COLUMNS, Investigation
 from obskit.live.kubernetes import INVENTORY, Kubernetes, event_gap
+from obskit.live.kubernetes import _Forbidden as Forbidden
 from obskit.live.loki import Loki
 from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, render_query, to_timestamp
 from obskit.sources._base import ParseResult
@@ -128,8 +129,17 @@ def collect(
             )
             results.append((kubernetes.origin("inventory"), "k8s-json", inventory))
             bar.describe("Kubernetes events")
-            events = kubernetes.events(namespaces, lo, hi)
-            results.append((kubernetes.origin("events"), "k8s-json", events))
+            try:
+                events = kubernetes.events(namespaces, lo, hi)
+            except Forbidden as exc:
+                if len(forbidden) == len(INVENTORY):
+                    raise CollectionError(
+                        f"{exc} (nothing at all could be listed with {kubernetes.source}: "
+                        f"no {', '.join(INVENTORY)} and no events; check the context)"
+                    ) from None
+                forbidden.append(str(exc))
+            else:
+                results.append((kubernetes.origin("events"), "k8s-json", events))
             bar.advance()
             notes += [GAP + f"skipped a list: {text}" for text in forbidden]
             gap = event_gap(lo, hi, now, kubernetes.event_ttl)

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import pandas as pd
@@ -36,9 +36,33 @@ import urllib3
 
 from obskit import schema
 from obskit.errors import CollectionError
-from obskit.live._http import backoff_delay, redact
+from obskit.live._http import (
+    CHUNK,
+    ERROR_BYTES,
+    MAX_BYTES,
+    TIMEOUT,
+    BodyTooLarge,
+    Deadline,
+    Retry,
+    check_limits,
+    cut_at,
+    describe_html,
+    error_reason,
+    excerpt,
+    looks_like_html,
+    read_capped,
+    redact,
+    retry_after,
+    retrying,
+    secret_forms,
+    too_large,
+    watch,
+)
 from obskit.sources._base import ParseResult
 from obskit.sources.kubernetes import objects_to_frames
+
+if TYPE_CHECKING:
+    from kubernetes.client.exceptions import ApiException
 
 __all__ = ["EVENT_TTL", "RESOURCES", "Kubernetes", "event_gap"]
 
@@ -62,6 +86,11 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "events.k8s.io/v1": ("EventsV1Api", "event", True),
     "core/v1": ("CoreV1Api", "event", True),
 }
+#: How to get past a sign-in page that answers in place of the API server.
+_PAST_SSO = (
+    "use the kubeconfig user (an exec credential plugin) that the proxy expects, or point the "
+    "cluster's server: at the API server behind it"
+)
 OWNERS = ("replicasets", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs")
 INVENTORY = ("nodes", "pods", *OWNERS, "services", "endpointslices")
 
@@ -100,7 +129,8 @@ class Kubernetes:
         The kubeconfig file (default: ``$KUBECONFIG`` or ``~/.kube/config``; inside a pod with
         neither, the service account's in-cluster configuration).
     timeout
-        Seconds to wait for a connection and for each read.
+        Seconds one request (one page of a list) may take in all, its retries and their waits
+        included.
     retries
         Retries of a request that failed with 429, 5xx, a broken connection or a cut body.
     page_size
@@ -110,6 +140,8 @@ class Kubernetes:
         or ``"core/v1"``.
     event_ttl
         How long the API server keeps events (its ``--event-ttl``), for the coverage gap.
+    max_bytes
+        Largest answer read (bytes); a longer one fails rather than fill the memory.
 
     Examples
     --------
@@ -124,13 +156,16 @@ class Kubernetes:
         context: str | None = None,
         kubeconfig: str | os.PathLike | None = None,
         *,
-        timeout: float = 30,
+        timeout: float = TIMEOUT,
         retries: int = 3,
         page_size: int = 500,
         events_api: str = "auto",
         event_ttl: pd.Timedelta | str = EVENT_TTL,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         from kubernetes import client, config
+
+        check_limits(self.service, timeout, max_bytes)
 
         if events_api not in ("auto", "events.k8s.io/v1", "core/v1"):
             raise CollectionError(
@@ -168,6 +203,7 @@ class Kubernetes:
         # obskit.watch holds one open connection per watched kind (and namespace)
         cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 64)
         self._client = client.ApiClient(configuration=cfg)
+        watch(self._client.rest_client.pool_manager)  # its sockets are shut at the deadline
         self._apis: dict[str, object] = {}
         self.url = cfg.host.rstrip("/")
         self.context = context
@@ -176,9 +212,9 @@ class Kubernetes:
         self.page_size = int(page_size)
         self.events_api = events_api
         self.event_ttl = pd.Timedelta(event_ttl)
-        self._secrets = [str(v) for v in (cfg.api_key or {}).values()]
-        self._secrets += [s.split()[-1] for s in self._secrets if " " in s]
-        self._secrets += [str(cfg.password)] if cfg.password else []
+        self.max_bytes = int(max_bytes)
+        self._secrets = [f for v in (cfg.api_key or {}).values() for f in secret_forms(str(v))]
+        self._secrets += secret_forms(str(cfg.password)) if cfg.password else []
 
     def __repr__(self) -> str:
         return f"Kubernetes({self.url!r}, from {self.source}, timeout={self.timeout!r})"
@@ -240,6 +276,15 @@ class Kubernetes:
                 ) from None
             result = self.list("core/v1", namespaces)
             result.notes.append("events.k8s.io/v1 is not served here; read core/v1 events")
+        except _Forbidden as forbidden:
+            # RBAC grants the two event APIs apart (API groups "events.k8s.io" and "")
+            if self.events_api != "auto":
+                raise
+            try:
+                result = self.list("core/v1", namespaces)
+            except _Forbidden:
+                raise forbidden from None
+            result.notes.append("events.k8s.io/v1 may not be read here; read core/v1 events")
         frame = result.events
         if frame is None or not len(frame) or (start is None and end is None):
             return result
@@ -268,7 +313,7 @@ class Kubernetes:
         """Nodes, pods, their owners, services and endpoint slices in one inventory.
 
         A list the credentials may not read (HTTP 403) is skipped and named in ``forbidden``
-        when that list is given; otherwise it raises.
+        when that list is given; otherwise it raises a :class:`CollectionError`.
         """
         parts = []
         for name in INVENTORY:
@@ -345,81 +390,182 @@ class Kubernetes:
                 return pages
 
     def _call(self, call, args: tuple, kwargs: dict, where: str) -> dict:
-        """One list request, retried on 429, 5xx, broken connections and cut bodies."""
-        from kubernetes.client.exceptions import ApiException
-
-        attempts = self.retries + 1
-        for attempt in range(attempts):
-            last = attempt + 1 >= attempts
-            try:
-                response = call(
-                    *args,
-                    **kwargs,
-                    _preload_content=False,
-                    _request_timeout=(self.timeout, self.timeout),
-                )
-                return _decode(response.data)
-            except ApiException as exc:
-                status = exc.status or 0
-                if status == 0:  # the client's way of saying TLS failed
-                    raise CollectionError(
-                        self._redact(
-                            f"{self.service} at {self.url}: TLS failed while {where}: "
-                            f"{str(exc.reason).splitlines()[-1]}; check the cluster CA in the "
-                            f"kubeconfig ({self.source})"
-                        )
-                    ) from None
-                if status == 410:
-                    raise _Expired from None
-                if status == 404 and where.startswith("listing events.k8s.io/v1"):
-                    raise _NotServed from None
-                if status == 403:
-                    raise _Forbidden(self._status_message(exc, where)) from None
-                if not (status == 429 or status >= 500) or last:
-                    raise CollectionError(self._status_message(exc, where)) from None
-                reason = f"HTTP {status}"
-                wait = _retry_after((exc.headers or {}).get("Retry-After"))
-            except (urllib3.exceptions.HTTPError, _Truncated) as exc:
-                cause = getattr(exc, "reason", None)
-                if isinstance(exc, urllib3.exceptions.ReadTimeoutError) or isinstance(
-                    cause, urllib3.exceptions.ReadTimeoutError
-                ):
-                    raise CollectionError(
-                        f"{self.service} at {self.url} did not answer within timeout="
-                        f"{self.timeout}s while {where}; restrict namespaces=, lower "
-                        f"page_size= or raise timeout="
-                    ) from exc
-                reason = _short(exc)
-                if last:
-                    raise CollectionError(
-                        self._redact(
-                            f"{self.service} at {self.url} failed while {where}: {reason}, "
-                            f"{attempts} attempts; check that the API server is reachable "
-                            f"(VPN, port-forward) and retry"
-                        )
-                    ) from exc
-                wait = None
-            wait = backoff_delay(attempt, 0.5) if wait is None else wait
-            log.warning(
-                "%s %s: %s while %s; retrying in %.1fs (attempt %d of %d)",
-                self.service,
-                self.url,
-                self._redact(reason),
-                where,
-                wait,
-                attempt + 1,
-                attempts,
+        """One list request, retried on 429, 5xx, broken connections and cut bodies, all
+        within ``timeout``; the decoded List."""
+        deadline = Deadline(self.timeout)
+        with cut_at(deadline):
+            return retrying(
+                lambda: self._attempt(call, args, kwargs, where, deadline),
+                deadline,
+                retries=self.retries,
+                backoff=0.5,
+                where=f"{self.service} {self.url} {where}",
+                hide=self._redact,
             )
-            time.sleep(wait)
-        raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _status_message(self, exc, where: str) -> str:
-        status = exc.status
-        message = ""
+    def _attempt(
+        self, call: Callable, args: tuple, kwargs: dict, where: str, deadline: Deadline
+    ) -> dict | Retry:
+        """One try: the List; a :class:`Retry`; or a CollectionError."""
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.config import ConfigException
+
+        response = None
+        done = False
         try:
-            message = orjson.loads(exc.body or b"{}").get("message") or ""
-        except (orjson.JSONDecodeError, AttributeError):
-            message = str(exc.body or "")[:200]
+            left = deadline.left()
+            response = call(*args, **kwargs, _preload_content=False, _request_timeout=(left, left))
+            body = read_capped(
+                response.stream(CHUNK), self.max_bytes, response.headers.get("Content-Length")
+            )
+            done = True
+        except ApiException as exc:
+            return self._refused(exc, where)
+        except ConfigException as exc:  # an exec credential plugin that fails on refresh
+            raise CollectionError(
+                self._redact(
+                    f"{self.service} at {self.url}: the credentials of {self.source} could not "
+                    f"be refreshed while {where}: {exc}; log in again (kubectl get ns checks it)"
+                )
+            ) from None
+        except urllib3.exceptions.HTTPError as exc:
+            return self._broken(exc, where, deadline, started=response is not None)
+        except BodyTooLarge as exc:
+            raise CollectionError(
+                f"{self.service} at {self.url} answered {too_large(self.max_bytes, exc.size)} "
+                f"while {where}; lower page_size= or raise max_bytes="
+            ) from None
+        finally:
+            if response is not None:
+                if not done:
+                    response.close()  # a half-read answer must not go back to the pool
+                response.release_conn()
+        return self._decode(body, where)
+
+    def _refused(self, exc: ApiException, where: str) -> Retry:
+        """An error answer (``ApiException``): raised, or a Retry for 429 and 5xx."""
+        status = exc.status or 0
+        if status == 0:  # the client's way of saying TLS failed
+            raise self._tls_error(str(exc.reason).splitlines()[-1], where) from None
+        if status == 410:
+            raise _Expired from None
+        if status == 404 and where.startswith("listing events.k8s.io/v1"):
+            raise _NotServed from None
+        if status == 403:
+            raise _Forbidden(self._status_message(exc, where)) from None
+        if not (status == 429 or status >= 500):
+            raise CollectionError(self._status_message(exc, where)) from None
+        return Retry(
+            reason=f"HTTP {status}",
+            final=lambda n: self._status_message(exc, where, n),
+            wait=retry_after((exc.headers or {}).get("Retry-After")),
+        )
+
+    def _broken(
+        self, exc: urllib3.exceptions.HTTPError, where: str, deadline: Deadline, *, started: bool
+    ) -> Retry:
+        """A request that failed on the way: raised (timeout, TLS), or a Retry."""
+        cause = getattr(exc, "reason", None)
+        if (
+            deadline.expired
+            or isinstance(exc, urllib3.exceptions.ReadTimeoutError)
+            or isinstance(cause, urllib3.exceptions.ReadTimeoutError)
+        ):
+            raise CollectionError(
+                f"{self.service} at {self.url} did not answer within timeout={self.timeout}s "
+                f"while {where}{' (its answer came too slowly)' if started else ''}; restrict "
+                f"namespaces=, lower page_size= or raise timeout="
+            ) from exc
+        if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(
+            cause, urllib3.exceptions.SSLError
+        ):
+            raise self._tls_error(error_reason(exc), where) from exc
+        reason = error_reason(exc)
+        if started or isinstance(exc, urllib3.exceptions.ProtocolError):
+            return Retry(
+                reason=f"the answer was cut short ({reason})",
+                final=lambda n: (
+                    f"{self.service} at {self.url} cut its answer short while {where}: {reason}, "
+                    f"{n} attempts; a proxy or load balancer may drop long answers: retry, or "
+                    f"lower page_size="
+                ),
+                cause=exc,
+            )
+        return Retry(
+            reason=reason,
+            final=lambda n: (
+                f"{self.service} at {self.url} failed while {where}: {reason}, {n} attempts; "
+                f"check that the API server is reachable (VPN, port-forward) and retry"
+            ),
+            cause=exc,
+        )
+
+    def _tls_error(self, reason: str, where: str) -> CollectionError:
+        return CollectionError(
+            self._redact(
+                f"{self.service} at {self.url}: TLS failed while {where}: {reason}; check the "
+                f"cluster's CA (certificate-authority-data) and server name in {self.source} "
+                f"(kubectl config view --minify), and that the URL is the API server's"
+            )
+        )
+
+    def _decode(self, body: bytes, where: str) -> dict | Retry:
+        """A List from an answer; a Retry when it was cut short; a CollectionError when it is
+        not a List (an HTML page, a Status error document)."""
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            if looks_like_html(body):
+                shown, sign_in = describe_html(body, self.service, _PAST_SSO)
+                raise CollectionError(
+                    self._redact(
+                        f"{self.service} at {self.url} answered with {shown}, not JSON, while "
+                        f"{where}: {excerpt(body)[:120]!r}; "
+                        + (sign_in or "check the server URL in the kubeconfig (a proxy?)")
+                    )
+                ) from None
+            reason = f"the answer is not complete JSON ({exc}; {len(body)} bytes)"
+            return Retry(
+                reason=reason,
+                final=lambda n: (
+                    f"{self.service} at {self.url} failed while {where}: {reason}, {n} "
+                    f"attempts; a proxy may cut long answers: retry, or lower page_size="
+                ),
+            )
+        if isinstance(doc, dict) and doc.get("kind") == "Status":
+            code = doc.get("code") or 0
+            text = self._status_text(code, doc, where, f"HTTP 200 with a Status error ({code})")
+            raise _Forbidden(text) if code == 403 else CollectionError(text)
+        if not _is_list(doc):
+            raise CollectionError(
+                self._redact(
+                    f"{self.service} at {self.url} answered with a JSON "
+                    f"{type(doc).__name__}, not a Kubernetes List, while {where}: "
+                    f"{excerpt(body)[:120]!r}; check the server URL in {self.source}"
+                )
+            )
+        return doc
+
+    def _status_message(self, exc: ApiException, where: str, attempts: int = 1) -> str:
+        body = exc.body or b""
+        body = body.encode() if isinstance(body, str) else body
+        try:
+            doc = orjson.loads(body[:ERROR_BYTES]) if body else {}
+        except orjson.JSONDecodeError:
+            doc = body
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        said = f"HTTP {exc.status} {exc.reason or ''}".rstrip() + tries
+        return self._status_text(exc.status, doc, where, said)
+
+    def _status_text(self, status: int, doc: dict | bytes, where: str, said: str) -> str:
+        """The message of an error answer: its Status message (or an excerpt) and the fix."""
+        sign_in = None
+        if isinstance(doc, bytes) and looks_like_html(doc):
+            message, sign_in = describe_html(doc, self.service, _PAST_SSO)
+        elif isinstance(doc, bytes):
+            message = repr(excerpt(doc)[:200])
+        else:
+            message = repr(str((doc if isinstance(doc, dict) else {}).get("message") or ""))
         fixes = {
             401: f"the credentials of {self.source} were refused; log in again (they may "
             f"have expired)",
@@ -428,10 +574,9 @@ class Kubernetes:
             404: "the cluster does not serve this API version",
             429: "the API server is rate limiting; wait, or restrict namespaces=",
         }
-        fix = fixes.get(status, "the API server failed; retry later")
+        fix = sign_in or fixes.get(status, "the API server failed; retry later")
         return self._redact(
-            f"{self.service} at {self.url} answered HTTP {status} {exc.reason or ''} while "
-            f"{where}: {message!r}; {fix}"
+            f"{self.service} at {self.url} answered {said} while {where}: {message}; {fix}"
         )
 
     def _redact(self, text: str) -> str:
@@ -446,22 +591,19 @@ class _NotServed(Exception):
     """HTTP 404 on events.k8s.io/v1."""
 
 
-class _Forbidden(Exception):
-    """HTTP 403, with the message to show."""
+class _Forbidden(CollectionError):
+    """HTTP 403: the credentials may not read a list (an error in its own right, which
+    :meth:`Kubernetes.inventory` and :func:`obskit.collect` can skip and note)."""
 
 
-class _Truncated(Exception):
-    """A body that is not complete JSON."""
-
-
-def _decode(body: bytes) -> dict:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise _Truncated(f"the answer is not complete JSON ({exc}; {len(body)} bytes)") from exc
+def _is_list(doc: object) -> bool:
+    """Whether a decoded answer is a Kubernetes List (``items``, possibly null, or a ``*List``
+    kind), not another JSON document a proxy answered with."""
     if not isinstance(doc, dict):
-        raise _Truncated(f"the answer is a JSON {type(doc).__name__}, not a List")
-    return doc
+        return False
+    if "items" in doc:
+        return doc["items"] is None or isinstance(doc["items"], list)
+    return str(doc.get("kind") or "").endswith("List")
 
 
 def _complete(doc: dict) -> dict:
@@ -477,17 +619,6 @@ def _complete(doc: dict) -> dict:
                 item.pop("kind")
         items.append(item)
     return {**doc, "items": items}
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value and str(value).strip().isdigit():
-        return min(float(value), 60.0)
-    return None
-
-
-def _short(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason if reason is not None else exc).split(": ", 1)[-1][:200]
 
 
 def _merge(parts: list[ParseResult]) -> ParseResult:

@@ -15,6 +15,7 @@ The pages are merged into one response and handed to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
 import orjson
@@ -22,7 +23,7 @@ import pandas as pd
 import requests
 
 from obskit.errors import CollectionError, FormatError
-from obskit.live._http import HttpClient
+from obskit.live._http import MAX_BYTES, TIMEOUT, HttpClient
 from obskit.live.prometheus import to_timestamp
 from obskit.sources._base import ParseResult
 from obskit.sources.loki import parse_loki_json
@@ -33,6 +34,32 @@ __all__ = ["DEFAULT_PAGE", "Loki"]
 DEFAULT_PAGE = 5000
 #: A page of one nanosecond is asked again with its limit doubled at most this many times.
 _MAX_GROWTH = 4
+
+# Loki's refusals of a query too big for one request (its limits_config), by what to change.
+_LINE_CAP = re.compile(r"max.?entries.?limit", re.I)
+_LIMIT = re.compile(r"\((\d+) > (\d+)\)")
+_TOO_BIG = re.compile(
+    r"time range exceeds|query length|too many bytes|max.?query.?(?:length|bytes|series)|"
+    r"maximum of series|too many outstanding",
+    re.I,
+)
+
+
+def _fix(status: int, body: str) -> str | None:
+    """The advice for Loki's refusal of a query over one of its limits, or None."""
+    if _LINE_CAP.search(body):
+        found = _LIMIT.search(body)
+        cap = f" ({found.group(2)} on this server)" if found else ""
+        return (
+            f"the page is over Loki's per-query line cap, max_entries_limit_per_query{cap}: "
+            f"pass a smaller page_size= (at most the cap), or collect a narrower window"
+        )
+    if _TOO_BIG.search(body):
+        return (
+            "the query is over one of this Loki's limits: collect a narrower window, or a more "
+            "specific selector (namespaces=)"
+        )
+    return None
 
 
 class Loki:
@@ -49,17 +76,19 @@ class Loki:
     verify
         TLS verification: True (default), or the path of a CA bundle.
     timeout
-        Seconds to wait for a connection and for each read.
+        Seconds one request (one page) may take in all, its retries and their waits included.
     retries
-        Retries of a request that failed with 429, 5xx or a connection error.
+        Retries of a request that failed with 429, 5xx, a connection error or a cut answer.
     page_size
         Entries per request; at most the server's ``max_entries_limit_per_query``.
+    max_bytes
+        Largest answer read (bytes); a longer one fails rather than fill the memory.
 
     Examples
     --------
     >>> loki = Loki("http://127.0.0.1:3100", headers={"X-Scope-OrgID": "ops"})
     >>> loki
-    Loki('http://127.0.0.1:3100', headers=['X-Scope-OrgID'], verify=True, timeout=30)
+    Loki('http://127.0.0.1:3100', headers=['X-Scope-OrgID'], verify=True, timeout=60)
     >>> loki.query_range('{namespace="shop"} |= "error"', "2024-05-14T10:00Z",
     ...                  "2024-05-14T11:00Z")  # doctest: +SKIP
     """
@@ -72,10 +101,11 @@ class Loki:
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | requests.auth.AuthBase | None = None,
         verify: bool | str = True,
-        timeout: float = 30,
+        timeout: float = TIMEOUT,
         *,
         retries: int = 3,
         page_size: int = DEFAULT_PAGE,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         if not isinstance(page_size, int) or page_size < 1:
             raise CollectionError(f"page_size must be a positive number, got {page_size!r}")
@@ -88,6 +118,7 @@ class Loki:
             timeout=timeout,
             retries=retries,
             pool=1,
+            max_bytes=max_bytes,
         )
         self.url = self.http.url
         self.page_size = page_size
@@ -157,14 +188,9 @@ class Loki:
             self.pages += 1
             warnings += [w for w in doc.get("warnings") or [] if w not in warnings]
             data = doc["data"]
-            if data.get("resultType") != "streams":
+            if not isinstance(data, dict) or data.get("resultType") != "streams":
                 return self._parse(doc, logql)
-            entries = []
-            for item in data.get("result") or []:
-                labels = item.get("stream") or {}
-                key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
-                for value in item.get("values") or []:
-                    entries.append((int(value[0]), key, labels, value))
+            entries = self._entries(data, logql)
             returned = len(entries)
             entries.sort(key=lambda e: e[0])
             fresh = [e for e in entries if (e[1], e[0], e[3][1]) not in edge]
@@ -204,6 +230,25 @@ class Loki:
             payload["warnings"] = warnings
         return self._parse(payload, logql)
 
+    def _entries(self, data: dict, logql: str) -> list[tuple[int, bytes, dict, list]]:
+        """A page's entries as ``(ns, stream key, labels, [ns, line])``, for the paging."""
+        entries = []
+        try:
+            for item in data.get("result") or []:
+                labels = item.get("stream") or {}
+                key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
+                for value in item.get("values") or []:
+                    entries.append((int(value[0]), key, labels, value))
+        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise CollectionError(
+                self.http.redact(
+                    f"Loki at {self.url} answered query {logql!r} with streams that are not "
+                    f'Loki\'s (each entry a ["<nanoseconds>", "<line>"] pair): {exc}; check '
+                    f"that the URL is Loki's API (a proxy or another service in between?)"
+                )
+            ) from exc
+        return entries
+
     def _page(self, logql: str, start_ns: int, end_ns: int, limit: int) -> dict:
         params = {
             "query": logql,
@@ -212,14 +257,18 @@ class Loki:
             "limit": str(limit),
             "direction": "forward",
         }
-        response = self.http.request("/loki/api/v1/query_range", params, what=f"query {logql!r}")
+        what = f"query {logql!r}"
+        response = self.http.request("/loki/api/v1/query_range", params, what=what, fix=_fix)
+        body = response.content
         try:
-            doc = orjson.loads(response.content)
+            doc = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise CollectionError(
-                f"Loki at {self.url} answered query {logql!r} with a body that is not JSON "
-                f"({exc}), {len(response.content)} bytes; the answer may have been cut short "
-                f"(a proxy timeout?): retry, or collect a shorter window"
+            raise self.http.unreadable(
+                what,
+                body,
+                f"a body that is not JSON ({exc}), {len(body)} bytes",
+                "the answer may have been cut short (a proxy timeout?): retry, or collect a "
+                "shorter window",
             ) from exc
         if not isinstance(doc, dict) or doc.get("status") != "success" or "data" not in doc:
             raise CollectionError(

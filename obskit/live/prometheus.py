@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ import requests
 
 from obskit._time import as_utc
 from obskit.errors import CollectionError, FormatError
-from obskit.live._http import HttpClient
+from obskit.live._http import MAX_BYTES, TIMEOUT, HttpClient, looks_like_html
 from obskit.sources._base import ParseResult
 from obskit.sources.prometheus import parse_prometheus_json
 
@@ -203,19 +204,21 @@ class Prometheus:
     verify
         TLS verification: True (default), or the path of a CA bundle.
     timeout
-        Seconds to wait for a connection and for each read.
+        Seconds one request may take in all, its retries and their waits included.
     retries
-        Retries of a request that failed with 429, 5xx or a connection error.
+        Retries of a request that failed with 429, 5xx, a connection error or a cut answer.
     max_workers
         Chunk requests in flight at once for one long range.
     max_points
         Points per series per request; Prometheus refuses more than 11,000.
+    max_bytes
+        Largest answer read (bytes); a longer one fails rather than fill the memory.
 
     Examples
     --------
     >>> prom = Prometheus("http://127.0.0.1:9090", headers={"Authorization": "Bearer t0ken"})
     >>> prom
-    Prometheus('http://127.0.0.1:9090', headers=['Authorization'], verify=True, timeout=30)
+    Prometheus('http://127.0.0.1:9090', headers=['Authorization'], verify=True, timeout=60)
     >>> df = prom.query_range("up", "2024-05-14T10:00Z", "2024-05-14T11:00Z")  # doctest: +SKIP
     """
 
@@ -227,11 +230,12 @@ class Prometheus:
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | requests.auth.AuthBase | None = None,
         verify: bool | str = True,
-        timeout: float = 30,
+        timeout: float = TIMEOUT,
         *,
         retries: int = 3,
         max_workers: int = 4,
         max_points: int = PROMETHEUS_MAX_POINTS,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         if not 1 <= max_points <= PROMETHEUS_MAX_POINTS:
             raise CollectionError(
@@ -247,6 +251,7 @@ class Prometheus:
             timeout=timeout,
             retries=retries,
             pool=max_workers,
+            max_bytes=max_bytes,
         )
         self.url = self.http.url
         self.max_workers = max(1, int(max_workers))
@@ -346,8 +351,21 @@ class Prometheus:
             bodies = self._fetch_chunk(promql, chunks[0], step_ms)
         else:
             workers = min(self.max_workers, len(chunks))
+            failed = threading.Event()
+
+            def fetch(chunk: _Chunk) -> list[bytes]:
+                # once a chunk has failed, the chunks not started yet are not asked for (they
+                # start in order, so the failure is met first when the results are read)
+                if failed.is_set():
+                    return []
+                try:
+                    return self._fetch_chunk(promql, chunk, step_ms)
+                except BaseException:
+                    failed.set()
+                    raise
+
             with ThreadPoolExecutor(workers, thread_name_prefix="obskit-prom") as pool:
-                parts = list(pool.map(lambda c: self._fetch_chunk(promql, c, step_ms), chunks))
+                parts = list(pool.map(fetch, chunks))
             bodies = [body for part in parts for body in part]
         origin = self.origin("query_range", promql)
         body = bodies[0] if len(bodies) == 1 else self._stitch(bodies, promql)
@@ -384,9 +402,11 @@ class Prometheus:
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise CollectionError(
-                f"{self.service} at {self.url} answered {what} with a body that is not JSON "
-                f"({exc}): {body[:120]!r}; check that the URL is a Prometheus API"
+            raise self.http.unreadable(
+                what,
+                body,
+                f"a body that is not JSON ({exc})",
+                "check that the URL is a Prometheus API",
             ) from exc
         if not isinstance(doc, dict) or doc.get("status") != "success":
             raise CollectionError(
@@ -442,6 +462,8 @@ class Prometheus:
         return orjson.dumps(doc)
 
     def _parse(self, body: bytes, origin: str, name: str, promql: str) -> ParseResult:
+        if looks_like_html(body):  # a proxy's or a sign-in page: say so, not a parser error
+            raise self.http.unreadable(f"query {promql!r}", body, "HTML", "")
         try:
             return parse_prometheus_json(body, origin=origin, query=name)
         except FormatError as exc:

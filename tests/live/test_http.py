@@ -7,11 +7,8 @@ response format (the same shape as ``tests/data/prometheus``).
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import time
 import traceback
-from pathlib import Path
 
 import pytest
 
@@ -106,37 +103,6 @@ def test_timeout_is_not_retried():
             Prometheus(server.url, timeout=0.2).query("up")
         assert time.monotonic() - t0 < 0.9
     assert len(server.requests) == 1
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
 
 
 def test_tls_is_verified_by_default(certificate):

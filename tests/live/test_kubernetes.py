@@ -11,7 +11,9 @@ bodies and slow answers.
 from __future__ import annotations
 
 import copy
+import email.utils
 import json
+import logging
 import re
 import time
 import traceback
@@ -22,10 +24,20 @@ import pandas as pd
 import pytest
 
 from obskit import schema
-from obskit.errors import CollectionError
+from obskit.errors import CollectionError, ObskitError
 from obskit.live import Kubernetes, collect
 from obskit.live.collect import GAP
 from tests.live.conftest import loopback, reply
+from tests.live.faults import (
+    cut_chunked,
+    endless,
+    reset_mid_body,
+    retry_at_a_date,
+    retry_in_an_hour,
+    sign_in_echo,
+    trickle_body,
+    trickle_headers,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "k8s"
 TOKEN = "kube-token-Zx81QmPw0dLr"
@@ -109,6 +121,8 @@ class FakeApiServer:
             return reply(request, 401, _status(401, "Unauthorized"))
         queue = self.faults.get(path) or []
         fault = queue.pop(0) if queue else None
+        if callable(fault):  # an answer of tests.live.faults
+            return fault(request)
         if fault == "401":
             return reply(request, 401, _status(401, f"Unauthorized: token {TOKEN} expired"))
         if fault == "403":
@@ -121,6 +135,12 @@ class FakeApiServer:
             return reply(request, 429, _status(429, "Too many requests"), {"Retry-After": "1"})
         if fault == "500":
             return reply(request, 500, _status(500, "etcdserver: request timed out"))
+        if fault == "status-200":  # an error document in a 200, as some proxies answer
+            return reply(request, 200, _status(500, "etcdserver: leader changed"))
+        if fault == "not-a-list":  # a proxy's own JSON error
+            return reply(request, 200, {"error": "upstream connect error"})
+        if fault == "403-in-200":
+            return reply(request, 200, _status(403, f'{path} is forbidden: User "analyst"'))
         if fault == "slow":
             time.sleep(1.5)
         if path not in LISTS:
@@ -309,3 +329,146 @@ def test_token_never_shown(api, kubeconfig, caplog):
 def test_bad_kubeconfig_says_what_to_do(tmp_path):
     with pytest.raises(CollectionError, match=r"cannot load the Kubernetes configuration"):
         Kubernetes(kubeconfig=tmp_path / "missing")
+
+
+# --- the fault matrix: each ends in an ObskitError that names the server, the list and the fix,
+# --- shows no credential, and ends within the timeout (one request, retries included)
+
+FAULTS = {
+    "trickled-body": (
+        [trickle_body],
+        r"did not answer within timeout=1.5s while listing nodes \(its answer came too slowly\)"
+        r"; restrict namespaces=, lower page_size= or raise timeout=",
+    ),
+    "trickled-headers": ([trickle_headers], r"did not answer within timeout=1.5s while listing"),
+    "endless-body": (
+        [endless],
+        r"answered with more than 1,048,576 bytes, over max_bytes=1048576 while listing nodes; "
+        r"lower page_size= or raise max_bytes=",
+    ),
+    "cut-chunked-body": (
+        [cut_chunked] * 3,
+        r"cut its answer short while listing nodes.*3 attempts",
+    ),
+    "reset-mid-body": ([reset_mid_body] * 3, r"cut its answer short.*3 attempts.*page_size="),
+    "retry-after-3600": (
+        [retry_in_an_hour],
+        r"HTTP 429.*listing nodes.*retried in 3600s \(after .* UTC\).*raise timeout=",
+    ),
+    "retry-after-http-date": ([retry_at_a_date], r"HTTP 503.*retried in 3[56]\d\ds \(after "),
+    "error-document-in-a-200": (
+        ["status-200"],
+        r"answered HTTP 200 with a Status error \(500\) while listing nodes: 'etcdserver: "
+        r"leader changed'; the API server failed; retry later",
+    ),
+    "sign-in-page": (
+        [sign_in_echo],
+        r"answered with an HTML sign-in page titled 'Sign in - Corp SSO', not JSON, while "
+        r"listing nodes.*single sign-on",
+    ),
+    "json-that-is-not-a-list": (
+        ["not-a-list"],
+        r"answered with a JSON dict, not a Kubernetes List, while listing nodes: "
+        r"'\{\"error\":\"upstream connect error\"\}'; check the server URL",
+    ),
+    "403-in-a-200": (["403-in-200"], r"Status error \(403\) while listing nodes.*RBAC 'list'"),
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault(api, kubeconfig, name, caplog):
+    answers, match = FAULTS[name]
+    caplog.set_level(logging.DEBUG)
+    api.faults["/api/v1/nodes"] = list(answers)
+    client = kube(kubeconfig, timeout=1.5, retries=2, max_bytes=2**20)
+    client._api("CoreV1Api")  # its first use imports a large module (~0.5 s), before any request
+    t0 = time.monotonic()
+    with pytest.raises(CollectionError, match=match) as info:
+        client.nodes()
+    took = time.monotonic() - t0
+    assert isinstance(info.value, ObskitError)
+    assert api.url in str(info.value)
+    assert took < 1.5 + 1.0, f"{name} took {took:.2f}s"
+    shown = [str(info.value), repr(info.value), caplog.text, repr(client)]
+    shown.append("".join(traceback.format_exception(info.value)))
+    for text in shown:
+        assert TOKEN not in text
+    # a failure that asking again cannot mend is not asked again
+    if name not in ("cut-chunked-body", "reset-mid-body"):
+        assert sum(1 for path, _ in api.seen if path == "/api/v1/nodes") == 1
+
+
+def test_a_cut_answer_is_retried_then_read(api, kubeconfig):
+    api.faults["/api/v1/nodes"] = [cut_chunked, reset_mid_body]
+    assert len(kube(kubeconfig, retries=2).nodes().inventory) == 1
+    assert sum(1 for path, _ in api.seen if path == "/api/v1/nodes") == 3
+
+
+def test_retry_after_as_a_date_is_honoured(api, kubeconfig):
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1 to 2 s
+
+    def later(request):
+        reply(request, 429, _status(429, "Too many requests"), {"Retry-After": when})
+
+    api.faults["/api/v1/nodes"] = [later]
+    t0 = time.monotonic()
+    assert len(kube(kubeconfig, timeout=5).nodes().inventory) == 1
+    assert 0.9 <= time.monotonic() - t0 < 3
+
+
+def test_403_on_events_reads_core_v1_or_says_so(api, kubeconfig, now):
+    api.faults["/apis/events.k8s.io/v1/events"] = ["403"]
+    result = kube(kubeconfig).events(None, now - pd.Timedelta("1h"), now)
+    assert len(result.events) == 3
+    assert any("may not be read" in n and "core/v1" in n for n in result.notes)
+    api.faults["/apis/events.k8s.io/v1/events"] = ["403"]
+    api.faults["/api/v1/events"] = ["403"]
+    with pytest.raises(CollectionError, match=r"HTTP 403.*listing events.k8s.io/v1.*RBAC"):
+        kube(kubeconfig).events()
+
+
+def test_collect_notes_forbidden_events_and_refuses_when_nothing_is_readable(api, kubeconfig, now):
+    api.faults["/apis/events.k8s.io/v1/events"] = ["403"]
+    api.faults["/api/v1/events"] = ["403"]
+    inv = collect(now - pd.Timedelta("30min"), now, kubernetes=kube(kubeconfig), progress=False)
+    assert any(n.startswith(GAP + "skipped a list") and "events" in n for n in inv.notes)
+    assert len(inv.inventory) > 0
+    for path in LISTS:
+        api.faults[path] = ["403"] * 3
+    with pytest.raises(CollectionError, match=r"403.*nothing at all could be listed"):
+        collect(now - pd.Timedelta("30min"), now, kubernetes=kube(kubeconfig), progress=False)
+
+
+def test_tls_failure_is_not_retried_and_names_the_ca(certificate, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    with loopback(lambda request: reply(request, 200, {}), tls=certificate) as server:
+        path = tmp_path / "kubeconfig"
+        path.write_text(
+            f"apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: "
+            f"{server.url}\nusers:\n- name: u\n  user:\n    token: {TOKEN}\ncontexts:\n- "
+            f"name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n"
+        )
+        t0 = time.monotonic()
+        with pytest.raises(CollectionError) as info:
+            Kubernetes(kubeconfig=path, retries=3).nodes()
+        assert time.monotonic() - t0 < 1.0
+    message = str(info.value)
+    assert "TLS failed while listing nodes" in message and "certificate-authority" in message
+    assert "VPN" not in message and "retrying" not in caplog.text
+    assert TOKEN not in message + caplog.text
+
+
+def test_credentials_that_cannot_be_refreshed(api, kubeconfig):
+    from kubernetes.config import ConfigException
+
+    client = kube(kubeconfig)
+
+    def refresh(configuration):
+        raise ConfigException(f"exec plugin failed: token {TOKEN} expired")
+
+    client._client.configuration.refresh_api_key_hook = refresh  # what an exec plugin sets
+    with pytest.raises(
+        CollectionError, match=r"could not be refreshed while listing nodes"
+    ) as info:
+        client.nodes()
+    assert TOKEN not in str(info.value) and "log in again" in str(info.value)
