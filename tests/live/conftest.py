@@ -130,28 +130,43 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
     timings["backfill_s"] = time.perf_counter() - t0
     config = work / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 30s\n")
+    t1 = time.perf_counter()
+    with running_prometheus(
+        binary,
+        config,
+        data,
+        work / "prometheus.log",
+        "--storage.tsdb.retention.time=100y",
+        "--query.lookback-delta=1s",
+        "--query.max-samples=50000000",
+    ) as server:
+        timings["start_s"] = time.perf_counter() - t1
+        server.timings = timings
+        yield server
+
+
+@contextlib.contextmanager
+def running_prometheus(
+    binary: str, config: Path, data: Path, log: Path, *flags: str
+) -> Iterator[PrometheusServer]:
+    """Debian's ``prometheus`` on 127.0.0.1 on a free port, ready; stopped on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = work / "prometheus.log"
-    t1 = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
                 binary,
                 f"--config.file={config}",
                 f"--storage.tsdb.path={data}",
-                "--storage.tsdb.retention.time=100y",
                 f"--web.listen-address=127.0.0.1:{port}",
-                "--query.lookback-delta=1s",
-                "--query.max-samples=50000000",
+                *flags,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
         _wait_ready(url, process, log)
-        timings["start_s"] = time.perf_counter() - t1
-        yield PrometheusServer(url, process, log, timings)
+        yield PrometheusServer(url, process, log, {})
     finally:
         process.terminate()
         try:

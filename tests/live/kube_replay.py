@@ -231,8 +231,8 @@ def _bookmark(kind: str, api_version: str, version: int) -> dict:
     }
 
 
-def kubeconfig(url: str, folder: Path) -> Path:
-    """A kubeconfig whose current context reaches ``url`` with the replay's bearer token."""
+def kubeconfig(url: str, folder: Path, token: str = TOKEN) -> Path:
+    """A kubeconfig whose current context reaches ``url`` with a bearer token."""
     path = folder / "kubeconfig"
     path.write_text(
         f"""apiVersion: v1
@@ -244,7 +244,7 @@ clusters:
 users:
 - name: analyst
   user:
-    token: {TOKEN}
+    token: {token}
 contexts:
 - name: recorded
   context:

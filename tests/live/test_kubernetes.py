@@ -38,6 +38,7 @@ from tests.live.faults import (
     trickle_body,
     trickle_headers,
 )
+from tests.live.kube_replay import kubeconfig as replay_kubeconfig
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "k8s"
 TOKEN = "kube-token-Zx81QmPw0dLr"
@@ -191,27 +192,7 @@ def api(now):
 
 @pytest.fixture
 def kubeconfig(api, tmp_path) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(
-        f"""apiVersion: v1
-kind: Config
-clusters:
-- name: recorded
-  cluster:
-    server: {api.url}
-users:
-- name: analyst
-  user:
-    token: {TOKEN}
-contexts:
-- name: recorded
-  context:
-    cluster: recorded
-    user: analyst
-current-context: recorded
-"""
-    )
-    return path
+    return replay_kubeconfig(api.url, tmp_path, TOKEN)
 
 
 def kube(kubeconfig: Path, **kwargs) -> Kubernetes:

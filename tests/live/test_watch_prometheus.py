@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -19,7 +18,7 @@ import pytest
 import requests
 
 import obskit
-from tests.live.conftest import _wait_ready, free_port
+from tests.live.conftest import free_port, running_prometheus
 
 
 @pytest.fixture
@@ -55,30 +54,9 @@ def scraping_prometheus(exporter, tmp_path) -> Iterator[str]:
         "scrape_configs:\n  - job_name: exporter\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{target}']\n"
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "prometheus.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(url, process, log)
-        _until_scraped(url)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_prometheus(binary, config, tmp_path / "data", tmp_path / "prometheus.log") as p:
+        _until_scraped(p.url)
+        yield p.url
 
 
 def _until_scraped(url: str, timeout: float = 20) -> None:
