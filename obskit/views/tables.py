@@ -3,6 +3,9 @@
 The tables are plain DataFrames with readable columns; their text stays as it was recorded (a
 table is data). pandas escapes it when it renders HTML (``DataFrame.to_html`` and the notebook
 display), so markup in a log line shows as text; a ``Styler`` must be given ``escape="html"``.
+Names (object, place, user, namespace, pod, container, node) show the characters that disguise
+them (a right-to-left override, a zero-width space, a control) as escapes (``\\u202e``): a
+name that reads ``deployment-controller`` and is not, must not pass for it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from obskit import schema
+from obskit._chars import reveal
 from obskit.errors import InvestigationError
 from obskit.views._select import Focus, select
 
@@ -43,6 +47,15 @@ _LOG_COLUMNS = [
     "origin",
     "line",
 ]
+
+
+def _shown_names(values: pd.Series) -> pd.Series:
+    """Names with their disguising characters revealed, once per distinct value."""
+    changed = {v: reveal(v) for v in values.dropna().unique() if isinstance(v, str)}
+    changed = {k: v for k, v in changed.items() if k != v}
+    if not changed:
+        return values
+    return values.astype("object").map(lambda v: changed.get(v, v))
 
 
 def _min_level(value: str | None, name: str) -> str | None:
@@ -140,6 +153,8 @@ def events_table(
             "count": events["count"],
         }
     )
+    for name in ("object", "where", "user"):
+        table[name] = _shown_names(table[name])
     return table[_EVENT_COLUMNS].reset_index(drop=True)
 
 
@@ -192,6 +207,8 @@ def logs_table(
     logs = _most_severe_first(logs, "level", limit)
     table = logs.rename(columns={"timestamp": "time"})
     table["origin"] = table["origin"].astype("object").map(_short_origin, na_action="ignore")
+    for name in ("namespace", "pod", "container", "node"):
+        table[name] = _shown_names(table[name])
     return table[_LOG_COLUMNS].reset_index(drop=True)
 
 
