@@ -1,4 +1,5 @@
-"""Tables of a focused entity and window: events and log lines, most severe and newest first.
+"""Tables of a focused entity and window: events and log lines, most severe and newest first;
+and the records that could not be read.
 
 The tables are plain DataFrames with readable columns; their text stays as it was recorded (a
 table is data). pandas escapes it when it renders HTML (``DataFrame.to_html`` and the notebook
@@ -10,6 +11,8 @@ name that reads ``deployment-controller`` and is not, must not pass for it.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -22,7 +25,7 @@ from obskit.views._select import Focus, select
 if TYPE_CHECKING:
     from obskit.investigation import Investigation
 
-__all__ = ["events_table", "logs_table"]
+__all__ = ["events_table", "logs_table", "rejects_table"]
 
 _EVENT_COLUMNS = [
     "time",
@@ -210,6 +213,53 @@ def logs_table(
     for name in ("namespace", "pod", "container", "node"):
         table[name] = _shown_names(table[name])
     return table[_LOG_COLUMNS].reset_index(drop=True)
+
+
+def rejects_table(
+    inv: Investigation, source: str | os.PathLike | None = None, limit: int | None = 500
+) -> pd.DataFrame:
+    """The records that could not be read, with where they were: ``format, origin, line,
+    reason``.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    source : str or path, optional
+        The folder (or file) that was loaded: origins under it are shown relative to it, so a
+        shared notebook does not show the analyst's own folders. Other origins (and all, without
+        ``source``) are shortened as in :func:`logs_table`.
+    limit : int or None
+        At most this many rows (default 500); ``None`` for all.
+
+    Returns
+    -------
+    DataFrame
+        ``format, origin, line, reason``, in the order they were read.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.load(obskit.datasets.path("checkout-oom"))
+    >>> rejects_table(inv, source=obskit.datasets.path("checkout-oom"))["origin"].iloc[0]
+    'audit/audit.log'
+    """
+    limit = _limit(limit)
+    table = inv.rejects[["format", "origin", "line", "reason"]].copy()
+    root = Path(source).expanduser().resolve() if source is not None else None
+
+    def shown(origin: str) -> str:
+        if root is not None:
+            path = Path(origin)
+            if path.is_absolute() and path.is_relative_to(root):
+                return path.relative_to(root).as_posix() if path != root else root.name
+        return _short_origin(origin)
+
+    origins = table["origin"].astype("object")
+    distinct = {o: shown(o) for o in origins.dropna().unique()}
+    table["origin"] = origins.map(distinct, na_action="ignore").astype("string")
+    table = table.reset_index(drop=True)
+    return table.head(limit) if limit is not None else table
 
 
 def _short_origin(origin: str) -> str:
