@@ -53,16 +53,28 @@ def text(value: object, limit: int | None = HOVER_CHARS) -> str:
     """
     if _missing(value):
         return ""
-    raw = _shown(str(value), redaction_enabled())
+    raw = str(value)
+    # names and labels repeat across a figure and across figures: cache them; long messages
+    # rarely repeat and would fill the cache
+    raw = _shown(raw, redaction_enabled()) if len(raw) <= _CACHED_CHARS else _uncached(raw)
     if limit is not None and len(raw) > limit:
         raw = raw[: max(limit - 1, 0)] + "…"
     # quotes as numeric entities: plotly.js decodes those, not "&quot;" (it would show as is)
     return html.escape(raw, quote=True).replace("&quot;", "&#34;")
 
 
-@functools.lru_cache(maxsize=65536)
+#: Text up to this long is cached as shown (names, labels, reasons).
+_CACHED_CHARS = 200
+
+
+@functools.lru_cache(maxsize=16384)
 def _shown(raw: str, redacting: bool) -> str:
     """Raw text as it may be shown: redacted (the setting keys the cache), disguises revealed."""
+    return _uncached(raw)
+
+
+def _uncached(raw: str) -> str:
+    """Raw text as it may be shown: redacted unless switched off, disguises revealed."""
     return reveal(redact_for_sharing(raw))
 
 

@@ -96,3 +96,13 @@ def test_disguised_names_show_their_characters_in_tables():
     )
     assert set(events["object"]) == {"Pod/web\\u200b-1"}
     assert set(logs_table(inv)["pod"]) == {"web\\u200b-1"}
+
+
+def test_hover_text_follows_the_redaction_setting():
+    line = "password='Qu0t3dPw'"
+    previous = obskit.set_redaction(False)
+    try:
+        assert "Qu0t3dPw" in _shown(timeline(_investigation(line), anomalies=None))
+    finally:
+        obskit.set_redaction(previous)
+    assert "Qu0t3dPw" not in _shown(timeline(_investigation(line), anomalies=None))
