@@ -14,6 +14,7 @@ from obskit.redact import (
     RedactionError,
     redact,
     redact_for_sharing,
+    redact_markup,
     redaction_enabled,
     set_redaction,
 )
@@ -148,6 +149,20 @@ def test_a_password_in_json_in_a_json_log_line():
     assert "hunter2" not in out and "[REDACTED:password]" in out
 
 
+@pytest.mark.parametrize(
+    ("kind", "line", "secret"), ISSUE_20, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(ISSUE_20)]
+)
+def test_escaped_markup_is_redacted_as_the_text_it_shows(kind, line, secret):
+    import html
+
+    for escaped in (html.escape(line), html.escape(line).replace("&quot;", "&#34;")):
+        out = redact_markup(f"<td title='x'>{escaped}</td><br>")
+        assert secret not in html.unescape(out)
+        assert f"[REDACTED:{kind}]" in out
+        assert out.startswith("<td title='x'>") and out.endswith("</td><br>")
+        assert redact_markup(out) == out
+
+
 def test_a_token_is_redacted_to_its_end():
     # detect-secrets' Stripe pattern says 24 characters; real keys are longer
     out = redact("sk_live_" + "a1B2" * 20 + " charged")
@@ -264,6 +279,7 @@ def test_sharing_redacts_unless_switched_off():
         (lambda: redact("x", kinds=["ssn"]), "unknown secret kind"),
         (lambda: redact(pd.DataFrame({"a": ["x"]}), columns=["b"]), "no column 'b'"),
         (lambda: set_redaction("no"), "takes True or False"),
+        (lambda: redact_markup(b"<td>x</td>"), "takes a str, got bytes; for a frame use redact"),
     ],
 )
 def test_errors_say_what_to_do(call, message):
