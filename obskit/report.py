@@ -707,15 +707,16 @@ def _relative_paths(value: object, paths: Mapping[str, str]) -> object:
 
 
 def _shown_paths(source: str | None, folder: Path, workdir: Path, named: bool) -> dict[str, str]:
-    """The absolute paths a run puts in its notebook, and how the report shows each."""
-    paths = {str(workdir): "."}
-    if not named and source is not None and not any(ch in source for ch in "*?["):
-        paths[source] = Path(source).name
-    elif source is not None and named:
-        from obskit import datasets
+    """The absolute paths a run puts in its notebook (the source, a bundled incident's folder
+    when ``named``, the bundle folder, the run's scratch folder) and what the report shows for
+    each, longest first."""
+    from obskit import datasets
 
+    paths = {str(workdir): ".", str(folder): folder.name}
+    if source is not None and named:
         paths[str(datasets.path(source))] = source
-    paths[str(folder)] = folder.name
+    elif source is not None and not any(ch in source for ch in "*?["):
+        paths[source] = Path(source).name
     return dict(sorted(paths.items(), key=lambda item: -len(item[0])))
 
 
