@@ -694,10 +694,12 @@ def _prepare(nb: nbformat.NotebookNode, show_code: bool) -> tuple[nbformat.Noteb
 
 def _relative_paths(value: object, paths: Mapping[str, str]) -> object:
     """``value`` (a notebook or any part of it) with each absolute path in ``paths`` replaced
-    by what to show for it, longest first (a folder inside another is replaced first)."""
+    by what to show for it where it stands as a whole path (not inside another name), longest
+    first (a folder inside another is replaced first)."""
     if isinstance(value, str):
         for absolute, shown in paths.items():
-            value = value.replace(absolute, shown)
+            if absolute in value:
+                value = re.sub(rf"(?<![\w.~-]){re.escape(absolute)}(?![\w.~-])", shown, value)
         return value
     if isinstance(value, list):
         return [_relative_paths(v, paths) for v in value]
@@ -709,14 +711,17 @@ def _relative_paths(value: object, paths: Mapping[str, str]) -> object:
 def _shown_paths(source: str | None, folder: Path, workdir: Path, named: bool) -> dict[str, str]:
     """The absolute paths a run puts in its notebook (the source, a bundled incident's folder
     when ``named``, the bundle folder, the run's scratch folder) and what the report shows for
-    each, longest first."""
+    each, longest first. A glob's folder is the one above its first wildcard."""
     from obskit import datasets
 
     paths = {str(workdir): ".", str(folder): folder.name}
     if source is not None and named:
         paths[str(datasets.path(source))] = source
-    elif source is not None and not any(ch in source for ch in "*?["):
-        paths[source] = Path(source).name
+    elif source is not None:
+        wildcards = [source.index(ch) for ch in "*?[" if ch in source]
+        root = Path(source[: min(wildcards)]).parent if wildcards else Path(source)
+        if len(root.parts) > 1:  # never the file system's root
+            paths[str(root)] = root.name
     return dict(sorted(paths.items(), key=lambda item: -len(item[0])))
 
 

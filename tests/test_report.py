@@ -173,6 +173,25 @@ def test_show_code_shows_paths_relative_to_the_source(planted, tmp_path):
     assert "logs/var/log/pods/" in text  # the rejects table, relative to the source
 
 
+def test_paths_are_shown_relative_to_a_folder_or_a_glob(tmp_path):
+    work, bundle = tmp_path / "run", tmp_path / "run" / "bundle"
+    for source, shown in (
+        ("/home/ana/cases/incident", "incident"),
+        ("/home/ana/cases/inc*/logs/*.log", "cases/inc*/logs/*.log"),
+    ):
+        paths = report._shown_paths(source, bundle, work, named=False)
+        cell = {"source": f"source = {source!r}", "outputs": [f"{bundle}/manifest.json"]}
+        assert report._relative_paths(cell, paths) == {
+            "source": f"source = {shown!r}",
+            "outputs": ["bundle/manifest.json"],
+        }
+    paths = report._shown_paths("/data", bundle, work, named=False)
+    assert report._relative_paths("/data/x.log /var/lib/data/y.log", paths) == (
+        "data/x.log /var/lib/data/y.log"  # a path inside another name stays
+    )
+    assert "/" not in report._shown_paths("/*.log", bundle, work, named=False)
+
+
 def test_report_hides_code_by_default(made):
     _, page = made
     body = page[page.index("<body") :]
