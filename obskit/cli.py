@@ -29,10 +29,12 @@ import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
 from obskit import datasets, report
+from obskit._chars import reveal
 from obskit.errors import ObskitError, ReportError
 from obskit.investigation import load
 from obskit.sources import FORMATS
@@ -40,31 +42,38 @@ from obskit.sources import FORMATS
 __all__ = ["main"]
 
 
+def _say(*parts: object, file: TextIO | None = None) -> None:
+    """Print for a terminal: text from the data (a pod name, a log line) may carry escape
+    sequences that set the window title or clear the screen; every control and disguising
+    character is shown as its escape (``\\x1b``, ``\\u202e``) instead."""
+    print(*(reveal(str(p)) for p in parts), file=file or sys.stdout)
+
+
 def _print_formats() -> None:
     width = max(map(len, FORMATS))
     for name, description in FORMATS.items():
-        print(f"{name:<{width}}  {description}")
+        _say(f"{name:<{width}}  {description}")
 
 
 def _print_summary(paths: Sequence[str], cluster: str | None, fmt: str | None) -> int:
     inv = load(list(paths), cluster=cluster, format=fmt)
-    print(inv)
-    print()
+    _say(inv)
+    _say()
     summary = inv.summary()
     coverage = summary[
         ["rows", "start", "end", *[c for c in summary.columns if c not in ("rows", "start", "end")]]
     ]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(
+        _say(
             "Rows per frame, time span (UTC) and key coverage (share of rows with the column set):"
         )
-        print(coverage.to_string(na_rep="-", float_format=lambda v: f"{v:.0%}"))
+        _say(coverage.to_string(na_rep="-", float_format=lambda v: f"{v:.0%}"))
         files = inv.files
         loaded = files[files["status"] == "loaded"]
-        print()
+        _say()
         metadata = int((files["status"] == "metadata").sum())
         skipped_n = len(files) - len(loaded) - metadata
-        print(f"Files: {len(loaded)} loaded, {skipped_n} skipped, {metadata} metadata")
+        _say(f"Files: {len(loaded)} loaded, {skipped_n} skipped, {metadata} metadata")
         if len(loaded):
             by_format = loaded.groupby("format").agg(
                 files=("origin", "size"),
@@ -73,24 +82,24 @@ def _print_summary(paths: Sequence[str], cluster: str | None, fmt: str | None) -
                 rejects=("rejects", "sum"),
                 merged=("merged", "sum"),
             )
-            print(by_format.to_string())
+            _say(by_format.to_string())
         unbalanced = loaded[~loaded["balanced"].astype(bool)]
         if len(unbalanced):
-            print("\nFiles whose records do not add up (a bug; please report):")
-            print(unbalanced[["origin", "records", "rows", "rejects", "merged"]].to_string())
+            _say("\nFiles whose records do not add up (a bug; please report):")
+            _say(unbalanced[["origin", "records", "rows", "rejects", "merged"]].to_string())
         if len(inv.rejects):
-            print("\nRejects by reason:")
+            _say("\nRejects by reason:")
             reasons = inv.rejects.groupby(["format", "reason"], observed=True).size()
-            print(reasons.sort_values(ascending=False).head(20).to_string())
+            _say(reasons.sort_values(ascending=False).head(20).to_string())
         skipped = inv.skipped()
         if len(skipped):
-            print("\nSkipped files:")
+            _say("\nSkipped files:")
             for row in skipped.head(30).itertuples():
-                print(f"  {row.origin}: {row.status}")
+                _say(f"  {row.origin}: {row.status}")
             if len(skipped) > 30:
-                print(f"  ... and {len(skipped) - 30} more")
+                _say(f"  ... and {len(skipped) - 30} more")
     for note in inv.notes[:20]:
-        print(f"note: {note}")
+        _say(f"note: {note}")
     return 0
 
 
@@ -138,10 +147,10 @@ def _live(args: argparse.Namespace) -> dict | None:
 
 def _print_report(result: report.Report) -> None:
     size = f"{result.size / 1e6:.1f} MB"
-    print(f"Wrote {result.path} ({size}, {result.notebook}, {result.seconds:.0f} s)")
+    _say(f"Wrote {result.path} ({size}, {result.notebook}, {result.seconds:.0f} s)")
     if result.summary:
-        print()
-        print(textwrap.fill(result.summary, width=100))
+        _say()
+        _say(textwrap.fill(result.summary, width=100))
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -177,11 +186,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    print(f"Reviewing the bundled incident {args.dataset!r} ({report.DEFAULT_NOTEBOOK}) ...")
+    _say(f"Reviewing the bundled incident {args.dataset!r} ({report.DEFAULT_NOTEBOOK}) ...")
     result = report.run(args.dataset, args.out, progress=not args.quiet)
     _print_report(result)
-    print()
-    print(f"Open it in any browser (it works offline): {result.path.as_uri()}")
+    _say()
+    _say(f"Open it in any browser (it works offline): {result.path.as_uri()}")
     return 0
 
 
@@ -397,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "datasets":
             for name in datasets.names():
-                print(f"{name:<16} {datasets.path(name)}")
+                _say(f"{name:<16} {datasets.path(name)}")
             return 0
         if args.command == "demo":
             return _demo(args)
@@ -408,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = [str(datasets.path(p)) if p in datasets.names() else p for p in args.paths]
         return _print_summary(paths, args.cluster, args.format)
     except ObskitError as exc:
-        print(f"obskit: error: {exc}", file=sys.stderr)
+        _say(f"obskit: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -23,8 +23,15 @@ What the HTML is
   own markdown cells are its author's text, rendered as written; the policy holds there too.)
 - **Redacted.** Every output (text, HTML, Markdown, figure strings) and, with ``show_code``,
   every code cell goes through :func:`obskit.redact.redact_for_sharing` (on unless switched
-  off with ``obskit.set_redaction(False)``).
+  off with ``obskit.set_redaction(False)``); HTML, Markdown and figure strings are redacted as
+  the text they show (:func:`obskit.redact.redact_markup`: entities decoded first, so an
+  escaped ``&quot;password&quot;`` or ``&amp;sig=`` is found).
+- **No disguised names.** Characters that disguise text (direction overrides, zero-width
+  characters, controls) show as their escapes (``\\u202e``) in every output and code cell.
 - **Code hidden** by default (``show_code=True`` keeps the cells).
+- **No analyst's folders.** :func:`run` shows the source, the bundle folder and the paths under
+  them relative to the source (``incident/logs/…``, not ``/home/you/cases/incident/logs/…``),
+  in the code cells and the outputs alike.
 - **Bounded.** One output holds at most :data:`OUTPUT_BYTES` and all outputs together at most
   :data:`CONTENT_BYTES`; outputs beyond that are replaced by a note that says how to see them.
   With plotly.js (about 4.8 MB) and the page's stylesheet, a report is at most
@@ -52,8 +59,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from obskit import schema
+from obskit._chars import reveal
 from obskit.errors import InvestigationError, ReportError
-from obskit.redact import redact_for_sharing
+from obskit.redact import redact_for_sharing, redact_markup, redaction_enabled
 
 if TYPE_CHECKING:
     import nbformat
@@ -537,10 +545,20 @@ def _sanitize(markup: str) -> str:
     )
 
 
+def _shared_text(text: str) -> str:
+    """Plain text as it may be shared: redacted, disguising characters revealed."""
+    return reveal(redact_for_sharing(text))
+
+
+def _shared_markup(markup: str) -> str:
+    """HTML, Markdown or a figure string as it may be shared: its text redacted, revealed."""
+    return reveal(redact_markup(markup) if redaction_enabled() else markup)
+
+
 def _redact_strings(value: object) -> object:
-    """Every string inside a figure's JSON, redacted."""
+    """Every string inside a figure's JSON, redacted as the text it shows."""
     if isinstance(value, str):
-        return redact_for_sharing(value)
+        return _shared_markup(value)
     if isinstance(value, list):
         return [_redact_strings(v) for v in value]
     if isinstance(value, dict):
@@ -576,11 +594,11 @@ def _safe_output(output: dict, index: int) -> dict | None:
     """One output with only what may reach the report: redacted, sanitised, figures rendered."""
     kind = output.get("output_type")
     if kind == "stream":
-        output["text"] = redact_for_sharing(output.get("text", ""))
+        output["text"] = _shared_text(output.get("text", ""))
         return output
     if kind == "error":
-        output["evalue"] = redact_for_sharing(str(output.get("evalue", "")))
-        output["traceback"] = [redact_for_sharing(line) for line in output.get("traceback", [])]
+        output["evalue"] = _shared_text(str(output.get("evalue", "")))
+        output["traceback"] = [_shared_text(line) for line in output.get("traceback", [])]
         return output
     data = output.get("data", {})
     if _PLOTLY in data:
@@ -604,9 +622,9 @@ def _safe_output(output: dict, index: int) -> dict | None:
         if isinstance(value, list):
             value = "".join(value)
         if mimetype in ("text/html", "text/markdown"):
-            value = _sanitize(redact_for_sharing(value))
+            value = _sanitize(_shared_markup(value))
         elif mimetype == "text/plain":
-            value = redact_for_sharing(value)
+            value = _shared_text(value)
         kept[mimetype] = value
     if not kept:
         return None
@@ -639,7 +657,7 @@ def _prepare(nb: nbformat.NotebookNode, show_code: bool) -> tuple[nbformat.Noteb
             continue
         if cell.cell_type == "code":
             if show_code:
-                cell.source = redact_for_sharing(cell.source)
+                cell.source = _shared_text(cell.source)
             outputs = []
             for output in cell.outputs:
                 safe = _safe_output(output, figures)
@@ -672,6 +690,39 @@ def _prepare(nb: nbformat.NotebookNode, show_code: bool) -> tuple[nbformat.Noteb
         cells.append(cell)
     nb.cells = cells
     return nb, {"figures": figures, "elided": elided}
+
+
+def _relative_paths(value: object, paths: Mapping[str, str]) -> object:
+    """``value`` (a notebook or any part of it) with each absolute path in ``paths`` replaced
+    by what to show for it where it stands as a whole path (not inside another name), longest
+    first (a folder inside another is replaced first)."""
+    if isinstance(value, str):
+        for absolute, shown in paths.items():
+            if absolute in value:
+                value = re.sub(rf"(?<![\w.~-]){re.escape(absolute)}(?![\w.~-])", shown, value)
+        return value
+    if isinstance(value, list):
+        return [_relative_paths(v, paths) for v in value]
+    if isinstance(value, dict):
+        return type(value)({k: _relative_paths(v, paths) for k, v in value.items()})
+    return value
+
+
+def _shown_paths(source: str | None, folder: Path, workdir: Path, named: bool) -> dict[str, str]:
+    """The absolute paths a run puts in its notebook (the source, a bundled incident's folder
+    when ``named``, the bundle folder, the run's scratch folder) and what the report shows for
+    each, longest first. A glob's folder is the one above its first wildcard."""
+    from obskit import datasets
+
+    paths = {str(workdir): ".", str(folder): folder.name}
+    if source is not None and named:
+        paths[str(datasets.path(source))] = source
+    elif source is not None:
+        wildcards = [source.index(ch) for ch in "*?[" if ch in source]
+        root = Path(source[: min(wildcards)]).parent if wildcards else Path(source)
+        if len(root.parts) > 1:  # never the file system's root
+            paths[str(root)] = root.name
+    return dict(sorted(paths.items(), key=lambda item: -len(item[0])))
 
 
 def _sha256(text: str) -> str:
@@ -747,7 +798,7 @@ def export_html(
             "plotly_js": plotly_js,
             "render_js": _RENDER_JS if info["figures"] else "",
             "elided": info["elided"],
-            "redacted": _redaction_on(),
+            "redacted": redaction_enabled(),
             "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }
     }
@@ -759,12 +810,6 @@ def export_html(
             f"the notebook's own text is too large: shorten its markdown cells"
         )
     return page
-
-
-def _redaction_on() -> bool:
-    from obskit.redact import redaction_enabled
-
-    return redaction_enabled()
 
 
 # --- the whole job -------------------------------------------------------------------------------
@@ -911,6 +956,9 @@ def run(
         nb = inject_parameters(nb, **values, bundle_dir=str(folder))
         nb.cells.insert(0, nbformat.v4.new_code_cell(_SETUP, metadata={"tags": [_SETUP_TAG]}))
         executed = _execute(nb, path.stem, Path(workdir), timeout, progress)
+        named = source is not None and str(source) in datasets.names()
+        shown = _shown_paths(values["source"], folder, Path(workdir), named)
+        executed = _relative_paths(executed, shown)
     page = export_html(executed, show_code=show_code)
     target.write_text(page, encoding="utf-8")
     return Report(

@@ -79,3 +79,29 @@ def test_report_errors_are_one_line(capsys, tmp_path):
         err = capsys.readouterr().err
         assert err.startswith("obskit: error: ") and message in err, (argv, err)
         assert "Traceback" not in err
+
+
+#: A pod name that sets the terminal's title, clears its screen and reverses what follows.
+EVIL_POD = "web\x1b]0;owned\x07\x1b[2J\u202e1-bew"
+
+
+def test_load_shows_control_characters_of_a_pod_name_as_escapes(capsys, tmp_path):
+    folder = tmp_path / "var" / "log" / "pods" / f"shop_{EVIL_POD}_0d3c6f2e-1c2b-4f1a" / "web"
+    folder.mkdir(parents=True)
+    (folder / "0.log").write_text("2024-05-01T10:00:00.000000000Z stdout F hello\n")
+    (folder / "notes.bin").write_bytes(b"\x00\x01junk")  # skipped, listed with its path
+    assert main(["load", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "shop_web\\x1b]0;owned\\x07\\x1b[2J\\u202e1-bew_" in out
+
+
+def test_the_review_summary_reaches_the_terminal_without_escape_sequences(capsys, tmp_path):
+    from obskit.cli import _print_report
+    from obskit.report import Report
+
+    summary = f"Top suspect: pod shop/{EVIL_POD} (score 0.9)."
+    _print_report(Report(tmp_path / "r.html", 10, "04-post-incident-review", summary, 1.0))
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "shop/web\\x1b]0;owned\\x07\\x1b[2J\\u202e1-bew" in out

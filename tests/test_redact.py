@@ -14,9 +14,11 @@ from obskit.redact import (
     RedactionError,
     redact,
     redact_for_sharing,
+    redact_markup,
     redaction_enabled,
     set_redaction,
 )
+from tests.planted import ISSUE_20
 
 
 def _b64(value: dict) -> str:
@@ -93,6 +95,11 @@ PLANTED = [
         "abcdef.0123456789abcxyz",
     ),
     (
+        "pypi-token",
+        "twine upload -p pypi-AgEIcHlwaS5vcmc" + "CJDZmE4ZTA2LWI5NjMtNDE" * 4 + " dist/*",
+        "CJDZmE4ZTA2LWI5NjMtNDE",
+    ),
+    (
         "secret-data",
         '{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db"},"data":{"pw":"aHVudGVyMg=="}}',
         "aHVudGVyMg==",
@@ -110,8 +117,56 @@ def test_each_kind_of_secret_is_redacted(kind, line, secret):
     assert counts == {kind: 1}
 
 
+@pytest.mark.parametrize(
+    ("kind", "line", "secret"), ISSUE_20, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(ISSUE_20)]
+)
+def test_each_kind_issue_20_found_is_redacted(kind, line, secret):
+    out, counts = redact(line, return_counts=True)
+    assert secret not in out
+    assert f"[REDACTED:{kind}]" in out
+    assert counts == {kind: 1}
+    assert redact(out, return_counts=True) == (out, {})  # twice is once
+
+
 def test_every_kind_is_planted():
-    assert {kind for kind, _, _ in PLANTED} == set(KINDS)
+    assert {kind for kind, _, _ in PLANTED + ISSUE_20} == set(KINDS)
+
+
+def test_vendor_patterns_come_from_detect_secrets():
+    from detect_secrets.plugins.github_token import GitHubTokenDetector
+
+    from obskit.redact import CATALOGUE, _vendor_patterns
+
+    assert CATALOGUE["github-token"] == ("github_token", "GitHubTokenDetector")
+    github = next(p for kind, _, p in _vendor_patterns() if kind == "github-token")
+    assert GitHubTokenDetector.denylist[0].pattern in github[0].pattern
+
+
+def test_a_password_in_json_in_a_json_log_line():
+    line = r'{"log":"{\"msg\":\"config password=\\\"hunter2\\\"\"}"}'
+    assert "hunter2" in line
+    out = redact(line)
+    assert "hunter2" not in out and "[REDACTED:password]" in out
+
+
+@pytest.mark.parametrize(
+    ("kind", "line", "secret"), ISSUE_20, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(ISSUE_20)]
+)
+def test_escaped_markup_is_redacted_as_the_text_it_shows(kind, line, secret):
+    import html
+
+    for escaped in (html.escape(line), html.escape(line).replace("&quot;", "&#34;")):
+        out = redact_markup(f"<td title='x'>{escaped}</td><br>")
+        assert secret not in html.unescape(out)
+        assert f"[REDACTED:{kind}]" in out
+        assert out.startswith("<td title='x'>") and out.endswith("</td><br>")
+        assert redact_markup(out) == out
+
+
+def test_a_token_is_redacted_to_its_end():
+    # detect-secrets' Stripe pattern says 24 characters; real keys are longer
+    out = redact("sk_live_" + "a1B2" * 20 + " charged")
+    assert out == "[REDACTED:stripe-key] charged"
 
 
 def test_a_private_key_in_a_json_string_with_escaped_newlines():
@@ -130,6 +185,13 @@ ORDINARY = [
     "GET /api/v1/namespaces/web/secrets?limit=500 200 12ms",
     "Event kube-metrics-helper.17f3fa667d789e3a: Pulled",
     "curl -sk -H Authorization: Bearer *** https://172.20.0.1/api",
+    "authorization failed for user bob: RBAC: forbidden",
+    "GET http://api:8080/v1/users/bob@example.com 404",
+    "bypass=on compass=north pass: true passive=1",
+    "mysql -h db -u root -p shop",
+    "kubectl create token --duration=1h --namespace web",
+    "cookie consent banner shown",
+    "sk-learn 1.5 and npm_config_cache=/tmp/npm set",
     "node ip-10-0-17-16.eu-west-1.compute.internal NotReady since 2024-09-10T19:52:00Z",
     '{"level":"error","msg":"OOMKilled","container":"checkout","restarts":3}',
 ]
@@ -217,6 +279,7 @@ def test_sharing_redacts_unless_switched_off():
         (lambda: redact("x", kinds=["ssn"]), "unknown secret kind"),
         (lambda: redact(pd.DataFrame({"a": ["x"]}), columns=["b"]), "no column 'b'"),
         (lambda: set_redaction("no"), "takes True or False"),
+        (lambda: redact_markup(b"<td>x</td>"), "takes a str, got bytes; for a frame use redact"),
     ],
 )
 def test_errors_say_what_to_do(call, message):

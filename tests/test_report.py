@@ -3,13 +3,16 @@
 One real report is made (module fixture) from a copy of the bundled ``cryptominer`` incident into
 which attacker-controlled text is planted: a log line, an event and a pod label carry
 ``<script>alert(1)</script>`` and ``<img src=x onerror=alert(1)>``, and the log line carries a
-bearer token and a password. The browser test opens it in Debian's Chromium (Playwright drives
-it; browsers cannot be downloaded here): it is skipped only when Chromium or Playwright is
-missing and ``CI`` is not set.
+bearer token and a password; more log lines and an event carry every kind of secret issue 20
+found unredacted (:data:`tests.planted.ISSUE_20`), and an audit request comes from a user whose
+name a right-to-left override disguises. The browser test opens it in Debian's Chromium
+(Playwright drives it; browsers cannot be downloaded here): it is skipped only when Chromium or
+Playwright is missing and ``CI`` is not set.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -22,6 +25,7 @@ import pytest
 import obskit
 from obskit import report
 from obskit.errors import ReportError
+from tests.planted import ISSUE_20
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -37,6 +41,29 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+RLO_USER = "system:serviceaccount:kube-system:\u202erellortnoc-tnemyolped\u202c"
+#: How the report shows it: the override and the pop as escapes.
+RLO_SHOWN = "system:serviceaccount:kube-system:\\u202erellortnoc-tnemyolped\\u202c"
+KINDS_20 = sorted({kind for kind, _, _ in ISSUE_20})
+SECRETS_20 = [secret for _, _, secret in ISSUE_20]
+
+
+def _lines_of_secrets(width: int = 140) -> list[str]:
+    """The issue's lines, a few to a log line (pandas shows 160 characters of a cell).
+
+    A ``Cookie:`` value runs to the end of its line, so cookie lines go last.
+    """
+    out: list[list[str]] = []
+    for _, line, _ in sorted(ISSUE_20, key=lambda k: (k[0] == "cookie", -len(k[1]))):
+        for group in out:
+            if sum(len(x) + 3 for x in group) + len(line) <= width and "Cookie" not in group[-1]:
+                group.append(line)
+                break
+        else:
+            out.append([line])
+    return [" | ".join(group) for group in out]
+
 
 #: Loads a script, font, stylesheet, frame or image from elsewhere: none may be in a report.
 _FETCHES = re.compile(
@@ -54,6 +81,16 @@ def _plant(folder: Path) -> None:
             f"2024-09-10T20:59:59.900000000Z stderr F ERROR upstream said {SCRIPT} {IMG} "
             f"Authorization: Bearer {TOKEN} password={PASSWORD}\n"
         )
+        for i, line in enumerate(_lines_of_secrets()):
+            f.write(f"2024-09-10T20:59:59.{i:03d}000000Z stderr F ERROR {line}\n")
+    audit = folder / "audit" / "audit.log"
+    first = json.loads(audit.read_text().splitlines()[0])
+    first.update(auditID="planted-rlo", stage="ResponseComplete", verb="list")
+    first["user"]["username"] = RLO_USER
+    first["objectRef"] = {"resource": "secrets", "namespace": "web", "apiVersion": "v1"}
+    first["requestURI"] = "/api/v1/namespaces/web/secrets"
+    with audit.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(first) + "\n")
     events_file = folder / "events" / "events.json"
     events = json.loads(events_file.read_text())
     events["items"].append(
@@ -62,7 +99,8 @@ def _plant(folder: Path) -> None:
             "kind": "Event",
             "type": "Warning",
             "reason": f"Planted{SCRIPT}",
-            "message": f"probe failed: {IMG} {SCRIPT}",
+            "message": f"probe failed: {IMG} {SCRIPT} "
+            + " ; ".join(line for kind, line, _ in ISSUE_20 if kind != "cookie"),
             "count": 1,
             "firstTimestamp": "2024-09-10T20:40:00Z",
             "lastTimestamp": "2024-09-10T20:40:00Z",
@@ -125,6 +163,35 @@ def test_report_is_offline(made):
     assert "default-src 'none'" in page  # the Content-Security-Policy
 
 
+def test_show_code_shows_paths_relative_to_the_source(planted, tmp_path):
+    out = tmp_path / "quick.html"
+    report.run(str(planted), out, notebook="00-quickstart", show_code=True, progress=False)
+    text = html.unescape(re.sub(r"<[^>]+>", "", out.read_text(encoding="utf-8")))
+    assert str(planted.parent) not in text and str(tmp_path) not in text
+    assert "obskit-report-" not in text  # the run's scratch folder
+    assert "source = 'incident'" in text  # the parameters cell
+    assert "logs/var/log/pods/" in text  # the rejects table, relative to the source
+
+
+def test_paths_are_shown_relative_to_a_folder_or_a_glob(tmp_path):
+    work, bundle = tmp_path / "run", tmp_path / "run" / "bundle"
+    for source, shown in (
+        ("/home/ana/cases/incident", "incident"),
+        ("/home/ana/cases/inc*/logs/*.log", "cases/inc*/logs/*.log"),
+    ):
+        paths = report._shown_paths(source, bundle, work, named=False)
+        cell = {"source": f"source = {source!r}", "outputs": [f"{bundle}/manifest.json"]}
+        assert report._relative_paths(cell, paths) == {
+            "source": f"source = {shown!r}",
+            "outputs": ["bundle/manifest.json"],
+        }
+    paths = report._shown_paths("/data", bundle, work, named=False)
+    assert report._relative_paths("/data/x.log /var/lib/data/y.log", paths) == (
+        "data/x.log /var/lib/data/y.log"  # a path inside another name stays
+    )
+    assert "/" not in report._shown_paths("/*.log", bundle, work, named=False)
+
+
 def test_report_hides_code_by_default(made):
     _, page = made
     body = page[page.index("<body") :]
@@ -136,6 +203,43 @@ def test_report_is_redacted(made):
     _, page = made
     assert TOKEN not in page and PASSWORD not in page
     assert "[REDACTED:bearer-token]" in page and "[REDACTED:password]" in page
+
+
+def _decoded(page: str) -> str:
+    """The page as a reader could see it: entities decoded, every figure's JSON decoded."""
+    blocks = re.findall(r'class="obskit-figure-data"[^>]*>(.*?)</script>', page, re.DOTALL)
+    return (
+        html.unescape(page)
+        + "\n".join(json.dumps(json.loads(b)) for b in blocks)
+        + "\n".join(html.unescape(s) for b in blocks for s in _strings(json.loads(b)))
+    )
+
+
+def _strings(node: object):
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+    elif isinstance(node, str):
+        yield node
+
+
+def test_report_redacts_every_kind_issue_20_found(made):
+    _, page = made
+    seen = _decoded(page)
+    leaked = [secret for secret in SECRETS_20 if secret in seen]
+    assert leaked == []
+    missing = [kind for kind in KINDS_20 if f"[REDACTED:{kind}]" not in page]
+    assert missing == []
+
+
+def test_a_disguised_user_is_a_detection_and_shown_escaped(made):
+    _, page = made
+    assert "\u202e" not in page and "\u202c" not in page
+    assert RLO_SHOWN in html.unescape(page)
+    assert "Name disguised with invisible or direction-changing characters" in page
 
 
 def test_planted_markup_is_only_text(made):
@@ -175,6 +279,38 @@ def test_show_code_keeps_cells_redacted():
 def export_html_body(nb: nbformat.NotebookNode, **kwargs) -> str:
     page = report.export_html(nb, **kwargs)
     return page[page.index("<body") :]
+
+
+def _places() -> dict[str, nbformat.NotebookNode]:
+    """Every issue-20 line in each place a notebook shows a value, one notebook per place."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    lines = [line for _, line, _ in ISSUE_20]
+    frame = pd.DataFrame({"message": lines, "user": RLO_USER})
+    figure = go.Figure(go.Scatter(x=list(range(len(lines))), y=[1] * len(lines)))
+    figure.update_traces(hovertext=[html.escape(x) for x in lines], text=lines, name=RLO_USER)
+    code = "\n".join(f"# {line}" for line in [*lines, RLO_USER])
+    stream = nbformat.v4.new_output("stream", name="stdout", text="\n".join(lines) + RLO_USER)
+    return {
+        "code": _notebook(source=code),
+        "text": _notebook(_display({"text/plain": frame.to_string()})),
+        "table": _notebook(_display({"text/html": frame.to_html()})),
+        "markdown": _notebook(_display({"text/markdown": "\n\n".join(lines) + RLO_USER})),
+        "stream": _notebook(stream),
+        "figure": _notebook(_display({"application/vnd.plotly.v1+json": figure.to_plotly_json()})),
+    }
+
+
+@pytest.mark.parametrize("place", ["code", "text", "table", "markdown", "stream", "figure"])
+def test_every_kind_issue_20_found_is_redacted_in_every_place(place):
+    page = report.export_html(_places()[place], show_code=place == "code")
+    seen = _decoded(page)
+    leaked = [secret for secret in SECRETS_20 if secret in seen]
+    assert leaked == []
+    shown = re.sub(r"<[^>]*>", "", seen)  # highlighting and autolinks split the text
+    assert [kind for kind in KINDS_20 if f"[REDACTED:{kind}]" not in shown] == []
+    assert "\u202e" not in seen and "\\u202erellortnoc" in seen
 
 
 def test_javascript_and_widget_outputs_are_dropped():
@@ -329,6 +465,11 @@ def test_report_renders_in_chromium_and_nothing_planted_runs(made):
             page.mouse.wheel(0, 20_000)  # scroll through: lazy content, hovers
             page.wait_for_timeout(500)
             text = page.inner_text("body")
+            # what plotly holds to draw hover labels: every figure's data and layout
+            drawn_data = page.evaluate(
+                "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                ".map(g => JSON.stringify(g.data) + JSON.stringify(g.layout)).join('\\n')"
+            )
         finally:
             browser.close()
     assert figures >= 2 and drawn >= figures
@@ -336,3 +477,5 @@ def test_report_renders_in_chromium_and_nothing_planted_runs(made):
     assert requests == [result.path.as_uri()]  # the page itself, nothing else
     assert SCRIPT in text  # shown as text
     assert TOKEN not in text
+    assert [secret for secret in SECRETS_20 if secret in text + drawn_data] == []
+    assert "\u202e" not in text and RLO_SHOWN in text

@@ -43,6 +43,7 @@ import orjson
 import pandas as pd
 
 from obskit import schema
+from obskit._chars import disguises
 from obskit.errors import InvestigationError
 from obskit.redact import redact
 
@@ -86,6 +87,7 @@ _FALCO_PRIORITY = {
 TECHNIQUES: dict[str, str] = {
     "T1003": "OS Credential Dumping",
     "T1036": "Masquerading",
+    "T1036.002": "Masquerading: Right-to-Left Override",
     "T1040": "Network Sniffing",
     "T1046": "Network Service Discovery",
     "T1053.007": "Scheduled Task/Job: Container Orchestration Job",
@@ -301,6 +303,17 @@ RULES: dict[str, Rule] = _rules(
         "medium",
         "T1070",
         "Events are deleted by a subject that is not a cluster component: covering tracks.",
+    ),
+    Rule(
+        "audit.disguised-name",
+        "Name disguised with invisible or direction-changing characters",
+        "high",
+        "T1036.002",
+        "The subject, the object or the namespace of a request has a character that changes "
+        "how the name reads (a right-to-left override, a zero-width space, a control): "
+        "'system:serviceaccount:kube-system:\\u202erellortnoc-tnemyolped' shows as "
+        "'...:deployment-controller'. An attacker's disguise; obskit shows such characters "
+        "as escapes.",
     ),
     Rule(
         "audit.auth-failure-burst",
@@ -520,6 +533,20 @@ def _networks(addresses: pd.Series) -> pd.Series:
     """The network of each address, computed once per distinct address."""
     unique = addresses.dropna().unique()
     return addresses.map({a: _network(a) for a in unique})
+
+
+def _disguised(requests: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+    """Per request, which of ``columns`` hold disguising characters (and which), else None."""
+    found = pd.Series(None, index=requests.index, dtype="object")
+    for column in columns:
+        values = requests[column]
+        named = {v: disguises(v) for v in values.dropna().unique() if isinstance(v, str)}
+        named = {v: f"{column}: {', '.join(chars)}" for v, chars in named.items() if chars}
+        if not named:
+            continue
+        detail = values.map(named)
+        found = found.where(detail.isna(), found.fillna("").str.cat(detail, sep="; "))
+    return found.str.strip("; ")
 
 
 def _loads(raw: object) -> dict:
@@ -949,6 +976,8 @@ def _audit_hits(requests: pd.DataFrame, base: _Baseline) -> pd.DataFrame:
             "audit.events-deleted",
         )
     )
+    disguised = _disguised(r, ("user", "object_name", "namespace"))
+    hits.append(_hits(r, disguised.notna(), "audit.disguised-name", detail=disguised))
     failures = code.isin([401, 403]) & r["source_ip"].notna()
     hits.append(
         _hits(

@@ -9,7 +9,7 @@ it reaches a figure (:mod:`obskit.views._safe`).
 from __future__ import annotations
 
 from obskit.views.hierarchy import COLOR_BY, MEASURES, STYLES, VIEWS, hierarchy, hierarchy_frame
-from obskit.views.tables import events_table, logs_table
+from obskit.views.tables import events_table, logs_table, rejects_table
 from obskit.views.timeline import DISPLAY_POINTS, MAX_LINES, timeline
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "hierarchy",
     "hierarchy_frame",
     "logs_table",
+    "rejects_table",
     "timeline",
 ]

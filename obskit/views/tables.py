@@ -1,24 +1,31 @@
-"""Tables of a focused entity and window: events and log lines, most severe and newest first.
+"""Tables of a focused entity and window: events and log lines, most severe and newest first;
+and the records that could not be read.
 
 The tables are plain DataFrames with readable columns; their text stays as it was recorded (a
 table is data). pandas escapes it when it renders HTML (``DataFrame.to_html`` and the notebook
 display), so markup in a log line shows as text; a ``Styler`` must be given ``escape="html"``.
+Names (object, place, user, namespace, pod, container, node) show the characters that disguise
+them (a right-to-left override, a zero-width space, a control) as escapes (``\\u202e``): a
+name that reads ``deployment-controller`` and is not, must not pass for it.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from obskit import schema
+from obskit._chars import reveal
 from obskit.errors import InvestigationError
 from obskit.views._select import Focus, select
 
 if TYPE_CHECKING:
     from obskit.investigation import Investigation
 
-__all__ = ["events_table", "logs_table"]
+__all__ = ["events_table", "logs_table", "rejects_table"]
 
 _EVENT_COLUMNS = [
     "time",
@@ -43,6 +50,15 @@ _LOG_COLUMNS = [
     "origin",
     "line",
 ]
+
+
+def _shown_names(values: pd.Series) -> pd.Series:
+    """Names with their disguising characters revealed, once per distinct value."""
+    changed = {v: reveal(v) for v in values.dropna().unique() if isinstance(v, str)}
+    changed = {k: v for k, v in changed.items() if k != v}
+    if not changed:
+        return values
+    return values.astype("object").map(lambda v: changed.get(v, v))
 
 
 def _min_level(value: str | None, name: str) -> str | None:
@@ -140,6 +156,8 @@ def events_table(
             "count": events["count"],
         }
     )
+    for name in ("object", "where", "user"):
+        table[name] = _shown_names(table[name])
     return table[_EVENT_COLUMNS].reset_index(drop=True)
 
 
@@ -192,7 +210,56 @@ def logs_table(
     logs = _most_severe_first(logs, "level", limit)
     table = logs.rename(columns={"timestamp": "time"})
     table["origin"] = table["origin"].astype("object").map(_short_origin, na_action="ignore")
+    for name in ("namespace", "pod", "container", "node"):
+        table[name] = _shown_names(table[name])
     return table[_LOG_COLUMNS].reset_index(drop=True)
+
+
+def rejects_table(
+    inv: Investigation, source: str | os.PathLike | None = None, limit: int | None = 500
+) -> pd.DataFrame:
+    """The records that could not be read, with where they were: ``format, origin, line,
+    reason``.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    source : str or path, optional
+        The folder (or file) that was loaded: origins under it are shown relative to it, so a
+        shared notebook does not show the analyst's own folders. Other origins (and all, without
+        ``source``) are shortened as in :func:`logs_table`.
+    limit : int or None
+        At most this many rows (default 500); ``None`` for all.
+
+    Returns
+    -------
+    DataFrame
+        ``format, origin, line, reason``, in the order they were read.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.load(obskit.datasets.path("checkout-oom"))
+    >>> rejects_table(inv, source=obskit.datasets.path("checkout-oom"))["origin"].iloc[0]
+    'audit/audit.log'
+    """
+    limit = _limit(limit)
+    table = inv.rejects[["format", "origin", "line", "reason"]].copy()
+    root = Path(source).expanduser().resolve() if source is not None else None
+
+    def shown(origin: str) -> str:
+        if root is not None:
+            path = Path(origin)
+            if path.is_absolute() and path.is_relative_to(root):
+                return path.relative_to(root).as_posix() if path != root else root.name
+        return _short_origin(origin)
+
+    origins = table["origin"].astype("object")
+    distinct = {o: shown(o) for o in origins.dropna().unique()}
+    table["origin"] = origins.map(distinct, na_action="ignore").astype("string")
+    table = table.reset_index(drop=True)
+    return table.head(limit) if limit is not None else table
 
 
 def _short_origin(origin: str) -> str:

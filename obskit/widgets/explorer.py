@@ -35,6 +35,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from obskit import schema
+from obskit._chars import reveal
 from obskit.errors import InvestigationError, ObskitError
 from obskit.redact import redact_for_sharing
 from obskit.views import VIEWS
@@ -250,7 +251,8 @@ class ExplorerModel:
         for row in kids.itertuples(index=False):
             level = levels[min(int(row.depth), len(levels)) - 1]
             kind = str(row.kind)
-            label = str(row.label) if kind.lower() == level else f"{row.label} ({kind})"
+            name = reveal(str(row.label))  # a name a direction override disguises shows it
+            label = name if kind.lower() == level else f"{name} ({kind})"
             counts = (
                 (row.warning_events, "warning"),
                 (row.error_logs, "error"),
@@ -536,14 +538,16 @@ def _agrees(wanted: str | None, column: str, value: object) -> bool:
 
 
 def _cell(value: object, column: str = "") -> tuple[str, str]:
-    """(escaped HTML, escaped tooltip) of one cell."""
+    """(escaped HTML, escaped tooltip) of one cell; disguising characters shown as escapes."""
+    if isinstance(value, str):
+        value = reveal(value)
     if column == "origin" and isinstance(value, str) and value.count("/") > 2:
         # where a line was read: the file's last two parts, the whole path in the tooltip
         return html.escape("…/" + "/".join(value.rsplit("/", 2)[-2:])), html.escape(
             _cut(value, _TIP_CHARS), quote=True
         )
     if isinstance(value, list | tuple | np.ndarray):
-        parts = [str(v) for v in value if not _missing(v)]
+        parts = [reveal(str(v)) for v in value if not _missing(v)]
         shown = "<br>".join(html.escape(_cut(p, _CELL_CHARS)) for p in parts)
         return shown, html.escape(_cut("\n".join(parts), _TIP_CHARS), quote=True)
     if _missing(value):
@@ -1005,7 +1009,7 @@ class Explorer(widgets.VBox):
         sel = out.selection
         lo, hi = self.time_range.value
         when = "whole span" if sel.start is None else f"{lo:%Y-%m-%d %H:%M} – {hi:%H:%M} UTC"
-        crumbs = " › ".join(f"<b>{html.escape(p)}</b>" for p in out.path)
+        crumbs = " › ".join(f"<b>{html.escape(reveal(p))}</b>" for p in out.path)
         return (
             f"<div style='font-size:13px;margin:4px 0'>{crumbs}"
             f" <span style='color:#6b7280'>· {html.escape(when)}</span></div>"

@@ -570,3 +570,20 @@ def test_with_detections_adds_audit_detections_once_for_the_pictures():
     before = inv.hierarchy_frame("workload")
     alerts_before = before[[c for c in before.columns if c.startswith("alerts_")]].sum(axis=1)
     assert alerts.iloc[0] == alerts_before.iloc[0] + len(audit_found)  # the cluster root
+
+
+def test_a_disguised_name_is_a_detection():
+    rlo = "system:serviceaccount:kube-system:\u202erellortnoc-tnemyolped\u202c"
+    found = _detect(
+        _audit(1, verb="list", resource="secrets", user=rlo),
+        _audit(2, verb="get", resource="pods", name="web\u200b-1"),
+        _audit(3, verb="get", resource="pods", name="web-1"),
+        _audit(4, verb="get", resource="pods", user="system:serviceaccount:kube-system:x"),
+    )
+    disguised = found[found["rule"] == "audit.disguised-name"]
+    assert disguised["technique"].tolist() == ["T1036.002", "T1036.002"]
+    assert disguised["rule_severity"].tolist() == ["high", "high"]
+    messages = disguised["message"].tolist()
+    assert "(user: U+202E RIGHT-TO-LEFT OVERRIDE, U+202C POP DIRECTIONAL FORMATTING)" in messages[0]
+    assert "(object_name: U+200B ZERO WIDTH SPACE)" in messages[1]
+    assert disguised["user"].iloc[0] == rlo  # the data keeps the name; the views reveal it

@@ -106,3 +106,6 @@ def test_runs_top_to_bottom(path, tmp_path):
     assert last.outputs, "the last code cell shows its result"
     if path.stem == "00-quickstart":  # the key sources, from the inventory among others
         assert "inventory" in str(last.outputs)
+        rejects = next(c for c in nb.cells if "rejects_table(" in c.source)
+        shown = str(rejects.outputs)
+        assert "audit/audit.log" in shown and str(path.parents[1]) not in shown

@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import obskit
 from obskit import InvestigationError
-from obskit.views import events_table, logs_table
+from obskit.views import events_table, logs_table, rejects_table
 
 
 def _is_most_severe_then_newest(table: pd.DataFrame, level: str) -> bool:
@@ -92,3 +93,16 @@ def test_logs_table_does_not_show_the_analysts_own_folders():
     origins = set(inv.logs_table(limit=None)["origin"])
     assert all(o.startswith("var/log/pods/shop_") for o in origins)
     assert all(str(Path(__file__).parents[1]) in o for o in inv.logs["origin"].astype(str))
+
+
+def test_rejects_show_origins_relative_to_the_source_never_absolute():
+    source = obskit.datasets.path("checkout-oom")
+    inv = obskit.load(source)
+    relative = rejects_table(inv, source=source)
+    assert list(relative.columns) == ["format", "origin", "line", "reason"]
+    assert len(relative) == len(inv.rejects)
+    assert "audit/audit.log" in set(relative["origin"])
+    shortened = rejects_table(inv)  # without the source: the file and two folders above it
+    assert "checkout-oom/audit/audit.log" in set(shortened["origin"])
+    for table in (relative, shortened):
+        assert not table["origin"].str.startswith("/").any()

@@ -272,6 +272,31 @@ def test_html_table_escapes_cells_column_names_and_tooltips():
     assert "title='" in out and "' onerror" not in out
 
 
+def test_disguised_names_show_their_characters_in_dropdowns_status_and_tables():
+    pod = "web\u202e1-bew"
+    inv = obskit.Investigation(
+        logs=pd.DataFrame(
+            {
+                "timestamp": ["2024-05-01T10:00:00Z"],
+                "namespace": ["shop"],
+                "pod": [pod],
+                "container": ["c\u200b"],
+                "message": ["ERROR boom"],
+            }
+        ),
+        cluster="test",
+    )
+    explorer = Explorer(inv, anomalies=False)
+    labels = [label for d in _visible(explorer) for label, _ in d.options]
+    explorer.select({"namespace": "shop", "pod": pod})
+    explorer.tabs.selected_index = 2
+    shown = "\n".join([*labels, *(label for d in _visible(explorer) for label, _ in d.options)])
+    shown += _html(explorer)
+    assert "\u202e" not in shown and "\u200b" not in shown
+    assert "web\\u202e1-bew" in shown and "c\\u200b" in shown
+    assert "web\\u202e1-bew" in explorer.status.value
+
+
 def test_views_never_import_the_widgets():
     code = "import obskit, obskit.views\nimport sys\nprint('obskit.widgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
