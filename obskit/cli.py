@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import textwrap
 import time
@@ -46,7 +45,7 @@ def _say(*parts: object, file: TextIO | None = None) -> None:
     """Print for a terminal: text from the data (a pod name, a log line) may carry escape
     sequences that set the window title or clear the screen; every control and disguising
     character is shown as its escape (``\\x1b``, ``\\u202e``) instead."""
-    print(*(reveal(str(p)) for p in parts), file=file or sys.stdout)
+    print(*(reveal(str(p)) for p in parts), file=file or sys.stdout, flush=True)
 
 
 def _print_formats() -> None:
@@ -276,14 +275,11 @@ def _add_watch_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bundle", metavar="DIR", help="save what was seen here at the end")
 
 
-#: Control characters (ANSI escapes included) never reach the terminal from the data.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def _plain(value: object) -> str:
-    """A value from the data as one terminal-safe line."""
-    text = "-" if value is None or value is pd.NA or value != value else str(value)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\n", " "))
+    """A value from the data on one line, ``-`` when missing (escapes are shown by _say)."""
+    return (
+        "-" if value is None or value is pd.NA or value != value else str(value).replace("\n", " ")
+    )
 
 
 def _span(delta: pd.Timedelta) -> str:
@@ -327,11 +323,11 @@ def _watch(args: argparse.Namespace) -> int:
     sources = report.live_sources(live)
     w = watch(**sources, every=args.every, keep=args.keep, cluster=args.cluster)
     if w.kubernetes is not None:
-        print("Listing the cluster ...", flush=True)
+        _say("Listing the cluster ...")
         w.listed(timeout=duration.total_seconds() if duration is not None else None)
         objects = w.investigation().inventory
-        print(f"Listed {len(objects):,} objects; watching for changes.", flush=True)
-    print(f"Every {_span(w.every)}, keeping {_span(w.keep)} of signals; Ctrl-C stops.", flush=True)
+        _say(f"Listed {len(objects):,} objects; watching for changes.")
+    _say(f"Every {_span(w.every)}, keeping {_span(w.keep)} of signals; Ctrl-C stops.")
     ends = time.monotonic() + duration.total_seconds() if duration is not None else None
     printed = 0
     try:
@@ -339,24 +335,24 @@ def _watch(args: argparse.Namespace) -> int:
             time.sleep(0.5 if ends is None else max(0.0, min(0.5, ends - time.monotonic())))
             changes = w.changes()
             for _, row in changes.iloc[printed:].iterrows():
-                print(_change_line(row), flush=True)
+                _say(_change_line(row))
             printed = len(changes)
     except KeyboardInterrupt:
-        print("\nStopping.")
+        _say("\nStopping.")
     finally:
         w.stop()
     changes = w.changes()
     for _, row in changes.iloc[printed:].iterrows():
-        print(_change_line(row))
+        _say(_change_line(row))
     status = w.status()
-    print(f"\n{len(changes)} changes seen in {w.ticks} ticks. Sources:")
+    _say(f"\n{len(changes)} changes seen in {w.ticks} ticks. Sources:")
     columns = ["source", "what", "state", "last_success", "errors", "relists", "dropped"]
-    print(status[columns].to_string(index=False))
+    _say(status[columns].to_string(index=False))
     for _, row in status[status["last_error"].notna()].iterrows():
-        print(f"  {_plain(row['what'])}: {_plain(row['last_error'])}")
+        _say(f"  {_plain(row['what'])}: {_plain(row['last_error'])}")
     if args.bundle:
         folder = w.save(args.bundle)
-        print(f"Saved what was seen (the change log included) in {folder}")
+        _say(f"Saved what was seen (the change log included) in {folder}")
     return 0
 
 
