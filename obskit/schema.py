@@ -43,6 +43,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from obskit._time import in_ns_range
 from obskit.errors import SchemaError
 
 __all__ = [
@@ -198,15 +199,16 @@ def _to_time(values: pd.Series, column: str, frame: str) -> pd.Series:
     if values.isna().all():
         return pd.Series(pd.NaT, index=values.index, dtype=TIME)
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        parsed = in_ns_range(pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce"))
         bad = parsed.isna() & values.notna()
         if bad.any():
             first = values[bad].iloc[0]
             raise SchemaError(
                 f"{frame}.{column} has {int(bad.sum())} value(s) that are not RFC3339 "
-                f"timestamps, the first {first!r}; parse them with obskit.parse_times()"
+                f"timestamps of the years 1677-2262, the first {first!r}; parse them with "
+                f"obskit.parse_times(), which makes such values NaT"
             )
-        return parsed.astype(TIME)
+        return parsed
     raise SchemaError(
         f"{frame}.{column} has dtype {values.dtype}, not timestamps; convert numbers with "
         f"obskit.parse_times(values, unit='s'|'ms'|'us'|'ns')"
