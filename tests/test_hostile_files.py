@@ -6,11 +6,20 @@ The bombs are made here, in ``tmp_path``, streaming: no test holds more than a f
 
 from __future__ import annotations
 
+import gzip
+import json
+import lzma
+import os
+import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import orjson
 import pandas as pd
 import pytest
+import zstandard
 
 import obskit
 
@@ -77,3 +86,83 @@ def test_a_cri_line_out_of_range_is_a_reject(tmp_path, when):
     inv = obskit.load(log)
     assert inv.logs["message"].tolist() == ["near"]
     assert inv.rejects["line"].tolist() == [1]
+
+
+# --- decompression bombs, loaded under a memory cap in a child process -----------------------
+
+#: The child's address-space cap: about 1.4 GB is obskit imported; the rest is what a load has.
+CAP = 3 << 30
+
+_CAPPED_LOAD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
+import obskit
+try:
+    inv = obskit.load(sys.argv[1])
+except obskit.ObskitError as exc:
+    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+else:
+    files = {o.rsplit("/", 1)[-1]: s for o, s in zip(inv.files["origin"], inv.files["status"])}
+    print(json.dumps({"files": files, "events": len(inv.events)}))
+"""
+
+
+def _load_capped(path) -> dict:
+    """``obskit.load(path)`` in a child process under :data:`CAP`, and what it made."""
+    root = str(Path(__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-c", _CAPPED_LOAD, str(path), str(CAP)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def _bomb(path, kind: str, gigabytes: int) -> None:
+    """Write ``gigabytes`` of zeros compressed as ``kind``: one 64 MB member written again
+    and again (a valid multi-member file), so making it takes a fraction of a second."""
+    zeros = b"\0" * (64 << 20)
+    member = {
+        "gzip": lambda: gzip.compress(zeros, compresslevel=9, mtime=0),
+        "xz": lambda: lzma.compress(zeros, preset=0),
+        "zstd": lambda: zstandard.ZstdCompressor(level=1).compress(zeros),
+    }[kind]()
+    with path.open("wb") as out:
+        for _ in range(gigabytes * 16):
+            out.write(member)
+
+
+@pytest.mark.parametrize(("kind", "name"), [("xz", "huge.log.xz"), ("zstd", "huge.log.zst")])
+def test_a_decompression_bomb_is_skipped_as_it_streams(tmp_path, kind, name):
+    folder = _folder_with_good_events(tmp_path)
+    _bomb(folder / name, kind, gigabytes=4)
+    assert (folder / name).stat().st_size < 1 << 20  # 4 GB from ~600 kB (xz), ~130 kB (zstd)
+    got = _load_capped(folder)
+    assert got["files"]["good-events.json"] == "loaded" and got["events"] == 1
+    expected = rf"skipped: .*{name}' is [\d,]+ bytes of {kind} that expand past"
+    assert re.search(expected, got["files"][name])
+
+
+def test_a_gzip_whose_size_trailer_lies_is_skipped_as_it_streams(tmp_path):
+    folder = _folder_with_good_events(tmp_path)
+    bomb = folder / "huge.log.gz"
+    _bomb(bomb, "gzip", gigabytes=4)
+    with bomb.open("r+b") as fh:  # the trailer says 100 bytes: the memory pre-check believes it
+        fh.seek(-4, os.SEEK_END)
+        fh.write((100).to_bytes(4, "little"))
+    got = _load_capped(folder)
+    assert got["files"]["good-events.json"] == "loaded" and got["events"] == 1
+    assert "of gzip that expand past" in got["files"]["huge.log.gz"]
+
+
+def test_a_bomb_named_explicitly_is_an_error_naming_it_and_the_way_out(tmp_path):
+    bomb = tmp_path / "huge.log.xz"
+    _bomb(bomb, "xz", gigabytes=4)
+    got = _load_capped(bomb)
+    assert got["error"] == "SourceError"
+    assert re.match(r"'.*huge\.log\.xz' is [\d,]+ bytes of xz that expand past", got["message"])
+    assert "split it (e.g. xz -dc FILE | split" in got["message"]

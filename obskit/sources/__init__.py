@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from obskit.errors import UnknownFormatError
+from obskit.errors import SourceError, UnknownFormatError
 
 # each import registers its formats; the order breaks ties between equally sure sniffers
 from obskit.sources import (  # noqa: F401
@@ -57,8 +57,12 @@ def parse(data: bytes, format: str, origin: str = "<bytes>") -> ParseResult:
     return get_format(format).parse(data, origin=origin)
 
 
-def load_file(path: str | Path, format: str | None = None) -> tuple[ParseResult, str]:
+def load_file(
+    path: str | Path, format: str | None = None, *, limit: int | None = None
+) -> tuple[ParseResult, str]:
     """Read one file and parse it. Returns the result and the format name used.
+
+    ``limit`` bounds the bytes a compressed file may expand to (None: no bound).
 
     Raises
     ------
@@ -66,10 +70,28 @@ def load_file(path: str | Path, format: str | None = None) -> tuple[ParseResult,
         When ``format`` is None and no registered format recognises the content; the message
         names the file and lists the formats.
     SourceError
-        When the file cannot be read.
+        When the file cannot be read, expands past ``limit``, or runs out of memory.
     """
     path = Path(path)
-    data, note = read_bytes(path)
+    try:
+        return _load_file(path, format, limit)
+    except MemoryError:
+        pass  # raised outside: the error's traceback would keep this file's frames alive
+    raise SourceError(
+        f"ran out of memory reading {str(path)!r} ({_size(path)}); load it alone, or a part "
+        f"of it, with more memory free"
+    )
+
+
+def _size(path: Path) -> str:
+    try:
+        return f"{path.stat().st_size:,} bytes on disk"
+    except OSError:
+        return "size unknown"
+
+
+def _load_file(path: Path, format: str | None, limit: int | None) -> tuple[ParseResult, str]:
+    data, note = read_bytes(path, limit)
     fmt = get_format(format) if format else detect_format(data, path.name)
     if fmt is None:
         raise UnknownFormatError(

@@ -9,12 +9,12 @@ are its format, and registers both with :func:`register` in one line beside them
 from __future__ import annotations
 
 import functools
-import gzip
 import lzma
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -286,8 +286,22 @@ def compression(prefix: bytes) -> str | None:
     return None
 
 
-def read_bytes(path: str | Path) -> tuple[bytes, str | None]:
+#: Most bytes one decompression step may produce (gzip and xz; zstd: see :data:`_ZSTD_IN`).
+_STEP = 1 << 20
+#: Compressed bytes fed to gzip and xz at a time.
+_IN = 1 << 16
+#: Compressed bytes fed to zstd at a time: its decoder takes no output bound, and a 4 kB input
+#: expands to at most 128 MB (a block of up to 128 kB for each 4-byte block header).
+_ZSTD_IN = 4096
+
+
+def read_bytes(path: str | Path, limit: int | None = None) -> tuple[bytes, str | None]:
     """Read ``path``, decompressing gzip, xz or zstd by content (not by name).
+
+    Decompression streams, and stops as soon as the content passes ``limit`` bytes (None: no
+    bound), so a small file that expands to gigabytes (or whose gzip size trailer lies) is
+    refused before it takes the memory. Concatenated members (gzip), streams (xz) and frames
+    (zstd) are all read.
 
     Returns the bytes and, for a truncated or corrupt compressed file, a note saying how much
     was recovered (the records decoded before the damage are kept).
@@ -295,7 +309,8 @@ def read_bytes(path: str | Path) -> tuple[bytes, str | None]:
     Raises
     ------
     SourceError
-        When the file cannot be opened, naming it and the OS error.
+        When the file cannot be opened, naming it and the OS error; or when it expands past
+        ``limit``, naming its compressed size, how far it expanded and what to do.
     """
     path = Path(path)
     try:
@@ -305,50 +320,84 @@ def read_bytes(path: str | Path) -> tuple[bytes, str | None]:
     kind = compression(raw[:8])
     if kind is None:
         return raw, None
+    pieces: list[bytes] = []
+    size = 0
     try:
-        return _decompress(raw, kind), None
+        for piece in _inflate(raw, kind):
+            pieces.append(piece)
+            size += len(piece)
+            if limit is not None and size > limit:
+                raise SourceError(
+                    f"{str(path)!r} is {len(raw):,} bytes of {kind} that expand past "
+                    f"{limit:,} bytes (stopped at {size:,}, {size / len(raw):,.0f}x its "
+                    f"size), more than this load's memory budget leaves for it: a decompression "
+                    f"bomb, or a size trailer that lies. If it is genuine, load it alone with a "
+                    f"larger memory_budget, or split it (e.g. {kind} -dc FILE | split -l 1000000)"
+                )
     except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
-        partial = _salvage(raw, kind)
+        partial = b"".join(pieces)
         return partial, (
             f"{kind} stream is truncated or corrupt ({exc}); kept the {len(partial):,} bytes "
             f"decoded before the damage"
         )
+    return b"".join(pieces), None
 
 
-def _decompress(raw: bytes, kind: str) -> bytes:
+def _inflate(raw: bytes, kind: str) -> Iterator[bytes]:
+    """The decompressed bytes of ``raw`` in bounded pieces, member after member.
+
+    Raises EOFError where the input ends inside a member, ValueError where bytes that are no
+    member (nor zero padding) follow one, and the codec's own error where the data is corrupt.
+    """
+    view = memoryview(raw)
+    start = 0
+    while True:
+        decoder = _decoder(kind)
+        size = _ZSTD_IN if kind == "zstd" else _IN
+        pos = start
+        while not decoder.eof:
+            if pos >= len(raw):
+                raise EOFError(f"the {kind} stream ended before its end marker")
+            chunk = view[pos : pos + size]
+            pos += len(chunk)
+            yield from _feed(decoder, chunk, kind)
+        rest = view[pos - len(decoder.unused_data) :].tobytes()
+        start = len(raw) - len(rest.lstrip(b"\0"))  # xz pads streams with zeros; some gzips too
+        if start >= len(raw):
+            return
+        if compression(view[start : start + 8].tobytes()) != kind:
+            raise ValueError(f"{len(raw) - start:,} bytes after the {kind} data are not {kind}")
+
+
+def _decoder(kind: str) -> Any:
     if kind == "gzip":
-        return gzip.decompress(raw)
+        return zlib.decompressobj(wbits=31)
     if kind == "xz":
-        return lzma.decompress(raw)
+        return lzma.LZMADecompressor()
     import zstandard
 
-    d = zstandard.ZstdDecompressor().decompressobj()
-    try:
-        out = d.decompress(raw)
-    except zstandard.ZstdError as exc:
-        raise ValueError(str(exc)) from exc
-    if not d.eof:
-        raise EOFError("zstd frame ended before its end marker")
-    return out
+    return zstandard.ZstdDecompressor().decompressobj()
 
 
-def _salvage(raw: bytes, kind: str) -> bytes:
-    """Decode as much of a damaged compressed stream as possible."""
-    out = bytearray()
-    try:
-        if kind == "gzip":
-            d = zlib.decompressobj(wbits=31)
-        elif kind == "xz":
-            d = lzma.LZMADecompressor()
-        else:
-            import zstandard
+def _feed(decoder: Any, chunk: memoryview, kind: str) -> Iterator[bytes]:
+    """What ``decoder`` makes of ``chunk``, at most :data:`_STEP` bytes a piece (gzip, xz)."""
+    if kind == "gzip":
+        out = decoder.decompress(chunk, _STEP)
+        yield out
+        while not decoder.eof and (decoder.unconsumed_tail or len(out) == _STEP):
+            out = decoder.decompress(decoder.unconsumed_tail, _STEP)
+            yield out
+    elif kind == "xz":
+        yield decoder.decompress(chunk, _STEP)
+        while not decoder.needs_input and not decoder.eof:
+            yield decoder.decompress(b"", _STEP)
+    else:
+        import zstandard
 
-            d = zstandard.ZstdDecompressor().decompressobj()
-        for i in range(0, len(raw), 4096):
-            out += d.decompress(raw[i : i + 4096])
-    except Exception:
-        pass
-    return bytes(out)
+        try:
+            yield decoder.decompress(chunk)
+        except zstandard.ZstdError as exc:
+            raise ValueError(str(exc)) from exc
 
 
 def decode_head(data: bytes) -> str:

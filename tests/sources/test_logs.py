@@ -171,6 +171,23 @@ def test_compressed_files_read_by_content(tmp_path, codec):
     assert result.rows == 8 and set(result.logs["pod"]) == {"checkout-7d9f8b6c4-x2x9z"}
 
 
+@pytest.mark.parametrize("codec", ["gzip", "xz", "zstd"])
+def test_concatenated_members_are_all_read(tmp_path, codec):
+    from obskit.sources._base import read_bytes
+
+    compress = {
+        "gzip": lambda b: gzip.compress(b, mtime=0),
+        "xz": lzma.compress,
+        "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+    }[codec]
+    # the first member ends exactly where a decoding step does (1 MB of output)
+    first, second = b"\0" * (2 << 20), CRI0.read_bytes()
+    target = tmp_path / "0.log.packed"
+    target.write_bytes(compress(first) + compress(second))
+    data, note = read_bytes(target)
+    assert note is None and data == first + second
+
+
 def test_truncated_gzip_keeps_what_was_decoded_and_says_so(tmp_path):
     packed = gzip.compress(CRI0.read_bytes() * 50, mtime=0)
     target = tmp_path / "0.log.gz"
