@@ -166,3 +166,53 @@ def test_a_bomb_named_explicitly_is_an_error_naming_it_and_the_way_out(tmp_path)
     assert got["error"] == "SourceError"
     assert re.match(r"'.*huge\.log\.xz' is [\d,]+ bytes of xz that expand past", got["message"])
     assert "split it (e.g. xz -dc FILE | split" in got["message"]
+
+
+# --- nesting -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"apiVersion": "v1", "kind": "List", "items": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+        b'{"apiVersion": "v1", "kind": "List", "items": [{"kind": "Event", "x": '
+        + b"[" * 200_000
+        + b"]" * 200_000
+        + b"}]}",
+    ],
+    ids=["items", "inside-an-event"],
+)
+def test_json_nested_200000_deep_is_a_reject(tmp_path, body):
+    folder = _folder_with_good_events(tmp_path)
+    (folder / "deep.json").write_bytes(body)
+    inv = obskit.load(folder)
+    assert _status(inv, "deep.json") == "loaded" and inv.files["balanced"].all()
+    (reason,) = inv.rejects["reason"]
+    assert reason.startswith("not valid JSON: depth limit exceeded")
+    assert len(inv.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (RecursionError, r"'.*0\.log' \(\d+ bytes on disk\) is nested too deep to read"),
+        (MemoryError, r"ran out of memory reading '.*0\.log' \(\d+ bytes on disk\); load it alone"),
+    ],
+)
+def test_a_parser_that_overflows_names_the_file_and_the_load_goes_on(
+    tmp_path, monkeypatch, error, expected
+):
+    from obskit.sources import _base
+
+    def overflow(data, origin="<bytes>"):
+        raise error()
+
+    cri = _base.get_format("cri-log")
+    monkeypatch.setitem(_base._REGISTRY, "cri-log", _base.Format(cri.name, "", cri.sniff, overflow))
+    folder = _folder_with_good_events(tmp_path)
+    (folder / "0.log").write_text("2024-05-14T10:00:00Z stdout F hello\n")
+    inv = obskit.load(folder)
+    assert re.match(rf"skipped: {expected}", _status(inv, "0.log"))
+    assert len(inv.events) == 1
+    with pytest.raises(obskit.SourceError, match=expected):
+        obskit.load(folder / "0.log")

@@ -75,12 +75,17 @@ def load_file(
     path = Path(path)
     try:
         return _load_file(path, format, limit)
-    except MemoryError:
-        pass  # raised outside: the error's traceback would keep this file's frames alive
-    raise SourceError(
-        f"ran out of memory reading {str(path)!r} ({_size(path)}); load it alone, or a part "
-        f"of it, with more memory free"
-    )
+    except MemoryError:  # raised below: its traceback would keep this file's frames alive
+        message = (
+            f"ran out of memory reading {str(path)!r} ({_size(path)}); load it alone, or a "
+            f"part of it, with more memory free"
+        )
+    except RecursionError:
+        message = (
+            f"{str(path)!r} ({_size(path)}) is nested too deep to read (Python's recursion "
+            f"limit); re-export it, or pass format=... if it was read as the wrong format"
+        )
+    raise SourceError(message)
 
 
 def _size(path: Path) -> str:

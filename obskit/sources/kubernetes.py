@@ -818,8 +818,8 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
     try:
         compact = msgspec.json.format(data, indent=-1)
         envelope = _ENVELOPE.decode(compact)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None  # the orjson path says what is wrong (nested too deep: its depth limit)
     kind = str(envelope.kind or "")
     if envelope.items is msgspec.UNSET or not (kind == "List" or kind.endswith("List") or not kind):
         return None
@@ -871,8 +871,14 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
                 rest = iter(zip(typed, raws, strict=True))
                 columns = [row or _core_event_row(*next(rest)) for row in events]
             return _frames(len(items), rejects, inventory, columns if events else [], origin)
-    except (orjson.JSONDecodeError, msgspec.DecodeError, UnicodeDecodeError, pa.ArrowInvalid):
-        return None  # invalid JSON or UTF-8 somewhere: the orjson path says where
+    except (
+        orjson.JSONDecodeError,
+        msgspec.DecodeError,
+        UnicodeDecodeError,
+        pa.ArrowInvalid,
+        RecursionError,
+    ):
+        return None  # invalid JSON or UTF-8, or too deep, somewhere: the orjson path says where
 
 
 def _respelled(text: bytes) -> bool:
