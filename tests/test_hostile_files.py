@@ -216,3 +216,42 @@ def test_a_parser_that_overflows_names_the_file_and_the_load_goes_on(
     assert len(inv.events) == 1
     with pytest.raises(obskit.SourceError, match=expected):
         obskit.load(folder / "0.log")
+
+
+# --- YAML aliases ------------------------------------------------------------------------------
+
+
+def _laughs(levels: int) -> str:
+    """A ConfigMap whose ``data`` holds nine aliases of nine aliases ... ``levels`` deep."""
+    lines = ["  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n" + "\n".join(lines)
+
+
+POD_YAML = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-1\n  namespace: shop\n"
+
+
+def test_a_yaml_alias_bomb_in_an_inventory_is_a_reject(tmp_path):
+    folder = _folder_with_good_events(tmp_path)
+    (folder / "inventory.yaml").write_text(f"{POD_YAML}---\n{_laughs(10)}\n")
+    inv = obskit.load(folder)
+    assert _status(inv, "inventory.yaml") == "loaded" and inv.files["balanced"].all()
+    assert inv.inventory["name"].tolist() == ["web-1"] and len(inv.events) == 1
+    (reason,) = inv.rejects["reason"]
+    assert re.match(r"document 1: YAML aliases expand it from \d+ nodes by [\d,]+ \(more", reason)
+
+
+def test_a_yaml_alias_that_holds_itself_is_a_reject(tmp_path):
+    path = tmp_path / "pod.yaml"
+    path.write_text(f"{POD_YAML}spec: &spec\n  containers: [*spec]\n")
+    inv = obskit.load(path)
+    (reason,) = inv.rejects["reason"]
+    assert reason.startswith("document 0: a YAML alias refers to a node that holds it")
+    assert inv.files["balanced"].all()
+
+
+def test_a_few_yaml_aliases_are_read(tmp_path):
+    path = tmp_path / "pod.yaml"
+    path.write_text(f"{POD_YAML}  labels: &labels {{app: web}}\nspec:\n  selector: *labels\n")
+    inv = obskit.load(path)
+    assert inv.inventory["labels"].tolist() == [{"app": "web"}] and not len(inv.rejects)

@@ -929,9 +929,60 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
         rejects = Rejects(FORMAT, origin)
         rejects.add(f"{exc}; re-export with kubectl get ... -o json", data)
         return ParseResult(records=1, rejects=rejects.frame())
+    bombs = Rejects(FORMAT, origin)
+    if text_start not in (b"{", b"[") and b"&" in data:  # YAML anchors: aliases may repeat them
+        for index, doc in enumerate(docs):
+            reason = _alias_bomb(doc)
+            if reason is not None:
+                bombs.add(
+                    f"document {index}: {reason}; re-export with kubectl get ... -o json", None
+                )
+                docs[index] = None  # skipped below, counted here
     if len(docs) == 1 and isinstance(docs[0], list):
         docs = docs[0]
-    return objects_to_frames(docs, origin)
+    result = objects_to_frames(docs, origin)
+    if len(bombs):
+        result.records += len(bombs)
+        result.rejects = pd.concat([result.rejects, bombs.frame()], ignore_index=True)
+    return result
+
+
+#: Most nodes YAML aliases may add to a document. An alias repeats a node written once (an
+#: anchor) without copying it, but whatever walks the document later (JSON for evidence, a
+#: bundle) walks every repeat: nine levels of nine aliases are 400 million nodes from 1 kB.
+#: kubectl writes no aliases; hand-written manifests repeat a few blocks.
+MAX_ALIAS_NODES = 100_000
+
+
+def _alias_bomb(doc: object) -> str | None:
+    """Why ``doc`` cannot be read as it was decoded: its aliases expand it by more than
+    :data:`MAX_ALIAS_NODES` nodes, or an alias holds itself; None when it can."""
+    if not isinstance(doc, dict | list):
+        return None
+    expanded: dict[int, int] = {}  # a container's size with every alias expanded, by id
+    walking: set[int] = set()  # the containers being walked: an alias to one is a cycle
+    written = 0
+    stack: list[tuple[dict | list, bool]] = [(doc, False)]
+    while stack:  # depth first, without recursion: a document may be deep
+        node, finished = stack.pop()
+        children = list(node.values()) if isinstance(node, dict) else node
+        if finished:
+            walking.discard(id(node))
+            expanded[id(node)] = 1 + sum(expanded.get(id(c), 1) for c in children)
+        elif id(node) in walking:
+            return "a YAML alias refers to a node that holds it (an endless document)"
+        elif id(node) not in expanded:
+            walking.add(id(node))
+            written += 1 + len(children)
+            stack.append((node, True))
+            stack += [(c, False) for c in children if isinstance(c, dict | list)]
+    growth = expanded[id(doc)] - written
+    if growth > MAX_ALIAS_NODES:
+        return (
+            f"YAML aliases expand it from {written:,} nodes by {growth:,} (more than "
+            f"{MAX_ALIAS_NODES:,}): an alias bomb"
+        )
+    return None
 
 
 _KINDS = (
