@@ -255,3 +255,80 @@ def test_a_few_yaml_aliases_are_read(tmp_path):
     path.write_text(f"{POD_YAML}  labels: &labels {{app: web}}\nspec:\n  selector: *labels\n")
     inv = obskit.load(path)
     assert inv.inventory["labels"].tolist() == [{"app": "web"}] and not len(inv.rejects)
+
+
+# --- a timestamp years away from the rest of its file (issue 17) ------------------------------
+
+DAY = 1_715_680_800  # 2024-05-14T10:00:00Z
+SIX_YEARS = int(6 * 365.25 * 86400)
+
+
+def _prometheus_day(tmp_path, stray: int):
+    """A day of 5-minute samples of one series, and one sample at ``stray`` seconds."""
+    values = [[DAY + 300 * i, "1"] for i in range(288)] + [[stray, "9"]]
+    doc = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {"__name__": "up"}, "values": values}],
+        },
+    }
+    path = tmp_path / "up.json"
+    path.write_bytes(orjson.dumps(doc))
+    return path
+
+
+def test_a_metric_six_years_in_the_future_is_a_reject(tmp_path):
+    inv = obskit.load(_prometheus_day(tmp_path, DAY + SIX_YEARS))
+    assert len(inv.metrics) == 288 and inv.files["balanced"].all()
+    assert inv.metrics["timestamp"].max() < pd.Timestamp("2024-05-16", tz="UTC")
+    (reject,) = inv.rejects.itertuples()
+    assert re.match(
+        r"timestamp 2030-05-14T\d\d:00:00\+00:00 lies 6\.0 years after the rest of this file "
+        r"\(half its rows are between 2024-05-14 16:\d\d and 2024-05-15 04:\d\d UTC\)",
+        reject.reason,
+    )
+    assert "'value': '9.0'" in reject.raw
+    assert "dated years away" in inv.files["note"].iloc[0]
+
+
+def test_a_log_line_from_1970_is_a_reject_and_months_old_lines_stay(tmp_path):
+    lines = ["1970-01-01T00:00:00Z stdout F clock reset"]
+    lines += ["2024-01-02T09:00:00Z stdout F started"]  # four months before the rest: kept
+    lines += [f"2024-05-14T10:{i:02d}:00Z stdout F request {i}" for i in range(60)]
+    path = tmp_path / "0.log"
+    path.write_text("\n".join(lines) + "\n")
+    inv = obskit.load(path)
+    assert len(inv.logs) == 61 and inv.logs["message"].iloc[0] == "started"
+    (reject,) = inv.rejects.itertuples()
+    assert reject.line == 1 and "54.4 years before the rest of this file" in reject.reason
+    assert inv.files["balanced"].all()
+
+
+def test_a_file_spread_evenly_over_years_keeps_every_row(tmp_path):
+    # a long range query at one sample a month: its rows are years apart, but none is alone
+    values = [[DAY + 30 * 86400 * i, "1"] for i in range(72)]
+    doc = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {"__name__": "up"}, "values": values}],
+        },
+    }
+    path = tmp_path / "up.json"
+    path.write_bytes(orjson.dumps(doc))
+    inv = obskit.load(path)
+    assert len(inv.metrics) == 72 and not len(inv.rejects)
+
+
+def test_times_a_parser_supplied_are_not_judged(tmp_path):
+    # samples stamped in 2014 in a /metrics dump copied today: the others get the file's
+    # modification time (today); neither side is a clock error
+    text = "# TYPE up gauge\n" + "".join(f'up{{i="{i}"}} 1 1395066363000\n' for i in range(8))
+    path = tmp_path / "metrics.txt"
+    path.write_text(text + "".join(f'scrape_ok{{i="{i}"}} 1\n' for i in range(2)))
+    inv = obskit.load(path)
+    assert len(inv.metrics) == 10 and not len(inv.rejects)
+    path.write_text(text + 'up{i="late"} 1 1900000000000\n')  # 2030, written in the file
+    inv = obskit.load(path)
+    assert len(inv.metrics) == 8 and "16.0 years after" in inv.rejects["reason"].iloc[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from obskit import schema
 from obskit.errors import SourceError, UnknownFormatError
 
 # each import registers its formats; the order breaks ties between equally sure sniffers
@@ -30,6 +31,7 @@ from obskit.sources._base import (
     get_format,
     read_bytes,
     registry,
+    reject_far_out_times,
 )
 
 __all__ = [
@@ -53,8 +55,9 @@ def detect_format(data: bytes, name: str = "") -> Format | None:
 
 
 def parse(data: bytes, format: str, origin: str = "<bytes>") -> ParseResult:
-    """Parse a payload already in memory with the named format."""
-    return get_format(format).parse(data, origin=origin)
+    """Parse a payload already in memory with the named format (rows dated years away from
+    the rest of the payload become rejects, as in :func:`load_file`)."""
+    return reject_far_out_times(get_format(format).parse(data, origin=origin), format, origin)
 
 
 def load_file(
@@ -104,13 +107,11 @@ def _load_file(path: Path, format: str | None, limit: int | None) -> tuple[Parse
             f"{data[:60]!r}); the formats are: {', '.join(FORMATS)}. Pass format=... if you "
             f"know what it is."
         )
-    result = fmt.parse(data, origin=str(path))
+    result = reject_far_out_times(fmt.parse(data, origin=str(path)), fmt.name, str(path))
     if note:
         result.notes.append(note)
         rejects = Rejects(fmt.name, str(path))
         rejects.add(note, None, offset=len(data))
-        import pandas as pd
-
-        result.rejects = pd.concat([result.rejects, rejects.frame()], ignore_index=True)
+        result.rejects = schema.concat("rejects", [result.rejects, rejects.frame()])
         result.records += 1  # the damaged tail is one record we could not read
     return result, fmt.name

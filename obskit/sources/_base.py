@@ -75,7 +75,9 @@ class ParseResult:
 
     ``records`` counts the payload's input records in the format's own unit (a line, a sample,
     an item); ``merged`` counts records folded into another row (a CRI partial line). The
-    ledger always balances: ``records == rows + len(rejects) + merged``.
+    ledger always balances: ``records == rows + len(rejects) + merged``. ``stamped`` marks, by
+    frame, the rows whose time the parser supplied because their record had none (a scrape
+    time): :func:`reject_far_out_times` judges only the times written in the records.
     """
 
     records: int
@@ -86,6 +88,7 @@ class ParseResult:
     rejects: pd.DataFrame = field(default_factory=lambda: schema.empty("rejects"))
     merged: int = 0
     notes: list[str] = field(default_factory=list)
+    stamped: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -95,6 +98,108 @@ class ParseResult:
     def balanced(self) -> bool:
         """True when every input record is a row, a reject, or merged into a row."""
         return self.records == self.rows + len(self.rejects) + self.merged
+
+
+# --- timestamps far outside their payload ---------------------------------------------------
+
+#: A signal row is far out when its timestamp lies beyond its payload's quartiles by more than
+#: this many interquartile ranges (Tukey's "far out") ...
+FAR_OUT_IQRS = 3
+#: ... and by more than this: a payload's rows may well spread over months (a quiet container's
+#: log), but not over years when most of them sit within hours.
+FAR_OUT_MIN = pd.Timedelta(days=365)
+
+
+def reject_far_out_times(result: ParseResult, fmt: str, origin: str) -> ParseResult:
+    """Move the signal rows (metrics, events, logs) dated far outside the rest of their payload
+    to the rejects: a clock years off, or a corrupt record, would otherwise stretch the whole
+    investigation over years.
+
+    The rule uses only the payload's own timestamps: a row is far out when its timestamp lies
+    more than ``max(FAR_OUT_IQRS × IQR, FAR_OUT_MIN)`` beyond the payload's quartiles (IQR: the
+    span of its middle half). Rows stay balanced: each moved row is a reject that says how far
+    off it is.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> times = pd.to_datetime(["2024-05-14T10:00:00Z"] * 4 + ["2030-05-14T10:00:00Z"])
+    >>> r = ParseResult(records=5, logs=schema.conform("logs", pd.DataFrame({"timestamp": times})))
+    >>> r = reject_far_out_times(r, "cri-log", "0.log")
+    >>> (len(r.logs), len(r.rejects), r.balanced())
+    (4, 1, True)
+    """
+    frames = {
+        name: frame
+        for name in ("metrics", "events", "logs")
+        if (frame := getattr(result, name)) is not None and len(frame)
+    }
+    stamps = {name: _ns(frame["timestamp"]) for name, frame in frames.items()}
+    written = {name: _written(ns, result.stamped.get(name)) for name, ns in stamps.items()}
+    known = np.concatenate([ns[written[name]] for name, ns in stamps.items()] or [_NONE])
+    if len(known) < 2 or int(known.max()) - int(known.min()) <= FAR_OUT_MIN.value:
+        return result  # nothing can lie that far from the rest: no quartiles needed
+    q1, q3 = np.quantile(known, [0.25, 0.75])
+    reach = max(FAR_OUT_IQRS * (q3 - q1), FAR_OUT_MIN.value)
+    rejects = Rejects(fmt, origin)
+    for name, frame in frames.items():
+        ns = stamps[name]
+        far = written[name] & ((ns < q1 - reach) | (ns > q3 + reach))
+        if far.any():
+            for row in frame.loc[far].to_dict("records"):
+                rejects.add(_far_reason(row["timestamp"], q1, q3), _evidence(row), line=_line(row))
+            setattr(result, name, frame.loc[~far].reset_index(drop=True))
+            if name in result.stamped:
+                result.stamped[name] = result.stamped[name][~far]
+    if len(rejects):
+        result.rejects = schema.concat("rejects", [result.rejects, rejects.frame()])
+        result.notes.append(
+            f"{len(rejects):,} row(s) dated years away from the rest of the file are rejects"
+        )
+    return result
+
+
+_NAT = np.iinfo(np.int64).min
+_NONE = np.array([], dtype=np.int64)
+
+
+def _written(ns: np.ndarray, stamped: np.ndarray | None) -> np.ndarray:
+    """Which of a frame's times were written in its records (not NaT, not stamped)."""
+    known = ns != _NAT
+    if stamped is not None and len(stamped) == len(ns):
+        known &= ~stamped
+    return known
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 nanoseconds (NaT as the smallest int64)."""
+    return times.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _far_reason(when: pd.Timestamp, q1: float, q3: float) -> str:
+    lo, hi = (pd.Timestamp(int(q), tz="UTC") for q in (q1, q3))
+    side, gap = ("after", when - hi) if when > hi else ("before", lo - when)
+    return (
+        f"timestamp {when.isoformat()} lies {gap.days / 365.25:.1f} years {side} the rest of "
+        f"this file (half its rows are between {lo:%Y-%m-%d %H:%M} and {hi:%Y-%m-%d %H:%M} "
+        f"UTC): a clock far off, or a corrupt record"
+    )
+
+
+def _evidence(row: dict) -> str:
+    """The row's original record when it kept one, else its values."""
+    if isinstance(row.get("raw"), str):
+        return row["raw"]
+    return str({k: str(v) for k, v in row.items() if k != "origin" and not _missing(v)})
+
+
+def _missing(value: object) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def _line(row: dict) -> int | None:
+    line = row.get("line")
+    return None if _missing(line) else int(line)
 
 
 class Rejects:

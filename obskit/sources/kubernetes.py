@@ -943,7 +943,7 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
     result = objects_to_frames(docs, origin)
     if len(bombs):
         result.records += len(bombs)
-        result.rejects = pd.concat([result.rejects, bombs.frame()], ignore_index=True)
+        result.rejects = schema.concat("rejects", [result.rejects, bombs.frame()])
     return result
 
 
