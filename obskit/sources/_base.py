@@ -9,6 +9,7 @@ are its format, and registers both with :func:`register` in one line beside them
 from __future__ import annotations
 
 import functools
+import io
 import lzma
 import zlib
 from collections.abc import Callable, Iterator
@@ -425,27 +426,28 @@ def read_bytes(path: str | Path, limit: int | None = None) -> tuple[bytes, str |
     kind = compression(raw[:8])
     if kind is None:
         return raw, None
-    pieces: list[bytes] = []
-    size = 0
+    # grown in place and handed over without a copy: about 1.1 times the content at its peak,
+    # where joining pieces (or gzip.decompress) takes twice
+    out = io.BytesIO()
     try:
         for piece in _inflate(raw, kind):
-            pieces.append(piece)
-            size += len(piece)
-            if limit is not None and size > limit:
+            out.write(piece)
+            if limit is not None and out.tell() > limit:
                 raise SourceError(
                     f"{str(path)!r} is {len(raw):,} bytes of {kind} that expand past "
-                    f"{limit:,} bytes (stopped at {size:,}, {size / len(raw):,.0f}x its "
-                    f"size), more than this load's memory budget leaves for it: a decompression "
-                    f"bomb, or a size trailer that lies. If it is genuine, load it alone with a "
-                    f"larger memory_budget, or split it (e.g. {kind} -dc FILE | split -l 1000000)"
+                    f"{limit:,} bytes (stopped at {out.tell():,}, {out.tell() / len(raw):,.0f}x "
+                    f"its size), more than this load's memory budget leaves for it: a "
+                    f"decompression bomb, or a size trailer that lies. If it is genuine, load it "
+                    f"alone with a larger memory_budget, or split it (e.g. {kind} -dc FILE | "
+                    f"split -l 1000000)"
                 )
     except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
-        partial = b"".join(pieces)
+        partial = out.getvalue()
         return partial, (
             f"{kind} stream is truncated or corrupt ({exc}); kept the {len(partial):,} bytes "
             f"decoded before the damage"
         )
-    return b"".join(pieces), None
+    return out.getvalue(), None
 
 
 def _inflate(raw: bytes, kind: str) -> Iterator[bytes]:
