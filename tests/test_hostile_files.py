@@ -332,3 +332,23 @@ def test_times_a_parser_supplied_are_not_judged(tmp_path):
     path.write_text(text + 'up{i="late"} 1 1900000000000\n')  # 2030, written in the file
     inv = obskit.load(path)
     assert len(inv.metrics) == 8 and "16.0 years after" in inv.rejects["reason"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("kind: Pod\nmetadata: {name: x}\nspec: {containers: [[1]]}", "Pod has the wrong shape"),
+        (
+            "kind: Pod\nmetadata: {name: x}\nstatus: {containerStatuses: [{restartCount: lots}]}",
+            "invalid literal for int()",
+        ),
+        ("kind: Event\nmetadata: {name: x}\ninvolvedObject: [1]", "Event has the wrong shape"),
+    ],
+)
+def test_a_kubernetes_object_of_the_wrong_shape_is_a_reject(tmp_path, body, expected):
+    path = tmp_path / "objects.yaml"
+    path.write_text(f"{POD_YAML}---\napiVersion: v1\n{body}\n")
+    inv = obskit.load(path)
+    assert inv.inventory["name"].tolist() == ["web-1"] and inv.files["balanced"].all()
+    (reason,) = inv.rejects["reason"]
+    assert reason.startswith("document 1: a field of this") and expected in reason

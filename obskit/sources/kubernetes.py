@@ -284,10 +284,16 @@ def _add_item(
             orjson.dumps(item).decode(),
         )
         return
-    if item["kind"] == "Event":
-        events.append(_event_row(item))
-    else:
-        inventory.append(_inventory_row(item))
+    try:
+        if item["kind"] == "Event":
+            events.append(_event_row(item))
+        else:
+            inventory.append(_inventory_row(item))
+    except (AttributeError, TypeError, ValueError) as exc:  # a field of the wrong shape
+        rejects.add(
+            f"{where}: a field of this {item['kind']} has the wrong shape ({exc})",
+            orjson.dumps(item, default=str).decode(),
+        )
 
 
 def objects_to_frames(
