@@ -468,12 +468,22 @@ def _inflate(raw: bytes, kind: str) -> Iterator[bytes]:
             chunk = view[pos : pos + size]
             pos += len(chunk)
             yield from _feed(decoder, chunk, kind)
-        rest = view[pos - len(decoder.unused_data) :].tobytes()
-        start = len(raw) - len(rest.lstrip(b"\0"))  # xz pads streams with zeros; some gzips too
+        start = _past_zeros(raw, pos - len(decoder.unused_data))  # xz pads streams with zeros
         if start >= len(raw):
             return
         if compression(view[start : start + 8].tobytes()) != kind:
             raise ValueError(f"{len(raw) - start:,} bytes after the {kind} data are not {kind}")
+
+
+def _past_zeros(raw: bytes, start: int) -> int:
+    """Where the first byte at or after ``start`` that is not zero is (``len(raw)``: none)."""
+    while start < len(raw):
+        piece = raw[start : start + _IN]
+        kept = piece.lstrip(b"\0")
+        if kept:
+            return start + len(piece) - len(kept)
+        start += len(piece)
+    return start
 
 
 def _decoder(kind: str) -> Any:
