@@ -1,7 +1,8 @@
 """Hostile files (issue 20, section 3): each becomes a reject, or a clear obskit error naming
 the file, and the rest of the investigation goes on.
 
-The bombs are made here, in ``tmp_path``, streaming: no test holds more than a few MB.
+The bombs are made here, in ``tmp_path``: one compressed 64 MB member written again and again,
+so a 4 GB bomb is never held, and each is loaded in a child process under a memory cap.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def test_an_event_dated_9999_is_a_reject(tmp_path):
     assert len(inv.events) == 2  # the good file's Event and a.2
     (reject,) = inv.rejects.itertuples()
     assert reject.origin.endswith("events.json") and "9999-12-31" in reject.raw
+    assert reject.reason.endswith("series time (RFC3339, in the years 1677-2262)")
     assert inv.events["timestamp"].max() == pd.Timestamp("2024-05-14T10:05:00Z")
 
 

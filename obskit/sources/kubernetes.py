@@ -429,7 +429,11 @@ def _events_frame(
     frame = _arrow_text(pd.DataFrame(columns))
     bad = frame["timestamp"].isna()
     for text in frame.loc[bad, "raw"]:
-        rejects.add("event has no readable lastTimestamp, eventTime or series time", text)
+        rejects.add(
+            "event has no readable lastTimestamp, eventTime or series time (RFC3339, in the "
+            "years 1677-2262)",
+            text,
+        )
     if bad.any():
         frame = frame.loc[~bad].copy()
         # the categories of the rows kept, as casting the kept values would give them
