@@ -940,7 +940,7 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
         rejects.add(f"{exc}; re-export with kubectl get ... -o json", data)
         return ParseResult(records=1, rejects=rejects.frame())
     bombs = Rejects(FORMAT, origin)
-    if text_start not in (b"{", b"[") and b"&" in data:  # YAML anchors: aliases may repeat them
+    if text_start not in (b"{", b"[") and _ANCHOR.search(data):  # aliases may repeat anchors
         for index, doc in enumerate(docs):
             reason = _alias_bomb(doc)
             if reason is not None:
@@ -957,6 +957,8 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
     return result
 
 
+#: A YAML anchor (``&name`` before a node); text such as ``Tom & Jerry`` or ``?a=1&b=2`` is none.
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[^\s\[\]{},]")
 #: Most nodes YAML aliases may add to a document. An alias repeats a node written once (an
 #: anchor) without copying it, but whatever walks the document later (JSON for evidence, a
 #: bundle) walks every repeat: nine levels of nine aliases are 400 million nodes from 1 kB.
