@@ -366,3 +366,30 @@ def test_a_kubernetes_object_of_the_wrong_shape_is_a_reject(tmp_path, body, expe
     assert inv.inventory["name"].tolist() == ["web-1"] and inv.files["balanced"].all()
     (reason,) = inv.rejects["reason"]
     assert reason.startswith("document 1: a field of this") and expected in reason
+
+
+@pytest.mark.parametrize("count", ["99999999999999999999", '"lots"', "true", "1.5"])
+def test_an_event_count_that_is_no_whole_number_is_na(tmp_path, count):
+    event = orjson.dumps(_event("a.1", "2024-05-14T10:00:00Z")).replace(
+        b'"kind":"Event"', b'"count":' + count.encode() + b',"kind":"Event"'
+    )
+    path = tmp_path / "events.json"
+    path.write_bytes(b'{"apiVersion": "v1", "kind": "List", "items": [' + event + b"]}")
+    inv = obskit.load(path)
+    assert len(inv.events) == 1 and inv.events["count"].isna().all() and not len(inv.rejects)
+
+
+def test_a_value_the_schema_refuses_names_the_file_and_the_load_goes_on(tmp_path, monkeypatch):
+    from obskit.sources import _base
+
+    def refused(data, origin="<bytes>"):
+        obskit.schema.conform("logs", pd.DataFrame({"severity": ["urgent"], "level": ["urgent"]}))
+
+    cri = _base.get_format("cri-log")
+    monkeypatch.setitem(_base._REGISTRY, "cri-log", _base.Format(cri.name, "", cri.sniff, refused))
+    folder = _folder_with_good_events(tmp_path)
+    (folder / "0.log").write_text("2024-05-14T10:00:00Z stdout F hello\n")
+    inv = obskit.load(folder)
+    expected = r"skipped: '.*0\.log' could not be read as cri-log: logs\.level has values outside"
+    assert re.match(expected, _status(inv, "0.log"))
+    assert len(inv.events) == 1

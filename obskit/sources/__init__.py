@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from obskit import schema
-from obskit.errors import SourceError, UnknownFormatError
+from obskit.errors import SchemaError, SourceError, UnknownFormatError
 
 # each import registers its formats; the order breaks ties between equally sure sniffers
 from obskit.sources import (  # noqa: F401
@@ -107,7 +107,10 @@ def _load_file(path: Path, format: str | None, limit: int | None) -> tuple[Parse
             f"{data[:60]!r}); the formats are: {', '.join(FORMATS)}. Pass format=... if you "
             f"know what it is."
         )
-    result = reject_far_out_times(fmt.parse(data, origin=str(path)), fmt.name, str(path))
+    try:
+        result = reject_far_out_times(fmt.parse(data, origin=str(path)), fmt.name, str(path))
+    except SchemaError as exc:  # a value no record-level check caught: name the file
+        raise SourceError(f"{str(path)!r} could not be read as {fmt.name}: {exc}") from exc
     if note:
         result.notes.append(note)
         rejects = Rejects(fmt.name, str(path))

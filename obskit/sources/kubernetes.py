@@ -470,7 +470,18 @@ def _event_column(name: str, values: list | pa.Array) -> object:
         return pd.Series(
             words[pc.fill_null(values.indices, len(words) - 1).to_numpy()], dtype=object
         )
+    if name == "count":
+        return pd.Series(pd.array([_count(v) for v in values], dtype="Int64"))
     return pd.Series(values, dtype=object)
+
+
+def _count(value: object) -> int | None:
+    """An Event's count as a whole number; None (NA) for anything else (text, 1e30, true)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    return None
 
 
 # --- JSON Lists, fast: items decoded to typed structs, no dict per Event ---------------------
