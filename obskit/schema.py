@@ -38,6 +38,7 @@ works on both frames.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -234,7 +235,10 @@ def _cast(values: pd.Series, kind: str, column: str, frame: str) -> pd.Series:
                         f"{frame}.{column} has values outside the severity scale: "
                         f"{sorted(map(str, unknown))[:5]!r}; use one of {list(SEVERITIES)}"
                     )
-            out = values.astype(target)
+            try:
+                out = values.astype(target)
+            except TypeError:  # a list or a mapping where text belongs: keep it, as JSON
+                out = _as_text(values).astype(target)
         if kind == "category" and "" in out.cat.categories:
             out = out.cat.remove_categories([""])
         return out
@@ -248,6 +252,16 @@ def _cast(values: pd.Series, kind: str, column: str, frame: str) -> pd.Series:
     if kind == "string":
         out = out.mask(out == "", pd.NA) if column in KEY else out
     return out
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Text values as they are; a list or a mapping (a record of an unexpected shape) as its
+    JSON text, so a text column holds text and nothing is lost."""
+    shaped = values.map(lambda v: isinstance(v, list | dict))
+    if not shaped.any():
+        return values
+    text = values[shaped].map(lambda v: json.dumps(v, default=str, ensure_ascii=False))
+    return values.where(~shaped, text)
 
 
 def _severity_from_categories(values: pd.Series, column: str, frame: str) -> pd.Series:

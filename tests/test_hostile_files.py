@@ -393,3 +393,71 @@ def test_a_value_the_schema_refuses_names_the_file_and_the_load_goes_on(tmp_path
     expected = r"skipped: '.*0\.log' could not be read as cri-log: logs\.level has values outside"
     assert re.match(expected, _status(inv, "0.log"))
     assert len(inv.events) == 1
+
+
+# --- records of an unexpected shape (found by fuzzing the samples) ---------------------------
+
+ALERT = {
+    "time": "2024-05-14T10:00:00.000000000Z",
+    "rule": "Terminal shell in container",
+    "priority": "Notice",
+    "output": "A shell was spawned",
+    "output_fields": {"k8s.ns.name": "shop", "k8s.pod.name": "web-1"},
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [
+        ("falco.json", [{**ALERT, "output_fields": ["k8s.ns.name"]}, {**ALERT, "tags": [1, 2]}]),
+        ("falco.json", [{**ALERT, "rule": {"name": "nested"}}]),
+        ("app.log", [{"log": "hi\n", "stream": ["stdout"], "time": "2024-05-14T10:00:00Z"}]),
+        ("out.log", [{"date": 1715680800.0, "log": "hi", "kubernetes": {"pod_name": {}}}]),
+    ],
+)
+def test_a_record_of_an_unexpected_shape_is_read_or_rejected(tmp_path, name, lines):
+    path = tmp_path / name
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    inv = obskit.load(path)
+    assert inv.files["status"].tolist() == ["loaded"] and inv.files["balanced"].all()
+    assert len(inv.events) + len(inv.logs) + len(inv.rejects) == len(lines)
+
+
+def test_an_audit_event_whose_lists_are_not_lists_is_read(tmp_path):
+    record = orjson.loads((DATA / "audit" / "create_secret.json").read_bytes().splitlines()[0])
+    record["sourceIPs"], record["user"]["groups"] = 7, True
+    path = tmp_path / "audit.log"
+    path.write_bytes(orjson.dumps(record) + b"\n")
+    inv = obskit.load(path)
+    assert len(inv.events) == 1 and inv.events["source_ip"].isna().all()
+
+
+def test_a_list_whose_items_are_not_a_list_is_a_reject(tmp_path):
+    path = tmp_path / "pods.json"
+    path.write_text('{"apiVersion": "v1", "kind": "PodList", "items": true}')
+    inv = obskit.load(path)
+    (reason,) = inv.rejects["reason"]
+    assert "not a Kubernetes object" in reason and inv.files["balanced"].all()
+
+
+def test_a_text_column_keeps_a_mapping_as_json():
+    frame = obskit.schema.conform("events", pd.DataFrame({"reason": [{"a": 1}, "BackOff"]}))
+    assert frame["reason"].tolist() == ['{"a": 1}', "BackOff"]
+
+
+def test_a_parser_that_meets_a_shape_it_did_not_expect_names_the_file(tmp_path, monkeypatch):
+    from obskit.sources import _base
+
+    def surprised(data, origin="<bytes>"):
+        return {}["output_fields"]
+
+    cri = _base.get_format("cri-log")
+    monkeypatch.setitem(
+        _base._REGISTRY, "cri-log", _base.Format(cri.name, "", cri.sniff, surprised)
+    )
+    folder = _folder_with_good_events(tmp_path)
+    (folder / "0.log").write_text("2024-05-14T10:00:00Z stdout F hello\n")
+    inv = obskit.load(folder)
+    expected = r"skipped: '.*0\.log' could not be read as cri-log: a record of an unexpected shape"
+    assert re.match(rf"{expected} \(KeyError: 'output_fields'\)", _status(inv, "0.log"))
+    assert len(inv.events) == 1

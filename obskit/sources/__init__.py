@@ -109,8 +109,16 @@ def _load_file(path: Path, format: str | None, limit: int | None) -> tuple[Parse
         )
     try:
         result = reject_far_out_times(fmt.parse(data, origin=str(path)), fmt.name, str(path))
+    except SourceError:
+        raise
     except SchemaError as exc:  # a value no record-level check caught: name the file
         raise SourceError(f"{str(path)!r} could not be read as {fmt.name}: {exc}") from exc
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
+        # a record of a shape the parser did not expect: the file is skipped, not the load
+        raise SourceError(
+            f"{str(path)!r} could not be read as {fmt.name}: a record of an unexpected shape "
+            f"({type(exc).__name__}: {exc}); load the other files without it, and report it"
+        ) from exc
     if note:
         result.notes.append(note)
         rejects = Rejects(fmt.name, str(path))

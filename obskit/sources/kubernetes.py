@@ -216,7 +216,7 @@ def _containers(field_paths: list | pa.Array) -> list | pa.Array:
     try:
         paths = pa.array(field_paths, type=pa.large_string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: Python says what is wrong
-        found = [_FIELD_CONTAINER.search(p) for p in field_paths]
+        found = [_FIELD_CONTAINER.search(p) if isinstance(p, str) else None for p in field_paths]
         return [m.group(1) if m else None for m in found]
     found = pc.struct_field(pc.extract_regex(paths, _FIELD_CONTAINER_NAMED), [0])
     return found.to_pylist()
@@ -259,6 +259,8 @@ def _items(doc: object) -> tuple[list[tuple[int, object]], str | None]:
     if "items" in doc and (kind == "List" or kind.endswith("List") or not kind):
         item_kind = kind[:-4] if kind.endswith("List") and kind != "List" else None
         items = doc.get("items") or []
+        if not isinstance(items, list):  # one record, which is no Kubernetes object
+            items = [items]
         return list(enumerate(items)), item_kind
     return [(0, doc)], None
 
