@@ -357,6 +357,7 @@ def test_times_a_parser_supplied_are_not_judged(tmp_path):
             "invalid literal for int()",
         ),
         ("kind: Event\nmetadata: {name: x}\ninvolvedObject: [1]", "Event has the wrong shape"),
+        ("kind: Pod\nmetadata: {name: x, ownerReferences: {a: 1}}", "(KeyError: 0)"),
     ],
 )
 def test_a_kubernetes_object_of_the_wrong_shape_is_a_reject(tmp_path, body, expected):

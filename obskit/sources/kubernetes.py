@@ -291,9 +291,10 @@ def _add_item(
             events.append(_event_row(item))
         else:
             inventory.append(_inventory_row(item))
-    except (AttributeError, TypeError, ValueError) as exc:  # a field of the wrong shape
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:  # wrong shape
         rejects.add(
-            f"{where}: a field of this {item['kind']} has the wrong shape ({exc})",
+            f"{where}: a field of this {item['kind']} has the wrong shape "
+            f"({type(exc).__name__}: {exc})",
             orjson.dumps(item, default=str).decode(),
         )
 
