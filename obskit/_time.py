@@ -12,6 +12,10 @@ from obskit.errors import SourceError
 __all__ = ["as_utc", "epoch_unit", "parse_times"]
 
 _UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+#: The moments a ``datetime64[ns]`` can hold (1677-09-21 to 2262-04-11); any other is ``NaT``.
+_NS_RANGE = (pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC"))
+#: Epoch nanoseconds as float64 must stay below this to fit an int64.
+_NS_LIMIT = float(np.iinfo(np.int64).max)
 
 
 def epoch_unit(magnitude: float) -> str:
@@ -33,7 +37,8 @@ def parse_times(values: Sequence | pd.Series | np.ndarray, unit: str | None = No
     converted to UTC; a string without an offset is taken as UTC). Numbers are epoch times in
     ``unit`` (``"s"``, ``"ms"``, ``"us"`` or ``"ns"``); without ``unit`` each number's unit is
     guessed from its magnitude. Fractions of float epochs are rounded to the microsecond, so
-    Prometheus' millisecond timestamps stay exact.
+    Prometheus' millisecond timestamps stay exact. A moment outside the years 1677-2262 (the
+    range of ``datetime64[ns]``), such as ``9999-12-31`` or ``0001-01-01``, is ``NaT`` too.
 
     Examples
     --------
@@ -41,6 +46,8 @@ def parse_times(values: Sequence | pd.Series | np.ndarray, unit: str | None = No
     ['2024-01-01 00:00:00+00:00', '2024-01-01 00:00:00.500000+00:00']
     >>> parse_times([1704067200123], unit="ms")[0]
     Timestamp('2024-01-01 00:00:00.123000+0000', tz='UTC')
+    >>> parse_times(["9999-12-31T23:59:59Z"])[0]
+    NaT
     """
     if unit is not None and unit not in _UNITS:
         raise SourceError(f"unit must be one of {sorted(_UNITS)}, got {unit!r}")
@@ -61,7 +68,7 @@ def parse_times(values: Sequence | pd.Series | np.ndarray, unit: str | None = No
     if is_num.any():
         nums = obj[is_num]
         ints = nums.map(lambda v: isinstance(v, int)).all()
-        if ints:
+        if ints and nums.map(lambda v: -(2**63) < v < 2**63).all():
             arr = np.array(nums.tolist(), dtype="int64")
             out[is_num] = _from_epoch_int(arr, unit)
         else:
@@ -70,8 +77,16 @@ def parse_times(values: Sequence | pd.Series | np.ndarray, unit: str | None = No
     if is_str.any():
         text = obj[is_str].astype(str)
         parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-        out[is_str] = parsed.astype("datetime64[ns, UTC]")
+        out[is_str] = in_ns_range(parsed)
     return out
+
+
+def in_ns_range(parsed: pd.Series) -> pd.Series:
+    """UTC times parsed at any resolution as ``datetime64[ns, UTC]``, ``NaT`` where they fall
+    outside its range (pandas 3 parses ``9999-12-31`` at a coarser unit; a cast would raise)."""
+    if str(parsed.dtype) != "datetime64[ns, UTC]":
+        parsed = parsed.where((parsed >= _NS_RANGE[0]) & (parsed <= _NS_RANGE[1]))
+    return parsed.astype("datetime64[ns, UTC]")
 
 
 def _scales(arr: np.ndarray) -> np.ndarray:
@@ -86,12 +101,15 @@ def _scales(arr: np.ndarray) -> np.ndarray:
 
 def _from_epoch(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
     finite = np.isfinite(arr)
+    if unit is None:
+        scales = np.where(finite, _scales(np.where(finite, arr, 0)), 1).astype("float64")
+    else:
+        scales = np.full(len(arr), _UNITS[unit], dtype="float64")
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite &= np.abs(arr * scales) < _NS_LIMIT  # beyond the years 1677-2262: NaT
     ns = np.zeros(len(arr), dtype="int64")
     if finite.any():
-        if unit is None:
-            scale = _scales(arr[finite]).astype("float64")
-        else:
-            scale = np.full(int(finite.sum()), _UNITS[unit], dtype="float64")
+        scale = scales[finite]
         # Split whole and fractional parts, and round the fraction to the microsecond: a float64
         # of today's epoch seconds carries no finer digits, so Prometheus' milliseconds stay exact.
         whole = np.floor(arr[finite])
@@ -105,8 +123,10 @@ def _from_epoch(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
 
 
 def _from_epoch_int(arr: np.ndarray, unit: str | None) -> pd.DatetimeIndex:
-    scale = _scales(arr) if unit is None else np.int64(_UNITS[unit])
-    return pd.to_datetime(arr * scale, unit="ns", utc=True)
+    scale = _scales(arr) if unit is None else np.full(len(arr), _UNITS[unit], dtype="int64")
+    fits = np.abs(arr) <= np.iinfo(np.int64).max // scale  # beyond the years 1677-2262: NaT
+    result = pd.to_datetime(np.where(fits, arr, 0) * scale, unit="ns", utc=True)
+    return result.where(fits, pd.NaT)
 
 
 def as_utc(

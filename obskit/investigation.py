@@ -664,6 +664,9 @@ def load(
         Refuse at once, with a message saying what to load instead, a load expected to need
         more memory than this (about 8 bytes per byte of decompressed input). ``"auto"``: 80%
         of the memory available now, or the room left under ``ulimit -v``; None: no check.
+        A compressed file that expands past what the budget leaves for it (a decompression
+        bomb, a gzip size trailer that lies) is stopped as it streams, and skipped like an
+        unreadable file.
 
     Raises
     ------
@@ -706,13 +709,17 @@ def load(
             f"namespace, one node, one rotation), e.g. obskit.load('logs/var/log/pods/shop_*')"
         )
     cluster = cluster or _manifest_cluster(files)
+    # what the budget leaves beyond the files' expected sizes: a compressed file that expands
+    # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
+    slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
     parts = _Parts()
     for path, explicit, _root in files:
         if path.name in METADATA_FILES and not explicit:
             parts.files.append(_ledger(path, None, "metadata", None))
             continue
+        limit = None if slack is None else _payload_size(path) + slack
         try:
-            result, fmt = load_file(path, format)
+            result, fmt = load_file(path, format, limit=limit)
         except UnknownFormatError:
             if explicit:
                 raise

@@ -836,6 +836,50 @@ def _summary_of(nb: nbformat.NotebookNode) -> str | None:
     return None
 
 
+def _writable(out: str | os.PathLike) -> Path:
+    """The report's path, once it is known that a file can be written there (before the run,
+    not after it)."""
+    target = Path(out).expanduser()
+    if target.is_dir():
+        raise ReportError(
+            f"out {str(target)!r} is a folder; name the HTML file to write in it, e.g. "
+            f"--out {str(target / 'report.html')!r}"
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".obskit-", suffix=".html"):
+            pass
+        if target.exists() and not os.access(target, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write the report to {str(target)!r}: {exc.strerror or exc}; choose an "
+            f"out (--out) in a folder you can write"
+        ) from exc
+    return target
+
+
+def _write(target: Path, page: str) -> Path:
+    """Write the report to ``target``; where that fails after all (a full disk), keep it in a
+    temporary file and say where, rather than lose the run."""
+    try:
+        target.write_text(page, encoding="utf-8")
+        return target
+    except OSError as exc:
+        error = exc
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", prefix="obskit-report-", suffix=".html", delete=False
+        ) as kept:
+            kept.write(page)
+        fallback = f"it was kept in {kept.name!r} instead"
+    except OSError:
+        fallback = "no temporary file could hold it either; free some space and run it again"
+    raise ReportError(
+        f"cannot write the report to {str(target)!r}: {error.strerror or error}; {fallback}"
+    ) from error
+
+
 def run(
     source: str | os.PathLike | None = None,
     out: str | os.PathLike = "report.html",
@@ -895,8 +939,9 @@ def run(
     Raises
     ------
     ReportError
-        For an unknown notebook, parameters that cannot be used, or a cell that failed
-        (with the section it failed in and the error).
+        For an unknown notebook, parameters that cannot be used, an ``out`` that is a folder
+        or cannot be written (before the notebook runs), or a cell that failed (with the
+        section it failed in and the error).
 
     Examples
     --------
@@ -948,8 +993,7 @@ def run(
             values[name] = value
     path = notebook_path(notebook)
     nb = nbformat.read(path, as_version=4)
-    target = Path(out).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _writable(out)
     with tempfile.TemporaryDirectory(prefix="obskit-report-") as workdir:
         # the review's evidence bundle goes where asked, else into this run's scratch folder
         folder = Path(bundle_dir).expanduser().resolve() if bundle_dir else Path(workdir) / "bundle"
@@ -960,7 +1004,7 @@ def run(
         shown = _shown_paths(values["source"], folder, Path(workdir), named)
         executed = _relative_paths(executed, shown)
     page = export_html(executed, show_code=show_code)
-    target.write_text(page, encoding="utf-8")
+    target = _write(target, page)
     return Report(
         path=target.resolve(),
         size=len(page.encode()),

@@ -45,11 +45,13 @@ works on both frames.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from obskit._time import in_ns_range
 from obskit.errors import SchemaError
 
 __all__ = [
@@ -223,15 +225,16 @@ def _to_time(values: pd.Series, column: str, frame: str) -> pd.Series:
     if values.isna().all():
         return pd.Series(pd.NaT, index=values.index, dtype=TIME)
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        parsed = in_ns_range(pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce"))
         bad = parsed.isna() & values.notna()
         if bad.any():
             first = values[bad].iloc[0]
             raise SchemaError(
                 f"{frame}.{column} has {int(bad.sum())} value(s) that are not RFC3339 "
-                f"timestamps, the first {first!r}; parse them with obskit.parse_times()"
+                f"timestamps of the years 1677-2262, the first {first!r}; parse them with "
+                f"obskit.parse_times(), which makes such values NaT"
             )
-        return parsed.astype(TIME)
+        return parsed
     raise SchemaError(
         f"{frame}.{column} has dtype {values.dtype}, not timestamps; convert numbers with "
         f"obskit.parse_times(values, unit='s'|'ms'|'us'|'ns')"
@@ -257,7 +260,10 @@ def _cast(values: pd.Series, kind: str, column: str, frame: str) -> pd.Series:
                         f"{frame}.{column} has values outside the severity scale: "
                         f"{sorted(map(str, unknown))[:5]!r}; use one of {list(SEVERITIES)}"
                     )
-            out = values.astype(target)
+            try:
+                out = values.astype(target)
+            except TypeError:  # a list or a mapping where text belongs: keep it, as JSON
+                out = _as_text(values).astype(target)
         if kind == "category" and "" in out.cat.categories:
             out = out.cat.remove_categories([""])
         return out
@@ -271,6 +277,16 @@ def _cast(values: pd.Series, kind: str, column: str, frame: str) -> pd.Series:
     if kind == "string":
         out = out.mask(out == "", pd.NA) if column in KEY else out
     return out
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Text values as they are; a list or a mapping (a record of an unexpected shape) as its
+    JSON text, so a text column holds text and nothing is lost."""
+    shaped = values.map(lambda v: isinstance(v, list | dict))
+    if not shaped.any():
+        return values
+    text = values[shaped].map(lambda v: json.dumps(v, default=str, ensure_ascii=False))
+    return values.where(~shaped, text)
 
 
 def _severity_from_categories(values: pd.Series, column: str, frame: str) -> pd.Series:

@@ -66,6 +66,8 @@ def test_report_runs_another_notebook_with_parameters_and_code(capsys, tmp_path)
 
 def test_report_errors_are_one_line(capsys, tmp_path):
     out = str(tmp_path / "r.html")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
     cases = [
         (["report", "no/such/dir", "--out", out], "neither a bundled incident"),
         (["report", "live", "--out", out], "needs at least one of --prometheus"),
@@ -73,6 +75,9 @@ def test_report_errors_are_one_line(capsys, tmp_path):
         (["report", "checkout-oom", "--loki", "http://127.0.0.1:9", "--out", out], "go with"),
         (["report", "checkout-oom", "--focus", "shop", "--out", out], "key=value pairs"),
         (["report", "checkout-oom", "--notebook", "nope", "--out", out], "no notebook 'nope'"),
+        # --out is checked before the run, not written after it
+        (["report", "checkout-oom", "--out", str(tmp_path)], "is a folder; name the HTML file"),
+        (["report", "checkout-oom", "--out", f"{a_file}/r.html"], "cannot write the report to"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

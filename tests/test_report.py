@@ -408,6 +408,36 @@ def test_run_refuses_unusable_parameters(tmp_path):
         report.run("checkout-oom", tmp_path / "r.html", notebook="nope")
 
 
+def test_an_out_that_cannot_be_written_is_refused_before_the_run(tmp_path, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the notebook ran")
+
+    monkeypatch.setattr(report, "_execute", never)
+    with pytest.raises(ReportError, match=r"is a folder; name the HTML file to write in it"):
+        report.run("checkout-oom", tmp_path)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ReportError, match=r"cannot write the report to '.*a-file/r\.html': "):
+        report.run("checkout-oom", tmp_path / "a-file" / "r.html")
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(ReportError, match=r"cannot write .*: Permission denied; choose"):
+            report.run("checkout-oom", locked / "r.html")
+
+
+def test_a_report_that_cannot_be_written_at_the_end_is_kept(tmp_path, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(ReportError, match=r"No space left on device; it was kept in '(.*)'") as e:
+        report._write(tmp_path / "r.html", "<html>the page</html>")
+    kept = Path(re.search(r"kept in '(.*)' instead", str(e.value)).group(1))
+    monkeypatch.undo()
+    assert kept.read_text(encoding="utf-8") == "<html>the page</html>"
+    kept.unlink()
+
+
 def test_live_sources_from_settings(monkeypatch):
     monkeypatch.setenv("PROM_TOKEN", "tok")
     kwargs = report.live_sources(

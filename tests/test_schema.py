@@ -50,6 +50,8 @@ def test_bad_severity_and_bad_time_are_named():
         schema.conform("events", pd.DataFrame({"severity": ["urgent"]}))
     with pytest.raises(SchemaError, match=r"not RFC3339.*'tuesday'"):
         schema.conform("logs", pd.DataFrame({"timestamp": ["tuesday"]}))
+    with pytest.raises(SchemaError, match=r"years 1677-2262, the first '9999-12-31T00:00:00Z'"):
+        schema.conform("logs", pd.DataFrame({"timestamp": ["9999-12-31T00:00:00Z"]}))
 
 
 def test_unknown_frame_lists_frames():

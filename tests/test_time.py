@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,6 +49,36 @@ def test_mixed_offsets_convert_to_utc():
 def test_unreadable_values_become_nat_not_errors():
     got = parse_times(["yesterday", None, float("nan"), "2024-05-14T10:00:00.123456Z"])
     assert got.isna().tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00.000000Z",
+        "2262-04-12T00:00:00Z",
+        10**19,  # more than an int64
+        1e300,
+        -1e300,
+    ],
+)
+def test_moments_beyond_nanosecond_range_become_nat(value):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = parse_times([value, "2024-05-14T10:00:00.123456Z"])
+    assert got.isna().tolist() == [True, False]
+    assert str(got.dtype) == "datetime64[ns, UTC]"
+
+
+@pytest.mark.parametrize("seconds", [253402300799, 50_000_000_000, -62135596800])
+def test_epoch_seconds_beyond_nanosecond_range_become_nat(seconds):
+    # 9999-12-31, the year 3554 (whose nanoseconds overflow an int64), 0001-01-01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        as_ints = parse_times([seconds, 1715680800], unit="s")
+        as_floats = parse_times(np.array([seconds, 1715680800.0]), unit="s")
+    assert as_ints.isna().tolist() == [True, False]
+    assert as_floats.isna().tolist() == [True, False]
 
 
 def test_bad_unit_is_named():

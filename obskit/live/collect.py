@@ -25,7 +25,7 @@ from obskit.live.kubernetes import INVENTORY, Kubernetes, event_gap
 from obskit.live.kubernetes import _Forbidden as Forbidden
 from obskit.live.loki import Loki
 from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, render_query, to_timestamp
-from obskit.sources._base import ParseResult
+from obskit.sources._base import ParseResult, reject_far_out_times
 
 __all__ = ["GAP", "collect"]
 
@@ -177,6 +177,7 @@ def _investigation(
     frames: dict[str, list[pd.DataFrame]] = {n: [] for n in ("metrics", "events", "logs")}
     frames["inventory"], rejects, ledger = [], [], []
     for origin, fmt, result in results:
+        result = reject_far_out_times(result, fmt, origin)
         for name, parts in frames.items():
             frame = getattr(result, name)
             if frame is not None and len(frame):

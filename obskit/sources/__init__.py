@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from obskit.errors import UnknownFormatError
+from obskit import schema
+from obskit.errors import SchemaError, SourceError, UnknownFormatError
 
 # each import registers its formats; the order breaks ties between equally sure sniffers
 from obskit.sources import (  # noqa: F401
@@ -30,6 +31,7 @@ from obskit.sources._base import (
     get_format,
     read_bytes,
     registry,
+    reject_far_out_times,
 )
 
 __all__ = [
@@ -53,12 +55,17 @@ def detect_format(data: bytes, name: str = "") -> Format | None:
 
 
 def parse(data: bytes, format: str, origin: str = "<bytes>") -> ParseResult:
-    """Parse a payload already in memory with the named format."""
-    return get_format(format).parse(data, origin=origin)
+    """Parse a payload already in memory with the named format (rows dated years away from
+    the rest of the payload become rejects, as in :func:`load_file`)."""
+    return reject_far_out_times(get_format(format).parse(data, origin=origin), format, origin)
 
 
-def load_file(path: str | Path, format: str | None = None) -> tuple[ParseResult, str]:
+def load_file(
+    path: str | Path, format: str | None = None, *, limit: int | None = None
+) -> tuple[ParseResult, str]:
     """Read one file and parse it. Returns the result and the format name used.
+
+    ``limit`` bounds the bytes a compressed file may expand to (None: no bound).
 
     Raises
     ------
@@ -66,10 +73,33 @@ def load_file(path: str | Path, format: str | None = None) -> tuple[ParseResult,
         When ``format`` is None and no registered format recognises the content; the message
         names the file and lists the formats.
     SourceError
-        When the file cannot be read.
+        When the file cannot be read, expands past ``limit``, or runs out of memory.
     """
     path = Path(path)
-    data, note = read_bytes(path)
+    try:
+        return _load_file(path, format, limit)
+    except MemoryError:  # raised below: its traceback would keep this file's frames alive
+        message = (
+            f"ran out of memory reading {str(path)!r} ({_size(path)}); load it alone, or a "
+            f"part of it, with more memory free"
+        )
+    except RecursionError:
+        message = (
+            f"{str(path)!r} ({_size(path)}) is nested too deep to read (Python's recursion "
+            f"limit); re-export it, or pass format=... if it was read as the wrong format"
+        )
+    raise SourceError(message)
+
+
+def _size(path: Path) -> str:
+    try:
+        return f"{path.stat().st_size:,} bytes on disk"
+    except OSError:
+        return "size unknown"
+
+
+def _load_file(path: Path, format: str | None, limit: int | None) -> tuple[ParseResult, str]:
+    data, note = read_bytes(path, limit)
     fmt = get_format(format) if format else detect_format(data, path.name)
     if fmt is None:
         raise UnknownFormatError(
@@ -77,13 +107,22 @@ def load_file(path: str | Path, format: str | None = None) -> tuple[ParseResult,
             f"{data[:60]!r}); the formats are: {', '.join(FORMATS)}. Pass format=... if you "
             f"know what it is."
         )
-    result = fmt.parse(data, origin=str(path))
+    try:
+        result = reject_far_out_times(fmt.parse(data, origin=str(path)), fmt.name, str(path))
+    except SourceError:
+        raise
+    except SchemaError as exc:  # a value no record-level check caught: name the file
+        raise SourceError(f"{str(path)!r} could not be read as {fmt.name}: {exc}") from exc
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
+        # a record of a shape the parser did not expect: the file is skipped, not the load
+        raise SourceError(
+            f"{str(path)!r} could not be read as {fmt.name}: a record of an unexpected shape "
+            f"({type(exc).__name__}: {exc}); load the other files without it, and report it"
+        ) from exc
     if note:
         result.notes.append(note)
         rejects = Rejects(fmt.name, str(path))
         rejects.add(note, None, offset=len(data))
-        import pandas as pd
-
-        result.rejects = pd.concat([result.rejects, rejects.frame()], ignore_index=True)
+        result.rejects = schema.concat("rejects", [result.rejects, rejects.frame()])
         result.records += 1  # the damaged tail is one record we could not read
     return result, fmt.name

@@ -9,12 +9,13 @@ are its format, and registers both with :func:`register` in one line beside them
 from __future__ import annotations
 
 import functools
-import gzip
+import io
 import lzma
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,9 @@ class ParseResult:
 
     ``records`` counts the payload's input records in the format's own unit (a line, a sample,
     an item); ``merged`` counts records folded into another row (a CRI partial line). The
-    ledger always balances: ``records == rows + len(rejects) + merged``.
+    ledger always balances: ``records == rows + len(rejects) + merged``. ``stamped`` marks, by
+    frame, the rows whose time the parser supplied because their record had none (a scrape
+    time): :func:`reject_far_out_times` judges only the times written in the records.
     """
 
     records: int
@@ -86,6 +89,7 @@ class ParseResult:
     rejects: pd.DataFrame = field(default_factory=lambda: schema.empty("rejects"))
     merged: int = 0
     notes: list[str] = field(default_factory=list)
+    stamped: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -95,6 +99,108 @@ class ParseResult:
     def balanced(self) -> bool:
         """True when every input record is a row, a reject, or merged into a row."""
         return self.records == self.rows + len(self.rejects) + self.merged
+
+
+# --- timestamps far outside their payload ---------------------------------------------------
+
+#: A signal row is far out when its timestamp lies beyond its payload's quartiles by more than
+#: this many interquartile ranges (Tukey's "far out") ...
+FAR_OUT_IQRS = 3
+#: ... and by more than this: a payload's rows may well spread over months (a quiet container's
+#: log), but not over years when most of them sit within hours.
+FAR_OUT_MIN = pd.Timedelta(days=365)
+
+
+def reject_far_out_times(result: ParseResult, fmt: str, origin: str) -> ParseResult:
+    """Move the signal rows (metrics, events, logs) dated far outside the rest of their payload
+    to the rejects: a clock years off, or a corrupt record, would otherwise stretch the whole
+    investigation over years.
+
+    The rule uses only the payload's own timestamps: a row is far out when its timestamp lies
+    more than ``max(FAR_OUT_IQRS × IQR, FAR_OUT_MIN)`` beyond the payload's quartiles (IQR: the
+    span of its middle half). Rows stay balanced: each moved row is a reject that says how far
+    off it is.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> times = pd.to_datetime(["2024-05-14T10:00:00Z"] * 4 + ["2030-05-14T10:00:00Z"])
+    >>> r = ParseResult(records=5, logs=schema.conform("logs", pd.DataFrame({"timestamp": times})))
+    >>> r = reject_far_out_times(r, "cri-log", "0.log")
+    >>> (len(r.logs), len(r.rejects), r.balanced())
+    (4, 1, True)
+    """
+    frames = {
+        name: frame
+        for name in ("metrics", "events", "logs")
+        if (frame := getattr(result, name)) is not None and len(frame)
+    }
+    stamps = {name: _ns(frame["timestamp"]) for name, frame in frames.items()}
+    written = {name: _written(ns, result.stamped.get(name)) for name, ns in stamps.items()}
+    known = np.concatenate([ns[written[name]] for name, ns in stamps.items()] or [_NONE])
+    if len(known) < 2 or int(known.max()) - int(known.min()) <= FAR_OUT_MIN.value:
+        return result  # nothing can lie that far from the rest: no quartiles needed
+    q1, q3 = np.quantile(known, [0.25, 0.75])
+    reach = max(FAR_OUT_IQRS * (q3 - q1), FAR_OUT_MIN.value)
+    rejects = Rejects(fmt, origin)
+    for name, frame in frames.items():
+        ns = stamps[name]
+        far = written[name] & ((ns < q1 - reach) | (ns > q3 + reach))
+        if far.any():
+            for row in frame.loc[far].to_dict("records"):
+                rejects.add(_far_reason(row["timestamp"], q1, q3), _evidence(row), line=_line(row))
+            setattr(result, name, frame.loc[~far].reset_index(drop=True))
+            if name in result.stamped:
+                result.stamped[name] = result.stamped[name][~far]
+    if len(rejects):
+        result.rejects = schema.concat("rejects", [result.rejects, rejects.frame()])
+        result.notes.append(
+            f"{len(rejects):,} row(s) dated years away from the rest of the file are rejects"
+        )
+    return result
+
+
+_NAT = np.iinfo(np.int64).min
+_NONE = np.array([], dtype=np.int64)
+
+
+def _written(ns: np.ndarray, stamped: np.ndarray | None) -> np.ndarray:
+    """Which of a frame's times were written in its records (not NaT, not stamped)."""
+    known = ns != _NAT
+    if stamped is not None and len(stamped) == len(ns):
+        known &= ~stamped
+    return known
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 nanoseconds (NaT as the smallest int64)."""
+    return times.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _far_reason(when: pd.Timestamp, q1: float, q3: float) -> str:
+    lo, hi = (pd.Timestamp(int(q), tz="UTC") for q in (q1, q3))
+    side, gap = ("after", when - hi) if when > hi else ("before", lo - when)
+    return (
+        f"timestamp {when.isoformat()} lies {gap.days / 365.25:.1f} years {side} the rest of "
+        f"this file (half its rows are between {lo:%Y-%m-%d %H:%M} and {hi:%Y-%m-%d %H:%M} "
+        f"UTC): a clock far off, or a corrupt record"
+    )
+
+
+def _evidence(row: dict) -> str:
+    """The row's original record when it kept one, else its values."""
+    if isinstance(row.get("raw"), str):
+        return row["raw"]
+    return str({k: str(v) for k, v in row.items() if k != "origin" and not _missing(v)})
+
+
+def _missing(value: object) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def _line(row: dict) -> int | None:
+    line = row.get("line")
+    return None if _missing(line) else int(line)
 
 
 class Rejects:
@@ -286,8 +392,22 @@ def compression(prefix: bytes) -> str | None:
     return None
 
 
-def read_bytes(path: str | Path) -> tuple[bytes, str | None]:
+#: Most bytes one decompression step may produce (gzip and xz; zstd: see :data:`_ZSTD_IN`).
+_STEP = 1 << 20
+#: Compressed bytes fed to gzip and xz at a time.
+_IN = 1 << 16
+#: Compressed bytes fed to zstd at a time: its decoder takes no output bound, and a 4 kB input
+#: expands to at most 128 MB (a block of up to 128 kB for each 4-byte block header).
+_ZSTD_IN = 4096
+
+
+def read_bytes(path: str | Path, limit: int | None = None) -> tuple[bytes, str | None]:
     """Read ``path``, decompressing gzip, xz or zstd by content (not by name).
+
+    Decompression streams, and stops as soon as the content passes ``limit`` bytes (None: no
+    bound), so a small file that expands to gigabytes (or whose gzip size trailer lies) is
+    refused before it takes the memory. Concatenated members (gzip), streams (xz) and frames
+    (zstd) are all read.
 
     Returns the bytes and, for a truncated or corrupt compressed file, a note saying how much
     was recovered (the records decoded before the damage are kept).
@@ -295,7 +415,8 @@ def read_bytes(path: str | Path) -> tuple[bytes, str | None]:
     Raises
     ------
     SourceError
-        When the file cannot be opened, naming it and the OS error.
+        When the file cannot be opened, naming it and the OS error; or when it expands past
+        ``limit``, naming its compressed size, how far it expanded and what to do.
     """
     path = Path(path)
     try:
@@ -305,50 +426,95 @@ def read_bytes(path: str | Path) -> tuple[bytes, str | None]:
     kind = compression(raw[:8])
     if kind is None:
         return raw, None
+    # grown in place and handed over without a copy: about 1.1 times the content at its peak,
+    # where joining pieces (or gzip.decompress) takes twice
+    out = io.BytesIO()
     try:
-        return _decompress(raw, kind), None
+        for piece in _inflate(raw, kind):
+            out.write(piece)
+            if limit is not None and out.tell() > limit:
+                raise SourceError(
+                    f"{str(path)!r} is {len(raw):,} bytes of {kind} that expand past "
+                    f"{limit:,} bytes (stopped at {out.tell():,}, {out.tell() / len(raw):,.0f}x "
+                    f"its size), more than this load's memory budget leaves for it: a "
+                    f"decompression bomb, or a size trailer that lies. If it is genuine, load it "
+                    f"alone with a larger memory_budget, or split it (e.g. {kind} -dc FILE | "
+                    f"split -l 1000000)"
+                )
     except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
-        partial = _salvage(raw, kind)
+        partial = out.getvalue()
         return partial, (
             f"{kind} stream is truncated or corrupt ({exc}); kept the {len(partial):,} bytes "
             f"decoded before the damage"
         )
+    return out.getvalue(), None
 
 
-def _decompress(raw: bytes, kind: str) -> bytes:
+def _inflate(raw: bytes, kind: str) -> Iterator[bytes]:
+    """The decompressed bytes of ``raw`` in bounded pieces, member after member.
+
+    Raises EOFError where the input ends inside a member, ValueError where bytes that are no
+    member (nor zero padding) follow one, and the codec's own error where the data is corrupt.
+    """
+    view = memoryview(raw)
+    start = 0
+    while True:
+        decoder = _decoder(kind)
+        size = _ZSTD_IN if kind == "zstd" else _IN
+        pos = start
+        while not decoder.eof:
+            if pos >= len(raw):
+                raise EOFError(f"the {kind} stream ended before its end marker")
+            chunk = view[pos : pos + size]
+            pos += len(chunk)
+            yield from _feed(decoder, chunk, kind)
+        start = _past_zeros(raw, pos - len(decoder.unused_data))  # xz pads streams with zeros
+        if start >= len(raw):
+            return
+        if compression(view[start : start + 8].tobytes()) != kind:
+            raise ValueError(f"{len(raw) - start:,} bytes after the {kind} data are not {kind}")
+
+
+def _past_zeros(raw: bytes, start: int) -> int:
+    """Where the first byte at or after ``start`` that is not zero is (``len(raw)``: none)."""
+    while start < len(raw):
+        piece = raw[start : start + _IN]
+        kept = piece.lstrip(b"\0")
+        if kept:
+            return start + len(piece) - len(kept)
+        start += len(piece)
+    return start
+
+
+def _decoder(kind: str) -> Any:
     if kind == "gzip":
-        return gzip.decompress(raw)
+        return zlib.decompressobj(wbits=31)
     if kind == "xz":
-        return lzma.decompress(raw)
+        return lzma.LZMADecompressor()
     import zstandard
 
-    d = zstandard.ZstdDecompressor().decompressobj()
-    try:
-        out = d.decompress(raw)
-    except zstandard.ZstdError as exc:
-        raise ValueError(str(exc)) from exc
-    if not d.eof:
-        raise EOFError("zstd frame ended before its end marker")
-    return out
+    return zstandard.ZstdDecompressor().decompressobj()
 
 
-def _salvage(raw: bytes, kind: str) -> bytes:
-    """Decode as much of a damaged compressed stream as possible."""
-    out = bytearray()
-    try:
-        if kind == "gzip":
-            d = zlib.decompressobj(wbits=31)
-        elif kind == "xz":
-            d = lzma.LZMADecompressor()
-        else:
-            import zstandard
+def _feed(decoder: Any, chunk: memoryview, kind: str) -> Iterator[bytes]:
+    """What ``decoder`` makes of ``chunk``, at most :data:`_STEP` bytes a piece (gzip, xz)."""
+    if kind == "gzip":
+        out = decoder.decompress(chunk, _STEP)
+        yield out
+        while not decoder.eof and (decoder.unconsumed_tail or len(out) == _STEP):
+            out = decoder.decompress(decoder.unconsumed_tail, _STEP)
+            yield out
+    elif kind == "xz":
+        yield decoder.decompress(chunk, _STEP)
+        while not decoder.needs_input and not decoder.eof:
+            yield decoder.decompress(b"", _STEP)
+    else:
+        import zstandard
 
-            d = zstandard.ZstdDecompressor().decompressobj()
-        for i in range(0, len(raw), 4096):
-            out += d.decompress(raw[i : i + 4096])
-    except Exception:
-        pass
-    return bytes(out)
+        try:
+            yield decoder.decompress(chunk)
+        except zstandard.ZstdError as exc:
+            raise ValueError(str(exc)) from exc
 
 
 def decode_head(data: bytes) -> str:

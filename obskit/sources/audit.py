@@ -144,6 +144,10 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _dict(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
@@ -190,8 +194,8 @@ def _row(event: dict, number: int, raw: bytes) -> dict[str, object]:
     impersonated = _dict(event.get("impersonatedUser"))
     status = _dict(event.get("responseStatus"))
     annotations = _dict(event.get("annotations"))
-    ips = [ip for ip in event.get("sourceIPs") or [] if isinstance(ip, str)]
-    groups = [g for g in user.get("groups") or [] if isinstance(g, str)]
+    ips = [ip for ip in _list(event.get("sourceIPs")) if isinstance(ip, str)]
+    groups = [g for g in _list(user.get("groups")) if isinstance(g, str)]
 
     verb = _text(event.get("verb"))
     uri = _text(event.get("requestURI"))

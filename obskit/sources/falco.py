@@ -32,6 +32,13 @@ PRIORITY_SEVERITY = {
 FORMAT = "falco-json"
 
 
+def _tags(tags: object) -> str | None:
+    """A rule's tags as one comma-separated text (None without any)."""
+    if not isinstance(tags, list):
+        return None
+    return ",".join(str(t) for t in tags) or None
+
+
 def _field(fields: dict, *names: str) -> object:
     for name in names:
         value = fields.get(name)
@@ -60,7 +67,8 @@ def parse_falco_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
         if "rule" not in alert or "time" not in alert:
             rejects.add("not a Falco alert: no 'rule' or 'time' field", line, line=number)
             continue
-        fields = alert.get("output_fields") or {}
+        fields = alert.get("output_fields")
+        fields = fields if isinstance(fields, dict) else {}
         priority = str(alert.get("priority", "")).lower()
         pod = _field(fields, "k8s.pod.name")
         namespace = _field(fields, "k8s.ns.name", "ka.target.namespace")
@@ -90,7 +98,7 @@ def parse_falco_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
                 "line": number,
                 "raw": line.decode("utf-8", "replace"),
                 "falco_source": source,
-                "tags": ",".join(alert.get("tags") or []) or None,
+                "tags": _tags(alert.get("tags")),
                 "proc_cmdline": _field(fields, "proc.cmdline"),
                 "container_id": _field(fields, "container.id"),
                 "key_source": "record",

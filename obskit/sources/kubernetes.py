@@ -216,7 +216,7 @@ def _containers(field_paths: list | pa.Array) -> list | pa.Array:
     try:
         paths = pa.array(field_paths, type=pa.large_string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: Python says what is wrong
-        found = [_FIELD_CONTAINER.search(p) for p in field_paths]
+        found = [_FIELD_CONTAINER.search(p) if isinstance(p, str) else None for p in field_paths]
         return [m.group(1) if m else None for m in found]
     found = pc.struct_field(pc.extract_regex(paths, _FIELD_CONTAINER_NAMED), [0])
     return found.to_pylist()
@@ -259,6 +259,8 @@ def _items(doc: object) -> tuple[list[tuple[int, object]], str | None]:
     if "items" in doc and (kind == "List" or kind.endswith("List") or not kind):
         item_kind = kind[:-4] if kind.endswith("List") and kind != "List" else None
         items = doc.get("items") or []
+        if not isinstance(items, list):  # one record, which is no Kubernetes object
+            items = [items]
         return list(enumerate(items)), item_kind
     return [(0, doc)], None
 
@@ -284,10 +286,17 @@ def _add_item(
             orjson.dumps(item).decode(),
         )
         return
-    if item["kind"] == "Event":
-        events.append(_event_row(item))
-    else:
-        inventory.append(_inventory_row(item))
+    try:
+        if item["kind"] == "Event":
+            events.append(_event_row(item))
+        else:
+            inventory.append(_inventory_row(item))
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:  # wrong shape
+        rejects.add(
+            f"{where}: a field of this {item['kind']} has the wrong shape "
+            f"({type(exc).__name__}: {exc})",
+            orjson.dumps(item, default=str).decode(),
+        )
 
 
 def objects_to_frames(
@@ -423,7 +432,11 @@ def _events_frame(
     frame = _arrow_text(pd.DataFrame(columns))
     bad = frame["timestamp"].isna()
     for text in frame.loc[bad, "raw"]:
-        rejects.add("event has no readable lastTimestamp, eventTime or series time", text)
+        rejects.add(
+            "event has no readable lastTimestamp, eventTime or series time (RFC3339, in the "
+            "years 1677-2262)",
+            text,
+        )
     if bad.any():
         frame = frame.loc[~bad].copy()
         # the categories of the rows kept, as casting the kept values would give them
@@ -460,7 +473,18 @@ def _event_column(name: str, values: list | pa.Array) -> object:
         return pd.Series(
             words[pc.fill_null(values.indices, len(words) - 1).to_numpy()], dtype=object
         )
+    if name == "count":
+        return pd.Series(pd.array([_count(v) for v in values], dtype="Int64"))
     return pd.Series(values, dtype=object)
+
+
+def _count(value: object) -> int | None:
+    """An Event's count as a whole number; None (NA) for anything else (text, 1e30, true)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    return None
 
 
 # --- JSON Lists, fast: items decoded to typed structs, no dict per Event ---------------------
@@ -818,8 +842,8 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
     try:
         compact = msgspec.json.format(data, indent=-1)
         envelope = _ENVELOPE.decode(compact)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None  # the orjson path says what is wrong (nested too deep: its depth limit)
     kind = str(envelope.kind or "")
     if envelope.items is msgspec.UNSET or not (kind == "List" or kind.endswith("List") or not kind):
         return None
@@ -871,8 +895,14 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
                 rest = iter(zip(typed, raws, strict=True))
                 columns = [row or _core_event_row(*next(rest)) for row in events]
             return _frames(len(items), rejects, inventory, columns if events else [], origin)
-    except (orjson.JSONDecodeError, msgspec.DecodeError, UnicodeDecodeError, pa.ArrowInvalid):
-        return None  # invalid JSON or UTF-8 somewhere: the orjson path says where
+    except (
+        orjson.JSONDecodeError,
+        msgspec.DecodeError,
+        UnicodeDecodeError,
+        pa.ArrowInvalid,
+        RecursionError,
+    ):
+        return None  # invalid JSON or UTF-8, or too deep, somewhere: the orjson path says where
 
 
 def _respelled(text: bytes) -> bool:
@@ -923,9 +953,62 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
         rejects = Rejects(FORMAT, origin)
         rejects.add(f"{exc}; re-export with kubectl get ... -o json", data)
         return ParseResult(records=1, rejects=rejects.frame())
+    bombs = Rejects(FORMAT, origin)
+    if text_start not in (b"{", b"[") and _ANCHOR.search(data):  # aliases may repeat anchors
+        for index, doc in enumerate(docs):
+            reason = _alias_bomb(doc)
+            if reason is not None:
+                bombs.add(
+                    f"document {index}: {reason}; re-export with kubectl get ... -o json", None
+                )
+                docs[index] = None  # skipped below, counted here
     if len(docs) == 1 and isinstance(docs[0], list):
         docs = docs[0]
-    return objects_to_frames(docs, origin)
+    result = objects_to_frames(docs, origin)
+    if len(bombs):
+        result.records += len(bombs)
+        result.rejects = schema.concat("rejects", [result.rejects, bombs.frame()])
+    return result
+
+
+#: A YAML anchor (``&name`` before a node); text such as ``Tom & Jerry`` or ``?a=1&b=2`` is none.
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[^\s\[\]{},]")
+#: Most nodes YAML aliases may add to a document. An alias repeats a node written once (an
+#: anchor) without copying it, but whatever walks the document later (JSON for evidence, a
+#: bundle) walks every repeat: nine levels of nine aliases are 400 million nodes from 1 kB.
+#: kubectl writes no aliases; hand-written manifests repeat a few blocks.
+MAX_ALIAS_NODES = 100_000
+
+
+def _alias_bomb(doc: object) -> str | None:
+    """Why ``doc`` cannot be read as it was decoded: its aliases expand it by more than
+    :data:`MAX_ALIAS_NODES` nodes, or an alias holds itself; None when it can."""
+    if not isinstance(doc, dict | list):
+        return None
+    expanded: dict[int, int] = {}  # a container's size with every alias expanded, by id
+    walking: set[int] = set()  # the containers being walked: an alias to one is a cycle
+    written = 0
+    stack: list[tuple[dict | list, bool]] = [(doc, False)]
+    while stack:  # depth first, without recursion: a document may be deep
+        node, finished = stack.pop()
+        children = list(node.values()) if isinstance(node, dict) else node
+        if finished:
+            walking.discard(id(node))
+            expanded[id(node)] = 1 + sum(expanded.get(id(c), 1) for c in children)
+        elif id(node) in walking:
+            return "a YAML alias refers to a node that holds it (an endless document)"
+        elif id(node) not in expanded:
+            walking.add(id(node))
+            written += 1 + len(children)
+            stack.append((node, True))
+            stack += [(c, False) for c in children if isinstance(c, dict | list)]
+    growth = expanded[id(doc)] - written
+    if growth > MAX_ALIAS_NODES:
+        return (
+            f"YAML aliases expand it from {written:,} nodes by {growth:,} (more than "
+            f"{MAX_ALIAS_NODES:,}): an alias bomb"
+        )
+    return None
 
 
 _KINDS = (

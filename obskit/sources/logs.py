@@ -598,7 +598,11 @@ def _stream_groups(stream: pd.Series) -> np.ndarray:
         if "" not in stream.cat.categories:
             stream = stream.cat.add_categories([""])
         return stream.fillna("").cat.codes.to_numpy()
-    return pd.factorize(stream.astype("object").where(stream.notna(), ""))[0]
+    values = stream.astype("object").where(stream.notna(), "")
+    try:
+        return pd.factorize(values)[0]
+    except TypeError:  # a stream of an unexpected shape (a list): grouped by its text
+        return pd.factorize(values.map(str))[0]
 
 
 def _continues(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:

@@ -991,7 +991,15 @@ def _parse_text(
         origin=origin,
         extra=extra,
     )
-    return ParseResult(records=records, metrics=metrics, rejects=rejects.frame(), notes=notes)
+    stamped = np.zeros(len(values), dtype=bool)
+    stamped[np.array(missing, dtype=np.int64)] = True
+    return ParseResult(
+        records=records,
+        metrics=metrics,
+        rejects=rejects.frame(),
+        notes=notes,
+        stamped={"metrics": stamped} if missing else {},
+    )
 
 
 def _parse_text_source(data: bytes, origin: str = "<bytes>") -> ParseResult:

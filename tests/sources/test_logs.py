@@ -171,6 +171,35 @@ def test_compressed_files_read_by_content(tmp_path, codec):
     assert result.rows == 8 and set(result.logs["pod"]) == {"checkout-7d9f8b6c4-x2x9z"}
 
 
+@pytest.mark.parametrize("codec", ["gzip", "xz", "zstd"])
+def test_concatenated_members_are_all_read(tmp_path, codec):
+    from obskit.sources._base import read_bytes
+
+    compress = {
+        "gzip": lambda b: gzip.compress(b, mtime=0),
+        "xz": lzma.compress,
+        "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+    }[codec]
+    # the first member ends exactly where a decoding step does (1 MB of output)
+    first, second = b"\0" * (2 << 20), CRI0.read_bytes()
+    target = tmp_path / "0.log.packed"
+    target.write_bytes(compress(first) + compress(second))
+    data, note = read_bytes(target)
+    assert note is None and data == first + second
+
+
+def test_many_gzip_members_and_xz_stream_padding_are_read(tmp_path):
+    from obskit.sources._base import read_bytes
+
+    line = CRI0.read_bytes()
+    blocks = tmp_path / "0.log.gz"  # one member per block, as bgzip writes them
+    blocks.write_bytes(b"".join(gzip.compress(line, mtime=0) for _ in range(2000)))
+    padded = tmp_path / "0.log.xz"  # xz pads streams to four bytes with zeros
+    padded.write_bytes(lzma.compress(line) + b"\0" * 8 + lzma.compress(line) + b"\0" * 4)
+    assert read_bytes(blocks) == (line * 2000, None)
+    assert read_bytes(padded) == (line * 2, None)
+
+
 def test_truncated_gzip_keeps_what_was_decoded_and_says_so(tmp_path):
     packed = gzip.compress(CRI0.read_bytes() * 50, mtime=0)
     target = tmp_path / "0.log.gz"
