@@ -9,6 +9,7 @@ recorded to measure what one tick sends to the browser.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import ClassVar
 
@@ -224,5 +225,30 @@ def test_a_tick_of_a_3000_pod_cluster_sends_what_changed_only(recorded, zoom):
         # the same snapshot again sends nothing of the figures
         explorer.update()
         assert explorer.sent == {"map": 0, "timeline": 0}
+    finally:
+        explorer.close()
+
+
+def test_the_kernel_thread_stays_free_while_a_3000_pod_snapshot_is_shown():
+    """The watch's tick only wakes the Explorer's thread; the snapshot and the model are made
+    there, so the thread that runs the notebook's cells (this one) is never held for long."""
+    w = SyntheticWatch(3000)
+    explorer = Explorer(w)
+    try:
+        shown = explorer.refreshes
+        ticker = threading.Thread(target=w.tick, kwargs={"added": 5, "errors": 20})
+        began = time.monotonic()
+        ticker.start()
+        ticker.join(timeout=5)
+        assert time.monotonic() - began < 0.5  # the watch's callback returned at once
+        late, last = 0.0, time.monotonic()
+        while explorer.refreshes == shown and time.monotonic() - began < 30:
+            time.sleep(0.01)
+            now = time.monotonic()
+            late, last = max(late, now - last - 0.01), now
+        assert explorer.refreshes == shown + 1
+        took = last - began
+        print(f"\nrefresh of 3,000 pods took {took:.2f} s; this thread was late {late:.3f} s")
+        assert late < took / 2  # held now and then (the GIL, a garbage collection), not for it
     finally:
         explorer.close()
