@@ -782,7 +782,8 @@ class Explorer(widgets.VBox):
         share its trees, anomalies and suspects (computed once); or a watch to follow.
     focus : mapping or Series, optional
         Where to start: key columns, e.g. ``{"namespace": "shop", "workload": "checkout"}``, or
-        a row of ``inv.suspects()``. Default: the whole cluster.
+        a row of ``inv.suspects()``. Default: the whole cluster. Live, a focus the watch has
+        not seen yet (it is still listing the cluster) is selected when it appears.
     view : {"workload", "node", "service"}, optional
         The hierarchy to start in (default: ``node`` for a focus on a node alone, else
         ``workload``).
@@ -885,7 +886,15 @@ class Explorer(widgets.VBox):
                 close = difflib.get_close_matches(str(name), known, n=3)
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
                 raise InvestigationError(f"no metric {name!r} in this investigation{hint}")
-        node = self.model.find(view, wanted)
+        # a watch just started has not listed the cluster yet: a focus it does not hold yet is
+        # selected when a snapshot holds it
+        self._pending: dict[str, str] | None = None
+        try:
+            node = self.model.find(view, wanted)
+        except InvestigationError:
+            if self.watch is None:
+                raise
+            node, self._pending = self.model.root(view), wanted
         self._holding = 0
         # a live Explorer is refreshed from its own thread: one change of the widgets at a time
         self._lock = threading.RLock()
@@ -1158,6 +1167,9 @@ class Explorer(widgets.VBox):
         """Show a new snapshot's model, keeping the selection (under the lock)."""
         view = self.view.value
         node = model.nearest(view, self.node)
+        if self._pending is not None:
+            with contextlib.suppress(InvestigationError):
+                node, self._pending = model.find(view, self._pending), None
         whole = self.time_range.index == (0, len(self.time_range.options) - 1)
         start, end = self.time_range.value
         self.model = model

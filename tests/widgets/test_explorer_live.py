@@ -169,6 +169,37 @@ def test_a_deleted_pod_keeps_its_box_for_keep_then_its_selection_goes_up():
         explorer.close()
 
 
+def test_a_focus_the_watch_has_not_listed_yet_is_selected_when_it_appears(tmp_path):
+    with replayed_cluster(tmp_path) as (_, kube), obskit.watch(kubernetes=kube, every="0.2s") as w:
+        explorer = Explorer(w, focus=CHECKOUT, anomalies=False, tables=())  # at once
+        try:
+            _until(lambda: "workload=checkout" in explorer.figure.layout.title.text)
+            assert explorer.focus["workload"] == "checkout"
+        finally:
+            explorer.close()
+    # a snapshot's Explorer still says at once that its focus is not there
+    with pytest.raises(obskit.InvestigationError, match="no node of the 'workload' hierarchy"):
+        Explorer(obskit.Investigation(cluster="prod"), focus={"namespace": "nowhere"})
+
+
+def test_a_refresh_that_fails_shows_in_the_banner_and_the_next_tick_recovers():
+    w = SyntheticWatch(30)
+    explorer = Explorer(w, anomalies=False, tables=())
+    real = w.investigation
+    try:
+        w.investigation = lambda: (_ for _ in ()).throw(ValueError("snapshot <b>broke</b>"))
+        w.tick()
+        _until(lambda: explorer.banner.layout.display != "none")
+        banner = explorer.banner.value
+        assert "could not show the last snapshot" in banner
+        assert "&lt;b&gt;broke&lt;/b&gt;" in banner and "<b>broke" not in banner
+        w.investigation = real
+        w.tick()
+        _until(lambda: explorer.banner.layout.display == "none")
+    finally:
+        explorer.close()
+
+
 # --- 3,000 pods: what a tick costs ----------------------------------------------------------
 
 
