@@ -253,9 +253,11 @@ def test_a_tick_of_a_3000_pod_cluster_sends_what_changed_only(recorded, zoom):
         assert (pods["change"] == "created").sum() == 15
         assert (pods["change"] == "deleted").sum() == 15
         assert pd.Series(cpus).median() < TICK_CPU * 1.5, cpus
-        # the same snapshot again sends nothing of the figures
+        # the same snapshot again sends nothing
+        recorded.sizes.clear()
         explorer.update()
         assert explorer.sent == {"map": 0, "timeline": 0}
+        assert sum(recorded.sizes) == 0, recorded.sizes
     finally:
         explorer.close()
 
