@@ -99,6 +99,8 @@ _WIDE_TEXT = frozenset({"message", "reason", "evidence"})
 #: namespaces and their workloads, not every pod at once (a click goes deeper).
 _MAP_DEPTH = 3
 _MAP_HEIGHT = 360
+#: Seconds a live Explorer waits for a tick before it looks whether its watch has stopped.
+_LIVE_CHECK = 5.0
 
 
 # --- UI-free: what is selected, what it shows --------------------------------------------------
@@ -771,9 +773,9 @@ class Explorer(widgets.VBox):
     changed: the map's boxes that changed (item by item when few did), the timeline's traces
     that changed. New pods get the blue "created" border as they appear; deleted ones keep
     their box, with the violet border, for the watch's ``keep``. A line above the map says
-    "as of HH:MM:SS UTC · tick N · running" (or paused); the pause button stops following
-    until it is released, which catches up at once; a banner names the watch's streams that
-    are failing, with their last error. :meth:`close` stops following.
+    "as of HH:MM:SS UTC · tick N · running" (or paused, or stopped); the pause button stops
+    following until it is released, which catches up at once; a banner names the watch's
+    streams that are failing, with their last error. :meth:`close` stops following.
 
     Parameters
     ----------
@@ -1145,7 +1147,10 @@ class Explorer(widgets.VBox):
 
     def _refresh_loop(self) -> None:
         while True:
-            self._wake.wait()
+            if not self._wake.wait(_LIVE_CHECK):
+                if not self._closed:
+                    self._show_live()  # no tick for a while: the watch may have stopped
+                continue
             self._wake.clear()
             if self._closed:
                 return

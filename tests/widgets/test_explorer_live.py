@@ -21,6 +21,7 @@ from comm.base_comm import BaseComm
 import obskit
 from obskit.views.hierarchy import _CREATED_LINE, _GONE_LINE
 from obskit.widgets import Explorer
+from obskit.widgets import explorer as explorer_module
 from obskit.widgets._delta import json_bytes
 from tests.live.kube_replay import new_pod, replayed_cluster
 from tests.widgets.synthetic_live import SyntheticWatch
@@ -101,6 +102,14 @@ def test_pause_stops_following_and_resume_catches_up(live):
     explorer.pause.value = False
     _until(lambda: _box(explorer, NEW) is not None)
     assert "running" in explorer.live.value and "not shown" not in explorer.live.value
+
+
+def test_a_stopped_watch_says_so(live, monkeypatch):
+    monkeypatch.setattr(explorer_module, "_LIVE_CHECK", 0.1)
+    _, w, explorer = live
+    w.wait(ticks=1, timeout=10)  # the loop now waits 0.1 s at a time
+    w.stop()
+    _until(lambda: "stopped" in explorer.live.value, timeout=10)
 
 
 def test_closing_stops_the_refreshes(live):
