@@ -1126,6 +1126,7 @@ class Explorer(widgets.VBox):
         self._closed = False
         self._wake = threading.Event()
         self._behind = 0
+        self._failed: str | None = None  # why the last refresh failed, for the banner
         remove = watch.on_tick(self._on_tick)
         self._stop_following = remove
         self.pause.observe(self._on_pause, names="value")
@@ -1216,19 +1217,9 @@ class Explorer(widgets.VBox):
             f"as of <b>{html.escape(when)}</b> · tick {model.tick or 0} · {html.escape(state)}"
             "</span>"
         )
-        lines = [
-            f"<b>{html.escape(f'{row.source} {row.what}')}</b>: {html.escape(str(row.state))}"
-            + (f" ({int(row.errors)} errors)" if not _missing(row.errors) and row.errors else "")
-            + (
-                f" — {html.escape(_cut(str(row.last_error), 300))}"
-                if not _missing(row.last_error)
-                else ""
-            )
-            for row in model.problems().itertuples(index=False)
-        ]
-        failed = getattr(self, "_failed", None)
-        if failed:
-            lines.append(html.escape(_cut(failed, 300)))
+        lines = [_problem_html(row) for row in model.problems().itertuples(index=False)]
+        if self._failed:
+            lines.append(html.escape(_cut(self._failed, 300)))
         self.banner.value = (
             "<div style='background:#fef2f2;border:1px solid #fca5a5;color:#7f1d1d;"
             "padding:4px 8px;font-size:12px'>" + "<br>".join(lines) + "</div>"
@@ -1505,6 +1496,18 @@ class Explorer(widgets.VBox):
         )
         slider.add_class("obskit-explorer-time")
         return slider
+
+
+def _problem_html(row: object) -> str:
+    """A failing stream of a watch's status, escaped: what it is, its state, how many errors
+    and the last one."""
+    out = f"<b>{html.escape(f'{row.source} {row.what}')}</b>: {html.escape(str(row.state))}"
+    errors = row.errors
+    if not _missing(errors) and errors:
+        out += f" ({int(errors)} error{'' if int(errors) == 1 else 's'})"
+    if not _missing(row.last_error):
+        out += f" — {html.escape(_cut(str(row.last_error), 300))}"
+    return out
 
 
 def _slider_options(model: ExplorerModel) -> list[tuple[str, pd.Timestamp]]:
