@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from plotly.io.json import to_json_plotly
 
-__all__ = ["json_bytes", "relayout_delta", "restyle_delta"]
+__all__ = ["json_bytes", "relayout_delta", "restyle_delta", "whole"]
 
 #: An array is patched item by item when at most this share of its items changed.
 PATCH_SHARE = 0.25
@@ -26,8 +26,9 @@ PATCH_SHARE = 0.25
 _OWN = frozenset({"uid"})
 
 
-def restyle_delta(old: Mapping, new: Mapping) -> dict[str, object]:
-    """The ``plotly_restyle`` data that turns trace ``old`` into trace ``new`` (plotly JSON).
+def restyle_delta(old: Mapping, new: Mapping, *, patch: bool = True) -> dict[str, object]:
+    """The ``plotly_restyle`` data that turns trace ``old`` into trace ``new`` (plotly JSON);
+    with ``patch=False`` every changed property is set whole.
 
     Examples
     --------
@@ -48,7 +49,7 @@ def restyle_delta(old: Mapping, new: Mapping) -> dict[str, object]:
     for path, value in after.items():
         if path in before and _equal(before[path], value):
             continue
-        patches = _patches(before.get(path), value)
+        patches = _patches(before.get(path), value) if patch else None
         if patches is not None:
             delta.update({f"{path}[{i}]": item for i, item in patches})
         else:
@@ -56,6 +57,17 @@ def restyle_delta(old: Mapping, new: Mapping) -> dict[str, object]:
     for path in before.keys() - after.keys():
         delta[path] = [None]
     return delta
+
+
+def whole(value: object) -> object:
+    """A value of :func:`restyle_delta` as a property takes it (arrays and removals unwrapped).
+
+    Examples
+    --------
+    >>> whole([[1, 2]]), whole([None]), whole("red")
+    ([1, 2], None, 'red')
+    """
+    return value[0] if isinstance(value, list) else value
 
 
 def relayout_delta(old: Mapping, new: Mapping) -> dict[str, object]:

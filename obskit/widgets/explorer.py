@@ -42,7 +42,7 @@ from obskit.redact import redact_for_sharing
 from obskit.views import VIEWS
 from obskit.views.hierarchy import figure as hierarchy_figure
 from obskit.views.timeline import SEVERITY_COLORS
-from obskit.widgets._delta import json_bytes, relayout_delta, restyle_delta
+from obskit.widgets._delta import json_bytes, relayout_delta, restyle_delta, whole
 
 if TYPE_CHECKING:
     from obskit.investigation import Investigation
@@ -1241,20 +1241,22 @@ class Explorer(widgets.VBox):
         return sent
 
     def _patch_timeline(self, new: go.Figure) -> int:
-        """Send the traces and layout properties of the timeline that changed."""
-        sent = 0
-        for i, (old, fresh) in enumerate(zip(self.figure.data, new.data, strict=True)):
-            delta = restyle_delta(old.to_plotly_json(), fresh.to_plotly_json())
-            if delta:
-                sent += json_bytes(delta)
-                self.figure.plotly_restyle(delta, trace_indexes=[i])
+        """Send the properties of the timeline's traces and layout that changed, in one
+        message (the browser redraws once)."""
+        deltas = [
+            restyle_delta(old.to_plotly_json(), fresh.to_plotly_json(), patch=False)
+            for old, fresh in zip(self.figure.data, new.data, strict=True)
+        ]
         layout = relayout_delta(
             self.figure.layout.to_plotly_json(), new.layout.update(autosize=True).to_plotly_json()
         )
-        if layout:
-            sent += json_bytes(layout)
-            self.figure.plotly_relayout(layout)
-        return sent
+        with self.figure.batch_update():
+            for trace, delta in zip(self.figure.data, deltas, strict=True):
+                for path, value in delta.items():
+                    trace[path] = whole(value)
+            for path, value in layout.items():
+                self.figure.layout[path] = value
+        return sum(json_bytes(d) for d in deltas if d) + (json_bytes(layout) if layout else 0)
 
     def _replace_timeline(self, new: go.Figure) -> None:
         with self.figure.batch_update():
@@ -1303,11 +1305,9 @@ class Explorer(widgets.VBox):
         if shown and _same_traces(self.map.data, fig.data):
             delta = restyle_delta(self.map.data[0].to_plotly_json(), fig.data[0].to_plotly_json())
             layout = relayout_delta(self.map.layout.to_plotly_json(), fig.layout.to_plotly_json())
-            if delta:
-                self.map.plotly_restyle(delta, trace_indexes=[0])
-            if layout:
-                self.map.plotly_relayout(layout)
-            sent = json_bytes(delta) + json_bytes(layout) if delta or layout else 0
+            if delta or layout:  # one message: the browser redraws once
+                self.map.plotly_update(restyle_data=delta, relayout_data=layout, trace_indexes=[0])
+                sent = json_bytes(delta) + json_bytes(layout)
         else:
             with self.map.batch_update():
                 self.map.data = ()
