@@ -831,7 +831,8 @@ def hierarchy(
     plotly.graph_objects.Figure
         One trace with ``ids``/``parents`` equal to the frame's ``id``/``parent``. Each node
         is sized by its number of leaves; a blue border marks pods created inside the window,
-        hatching pods deleted inside it or seen only in the signals. Hover shows every
+        a violet one pods deleted inside it (created in it too or not) or seen only in the
+        signals. Hover shows every
         measure. All text from the data is escaped.
 
     Raises
@@ -925,11 +926,13 @@ def figure(
         )
     line_colors, line_widths = [], []
     for change, in_inventory in zip(frame["change"], frame["in_inventory"], strict=True):
-        if change in ("created", "created+deleted"):
-            line_colors.append(_CREATED_LINE)
-            line_widths.append(4)
-        elif change in ("deleted", "gone") or not in_inventory:
+        # a pod created then deleted in the window is drawn as deleted: what happened last
+        # (its text says both), so a live map marks a pod that came and went as gone
+        if change in ("deleted", "created+deleted", "gone") or not in_inventory:
             line_colors.append(_GONE_LINE)
+            line_widths.append(4)
+        elif change == "created":
+            line_colors.append(_CREATED_LINE)
             line_widths.append(4)
         else:
             line_colors.append("#ffffff")
@@ -993,8 +996,8 @@ def figure(
         "size: containers (leaves) · colour: "
         f"{_MEASURE_TEXT.get(color_by, color_by)} · "
         f"<span style='color:{_CREATED_LINE}'>blue border</span>: pod created in window · "
-        f"<span style='color:{_GONE_LINE}'>violet border</span>: pod deleted in window or "
-        "seen only in signals (not in the inventory)"
+        f"<span style='color:{_GONE_LINE}'>violet border</span>: pod deleted in window "
+        "(created in it too, if it says so) or seen only in signals (not in the inventory)"
     )
     fig.update_layout(
         title={"text": title, "x": 0.01},

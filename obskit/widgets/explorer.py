@@ -23,11 +23,13 @@ from __future__ import annotations
 import contextlib
 import difflib
 import html
+import logging
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import ipywidgets as widgets
 import numpy as np
@@ -41,9 +43,12 @@ from obskit.redact import redact_for_sharing
 from obskit.views import VIEWS
 from obskit.views.hierarchy import figure as hierarchy_figure
 from obskit.views.timeline import SEVERITY_COLORS
+from obskit.widgets._delta import json_bytes, relayout_delta, restyle_delta, whole
 
 if TYPE_CHECKING:
     from obskit.investigation import Investigation
+
+log = logging.getLogger("obskit.widgets")
 
 __all__ = ["TABLES", "Explorer", "ExplorerModel", "Outputs", "Selection"]
 
@@ -95,6 +100,8 @@ _WIDE_TEXT = frozenset({"message", "reason", "evidence"})
 #: namespaces and their workloads, not every pod at once (a click goes deeper).
 _MAP_DEPTH = 3
 _MAP_HEIGHT = 360
+#: Seconds a live Explorer waits for a tick before it looks whether its watch has stopped.
+_LIVE_CHECK = 5.0
 
 
 # --- UI-free: what is selected, what it shows --------------------------------------------------
@@ -165,6 +172,25 @@ class Outputs:
     logs: pd.DataFrame | None = None
 
 
+class LiveSource(Protocol):
+    """What a live Explorer follows: an :class:`obskit.live.Watch`, or anything that answers
+    as one does."""
+
+    keep: pd.Timedelta
+    ticks: int
+    as_of: pd.Timestamp | None
+
+    def investigation(self) -> Investigation: ...
+
+    def status(self) -> pd.DataFrame: ...
+
+    def on_tick(self, callback: Callable[[LiveSource], None]) -> Callable[[], None]: ...
+
+
+def _is_live(source: object) -> bool:
+    return all(callable(getattr(source, name, None)) for name in ("investigation", "on_tick"))
+
+
 def _missing(value: object) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
@@ -205,9 +231,70 @@ class ExplorerModel:
         self.inv = inv
         self.top = top
         self.limit = limit
+        #: Of a snapshot of a watch (:meth:`from_watch`): when it was taken, the ticks the
+        #: watch had completed and its :meth:`~obskit.live.Watch.status` then; else ``None``.
+        self.as_of: pd.Timestamp | None = None
+        self.tick: int | None = None
+        self.status: pd.DataFrame | None = None
         self._trees: dict[str, pd.DataFrame] = {}
         self._anomalies: pd.DataFrame | None = None
         self._suspects: pd.DataFrame | None = None
+
+    @classmethod
+    def from_watch(cls, watch: LiveSource, *, top: int = 10, limit: int = 200) -> ExplorerModel:
+        """The model of a watch's snapshot now (:meth:`obskit.live.Watch.investigation`).
+
+        A deleted object keeps its row, hence its box on the map (marked deleted), for the
+        watch's ``keep``; objects deleted longer ago are left out, as the signals are.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> w = obskit.watch(kubernetes=obskit.Kubernetes())  # doctest: +SKIP
+        >>> ExplorerModel.from_watch(w).as_of  # doctest: +SKIP
+        Timestamp('2026-12-04 23:41:07.120954+0000', tz='UTC')
+        """
+        status = watch.status()
+        inv = watch.investigation()
+        as_of = inv.end if inv.end is not None else watch.as_of
+        deleted = inv.inventory["deleted"]
+        if as_of is not None and len(deleted):
+            inv.inventory = inv.inventory.loc[
+                ~(deleted < as_of - pd.Timedelta(watch.keep)).to_numpy(dtype=bool)
+            ].reset_index(drop=True)
+        model = cls(inv, top=top, limit=limit)
+        model.as_of, model.tick, model.status = as_of, watch.ticks, status
+        return model
+
+    def problems(self) -> pd.DataFrame:
+        """The watch's streams that are not working (retrying, forbidden, failed), from the
+        status of the snapshot; empty for an investigation that is not a watch's.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> ExplorerModel(obskit.Investigation()).problems().empty
+        True
+        """
+        if self.status is None or self.status.empty:
+            return pd.DataFrame(columns=["source", "what", "state", "errors", "last_error"])
+        quiet = self.status["state"].isin(["ok", "starting", "stopped"])
+        return self.status.loc[~quiet].reset_index(drop=True)
+
+    def nearest(self, view: str, node: str) -> str:
+        """``node`` when the tree of ``view`` holds it, else its nearest ancestor that it
+        holds (a pod deleted longer ago than the watch keeps: its workload), else the root.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> ExplorerModel(obskit.Investigation(cluster="prod")).nearest("workload", "prod/x/y")
+        'prod'
+        """
+        tree = self.tree(view)
+        while node and node not in tree.index:
+            node = node.rpartition("/")[0]
+        return node or self.root(view)
 
     # the tree
 
@@ -683,14 +770,26 @@ class Explorer(widgets.VBox):
     the correlated timeline (:func:`obskit.views.timeline`) and tabs with the suspects that
     involve the node, its events and its log lines in the time range.
 
+    Given a watch (:func:`obskit.watch`), the Explorer is live: after each tick of the watch
+    it takes a snapshot and shows it, keeping the selection (view, node, time range; a deleted
+    pod stays selected while its box remains). The snapshot and its model are computed on a
+    thread of the Explorer's own, never on the kernel's; what is sent to the browser is what
+    changed: the map's boxes that changed (item by item when few did), the timeline's traces
+    that changed. New pods get the blue "created" border as they appear; deleted ones keep
+    their box, with the violet border, for the watch's ``keep``. A line above the map says
+    "as of HH:MM:SS UTC · tick N · running" (or paused, or stopped); the pause button stops
+    following until it is released, which catches up at once; a banner names the watch's
+    streams that are failing, with their last error. :meth:`close` stops following.
+
     Parameters
     ----------
-    inv : Investigation or ExplorerModel
+    inv : Investigation, ExplorerModel or Watch
         The investigation to explore, or the model of one: Explorers given the same model
-        share its trees, anomalies and suspects (computed once).
+        share its trees, anomalies and suspects (computed once); or a watch to follow.
     focus : mapping or Series, optional
         Where to start: key columns, e.g. ``{"namespace": "shop", "workload": "checkout"}``, or
-        a row of ``inv.suspects()``. Default: the whole cluster.
+        a row of ``inv.suspects()``. Default: the whole cluster. Live, a focus the watch has
+        not seen yet (it is still listing the cluster) is selected when it appears.
     view : {"workload", "node", "service"}, optional
         The hierarchy to start in (default: ``node`` for a focus on a node alone, else
         ``workload``).
@@ -723,6 +822,18 @@ class Explorer(widgets.VBox):
     map : plotly.graph_objects.FigureWidget
         The map of the view's tree (:meth:`ExplorerModel.map_figure`), zoomed to the selected
         node (its trace's ``level``).
+    watch : Watch or None
+        The watch a live Explorer follows.
+    pause : ipywidgets.ToggleButton
+        Live: pressed, the Explorer stops following; released, it catches up.
+    live, banner : ipywidgets.HTML
+        Live: the "as of" line, and the failing streams (hidden when none).
+    refreshes : int
+        Live: snapshots shown so far.
+    sent : dict
+        Live: bytes of the figure updates of the last refresh (``map``, ``timeline``) as
+        plotly's JSON writes them; the widgets send numeric arrays as binary buffers, so less
+        goes to the browser.
 
     Examples
     --------
@@ -734,11 +845,12 @@ class Explorer(widgets.VBox):
     >>> explorer  # doctest: +SKIP
     >>> explorer.outputs.logs.head()  # doctest: +SKIP
     >>> explorer.selected().summary()  # doctest: +SKIP
+    >>> live = Explorer(obskit.watch(kubernetes=obskit.Kubernetes()))  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        inv: Investigation | ExplorerModel,
+        inv: Investigation | ExplorerModel | LiveSource,
         focus: Mapping | pd.Series | None = None,
         view: str | None = None,
         start: object = None,
@@ -750,8 +862,12 @@ class Explorer(widgets.VBox):
         top: int = 10,
         limit: int = 200,
     ) -> None:
+        self.watch: LiveSource | None = None
         if isinstance(inv, ExplorerModel):
             self.model = inv
+        elif _is_live(inv):
+            self.watch = inv
+            self.model = ExplorerModel.from_watch(inv, top=top, limit=limit)
         else:
             self.model = ExplorerModel(inv, top=top, limit=limit)
         wanted = _wanted(focus)
@@ -776,9 +892,21 @@ class Explorer(widgets.VBox):
                 close = difflib.get_close_matches(str(name), known, n=3)
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
                 raise InvestigationError(f"no metric {name!r} in this investigation{hint}")
-        node = self.model.find(view, wanted)
+        # a watch just started has not listed the cluster yet: a focus it does not hold yet is
+        # selected when a snapshot holds it
+        self._pending: dict[str, str] | None = None
+        try:
+            node = self.model.find(view, wanted)
+        except InvestigationError:
+            if self.watch is None:
+                raise
+            node, self._pending = self.model.root(view), wanted
         self._holding = 0
+        # a live Explorer is refreshed from its own thread: one change of the widgets at a time
+        self._lock = threading.RLock()
         self.outputs: Outputs | None = None
+        self.refreshes = 0
+        self.sent: dict[str, int] = {}
 
         # controls
         self.view = widgets.ToggleButtons(
@@ -830,7 +958,7 @@ class Explorer(widgets.VBox):
         self.map.add_class("obskit-explorer-map")
         self.map.observe(self._on_shown, names="_view_count")
         self.map.observe(self._on_map_click, names="_js2py_pointsCallback")
-        self._map_at: tuple[str, str] | None = None
+        self._map_at: tuple[str, str, ExplorerModel] | None = None
         # outputs
         self.status = widgets.HTML()
         self.status.add_class("obskit-explorer-status")
@@ -864,6 +992,23 @@ class Explorer(widgets.VBox):
             layout=widgets.Layout(margin="0 0 0 16px"),
         )
         where = widgets.VBox([self.view, self._path, self.map])
+        self.pause = widgets.ToggleButton(
+            value=False,
+            description="pause",
+            icon="pause",
+            tooltip="stop following the watch; release to catch up",
+            layout=widgets.Layout(width="100px"),
+        )
+        self.pause.add_class("obskit-explorer-pause")
+        self.live = widgets.HTML()
+        self.live.add_class("obskit-explorer-live")
+        self.banner = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.banner.add_class("obskit-explorer-banner")
+        if self.watch is not None:
+            live = widgets.HBox(
+                [self.pause, self.live], layout=widgets.Layout(align_items="center")
+            )
+            where.children = (live, self.banner, *where.children)
         controls = widgets.VBox(
             [
                 widgets.HBox([self.time_range, self._whole]),
@@ -873,6 +1018,8 @@ class Explorer(widgets.VBox):
         super().__init__([where, controls, self.status, self.figure, self.tabs])
         self.add_class("obskit-explorer")
         self.refresh()
+        if self.watch is not None:
+            self._follow(self.watch)
 
     # --- what is selected ---
 
@@ -922,27 +1069,200 @@ class Explorer(widgets.VBox):
         --------
         >>> explorer.select({"namespace": "shop", "workload": "checkout"})  # doctest: +SKIP
         """
-        view = self.view.value
-        node = focus if isinstance(focus, str) else self.model.find(view, focus)
-        self.model.lineage(view, node)  # raises for an unknown id
-        with self._hold():
-            self._set_path(node)
-        self.refresh()
+        with self._lock:
+            view = self.view.value
+            node = focus if isinstance(focus, str) else self.model.find(view, focus)
+            self.model.lineage(view, node)  # raises for an unknown id
+            with self._hold():
+                self._set_path(node)
+            self.refresh()
 
     # --- compute, then apply ---
 
     def refresh(self) -> None:
         """Recompute the outputs for the controls' state and show them."""
-        self._sync_map()
+        with self._lock:
+            self._sync_map()
+            try:
+                outputs = self.model.outputs(self.selection())
+            except ObskitError as exc:
+                self.status.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
+                return
+            self._apply(outputs)
+
+    # --- live: follow a watch ---
+
+    def update(self) -> None:
+        """Show the watch's newest snapshot, keeping the selection (what each tick does).
+
+        The snapshot and the tree of the view are computed before the widgets are touched;
+        then only what changed is sent. Runs in the caller's thread (a live Explorer calls it
+        from its own).
+
+        Examples
+        --------
+        >>> live.update()  # doctest: +SKIP
+        """
+        if self.watch is None:
+            raise InvestigationError("update() follows a watch; this Explorer shows a snapshot")
+        model = ExplorerModel.from_watch(self.watch, top=self.model.top, limit=self.model.limit)
+        model.tree(self.view.value)  # the heavy part, before taking the widgets
+        with self._lock:
+            self._show_model(model)
+            self.refreshes += 1
+
+    def close(self) -> None:
+        """Stop following the watch (a live Explorer), then close the widgets."""
+        self._closed = True
+        stop = getattr(self, "_stop_following", None)
+        if stop is not None:
+            stop()
+            self._wake.set()
+        super().close()
+
+    def _follow(self, watch: LiveSource) -> None:
+        """Refresh after each tick, on a thread of the Explorer's own.
+
+        The watch's callback only wakes that thread, so the watch never waits for a browser.
+        Ticks that come while a refresh runs are not queued: the next refresh shows the
+        newest snapshot, which holds them.
+        """
+        self._closed = False
+        self._wake = threading.Event()
+        self._behind = 0
+        self._failed: str | None = None  # why the last refresh failed, for the banner
+        remove = watch.on_tick(self._on_tick)
+        self._stop_following = remove
+        self.pause.observe(self._on_pause, names="value")
+        self._show_live()
+        threading.Thread(
+            target=self._refresh_loop, name="obskit-explorer live", daemon=True
+        ).start()
+
+    def _on_tick(self, _watch: LiveSource) -> None:
+        self._behind += 1
+        self._wake.set()
+
+    def _on_pause(self, change: dict) -> None:
+        self.pause.description = "resume" if change["new"] else "pause"
+        self.pause.icon = "play" if change["new"] else "pause"
+        self._show_live()
+        if not change["new"]:
+            self._wake.set()  # catch up, off the kernel's thread
+
+    def _refresh_loop(self) -> None:
+        while True:
+            if not self._wake.wait(_LIVE_CHECK):
+                if not self._closed:
+                    self._show_live()  # no tick for a while: the watch may have stopped
+                continue
+            self._wake.clear()
+            if self._closed:
+                return
+            if self.pause.value:
+                self._show_live()
+                continue
+            behind = self._behind
+            try:
+                self.update()
+            except Exception as exc:  # shown in the banner; the next tick tries again
+                log.exception("obskit Explorer: the live refresh failed")
+                self._failed = f"the Explorer could not show the last snapshot: {exc!r}"
+            else:
+                self._failed = None
+                self._behind = max(0, self._behind - behind)
+            self._show_live()
+
+    def _show_model(self, model: ExplorerModel) -> None:
+        """Show a new snapshot's model, keeping the selection (under the lock)."""
+        view = self.view.value
+        node = model.nearest(view, self.node)
+        if self._pending is not None:
+            with contextlib.suppress(InvestigationError):
+                node, self._pending = model.find(view, self._pending), None
+        whole = self.time_range.index == (0, len(self.time_range.options) - 1)
+        start, end = self.time_range.value
+        self.model = model
+        with self._hold():
+            self._set_path(node)
+            options = _slider_options(model)
+            if self.time_range.options != tuple(options):
+                self.time_range.options = options
+                ticks = [t for _, t in options]
+                last = len(ticks) - 1
+                index = (
+                    (0, last) if whole else (_nearest(ticks, start, 0), _nearest(ticks, end, last))
+                )
+                self.time_range.index = index if index[0] < index[1] else (0, last)
+            known = tuple(model.metric_names())
+            if self.metrics.options != known:
+                chosen = tuple(m for m in self.metrics.value if m in known)
+                self.metrics.options = known
+                self.metrics.value = chosen
+        sent = self._sync_map()
         try:
-            outputs = self.model.outputs(self.selection())
+            outputs = model.outputs(self.selection())
         except ObskitError as exc:
             self.status.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
+            self.sent = {"map": sent, "timeline": 0}
             return
-        self._apply(outputs)
+        self.sent = {"map": sent, "timeline": self._apply(outputs, incremental=True)}
 
-    def _apply(self, out: Outputs) -> None:
+    def _show_live(self) -> None:
+        """The "as of" line and the banner of failing streams, from the model shown."""
+        model = self.model
+        when = f"{model.as_of:%H:%M:%S} UTC" if model.as_of is not None else "not yet"
+        running = getattr(self.watch, "running", True)
+        state = "paused" if self.pause.value else "running" if running else "stopped"
+        behind = self._behind if self.pause.value else 0
+        state += f", {behind} tick{'' if behind == 1 else 's'} not shown" if behind else ""
+        self.live.value = (
+            "<span style='font-size:13px;color:#374151'>"
+            f"as of <b>{html.escape(when)}</b> · tick {model.tick or 0} · {html.escape(state)}"
+            "</span>"
+        )
+        lines = [_problem_html(row) for row in model.problems().itertuples(index=False)]
+        if self._failed:
+            lines.append(html.escape(_cut(self._failed, 300)))
+        self.banner.value = (
+            "<div style='background:#fef2f2;border:1px solid #fca5a5;color:#7f1d1d;"
+            "padding:4px 8px;font-size:12px'>" + "<br>".join(lines) + "</div>"
+            if lines
+            else ""
+        )
+        self.banner.layout.display = "" if lines else "none"
+
+    def _apply(self, out: Outputs, incremental: bool = False) -> int:
+        """Show ``out``; return the bytes of the timeline's update when ``incremental``."""
         new = out.figure
+        sent = 0
+        if incremental and _same_traces(self.figure.data, new.data):
+            sent = self._patch_timeline(new)
+        else:
+            self._replace_timeline(new)
+            sent = json_bytes(new.to_plotly_json()) if incremental else 0
+        self._show_tables(out)
+        return sent
+
+    def _patch_timeline(self, new: go.Figure) -> int:
+        """Send the properties of the timeline's traces and layout that changed, in one
+        message (the browser redraws once)."""
+        deltas = [
+            restyle_delta(old.to_plotly_json(), fresh.to_plotly_json(), patch=False)
+            for old, fresh in zip(self.figure.data, new.data, strict=True)
+        ]
+        layout = relayout_delta(
+            self.figure.layout.to_plotly_json(), new.layout.update(autosize=True).to_plotly_json()
+        )
+        with self.figure.batch_update():
+            for trace, delta in zip(self.figure.data, deltas, strict=True):
+                for path, value in delta.items():
+                    trace[path] = whole(value)
+            for path, value in layout.items():
+                self.figure.layout[path] = value
+        return sum(json_bytes(d) for d in deltas if d) + (json_bytes(layout) if layout else 0)
+
+    def _replace_timeline(self, new: go.Figure) -> None:
         with self.figure.batch_update():
             self.figure.data = ()
             self.figure.add_traces(list(new.data))
@@ -954,6 +1274,8 @@ class Explorer(widgets.VBox):
                 self.figure.plotly_relayout(stale)
             # autosize in the message makes the browser fit the figure to its cell's width
             self.figure.layout = new.layout.update(autosize=True)
+
+    def _show_tables(self, out: Outputs) -> None:
         shown = [name for name in TABLES if getattr(out, name) is not None]
         for name in shown:
             self._tables[name].value = self._table_html(name, out)
@@ -968,23 +1290,36 @@ class Explorer(widgets.VBox):
         self.status.value = self._status_html(out)
         self.outputs = out
 
-    def _sync_map(self) -> None:
+    def _sync_map(self) -> int:
         """Show the selected node on the map: the part of the tree around it, zoomed to it.
 
         Only what a zoom on the node shows is sent (:meth:`ExplorerModel.map_figure`), so the
-        browser draws a few hundred boxes however large the cluster. The map's ``level`` and
+        browser draws a few hundred boxes however large the cluster; a new snapshot of the
+        same place sends only the boxes' properties that changed. The map's ``level`` and
         boxes only go to the browser (plotly.js reports nothing back for them), so this never
-        triggers a click or a control change: no loop.
+        triggers a click or a control change: no loop. Returns the bytes of a changed
+        snapshot's update (0 otherwise).
         """
         view, node = self.view.value, self.node
-        if (view, node) == self._map_at:
-            return
+        if (view, node, self.model) == self._map_at:
+            return 0
         fig = self.model.map_figure(view, node)
-        with self.map.batch_update():
-            self.map.data = ()
-            self.map.add_traces(list(fig.data))
-            self.map.layout = fig.layout
-        self._map_at = (view, node)
+        shown = self._map_at is not None and self._map_at[:2] == (view, node)
+        sent = 0
+        if shown and _same_traces(self.map.data, fig.data):
+            delta = restyle_delta(self.map.data[0].to_plotly_json(), fig.data[0].to_plotly_json())
+            layout = relayout_delta(self.map.layout.to_plotly_json(), fig.layout.to_plotly_json())
+            if delta or layout:  # one message: the browser redraws once
+                self.map.plotly_update(restyle_data=delta, relayout_data=layout, trace_indexes=[0])
+                sent = json_bytes(delta) + json_bytes(layout)
+        else:
+            with self.map.batch_update():
+                self.map.data = ()
+                self.map.add_traces(list(fig.data))
+                self.map.layout = fig.layout
+            sent = json_bytes(fig.to_plotly_json()) if self.watch is not None else 0
+        self._map_at = (view, node, self.model)
+        return sent
 
     def _table_html(self, name: str, out: Outputs) -> str:
         frame = getattr(out, name)
@@ -1033,13 +1368,14 @@ class Explorer(widgets.VBox):
     def _on_view(self, change: dict) -> None:
         if self._holding:
             return
-        try:
-            node = self.model.find(change["new"], self._last_focus())
-        except InvestigationError:
-            node = self.model.root(change["new"])
-        with self._hold():
-            self._set_path(node)
-        self.refresh()
+        with self._lock:
+            try:
+                node = self.model.find(change["new"], self._last_focus())
+            except InvestigationError:
+                node = self.model.root(change["new"])
+            with self._hold():
+                self._set_path(node)
+            self.refresh()
 
     def _last_focus(self) -> dict:
         return dict(self.outputs.focus) if self.outputs is not None else {}
@@ -1050,10 +1386,11 @@ class Explorer(widgets.VBox):
         owner = change["owner"]
         depth = self.levels.index(owner)
         chosen = [d.value for d in self.levels[: depth + 1] if d.value]
-        node = chosen[-1] if chosen else self.model.root(self.view.value)
-        with self._hold():
-            self._set_path(node)
-        self.refresh()
+        with self._lock:
+            node = chosen[-1] if chosen else self.model.root(self.view.value)
+            with self._hold():
+                self._set_path(node)
+            self.refresh()
 
     def _on_shown(self, change: dict) -> None:
         # plotly draws a new view before it is in the page, at its default 700 px: once the
@@ -1073,13 +1410,14 @@ class Explorer(widgets.VBox):
         index = _clicked_point(change["new"] or {})
         if index is None or self._holding or not self.map.data:
             return
-        trace = self.map.data[0]
-        ids = trace.ids or ()
-        if not 0 <= index < len(ids):
-            return
-        node = self.model.map_target(self.view.value, str(ids[index]), trace.level)
-        if node != self.node:
-            self.select(node)
+        with self._lock:
+            trace = self.map.data[0]
+            ids = trace.ids or ()
+            if not 0 <= index < len(ids):
+                return
+            node = self.model.map_target(self.view.value, str(ids[index]), trace.level)
+            if node != self.node:
+                self.select(node)
 
     def _on_zoom(self, change: dict) -> None:
         """Snap the time range outward to the slider's ticks around a range zoomed in the
@@ -1141,12 +1479,8 @@ class Explorer(widgets.VBox):
         return self.levels[depth]
 
     def _slider(self, start: object, end: object) -> widgets.SelectionRangeSlider:
-        ticks = self.model.ticks()
-        if len(ticks) < 2:
-            now = pd.Timestamp.now(tz="UTC").floor("min")
-            ticks = [now, now + pd.Timedelta(minutes=1)]
-        multi_day = ticks[0].normalize() != ticks[-1].normalize()
-        options = [(_tick_label(t, multi_day), t) for t in ticks]
+        options = _slider_options(self.model)
+        ticks = [t for _, t in options]
         index = (0, len(ticks) - 1)
         if start is not None or end is not None:
             index = (
@@ -1166,6 +1500,33 @@ class Explorer(widgets.VBox):
         )
         slider.add_class("obskit-explorer-time")
         return slider
+
+
+def _problem_html(row: object) -> str:
+    """A failing stream of a watch's status, escaped: what it is, its state, how many errors
+    and the last one."""
+    out = f"<b>{html.escape(f'{row.source} {row.what}')}</b>: {html.escape(str(row.state))}"
+    errors = row.errors
+    if not _missing(errors) and errors:
+        out += f" ({int(errors)} error{'' if int(errors) == 1 else 's'})"
+    if not _missing(row.last_error):
+        out += f" — {html.escape(_cut(str(row.last_error), 300))}"
+    return out
+
+
+def _slider_options(model: ExplorerModel) -> list[tuple[str, pd.Timestamp]]:
+    """``(label, time)`` of the time slider's positions (a minute from now without data)."""
+    ticks = model.ticks()
+    if len(ticks) < 2:
+        now = pd.Timestamp.now(tz="UTC").floor("min")
+        ticks = [now, now + pd.Timedelta(minutes=1)]
+    multi_day = ticks[0].normalize() != ticks[-1].normalize()
+    return [(_tick_label(t, multi_day), t) for t in ticks]
+
+
+def _same_traces(shown: Sequence, new: Sequence) -> bool:
+    """Whether a figure's traces can be updated in place to ``new`` (same count and types)."""
+    return len(shown) == len(new) and all(a.type == b.type for a, b in zip(shown, new, strict=True))
 
 
 _X_RANGE = re.compile(r"^xaxis\d*\.range(?:\[([01])\])?$")

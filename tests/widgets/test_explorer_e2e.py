@@ -80,8 +80,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _jupyterlab(root: Path, deadline: float) -> Iterator[str]:
-    """A JupyterLab server on 127.0.0.1; yields its base URL (the token is in the query)."""
+def _jupyterlab(root: Path, deadline: float, notebook: str = NOTEBOOK.name) -> Iterator[str]:
+    """A JupyterLab server on 127.0.0.1; yields the URL of ``notebook`` in it (the token is
+    in the query)."""
     port, token = _free_port(), secrets.token_hex(16)
     state = root.parent / "jupyter-state"
     state.mkdir()
@@ -140,7 +141,7 @@ def _jupyterlab(root: Path, deadline: float) -> Iterator[str]:
                         + (state / "server.log").read_text()[-3000:]
                     ) from None
                 time.sleep(0.25)
-        yield f"{base}/lab/tree/{NOTEBOOK.name}?token={token}"
+        yield f"{base}/lab/tree/{notebook}?token={token}"
     finally:
         server.terminate()
         try:
