@@ -54,3 +54,38 @@ def test_harness_prints_a_row_per_case(tmp_path: Path) -> None:
     text = out.read_text()
     assert "python " in text and "pandas" in text
     assert all(f"| {case} |" in text for case in CASES)
+
+
+WATCH = ROOT / "benchmarks" / "watch.py"
+
+
+@pytest.mark.skipif(not WATCH.is_file(), reason="benchmarks/ is not in this checkout")
+def test_watch_benchmark_reports_both_ways(tmp_path: Path) -> None:
+    out = tmp_path / "WATCH_RESULTS.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(WATCH),
+            "--pods",
+            "100",
+            "--ticks",
+            "4",
+            "--keep-ticks",
+            "2",
+            "--rate",
+            "2",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| obskit.watch")]
+    rows += [line for line in out.read_text().splitlines() if line.startswith("| re-collect")]
+    assert len(rows) == 2
+    changes = int(rows[0].rstrip(" |").rsplit("|", 1)[-1].replace(",", ""))
+    assert changes > 0  # the watch logged the pods the server changed
