@@ -416,11 +416,20 @@ class Watch:
         if rejects:
             frame = schema.concat("rejects", rejects)
             results.append(("watch", "watch", ParseResult(len(frame), rejects=frame)))
-        started = self.started or as_of
-        lo = max(started - self.backfill, as_of - self.keep)
-        inv = _investigation(results, notes, self.cluster, (lo, as_of))
+        inv = _investigation(results, notes, self.cluster, self._window(as_of, events))
         inv.changes = _changes_frame(rows, self.cluster)
         return inv
+
+    def _window(self, as_of: pd.Timestamp, events: list[dict]) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """What a snapshot covers: from what the first tick read (``backfill`` before the
+        start, for Prometheus and Loki; the start, with the Kubernetes API alone, and the
+        Events it listed) or ``keep`` ago, whichever is later, to the last tick."""
+        started = self.started or as_of
+        signals = self.prometheus is not None or self.loki is not None
+        lo = started - self.backfill if signals else started
+        if events:
+            lo = min(lo, *(_event_time(e) for e in events))
+        return max(lo, as_of - self.keep), as_of
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write what was seen (the change log included) as an evidence bundle; return the

@@ -1129,7 +1129,6 @@ class Explorer(widgets.VBox):
         """
         self._closed = False
         self._wake = threading.Event()
-        self._behind = 0
         self._failed: str | None = None  # why the last refresh failed, for the banner
         remove = watch.on_tick(self._on_tick)
         self._stop_following = remove
@@ -1140,7 +1139,6 @@ class Explorer(widgets.VBox):
         ).start()
 
     def _on_tick(self, _watch: LiveSource) -> None:
-        self._behind += 1
         self._wake.set()
 
     def _on_pause(self, change: dict) -> None:
@@ -1162,7 +1160,6 @@ class Explorer(widgets.VBox):
             if self.pause.value:
                 self._show_live()
                 continue
-            behind = self._behind
             try:
                 self.update()
             except Exception as exc:  # shown in the banner; the next tick tries again
@@ -1170,7 +1167,6 @@ class Explorer(widgets.VBox):
                 self._failed = f"the Explorer could not show the last snapshot: {exc!r}"
             else:
                 self._failed = None
-                self._behind = max(0, self._behind - behind)
             self._show_live()
 
     def _show_model(self, model: ExplorerModel) -> None:
@@ -1214,7 +1210,10 @@ class Explorer(widgets.VBox):
         when = f"{model.as_of:%H:%M:%S} UTC" if model.as_of is not None else "not yet"
         running = getattr(self.watch, "running", True)
         state = "paused" if self.pause.value else "running" if running else "stopped"
-        behind = self._behind if self.pause.value else 0
+        # ticks the watch made since the snapshot shown (counted, not tallied by callbacks,
+        # which may run after the refresh that already shows their tick)
+        ticks = getattr(self.watch, "ticks", None) or 0
+        behind = max(0, ticks - (model.tick or 0)) if self.pause.value else 0
         state += f", {behind} tick{'' if behind == 1 else 's'} not shown" if behind else ""
         self.live.value = (
             "<span style='font-size:13px;color:#374151'>"
