@@ -47,9 +47,11 @@ def _until(condition, timeout: float = 30.0) -> None:
 
 
 def _listed(w) -> bool:
+    """Every kube stream listed: one per inventory kind (nodes, pods, six owners, services,
+    endpoint slices, seven posture kinds) and the events."""
     status = w.status()
     kube = status[status["source"] == "kubernetes"]
-    return len(kube) == 11 and (kube["state"] == "ok").all()
+    return len(kube) == 18 and (kube["state"] == "ok").all()
 
 
 def _changes(w, **match) -> pd.DataFrame:
@@ -151,7 +153,7 @@ def test_a_connection_cut_mid_line_resumes_after_the_last_complete_line(api, kub
 def test_a_kind_the_credentials_may_not_list_is_a_coverage_gap_and_the_rest_goes_on(api, kube):
     api.faults["/apis/discovery.k8s.io/v1/endpointslices"] = ["403"]
     with obskit.watch(kubernetes=kube, every="0.2s") as w:
-        _until(lambda: (w.status()["state"] == "ok").sum() == 10)
+        _until(lambda: (w.status()["state"] == "ok").sum() == 17)
         api.put(new_pod("checkout-7d9f8b6c4-new03", "uid-new03"))
         _until(lambda: len(w.changes()) == 1)
         inv = w.investigation()
