@@ -641,6 +641,7 @@ def _capabilities(rules: list[dict], cluster_wide: bool) -> dict[str, str]:
     for rule in (r for r in rules if isinstance(r, dict)):
         if cluster_wide and all("*" in (rule.get(k) or []) for k in _CLUSTER_ADMIN_RULE):
             out.setdefault("cluster-admin", _rule_text(rule))
+            continue  # everything, so the rest would only repeat it
         if "*" in (rule.get("verbs") or []) or "*" in (rule.get("resources") or []):
             out.setdefault("wildcard", _rule_text(rule))
         for capability, grants in _GRANTS.items():
@@ -720,8 +721,8 @@ def reach(inventory: pd.DataFrame, *, include_system: bool = False) -> pd.DataFr
     ...        "subjects": [{"kind": "ServiceAccount", "name": "runner", "namespace": "ci"}]}
     >>> inv = pd.DataFrame({"kind": ["ClusterRoleBinding"], "namespace": [None],
     ...                     "name": ["ci"], "raw": [crb], "cluster": [None]})
-    >>> reach(inv)[["subject", "capability", "scope"]].values.tolist()[:2]
-    [['ci:runner', 'cluster-admin', '*'], ['ci:runner', 'wildcard', '*']]
+    >>> reach(inv)[["subject", "capability", "scope"]].values.tolist()
+    [['ci:runner', 'cluster-admin', '*']]
     """
     roles = _roles(inventory) if len(inventory) else {}
     rows: list[dict] = []

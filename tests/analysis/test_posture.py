@@ -309,6 +309,7 @@ def test_falco_cluster_admin_binding():
     row = found[found.control == "rbac.cluster-admin"].iloc[0]
     assert (row.object_kind, row.object_name, row.severity) == ("User", "minikube", "critical")
     assert "ClusterRoleBinding some-reader-binding -> ClusterRole cluster-admin" in row.found
+    assert found["control"].astype(str).tolist() == ["rbac.cluster-admin"]  # not six ways
     harmless = _controls([_body("create_clusterrolebinding")])  # system:basic-user, not loaded
     assert not {c for c in harmless if c.startswith("rbac.")}
 
