@@ -535,13 +535,10 @@ class Investigation:
         >>> found = inv.detections(baseline="30min")  # doctest: +SKIP
         >>> found[["timestamp", "rule", "severity", "pod"]]  # doctest: +SKIP
         """
-        from obskit.analysis.posture import join_detections, posture
+        from obskit.analysis.posture import join_detections
         from obskit.analysis.security import detect
 
-        found = detect(self, baseline=baseline)
-        if "raw" not in self.inventory.columns or not len(self.inventory):
-            return found
-        return join_detections(found, posture(self.inventory), self.inventory)
+        return join_detections(detect(self, baseline=baseline), self.inventory)
 
     def posture(
         self, registries: Iterable[str] | None = None, *, include_system: bool = False

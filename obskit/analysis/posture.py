@@ -433,6 +433,8 @@ def _dict(value: object) -> dict:
 
 def _spec_of(obj: Mapping) -> dict | None:
     """The pod spec of a Pod or of a workload's pod template (None for other kinds)."""
+    if not isinstance(obj, Mapping):  # an inventory row made without its object
+        return None
     kind = str(obj.get("kind"))
     return _pod_spec(dict(obj), "pods" if kind == "Pod" else _WORKLOADS.get(kind, ""))
 
@@ -1028,8 +1030,8 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 def join_detections(
     detections: pd.DataFrame,
-    findings: pd.DataFrame,
     inventory: pd.DataFrame,
+    findings: pd.DataFrame | None = None,
     grants: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Detections with the posture of what they touch.
@@ -1037,9 +1039,12 @@ def join_detections(
     Adds ``posture`` (the controls found on the detection's pod, comma-separated),
     ``token_account`` (the service account whose token the pod mounts, else the actor's
     ``service_account``), ``reach`` (that account's capabilities and scopes from
-    :func:`reach`) and ``escalation`` (set where a pod that can reach its node, or an exec
-    into it, carries a token with cluster-wide or secret-reading power: the path an attacker
-    would take next).
+    :func:`reach`) and ``escalation`` (where an attacker in the pod goes next: the node,
+    through a privileged, host-namespace, hostPath or added-capability pod; and what the
+    token may do when that is cluster-admin, bind/escalate, wildcards, creating pods or
+    reading secrets). ``findings`` and ``grants`` are :func:`posture` and :func:`reach` of
+    the inventory, computed when not given; an inventory without its objects (no ``raw``)
+    adds the columns empty.
 
     Examples
     --------
@@ -1048,6 +1053,9 @@ def join_detections(
     >>> found = inv.detections()  # doctest: +SKIP
     >>> found[["rule", "pod", "posture", "reach", "escalation"]]  # doctest: +SKIP
     """
+    if "raw" not in inventory.columns:
+        inventory = inventory.assign(raw=None)
+    findings = posture(inventory) if findings is None else findings
     grants = reach(inventory) if grants is None else grants
     out = detections.copy()
     by_pod: dict[tuple[object, object], list[str]] = {}
@@ -1084,10 +1092,12 @@ def _obj(frame: pd.DataFrame, column: str) -> list:
 
 
 def _pod_accounts(inventory: pd.DataFrame) -> dict[tuple[object, object], str]:
+    """(namespace, pod) -> ``namespace:service-account`` of the pods whose object is known."""
     pods = inventory[inventory["kind"] == "Pod"]
     return {
-        (ns, name): f"{ns}:{_service_account(_dict(raw))}"
+        (ns, name): f"{ns}:{_service_account(raw)}"
         for ns, name, raw in zip(pods["namespace"], pods["name"], pods["raw"], strict=True)
+        if isinstance(raw, dict)
     }
 
 

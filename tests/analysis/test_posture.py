@@ -448,7 +448,7 @@ def test_detections_show_the_pods_findings_and_the_tokens_reach():
             "pod": ["web-1", "web-2"],
         }
     )
-    joined = join_detections(detections, posture(inventory), inventory)
+    joined = join_detections(detections, inventory)
     first, second = joined.iloc[0], joined.iloc[1]
     assert "pss.privileged" in first.posture
     assert first.token_account == "shop:deployer"
@@ -461,6 +461,16 @@ def test_detections_show_the_pods_findings_and_the_tokens_reach():
     assert pd.isna(second.reach) and pd.isna(second.escalation)
 
 
+def test_detections_without_inventory_objects_get_the_columns_empty():
+    detections = pd.DataFrame({"rule": ["falco.exec"], "namespace": ["shop"], "pod": ["web-1"]})
+    bare = _inventory(_body("create_nginx_pod_privileged", name="web-1", namespace="shop"))
+    joined = join_detections(detections, bare.drop(columns="raw"))
+    assert joined[["posture", "reach", "escalation"]].isna().all().all()
+    assert joined["token_account"].isna().all()
+    empty = join_detections(detections.iloc[:0], bare)
+    assert {"posture", "token_account", "reach", "escalation"} <= set(empty.columns)
+
+
 def test_cryptominer_posture_and_detections():
     inv = obskit.datasets.load("cryptominer")
     found = inv.posture(registries=["registry.example.com"])
@@ -470,3 +480,12 @@ def test_cryptominer_posture_and_detections():
     on_helper = detections[detections.pod == "kube-metrics-helper"]
     assert len(on_helper) and on_helper["posture"].str.contains("pss.privileged").all()
     assert on_helper["escalation"].str.startswith("the node, through").all()
+    # the bundled RBAC: storefront's token has "edit" in web, which the attacker used
+    assert on_helper["token_account"].eq("web:storefront").all()
+    assert on_helper["escalation"].str.contains("the token of web:storefront: .*create-pods").all()
+    rbac = found[found.control.astype(str).str.startswith("rbac.")]
+    assert set(rbac.object_name) == {"web:storefront", "ci:deployer", "contractors"}
+    assert set(found.loc[found.control == "netpol.none", "namespace"]) >= {"web"}
+    assert "api" not in set(found.loc[found.control == "netpol.none", "namespace"])
+    violations = found[(found.control == "psa.violation") & (found.namespace == "web")]
+    assert violations["found"].str.startswith("warn=baseline: kube-metrics-helper").all()
