@@ -306,3 +306,22 @@ def test_each_snapshot_inventory_is_the_whole_state_though_only_changed_rows_are
         expected[[c for c in columns if c in expected and c != "uid" and c != "workload"]],
         check_categorical=False,
     )
+
+
+def test_rbac_created_while_watching_shows_in_the_snapshots_posture(api, kube):
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "oops-admin", "uid": "uid-crb-oops"},
+        "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "checkout", "namespace": "shop"}],
+    }
+    with obskit.watch(kubernetes=kube, every="0.2s", cluster="recorded") as w:
+        _until(lambda: _listed(w))
+        assert "rbac.cluster-admin" not in set(w.investigation().posture()["control"])
+        api.put(binding)
+        _until(lambda: len(_changes(w, name="oops-admin")) == 1)
+        found = w.investigation().posture()
+    admin = found[found["control"] == "rbac.cluster-admin"]
+    assert admin["object_name"].tolist() == ["shop:checkout"]
+    assert _changes(w, name="oops-admin")["kind"].tolist() == ["ClusterRoleBinding"]
