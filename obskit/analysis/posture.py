@@ -83,6 +83,7 @@ __all__ = [
     "CONTROLS",
     "SEVERITY",
     "Control",
+    "blast_radius",
     "controls",
     "image_checks",
     "join_detections",
@@ -1082,6 +1083,41 @@ def join_detections(
     out["posture"], out["token_account"] = posture_col, token_col
     out["reach"], out["escalation"] = reach_col, path_col
     return out
+
+
+def blast_radius(
+    inventory: pd.DataFrame, account: str, grants: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The pods a subject's RBAC reaches: one row per pod and capability.
+
+    ``account`` is a subject as :func:`reach` names it (``namespace:name`` for a service
+    account, as in a detection's ``token_account``). Each capability holds in its scope (a
+    namespace, or ``*`` for all), so with ``exec`` the subject may open a shell in every pod
+    listed, with ``create-pods`` it may start pods beside them (mounting any service account
+    of their namespace), with ``secrets`` it may read the secrets they use.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.datasets.load("cryptominer")  # doctest: +SKIP
+    >>> blast_radius(inv.inventory, "web:storefront")  # doctest: +SKIP
+    """
+    grants = reach(inventory) if grants is None else grants
+    mine = grants[(grants["subject"] == account) & (grants["capability"] != "any")]
+    pods = inventory[inventory["kind"] == "Pod"]
+    columns = [*schema.KEY, "capability", "scope", "binding"]
+    parts = []
+    for capability, scope, binding in zip(
+        mine["capability"], mine["scope"], mine["binding"], strict=True
+    ):
+        inside = pods if scope == "*" else pods[pods["namespace"] == scope]
+        part = inside[list(schema.KEY)].copy()
+        part["capability"], part["scope"], part["binding"] = capability, scope, binding
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)[columns]
+    return out.sort_values(["namespace", "pod", "capability"], kind="stable", ignore_index=True)
 
 
 def _obj(frame: pd.DataFrame, column: str) -> list:

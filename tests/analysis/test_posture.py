@@ -13,7 +13,14 @@ import pytest
 
 import obskit
 from obskit.analysis import posture as pm
-from obskit.analysis.posture import CONTROLS, join_detections, pod_checks, posture, reach
+from obskit.analysis.posture import (
+    CONTROLS,
+    blast_radius,
+    join_detections,
+    pod_checks,
+    posture,
+    reach,
+)
 from obskit.errors import InvestigationError
 from obskit.sources.kubernetes import objects_to_frames
 
@@ -489,3 +496,15 @@ def test_cryptominer_posture_and_detections():
     assert "api" not in set(found.loc[found.control == "netpol.none", "namespace"])
     violations = found[(found.control == "psa.violation") & (found.namespace == "web")]
     assert violations["found"].str.startswith("warn=baseline: kube-metrics-helper").all()
+
+
+def test_blast_radius_is_the_pods_in_the_accounts_reach():
+    web = _body("create_nginx_pod_unprivileged", name="web-1", namespace="web")
+    api = _body("create_nginx_pod_unprivileged", name="api-1", namespace="api")
+    role = _body("create_cluster_role_pod_exec")  # some-reader: get pods/exec
+    inventory = _inventory(web, api, role, _binding("some-reader", _SA, namespace="web"))
+    radius = blast_radius(inventory, "default:myacct")
+    assert radius[["pod", "capability", "scope"]].values.tolist() == [["web-1", "exec", "web"]]
+    wide = _inventory(web, api, _binding("cluster-admin", _SA))
+    assert set(blast_radius(wide, "default:myacct")["pod"]) == {"web-1", "api-1"}
+    assert blast_radius(wide, "nobody:else").empty
