@@ -494,6 +494,7 @@ def _profiles(sc: dict, where: str) -> list[tuple[str, str]]:
 def _restricted_container(sc: dict, psc: dict, linux: bool) -> list[tuple[str, str]]:
     """Restricted findings of one container, with the pod's securityContext as default."""
     out: list[tuple[str, str]] = []
+    # a privileged container escalates by definition: pss.privileged says it already
     if (
         linux
         and sc.get("allowPrivilegeEscalation") is not False

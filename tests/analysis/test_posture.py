@@ -468,6 +468,22 @@ def test_detections_show_the_pods_findings_and_the_tokens_reach():
     assert pd.isna(second.reach) and pd.isna(second.escalation)
 
 
+def test_an_audit_detection_without_a_pod_takes_its_actors_reach():
+    admin = _binding("cluster-admin", {"kind": "ServiceAccount", "name": "ci", "namespace": "ci"})
+    inventory = _inventory(admin)
+    detections = pd.DataFrame(
+        {
+            "rule": ["audit.secrets-list"],
+            "namespace": ["shop"],
+            "pod": [None],
+            "service_account": ["ci:ci"],
+        }
+    )
+    row = join_detections(detections, inventory).iloc[0]
+    assert (row.token_account, row.reach) == ("ci:ci", "cluster-admin (*)")
+    assert row.escalation == "the token of ci:ci: cluster-admin (*)"
+
+
 def test_detections_without_inventory_objects_get_the_columns_empty():
     detections = pd.DataFrame({"rule": ["falco.exec"], "namespace": ["shop"], "pod": ["web-1"]})
     bare = _inventory(_body("create_nginx_pod_privileged", name="web-1", namespace="shop"))
