@@ -522,7 +522,11 @@ class Investigation:
 
         One events row per rule, entity and burst (``source="detection"``); see
         :func:`obskit.analysis.security.detect` for the rules and what ``baseline`` takes
-        (None, a duration like ``"1h"``, a ``(start, end)`` pair, or earlier history).
+        (None, a duration like ``"1h"``, a ``(start, end)`` pair, or earlier history). With
+        the inventory's objects at hand, each detection also carries the posture of what it
+        touched (:func:`obskit.analysis.posture.join_detections`): ``posture`` (the pod's
+        findings), ``token_account`` and ``reach`` (what that service account may do, where)
+        and ``escalation`` (the node and/or the cluster, when either is within reach).
 
         Examples
         --------
@@ -531,9 +535,31 @@ class Investigation:
         >>> found = inv.detections(baseline="30min")  # doctest: +SKIP
         >>> found[["timestamp", "rule", "severity", "pod"]]  # doctest: +SKIP
         """
+        from obskit.analysis.posture import join_detections
         from obskit.analysis.security import detect
 
-        return detect(self, baseline=baseline)
+        return join_detections(detect(self, baseline=baseline), self.inventory)
+
+    def posture(
+        self, registries: Iterable[str] | None = None, *, include_system: bool = False
+    ) -> pd.DataFrame:
+        """Posture findings of this investigation's inventory, one row per finding.
+
+        Pod Security Standards on pods and workload templates, Pod Security admission labels,
+        images, service-account tokens, RBAC and NetworkPolicies; see
+        :func:`obskit.analysis.posture.posture` for the controls, ``registries`` (the allowed
+        registries; None skips that check) and ``include_system``.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> inv = obskit.datasets.load("cryptominer")  # doctest: +SKIP
+        >>> found = inv.posture(registries=["registry.example.com"])  # doctest: +SKIP
+        >>> found[found.severity >= "high"][["pod", "control", "found"]]  # doctest: +SKIP
+        """
+        from obskit.analysis.posture import posture
+
+        return posture(self.inventory, registries=registries, include_system=include_system)
 
     def with_detections(self, baseline=None) -> Investigation:
         """The same investigation with its detections added to ``events`` (``source="detection"``).

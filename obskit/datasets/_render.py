@@ -1128,7 +1128,10 @@ def render_inventory(w: World, files: dict, meta: dict) -> None:
                 "kind": "Namespace",
                 "metadata": {
                     "creationTimestamp": F.ts_s(w.namespaces[ns]),
-                    "labels": {"kubernetes.io/metadata.name": ns},
+                    "labels": {
+                        "kubernetes.io/metadata.name": ns,
+                        **w.namespace_labels.get(ns, {}),
+                    },
                     "name": ns,
                     "resourceVersion": w.next_rv(),
                     "uid": w.uid(),
@@ -1464,7 +1467,7 @@ def render_inventory(w: World, files: dict, meta: dict) -> None:
             "status": {"loadBalancer": {}},
         }
     )
-    for kind, items in inv.items():
+    for kind, items in {**inv, **w.objects}.items():
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         path = f"inventory/{kind}.json"
         files[path] = F.kubectl_list(items)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import numpy as np
 
@@ -1907,7 +1908,88 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         detections=det,
     )
     truth["attacker_ips"] = [attacker_ip]
+    _cryptominer_posture(w)
     return w, truth
+
+
+_RBAC = "rbac.authorization.k8s.io"
+# The built-in "edit" ClusterRole's rules (Kubernetes 1.29, aggregated), less the read-only
+# ones that posture does not weigh.
+_EDIT_RULES = [
+    {
+        "apiGroups": [""],
+        "resources": ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]},
+    {
+        "apiGroups": [""],
+        "resources": ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"],
+        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+    },
+    {
+        "apiGroups": [""],
+        "resources": ["configmaps", "secrets", "serviceaccounts", "services"],
+        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+    },
+    {
+        "apiGroups": ["apps"],
+        "resources": ["daemonsets", "deployments", "replicasets", "statefulsets"],
+        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+    },
+    {
+        "apiGroups": ["batch"],
+        "resources": ["cronjobs", "jobs"],
+        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+    },
+    {
+        "apiGroups": [""],
+        "resources": ["configmaps", "endpoints", "pods", "services", "serviceaccounts"],
+        "verbs": ["get", "list", "watch"],
+    },
+]
+
+
+def _object(w: World, api: str, kind: str, name: str, ns: str | None, **fields) -> dict:
+    """An RBAC or NetworkPolicy object; its uid from its name, not from ``w.rng``."""
+    meta = {
+        "creationTimestamp": F.ts_s(w.t0 - 120 * 86400 * NS),
+        "name": name,
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"obskit/{w.name}/{kind}/{ns}/{name}")),
+    }
+    if ns:
+        meta["namespace"] = ns
+    return {"apiVersion": api, "kind": kind, "metadata": meta, **fields}
+
+
+def _binding(w: World, name: str, ns: str, role: str, subject: dict) -> dict:
+    ref = {"apiGroup": _RBAC, "kind": "ClusterRole", "name": role}
+    return _object(w, f"{_RBAC}/v1", "RoleBinding", name, ns, roleRef=ref, subjects=[subject])
+
+
+def _cryptominer_posture(w: World) -> None:
+    """The RBAC the audit log's decisions name (storefront's and the deployer's "edit" in web,
+    the contractors' exec), Pod Security labels, and api's default-deny NetworkPolicy."""
+    sa = lambda name, ns: {"kind": "ServiceAccount", "name": name, "namespace": ns}  # noqa: E731
+    contractors = {"apiGroup": _RBAC, "kind": "Group", "name": "contractors"}
+    debug_rules = [
+        {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
+    ]
+    w.objects["rbac"] = [
+        _object(w, f"{_RBAC}/v1", "ClusterRole", "edit", None, rules=_EDIT_RULES),
+        _object(w, f"{_RBAC}/v1", "ClusterRole", "contractor-debug", None, rules=debug_rules),
+        _binding(w, "storefront-edit", "web", "edit", sa("storefront", "web")),
+        _binding(w, "deployer", "web", "edit", sa("deployer", "ci")),
+        _binding(w, "contractors-debug", "web", "contractor-debug", contractors),
+    ]
+    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
+    w.objects["networkpolicies"] = [
+        _object(w, "networking.k8s.io/v1", "NetworkPolicy", "default-deny", "api", spec=deny)
+    ]
+    label = "pod-security.kubernetes.io/"
+    w.namespace_labels["api"] = {label + "enforce": "baseline", label + "warn": "restricted"}
+    w.namespace_labels["web"] = {label + "warn": "baseline"}
 
 
 SCENARIOS = {

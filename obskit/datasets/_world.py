@@ -145,6 +145,10 @@ class World:
         self.err_text: dict[str, list[str]] = {}
         self.rotate: set[tuple[str, str]] = set()
         self.human_users: list[dict] = []
+        # posture: labels on namespaces, and extra inventory files (RBAC, NetworkPolicies) by
+        # file stem; their uids are not drawn from rng, so the other files stay as they were
+        self.namespace_labels: dict[str, dict[str, str]] = {}
+        self.objects: dict[str, list[dict]] = {}
         self.rv = 4_810_000 + int(self.rng.integers(0, 90_000))
         self.malformed: dict[str, int] = {}
         self.non_utf8: dict[str, int] = {}

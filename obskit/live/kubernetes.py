@@ -83,6 +83,13 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "cronjobs": ("BatchV1Api", "cron_job", True),
     "services": ("CoreV1Api", "service", True),
     "endpointslices": ("DiscoveryV1Api", "endpoint_slice", True),
+    "namespaces": ("CoreV1Api", "namespace", False),
+    "serviceaccounts": ("CoreV1Api", "service_account", True),
+    "roles": ("RbacAuthorizationV1Api", "role", True),
+    "clusterroles": ("RbacAuthorizationV1Api", "cluster_role", False),
+    "rolebindings": ("RbacAuthorizationV1Api", "role_binding", True),
+    "clusterrolebindings": ("RbacAuthorizationV1Api", "cluster_role_binding", False),
+    "networkpolicies": ("NetworkingV1Api", "network_policy", True),
     "events.k8s.io/v1": ("EventsV1Api", "event", True),
     "core/v1": ("CoreV1Api", "event", True),
 }
@@ -92,7 +99,18 @@ _PAST_SSO = (
     "cluster's server: at the API server behind it"
 )
 OWNERS = ("replicasets", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs")
-INVENTORY = ("nodes", "pods", *OWNERS, "services", "endpointslices")
+#: What posture reads (:mod:`obskit.analysis.posture`): namespace labels, service accounts,
+#: RBAC and NetworkPolicies.
+POSTURE = (
+    "namespaces",
+    "serviceaccounts",
+    "roles",
+    "clusterroles",
+    "rolebindings",
+    "clusterrolebindings",
+    "networkpolicies",
+)
+INVENTORY = ("nodes", "pods", *OWNERS, "services", "endpointslices", *POSTURE)
 
 
 def event_gap(
@@ -310,7 +328,8 @@ class Kubernetes:
         on_list: Callable[[str], None] | None = None,
         forbidden: list[str] | None = None,
     ) -> ParseResult:
-        """Nodes, pods, their owners, services and endpoint slices in one inventory.
+        """Nodes, pods, their owners, services, endpoint slices and what posture reads
+        (namespaces, service accounts, RBAC, NetworkPolicies) in one inventory.
 
         A list the credentials may not read (HTTP 403) is skipped and named in ``forbidden``
         when that list is given; otherwise it raises a :class:`CollectionError`.
@@ -318,7 +337,7 @@ class Kubernetes:
         parts = []
         for name in INVENTORY:
             try:
-                parts.append(self.list(name, namespaces if name != "nodes" else None))
+                parts.append(self.list(name, namespaces if RESOURCES[name][2] else None))
             except _Forbidden as exc:
                 if forbidden is None:
                     raise CollectionError(str(exc)) from None

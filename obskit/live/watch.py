@@ -49,7 +49,7 @@ from obskit import schema
 from obskit.errors import CollectionError
 from obskit.investigation import Investigation
 from obskit.live.collect import GAP, _investigation, _loki_selector
-from obskit.live.kubernetes import INVENTORY, Kubernetes
+from obskit.live.kubernetes import INVENTORY, RESOURCES, Kubernetes
 from obskit.live.loki import Loki
 from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, _step_ms, render_query
 from obskit.sources._base import ParseResult, Rejects
@@ -257,7 +257,7 @@ class Watch:
         if self.kubernetes is not None:
             scopes: list[str | None] = list(self.namespaces) if self.namespaces else [None]
             for resource in (*INVENTORY, "events"):
-                namespaced = resource != "nodes"
+                namespaced = resource == "events" or RESOURCES[resource][2]
                 for namespace in scopes if namespaced else [None]:
                     stream = _KubeStream(self, resource, namespace)
                     self._streams.append(stream)

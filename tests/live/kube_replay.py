@@ -45,13 +45,29 @@ PATHS = {
     "/apis/batch/v1/cronjobs": ("CronJob", "batch/v1"),
     "/apis/discovery.k8s.io/v1/endpointslices": ("EndpointSlice", "discovery.k8s.io/v1"),
     "/apis/events.k8s.io/v1/events": ("Event", "events.k8s.io/v1"),
+    "/api/v1/namespaces": ("Namespace", "v1"),
+    "/api/v1/serviceaccounts": ("ServiceAccount", "v1"),
+    "/apis/rbac.authorization.k8s.io/v1/roles": ("Role", "rbac.authorization.k8s.io/v1"),
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles": (
+        "ClusterRole",
+        "rbac.authorization.k8s.io/v1",
+    ),
+    "/apis/rbac.authorization.k8s.io/v1/rolebindings": (
+        "RoleBinding",
+        "rbac.authorization.k8s.io/v1",
+    ),
+    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings": (
+        "ClusterRoleBinding",
+        "rbac.authorization.k8s.io/v1",
+    ),
+    "/apis/networking.k8s.io/v1/networkpolicies": ("NetworkPolicy", "networking.k8s.io/v1"),
 }
 KIND_PATH = {kind: path for path, (kind, _) in PATHS.items()}
 
 
 def _namespaced(path: str) -> tuple[str, str | None]:
     parts = path.split("/")
-    if "namespaces" in parts:
+    if "namespaces" in parts[:-1]:  # /api/v1/namespaces itself lists the namespaces
         i = parts.index("namespaces")
         return "/".join(parts[:i] + parts[i + 2 :]), parts[i + 1]
     return path, None

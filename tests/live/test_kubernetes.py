@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from obskit import schema
+from obskit.analysis.posture import posture
 from obskit.errors import CollectionError, ObskitError
 from obskit.live import Kubernetes, collect
 from obskit.live.collect import GAP
@@ -57,6 +58,25 @@ LISTS = {
     "/apis/batch/v1/cronjobs": ("CronJobList", "batch/v1"),
     "/apis/discovery.k8s.io/v1/endpointslices": ("EndpointSliceList", "discovery.k8s.io/v1"),
     "/apis/events.k8s.io/v1/events": ("EventList", "events.k8s.io/v1"),
+    "/api/v1/namespaces": ("NamespaceList", "v1"),
+    "/api/v1/serviceaccounts": ("ServiceAccountList", "v1"),
+    "/apis/rbac.authorization.k8s.io/v1/roles": ("RoleList", "rbac.authorization.k8s.io/v1"),
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles": (
+        "ClusterRoleList",
+        "rbac.authorization.k8s.io/v1",
+    ),
+    "/apis/rbac.authorization.k8s.io/v1/rolebindings": (
+        "RoleBindingList",
+        "rbac.authorization.k8s.io/v1",
+    ),
+    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings": (
+        "ClusterRoleBindingList",
+        "rbac.authorization.k8s.io/v1",
+    ),
+    "/apis/networking.k8s.io/v1/networkpolicies": (
+        "NetworkPolicyList",
+        "networking.k8s.io/v1",
+    ),
 }
 _NAMESPACED = re.compile(r"^(/apis?/(?:[^/]+/)?v1)/namespaces/([^/]+)/([^/]+)$")
 
@@ -222,6 +242,34 @@ def test_inventory_resolves_owner_chain(api, kubeconfig):
     inv = kube(kubeconfig).inventory(["shop"])
     kinds = inv.inventory.groupby("kind", observed=True).size().to_dict()
     assert kinds == {"Deployment": 1, "Node": 1, "Pod": 8, "ReplicaSet": 1, "Service": 1}
+
+
+def test_inventory_lists_what_posture_reads(api, kubeconfig):
+    """Namespaces, RBAC and NetworkPolicies land in the inventory with their objects, cluster-
+    scoped ones listed once whatever the namespaces, and posture finds what they say."""
+    api.objects["/api/v1/namespaces"] = [
+        {"metadata": {"name": "shop", "uid": "ns-shop", "labels": {"team": "shop"}}}
+    ]
+    api.objects["/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"] = [
+        {
+            "metadata": {"name": "ci-admin", "uid": "crb-1"},
+            "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": "shop"}],
+        }
+    ]
+    api.objects["/apis/networking.k8s.io/v1/networkpolicies"] = [
+        {"metadata": {"name": "deny", "namespace": "shop", "uid": "np-1"}, "spec": {}}
+    ]
+    inv = kube(kubeconfig).inventory(["shop"])
+    kinds = inv.inventory.groupby("kind", observed=True).size().to_dict()
+    assert {"Namespace": 1, "ClusterRoleBinding": 1, "NetworkPolicy": 1}.items() <= kinds.items()
+    listed = [path for path, _ in api.seen]
+    assert listed.count("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings") == 1
+    assert "/apis/rbac.authorization.k8s.io/v1/namespaces/shop/rolebindings" in listed
+    found = posture(inv.inventory)
+    assert "shop:ci" in set(found.loc[found.control == "rbac.cluster-admin", "object_name"])
+    assert "netpol.none" not in set(found.control)
+    assert "psa.no-enforce" in set(found.control)
 
 
 def test_events_use_events_v1_and_keep_the_window(api, kubeconfig, now):

@@ -47,9 +47,11 @@ def _until(condition, timeout: float = 30.0) -> None:
 
 
 def _listed(w) -> bool:
+    """Every kube stream listed: one per inventory kind (nodes, pods, six owners, services,
+    endpoint slices, seven posture kinds) and the events."""
     status = w.status()
     kube = status[status["source"] == "kubernetes"]
-    return len(kube) == 11 and (kube["state"] == "ok").all()
+    return len(kube) == 18 and (kube["state"] == "ok").all()
 
 
 def _changes(w, **match) -> pd.DataFrame:
@@ -151,7 +153,7 @@ def test_a_connection_cut_mid_line_resumes_after_the_last_complete_line(api, kub
 def test_a_kind_the_credentials_may_not_list_is_a_coverage_gap_and_the_rest_goes_on(api, kube):
     api.faults["/apis/discovery.k8s.io/v1/endpointslices"] = ["403"]
     with obskit.watch(kubernetes=kube, every="0.2s") as w:
-        _until(lambda: (w.status()["state"] == "ok").sum() == 10)
+        _until(lambda: (w.status()["state"] == "ok").sum() == 17)
         api.put(new_pod("checkout-7d9f8b6c4-new03", "uid-new03"))
         _until(lambda: len(w.changes()) == 1)
         inv = w.investigation()
@@ -304,3 +306,22 @@ def test_each_snapshot_inventory_is_the_whole_state_though_only_changed_rows_are
         expected[[c for c in columns if c in expected and c != "uid" and c != "workload"]],
         check_categorical=False,
     )
+
+
+def test_rbac_created_while_watching_shows_in_the_snapshots_posture(api, kube):
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "oops-admin", "uid": "uid-crb-oops"},
+        "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "checkout", "namespace": "shop"}],
+    }
+    with obskit.watch(kubernetes=kube, every="0.2s", cluster="recorded") as w:
+        _until(lambda: _listed(w))
+        assert "rbac.cluster-admin" not in set(w.investigation().posture()["control"])
+        api.put(binding)
+        _until(lambda: len(_changes(w, name="oops-admin")) == 1)
+        found = w.investigation().posture()
+    admin = found[found["control"] == "rbac.cluster-admin"]
+    assert admin["object_name"].tolist() == ["shop:checkout"]
+    assert _changes(w, name="oops-admin")["kind"].tolist() == ["ClusterRoleBinding"]
