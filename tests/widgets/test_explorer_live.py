@@ -57,7 +57,7 @@ def live(tmp_path):
     with replayed_cluster(tmp_path) as (api, kube):
         w = obskit.watch(kubernetes=kube, every="0.2s", cluster="recorded")
         try:
-            _until(lambda: (w.status()["state"] == "ok").sum() == 11 and w.ticks > 0)
+            assert w.listed(timeout=30) and w.wait(ticks=1, timeout=30)
             explorer = Explorer(w, focus=CHECKOUT, anomalies=False, tables=("events",))
             try:
                 yield api, w, explorer
@@ -294,3 +294,21 @@ def test_the_kernel_thread_stays_free_while_a_3000_pod_snapshot_is_shown():
         assert late < took / 2  # held now and then (the GIL, a garbage collection), not for it
     finally:
         explorer.close()
+
+
+def test_the_whole_clusters_suspects_are_carried_for_a_minute_then_made_again():
+    from obskit.widgets.explorer import ANALYSIS_EVERY, ExplorerModel
+
+    w = SyntheticWatch(30, every="15s")
+    first = ExplorerModel.from_watch(w)
+    made = first.suspects()
+    assert first.analysed_at == first.as_of
+    w.tick(added=1, errors=5)  # 15 s later: the suspects of the last snapshot are kept
+    second = ExplorerModel.from_watch(w, previous=first)
+    assert second.as_of > first.as_of and second.analysed_at == first.analysed_at
+    assert second.suspects() is made
+    for _ in range(int(ANALYSIS_EVERY / pd.Timedelta("15s"))):
+        w.tick()
+    third = ExplorerModel.from_watch(w, previous=second)  # a minute on: made again
+    assert third.analysed_at == third.as_of
+    assert third.suspects() is not made
