@@ -325,3 +325,35 @@ def test_rbac_created_while_watching_shows_in_the_snapshots_posture(api, kube):
     admin = found[found["control"] == "rbac.cluster-admin"]
     assert admin["object_name"].tolist() == ["shop:checkout"]
     assert _changes(w, name="oops-admin")["kind"].tolist() == ["ClusterRoleBinding"]
+
+
+def test_cli_watch_writes_the_bundle_on_ctrl_c(api, kube, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "kubeconfig")}
+    command = [sys.executable, "-m", "obskit.cli", "watch", "--kubernetes", "--every", "0.5s"]
+    process = subprocess.Popen(
+        [*command, "--bundle", str(tmp_path / "b")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stdout:  # wait until it has listed the cluster
+            if "watching for changes" in line:
+                break
+        api.put(new_pod("checkout-7d9f8b6c4-int01", "uid-int01"))
+        _until(lambda: any(w["path"] == "/api/v1/pods" for w in api.watches))
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err[-2000:]
+    assert "Stopping." in out and "Saved what was seen" in out
+    back = obskit.load(tmp_path / "b")
+    assert "checkout-7d9f8b6c4-int01" in set(back.changes["name"])
