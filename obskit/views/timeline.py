@@ -331,11 +331,10 @@ def _metric_row(metrics: pd.DataFrame, name: str, lo: int, hi: int, max_points: 
     lows, highs = np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts)
     rank = np.lexsort((-highs, -(highs - lows)))  # most movement first, then highest
     shown, rest = rank[:MAX_LINES], rank[MAX_LINES:]
-    labels = _series_labels(frame.iloc[order[starts]], ident)
-    for position in shown:
+    labels = _series_labels(frame.iloc[order[starts]], ident, shown)
+    for position, full in zip(shown, labels, strict=True):
         a, b = starts[position], ends[position]
         x, y = _line(t[a:b], v[a:b], threshold, max_points)
-        full = labels[position]
         row.traces.append(
             go.Scatter(
                 x=_ms(x),
@@ -447,8 +446,14 @@ def _band(t, v, count: int, lo: int, hi: int, max_points: int) -> list[go.Scatte
     ]
 
 
-def _series_labels(first_rows: pd.DataFrame, ident: list[str]) -> list[str]:
-    """Escaped name of each series: its entity, plus the labels that tell its series apart."""
+def _series_labels(first_rows: pd.DataFrame, ident: list[str], shown: np.ndarray) -> list[str]:
+    """Escaped name of each ``shown`` series (positions in ``first_rows``, a row per series):
+    its entity, plus the labels that tell it apart from the other series of that entity."""
+    everyone = _entities(first_rows)
+    # only the shown series and the series that share their entity are read row by row: a
+    # cluster's timeline shows a few of thousands
+    related = np.flatnonzero(np.isin(everyone, everyone[shown]))
+    first_rows = first_rows.iloc[related]
     records = first_rows.astype("object").where(first_rows.notna(), None).to_dict("records")
     entities = [_entity(r) for r in records]
     extra = [c for c in ident if c not in schema.KEY]
@@ -464,7 +469,22 @@ def _series_labels(first_rows: pd.DataFrame, ident: list[str]) -> list[str]:
             parts = [f"{c}={records[i].get(c)}" for c in varying if records[i].get(c) is not None]
             if parts:
                 out[i] = f"{entities[i]} {' '.join(parts)}"
-    return [_safe.text(label, 160) for label in out]
+    where = {position: i for i, position in enumerate(related)}
+    return [_safe.text(out[where[position]], 160) for position in shown]
+
+
+def _entities(rows: pd.DataFrame) -> np.ndarray:
+    """:func:`_entity` of every row, reading columns rather than making a dict of each row."""
+    columns = {
+        c: rows[c].astype("object").to_numpy() if c in rows.columns else np.full(len(rows), None)
+        for c in ("pod", "container", "node", "workload", "namespace", "cluster")
+    }
+
+    def one(i: int) -> str:
+        record = {c: None if pd.isna(v[i]) else v[i] for c, v in columns.items()}
+        return _entity(record)
+
+    return np.array([one(i) for i in range(len(rows))], dtype=object)
 
 
 def _entity(record: dict) -> str:

@@ -210,3 +210,21 @@ def test_overlapping_anomaly_windows_share_one_band_and_keep_their_markers(check
     ]
     marker = next(t for t in fig.data if t.name == "anomaly onset")
     assert len(marker.x) == 3
+
+
+def test_series_entities_at_once_match_one_by_one():
+    from obskit.views.timeline import _entities, _entity
+
+    rows = pd.DataFrame(
+        {
+            "cluster": ["c", "c", "c", None, "c", "c"],
+            "namespace": ["shop", "shop", None, None, "shop", "shop"],
+            "node": [None, "n1", "n2", None, None, "n1"],
+            "workload": ["web", None, None, None, "web", "web"],
+            "pod": ["web-1", None, None, None, None, "web-2"],
+            "container": ["app", None, None, None, None, None],
+        }
+    ).astype("category")
+    records = rows.astype("object").where(rows.notna(), None).to_dict("records")
+    assert _entities(rows).tolist() == [_entity(r) for r in records]
+    assert _entities(rows).tolist() == ["web-1/app", "n1", "n2", "all", "web", "web-2"]
