@@ -29,7 +29,9 @@ cores). ``--data`` points elsewhere; ``--limit N`` runs the first N faults of ea
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import lzma
 import sys
 import time
 from pathlib import Path
@@ -51,9 +53,41 @@ def _workload(pods: pd.Series) -> pd.Series:
     return pods.str.replace(r"-[a-z0-9]+-[a-z0-9]+$", "", regex=True)
 
 
+def read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """A Nezha CSV, and what could not be read as it is.
+
+    A line with more fields than the header is a torn write (a whole record, then the tail
+    of another written over it, as in 2023-01-29's 10_06_log.csv): it keeps the header's
+    fields (the whole record) and is named in the notes, with the fields that were dropped.
+    pandas' C reader refuses such a file and its Python reader joins lines around it, so the
+    file is read again by the standard library's csv reader, a record per line.
+    """
+    try:
+        return pd.read_csv(path), []
+    except pd.errors.ParserError:
+        pass
+    with lzma.open(path, "rt", encoding="utf-8", newline="") as f:
+        header, *records = csv.reader(f)
+    width = len(header)
+    notes = [
+        f"{path.name}: record {i + 1} has {len(r)} fields (the header {width}): kept the first "
+        f"{width}, dropped {', '.join(repr(x[:60]) for x in r[width:])}"
+        for i, r in enumerate(records)
+        if len(r) > width
+    ]
+    rows = [r[:width] + [""] * (width - len(r)) for r in records]
+    frame = pd.DataFrame(rows, columns=header).replace("", np.nan)
+    return frame, notes
+
+
 def read_logs(folder: Path) -> pd.DataFrame:
-    """Nezha's log CSVs: the container line is inside Docker's json-file record."""
-    parts = [pd.read_csv(f) for f in sorted((folder / "log").glob("*.csv.xz"))]
+    """Nezha's log CSVs: the container line is inside Docker's json-file record. What could
+    not be read as it is, is in ``attrs["notes"]``."""
+    parts, notes = [], []
+    for path in sorted((folder / "log").glob("*.csv.xz")):
+        frame, said = read_csv(path)
+        parts.append(frame)
+        notes += said
     if not parts:
         return pd.DataFrame()
     raw = pd.concat(parts, ignore_index=True).drop_duplicates()
@@ -65,7 +99,7 @@ def read_logs(folder: Path) -> pd.DataFrame:
         except orjson.JSONDecodeError:
             line = text
         messages.append(line.rstrip("\n"))
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "timestamp": pd.to_datetime(raw["Timestamp"], utc=True, format="ISO8601"),
             "pod": raw["PodName"].astype(str),
@@ -77,6 +111,8 @@ def read_logs(folder: Path) -> pd.DataFrame:
             "span_id": raw["SpanID"].astype("object").where(raw["SpanID"].notna(), None),
         }
     )
+    out.attrs["notes"] = notes
+    return out
 
 
 def read_metrics(folder: Path, nodes: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -163,6 +199,8 @@ def build(
 ) -> tuple[obskit.Investigation, pd.DataFrame]:
     """The Investigation for one system through the public constructor, and BARO's table."""
     logs = read_logs(folder)
+    for note in logs.attrs.get("notes", []):
+        print(f"{folder.name}: {note}", file=sys.stderr)
     nodes = {}
     if len(logs):
         nodes = logs.drop_duplicates("pod").set_index("pod")["node"].to_dict()
