@@ -656,7 +656,7 @@ def restart_increase(metrics: pd.DataFrame) -> pd.DataFrame:
     ident = [c for c in series.columns if c not in ("timestamp", "value", "key_source", "origin")]
     ident = [c for c in ident if series[c].notna().any()]
     codes = series.groupby(ident, observed=True, dropna=False, sort=False).ngroup().to_numpy()
-    order = np.lexsort((series["timestamp"].to_numpy(), codes))
+    order = np.lexsort((series["timestamp"].array.asi8, codes))  # int64 ns, not Timestamps
     values = series["value"].to_numpy()[order]
     codes = codes[order]
     steps = np.diff(values)

@@ -75,7 +75,9 @@ def _limit(limit: int | None) -> int | None:
 
 def _most_severe_first(frame: pd.DataFrame, level: str, limit: int | None) -> pd.DataFrame:
     rank = frame[level].cat.codes  # ordered scale: higher code = more severe; NA = -1
-    order = pd.DataFrame({"rank": rank.to_numpy(), "t": frame["timestamp"].to_numpy()})
+    # UTC datetime64, not an object array of Timestamps (tens of times slower to make and sort)
+    t = frame["timestamp"].to_numpy(dtype="datetime64[ns]")
+    order = pd.DataFrame({"rank": rank.to_numpy(), "t": t})
     order = order.sort_values(["rank", "t"], ascending=[False, False], kind="stable")
     picked = frame.iloc[order.index.to_numpy()]
     return picked.head(limit) if limit is not None else picked
