@@ -424,7 +424,9 @@ class Watch:
         """What a snapshot covers: from what the first tick read (``backfill`` before the
         start, for Prometheus and Loki; the start, with the Kubernetes API alone, and the
         Events it listed) or ``keep`` ago, whichever is later, to the last tick."""
-        started = self.started or as_of
+        # the API server's times are whole seconds: an object created in the second the watch
+        # started was created inside what it covers
+        started = (self.started or as_of).floor("s")
         signals = self.prometheus is not None or self.loki is not None
         lo = started - self.backfill if signals else started
         if events:
