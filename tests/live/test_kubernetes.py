@@ -39,44 +39,17 @@ from tests.live.faults import (
     trickle_body,
     trickle_headers,
 )
+from tests.live.kube_replay import PATHS as REPLAY_PATHS
 from tests.live.kube_replay import kubeconfig as replay_kubeconfig
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "k8s"
 TOKEN = "kube-token-Zx81QmPw0dLr"
 
-#: URL path (without namespace) -> (List kind, apiVersion)
+#: URL path (without namespace) -> (List kind, apiVersion): the replay's kinds, and core/v1
+#: Events (the collect tests read both Event APIs)
 LISTS = {
-    "/api/v1/pods": ("PodList", "v1"),
-    "/api/v1/nodes": ("NodeList", "v1"),
-    "/api/v1/services": ("ServiceList", "v1"),
+    **{path: (f"{kind}List", version) for path, (kind, version) in REPLAY_PATHS.items()},
     "/api/v1/events": ("EventList", "v1"),
-    "/apis/apps/v1/replicasets": ("ReplicaSetList", "apps/v1"),
-    "/apis/apps/v1/deployments": ("DeploymentList", "apps/v1"),
-    "/apis/apps/v1/statefulsets": ("StatefulSetList", "apps/v1"),
-    "/apis/apps/v1/daemonsets": ("DaemonSetList", "apps/v1"),
-    "/apis/batch/v1/jobs": ("JobList", "batch/v1"),
-    "/apis/batch/v1/cronjobs": ("CronJobList", "batch/v1"),
-    "/apis/discovery.k8s.io/v1/endpointslices": ("EndpointSliceList", "discovery.k8s.io/v1"),
-    "/apis/events.k8s.io/v1/events": ("EventList", "events.k8s.io/v1"),
-    "/api/v1/namespaces": ("NamespaceList", "v1"),
-    "/api/v1/serviceaccounts": ("ServiceAccountList", "v1"),
-    "/apis/rbac.authorization.k8s.io/v1/roles": ("RoleList", "rbac.authorization.k8s.io/v1"),
-    "/apis/rbac.authorization.k8s.io/v1/clusterroles": (
-        "ClusterRoleList",
-        "rbac.authorization.k8s.io/v1",
-    ),
-    "/apis/rbac.authorization.k8s.io/v1/rolebindings": (
-        "RoleBindingList",
-        "rbac.authorization.k8s.io/v1",
-    ),
-    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings": (
-        "ClusterRoleBindingList",
-        "rbac.authorization.k8s.io/v1",
-    ),
-    "/apis/networking.k8s.io/v1/networkpolicies": (
-        "NetworkPolicyList",
-        "networking.k8s.io/v1",
-    ),
 }
 _NAMESPACED = re.compile(r"^(/apis?/(?:[^/]+/)?v1)/namespaces/([^/]+)/([^/]+)$")
 
