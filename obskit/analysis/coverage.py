@@ -99,7 +99,7 @@ COLLECTORS: tuple[Collector, ...] = (
 
 _LABELS = ("app.kubernetes.io/name", "k8s-app", "app")
 _PATTERNS = [
-    (c, re.compile(r"(?:^|[-/_.])(?:" + "|".join(map(re.escape, c.names)) + r")(?:$|[-:_.@])"))
+    (c, re.compile(r"(?:^|[-/_.=,])(?:" + "|".join(map(re.escape, c.names)) + r")(?:$|[-:_.@,])"))
     for c in COLLECTORS
 ]
 
