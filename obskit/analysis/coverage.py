@@ -244,7 +244,10 @@ def _daemon_pods(pods: pd.DataFrame) -> pd.DataFrame:
     """The pods with ``daemonset``: their DaemonSet, resolved or (unenriched) their owner."""
     resolved = _text(pods["workload"]).where(_text(pods["workload_kind"]) == "DaemonSet")
     owned = _text(pods["owner_name"]).where(_text(pods["owner_kind"]) == "DaemonSet")
-    return pods.assign(daemonset=resolved.fillna(owned), node=_text(pods["node"]))
+    columns = ["name", "namespace", "created", "deleted", "phase", "restarts"]
+    return pods.reindex(columns=columns).assign(
+        daemonset=resolved.fillna(owned), node=_text(pods["node"])
+    )
 
 
 def _text(column: pd.Series) -> pd.Series:
@@ -284,8 +287,9 @@ def _collector_rows(
         if (ns, name) in dsets.index:
             selector = _template(dsets.loc[(ns, name), "raw"]).get("nodeSelector") or {}
         mine = pods.loc[daemon & (pods["namespace"] == ns) & (pods["daemonset"] == name)]
+        by_node = dict(list(mine.groupby("node")))
         for node, labels in nodes.items():
-            on_node = mine.loc[mine["node"] == node]
+            on_node = by_node.get(node, mine.iloc[:0])
             desired = all(labels.get(k) == v for k, v in selector.items()) if labels else True
             if not desired and on_node.empty:
                 continue

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import obskit
 from obskit import Investigation, InvestigationError
 from obskit.views import DISPLAY_POINTS, timeline
 
@@ -210,3 +211,36 @@ def test_overlapping_anomaly_windows_share_one_band_and_keep_their_markers(check
     ]
     marker = next(t for t in fig.data if t.name == "anomaly onset")
     assert len(marker.x) == 3
+
+
+@pytest.fixture(scope="module")
+def falco_stopped():
+    """The cryptominer incident with one node's Falco pod deleted at 19:30, its pods running."""
+    inv = obskit.datasets.load("cryptominer")
+    inventory = inv.inventory.copy()
+    falco = inventory.index[(inventory["workload"] == "falco") & (inventory["kind"] == "Pod")]
+    inventory.loc[falco[0], "deleted"] = pd.Timestamp("2024-09-10T19:30:00Z")
+    node = str(inventory.loc[falco[0], "node"])
+    stopped = Investigation(inv.metrics, inv.events, inv.logs, inventory, cluster=inv.cluster)
+    return stopped, node
+
+
+def test_a_stopped_falco_greys_the_falco_lane_on_its_node(falco_stopped):
+    inv, node = falco_stopped
+    label = f"falco not running on {node}"
+    fig = timeline(inv, focus={"node": node})
+    assert label in {a.text for a in fig.layout.annotations}
+    layout = fig.layout.to_plotly_json()
+    axis, lanes = next(
+        (k, v["ticktext"])
+        for k, v in layout.items()
+        if k.startswith("yaxis") and "falco" in (v.get("ticktext") or ())
+    )
+    falco_lane = lanes.index("falco") - 0.42
+    shapes = [s for s in fig.layout.shapes if s.yref == "y" + axis[5:] and s.y0 == falco_lane]
+    assert [pd.Timestamp(s.x0, unit="ms", tz="UTC") for s in shapes] == [
+        pd.Timestamp("2024-09-10T19:30:00Z")
+    ]
+    others = inv.inventory.loc[inv.inventory["kind"] == "Node", "name"].astype(str)
+    other = next(n for n in others if n != node)
+    assert label not in {a.text for a in timeline(inv, focus={"node": other}).layout.annotations}
