@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import obskit
 from obskit import Investigation, InvestigationError
 from obskit.views import DISPLAY_POINTS, timeline
 
@@ -211,18 +210,6 @@ def test_overlapping_anomaly_windows_share_one_band_and_keep_their_markers(check
     ]
     marker = next(t for t in fig.data if t.name == "anomaly onset")
     assert len(marker.x) == 3
-
-
-@pytest.fixture(scope="module")
-def falco_stopped():
-    """The cryptominer incident with one node's Falco pod deleted at 19:30, its pods running."""
-    inv = obskit.datasets.load("cryptominer")
-    inventory = inv.inventory.copy()
-    falco = inventory.index[(inventory["workload"] == "falco") & (inventory["kind"] == "Pod")]
-    inventory.loc[falco[0], "deleted"] = pd.Timestamp("2024-09-10T19:30:00Z")
-    node = str(inventory.loc[falco[0], "node"])
-    stopped = Investigation(inv.metrics, inv.events, inv.logs, inventory, cluster=inv.cluster)
-    return stopped, node
 
 
 def test_a_stopped_falco_greys_the_falco_lane_on_its_node(falco_stopped):
