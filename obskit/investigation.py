@@ -580,7 +580,12 @@ class Investigation:
         from obskit.analysis.coverage import coverage
 
         return coverage(
-            self.inventory, self.events, self.logs, self.metrics, window=self.time_span()
+            self.inventory,
+            self.events,
+            self.logs,
+            self.metrics,
+            window=self.time_span(),
+            changes=self.changes,
         )
 
     def coverage_gaps(self, *, security_only: bool = False) -> pd.DataFrame:
@@ -599,7 +604,12 @@ class Investigation:
         """
         from obskit.analysis.coverage import coverage_gaps
 
-        return coverage_gaps(self.inventory, window=self.time_span(), security_only=security_only)
+        return coverage_gaps(
+            self.inventory,
+            window=self.time_span(),
+            security_only=security_only,
+            changes=self.changes,
+        )
 
     def with_detections(self, baseline=None) -> Investigation:
         """The same investigation with its detections added to ``events`` (``source="detection"``).

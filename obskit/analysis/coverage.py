@@ -40,7 +40,9 @@ cni                        network    no         calico-node, cilium, aws-node, 
 
 A pod's lifetime comes from its ``created`` and ``deleted`` (a live watch keeps deleted pods
 with ``deleted`` set); a pod whose last phase is not Running and that has no ``deleted`` is
-counted as not running from its creation, the conservative reading. Stopping or deleting a
+counted as not running from its creation, the conservative reading. With a watch's change log
+(``changes``), the times it saw a collector pod not ready (``ready`` ``"0/1"``) are not running
+either. Stopping or deleting a
 security collector through the API is a detection: ``audit.security-collector-impaired`` in
 :mod:`obskit.analysis.security` (ATT&CK T1562.001, Impair Defenses: Disable or Modify Tools).
 """
@@ -254,10 +256,46 @@ def _text(column: pd.Series) -> pd.Series:
     return column.astype("object").where(column.notna(), None)
 
 
+def _unready(ready: object) -> str | None:
+    """``"0/1"`` for a pod with a container not ready (the watch's ``ready`` is ``"n/m"``)."""
+    if not isinstance(ready, str) or "/" not in ready:
+        return None
+    have, _, want = ready.partition("/")
+    return ready if have.isdigit() and want.isdigit() and int(have) < int(want) else None
+
+
+def _not_ready(
+    changes: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp
+) -> dict[tuple[object, str], list[tuple[pd.Timestamp, pd.Timestamp, str]]]:
+    """(namespace, pod) -> when the watch saw it not ready, and its ``ready`` then."""
+    if changes is None or changes.empty:
+        return {}
+    pods = changes.loc[changes["kind"].astype("object") == "Pod"].sort_values("timestamp")
+    out: dict[tuple[object, str], list[tuple[pd.Timestamp, pd.Timestamp, str]]] = {}
+    keys = [_text(pods["namespace"]), _text(pods["name"])]
+    for key, rows in pods.groupby(keys, sort=False, dropna=False):
+        spans, down = [], None
+        for t, verb, ready in zip(rows["timestamp"], rows["verb"], rows["ready"], strict=True):
+            bad = None if verb in ("deleted", "seen-missing") else _unready(ready)
+            if bad and down is None:
+                down = (t, bad)
+            elif not bad and down is not None and (verb != "modified" or pd.notna(ready)):
+                spans.append((max(down[0], start), min(t, end), down[1]))
+                down = None
+        if down is not None:
+            spans.append((max(down[0], start), end, down[1]))
+        out[key] = [s for s in spans if s[0] < s[1]]
+    return out
+
+
 def _collector_rows(
-    inventory: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+    inventory: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    changes: pd.DataFrame | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Per collector DaemonSet and node: its summary row, and its gaps."""
+    unready = _not_ready(changes, start, end)
     pods = _daemon_pods(inventory.loc[inventory["kind"] == "Pod"])
     nodes = _nodes(inventory, pods)
     daemon = pods["daemonset"].notna()
@@ -293,7 +331,8 @@ def _collector_rows(
             desired = all(labels.get(k) == v for k, v in selector.items()) if labels else True
             if not desired and on_node.empty:
                 continue
-            running = _lifetimes(on_node, start, end)
+            down = [s for pod in on_node["name"] for s in unready.get((ns, str(pod)), [])]
+            running = _minus(_lifetimes(on_node, start, end), _merge([s[:2] for s in down]))
             missing = _minus(workloads.get(node, []), running)
             what = {"node": node, "name": name, "namespace": ns, "collector": collector.name}
             what |= {"role": collector.role, "security": collector.security}
@@ -304,7 +343,7 @@ def _collector_rows(
                         "start": lo,
                         "end": hi,
                         "duration": hi - lo,
-                        "reason": _reason(on_node, lo, hi, name),
+                        "reason": _reason(on_node, lo, hi, name, down),
                     }
                 )
             restarts = pd.to_numeric(on_node["restarts"], errors="coerce").fillna(0)
@@ -324,10 +363,15 @@ def _collector_rows(
     return rows, gaps
 
 
-def _reason(on_node: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp, name: str) -> str:
+def _reason(
+    on_node: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp, name: str, down: list
+) -> str:
     """Why the collector had no pod running on the node from ``lo`` to ``hi``."""
     if on_node.empty:
         return f"no {name} pod on the node"
+    for d_lo, d_hi, ready in down:
+        if d_lo <= lo < d_hi:
+            return f"{name} pod not ready ({ready}) at {d_lo:%H:%M:%S}"
     gone = on_node.loc[on_node["deleted"].notna() & (on_node["deleted"] <= lo)]
     if len(gone):
         return f"{name} pod {gone['name'].iloc[-1]} deleted at {gone['deleted'].max():%H:%M:%S}"
@@ -387,6 +431,7 @@ def coverage(
     metrics: pd.DataFrame | None = None,
     *,
     window: tuple[object, object] | None = None,
+    changes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Collector coverage per node: the monitoring DaemonSets' pods and the signals received.
 
@@ -399,6 +444,9 @@ def coverage(
         are summarised as ``source="signal"`` rows.
     window : (start, end), optional
         The time to cover; by default the span of the signals given.
+    changes : DataFrame, optional
+        A live watch's change log (``inv.changes``): a collector pod it saw not ready
+        (``ready`` ``"0/1"``) counts as not running until it saw it ready again.
 
     Returns
     -------
@@ -414,7 +462,7 @@ def coverage(
     >>> table[table.source == "daemonset"][["node", "name", "ready", "gap"]]  # doctest: +SKIP
     """
     start, end = _window(window, [events, logs, metrics])
-    rows, _ = _collector_rows(inventory, start, end)
+    rows, _ = _collector_rows(inventory, start, end, changes)
     rows += _signal_rows(events, logs, metrics, start, end)
     out = pd.DataFrame(rows, columns=_COLUMNS)
     for column in ("desired", "pods", "ready", "restarts", "rows"):
@@ -433,6 +481,7 @@ def coverage_gaps(
     *,
     window: tuple[object, object],
     security_only: bool = False,
+    changes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The coverage gaps: when a node ran pods while a collector had no pod running there.
 
@@ -444,6 +493,8 @@ def coverage_gaps(
         The time to look at.
     security_only : bool
         Only the gaps of security collectors (Falco, the log shippers).
+    changes : DataFrame, optional
+        A live watch's change log, as in :func:`coverage`.
 
     Returns
     -------
@@ -458,7 +509,7 @@ def coverage_gaps(
     >>> coverage_gaps(inv.inventory, window=inv.time_span(), security_only=True)  # doctest: +SKIP
     """
     start, end = _window(window, [])
-    _, gaps = _collector_rows(inventory, start, end)
+    _, gaps = _collector_rows(inventory, start, end, changes)
     out = pd.DataFrame(gaps, columns=_GAP_COLUMNS)
     out["security"] = out["security"].astype("boolean")
     if security_only:

@@ -708,7 +708,7 @@ def _coverage_rows(inv: Investigation, window) -> pd.DataFrame:
 
     if window is None:
         return pd.DataFrame(columns=[*schema.KEY, "w"])
-    gaps = coverage_gaps(inv.inventory, window=window, security_only=True)
+    gaps = coverage_gaps(inv.inventory, window=window, security_only=True, changes=inv.changes)
     rows = pd.DataFrame({c: None for c in schema.KEY}, index=gaps.index)
     rows["cluster"] = inv.cluster
     rows["node"] = gaps["node"]

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import obskit
+from obskit import schema
 from obskit.analysis.coverage import COLLECTORS, collector_of, coverage, coverage_gaps
 from obskit.errors import InvestigationError
 from obskit.sources.kubernetes import objects_to_frames
@@ -217,3 +218,45 @@ def test_coverage_needs_a_window():
         coverage(_cluster())
     with pytest.raises(InvestigationError, match="ends before it starts"):
         coverage_gaps(_cluster(), window=(WINDOW[1], WINDOW[0]))
+
+
+def _change(minutes: float, verb: str, ready: str | None) -> dict:
+    return {
+        "timestamp": T0 + pd.Timedelta(minutes=minutes),
+        "verb": verb,
+        "kind": "Pod",
+        "name": "falco-b1",
+        "namespace": "monitoring",
+        "node": "node-b",
+        "phase": "Running",
+        "ready": ready,
+        "restarts": 2,
+    }
+
+
+def test_the_watch_saw_falco_not_ready_for_ten_minutes():
+    changes = schema.conform(
+        "changes",
+        pd.DataFrame(
+            [
+                _change(0, "added", "1/1"),
+                _change(40, "modified", "0/1"),
+                _change(45, "modified", None),  # a change of another field: still not ready
+                _change(50, "modified", "1/1"),
+            ]
+        ),
+    )
+    inventory = _cluster(_pod("falco-a1", "node-a", owner=("DaemonSet", "falco")))
+    gaps = coverage_gaps(inventory, window=WINDOW, changes=changes)
+    assert gaps[["node", "start", "end", "reason"]].values.tolist() == [
+        [
+            "node-b",
+            T0 + pd.Timedelta("40min"),
+            T0 + pd.Timedelta("50min"),
+            "falco pod not ready (0/1) at 19:40:00",
+        ]
+    ]
+    table = coverage(inventory, window=WINDOW, changes=changes).set_index(["node", "name"])
+    assert table.loc[("node-b", "falco"), "gap"] == pd.Timedelta("10min")
+    assert table.loc[("node-b", "falco"), "ready"] == 1
+    assert coverage_gaps(inventory, window=WINDOW).empty  # without the change log: no gap
