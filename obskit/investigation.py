@@ -561,6 +561,56 @@ class Investigation:
 
         return posture(self.inventory, registries=registries, include_system=include_system)
 
+    def coverage(self) -> pd.DataFrame:
+        """Collector coverage per node: monitoring DaemonSets' pods and the signals received.
+
+        One row per node and collector DaemonSet (Falco, node-exporter, the log shipper,
+        kube-proxy, the CNI agent: ``desired``, ``pods``, ``ready``, ``restarts``, when it ran
+        and its ``gap``) and per node and signal (metrics, container logs, Falco, audit: rows and
+        span received), over this investigation's time span; see
+        :func:`obskit.analysis.coverage.coverage`. :meth:`coverage_gaps` lists the gaps.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> inv = obskit.datasets.load("cryptominer")  # doctest: +SKIP
+        >>> table = inv.coverage()  # doctest: +SKIP
+        >>> table[table.gap > pd.Timedelta(0)][["node", "name", "gap"]]  # doctest: +SKIP
+        """
+        from obskit.analysis.coverage import coverage
+
+        return coverage(
+            self.inventory,
+            self.events,
+            self.logs,
+            self.metrics,
+            window=self.time_span(),
+            changes=self.changes,
+        )
+
+    def coverage_gaps(self, *, security_only: bool = False) -> pd.DataFrame:
+        """When a node ran pods while a collector (Falco, the log shipper ...) ran none there.
+
+        One row per node, collector DaemonSet and interval over this investigation's time span;
+        ``security_only`` keeps the security collectors' gaps. See
+        :func:`obskit.analysis.coverage.coverage_gaps`.
+
+        Examples
+        --------
+        >>> import obskit
+        >>> inv = obskit.datasets.load("cryptominer")  # doctest: +SKIP
+        >>> gaps = inv.coverage_gaps(security_only=True)  # doctest: +SKIP
+        >>> gaps[["node", "name", "start", "end", "reason"]]  # doctest: +SKIP
+        """
+        from obskit.analysis.coverage import coverage_gaps
+
+        return coverage_gaps(
+            self.inventory,
+            window=self.time_span(),
+            security_only=security_only,
+            changes=self.changes,
+        )
+
     def with_detections(self, baseline=None) -> Investigation:
         """The same investigation with its detections added to ``events`` (``source="detection"``).
 

@@ -111,6 +111,7 @@ TECHNIQUES: dict[str, str] = {
     "T1552.007": "Unsecured Credentials: Container API",
     "T1555": "Credentials from Password Stores",
     "T1562": "Impair Defenses",
+    "T1562.001": "Impair Defenses: Disable or Modify Tools",
     "T1565": "Data Manipulation",
     "T1572": "Protocol Tunneling",
     "T1609": "Container Administration Command",
@@ -303,6 +304,16 @@ RULES: dict[str, Rule] = _rules(
         "medium",
         "T1070",
         "Events are deleted by a subject that is not a cluster component: covering tracks.",
+    ),
+    Rule(
+        "audit.security-collector-impaired",
+        "Security collector deleted or stopped",
+        "high",
+        "T1562.001",
+        "A subject that is not a cluster component deletes a security collector (Falco, a log "
+        "shipper, the Datadog agent; obskit.analysis.coverage.COLLECTORS) DaemonSet, "
+        "Deployment or pods, scales it to zero, or changes its pod template's nodeSelector or "
+        "node affinity so that it runs on fewer nodes: the nodes it leaves are unwatched.",
     ),
     Rule(
         "audit.disguised-name",
@@ -976,6 +987,7 @@ def _audit_hits(requests: pd.DataFrame, base: _Baseline) -> pd.DataFrame:
             "audit.events-deleted",
         )
     )
+    hits += _collector_hits(r, allowed & ~system)
     disguised = _disguised(r, ("user", "object_name", "namespace"))
     hits.append(_hits(r, disguised.notna(), "audit.disguised-name", detail=disguised))
     failures = code.isin([401, 403]) & r["source_ip"].notna()
@@ -1005,6 +1017,56 @@ def _audit_hits(requests: pd.DataFrame, base: _Baseline) -> pd.DataFrame:
     out["detection_source"] = "audit"
     out["service_account"] = out["sa"]
     return out.reset_index(drop=True)
+
+
+_COLLECTOR_RESOURCES = ("daemonsets", "deployments", "pods")
+_LABEL_SELECTOR = re.compile(r"[?&]labelSelector=([^&]+)")
+
+
+def _collector_hits(r: pd.DataFrame, mask: pd.Series) -> list[pd.DataFrame]:
+    """audit.security-collector-impaired: a security collector deleted, scaled to zero, or
+    moved off nodes (``mask``: the allowed requests of subjects that are not components)."""
+    from urllib.parse import unquote
+
+    from obskit.analysis.coverage import collector_of
+
+    candidates = mask & r["resource"].isin(_COLLECTOR_RESOURCES)
+    candidates &= r["verb"].isin(["delete", "deletecollection", "update", "patch"])
+    rows = []
+    for i in r.index[candidates]:
+        selector = _LABEL_SELECTOR.search(r.at[i, "request_uri"] or "")
+        named = collector_of(r.at[i, "object_name"], unquote(selector[1]) if selector else None)
+        if named is None or not named.security:
+            continue
+        detail = _impairment(r.loc[i], named.name)
+        if not detail:
+            continue
+        part = _hits(r, r.index == i, "audit.security-collector-impaired", detail=detail)
+        if r.at[i, "resource"] in _WORKLOAD_RESOURCES:
+            part["workload_kind"] = _WORKLOAD_RESOURCES[r.at[i, "resource"]]
+            part["workload"] = r.at[i, "object_name"]
+        rows.append(part)
+    return rows
+
+
+def _impairment(request: pd.Series, collector: str) -> str | None:
+    """How a request on a security collector's object impairs it, or None if it does not."""
+    verb, resource, sub = request["verb"], request["resource"], request["subresource"]
+    if verb in ("delete", "deletecollection") and sub is None:
+        return f"{collector} {resource} deleted"
+    body = _loads(request["raw"]).get("requestObject")
+    if not isinstance(body, dict | list):
+        return None
+    text = orjson.dumps(body).decode()
+    if sub == "scale" or resource == "deployments":
+        spec = body.get("spec") if isinstance(body, dict) else None
+        if isinstance(spec, dict) and spec.get("replicas") == 0:
+            return f"{collector} scaled to 0 replicas"
+    if resource in ("daemonsets", "deployments") and sub is None:
+        moved = [f for f in ("nodeSelector", "nodeAffinity", "nodeName") if f'"{f}"' in text]
+        if moved:
+            return f"{collector} pod template {' and '.join(moved)} changed"
+    return None
 
 
 # --- Falco -----------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ such as pods deleted before it was exported); :func:`hierarchy` renders that fra
 
 Every node carries counts for its whole subtree, computed from the frames on the node's key (the
 same rows that ``inv.focus(**row.focus)`` keeps): Warning events, error log lines, restarts,
-security alerts by severity and an anomaly score.
+security alerts by severity and an anomaly score. A node of the cluster (and the cluster) also
+counts its ``coverage_gaps``: the times a security collector (Falco, a log shipper) had no pod
+running on it while its other pods ran (:func:`obskit.analysis.coverage.coverage_gaps`), so a
+quiet node that nobody watched does not read as a safe one.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ MEASURES: tuple[str, ...] = (
     "alerts",
     *_ALERT_COLUMNS,
     "anomaly_score",
+    "coverage_gaps",
 )
 
 #: What :func:`hierarchy` can colour by: ``health`` or any measure.
@@ -162,6 +166,7 @@ def hierarchy_frame(
         _measure(frame, alerts.loc[alerts["severity"] == severity], column, "sum")
     frame["alerts"] = frame[list(_ALERT_COLUMNS)].sum(axis=1)
     _measure(frame, _score_rows(scores, inv), "anomaly_score", "max")
+    _measure(frame, _coverage_rows(inv, window), "coverage_gaps", "sum")
     frame["health"] = _health(frame)
     frame = frame.drop(columns=["_pods"])
     frame.attrs["view"] = view
@@ -697,6 +702,20 @@ def _restart_rows(inv: Investigation, pods: pd.DataFrame) -> tuple[pd.DataFrame,
     return pd.DataFrame(rows, columns=[*schema.KEY, "w"]), "pod status restartCount (lifetime)"
 
 
+def _coverage_rows(inv: Investigation, window) -> pd.DataFrame:
+    """One row per security collector gap, on its node's key (``w`` = 1)."""
+    from obskit.analysis.coverage import coverage_gaps
+
+    if window is None:
+        return pd.DataFrame(columns=[*schema.KEY, "w"])
+    gaps = coverage_gaps(inv.inventory, window=window, security_only=True, changes=inv.changes)
+    rows = pd.DataFrame({c: None for c in schema.KEY}, index=gaps.index)
+    rows["cluster"] = inv.cluster
+    rows["node"] = gaps["node"]
+    rows["w"] = 1.0
+    return rows
+
+
 def _score_rows(scores: pd.DataFrame | None, inv: Investigation) -> pd.DataFrame:
     """Score rows with their key completed from the inventory, as the signals' keys are."""
     if scores is None:
@@ -793,6 +812,7 @@ _MEASURE_TEXT = {
     "restarts": "restarts",
     "alerts": "security alerts",
     "anomaly_score": "anomaly score",
+    "coverage_gaps": "security collector gaps",
     "health": "health (higher is worse)",
 }
 _CREATED_LINE = "#1d4ed8"
@@ -1099,6 +1119,11 @@ def _hover(frame: pd.DataFrame) -> list[str]:
         score = row["anomaly_score"]
         lines.append(f"anomaly score: {score:.2f}" if pd.notna(score) else "anomaly score: n/a")
         lines.append(f"health: {row['health']:.2f} (higher is worse)")
+        if row["coverage_gaps"]:
+            lines.append(
+                f"<b>security collector gaps: {row['coverage_gaps']}</b> (Falco or the log "
+                "shipper not running while pods ran: silence here is not safety)"
+            )
         if row["kind"] == "Pod":
             if row.get("phase"):
                 reason = (

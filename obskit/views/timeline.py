@@ -11,7 +11,10 @@
 
 Anomaly windows from the analysis are shaded across all rows. Coverage gaps are drawn: where a
 row has no data (Events expired, a scrape gap, a page cap) it is greyed and says ``no data``, so
-an empty stretch is never read as "nothing happened".
+an empty stretch is never read as "nothing happened". So is a security collector's absence
+(:func:`obskit.analysis.coverage.coverage_gaps`): while Falco had no pod running on a node the
+focus ran on, the Falco lane is greyed and says ``falco not running on <node>``; a log shipper's
+absence greys the log row the same way.
 
 Display only is downsampled: every trace holds at most ``max_points`` points
 (:data:`DISPLAY_POINTS` by default; MinMaxLTTB, see :mod:`obskit.views._downsample`), so a
@@ -203,9 +206,30 @@ def timeline(
     lo, hi = (int(t.value) for t in window)
     windows = _anomaly_windows(anomalies, focus, lo, hi)
     rows = [_metric_row(sub.metrics, name, lo, hi, max_points) for name in names]
-    rows.append(_events_row(sub.events, whole.events, windows, lo, hi, max_points))
-    rows.append(_logs_row(sub.logs, whole.logs, lo, hi, max_points))
+    unwatched = _collector_gaps(whole, sub, focus, lo, hi)
+    rows.append(_events_row(sub.events, whole.events, windows, lo, hi, max_points, unwatched))
+    logs = _logs_row(sub.logs, whole.logs, lo, hi, max_points)
+    for gap in unwatched.loc[unwatched["role"] == "logs"].itertuples():
+        logs.gaps.append((gap.start.value, gap.end.value, None, None, _unwatched(gap)))
+    rows.append(logs)
     return _render(rows, windows, lo, hi, focus)
+
+
+def _collector_gaps(whole: Investigation, sub: Investigation, focus: Focus, lo: int, hi: int):
+    """Falco's and the log shippers' coverage gaps on the nodes the focus ran on."""
+    from obskit.analysis.coverage import coverage_gaps
+
+    window = (pd.Timestamp(lo, tz="UTC"), pd.Timestamp(hi, tz="UTC"))
+    gaps = coverage_gaps(whole.inventory, window=window, security_only=True, changes=whole.changes)
+    if focus is not None and len(gaps):
+        nodes = set(sub.inventory["node"].dropna().astype(str))
+        nodes |= set(normalise_focus(focus).get("node") or [])
+        gaps = gaps.loc[gaps["node"].isin(nodes)]
+    return gaps.loc[gaps["collector"].isin(["falco", "log shipper"])]
+
+
+def _unwatched(gap) -> str:
+    return f"{gap.name} not running on {gap.node}"
 
 
 # --- choosing metrics ------------------------------------------------------------------------
@@ -515,10 +539,15 @@ def _events_row(
     lo: int,
     hi: int,
     max_points: int,
+    unwatched: pd.DataFrame,
 ) -> _Row:
-    """Event markers, one lane per source; a lane is grey where its source recorded nothing."""
+    """Event markers, one lane per source; a lane is grey where its source recorded nothing,
+    and the Falco lane where Falco was not running on a node the focus ran on."""
     row = _Row("events", "events")
     sources = [str(s) for s in recorded["source"].dropna().unique()]
+    falco_gaps = unwatched.loc[unwatched["collector"] == "falco"]
+    if len(falco_gaps) and "falco" not in sources:
+        sources.append("falco")
     lanes = [s for s in _LANE_ORDER if s in sources] + sorted(set(sources) - set(_LANE_ORDER))
     if len(windows):
         lanes.append("anomaly")
@@ -546,6 +575,10 @@ def _events_row(
         )
         for a, b in gaps:
             row.gaps.append((a, b, lane_index - 0.42, lane_index + 0.42, f"no {lane} events"))
+        if lane == "falco":
+            for gap in falco_gaps.itertuples():
+                where = (gap.start.value, gap.end.value, lane_index - 0.42, lane_index + 0.42)
+                row.gaps.append((*where, _unwatched(gap)))
         groups = _event_groups(lane, severity[in_lane])
         positions = np.flatnonzero(in_lane)
         for group_name, group_mask, color, size in groups:

@@ -587,3 +587,92 @@ def test_a_disguised_name_is_a_detection():
     assert "(user: U+202E RIGHT-TO-LEFT OVERRIDE, U+202C POP DIRECTIONAL FORMATTING)" in messages[0]
     assert "(object_name: U+200B ZERO WIDTH SPACE)" in messages[1]
     assert disguised["user"].iloc[0] == rlo  # the data keeps the name; the views reveal it
+
+
+# --- a security collector deleted or stopped (T1562.001) ----------------------------------------
+
+
+def _delete_falco_daemonset() -> dict:
+    """Falco's recorded ``kubectl delete deployment`` trace, turned on the falco DaemonSet."""
+    event = orjson.loads((TRACES / "delete_deployment.json").read_bytes().splitlines()[0])
+    event["objectRef"] = {
+        "apiGroup": "apps",
+        "apiVersion": "v1",
+        "name": "falco",
+        "namespace": "falco",
+        "resource": "daemonsets",
+    }
+    event["requestURI"] = "/apis/apps/v1/namespaces/falco/daemonsets/falco"
+    return event
+
+
+def test_deleting_the_falco_daemonset_impairs_defences():
+    found = _detect(_delete_falco_daemonset())
+    assert _fired(found) == ["audit.security-collector-impaired"]
+    hit = found.iloc[0]
+    assert (hit["technique"], hit["rule_severity"]) == ("T1562.001", "high")
+    assert hit["technique_name"] == "Impair Defenses: Disable or Modify Tools"
+    assert (hit["workload_kind"], hit["workload"], hit["user"]) == (
+        "DaemonSet",
+        "falco",
+        "minikube-user",
+    )
+    assert "falco daemonsets deleted" in hit["message"]
+    assert hit["evidence"] == ["8bb19a30-3d68-4fd7-999e-90a9014afac0"]
+
+
+def test_collector_pods_deleted_moved_off_nodes_or_scaled_to_zero():
+    never = {"spec": {"template": {"spec": {"nodeSelector": {"kubernetes.io/hostname": "x"}}}}}
+    found = _detect(
+        _audit(1, verb="delete", resource="pods", name="falco-4v8px", namespace="monitoring"),
+        _audit(
+            2,
+            verb="deletecollection",
+            resource="pods",
+            namespace="logging",
+            uri="/api/v1/namespaces/logging/pods?labelSelector=app.kubernetes.io%2Fname%3Dfluent-bit",
+        ),
+        _audit(3, verb="patch", resource="daemonsets", group="apps", name="falco", body=never),
+        _audit(
+            4,
+            verb="update",
+            resource="deployments",
+            subresource="scale",
+            group="apps",
+            name="datadog-agent",
+            body={"kind": "Scale", "spec": {"replicas": 0}},
+        ),
+    )
+    assert _fired(found) == ["audit.security-collector-impaired"] * 4
+    assert set(found["message"].str.extract(r"\((.*)\)")[0]) == {
+        "falco pods deleted",
+        "log shipper pods deleted",
+        "falco pod template nodeSelector changed",
+        "datadog-agent scaled to 0 replicas",
+    }
+
+
+def test_collectors_left_alone_by_their_controllers_and_other_workloads_are_quiet():
+    found = _detect(
+        # the DaemonSet controller replaces a Falco pod: a cluster component
+        _audit(
+            1,
+            verb="delete",
+            resource="pods",
+            name="falco-4v8px",
+            user="system:serviceaccount:kube-system:daemon-set-controller",
+        ),
+        # an image bump of Falco moves it off no node
+        _audit(
+            2,
+            verb="patch",
+            resource="daemonsets",
+            group="apps",
+            name="falco",
+            body={"spec": {"template": {"spec": {"containers": [{"name": "falco"}]}}}},
+        ),
+        # node-exporter is not a defence; a denied delete of Falco did nothing
+        _audit(3, verb="delete", resource="daemonsets", group="apps", name="node-exporter"),
+        _audit(4, verb="delete", resource="daemonsets", group="apps", name="falco", code=403),
+    )
+    assert "audit.security-collector-impaired" not in _fired(found)

@@ -150,3 +150,17 @@ def hostile() -> obskit.Investigation:
     return obskit.Investigation(
         metrics=metrics, events=events, logs=logs, inventory=inventory, cluster="test"
     )
+
+
+@pytest.fixture(scope="session")
+def falco_stopped():
+    """The cryptominer incident with one node's Falco pod deleted at 19:30, its pods running."""
+    inv = obskit.datasets.load("cryptominer")
+    inventory = inv.inventory.copy()
+    falco = inventory.index[(inventory["workload"] == "falco") & (inventory["kind"] == "Pod")]
+    inventory.loc[falco[0], "deleted"] = pd.Timestamp("2024-09-10T19:30:00Z")
+    node = str(inventory.loc[falco[0], "node"])
+    stopped = obskit.Investigation(
+        inv.metrics, inv.events, inv.logs, inventory, cluster=inv.cluster
+    )
+    return stopped, node

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+import obskit
 from obskit import KEY, InvestigationError
 from obskit.enrich import WORKLOAD_KINDS
 from obskit.views import MEASURES, hierarchy, hierarchy_frame
@@ -288,3 +289,17 @@ def test_border_widths_leave_the_path_bar_drawable(rollout, style):
         assert set(width) == {1, 4}
     else:
         assert width == 3
+
+
+def test_the_node_view_counts_security_collector_gaps(falco_stopped):
+    inv, node = falco_stopped
+    frame = hierarchy_frame(inv, "node").set_index("label")
+    assert frame.loc[node, "coverage_gaps"] == 1
+    assert frame.loc[frame["kind"] == "Node", "coverage_gaps"].sum() == 1
+    assert frame.loc[frame["kind"] == "Cluster", "coverage_gaps"].item() == 1
+    fig = hierarchy(inv, "node", color_by="coverage_gaps")
+    hover = dict(zip(fig.data[0].labels, fig.data[0].hovertext, strict=True))
+    assert "security collector gaps: 1" in hover[node]
+    # the same incident as recorded has none
+    recorded = hierarchy_frame(obskit.datasets.load("cryptominer"), "node")
+    assert recorded["coverage_gaps"].eq(0).all()

@@ -228,3 +228,24 @@ def test_series_entities_at_once_match_one_by_one():
     records = rows.astype("object").where(rows.notna(), None).to_dict("records")
     assert _entities(rows).tolist() == [_entity(r) for r in records]
     assert _entities(rows).tolist() == ["web-1/app", "n1", "n2", "all", "web", "web-2"]
+
+
+def test_a_stopped_falco_greys_the_falco_lane_on_its_node(falco_stopped):
+    inv, node = falco_stopped
+    label = f"falco not running on {node}"
+    fig = timeline(inv, focus={"node": node})
+    assert label in {a.text for a in fig.layout.annotations}
+    layout = fig.layout.to_plotly_json()
+    axis, lanes = next(
+        (k, v["ticktext"])
+        for k, v in layout.items()
+        if k.startswith("yaxis") and "falco" in (v.get("ticktext") or ())
+    )
+    falco_lane = lanes.index("falco") - 0.42
+    shapes = [s for s in fig.layout.shapes if s.yref == "y" + axis[5:] and s.y0 == falco_lane]
+    assert [pd.Timestamp(s.x0, unit="ms", tz="UTC") for s in shapes] == [
+        pd.Timestamp("2024-09-10T19:30:00Z")
+    ]
+    others = inv.inventory.loc[inv.inventory["kind"] == "Node", "name"].astype(str)
+    other = next(n for n in others if n != node)
+    assert label not in {a.text for a in timeline(inv, focus={"node": other}).layout.annotations}
