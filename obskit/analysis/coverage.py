@@ -295,9 +295,7 @@ def _collector_rows(
     changes: pd.DataFrame | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Per collector DaemonSet and node: its summary row, and its gaps."""
-    unready = _not_ready(changes, start, end)
     pods = _daemon_pods(inventory.loc[inventory["kind"] == "Pod"])
-    nodes = _nodes(inventory, pods)
     daemon = pods["daemonset"].notna()
     collectors: dict[tuple[object, str], Collector] = {}
     for _, ds in inventory.loc[inventory["kind"] == "DaemonSet"].iterrows():
@@ -312,6 +310,10 @@ def _collector_rows(
             found = collector_of(name)
             if found is not None:
                 collectors[(ns, name)] = found
+    if not collectors:  # no collector runs as a DaemonSet here: nothing to have a gap
+        return [], []
+    unready = _not_ready(changes, start, end)
+    nodes = _nodes(inventory, pods)
     is_collector = pd.Series(False, index=pods.index)
     for ns, name in collectors:
         is_collector |= daemon & (pods["namespace"] == ns) & (pods["daemonset"] == name)
