@@ -302,3 +302,13 @@ def new_pod(name: str, uid: str, phase: str = "Pending") -> dict:
 
 def iso(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def until(condition, timeout: float = 30.0) -> None:
+    """Wait for ``condition()`` to hold (a watch works on threads of its own)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout}s: {condition.__doc__ or condition}")

@@ -18,6 +18,7 @@ import obskit
 from obskit import schema
 from obskit.live.collect import GAP
 from tests.live.kube_replay import TOKEN, iso, new_pod, replayed_cluster
+from tests.live.kube_replay import until as _until
 
 
 @pytest.fixture
@@ -34,16 +35,6 @@ def api(cluster):
 @pytest.fixture
 def kube(cluster):
     return cluster[1]
-
-
-def _until(condition, timeout: float = 30.0) -> None:
-    """Wait for ``condition()`` to hold (the watch works on its own threads)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {condition.__doc__ or condition}")
 
 
 def _listed(w) -> bool:

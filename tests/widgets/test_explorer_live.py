@@ -24,6 +24,7 @@ from obskit.widgets import Explorer
 from obskit.widgets import explorer as explorer_module
 from obskit.widgets._delta import json_bytes
 from tests.live.kube_replay import new_pod, replayed_cluster
+from tests.live.kube_replay import until as _until
 from tests.widgets.synthetic_live import SyntheticWatch
 
 CHECKOUT = {"namespace": "shop", "workload": "checkout"}
@@ -31,15 +32,6 @@ NEW = "checkout-7d9f8b6c4-live1"
 #: What one tick may send to the browser for a cluster of 3,000 pods, and cost the kernel.
 TICK_BYTES = 200_000
 TICK_CPU = 1.0
-
-
-def _until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {condition.__doc__ or condition}")
 
 
 def _box(explorer: Explorer, pod: str) -> dict | None:
