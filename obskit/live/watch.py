@@ -502,7 +502,8 @@ class Watch:
         with self._lock:
             # the re-read steps replace what the last tick had of them (late samples)
             replaced = _cut_tail(series.chunks, start)
-            series.records += result.records - replaced
+            # the rejects are counted in the watch's own ledger row, with the rest of them
+            series.records += result.records - len(result.rejects) - replaced
             if len(frame):
                 series.chunks.append(frame)
             series.end = end
