@@ -14,7 +14,10 @@ those rows back.
 The audit rules (:data:`RULES`; ideas from the Microsoft Sentinel AKS hunting notebook and the
 SigmaHQ Kubernetes audit rules, code of our own) read what the audit policy logged: the rules on
 pod specs, RBAC objects and ConfigMaps need ``Request`` or ``RequestResponse`` level for those
-resources; the others work on ``Metadata``.
+resources; the others work on ``Metadata``. Each audit rule is one small function registered
+with its metadata right above it (``@_audit_rule(id, title, severity, technique, description)``),
+and :func:`detect` runs every registered rule over the same prepared requests (``_Audit``); a
+new rule is one more such function.
 
 What is *unusual* is learned from the investigation's own history, not from a list:
 
@@ -35,8 +38,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import orjson
@@ -124,13 +129,21 @@ TECHNIQUES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Rule:
-    """One detection rule: short id, title, what it finds, severity and ATT&CK technique."""
+    """One detection rule: short id, title, what it finds, severity and ATT&CK technique.
+
+    ``find`` is the rule's check over the audit requests (None for Falco's rules, whose alerts
+    arrive already found): it returns the mask of the requests it flags, or a :class:`_Found`
+    with the fields its hits set as well.
+    """
 
     id: str
     title: str
     severity: str
     technique: str
     description: str
+    find: Callable[[_Audit], pd.Series | _Found] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def technique_name(self) -> str:
@@ -138,253 +151,11 @@ class Rule:
         return TECHNIQUES.get(self.technique, self.technique)
 
 
-def _rules(*rules: Rule) -> dict[str, Rule]:
-    return {r.id: r for r in rules}
-
-
 #: Every rule :func:`detect` applies, by id (Falco alerts of rules not listed here get the id
-#: ``falco.<slug of the Falco rule name>`` and the technique of their ATT&CK tag).
-RULES: dict[str, Rule] = _rules(
-    Rule(
-        "audit.pod-exec",
-        "Exec or attach into a pod",
-        "low",
-        "T1609",
-        "An exec or attach session into a container, by a subject that opened one in this "
-        "namespace before.",
-    ),
-    Rule(
-        "audit.pod-exec-unusual-subject",
-        "Exec or attach into a pod by a first-seen subject",
-        "high",
-        "T1609",
-        "An exec or attach session into a container by a subject that never opened one in "
-        "this namespace before (in the data or the baseline).",
-    ),
-    Rule(
-        "audit.pod-portforward",
-        "Port-forward to a pod",
-        "medium",
-        "T1572",
-        "A port-forward tunnel to a pod.",
-    ),
-    Rule(
-        "audit.ephemeral-container-added",
-        "Ephemeral container added to a pod",
-        "medium",
-        "T1609",
-        "An ephemeral (debug) container added to a running pod (kubectl debug).",
-    ),
-    Rule(
-        "audit.secrets-list-by-serviceaccount",
-        "Secrets listed by a first-seen service account",
-        "high",
-        "T1552.007",
-        "A service account lists or watches secrets in a namespace where it never did before: "
-        "typical of a stolen pod token harvesting credentials.",
-    ),
-    Rule(
-        "audit.secrets-read-unusual-subject",
-        "Secrets read by a first-seen subject",
-        "medium",
-        "T1552.007",
-        "A subject (not a cluster component) reads secrets in a namespace where it never did "
-        "before.",
-    ),
-    Rule(
-        "audit.serviceaccount-token-unusual-source-ip",
-        "Pod service-account token used from outside the cluster's networks",
-        "high",
-        "T1528",
-        "A pod-bound service-account token calls the API from an address outside the networks "
-        "the cluster's own components (and, with a baseline, its pods) call from.",
-    ),
-    Rule(
-        "audit.serviceaccount-token-requested",
-        "Service-account token requested",
-        "medium",
-        "T1528",
-        "A TokenRequest for a service account by a subject that is not a node or the control "
-        "plane.",
-    ),
-    Rule(
-        "audit.privileged-pod-created",
-        "Privileged pod created",
-        "high",
-        "T1611",
-        "A pod (or a workload's pod template) with a privileged container is created.",
-    ),
-    Rule(
-        "audit.host-namespace-pod-created",
-        "Pod sharing the host's network, PID or IPC namespace created",
-        "medium",
-        "T1611",
-        "A pod (or pod template) with hostNetwork, hostPID or hostIPC is created.",
-    ),
-    Rule(
-        "audit.sensitive-hostpath-pod-created",
-        "Pod mounting a sensitive host path created",
-        "high",
-        "T1611",
-        "A pod (or pod template) mounts a sensitive host path: /, /etc, /proc, /root, the "
-        "container runtime socket, the kubelet's or Kubernetes' configuration.",
-    ),
-    Rule(
-        "audit.hostpath-pod-created",
-        "Pod mounting a host path created",
-        "low",
-        "T1611",
-        "A pod (or pod template) mounts a host path that is not in the sensitive list.",
-    ),
-    Rule(
-        "audit.pod-created-in-kube-namespace",
-        "Pod created in kube-system or kube-public by a non-system subject",
-        "medium",
-        "T1610",
-        "A person or a workload's service account creates a pod in kube-system or "
-        "kube-public, where attackers hide workloads among cluster components.",
-    ),
-    Rule(
-        "audit.serviceaccount-created-in-kube-namespace",
-        "Service account created in kube-system or kube-public by a non-system subject",
-        "medium",
-        "T1136",
-        "A service account is created in kube-system or kube-public by a subject that is not a "
-        "cluster component.",
-    ),
-    Rule(
-        "audit.rbac-cluster-admin-binding",
-        "Binding to cluster-admin created or changed",
-        "high",
-        "T1098.006",
-        "A RoleBinding or ClusterRoleBinding to the cluster-admin ClusterRole is created, "
-        "updated or patched by a subject that is not a cluster component.",
-    ),
-    Rule(
-        "audit.rbac-binding-to-anonymous",
-        "Binding granting a role to anonymous or unauthenticated users",
-        "critical",
-        "T1098.006",
-        "A RoleBinding or ClusterRoleBinding names system:anonymous or system:unauthenticated "
-        "as a subject.",
-    ),
-    Rule(
-        "audit.rbac-wildcard-role",
-        "Role or ClusterRole with wildcard rules created or changed",
-        "medium",
-        "T1098.006",
-        "A Role or ClusterRole whose rules grant '*' verbs or '*' resources is written by a "
-        "subject that is not a cluster component.",
-    ),
-    Rule(
-        "audit.system-clusterrole-modified",
-        "System ClusterRole modified or deleted",
-        "medium",
-        "T1098",
-        "A ClusterRole named system:* is updated, patched or deleted by a subject that is not "
-        "a cluster component.",
-    ),
-    Rule(
-        "audit.anonymous-request-allowed",
-        "Anonymous request allowed",
-        "high",
-        "T1078.001",
-        "A request as system:anonymous was authorized (health and version endpoints excepted).",
-    ),
-    Rule(
-        "audit.cronjob-created",
-        "CronJob created",
-        "low",
-        "T1053.007",
-        "A CronJob is created: a way to persist in a cluster.",
-    ),
-    Rule(
-        "audit.events-deleted",
-        "Kubernetes Events deleted",
-        "medium",
-        "T1070",
-        "Events are deleted by a subject that is not a cluster component: covering tracks.",
-    ),
-    Rule(
-        "audit.security-collector-impaired",
-        "Security collector deleted or stopped",
-        "high",
-        "T1562.001",
-        "A subject that is not a cluster component deletes a security collector (Falco, a log "
-        "shipper, the Datadog agent; obskit.analysis.coverage.COLLECTORS) DaemonSet, "
-        "Deployment or pods, scales it to zero, or changes its pod template's nodeSelector or "
-        "node affinity so that it runs on fewer nodes: the nodes it leaves are unwatched.",
-    ),
-    Rule(
-        "audit.disguised-name",
-        "Name disguised with invisible or direction-changing characters",
-        "high",
-        "T1036.002",
-        "The subject, the object or the namespace of a request has a character that changes "
-        "how the name reads (a right-to-left override, a zero-width space, a control): "
-        "'system:serviceaccount:kube-system:\\u202erellortnoc-tnemyolped' shows as "
-        "'...:deployment-controller'. An attacker's disguise; obskit shows such characters "
-        "as escapes.",
-    ),
-    Rule(
-        "audit.auth-failure-burst",
-        "Burst of 401/403 responses from one source",
-        "medium",
-        "T1110",
-        "At least 5 requests from one source IP answered 401 or 403, each within 5 minutes of "
-        "the previous one: credential guessing or permission probing.",
-    ),
-    Rule(
-        "audit.configmap-with-credentials",
-        "ConfigMap with credentials created or changed",
-        "medium",
-        "T1552",
-        "A ConfigMap written with values that look like credentials (passwords, access keys, "
-        "tokens, private keys), found by obskit.redact.",
-    ),
-    Rule(
-        "falco.terminal-shell-in-container",
-        "Terminal shell in container",
-        "low",
-        "T1059.004",
-        "Falco: an interactive shell started in a container.",
-    ),
-    Rule(
-        "falco.contact-k8s-api-from-container",
-        "Container contacts the Kubernetes API",
-        "low",
-        "T1613",
-        "Falco: a process in a container connects to the API server.",
-    ),
-    Rule(
-        "falco.drop-and-execute-new-binary",
-        "New binary dropped and executed in a container",
-        "critical",
-        "T1105",
-        "Falco: a binary that is not in the image was written and executed.",
-    ),
-    Rule(
-        "falco.miner-pool-connection",
-        "Connection to a cryptocurrency mining pool",
-        "critical",
-        "T1496",
-        "Falco: an outbound connection to a common mining-pool port or domain.",
-    ),
-    Rule(
-        "falco.read-sensitive-file-untrusted",
-        "Sensitive file read by an untrusted program",
-        "medium",
-        "T1555",
-        "Falco: /etc/shadow or a similar file opened by a program not known to need it.",
-    ),
-    Rule(
-        "falco.packet-socket-in-container",
-        "Packet socket created in a container",
-        "low",
-        "T1040",
-        "Falco: a raw packet socket (sniffing) in a container.",
-    ),
-)
+#: ``falco.<slug of the Falco rule name>`` and the technique of their ATT&CK tag). Filled below,
+#: in "the audit rules" (each rule's metadata beside its check) and "Falco's rules".
+RULES: dict[str, Rule] = {}
+
 
 #: Falco (syscall) rule name -> rule id, for the Falco rules :data:`RULES` names.
 _FALCO_IDS: dict[str, str] = {
@@ -586,64 +357,14 @@ def _pod_spec(body: dict, resource: str) -> dict | None:
 
 def _containers(spec: dict) -> list[dict]:
     out: list[dict] = []
-    for field in ("initContainers", "containers", "ephemeralContainers"):
-        out += [c for c in spec.get(field) or [] if isinstance(c, dict)]
+    for kind in ("initContainers", "containers", "ephemeralContainers"):
+        out += [c for c in spec.get(kind) or [] if isinstance(c, dict)]
     return out
 
 
 def _sensitive(path: str) -> bool:
     path = path.rstrip("/") or "/"
     return path in _SENSITIVE_PATHS or path.startswith(tuple(t + "/" for t in _SENSITIVE_TREES))
-
-
-def _pod_findings(spec: dict) -> dict[str, str]:
-    """Rule id -> detail for what a pod spec asks of the host."""
-    found: dict[str, str] = {}
-    privileged = [
-        str(c.get("name"))
-        for c in _containers(spec)
-        if (c.get("securityContext") or {}).get("privileged") is True
-    ]
-    if privileged:
-        found["audit.privileged-pod-created"] = f"privileged container(s) {', '.join(privileged)}"
-    shared = [flag for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag) is True]
-    if shared:
-        found["audit.host-namespace-pod-created"] = ", ".join(shared)
-    paths = [
-        str((v.get("hostPath") or {}).get("path"))
-        for v in spec.get("volumes") or []
-        if isinstance(v, dict) and isinstance(v.get("hostPath"), dict)
-    ]
-    sensitive = [p for p in paths if _sensitive(p)]
-    if sensitive:
-        found["audit.sensitive-hostpath-pod-created"] = f"hostPath {', '.join(sensitive)}"
-    elif paths:
-        found["audit.hostpath-pod-created"] = f"hostPath {', '.join(paths)}"
-    return found
-
-
-def _rbac_findings(body: dict, resource: str, name: str | None) -> dict[str, str]:
-    found: dict[str, str] = {}
-    if resource in ("rolebindings", "clusterrolebindings"):
-        role = body.get("roleRef") if isinstance(body.get("roleRef"), dict) else {}
-        subjects = [s for s in body.get("subjects") or [] if isinstance(s, dict)]
-        if role.get("name") == "cluster-admin":
-            who = ", ".join(f"{s.get('kind')} {s.get('name')}" for s in subjects)
-            found["audit.rbac-cluster-admin-binding"] = f"cluster-admin to {who or '?'}"
-        anonymous = [s.get("name") for s in subjects if s.get("name") in _ANONYMOUS]
-        if anonymous:
-            found["audit.rbac-binding-to-anonymous"] = (
-                f"{role.get('kind', 'role')} {role.get('name')} to {', '.join(anonymous)}"
-            )
-    elif resource in ("roles", "clusterroles"):
-        for rule in body.get("rules") or []:
-            if not isinstance(rule, dict):
-                continue
-            wild = [f for f in ("verbs", "resources") if "*" in (rule.get(f) or [])]
-            if wild:
-                found["audit.rbac-wildcard-role"] = f"'*' in {' and '.join(wild)}"
-                break
-    return found
 
 
 def _slug(name: str) -> str:
@@ -805,214 +526,672 @@ def _hits(
     return part
 
 
+# --- what the audit rules read -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The requests a rule flags (a mask over them) and the fields its hits set."""
+
+    mask: pd.Series
+    columns: dict[str, object] = field(default_factory=dict)
+
+
+class _Audit:
+    """The audit requests with what several rules read from them, each computed once."""
+
+    def __init__(self, requests: pd.DataFrame, base: _Baseline) -> None:
+        self.r = requests
+        self.history = base.history
+        self.base = base
+        self.verb = requests["verb"]
+        self.resource = requests["resource"]
+        self.sub = requests["subresource"]
+        code = requests["response_code"]
+        self.allowed = (requests["decision"] != "forbid") & ~(code >= 400).fillna(False)
+        self.system = _is_system(requests["user"])
+        self.learning = base.learning(requests["timestamp"])
+        self.pods = self.resource == "pods"
+        self.none = pd.Series(False, index=requests.index)
+
+    def known(self, activity: pd.Series) -> pd.DataFrame | None:
+        """The baseline history's requests of an activity (``activity``: a mask over it)."""
+        if self.history is None or self.history.empty:
+            return None
+        return self.history.loc[activity]
+
+    def first_seen(self, mask: pd.Series, known: pd.DataFrame | None) -> pd.Series:
+        """Requests under ``mask`` whose subject never did that in the namespace before."""
+        done = self.r.loc[mask]
+        unusual = _first(done, ["ns", "user"], known) & ~self.learning.loc[done.index]
+        return unusual.reindex(self.r.index, fill_value=False)
+
+    @cached_property
+    def bound(self) -> pd.Series:
+        """Requests made with a pod-bound service-account token."""
+        r = self.r
+        return r["sa"].notna() & r["raw"].fillna("").str.contains(_POD_NAME, regex=False)
+
+    @cached_property
+    def actor(self) -> dict[str, pd.Series]:
+        """Where the caller is: its service account's namespace, its token's pod and node."""
+        r, bound = self.r, self.bound
+        token_pod = pd.Series(None, index=r.index, dtype="object")
+        token_node = pd.Series(None, index=r.index, dtype="object")
+        for i in r.index[bound]:
+            extra = (_loads(r.at[i, "raw"]).get("user") or {}).get("extra") or {}
+            token_pod[i] = (extra.get(_POD_NAME) or [None])[0]
+            token_node[i] = (extra.get(_NODE_NAME) or [None])[0]
+        namespace = r["sa"].str.split(":").str[0].where(r["sa"].notna(), r["namespace"])
+        return {
+            "namespace": namespace,
+            "pod": token_pod.where(bound, None),
+            "node": token_node.where(bound, None),
+        }
+
+    @cached_property
+    def sessions(self) -> pd.Series:
+        """Allowed exec and attach sessions into pods."""
+        return self.pods & self.sub.isin(["exec", "attach"]) & self.allowed
+
+    @cached_property
+    def unusual_sessions(self) -> pd.Series:
+        """Sessions by a subject that never opened one in the namespace before."""
+        if not self.sessions.any():
+            return self.none
+        h = self.history
+        known = None
+        if h is not None:
+            known = self.known(
+                (h["resource"] == "pods") & h["subresource"].isin(["exec", "attach"])
+            )
+        return self.first_seen(self.sessions, known)
+
+    @cached_property
+    def secret_reads(self) -> pd.Series:
+        """Allowed reads of secrets by subjects that are not cluster components."""
+        reads = (self.resource == "secrets") & self.sub.isna()
+        return reads & self.verb.isin(["get", "list", "watch"]) & self.allowed & ~self.system
+
+    @cached_property
+    def unusual_secret_reads(self) -> pd.Series:
+        """Secret reads by a subject that never read secrets in the namespace before."""
+        if not self.secret_reads.any():
+            return self.none
+        h = self.history
+        known = None
+        if h is not None:
+            known = self.known(
+                (h["resource"] == "secrets") & h["verb"].isin(["get", "list", "watch"])
+            )
+        return self.first_seen(self.secret_reads, known)
+
+    @cached_property
+    def reader(self) -> dict[str, pd.Series]:
+        """Who read the secrets: the actor, in the namespace read, at its token's pod or its own."""
+        reader = dict(self.actor)
+        reader["namespace"] = self.r["ns"]
+        reader["pod"] = reader["pod"].where(reader["pod"].notna(), self.r["pod"])
+        return reader
+
+    @cached_property
+    def by_serviceaccount(self) -> pd.Series:
+        """Lists and watches by service accounts."""
+        return self.r["sa"].notna() & self.verb.isin(["list", "watch"])
+
+    @cached_property
+    def written(self) -> list[tuple[object, str, dict]]:
+        """(request, resource, object) of the pod specs, RBAC objects and ConfigMaps written."""
+        r = self.r
+        writes = self.verb.isin(_WRITES) & self.resource.isin(_BODY_RESOURCES) & self.sub.isna()
+        writes &= r["raw"].fillna("").str.contains('"requestObject"|"responseObject"', regex=True)
+        out = []
+        for i in r.index[writes]:
+            event = _loads(r.at[i, "raw"])
+            body = event.get("requestObject")
+            if not isinstance(body, dict) or body.get("kind") == "Status":
+                body = event.get("responseObject")
+            if isinstance(body, dict):
+                out.append((i, r.at[i, "resource"], body))
+        return out
+
+    @cached_property
+    def created_in_kube_namespace(self) -> pd.Series:
+        """Creations in kube-system or kube-public by subjects that are not cluster components."""
+        kube = self.r["namespace"].isin(_KUBE_NAMESPACES) & (self.verb == "create")
+        return kube & self.sub.isna() & ~self.system
+
+
+_Check = TypeVar("_Check", bound=Callable)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """The written objects a rule checks: of which resources, by whom, the object or its pod
+    spec. The rule's check takes that one object and returns its hit's detail, or None."""
+
+    resources: frozenset[str]
+    people_only: bool = False
+    pod_spec: bool = False
+
+    def find(self, check: Callable[[dict], str | None]) -> Callable[[_Audit], _Found]:
+        """The rule's find: ``check`` over every object written of these resources."""
+
+        def find(a: _Audit) -> _Found:
+            details = {}
+            for i, resource, body in a.written:
+                if resource not in self.resources or (self.people_only and a.system[i]):
+                    continue
+                checked = _pod_spec(body, resource) if self.pod_spec else body
+                detail = check(checked) if checked else None
+                if detail:
+                    details[i] = detail
+            return _written_hits(a.r, details)
+
+        return find
+
+
+_POD_SPECS = _Written(frozenset({"pods", *_WORKLOAD_RESOURCES}), pod_spec=True)
+_BINDINGS = _Written(frozenset({"rolebindings", "clusterrolebindings"}), people_only=True)
+_ROLES = _Written(frozenset({"roles", "clusterroles"}), people_only=True)
+_CONFIGMAPS = _Written(frozenset({"configmaps"}))
+
+
+def _written_hits(r: pd.DataFrame, details: dict[object, str]) -> _Found:
+    """Requests that wrote a flagged object: their detail, and a workload's kind and name."""
+    workload = r["resource"].isin(_WORKLOAD_RESOURCES)
+    kind = r["resource"].map(_WORKLOAD_RESOURCES).astype("object")
+    columns = {
+        "detail": pd.Series(details, dtype="object"),
+        "workload_kind": r["workload_kind"].mask(workload, kind),
+        "workload": r["workload"].mask(workload, r["object_name"]),
+    }
+    return _Found(pd.Series(r.index.isin(list(details)), index=r.index), columns)
+
+
+def _audit_rule(
+    id: str,
+    title: str,
+    severity: str,
+    technique: str,
+    description: str,
+    *,
+    written: _Written | None = None,
+) -> Callable[[_Check], _Check]:
+    """Register the check below as audit rule ``id`` in :data:`RULES`. It takes the requests
+    (:class:`_Audit`) and returns the mask of those it flags, or a :class:`_Found`; with
+    ``written``, it takes one written object and returns the hit's detail, or None."""
+
+    def register(check: _Check) -> _Check:
+        find = written.find(check) if written is not None else check
+        RULES[id] = Rule(id, title, severity, technique, description, find=find)
+        return check
+
+    return register
+
+
+# --- the audit rules (each rule's metadata beside its check) -----------------------------------
+
+
+@_audit_rule(
+    "audit.pod-exec",
+    "Exec or attach into a pod",
+    "low",
+    "T1609",
+    "An exec or attach session into a container, by a subject that opened one in this "
+    "namespace before.",
+)
+def _pod_exec(a: _Audit) -> pd.Series:
+    return a.sessions & ~a.unusual_sessions
+
+
+@_audit_rule(
+    "audit.pod-exec-unusual-subject",
+    "Exec or attach into a pod by a first-seen subject",
+    "high",
+    "T1609",
+    "An exec or attach session into a container by a subject that never opened one in "
+    "this namespace before (in the data or the baseline).",
+)
+def _pod_exec_unusual_subject(a: _Audit) -> pd.Series:
+    return a.unusual_sessions
+
+
+@_audit_rule(
+    "audit.pod-portforward",
+    "Port-forward to a pod",
+    "medium",
+    "T1572",
+    "A port-forward tunnel to a pod.",
+)
+def _pod_portforward(a: _Audit) -> pd.Series:
+    return a.pods & (a.sub == "portforward") & a.allowed
+
+
+@_audit_rule(
+    "audit.ephemeral-container-added",
+    "Ephemeral container added to a pod",
+    "medium",
+    "T1609",
+    "An ephemeral (debug) container added to a running pod (kubectl debug).",
+)
+def _ephemeral_container_added(a: _Audit) -> pd.Series:
+    added = a.pods & (a.sub == "ephemeralcontainers") & a.verb.isin(["update", "patch"])
+    return added & a.allowed
+
+
+@_audit_rule(
+    "audit.secrets-list-by-serviceaccount",
+    "Secrets listed by a first-seen service account",
+    "high",
+    "T1552.007",
+    "A service account lists or watches secrets in a namespace where it never did before: "
+    "typical of a stolen pod token harvesting credentials.",
+)
+def _secrets_list_by_serviceaccount(a: _Audit) -> _Found:
+    return _Found(a.unusual_secret_reads & a.by_serviceaccount, a.reader)
+
+
+@_audit_rule(
+    "audit.secrets-read-unusual-subject",
+    "Secrets read by a first-seen subject",
+    "medium",
+    "T1552.007",
+    "A subject (not a cluster component) reads secrets in a namespace where it never did before.",
+)
+def _secrets_read_unusual_subject(a: _Audit) -> _Found:
+    return _Found(a.unusual_secret_reads & ~a.by_serviceaccount, a.reader)
+
+
+@_audit_rule(
+    "audit.serviceaccount-token-unusual-source-ip",
+    "Pod service-account token used from outside the cluster's networks",
+    "high",
+    "T1528",
+    "A pod-bound service-account token calls the API from an address outside the networks "
+    "the cluster's own components (and, with a baseline, its pods) call from.",
+)
+def _serviceaccount_token_unusual_source_ip(a: _Audit) -> pd.Series | _Found:
+    if not a.bound.any():
+        return a.none
+    r, history = a.r, a.history
+    network = _networks(r["source_ip"])
+    usual = set(network[a.system & network.notna()])
+    if history is not None and not history.empty:
+        calls = _is_system(history["user"]) | history["sa"].notna()
+        usual |= set(_networks(history.loc[calls, "source_ip"]).dropna())
+    if a.base.end is not None:
+        usual |= set(network[a.learning & (a.system | r["sa"].notna())].dropna())
+    if not usual:
+        return a.none
+    outside = a.bound & network.notna() & ~network.isin(usual)
+    where = f", outside the cluster's {len(usual)} usual network(s)"
+    detail = "from " + r["source_ip"].fillna("?") + where
+    return _Found(outside, {"detail": detail, **a.actor})
+
+
+@_audit_rule(
+    "audit.serviceaccount-token-requested",
+    "Service-account token requested",
+    "medium",
+    "T1528",
+    "A TokenRequest for a service account by a subject that is not a node or the control plane.",
+)
+def _serviceaccount_token_requested(a: _Audit) -> pd.Series:
+    token = (a.resource == "serviceaccounts") & (a.sub == "token")
+    return token & (a.verb == "create") & ~a.system
+
+
+@_audit_rule(
+    "audit.privileged-pod-created",
+    "Privileged pod created",
+    "high",
+    "T1611",
+    "A pod (or a workload's pod template) with a privileged container is created.",
+    written=_POD_SPECS,
+)
+def _privileged_pod_created(spec: dict) -> str | None:
+    names = [
+        str(c.get("name"))
+        for c in _containers(spec)
+        if (c.get("securityContext") or {}).get("privileged") is True
+    ]
+    return f"privileged container(s) {', '.join(names)}" if names else None
+
+
+@_audit_rule(
+    "audit.host-namespace-pod-created",
+    "Pod sharing the host's network, PID or IPC namespace created",
+    "medium",
+    "T1611",
+    "A pod (or pod template) with hostNetwork, hostPID or hostIPC is created.",
+    written=_POD_SPECS,
+)
+def _host_namespace_pod_created(spec: dict) -> str | None:
+    shared = [flag for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag) is True]
+    return ", ".join(shared) or None
+
+
+def _host_paths(spec: dict) -> list[str]:
+    return [
+        str((v.get("hostPath") or {}).get("path"))
+        for v in spec.get("volumes") or []
+        if isinstance(v, dict) and isinstance(v.get("hostPath"), dict)
+    ]
+
+
+@_audit_rule(
+    "audit.sensitive-hostpath-pod-created",
+    "Pod mounting a sensitive host path created",
+    "high",
+    "T1611",
+    "A pod (or pod template) mounts a sensitive host path: /, /etc, /proc, /root, the "
+    "container runtime socket, the kubelet's or Kubernetes' configuration.",
+    written=_POD_SPECS,
+)
+def _sensitive_hostpath_pod_created(spec: dict) -> str | None:
+    sensitive = [p for p in _host_paths(spec) if _sensitive(p)]
+    return f"hostPath {', '.join(sensitive)}" if sensitive else None
+
+
+@_audit_rule(
+    "audit.hostpath-pod-created",
+    "Pod mounting a host path created",
+    "low",
+    "T1611",
+    "A pod (or pod template) mounts a host path that is not in the sensitive list.",
+    written=_POD_SPECS,
+)
+def _hostpath_pod_created(spec: dict) -> str | None:
+    paths = _host_paths(spec)
+    # a pod with a sensitive path is the sensitive rule's hit alone
+    if not paths or any(_sensitive(p) for p in paths):
+        return None
+    return f"hostPath {', '.join(paths)}"
+
+
+@_audit_rule(
+    "audit.pod-created-in-kube-namespace",
+    "Pod created in kube-system or kube-public by a non-system subject",
+    "medium",
+    "T1610",
+    "A person or a workload's service account creates a pod in kube-system or "
+    "kube-public, where attackers hide workloads among cluster components.",
+)
+def _pod_created_in_kube_namespace(a: _Audit) -> pd.Series:
+    return a.created_in_kube_namespace & a.pods
+
+
+@_audit_rule(
+    "audit.serviceaccount-created-in-kube-namespace",
+    "Service account created in kube-system or kube-public by a non-system subject",
+    "medium",
+    "T1136",
+    "A service account is created in kube-system or kube-public by a subject that is not a "
+    "cluster component.",
+)
+def _serviceaccount_created_in_kube_namespace(a: _Audit) -> pd.Series:
+    return a.created_in_kube_namespace & (a.resource == "serviceaccounts")
+
+
+def _binding(body: dict) -> tuple[dict, list[dict]]:
+    """A RoleBinding's or ClusterRoleBinding's roleRef and subjects."""
+    role = body.get("roleRef") if isinstance(body.get("roleRef"), dict) else {}
+    return role, [s for s in body.get("subjects") or [] if isinstance(s, dict)]
+
+
+@_audit_rule(
+    "audit.rbac-cluster-admin-binding",
+    "Binding to cluster-admin created or changed",
+    "high",
+    "T1098.006",
+    "A RoleBinding or ClusterRoleBinding to the cluster-admin ClusterRole is created, "
+    "updated or patched by a subject that is not a cluster component.",
+    written=_BINDINGS,
+)
+def _rbac_cluster_admin_binding(body: dict) -> str | None:
+    role, subjects = _binding(body)
+    if role.get("name") != "cluster-admin":
+        return None
+    who = ", ".join(f"{s.get('kind')} {s.get('name')}" for s in subjects)
+    return f"cluster-admin to {who or '?'}"
+
+
+@_audit_rule(
+    "audit.rbac-binding-to-anonymous",
+    "Binding granting a role to anonymous or unauthenticated users",
+    "critical",
+    "T1098.006",
+    "A RoleBinding or ClusterRoleBinding names system:anonymous or system:unauthenticated "
+    "as a subject.",
+    written=_BINDINGS,
+)
+def _rbac_binding_to_anonymous(body: dict) -> str | None:
+    role, subjects = _binding(body)
+    anonymous = [s.get("name") for s in subjects if s.get("name") in _ANONYMOUS]
+    if not anonymous:
+        return None
+    return f"{role.get('kind', 'role')} {role.get('name')} to {', '.join(anonymous)}"
+
+
+@_audit_rule(
+    "audit.rbac-wildcard-role",
+    "Role or ClusterRole with wildcard rules created or changed",
+    "medium",
+    "T1098.006",
+    "A Role or ClusterRole whose rules grant '*' verbs or '*' resources is written by a "
+    "subject that is not a cluster component.",
+    written=_ROLES,
+)
+def _rbac_wildcard_role(body: dict) -> str | None:
+    for rule in body.get("rules") or []:
+        if not isinstance(rule, dict):
+            continue
+        wild = [f for f in ("verbs", "resources") if "*" in (rule.get(f) or [])]
+        if wild:
+            return f"'*' in {' and '.join(wild)}"
+    return None
+
+
+@_audit_rule(
+    "audit.system-clusterrole-modified",
+    "System ClusterRole modified or deleted",
+    "medium",
+    "T1098",
+    "A ClusterRole named system:* is updated, patched or deleted by a subject that is not "
+    "a cluster component.",
+)
+def _system_clusterrole_modified(a: _Audit) -> pd.Series:
+    named = a.r["object_name"].fillna("").str.startswith("system:")
+    return (
+        (a.resource == "clusterroles")
+        & named
+        & a.verb.isin(["update", "patch", "delete"])
+        & ~a.system
+    )
+
+
+@_audit_rule(
+    "audit.anonymous-request-allowed",
+    "Anonymous request allowed",
+    "high",
+    "T1078.001",
+    "A request as system:anonymous was authorized (health and version endpoints excepted).",
+)
+def _anonymous_request_allowed(a: _Audit) -> pd.Series:
+    r = a.r
+    health = r["request_uri"].fillna("").str.match(_HEALTH)
+    return (r["user"] == "system:anonymous") & (r["decision"] == "allow") & ~health
+
+
+@_audit_rule(
+    "audit.cronjob-created",
+    "CronJob created",
+    "low",
+    "T1053.007",
+    "A CronJob is created: a way to persist in a cluster.",
+)
+def _cronjob_created(a: _Audit) -> pd.Series:
+    return (a.resource == "cronjobs") & (a.verb == "create") & a.sub.isna()
+
+
+@_audit_rule(
+    "audit.events-deleted",
+    "Kubernetes Events deleted",
+    "medium",
+    "T1070",
+    "Events are deleted by a subject that is not a cluster component: covering tracks.",
+)
+def _events_deleted(a: _Audit) -> pd.Series:
+    return (a.resource == "events") & a.verb.isin(["delete", "deletecollection"]) & ~a.system
+
+
+@_audit_rule(
+    "audit.security-collector-impaired",
+    "Security collector deleted or stopped",
+    "high",
+    "T1562.001",
+    "A subject that is not a cluster component deletes a security collector (Falco, a log "
+    "shipper, the Datadog agent; obskit.analysis.coverage.COLLECTORS) DaemonSet, "
+    "Deployment or pods, scales it to zero, or changes its pod template's nodeSelector or "
+    "node affinity so that it runs on fewer nodes: the nodes it leaves are unwatched.",
+)
+def _security_collector_impaired(a: _Audit) -> _Found:
+    from urllib.parse import unquote
+
+    from obskit.analysis.coverage import collector_of
+
+    r = a.r
+    candidates = a.allowed & ~a.system & r["resource"].isin(_COLLECTOR_RESOURCES)
+    candidates &= r["verb"].isin(["delete", "deletecollection", "update", "patch"])
+    details = {}
+    for i in r.index[candidates]:
+        selector = _LABEL_SELECTOR.search(r.at[i, "request_uri"] or "")
+        named = collector_of(r.at[i, "object_name"], unquote(selector[1]) if selector else None)
+        if named is not None and named.security:
+            detail = _impairment(r.loc[i], named.name)
+            if detail:
+                details[i] = detail
+    return _written_hits(r, details)
+
+
+@_audit_rule(
+    "audit.disguised-name",
+    "Name disguised with invisible or direction-changing characters",
+    "high",
+    "T1036.002",
+    "The subject, the object or the namespace of a request has a character that changes "
+    "how the name reads (a right-to-left override, a zero-width space, a control): "
+    "'system:serviceaccount:kube-system:\\u202erellortnoc-tnemyolped' shows as "
+    "'...:deployment-controller'. An attacker's disguise; obskit shows such characters "
+    "as escapes.",
+)
+def _disguised_name(a: _Audit) -> _Found:
+    disguised = _disguised(a.r, ("user", "object_name", "namespace"))
+    return _Found(disguised.notna(), {"detail": disguised})
+
+
+@_audit_rule(
+    "audit.auth-failure-burst",
+    "Burst of 401/403 responses from one source",
+    "medium",
+    "T1110",
+    "At least 5 requests from one source IP answered 401 or 403, each within 5 minutes of "
+    "the previous one: credential guessing or permission probing.",
+)
+def _auth_failure_burst(a: _Audit) -> _Found:
+    # one burst per source address, whatever the objects: the key says nothing of one entity
+    r = a.r
+    failures = r["response_code"].isin([401, 403]) & r["source_ip"].notna()
+    key = ("namespace", "pod", "container", "node", "workload", "workload_kind")
+    unset = dict.fromkeys((*key, "object_kind", "object_name"))
+    return _Found(failures, {"group": r["source_ip"], **unset})
+
+
+@_audit_rule(
+    "audit.configmap-with-credentials",
+    "ConfigMap with credentials created or changed",
+    "medium",
+    "T1552",
+    "A ConfigMap written with values that look like credentials (passwords, access keys, "
+    "tokens, private keys), found by obskit.redact.",
+    written=_CONFIGMAPS,
+)
+def _configmap_with_credentials(body: dict) -> str | None:
+    data = {k: body.get(k) for k in ("data", "binaryData") if body.get(k)}
+    _, counts = redact(orjson.dumps(data).decode(), return_counts=True)
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items()) if counts else None
+
+
+# --- Falco's rules (found by Falco: metadata only) ---------------------------------------------
+
+RULES.update(
+    (rule.id, rule)
+    for rule in (
+        Rule(
+            "falco.terminal-shell-in-container",
+            "Terminal shell in container",
+            "low",
+            "T1059.004",
+            "Falco: an interactive shell started in a container.",
+        ),
+        Rule(
+            "falco.contact-k8s-api-from-container",
+            "Container contacts the Kubernetes API",
+            "low",
+            "T1613",
+            "Falco: a process in a container connects to the API server.",
+        ),
+        Rule(
+            "falco.drop-and-execute-new-binary",
+            "New binary dropped and executed in a container",
+            "critical",
+            "T1105",
+            "Falco: a binary that is not in the image was written and executed.",
+        ),
+        Rule(
+            "falco.miner-pool-connection",
+            "Connection to a cryptocurrency mining pool",
+            "critical",
+            "T1496",
+            "Falco: an outbound connection to a common mining-pool port or domain.",
+        ),
+        Rule(
+            "falco.read-sensitive-file-untrusted",
+            "Sensitive file read by an untrusted program",
+            "medium",
+            "T1555",
+            "Falco: /etc/shadow or a similar file opened by a program not known to need it.",
+        ),
+        Rule(
+            "falco.packet-socket-in-container",
+            "Packet socket created in a container",
+            "low",
+            "T1040",
+            "Falco: a raw packet socket (sniffing) in a container.",
+        ),
+    )
+)
+
+
 def _audit_hits(requests: pd.DataFrame, base: _Baseline) -> pd.DataFrame:
     """Every audit rule over the requests, as one frame of hits (one row per request and rule)."""
     if requests.empty:
         return pd.DataFrame()
-    r = requests
-    history = base.history
-    verb, resource, sub = r["verb"], r["resource"], r["subresource"]
-    code = r["response_code"]
-    allowed = (r["decision"] != "forbid") & ~(code >= 400).fillna(False)
-    system = _is_system(r["user"])
-    learning = base.learning(r["timestamp"])
-    hits: list[pd.DataFrame] = []
-
-    # pod-bound service-account tokens: the pod (and node) the token belongs to
-    bound = r["sa"].notna() & r["raw"].fillna("").str.contains(_POD_NAME, regex=False)
-    token_pod = pd.Series(None, index=r.index, dtype="object")
-    token_node = pd.Series(None, index=r.index, dtype="object")
-    for i in r.index[bound]:
-        extra = (_loads(r.at[i, "raw"]).get("user") or {}).get("extra") or {}
-        token_pod[i] = (extra.get(_POD_NAME) or [None])[0]
-        token_node[i] = (extra.get(_NODE_NAME) or [None])[0]
-    actor_ns = r["sa"].str.split(":").str[0].where(r["sa"].notna(), r["namespace"])
-    actor = {"namespace": actor_ns, "pod": token_pod.where(bound, None), "node": token_node}
-    actor["node"] = actor["node"].where(bound, None)
-
-    # exec / attach / port-forward / ephemeral containers
-    pods = resource == "pods"
-    session = pods & sub.isin(["exec", "attach"]) & allowed
-    if session.any():
-        known = None
-        if history is not None and not history.empty:
-            known = history.loc[
-                (history["resource"] == "pods") & history["subresource"].isin(["exec", "attach"])
-            ]
-        sessions = r.loc[session]
-        unusual = _first(sessions, ["ns", "user"], known) & ~learning.loc[sessions.index]
-        hits.append(_hits(sessions, unusual, "audit.pod-exec-unusual-subject"))
-        hits.append(_hits(sessions, ~unusual, "audit.pod-exec"))
-    hits.append(_hits(r, pods & (sub == "portforward") & allowed, "audit.pod-portforward"))
-    hits.append(
-        _hits(
-            r,
-            pods & (sub == "ephemeralcontainers") & verb.isin(["update", "patch"]) & allowed,
-            "audit.ephemeral-container-added",
-        )
-    )
-
-    # secrets read by first-seen subjects (cluster components excepted)
-    reads = (resource == "secrets") & sub.isna() & verb.isin(["get", "list", "watch"])
-    reads &= allowed & ~system
-    if reads.any():
-        known = None
-        if history is not None and not history.empty:
-            known = history.loc[
-                (history["resource"] == "secrets") & history["verb"].isin(["get", "list", "watch"])
-            ]
-        secret_reads = r.loc[reads]
-        unusual = _first(secret_reads, ["ns", "user"], known) & ~learning.loc[secret_reads.index]
-        by_sa = secret_reads["sa"].notna() & secret_reads["verb"].isin(["list", "watch"])
-        overrides = {k: v.loc[secret_reads.index] for k, v in actor.items()}
-        overrides["namespace"] = secret_reads["ns"]
-        overrides["pod"] = overrides["pod"].where(overrides["pod"].notna(), secret_reads["pod"])
-        hits.append(
-            _hits(
-                secret_reads, unusual & by_sa, "audit.secrets-list-by-serviceaccount", **overrides
-            )
-        )
-        hits.append(
-            _hits(secret_reads, unusual & ~by_sa, "audit.secrets-read-unusual-subject", **overrides)
-        )
-
-    # a pod's token used from outside the networks the cluster calls from
-    if bound.any():
-        network = _networks(r["source_ip"])
-        usual = set(network[system & network.notna()])
-        if history is not None and not history.empty:
-            h_sys = _is_system(history["user"]) | history["sa"].notna()
-            usual |= set(_networks(history.loc[h_sys, "source_ip"]).dropna())
-        if base.end is not None:
-            inside = learning & (system | r["sa"].notna())
-            usual |= set(network[inside].dropna())
-        if usual:
-            outside = bound & network.notna() & ~network.isin(usual)
-            hits.append(
-                _hits(
-                    r,
-                    outside,
-                    "audit.serviceaccount-token-unusual-source-ip",
-                    detail=(
-                        "from "
-                        + r["source_ip"].fillna("?")
-                        + ", outside the cluster's "
-                        + str(len(usual))
-                        + " usual network(s)"
-                    ),
-                    **actor,
-                )
-            )
-
-    hits.append(
-        _hits(
-            r,
-            (resource == "serviceaccounts") & (sub == "token") & (verb == "create") & ~system,
-            "audit.serviceaccount-token-requested",
-        )
-    )
-
-    # objects with a body: pod specs, RBAC, ConfigMaps
-    writes = verb.isin(_WRITES) & resource.isin(_BODY_RESOURCES) & sub.isna()
-    writes &= r["raw"].fillna("").str.contains('"requestObject"|"responseObject"', regex=True)
-    rows = []
-    for i in r.index[writes]:
-        event = _loads(r.at[i, "raw"])
-        body = event.get("requestObject")
-        if not isinstance(body, dict) or body.get("kind") == "Status":
-            body = event.get("responseObject")
-        if not isinstance(body, dict):
+    audit = _Audit(requests, base)
+    hits = []
+    for rule in RULES.values():
+        if rule.find is None:
             continue
-        res = r.at[i, "resource"]
-        found: dict[str, str] = {}
-        if res == "pods" or res in _WORKLOAD_RESOURCES:
-            spec = _pod_spec(body, res)
-            found = _pod_findings(spec) if spec else {}
-        elif res == "configmaps":
-            data = {k: body.get(k) for k in ("data", "binaryData") if body.get(k)}
-            _, counts = redact(orjson.dumps(data).decode(), return_counts=True)
-            if counts:
-                found["audit.configmap-with-credentials"] = ", ".join(
-                    f"{n} {kind}" for kind, n in counts.items()
-                )
-        elif not system[i]:
-            found = _rbac_findings(body, res, r.at[i, "object_name"])
-        for rule, detail in found.items():
-            rows.append((i, rule, detail))
-    for i, rule, detail in rows:
-        part = _hits(r, r.index == i, rule, detail=detail)
-        res = r.at[i, "resource"]
-        if res in _WORKLOAD_RESOURCES:
-            part["workload_kind"] = _WORKLOAD_RESOURCES[res]
-            part["workload"] = r.at[i, "object_name"]
-        hits.append(part)
-
-    kube_ns = r["namespace"].isin(_KUBE_NAMESPACES) & (verb == "create") & sub.isna() & ~system
-    hits.append(_hits(r, kube_ns & pods, "audit.pod-created-in-kube-namespace"))
-    hits.append(
-        _hits(
-            r,
-            kube_ns & (resource == "serviceaccounts"),
-            "audit.serviceaccount-created-in-kube-namespace",
-        )
-    )
-    hits.append(
-        _hits(
-            r,
-            (resource == "clusterroles")
-            & r["object_name"].fillna("").str.startswith("system:")
-            & verb.isin(["update", "patch", "delete"])
-            & ~system,
-            "audit.system-clusterrole-modified",
-        )
-    )
-    hits.append(
-        _hits(
-            r,
-            (r["user"] == "system:anonymous")
-            & (r["decision"] == "allow")
-            & ~r["request_uri"].fillna("").str.match(_HEALTH),
-            "audit.anonymous-request-allowed",
-        )
-    )
-    hits.append(
-        _hits(
-            r, (resource == "cronjobs") & (verb == "create") & sub.isna(), "audit.cronjob-created"
-        )
-    )
-    hits.append(
-        _hits(
-            r,
-            (resource == "events") & verb.isin(["delete", "deletecollection"]) & ~system,
-            "audit.events-deleted",
-        )
-    )
-    hits += _collector_hits(r, allowed & ~system)
-    disguised = _disguised(r, ("user", "object_name", "namespace"))
-    hits.append(_hits(r, disguised.notna(), "audit.disguised-name", detail=disguised))
-    failures = code.isin([401, 403]) & r["source_ip"].notna()
-    hits.append(
-        _hits(
-            r,
-            failures,
-            "audit.auth-failure-burst",
-            group=r["source_ip"],
-            namespace=None,
-            pod=None,
-            container=None,
-            node=None,
-            workload=None,
-            workload_kind=None,
-            object_kind=None,
-            object_name=None,
-        )
-    )
-
+        found = rule.find(audit)
+        if not isinstance(found, _Found):
+            found = _Found(found)
+        hits.append(_hits(requests, found.mask, rule.id, **found.columns))
     hits = [h for h in hits if len(h)]
     if not hits:
         return pd.DataFrame()
     out = pd.concat(hits)
-    out["first_seen"] = _novelty(r, history).loc[out.index].to_numpy()
+    out["first_seen"] = _novelty(requests, base.history).loc[out.index].to_numpy()
     out["evidence"] = out["uid"]
     out["detection_source"] = "audit"
     out["service_account"] = out["sa"]
@@ -1021,32 +1200,6 @@ def _audit_hits(requests: pd.DataFrame, base: _Baseline) -> pd.DataFrame:
 
 _COLLECTOR_RESOURCES = ("daemonsets", "deployments", "pods")
 _LABEL_SELECTOR = re.compile(r"[?&]labelSelector=([^&]+)")
-
-
-def _collector_hits(r: pd.DataFrame, mask: pd.Series) -> list[pd.DataFrame]:
-    """audit.security-collector-impaired: a security collector deleted, scaled to zero, or
-    moved off nodes (``mask``: the allowed requests of subjects that are not components)."""
-    from urllib.parse import unquote
-
-    from obskit.analysis.coverage import collector_of
-
-    candidates = mask & r["resource"].isin(_COLLECTOR_RESOURCES)
-    candidates &= r["verb"].isin(["delete", "deletecollection", "update", "patch"])
-    rows = []
-    for i in r.index[candidates]:
-        selector = _LABEL_SELECTOR.search(r.at[i, "request_uri"] or "")
-        named = collector_of(r.at[i, "object_name"], unquote(selector[1]) if selector else None)
-        if named is None or not named.security:
-            continue
-        detail = _impairment(r.loc[i], named.name)
-        if not detail:
-            continue
-        part = _hits(r, r.index == i, "audit.security-collector-impaired", detail=detail)
-        if r.at[i, "resource"] in _WORKLOAD_RESOURCES:
-            part["workload_kind"] = _WORKLOAD_RESOURCES[r.at[i, "resource"]]
-            part["workload"] = r.at[i, "object_name"]
-        rows.append(part)
-    return rows
 
 
 def _impairment(request: pd.Series, collector: str) -> str | None:
