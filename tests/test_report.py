@@ -362,6 +362,18 @@ def test_html_outputs_are_sanitised():
     assert "<table>" in body
 
 
+def test_style_blocks_go_with_their_content():
+    # a stylesheet from the data could hide rows, overlay the page or fetch from elsewhere
+    css = "td{display:none}body{background:url(https://attacker.example/x.png)}"
+    nb = _notebook(
+        _display({"text/html": f"<style>{css}</style><table><tr><td>kept</td></tr></table>"}),
+        _display({"text/html": f'<STYLE type="text/css" >{css}</STYLE >after'}),
+    )
+    body = export_html_body(nb)
+    assert "display:none" not in body and "attacker.example" not in body
+    assert "<td>kept</td>" in body and "after" in body
+
+
 def test_figure_json_cannot_close_its_block():
     fig = {"data": [{"type": "scatter", "x": [1], "y": [1], "name": "</script>" + SCRIPT}]}
     body = export_html_body(_notebook(_display({"application/vnd.plotly.v1+json": fig})))
