@@ -13,8 +13,9 @@ The tree::
      │    ├── FormatError           the input claims a format but is not valid for it
      │    └── CollectionError       a live source (Prometheus, Kubernetes API, Loki) failed
      ├── DatasetNotFoundError    no bundled dataset by that name (also a KeyError)
- ├── DatasetError            an incident cannot be generated as asked (also a ValueError)
+     ├── DatasetError            an incident cannot be generated as asked (also a ValueError)
      ├── InvestigationError      an operation on an Investigation got arguments it cannot use
+     ├── RedactionError          redact() got a value or a kind it cannot redact (also a ValueError)
      └── ReportError             a report could not be made (bad parameters, a notebook failed)
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "FormatError",
     "InvestigationError",
     "ObskitError",
+    "RedactionError",
     "ReportError",
     "SchemaError",
     "SourceError",
@@ -76,6 +78,11 @@ class DatasetError(ObskitError, ValueError):
 
 class InvestigationError(ObskitError, ValueError):
     """An Investigation method got arguments it cannot use (bad window, unknown focus column)."""
+
+
+class RedactionError(ObskitError, ValueError):
+    """:func:`obskit.redact.redact` got something it cannot redact (a type or a kind it does not
+    know), or :func:`obskit.set_redaction` got something other than True or False."""
 
 
 class ReportError(ObskitError):

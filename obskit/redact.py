@@ -83,7 +83,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from obskit.errors import ObskitError
+from obskit.errors import RedactionError
 
 __all__ = [
     "CATALOGUE",
@@ -134,10 +134,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "npm-token": ("npm", "NpmDetector"),
     "pypi-token": ("pypi_token", "PypiTokenDetector"),
 }
-
-
-class RedactionError(ObskitError, ValueError):
-    """:func:`redact` got something it cannot redact (a type or a kind it does not know)."""
 
 
 def _marker(kind: str) -> str:
