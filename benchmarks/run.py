@@ -8,7 +8,7 @@ Inputs are made from the dataset generator (:mod:`obskit.datasets.generate`): on
 built in memory, and each case's input is tiled from its files to the case's size (series,
 lines, Events and pods renamed so they stay distinct), in the real formats. They are written
 under ``benchmarks/_data/`` (git-ignored) and reused while the generator's seed and the scale
-are the same. ``--scale 1`` gives the sizes of issue 9 (1M samples, 1M log lines, 100k Events,
+are the same. ``--scale 1`` gives the full sizes (1M samples, 1M log lines, 100k Events,
 1M rows against 10k pods, 10M samples, 20M lines); smaller scales shrink every case.
 
 Each case has up to three variants measured on the same bytes: ``obskit``, ``peer`` (what an
@@ -74,9 +74,9 @@ PRELOAD = [
 CASES = ("prometheus", "cri-logs", "k8s-events", "enrich", "suspects", "timeline", "beyond-memory")
 VARIANTS = ("obskit", "peer", "limit")
 MB = 1_000_000
-#: Issue 9's targets, written under the table so a reader can judge it.
+#: The targets each case is judged by, written under the table so a reader can judge it.
 TARGETS = [
-    "Targets (issue 9): prometheus >= 10x the peer, <= 1.3x the limit, peak RSS <= 10x the "
+    "Targets: prometheus >= 10x the peer, <= 1.3x the limit, peak RSS <= 10x the "
     "input, timestamps exact; cri-logs >= 6x the peer, <= 1.5x the limit; k8s-events <= 1.5x "
     "the limit; enrich <= 1.5x one pandas merge; suspects < 10 s; timeline < 3 s to build and "
     "HTML < 5 MB (the figure's HTML without plotly.js, which a report inlines once, ~4.7 MB); "
@@ -93,7 +93,7 @@ TARGETS = [
 
 
 def sizes(scale: float) -> dict[str, int]:
-    """The size of every case at ``scale`` (1 is issue 9's)."""
+    """The size of every case at ``scale`` (1 is the full size)."""
     return {
         "prom_series": max(2, round(2000 * scale)),
         "prom_points": 500,
@@ -860,7 +860,7 @@ def machine() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="case sizes (1 = issue 9's)")
+    parser.add_argument("--scale", type=float, default=1.0, help="case sizes (1 = full size)")
     parser.add_argument("--only", choices=CASES, help="run one case")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (median)")
     parser.add_argument("--warmup", type=int, default=1, help="discarded rounds first")

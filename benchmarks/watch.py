@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/watch.py [--pods 3000] [--ticks 90] [--keep-ticks 30] [--out FILE]
 
-The cluster is issue 14's: 3,000 pods (60 Deployments of 50), 30 pod changes a minute and a
+The cluster is a large one's: 3,000 pods (60 Deployments of 50), 30 pod changes a minute and a
 tick of 15 s, so 7.5 pod changes and one new Prometheus step per tick. To see ``keep`` turn over
 in minutes rather than hours, time is compressed fifteen-fold: a tick of 1 s, 7.5 pod changes a
 second, a step of 1 s and ``keep`` of ``--keep-ticks`` ticks. Per tick, the work is the same as
@@ -33,7 +33,7 @@ streams and its tick; for re-collecting, the collect), bytes read from the serve
 CPU seconds of a snapshot (``w.investigation()``; re-collecting makes one each tick), CPU
 seconds of the Explorer's refresh and the bytes its widgets send to the browser (the comm
 messages, recorded), and the client's RSS after the first keep and at the end (flat once
-``keep`` is full). Targets (issue 14): a tick under 1 s of CPU, under 200 kB to the browser,
+``keep`` is full). Targets: a tick under 1 s of CPU, under 200 kB to the browser,
 memory flat.
 """
 
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += [
         "",
-        "Targets (issue 14): a tick under 1 s of CPU, under 200 kB to the browser, memory flat "
+        "Targets: a tick under 1 s of CPU, under 200 kB to the browser, memory flat "
         "once keep is full. The live Explorer (`Explorer(w)`) sends only what changed, and "
         "recomputes the whole cluster's suspects and anomaly windows once a minute "
         "(`explorer.ANALYSIS_EVERY`: the max column), the map and the timeline every tick; "

@@ -354,7 +354,7 @@ class Investigation:
     # They import lazily, so this module never imports those layers at import time and the
     # layering (views -> analysis -> investigation) holds.
 
-    # --- views (issue 4) ---
+    # --- views ---
 
     def hierarchy_frame(
         self, view: str = "workload", at: TimeLike = None, scores: pd.DataFrame | None = None
@@ -459,7 +459,7 @@ class Investigation:
 
         return logs_table(self, focus, start, end, min_level=min_level, limit=limit)
 
-    # --- analysis: anomalies and root-cause suspects (issue 5) ---
+    # --- analysis: anomalies and root-cause suspects ---
 
     def anomalies(
         self,
@@ -515,7 +515,7 @@ class Investigation:
 
         return suspects(self, at=at, level=level, top=top, dependencies=dependencies)
 
-    # --- security: detections (issue 6) ---
+    # --- security: detections ---
 
     def detections(self, baseline=None) -> pd.DataFrame:
         """Security detections on this investigation's audit log and Falco alerts.
@@ -635,7 +635,7 @@ class Investigation:
         frames["events"] = merged.sort_values("timestamp", kind="stable").reset_index(drop=True)
         return self._derive(frames)
 
-    # --- evidence bundles (issue 7) ---
+    # --- evidence bundles ---
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Save this investigation as an evidence bundle folder (see :mod:`obskit.bundle`).

@@ -1,4 +1,4 @@
-"""Secrets of every kind the issue (#20) found unredacted, planted in the text they appear in.
+"""Secrets of every kind once found unredacted in shared output, planted in the text they appear in.
 
 Shared by the tests of every place a value is shown: :mod:`obskit.redact` itself, the views'
 hover text, the tables, the report's outputs and ``--show-code`` cells, and the browser test.
@@ -20,8 +20,8 @@ SENDGRID = "SG." + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7O" + "." + "Pq8Rs9Tu0Vw1Xy2Za3Bc4De5Fg6
 CLIENT_KEY = "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFb3dJQkFBS0NBUUVB"
 DOCKER_AUTH = "YWRtaW46ZG9ja2VyLXBhc3N3b3Jk"
 
-#: (kind, line, secret) for every kind of secret issue 20 lists.
-ISSUE_20: list[tuple[str, str, str]] = [
+#: (kind, line, secret) for every kind of secret obskit redacts, in a line where it was seen.
+LEAKED: list[tuple[str, str, str]] = [
     ("github-token", f"git clone https://{GITHUB}@github.com/acme/app.git", GITHUB),
     ("github-token", f"curl -H 'Authorization: token {GITHUB}' api.github.com", GITHUB),
     ("authorization", "curl -H 'Authorization: token 9a8b7c6d5e4f3a2b1c0d' /api", "9a8b7c6d5e4f"),

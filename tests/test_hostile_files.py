@@ -1,5 +1,5 @@
-"""Hostile files (issue 20, section 3): each becomes a reject, or a clear obskit error naming
-the file, and the rest of the investigation goes on.
+"""Hostile files (bombs, huge lines, binary junk): each becomes a reject, or a clear obskit error
+naming the file, and the rest of the investigation goes on.
 
 The bombs are made here, in ``tmp_path``: one compressed 64 MB member written again and again,
 so a 4 GB bomb is never held, and each is loaded in a child process under a memory cap.
@@ -271,7 +271,7 @@ def test_a_few_yaml_aliases_are_read(tmp_path):
     assert inv.inventory["labels"].tolist() == [{"app": "web"}] and not len(inv.rejects)
 
 
-# --- a timestamp years away from the rest of its file (issue 17) ------------------------------
+# --- a timestamp years away from the rest of its file -----------------------------------------
 
 DAY = 1_715_680_800  # 2024-05-14T10:00:00Z
 SIX_YEARS = int(6 * 365.25 * 86400)

@@ -18,7 +18,7 @@ from obskit.redact import (
     redaction_enabled,
     set_redaction,
 )
-from tests.planted import ISSUE_20
+from tests.planted import LEAKED
 
 
 def _b64(value: dict) -> str:
@@ -118,9 +118,9 @@ def test_each_kind_of_secret_is_redacted(kind, line, secret):
 
 
 @pytest.mark.parametrize(
-    ("kind", "line", "secret"), ISSUE_20, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(ISSUE_20)]
+    ("kind", "line", "secret"), LEAKED, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(LEAKED)]
 )
-def test_each_kind_issue_20_found_is_redacted(kind, line, secret):
+def test_each_kind_once_leaked_is_redacted(kind, line, secret):
     out, counts = redact(line, return_counts=True)
     assert secret not in out
     assert f"[REDACTED:{kind}]" in out
@@ -129,7 +129,7 @@ def test_each_kind_issue_20_found_is_redacted(kind, line, secret):
 
 
 def test_every_kind_is_planted():
-    assert {kind for kind, _, _ in PLANTED + ISSUE_20} == set(KINDS)
+    assert {kind for kind, _, _ in PLANTED + LEAKED} == set(KINDS)
 
 
 def test_vendor_patterns_come_from_detect_secrets():
@@ -150,7 +150,7 @@ def test_a_password_in_json_in_a_json_log_line():
 
 
 @pytest.mark.parametrize(
-    ("kind", "line", "secret"), ISSUE_20, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(ISSUE_20)]
+    ("kind", "line", "secret"), LEAKED, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(LEAKED)]
 )
 def test_escaped_markup_is_redacted_as_the_text_it_shows(kind, line, secret):
     import html

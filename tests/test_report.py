@@ -3,8 +3,8 @@
 One real report is made (module fixture) from a copy of the bundled ``cryptominer`` incident into
 which attacker-controlled text is planted: a log line, an event and a pod label carry
 ``<script>alert(1)</script>`` and ``<img src=x onerror=alert(1)>``, and the log line carries a
-bearer token and a password; more log lines and an event carry every kind of secret issue 20
-found unredacted (:data:`tests.planted.ISSUE_20`), and an audit request comes from a user whose
+bearer token and a password; more log lines and an event carry every kind of secret once found
+unredacted (:data:`tests.planted.LEAKED`), and an audit request comes from a user whose
 name a right-to-left override disguises. The browser test opens it in Debian's Chromium
 (Playwright drives it; browsers cannot be downloaded here): it is skipped only when Chromium or
 Playwright is missing and ``CI`` is not set.
@@ -25,7 +25,7 @@ import pytest
 import obskit
 from obskit import report
 from obskit.errors import ReportError
-from tests.planted import ISSUE_20
+from tests.planted import LEAKED
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -45,17 +45,17 @@ CHROMIUM_ARGS = [
 RLO_USER = "system:serviceaccount:kube-system:\u202erellortnoc-tnemyolped\u202c"
 #: How the report shows it: the override and the pop as escapes.
 RLO_SHOWN = "system:serviceaccount:kube-system:\\u202erellortnoc-tnemyolped\\u202c"
-KINDS_20 = sorted({kind for kind, _, _ in ISSUE_20})
-SECRETS_20 = [secret for _, _, secret in ISSUE_20]
+LEAKED_KINDS = sorted({kind for kind, _, _ in LEAKED})
+LEAKED_SECRETS = [secret for _, _, secret in LEAKED]
 
 
 def _lines_of_secrets(width: int = 140) -> list[str]:
-    """The issue's lines, a few to a log line (pandas shows 160 characters of a cell).
+    """The planted secrets' lines, a few to a log line (pandas shows 160 characters of a cell).
 
     A ``Cookie:`` value runs to the end of its line, so cookie lines go last.
     """
     out: list[list[str]] = []
-    for _, line, _ in sorted(ISSUE_20, key=lambda k: (k[0] == "cookie", -len(k[1]))):
+    for _, line, _ in sorted(LEAKED, key=lambda k: (k[0] == "cookie", -len(k[1]))):
         for group in out:
             if sum(len(x) + 3 for x in group) + len(line) <= width and "Cookie" not in group[-1]:
                 group.append(line)
@@ -100,7 +100,7 @@ def _plant(folder: Path) -> None:
             "type": "Warning",
             "reason": f"Planted{SCRIPT}",
             "message": f"probe failed: {IMG} {SCRIPT} "
-            + " ; ".join(line for kind, line, _ in ISSUE_20 if kind != "cookie"),
+            + " ; ".join(line for kind, line, _ in LEAKED if kind != "cookie"),
             "count": 1,
             "firstTimestamp": "2024-09-10T20:40:00Z",
             "lastTimestamp": "2024-09-10T20:40:00Z",
@@ -226,12 +226,12 @@ def _strings(node: object):
         yield node
 
 
-def test_report_redacts_every_kind_issue_20_found(made):
+def test_report_redacts_every_kind_of_secret(made):
     _, page = made
     seen = _decoded(page)
-    leaked = [secret for secret in SECRETS_20 if secret in seen]
+    leaked = [secret for secret in LEAKED_SECRETS if secret in seen]
     assert leaked == []
-    missing = [kind for kind in KINDS_20 if f"[REDACTED:{kind}]" not in page]
+    missing = [kind for kind in LEAKED_KINDS if f"[REDACTED:{kind}]" not in page]
     assert missing == []
 
 
@@ -282,11 +282,11 @@ def export_html_body(nb: nbformat.NotebookNode, **kwargs) -> str:
 
 
 def _places() -> dict[str, nbformat.NotebookNode]:
-    """Every issue-20 line in each place a notebook shows a value, one notebook per place."""
+    """Every planted secret's line in each place a notebook shows a value, a notebook a place."""
     import pandas as pd
     import plotly.graph_objects as go
 
-    lines = [line for _, line, _ in ISSUE_20]
+    lines = [line for _, line, _ in LEAKED]
     frame = pd.DataFrame({"message": lines, "user": RLO_USER})
     figure = go.Figure(go.Scatter(x=list(range(len(lines))), y=[1] * len(lines)))
     figure.update_traces(hovertext=[html.escape(x) for x in lines], text=lines, name=RLO_USER)
@@ -303,13 +303,13 @@ def _places() -> dict[str, nbformat.NotebookNode]:
 
 
 @pytest.mark.parametrize("place", ["code", "text", "table", "markdown", "stream", "figure"])
-def test_every_kind_issue_20_found_is_redacted_in_every_place(place):
+def test_every_kind_of_secret_is_redacted_in_every_place(place):
     page = report.export_html(_places()[place], show_code=place == "code")
     seen = _decoded(page)
-    leaked = [secret for secret in SECRETS_20 if secret in seen]
+    leaked = [secret for secret in LEAKED_SECRETS if secret in seen]
     assert leaked == []
     shown = re.sub(r"<[^>]*>", "", seen)  # highlighting and autolinks split the text
-    assert [kind for kind in KINDS_20 if f"[REDACTED:{kind}]" not in shown] == []
+    assert [kind for kind in LEAKED_KINDS if f"[REDACTED:{kind}]" not in shown] == []
     assert "\u202e" not in seen and "\\u202erellortnoc" in seen
 
 
@@ -519,5 +519,5 @@ def test_report_renders_in_chromium_and_nothing_planted_runs(made):
     assert requests == [result.path.as_uri()]  # the page itself, nothing else
     assert SCRIPT in text  # shown as text
     assert TOKEN not in text
-    assert [secret for secret in SECRETS_20 if secret in text + drawn_data] == []
+    assert [secret for secret in LEAKED_SECRETS if secret in text + drawn_data] == []
     assert "\u202e" not in text and RLO_SHOWN in text

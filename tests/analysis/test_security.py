@@ -21,8 +21,9 @@ FALCO = Path(__file__).parents[1] / "data" / "security" / "falco-k8saudit"
 TRACES = FALCO / "trace_files"
 
 # Falco's "Pod Created in Kube Namespace" fires on pods the replicaset-controller creates in
-# kube-system; obskit's rule flags only non-system creators (issue 6), so the two rules differ
-# by design and are not mapped. The files are checked below for obskit's own behaviour.
+# kube-system; obskit's rule flags only non-system creators (a controller's pod is not an
+# intruder's), so the two rules differ by design and are not mapped. The files are checked below
+# for obskit's own behaviour.
 DIVERGENT = {"Pod Created in Kube Namespace": "audit.pod-created-in-kube-namespace"}
 
 

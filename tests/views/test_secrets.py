@@ -1,9 +1,9 @@
 """Secrets and disguised names in what the views show: hover text, labels and tables.
 
-Every kind of secret issue 20 found unredacted is planted in an event (its message, reason and
-user) and a log line; none may reach a figure's shown strings or a rendered table, and each
-must leave its ``[REDACTED:<kind>]`` marker. Names with a right-to-left override or a zero-width
-space show those characters as escapes.
+Every kind of secret once found unredacted in a shared report is planted in an event (its
+message, reason and user) and a log line; none may reach a figure's shown strings or a rendered
+table, and each must leave its ``[REDACTED:<kind>]`` marker. Names with a right-to-left override
+or a zero-width space show those characters as escapes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 import obskit
 from obskit.views import events_table, hierarchy, logs_table, timeline
-from tests.planted import ISSUE_20
+from tests.planted import LEAKED
 
 from .test_safety import _shown_strings
 
@@ -58,7 +58,7 @@ def _shown(fig) -> str:
 
 
 @pytest.mark.parametrize(
-    ("kind", "line", "secret"), ISSUE_20, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(ISSUE_20)]
+    ("kind", "line", "secret"), LEAKED, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(LEAKED)]
 )
 def test_no_secret_in_timeline_hover_text(kind, line, secret):
     shown = _shown(timeline(_investigation(line), anomalies=None))
@@ -67,7 +67,7 @@ def test_no_secret_in_timeline_hover_text(kind, line, secret):
 
 
 @pytest.mark.parametrize(
-    ("kind", "line", "secret"), ISSUE_20, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(ISSUE_20)]
+    ("kind", "line", "secret"), LEAKED, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(LEAKED)]
 )
 def test_no_secret_in_rendered_tables(kind, line, secret):
     inv = _investigation(line)
