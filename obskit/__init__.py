@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from obskit import bundle, datasets, live, report, schema
 from obskit._time import parse_times
+from obskit._version import __version__
 from obskit.errors import (
     CollectionError,
     DatasetError,
@@ -35,8 +36,6 @@ from obskit.redact import redact, set_redaction
 from obskit.schema import KEY, SEVERITIES
 from obskit.sources import FORMATS
 from obskit.sources.logs import log_fields
-
-__version__ = "0.1.0"
 
 __all__ = [
     "FORMATS",

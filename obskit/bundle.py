@@ -219,9 +219,9 @@ def read(path: str | Path):
 
 
 def _version() -> str:
-    import obskit
+    from obskit._version import __version__
 
-    return obskit.__version__
+    return __version__
 
 
 def _sha256(path: Path) -> str:

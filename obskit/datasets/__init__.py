@@ -130,6 +130,6 @@ def load(name: str) -> Investigation:
     2
     """
     folder = path(name)
-    from obskit import load as _load  # imported here: obskit.load sits above this module
+    from obskit.investigation import load as _load  # loading pulls in every source: on use
 
     return _load(folder)

@@ -1,4 +1,8 @@
-"""Views load lazily and never pull in ipywidgets; sources never import plotly."""
+"""Views load lazily; the Investigation's figure methods give figures.
+
+Which layer may import which (views never the widgets, sources never plotly) is
+import-linter's contract in pyproject.toml, checked by tests/test_layers.py.
+"""
 
 from __future__ import annotations
 
@@ -21,16 +25,6 @@ def _modules_after(code: str) -> set[str]:
 def test_import_obskit_loads_no_views():
     loaded = _modules_after("import obskit")
     assert "obskit.views" not in loaded
-
-
-def test_views_never_import_ipywidgets():
-    loaded = _modules_after("import obskit.views")
-    assert "ipywidgets" not in loaded
-
-
-def test_sources_never_import_plotly():
-    loaded = _modules_after("import obskit.sources")
-    assert not any(m == "plotly" or m.startswith("plotly.") for m in loaded)
 
 
 def test_investigation_methods_return_figures(hostile):
