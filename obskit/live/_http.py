@@ -13,22 +13,26 @@ URL) are kept out of ``repr()``, log records and error messages: the URL shown a
 base URL without its userinfo, and any secret value that still shows up in a server's answer is
 replaced by ``***`` before it is put in a message.
 
-Retried, with exponential backoff, while the deadline allows: connection errors, answers cut
-short, HTTP 429 (honouring ``Retry-After``) and every 5xx. Not retried: a read timeout (the
-server is working on it; asking again only adds load), a TLS failure and other 4xx answers
-(asking again gives the same answer).
+Retried, with exponential backoff and jitter, while the deadline allows: connection errors,
+connections dropped before the answer, HTTP 429 and every 5xx (honouring ``Retry-After``, in
+seconds or as an HTTP date), and answers cut short. Not retried: a read timeout (the server is
+working on it; asking again only adds load), a TLS failure and other 4xx answers (asking again
+gives the same answer). One urllib3 :class:`RetryPolicy` (:func:`retry_policy`) does it, in
+requests' sessions and in the Kubernetes client's configuration alike; only an answer cut short
+while its body is read (after urllib3 has handed it over) is asked again by :func:`retrying`,
+which counts and waits with the same policy.
 
-The Kubernetes client (:mod:`obskit.live.kubernetes`) shares the deadline, the retry loop, the
-``Retry-After`` reading and the body reading; only how a request is sent differs.
+The Kubernetes client (:mod:`obskit.live.kubernetes`) shares the deadline, the retry policy and
+the body reading; only how a request is sent differs.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import email.utils
 import html
 import logging
+import math
 import os
 import random
 import re
@@ -52,12 +56,14 @@ __all__ = [
     "Deadline",
     "HttpClient",
     "Retry",
+    "RetryPolicy",
     "backoff_delay",
     "cut_at",
     "error_reason",
     "read_capped",
     "redact",
     "retry_after",
+    "retry_policy",
     "safe_url",
 ]
 
@@ -76,6 +82,13 @@ BODY_EXCERPT = 300
 ERROR_BYTES = 64 * 2**10
 #: Size of the pieces an answer is read in.
 CHUNK = 64 * 2**10
+#: Answers asked again: rate limiting and every server error (another try may be answered).
+RETRY_STATUS = frozenset({429, *range(500, 600)})
+#: Longest backoff between two attempts, in seconds: a server still failing after that long is
+#: down, not busy, and waiting longer only uses up the request's timeout. A ``Retry-After``
+#: has no cap of its own but the deadline: a wait past it is not waited for, and the error says
+#: when the server asked to be asked again.
+BACKOFF_MAX = 10.0
 
 T = TypeVar("T")
 
@@ -115,14 +128,16 @@ def secret_forms(value: str) -> list[str]:
     return forms + [quote(f, safe="") for f in forms if quote(f, safe="") != f]
 
 
-def backoff_delay(attempt: int, base: float, cap: float = 10.0) -> float:
-    """Seconds to wait before retry ``attempt`` (0-based): exponential, capped, with jitter."""
+def backoff_delay(attempt: int, base: float, cap: float = BACKOFF_MAX) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): exponential, capped, with jitter
+    (half the delay to the whole of it, so that clients that failed together spread out)."""
     delay = min(cap, base * 2**attempt)
     return delay * (0.5 + random.random() / 2)
 
 
 def retry_after(value: object) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None.
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None; read by
+    urllib3's parser, as :class:`RetryPolicy` reads it.
 
     Examples
     --------
@@ -135,16 +150,10 @@ def retry_after(value: object) -> float | None:
     """
     if not value:
         return None
-    text = str(value).strip()
-    if text.isdigit():
-        return float(text)
     try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        return float(_PARSER.parse_retry_after(str(value).strip()))
+    except urllib3.exceptions.InvalidHeader:
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - time.time())
 
 
 @dataclass
@@ -161,6 +170,10 @@ class Deadline:
     timeout: float
     at: float = field(init=False)
     cut: bool = field(default=False, init=False)  # set when cut_at shut the sockets
+    #: attempts made so far (counted by :class:`RetryPolicy`)
+    attempts: int = field(default=1, init=False)
+    #: the wait that did not fit before the deadline, and whether the server asked for it
+    gave_up: tuple[float, bool] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.at = time.monotonic() + self.timeout
@@ -173,6 +186,15 @@ class Deadline:
     def expired(self) -> bool:
         """Whether the deadline has passed (or its sockets were shut)."""
         return self.cut or time.monotonic() >= self.at
+
+    def explain(self, message: str) -> str:
+        """``message`` with why no other attempt was made, when the deadline stopped it."""
+        if self.gave_up is None:
+            return message
+        wait, asked = self.gave_up
+        if asked:
+            return f"{message}; {self.retry_after_message(wait)}"
+        return f"{message} (no time left for another attempt within timeout={self.timeout}s)"
 
     def retry_after_message(self, wait: float) -> str:
         """Why a retry ``wait`` seconds away cannot happen, and when to try again."""
@@ -234,6 +256,12 @@ def cut_at(deadline: Deadline) -> Iterator[None]:
         cutter.finish()
         timer.cancel()
         _local.cutter = outer
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline of the :func:`cut_at` this thread runs in, if any."""
+    cutter = getattr(_local, "cutter", None)
+    return cutter.deadline if cutter is not None else None
 
 
 @cache
@@ -313,6 +341,108 @@ class Retry:
     cause: BaseException | None = None
 
 
+class RetryPolicy(urllib3.util.Retry):
+    """urllib3's ``Retry``, kept within the deadline of the request it retries.
+
+    It runs inside :func:`cut_at`: each failed attempt is counted on that
+    :class:`Deadline` (``attempts``), and a retry whose wait (the server's ``Retry-After``,
+    else :func:`backoff_delay`) would end past the deadline is not made: the attempt's own
+    error or answer is what the caller gets, and ``Deadline.gave_up`` says why. A read timeout
+    is not retried (the server is working on it). Outside a deadline (a watch stream, which
+    reconnects on its own) nothing is retried.
+    """
+
+    #: the wait this retry sleeps before its attempt, fixed when it was made
+    planned: float | None = None
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> RetryPolicy:
+        deadline = current_deadline()
+        if deadline is not None and isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            raise error
+        if deadline is None or deadline.expired:
+            return _NO_RETRY.increment(method, url, response, error, _pool, _stacktrace)
+        deadline.attempts = len(self.history) + 1
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        wait, asked = retry._wait(response)
+        if wait >= deadline.left():
+            deadline.gave_up = (wait, asked)
+            reason = error or urllib3.exceptions.ResponseError(f"no time left to wait {wait:.1f}s")
+            raise urllib3.exceptions.MaxRetryError(_pool, url, reason) from error
+        retry.planned = wait
+        left = retry.total if isinstance(retry.total, int) else 0
+        failed = f"HTTP {response.status}" if response is not None else str(error)
+        log.warning(
+            "%s: %s; retrying in %.1fs (attempt %d of %d)",
+            url,
+            failed,
+            wait,
+            deadline.attempts,
+            deadline.attempts + 1 + left,
+        )
+        return retry
+
+    def _wait(self, response: Any) -> tuple[float, bool]:
+        """Seconds before the next attempt, and whether the server asked for them."""
+        if self.respect_retry_after_header and response is not None:
+            asked = retry_after(response.headers.get("Retry-After"))
+            if asked is not None:
+                return asked, True
+        return self.get_backoff_time(), False
+
+    def get_backoff_time(self) -> float:
+        """:func:`backoff_delay` for the failures in a row so far (the first retry waits too)."""
+        return backoff_delay(max(0, len(self.history) - 1), self.backoff_factor, self.backoff_max)
+
+    def sleep(self, response: Any = None) -> None:
+        """Wait the time fixed when this retry was made."""
+        time.sleep(self.planned if self.planned is not None else self._wait(response)[0])
+
+
+#: What a request outside any deadline gets: no retry (the error, or the answer, as it is).
+_NO_RETRY = urllib3.util.Retry(0, raise_on_status=False)
+#: Reads ``Retry-After`` values for :func:`retry_after` (urllib3's parser, seconds or a date).
+_PARSER = urllib3.util.Retry(retry_after_max=2**31)
+
+
+def retry_policy(retries: int, backoff: float) -> RetryPolicy:
+    """The retry policy of the live sources: ``retries`` more attempts at most, the first
+    ``backoff`` seconds later (doubled each time, with jitter, at most :data:`BACKOFF_MAX`).
+
+    Retried: connection errors, connections dropped before an answer, :data:`RETRY_STATUS`
+    answers (after their ``Retry-After``), for every method (obskit's POSTs are queries). Not
+    retried: read timeouts, TLS failures and other errors.
+
+    Examples
+    --------
+    >>> policy = retry_policy(3, 0.5)
+    >>> policy.total, policy.is_retry("POST", 503), policy.is_retry("GET", 404)
+    (3, True, False)
+    """
+    return RetryPolicy(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=0,
+        allowed_methods=None,
+        status_forcelist=RETRY_STATUS,
+        backoff_factor=backoff,
+        backoff_max=BACKOFF_MAX,
+        raise_on_status=False,
+        raise_on_redirect=False,
+        respect_retry_after_header=True,
+    )
+
+
 def retrying(
     attempt: Callable[[], T | Retry],
     deadline: Deadline,
@@ -323,37 +453,31 @@ def retrying(
     hide: Callable[[str], str],
 ) -> T:
     """Run ``attempt`` until it returns a result, at most ``retries`` more times, within
-    ``deadline``. A retry that cannot start before the deadline is not waited for: the last
-    failure is raised at once (with when to retry, when the server asked for a wait). ``hide``
-    takes the secrets out of messages."""
-    attempts = retries + 1
-    for number in range(1, attempts + 1):
-        outcome = attempt()
-        if not isinstance(outcome, Retry):
-            return outcome
-        message = hide(outcome.final(number))
-        if number == attempts:
-            raise CollectionError(message) from outcome.cause
-        wait = outcome.wait
-        if wait is not None and wait >= deadline.left():
-            raise CollectionError(
-                f"{message}; {deadline.retry_after_message(wait)}"
-            ) from outcome.cause
-        wait = backoff_delay(number - 1, backoff) if wait is None else wait
-        if wait >= deadline.left():
-            raise CollectionError(
-                f"{message} (no time left for another attempt within timeout={deadline.timeout}s)"
-            ) from outcome.cause
-        log.warning(
-            "%s: %s; retrying in %.1fs (attempt %d of %d)",
-            hide(where),
-            hide(outcome.reason),
-            wait,
-            number,
-            attempts,
-        )
-        time.sleep(wait)
-    raise AssertionError("unreachable")  # the loop returns or raises
+    ``deadline``, counting and waiting with :func:`retry_policy`: for what urllib3 cannot ask
+    again itself (an answer cut short while its body is read). A retry that cannot start
+    before the deadline is not waited for: the last failure is raised at once (with when to
+    retry, when the server asked for a wait). ``hide`` takes the secrets out of messages."""
+    policy = retry_policy(retries, backoff)
+    with contextlib.ExitStack() as stack:
+        if current_deadline() is not deadline:
+            stack.enter_context(cut_at(deadline))
+        while True:
+            outcome = attempt()
+            if not isinstance(outcome, Retry):
+                return outcome
+            asked, error = None, urllib3.exceptions.ProtocolError(hide(outcome.reason))
+            if outcome.wait is not None:  # the server's Retry-After, as urllib3 reads it
+                asked = urllib3.HTTPResponse(
+                    status=503, headers={"Retry-After": str(math.ceil(outcome.wait))}
+                )
+                error = None
+            deadline.gave_up = None
+            try:
+                policy = policy.increment("GET", hide(where), response=asked, error=error)
+            except urllib3.exceptions.MaxRetryError:
+                message = hide(outcome.final(deadline.attempts))
+                raise CollectionError(deadline.explain(message)) from outcome.cause
+            policy.sleep()
 
 
 _SIGN_IN = re.compile(
@@ -414,7 +538,8 @@ class HttpClient:
     retries
         How many times a retryable failure is retried (within ``timeout``).
     backoff
-        First backoff delay in seconds (doubled at each retry, with jitter).
+        First backoff delay in seconds (doubled at each retry, with jitter; see
+        :func:`retry_policy`).
     pool
         Connections kept open (the concurrency of the callers).
     max_bytes
@@ -503,7 +628,7 @@ class HttpClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = _Adapter(pool_connections=1, pool_maxsize=self._pool, max_retries=0)
+            adapter = _Adapter(pool_connections=1, pool_maxsize=self._pool)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers.update(self._headers)
@@ -524,15 +649,14 @@ class HttpClient:
         *,
         what: str,
         method: str | None = None,
-        retry_on: Callable[[requests.Response], bool] | None = None,
         fix: Callable[[int, str], str | None] | None = None,
     ) -> requests.Response:
         """Send one request to ``url + path``, retrying what is retryable; return a 2xx answer
         whose body is read (``.content``), all within ``timeout``.
 
         ``what`` names the request in messages (the query). ``method`` is GET, or POST when the
-        encoded parameters are longer than :data:`POST_OVER`. ``retry_on`` can mark other
-        answers retryable; ``fix(status, body)`` can give the advice for an error answer.
+        encoded parameters are longer than :data:`POST_OVER`. ``fix(status, body)`` can give
+        the advice for an error answer.
 
         Raises
         ------
@@ -546,7 +670,7 @@ class HttpClient:
         deadline = Deadline(self.timeout)
         with cut_at(deadline):
             return retrying(
-                lambda: self._attempt(method, url, encoded, what, deadline, retry_on, fix),
+                lambda: self._attempt(method, url, encoded, what, deadline, fix),
                 deadline,
                 retries=self.retries,
                 backoff=self.backoff,
@@ -556,6 +680,8 @@ class HttpClient:
 
     def _send(self, method: str, url: str, encoded: str, left: float) -> requests.Response:
         session = self._session()
+        # this thread's own session: the policy is set per request, with today's settings
+        session.get_adapter(url).max_retries = retry_policy(self.retries, self.backoff)
         if method == "POST":
             return session.post(
                 url,
@@ -573,10 +699,10 @@ class HttpClient:
         encoded: str,
         what: str,
         deadline: Deadline,
-        retry_on: Callable[[requests.Response], bool] | None,
         fix: Callable[[int, str], str | None] | None,
     ) -> requests.Response | Retry:
-        """One try: the answer, read; a :class:`Retry`; or a CollectionError."""
+        """One try (urllib3 retries the sending, :data:`RETRY_STATUS` answers included): the
+        answer, read; a :class:`Retry` when it was cut short; or a CollectionError."""
         response = None
         try:
             response = self._send(method, url, encoded, deadline.left())
@@ -615,12 +741,8 @@ class HttpClient:
             log.debug("%s %s %s -> %d", method, url, self.redact(what), status)
             return response
         message = self._status_message(url, what, response, body, fix)
-        if status == 429 or status >= 500 or (retry_on is not None and retry_on(response)):
-            return Retry(
-                reason=f"answered HTTP {status} {response.reason or ''}".rstrip(),
-                final=message,
-                wait=retry_after(response.headers.get("Retry-After")),
-            )
+        if status in RETRY_STATUS:  # retried by the policy as long as it could be
+            raise CollectionError(self.redact(deadline.explain(message(deadline.attempts))))
         raise CollectionError(self.redact(message(1)))
 
     def _broken(
@@ -632,7 +754,7 @@ class HttpClient:
         *,
         started: bool,
     ) -> Retry:
-        """A request that failed on the way (no answer, or an answer cut short)."""
+        """A request that failed on the way: no answer (raised), or an answer cut short."""
         if deadline.expired or isinstance(exc, requests.exceptions.ReadTimeout):
             raise CollectionError(
                 self.redact(
@@ -652,16 +774,16 @@ class HttpClient:
                 ),
                 cause=exc,
             )
-        reason = f"could not connect ({error_reason(exc)})"
-        return Retry(
-            reason=reason,
-            final=lambda n: (
-                f"{self.service} at {url} is unreachable for {what}: {reason}, {n} attempts; "
-                f"check the URL and that the service is up and reachable from here "
-                f"(port-forward, VPN)"
-            ),
-            cause=exc,
-        )
+        # retried by the policy as long as it could be
+        raise CollectionError(
+            self.redact(
+                deadline.explain(
+                    f"{self.service} at {url} is unreachable for {what}: could not connect "
+                    f"({error_reason(exc)}), {deadline.attempts} attempts; check the URL and "
+                    f"that the service is up and reachable from here (port-forward, VPN)"
+                )
+            )
+        ) from exc
 
     def _status_message(
         self,

@@ -28,7 +28,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import orjson
 import pandas as pd
@@ -40,6 +40,7 @@ from obskit.live._http import (
     CHUNK,
     ERROR_BYTES,
     MAX_BYTES,
+    RETRY_STATUS,
     TIMEOUT,
     BodyTooLarge,
     Deadline,
@@ -52,7 +53,7 @@ from obskit.live._http import (
     looks_like_html,
     read_capped,
     redact,
-    retry_after,
+    retry_policy,
     retrying,
     secret_forms,
     too_large,
@@ -94,6 +95,8 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "core/v1": ("CoreV1Api", "event", True),
 }
 #: How to get past a sign-in page that answers in place of the API server.
+#: First backoff between two attempts, in seconds (see obskit.live._http.retry_policy).
+_BACKOFF = 0.5
 _PAST_SSO = (
     "use the kubeconfig user (an exec credential plugin) that the proxy expects, or point the "
     "cluster's server: at the API server behind it"
@@ -217,7 +220,9 @@ class Kubernetes:
                 f"{f' (context {context!r})' if context else ''}: {exc}; check the file and the "
                 f"context name (kubectl config get-contexts)"
             ) from exc
-        cfg.retries = 0  # retries are done here, the same way for every call
+        # the live sources' one retry policy, kept within each call's deadline (a watch stream,
+        # outside any, reconnects on its own and is not retried)
+        cfg.retries = retry_policy(int(retries), _BACKOFF)
         # obskit.watch holds one open connection per watched kind (and namespace)
         cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, 64)
         self._client = client.ApiClient(configuration=cfg)
@@ -417,7 +422,7 @@ class Kubernetes:
                 lambda: self._attempt(call, args, kwargs, where, deadline),
                 deadline,
                 retries=self.retries,
-                backoff=0.5,
+                backoff=_BACKOFF,
                 where=f"{self.service} {self.url} {where}",
                 hide=self._redact,
             )
@@ -439,7 +444,7 @@ class Kubernetes:
             )
             done = True
         except ApiException as exc:
-            return self._refused(exc, where)
+            return self._refused(exc, where, deadline)
         except ConfigException as exc:  # an exec credential plugin that fails on refresh
             raise CollectionError(
                 self._redact(
@@ -461,8 +466,8 @@ class Kubernetes:
                 response.release_conn()
         return self._decode(body, where)
 
-    def _refused(self, exc: ApiException, where: str) -> Retry:
-        """An error answer (``ApiException``): raised, or a Retry for 429 and 5xx."""
+    def _refused(self, exc: ApiException, where: str, deadline: Deadline) -> NoReturn:
+        """An error answer (``ApiException``), raised; 429 and 5xx after the policy's retries."""
         status = exc.status or 0
         if status == 0:  # the client's way of saying TLS failed
             raise self._tls_error(str(exc.reason).splitlines()[-1], where) from None
@@ -472,18 +477,16 @@ class Kubernetes:
             raise _NotServed from None
         if status == 403:
             raise _Forbidden(self._status_message(exc, where)) from None
-        if not (status == 429 or status >= 500):
+        if status not in RETRY_STATUS:
             raise CollectionError(self._status_message(exc, where)) from None
-        return Retry(
-            reason=f"HTTP {status}",
-            final=lambda n: self._status_message(exc, where, n),
-            wait=retry_after((exc.headers or {}).get("Retry-After")),
-        )
+        message = self._status_message(exc, where, deadline.attempts)
+        raise CollectionError(self._redact(deadline.explain(message))) from None
 
     def _broken(
         self, exc: urllib3.exceptions.HTTPError, where: str, deadline: Deadline, *, started: bool
     ) -> Retry:
-        """A request that failed on the way: raised (timeout, TLS), or a Retry."""
+        """A request that failed on the way: raised (a timeout, TLS, no answer after the
+        policy's retries), or a Retry when its answer was cut short."""
         cause = getattr(exc, "reason", None)
         if (
             deadline.expired
@@ -510,14 +513,16 @@ class Kubernetes:
                 ),
                 cause=exc,
             )
-        return Retry(
-            reason=reason,
-            final=lambda n: (
-                f"{self.service} at {self.url} failed while {where}: {reason}, {n} attempts; "
-                f"check that the API server is reachable (VPN, port-forward) and retry"
-            ),
-            cause=exc,
-        )
+        # no answer: retried by the policy as long as it could be
+        raise CollectionError(
+            self._redact(
+                deadline.explain(
+                    f"{self.service} at {self.url} failed while {where}: {reason}, "
+                    f"{deadline.attempts} attempts; check that the API server is reachable "
+                    f"(VPN, port-forward) and retry"
+                )
+            )
+        ) from exc
 
     def _tls_error(self, reason: str, where: str) -> CollectionError:
         return CollectionError(

@@ -6,6 +6,7 @@ response format (the same shape as ``tests/data/prometheus``).
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import time
 import traceback
@@ -60,6 +61,36 @@ def test_429_retry_after_is_honoured():
         t0 = time.monotonic()
         fast(Prometheus(server.url)).query_range("up", 1715675400, 1715675400)
         assert time.monotonic() - t0 >= 1.0
+    assert len(server.requests) == 2
+
+
+def test_retry_after_as_an_http_date_is_honoured():
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1 to 2 s
+    handle = scripted((503, b"maintenance", {"Retry-After": when}), (200, MATRIX, {}))
+    with loopback(handle) as server:
+        t0 = time.monotonic()
+        df = fast(Prometheus(server.url, timeout=5)).query("up")
+        assert 0.9 <= time.monotonic() - t0 < 3
+    assert df["value"].tolist() == [1.0]
+    assert len(server.requests) == 2
+
+
+def test_a_long_query_sent_as_post_is_retried_too():
+    selector = "up{" + ",".join(f'pod!="web-{i}"' for i in range(300)) + "}"
+    handle = scripted((502, b"bad gateway", {}), (200, MATRIX, {}))
+    with loopback(handle) as server:
+        df = fast(Prometheus(server.url)).query(selector)
+    assert [r["method"] for r in server.requests] == ["POST", "POST"]
+    assert df["value"].tolist() == [1.0]
+
+
+def test_a_connection_dropped_before_the_answer_is_retried():
+    def drop(request):
+        request.close_connection = True  # closes without a word
+
+    with loopback(scripted(drop, (200, MATRIX, {}))) as server:
+        df = fast(Prometheus(server.url)).query("up")
+    assert df["value"].tolist() == [1.0]
     assert len(server.requests) == 2
 
 
