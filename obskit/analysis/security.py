@@ -699,14 +699,18 @@ _CONFIGMAPS = _Written(frozenset({"configmaps"}))
 
 def _written_hits(r: pd.DataFrame, details: dict[object, str]) -> _Found:
     """Requests that wrote a flagged object: their detail, and a workload's kind and name."""
-    workload = r["resource"].isin(_WORKLOAD_RESOURCES)
-    kind = r["resource"].map(_WORKLOAD_RESOURCES).astype("object")
+    flagged = pd.Series(r.index.isin(list(details)), index=r.index)
+    if not details:
+        return _Found(flagged)
+    hit = r.loc[flagged]
+    workload = hit["resource"].isin(_WORKLOAD_RESOURCES)
+    kind = hit["resource"].map(_WORKLOAD_RESOURCES).astype("object")
     columns = {
         "detail": pd.Series(details, dtype="object"),
-        "workload_kind": r["workload_kind"].mask(workload, kind),
-        "workload": r["workload"].mask(workload, r["object_name"]),
+        "workload_kind": hit["workload_kind"].mask(workload, kind),
+        "workload": hit["workload"].mask(workload, hit["object_name"]),
     }
-    return _Found(pd.Series(r.index.isin(list(details)), index=r.index), columns)
+    return _Found(flagged, columns)
 
 
 def _audit_rule(
@@ -1186,8 +1190,8 @@ def _audit_hits(requests: pd.DataFrame, base: _Baseline) -> pd.DataFrame:
         found = rule.find(audit)
         if not isinstance(found, _Found):
             found = _Found(found)
-        hits.append(_hits(requests, found.mask, rule.id, **found.columns))
-    hits = [h for h in hits if len(h)]
+        if found.mask.any():
+            hits.append(_hits(requests, found.mask, rule.id, **found.columns))
     if not hits:
         return pd.DataFrame()
     out = pd.concat(hits)
