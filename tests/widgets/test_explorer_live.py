@@ -29,9 +29,9 @@ from tests.widgets.synthetic_live import SyntheticWatch
 
 CHECKOUT = {"namespace": "shop", "workload": "checkout"}
 NEW = "checkout-7d9f8b6c4-live1"
-#: What one tick may send to the browser for a cluster of 3,000 pods, and cost the kernel.
+#: What one tick may send to the browser for a cluster of 3,000 pods (what it costs the
+#: kernel is measured in benchmarks/watch.py, not here).
 TICK_BYTES = 200_000
-TICK_CPU = 1.0
 
 
 def _box(explorer: Explorer, pod: str) -> dict | None:
@@ -235,7 +235,11 @@ def _tick(w: SyntheticWatch, explorer: Explorer, recorded, **change) -> tuple[in
 def test_a_tick_of_a_3000_pod_cluster_sends_what_changed_only(recorded, zoom):
     w = SyntheticWatch(3000)
     explorer = Explorer(w, focus={"namespace": "ns-00"} if zoom == "namespace" else None)
-    explorer.pause.value = True  # this test calls update() itself, in this thread
+    # this test calls update() itself, in this thread: the Explorer's own refresh thread is
+    # stopped, so that nothing else (the "as of" line after a tick) sends while it counts
+    explorer._stop_following()
+    explorer._closed = True
+    explorer._wake.set()
     try:
         whole = json_bytes(explorer.map.to_plotly_json()) + json_bytes(explorer.figure.to_dict())
         results = [_tick(w, explorer, recorded, added=5, deleted=5, errors=20) for _ in range(3)]
@@ -244,7 +248,7 @@ def test_a_tick_of_a_3000_pod_cluster_sends_what_changed_only(recorded, zoom):
             f"\n3,000 pods, map at the {zoom}: the figures whole {whole:,} B; per tick "
             f"{', '.join(f'{s:,}' for s in sizes)} B sent "
             f"(map {explorer.sent['map']:,} B, timeline {explorer.sent['timeline']:,} B), "
-            f"{', '.join(f'{c:.2f}' for c in cpus)} s CPU"
+            f"{', '.join(f'{c:.2f}' for c in cpus)} s CPU (for the eye; timed in benchmarks)"
         )
         assert max(sizes) < TICK_BYTES, sizes
         assert max(sizes) < whole / 2
@@ -253,7 +257,6 @@ def test_a_tick_of_a_3000_pod_cluster_sends_what_changed_only(recorded, zoom):
         pods = tree[tree["kind"] == "Pod"]
         assert (pods["change"] == "created").sum() == 15
         assert (pods["change"] == "deleted").sum() == 15
-        assert pd.Series(cpus).median() < TICK_CPU * 1.5, cpus
         # the same snapshot again sends nothing
         recorded.sizes.clear()
         explorer.update()
