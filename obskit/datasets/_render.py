@@ -864,7 +864,7 @@ def _container_spec(c, image: str, sa_vol: str) -> dict:
 
 
 def _template(w: World, wl, images: dict, labels: dict) -> dict:
-    return {
+    template = {
         "metadata": {"creationTimestamp": None, "labels": labels},
         "spec": {
             "containers": [
@@ -880,6 +880,9 @@ def _template(w: World, wl, images: dict, labels: dict) -> dict:
             "terminationGracePeriodSeconds": 30,
         },
     }
+    if wl.affinity:
+        template["spec"]["affinity"] = wl.affinity
+    return template
 
 
 def pod_object(w: World, pod: Pod) -> dict:
@@ -1271,14 +1274,20 @@ def render_inventory(w: World, files: dict, meta: dict) -> None:
                 "apiVersion": "apps/v1",
                 "kind": wl.kind,
                 "metadata": _meta(
-                    wl.name, wl.ns, wl.uid, wl.created, w.next_rv(), wl.labels, generation=1
+                    wl.name,
+                    wl.ns,
+                    wl.uid,
+                    wl.created,
+                    w.next_rv(),
+                    wl.labels,
+                    generation=wl.generation,
                 ),
                 "spec": {
                     "selector": sel,
                     "template": _template(w, wl, rev["images"], dict(wl.labels)),
                     "revisionHistoryLimit": 10,
                 },
-                "status": {"observedGeneration": 1},
+                "status": {"observedGeneration": wl.generation},
             }
             if wl.kind == "StatefulSet":
                 obj["spec"].update(
@@ -1305,18 +1314,21 @@ def render_inventory(w: World, files: dict, meta: dict) -> None:
                     }
                 )
             else:
-                obj["spec"]["updateStrategy"] = {
+                obj["spec"]["updateStrategy"] = wl.update_strategy or {
                     "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
                     "type": "RollingUpdate",
                 }
+                updated = [p for p in live if p.labels["controller-revision-hash"] == rev["hash"]]
                 obj["status"].update(
                     {
                         "currentNumberScheduled": len(live),
-                        "desiredNumberScheduled": len(w.nodes),
+                        "desiredNumberScheduled": len(w.nodes)
+                        if wl.desired is None
+                        else wl.desired,
                         "numberAvailable": ready,
                         "numberMisscheduled": 0,
                         "numberReady": ready,
-                        "updatedNumberScheduled": len(live),
+                        "updatedNumberScheduled": len(updated),
                     }
                 )
             inv["statefulsets" if wl.kind == "StatefulSet" else "daemonsets"].append(obj)

@@ -58,6 +58,11 @@ class Workload:
     revisions: list[dict] = field(default_factory=list)
     generation: int = 1
     host_network: bool = False
+    # a DaemonSet's pod template affinity, update strategy and desired node count, where they
+    # differ from the defaults (no affinity, RollingUpdate, every node)
+    affinity: dict | None = None
+    update_strategy: dict | None = None
+    desired: int | None = None
 
 
 @dataclass
