@@ -1,9 +1,9 @@
 """A small simulated cluster: nodes, workloads, pods and their signals, written in real formats.
 
-A scenario (``_scenarios.py``) builds a :class:`World`, shapes its pods' lifecycles and signal
-curves, adds the incident's events/logs/audit/Falco records, then calls :meth:`World.render`,
-which turns everything into files (relative path -> bytes) plus the per-file record counts that
-go into ``truth.json``.
+A scenario (one module per incident, listed in ``_scenarios.py``) builds a :class:`World`,
+shapes its pods' lifecycles and signal curves, adds the incident's events/logs/audit/Falco
+records, then calls :meth:`World.render`, which turns everything into files (relative path ->
+bytes) plus the per-file record counts that go into ``truth.json``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,523 @@
+# ruff: noqa: E501  (message templates stay on one line, as they appear in the files)
+"""What every bundled incident shares: nodes, system workloads, apps, CronJobs, and small
+record helpers (a probe blip, a human's kubectl request, a malformed CRI line, the truth)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from obskit.datasets import _formats as F
+from obskit.datasets._world import NS, CSpec, Pod, Workload, World
+
+MI = 2**20
+
+
+def add_nodes(w: World, style: str, n: int) -> None:
+    zones = ["a", "b", "c"]
+    for i in range(n):
+        z = zones[i % 3]
+        if style == "eks":
+            ip = f"10.0.{(i % 3) * 16 + 1}.{int(w.rng.integers(10, 250))}"
+            name = f"ip-{ip.replace('.', '-')}.eu-west-1.compute.internal"
+            w.add_node(
+                name,
+                ip,
+                f"eu-west-1{z}",
+                "m5.xlarge",
+                4,
+                16,
+                80,
+                f"aws:///eu-west-1{z}/i-0{w.hexid(16)}",
+            )
+        else:
+            ip = f"10.128.0.{int(w.rng.integers(10, 250))}"
+            name = f"gke-{w.cluster}-default-pool-{w.hexid(8)}-{w.suffix(4)}"
+            w.add_node(
+                name,
+                ip,
+                f"europe-west4-{z}",
+                "e2-standard-4",
+                4,
+                16,
+                100,
+                f"gce://acme-prod/europe-west4-{z}/{name}",
+            )
+            w.nodes[-1]["kernel"] = "6.1.75+"
+
+
+def add_system(w: World) -> None:
+    for ns, age in [
+        ("default", 400),
+        ("kube-system", 400),
+        ("kube-public", 400),
+        ("kube-node-lease", 400),
+        ("monitoring", 300),
+        ("ingress-nginx", 300),
+    ]:
+        w.add_namespace(ns, age)
+    old = w.t0 - 120 * 86400 * NS
+    for wl in [
+        Workload(
+            "Deployment",
+            "coredns",
+            "kube-system",
+            2,
+            [CSpec("coredns", "registry.k8s.io/coredns/coredns:v1.11.1", 53, readiness="/ready")],
+            old,
+            sa="coredns",
+            style="klog",
+            log_rate=0.004,
+            cpu=0.004,
+            mem=22 * MI,
+            labels={"k8s-app": "kube-dns"},
+        ),
+        Workload(
+            "DaemonSet",
+            "kube-proxy",
+            "kube-system",
+            0,
+            [CSpec("kube-proxy", "registry.k8s.io/kube-proxy:v1.29.3")],
+            old,
+            sa="kube-proxy",
+            style="klog",
+            log_rate=0.002,
+            cpu=0.002,
+            mem=18 * MI,
+            service=False,
+            labels={"k8s-app": "kube-proxy"},
+            host_network=True,
+        ),
+        Workload(
+            "DaemonSet",
+            "node-exporter",
+            "monitoring",
+            0,
+            [
+                CSpec(
+                    "node-exporter", "quay.io/prometheus/node-exporter:v1.7.0", 9100, readiness=None
+                )
+            ],
+            old,
+            sa="node-exporter",
+            style="logfmt",
+            log_rate=0.001,
+            cpu=0.01,
+            mem=16 * MI,
+            service=False,
+            labels={"app.kubernetes.io/name": "prometheus-node-exporter"},
+            host_network=True,
+        ),
+        Workload(
+            "Deployment",
+            "kube-state-metrics",
+            "monitoring",
+            1,
+            [
+                CSpec(
+                    "kube-state-metrics",
+                    "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.10.1",
+                    8080,
+                )
+            ],
+            old,
+            sa="kube-state-metrics",
+            style="klog",
+            log_rate=0.002,
+            cpu=0.01,
+            mem=60 * MI,
+            labels={"app.kubernetes.io/name": "kube-state-metrics"},
+        ),
+        Workload(
+            "StatefulSet",
+            "prometheus",
+            "monitoring",
+            1,
+            [
+                CSpec(
+                    "prometheus",
+                    "quay.io/prometheus/prometheus:v2.51.1",
+                    9090,
+                    readiness="/-/ready",
+                )
+            ],
+            old,
+            sa="kube-prometheus-stack-prometheus",
+            style="logfmt",
+            log_rate=0.01,
+            cpu=0.3,
+            mem=1400 * MI,
+            labels={"app.kubernetes.io/name": "prometheus"},
+        ),
+        Workload(
+            "Deployment",
+            "ingress-nginx-controller",
+            "ingress-nginx",
+            2,
+            [CSpec("controller", "registry.k8s.io/ingress-nginx/controller:v1.10.0", 80)],
+            old,
+            sa="ingress-nginx",
+            style="nginx",
+            log_rate=0.045,
+            cpu=0.08,
+            mem=110 * MI,
+            rps=40,
+            labels={
+                "app.kubernetes.io/name": "ingress-nginx",
+                "app.kubernetes.io/component": "controller",
+            },
+        ),
+    ]:
+        w.add_workload(wl)
+
+
+def add_cron(
+    w: World, name: str, ns: str, every_min: int, fail_at: float | None, fail_lines: list[str]
+) -> Workload:
+    wl = w.add_workload(
+        Workload(
+            "CronJob",
+            name,
+            ns,
+            0,
+            [CSpec("job", f"registry.example.com/batch/{name}:3.2.0", readiness=None)],
+            w.t0 - 60 * 86400 * NS,
+            style="python",
+            log_rate=0.3,
+            cpu=0.2,
+            mem=90 * MI,
+            service=False,
+            schedule=f"*/{every_min} * * * *",
+        )
+    )
+    wl.revisions.append(
+        {"hash": "", "uid": "", "created": wl.created, "images": {}, "number": 1, "replicas_end": 0}
+    )
+    start_s = (w.t0 // NS // (every_min * 60) + 1) * every_min * 60
+    while start_s * NS < w.t1 - 4 * 60 * NS:
+        t = start_s * NS + int(w.rng.uniform(0.01, 0.5) * NS)
+        jname = f"{name}-{start_s // 60}"
+        juid = w.uid()
+        fail = fail_at is not None and abs((t - w.t0) / 60 / NS - fail_at) < every_min / 2
+        dur = float(w.rng.uniform(35, 80))
+        node = w.pick_node()
+        pod = w.add_pod(
+            wl,
+            t + int(0.3 * NS),
+            node=node,
+            name=f"{jname}-{w.suffix()}",
+            owner=("Job", jname, juid),
+        )
+        pod.labels.update(
+            {
+                "batch.kubernetes.io/controller-uid": juid,
+                "batch.kubernetes.io/job-name": jname,
+                "controller-uid": juid,
+                "job-name": jname,
+            }
+        )
+        end = pod.cstates[0].attempts[0].start + int(dur * NS)
+        w.kill(pod, end, "Error" if fail else "Completed", 1 if fail else 0, None)
+        pod.phase = "Failed" if fail else "Succeeded"
+        w.jobs.append(
+            {
+                "name": jname,
+                "uid": juid,
+                "cron": wl,
+                "start": t,
+                "end": end + NS,
+                "ok": not fail,
+                "pod": pod,
+            }
+        )
+        w.event(
+            "CronJob",
+            name,
+            ns,
+            wl.uid,
+            "SuccessfulCreate",
+            f"Created job {jname}",
+            t,
+            comp="cronjob-controller",
+            api_version="batch/v1",
+        )
+        if fail:
+            w.event(
+                "Job",
+                jname,
+                ns,
+                juid,
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                end + NS,
+                typ="Warning",
+                comp="job-controller",
+                api_version="batch/v1",
+            )
+            for k, line in enumerate(fail_lines):
+                w.log(pod, end - NS + k * 1000, line, "stderr")
+        else:
+            w.event(
+                "Job",
+                jname,
+                ns,
+                juid,
+                "Completed",
+                "Job completed",
+                end + NS,
+                comp="job-controller",
+                api_version="batch/v1",
+            )
+        w.event(
+            "CronJob",
+            name,
+            ns,
+            wl.uid,
+            "SawCompletedJob",
+            f"Saw completed job: {jname}, status: {'Failed' if fail else 'Complete'}",
+            end + 2 * NS,
+            comp="cronjob-controller",
+            api_version="batch/v1",
+        )
+        start_s += every_min * 60
+    # history limits: keep the last 3 successful and the last failed job
+    ok = [j for j in w.jobs if j["cron"] is wl and j["ok"]]
+    bad = [j for j in w.jobs if j["cron"] is wl and not j["ok"]]
+    drop = ok[:-3] + bad[:-1]
+    for j in drop:
+        later = [k for k in w.jobs if k["cron"] is wl and k["start"] > j["start"]]
+        t_del = (later[2]["end"] if len(later) > 2 else later[-1]["end"]) + 2 * NS
+        w.event(
+            "CronJob",
+            name,
+            ns,
+            wl.uid,
+            "SuccessfulDelete",
+            f"Deleted job {j['name']}",
+            t_del,
+            comp="cronjob-controller",
+            api_version="batch/v1",
+        )
+        j["pod"].deleted = t_del + NS
+        w.jobs.remove(j)
+    return wl
+
+
+def probe_blip(w: World, pod: Pod, minute: float, path: str = "/healthz") -> None:
+    t = w.at(minute)
+    port = pod.cstates[0].spec.port or 8080
+    w.pod_event(
+        pod,
+        "Unhealthy",
+        f'Readiness probe failed: Get "http://{pod.ip}:{port}{path}": context deadline exceeded '
+        "(Client.Timeout exceeded while awaiting headers)",
+        t,
+        typ="Warning",
+    )
+
+
+def noisy(w: World, pod: Pod) -> None:
+    """A healthy service that logs warnings all the time (deprecated-API chatter)."""
+    t = w.t0 + int(w.rng.uniform(0, 20) * NS)
+    while t < w.t1:
+        w.log(
+            pod,
+            t,
+            json.dumps(
+                {
+                    "level": "warn",
+                    "ts": round(t / NS, 6),
+                    "caller": "client/legacy.go:88",
+                    "msg": "deprecated endpoint /v1/recommendations used, migrate to /v2",
+                    "client": "frontend",
+                },
+                separators=(",", ":"),
+            ),
+            "stderr",
+        )
+        t += int(w.rng.exponential(20) * NS)
+
+
+def human_request(
+    w: World,
+    t: int,
+    user: str,
+    ip: str,
+    verb: str,
+    uri: str,
+    res: str,
+    ns: str | None,
+    name: str | None = None,
+    sub: str | None = None,
+    code: int = 200,
+    groups: tuple = ("sre", "system:authenticated"),
+) -> str:
+    return w.audit_event(
+        t,
+        user={"username": user, "groups": list(groups)},
+        verb=verb,
+        uri=uri,
+        resource=res,
+        ns=ns,
+        name=name,
+        sub=sub,
+        code=code,
+        ips=[ip],
+        ua="kubectl/v1.29.2 (darwin/arm64) kubernetes/4b8e819",
+        reason=f'RBAC: allowed by ClusterRoleBinding "sre-view" of ClusterRole "view" to Group "{groups[0]}"',
+    )
+
+
+def long_line(w: World, pod: Pod, t: int, n_items: int) -> None:
+    """A very long JSON line (a dumped cart/config) that containerd splits into P parts."""
+    items = [
+        {
+            "sku": f"SKU-{int(w.rng.integers(10000, 99999))}",
+            "qty": int(w.rng.integers(1, 4)),
+            "price": round(float(w.rng.uniform(2, 90)), 2),
+            "attrs": {"color": "blue", "size": "M", "note": "x" * 40},
+        }
+        for _ in range(n_items)
+    ]
+    w.log(
+        pod,
+        t,
+        json.dumps(
+            {"level": "debug", "ts": round(t / NS, 6), "msg": "cart snapshot", "items": items},
+            separators=(",", ":"),
+        ),
+    )
+
+
+def malformed_cri(w: World, pod: Pod, t: int, kind: str) -> None:
+    if kind == "bad-ts":
+        raw = (
+            F.ts_nano(t).replace("T", " ", 1)[:-4].encode()
+            + b' stdout F {"level":"info","msg":"request completed"}'
+        )
+        w.log(pod, t, "", raw=raw, flag="malformed")
+    elif kind == "truncated":
+        raw = F.ts_nano(t).encode()[:17]
+        w.log(pod, t, "", raw=raw, flag="malformed")
+    elif kind == "non-utf8":
+        raw = (
+            F.ts_nano(t).encode()
+            + b' stdout F user-agent="Mozilla/5.0 \xff\xfe\xc3(" path=/search q=caf\xe9'
+        )
+        w.log(pod, t, "", raw=raw, flag="non_utf8")
+
+
+def make_truth(
+    w: World,
+    *,
+    ns,
+    kind,
+    wl,
+    pod,
+    container,
+    node,
+    level,
+    fault_start,
+    category,
+    description,
+    detections=None,
+) -> dict:
+    return {
+        "name": w.name,
+        "cluster": w.cluster,
+        "root_cause": {
+            "namespace": ns,
+            "workload_kind": kind,
+            "workload": wl,
+            "pod": pod,
+            "container": container,
+            "node": node,
+        },
+        "level": level,
+        "fault_start": F.ts_s(fault_start),
+        "window": {"start": F.ts_s(w.t0), "end": F.ts_s(w.t1)},
+        "category": category,
+        "description": description,
+        "expected_detections": detections or [],
+    }
+
+
+def add_apps(w: World, ns: str, specs: list[tuple]) -> dict[str, Workload]:
+    out = {}
+    for name, replicas, image, port, style, rps, cpu, mem, extra in specs:
+        c = CSpec(name, image, port, mem_limit=extra.get("limit"))
+        wl = Workload(
+            extra.get("kind", "Deployment"),
+            name,
+            ns,
+            replicas,
+            [c],
+            w.t0 - int(w.rng.integers(20, 200)) * 86400 * NS,
+            sa=extra.get("sa", name),
+            style=style,
+            log_rate=extra.get("log_rate", 0.022),
+            rps=rps,
+            cpu=cpu,
+            mem=mem,
+            labels={"app": name, "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": ns},
+        )
+        w.add_workload(wl)
+        out[name] = wl
+    return out
+
+
+def populate_all(w: World) -> None:
+    for wl in w.workloads:
+        if wl.kind in ("Deployment", "StatefulSet", "DaemonSet") and not any(
+            p.wl is wl for p in w.pods
+        ):
+            w.populate(wl)
+
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+# The built-in "edit" ClusterRole's rules (Kubernetes 1.29, aggregated), less the read-only
+def k8s_object(w: World, api: str, kind: str, name: str, ns: str | None, **fields) -> dict:
+    """An RBAC or NetworkPolicy object; its uid from its name, not from ``w.rng``."""
+    meta = {
+        "creationTimestamp": F.ts_s(w.t0 - 120 * 86400 * NS),
+        "name": name,
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"obskit/{w.name}/{kind}/{ns}/{name}")),
+    }
+    if ns:
+        meta["namespace"] = ns
+    return {"apiVersion": api, "kind": kind, "metadata": meta, **fields}
+
+
+def role_binding(w: World, name: str, ns: str, role: str, subject: dict) -> dict:
+    ref = {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}
+    return k8s_object(w, f"{RBAC}/v1", "RoleBinding", name, ns, roleRef=ref, subjects=[subject])
+
+
+def retire_old_pod(w, deployment, ns: str, old_hash: str, old, before: int, t: int) -> None:
+    """One step of a rolling update's scale-down: the Deployment scales the old ReplicaSet
+    from ``before`` to ``before - 1`` at ``t``, the ReplicaSet deletes ``old``, the pod goes."""
+    w.event(
+        "Deployment",
+        deployment.name,
+        ns,
+        deployment.uid,
+        "ScalingReplicaSet",
+        f"Scaled down replica set {deployment.name}-{old_hash} to {before - 1} from {before}",
+        t,
+        comp="deployment-controller",
+        api_version="apps/v1",
+    )
+    w.event(
+        "ReplicaSet",
+        f"{deployment.name}-{old_hash}",
+        ns,
+        deployment.revisions[-2]["uid"],
+        "SuccessfulDelete",
+        f"Deleted pod: {old.name}",
+        t + int(0.2 * NS),
+        comp="replicaset-controller",
+        api_version="apps/v1",
+    )
+    w.delete_pod(old, t + int(0.3 * NS))
