@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 
 from obskit.datasets import _formats as F
 from obskit.datasets._world import NS, CSpec, Pod, Workload, World
@@ -59,12 +60,14 @@ def add_system(w: World) -> None:
     old = w.t0 - 120 * 86400 * NS
     for wl in [
         Workload(
-            "Deployment",
-            "coredns",
-            "kube-system",
-            2,
-            [CSpec("coredns", "registry.k8s.io/coredns/coredns:v1.11.1", 53, readiness="/ready")],
-            old,
+            kind="Deployment",
+            name="coredns",
+            ns="kube-system",
+            replicas=2,
+            containers=[
+                CSpec("coredns", "registry.k8s.io/coredns/coredns:v1.11.1", 53, readiness="/ready")
+            ],
+            created=old,
             sa="coredns",
             style="klog",
             log_rate=0.004,
@@ -73,12 +76,12 @@ def add_system(w: World) -> None:
             labels={"k8s-app": "kube-dns"},
         ),
         Workload(
-            "DaemonSet",
-            "kube-proxy",
-            "kube-system",
-            0,
-            [CSpec("kube-proxy", "registry.k8s.io/kube-proxy:v1.29.3")],
-            old,
+            kind="DaemonSet",
+            name="kube-proxy",
+            ns="kube-system",
+            replicas=0,
+            containers=[CSpec("kube-proxy", "registry.k8s.io/kube-proxy:v1.29.3")],
+            created=old,
             sa="kube-proxy",
             style="klog",
             log_rate=0.002,
@@ -89,16 +92,16 @@ def add_system(w: World) -> None:
             host_network=True,
         ),
         Workload(
-            "DaemonSet",
-            "node-exporter",
-            "monitoring",
-            0,
-            [
+            kind="DaemonSet",
+            name="node-exporter",
+            ns="monitoring",
+            replicas=0,
+            containers=[
                 CSpec(
                     "node-exporter", "quay.io/prometheus/node-exporter:v1.7.0", 9100, readiness=None
                 )
             ],
-            old,
+            created=old,
             sa="node-exporter",
             style="logfmt",
             log_rate=0.001,
@@ -109,18 +112,18 @@ def add_system(w: World) -> None:
             host_network=True,
         ),
         Workload(
-            "Deployment",
-            "kube-state-metrics",
-            "monitoring",
-            1,
-            [
+            kind="Deployment",
+            name="kube-state-metrics",
+            ns="monitoring",
+            replicas=1,
+            containers=[
                 CSpec(
                     "kube-state-metrics",
                     "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.10.1",
                     8080,
                 )
             ],
-            old,
+            created=old,
             sa="kube-state-metrics",
             style="klog",
             log_rate=0.002,
@@ -129,11 +132,11 @@ def add_system(w: World) -> None:
             labels={"app.kubernetes.io/name": "kube-state-metrics"},
         ),
         Workload(
-            "StatefulSet",
-            "prometheus",
-            "monitoring",
-            1,
-            [
+            kind="StatefulSet",
+            name="prometheus",
+            ns="monitoring",
+            replicas=1,
+            containers=[
                 CSpec(
                     "prometheus",
                     "quay.io/prometheus/prometheus:v2.51.1",
@@ -141,7 +144,7 @@ def add_system(w: World) -> None:
                     readiness="/-/ready",
                 )
             ],
-            old,
+            created=old,
             sa="kube-prometheus-stack-prometheus",
             style="logfmt",
             log_rate=0.01,
@@ -150,12 +153,14 @@ def add_system(w: World) -> None:
             labels={"app.kubernetes.io/name": "prometheus"},
         ),
         Workload(
-            "Deployment",
-            "ingress-nginx-controller",
-            "ingress-nginx",
-            2,
-            [CSpec("controller", "registry.k8s.io/ingress-nginx/controller:v1.10.0", 80)],
-            old,
+            kind="Deployment",
+            name="ingress-nginx-controller",
+            ns="ingress-nginx",
+            replicas=2,
+            containers=[
+                CSpec("controller", "registry.k8s.io/ingress-nginx/controller:v1.10.0", 80)
+            ],
+            created=old,
             sa="ingress-nginx",
             style="nginx",
             log_rate=0.045,
@@ -176,12 +181,12 @@ def add_cron(
 ) -> Workload:
     wl = w.add_workload(
         Workload(
-            "CronJob",
-            name,
-            ns,
-            0,
-            [CSpec("job", f"registry.example.com/batch/{name}:3.2.0", readiness=None)],
-            w.t0 - 60 * 86400 * NS,
+            kind="CronJob",
+            name=name,
+            ns=ns,
+            replicas=0,
+            containers=[CSpec("job", f"registry.example.com/batch/{name}:3.2.0", readiness=None)],
+            created=w.t0 - 60 * 86400 * NS,
             style="python",
             log_rate=0.3,
             cpu=0.2,
@@ -442,27 +447,54 @@ def make_truth(
     }
 
 
-def add_apps(w: World, ns: str, specs: list[tuple]) -> dict[str, Workload]:
+@dataclass(frozen=True, kw_only=True)
+class App:
+    """An application Workload of a scenario, by keyword.
+
+    ``rps`` is requests a second per pod, ``cpu`` cores per pod, ``mem`` bytes per pod,
+    ``log_rate`` log lines a second per pod; ``mem_limit`` is the container's memory limit as
+    Kubernetes writes it (``"512Mi"``), ``sa`` the service account (the app's name if None).
+    """
+
+    name: str
+    image: str
+    port: int | None
+    style: str
+    rps: float
+    cpu: float
+    mem: float
+    replicas: int = 1
+    kind: str = "Deployment"
+    sa: str | None = None
+    log_rate: float = 0.022
+    mem_limit: str | None = None
+
+
+def add_apps(w: World, ns: str, apps: list[App]) -> dict[str, Workload]:
+    """Add ``apps`` to namespace ``ns`` (each created 20 to 200 days before the window)."""
     out = {}
-    for name, replicas, image, port, style, rps, cpu, mem, extra in specs:
-        c = CSpec(name, image, port, mem_limit=extra.get("limit"))
+    for app in apps:
         wl = Workload(
-            extra.get("kind", "Deployment"),
-            name,
-            ns,
-            replicas,
-            [c],
-            w.t0 - int(w.rng.integers(20, 200)) * 86400 * NS,
-            sa=extra.get("sa", name),
-            style=style,
-            log_rate=extra.get("log_rate", 0.022),
-            rps=rps,
-            cpu=cpu,
-            mem=mem,
-            labels={"app": name, "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": ns},
+            kind=app.kind,
+            name=app.name,
+            ns=ns,
+            replicas=app.replicas,
+            containers=[CSpec(app.name, app.image, app.port, mem_limit=app.mem_limit)],
+            created=w.t0 - int(w.rng.integers(20, 200)) * 86400 * NS,
+            sa=app.sa or app.name,
+            style=app.style,
+            log_rate=app.log_rate,
+            rps=app.rps,
+            cpu=app.cpu,
+            mem=app.mem,
+            labels={
+                "app": app.name,
+                "app.kubernetes.io/name": app.name,
+                "app.kubernetes.io/part-of": ns,
+            },
         )
         w.add_workload(wl)
-        out[name] = wl
+        out[app.name] = wl
     return out
 
 

@@ -11,6 +11,7 @@ from obskit.datasets import _formats as F
 from obskit.datasets._cluster import (
     MI,
     RBAC,
+    App,
     add_apps,
     add_nodes,
     add_system,
@@ -35,12 +36,14 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         w.add_namespace(ns, 90)
     w.add_workload(
         Workload(
-            "DaemonSet",
-            "falco",
-            "monitoring",
-            0,
-            [CSpec("falco", "docker.io/falcosecurity/falco-no-driver:0.37.1", readiness=None)],
-            w.t0 - 80 * 86400 * NS,
+            kind="DaemonSet",
+            name="falco",
+            ns="monitoring",
+            replicas=0,
+            containers=[
+                CSpec("falco", "docker.io/falcosecurity/falco-no-driver:0.37.1", readiness=None)
+            ],
+            created=w.t0 - 80 * 86400 * NS,
             sa="falco",
             style="json",
             log_rate=0.001,
@@ -55,38 +58,37 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         w,
         "web",
         [
-            (
-                "storefront",
-                reps(3),
-                "registry.example.com/web/storefront:2.31.0",
-                3000,
-                "json",
-                20.0,
-                0.1,
-                220 * MI,
-                {},
+            App(
+                name="storefront",
+                replicas=reps(3),
+                image="registry.example.com/web/storefront:2.31.0",
+                port=3000,
+                style="json",
+                rps=20.0,
+                cpu=0.1,
+                mem=220 * MI,
             ),
-            (
-                "catalog",
-                reps(2),
-                "registry.example.com/web/catalog:1.18.4",
-                8080,
-                "logfmt",
-                12.0,
-                0.07,
-                150 * MI,
-                {},
+            App(
+                name="catalog",
+                replicas=reps(2),
+                image="registry.example.com/web/catalog:1.18.4",
+                port=8080,
+                style="logfmt",
+                rps=12.0,
+                cpu=0.07,
+                mem=150 * MI,
             ),
-            (
-                "sessions",
-                1,
-                "docker.io/library/redis:7.2.4",
-                6379,
-                "redis",
-                0.0,
-                0.02,
-                40 * MI,
-                {"kind": "StatefulSet", "log_rate": 0.003},
+            App(
+                name="sessions",
+                replicas=1,
+                image="docker.io/library/redis:7.2.4",
+                port=6379,
+                style="redis",
+                rps=0.0,
+                cpu=0.02,
+                mem=40 * MI,
+                kind="StatefulSet",
+                log_rate=0.003,
             ),
         ],
     )
@@ -94,27 +96,25 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         w,
         "api",
         [
-            (
-                "graphql-gateway",
-                reps(2),
-                "registry.example.com/api/gateway:0.40.1",
-                4000,
-                "json",
-                15.0,
-                0.12,
-                210 * MI,
-                {},
+            App(
+                name="graphql-gateway",
+                replicas=reps(2),
+                image="registry.example.com/api/gateway:0.40.1",
+                port=4000,
+                style="json",
+                rps=15.0,
+                cpu=0.12,
+                mem=210 * MI,
             ),
-            (
-                "inventory",
-                reps(2),
-                "registry.example.com/api/inventory:3.0.0",
-                8080,
-                "java",
-                7.0,
-                0.2,
-                380 * MI,
-                {},
+            App(
+                name="inventory",
+                replicas=reps(2),
+                image="registry.example.com/api/inventory:3.0.0",
+                port=8080,
+                style="java",
+                rps=7.0,
+                cpu=0.2,
+                mem=380 * MI,
             ),
         ],
     )
@@ -378,11 +378,11 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
     t_pod = t_ext + int(45 * NS)
     priv_wl = w.add_workload(
         Workload(
-            "Pod",
-            "kube-metrics-helper",
-            "web",
-            1,
-            [
+            kind="Pod",
+            name="kube-metrics-helper",
+            ns="web",
+            replicas=1,
+            containers=[
                 CSpec(
                     "helper",
                     "docker.io/library/alpine:3.19",
@@ -392,7 +392,7 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
                     mem_req="16Mi",
                 )
             ],
-            t_pod,
+            created=t_pod,
             sa="storefront",
             style="json",
             log_rate=0.0,

@@ -7,6 +7,8 @@ from obskit.datasets import _formats as F
 from obskit.datasets._cluster import (
     MI,
     RBAC,
+    App,
+    add_apps,
     add_nodes,
     add_system,
     human_request,
@@ -113,52 +115,41 @@ def falco_disabled(seed: int, scale: float) -> tuple[World, dict]:
 
 def _falco_disabled_apps(w: World, scale: float) -> None:
     """web and api services, and the CI's BuildKit daemon (privileged, as rootful BuildKit is)."""
-    for name, ns, replicas, image, port, style, rps, cpu, mem in (
-        (
-            "storefront",
-            "web",
-            3,
-            "registry.example.com/web/storefront:2.40.2",
-            3000,
-            "json",
-            18.0,
-            0.1,
-            220,
+    reps = lambda k: max(1, round(k * scale))  # noqa: E731
+    web = [
+        App(
+            name="storefront",
+            replicas=reps(3),
+            image="registry.example.com/web/storefront:2.40.2",
+            port=3000,
+            style="json",
+            rps=18.0,
+            cpu=0.1,
+            mem=220 * MI,
         ),
-        (
-            "search",
-            "web",
-            2,
-            "registry.example.com/web/search:5.2.0",
-            8080,
-            "logfmt",
-            9.0,
-            0.15,
-            300,
+        App(
+            name="search",
+            replicas=reps(2),
+            image="registry.example.com/web/search:5.2.0",
+            port=8080,
+            style="logfmt",
+            rps=9.0,
+            cpu=0.15,
+            mem=300 * MI,
         ),
-        ("orders", "api", 2, "registry.example.com/api/orders:1.9.3", 8080, "java", 6.0, 0.2, 380),
-    ):
-        w.add_workload(
-            Workload(
-                kind="Deployment",
-                name=name,
-                ns=ns,
-                replicas=max(1, round(replicas * scale)),
-                containers=[CSpec(name, image, port)],
-                created=w.t0 - int(w.rng.integers(20, 200)) * 86400 * NS,
-                sa=name,
-                style=style,
-                log_rate=0.022,
-                rps=rps,
-                cpu=cpu,
-                mem=mem * MI,
-                labels={
-                    "app": name,
-                    "app.kubernetes.io/name": name,
-                    "app.kubernetes.io/part-of": ns,
-                },
-            )
-        )
+    ]
+    add_apps(w, "web", web)
+    orders = App(
+        name="orders",
+        replicas=reps(2),
+        image="registry.example.com/api/orders:1.9.3",
+        port=8080,
+        style="java",
+        rps=6.0,
+        cpu=0.2,
+        mem=380 * MI,
+    )
+    add_apps(w, "api", [orders])
     w.add_workload(
         Workload(
             kind="Deployment",

@@ -35,7 +35,7 @@ class CSpec:
     readiness: str | None = "/healthz"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Workload:
     """A top-level controller (or a bare Pod) and the behaviour of its pods."""
 
