@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,7 +26,20 @@ from obskit.datasets._cluster import (
     role_binding,
 )
 from obskit.datasets._render import lifecycle_records
-from obskit.datasets._world import NS, CSpec, Workload, World
+from obskit.datasets._world import NS, CSpec, Pod, Workload, World
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The pod the attacker enters: its node, Falco's hostname there, the attacker's address,
+    and the container fields and text Falco's alerts about it carry."""
+
+    victim: Pod
+    node: dict
+    host: str
+    attacker_ip: str
+    fields: dict
+    ctx: str
 
 
 def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
@@ -53,6 +67,56 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
             labels={"app.kubernetes.io/name": "falco"},
         )
     )
+    web = _apps(w, scale)
+    populate_all(w)
+    w.base_signals()
+    tg = _target(w, web)
+    _ci_rollout(w, web)
+    human_request(
+        w,
+        w.at(33),
+        "sre-bob@example.com",
+        "10.0.200.40",
+        "get",
+        "/api/v1/namespaces/web/pods?limit=500",
+        "pods",
+        "web",
+    )
+    t_exec = _exec_shell(w, tg)
+    t_api, t_ext, sa_user = _steal_token(w, tg, t_exec)
+    t_drop, mine = _drop_and_mine(w, tg, t_exec, scale)
+    t_pod, priv, other = _privileged_pod(w, tg, sa_user, t_ext)
+    _helper_mines(w, priv, other, t_pod, scale)
+    gw_host = _gateway_alert(w)
+    _storefront_symptoms(w, tg, t_exec, mine)
+    long_line(w, [p for p in w.pods if p.wl.name == "graphql-gateway"][1], w.at(70), 180)
+    malformed_cri(w, [p for p in w.pods if p.wl.name == "catalog"][-1], w.at(90), "truncated")
+    lifecycle_records(w)
+    # a cut Falco line (the agent was restarted mid-write)
+    w.falco.append((w.at(110), '{"hostname":"' + gw_host + '","output":"21:50:02.114'))
+    w.malformed["falco/falco.json"] = 1
+    det = _detections(tg, t_exec, t_api, t_drop, t_ext, t_pod)
+    truth = make_truth(
+        w,
+        ns="web",
+        kind="Deployment",
+        wl="storefront",
+        pod=tg.victim.name,
+        container="storefront",
+        node=tg.node["name"],
+        level="pod",
+        fault_start=t_exec,
+        category="intrusion",
+        description="Attacker with a contractor credential execs into a storefront pod, steals its service-account token, lists secrets, starts a miner and a privileged mining pod.",
+        detections=det,
+    )
+    truth["attacker_ips"] = [tg.attacker_ip]
+    _cryptominer_posture(w)
+    return w, truth
+
+
+def _apps(w: World, scale: float) -> dict[str, Workload]:
+    """web (storefront, catalog, a Redis for sessions) and api (a GraphQL gateway, inventory)."""
     reps = lambda k: max(1, round(k * scale))  # noqa: E731
     web = add_apps(
         w,
@@ -118,9 +182,11 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
             ),
         ],
     )
-    populate_all(w)
-    w.base_signals()
-    t_ns = w.grid * NS
+    return web
+
+
+def _target(w: World, web: dict[str, Workload]) -> _Target:
+    """The storefront pod the attacker enters, and how Falco names its container."""
     victim = next(p for p in w.pods if p.wl is web["storefront"])
     node = victim.node
     falco_host = node["name"]  # the falco chart sets FALCO_HOSTNAME from spec.nodeName
@@ -138,7 +204,11 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         f"container_id={c_id} container_name=storefront container_image_repository=registry.example.com/web/storefront "
         f"container_image_tag=2.31.0 k8s_pod_name={victim.name} k8s_ns_name=web"
     )
-    # --- benign: CI deploys catalog (new ReplicaSet), an SRE looks around
+    return _Target(victim, node, falco_host, attacker_ip, base_fields, ctx)
+
+
+def _ci_rollout(w: World, web: dict[str, Workload]) -> None:
+    """Benign: CI deploys catalog 1.18.5 at minute 24, a rolling update pod by pod."""
     cat = web["catalog"]
     t_ci = w.at(24.0)
     ci_sa = w.sa_user("ci", "deployer", w.uid())
@@ -196,19 +266,13 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         rt = np_.cstates[0].attempts[0].start + int(6 * NS)
         retire_old_pod(w, cat, "web", old_hash, old, len(olds) - i, rt)
         tt = rt + NS
-    human_request(
-        w,
-        w.at(33),
-        "sre-bob@example.com",
-        "10.0.200.40",
-        "get",
-        "/api/v1/namespaces/web/pods?limit=500",
-        "pods",
-        "web",
-    )
-    # --- the attack
+
+
+def _exec_shell(w: World, tg: _Target) -> int:
+    """Minute 52: the contractor credential opens a shell in the storefront pod."""
+    victim, ctx, base_fields, falco_host = tg.victim, tg.ctx, tg.fields, tg.host
+    attacker_ip = tg.attacker_ip
     t_exec = w.at(52.0)
-    fault = t_exec
     exec_user = {"username": "dev-contractor-7", "groups": ["contractors", "system:authenticated"]}
     exec_uri = f"/api/v1/namespaces/web/pods/{victim.name}/exec?command=%2Fbin%2Fsh&container=storefront&stdin=true&stdout=true&tty=true"
     aid = w.uid()
@@ -252,6 +316,14 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         ["T1059", "container", "maturity_stable", "mitre_execution", "shell"],
         falco_host,
     )
+    return t_exec
+
+
+def _steal_token(w: World, tg: _Target, t_exec: int) -> tuple[int, int, dict]:
+    """From the shell, curl lists web's secrets with the pod's token; six minutes later the
+    token is used from the attacker's address (cluster-wide list refused, web's allowed)."""
+    victim, ctx, base_fields, falco_host = tg.victim, tg.ctx, tg.fields, tg.host
+    attacker_ip = tg.attacker_ip
     t_api = t_exec + int(75 * NS)
     w.falco_alert(
         t_api,
@@ -322,7 +394,14 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         ua="kubectl/v1.28.2 (linux/amd64) kubernetes/89a4ea3",
         reason='RBAC: allowed by RoleBinding "storefront-edit/web" of ClusterRole "edit" to ServiceAccount "storefront/web"',
     )
-    # drop a binary and mine from the victim
+    return t_api, t_ext, sa_user
+
+
+def _drop_and_mine(w: World, tg: _Target, t_exec: int, scale: float) -> tuple[int, np.ndarray]:
+    """Three minutes after the exec a dropped binary starts mining in the storefront pod."""
+    victim, ctx, base_fields, falco_host = tg.victim, tg.ctx, tg.fields, tg.host
+    node = tg.node
+    t_ns = w.grid * NS
     t_drop = t_exec + int(3 * 60 * NS)
     w.falco_alert(
         t_drop,
@@ -374,7 +453,13 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
     mine = t_ns >= t_drop
     victim.cpu = victim.cpu + 1.6 * mine * (1 + w.noise(0.03))
     w.node_cpu_extra[node["name"]] = 0.0
-    # privileged pod created with the stolen token
+    return t_drop, mine
+
+
+def _privileged_pod(w: World, tg: _Target, sa_user: dict, t_ext: int) -> tuple[int, Pod, dict]:
+    """45 s after the token's outside use it creates a privileged hostPID pod on another node."""
+    node, attacker_ip = tg.node, tg.attacker_ip
+    t_ns = w.grid * NS
     t_pod = t_ext + int(45 * NS)
     priv_wl = w.add_workload(
         Workload(
@@ -445,6 +530,12 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         reason='RBAC: allowed by RoleBinding "storefront-edit/web" of ClusterRole "edit" to ServiceAccount "storefront/web"',
         extra_ann={"pod-security.kubernetes.io/enforce-policy": "privileged:latest"},
     )
+    return t_pod, priv, other
+
+
+def _helper_mines(w: World, priv: Pod, other: dict, t_pod: int, scale: float) -> None:
+    """The privileged pod runs XMRig: pool connections Falco flags, XMRig's banner in its log."""
+    pool_ip = "198.51.100.203"
     helper_host = other["name"]
     for k in range(int(4 * max(1, scale))):
         tk = t_pod + int((40 + k * 23) * NS)
@@ -485,7 +576,10 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         t_pod + 31 * NS,
         "[2024-09-10 20:00:31.402]  net      use pool 198.51.100.203:3333  198.51.100.203",
     )
-    # benign falco noise elsewhere: an SRE debugging shell in the gateway (no tty → different rule)
+
+
+def _gateway_alert(w: World) -> str:
+    """Benign Falco noise elsewhere: PAM reads /etc/shadow in a gateway pod at minute 34."""
     gw = next(p for p in w.pods if p.wl.name == "graphql-gateway")
     gw_host = gw.node["name"]
     w.falco_alert(
@@ -513,7 +607,12 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
         ["T1555", "container", "filesystem", "host", "maturity_stable", "mitre_credential_access"],
         gw_host,
     )
-    # the web app itself logs the probing that preceded the exec (recon), and slows down once the miner runs
+    return gw_host
+
+
+def _storefront_symptoms(w: World, tg: _Target, t_exec: int, mine: np.ndarray) -> None:
+    """The probing that preceded the exec in storefront's log, and its slowdown once mining."""
+    victim, attacker_ip = tg.victim, tg.attacker_ip
     w.err_text["storefront"] = [
         "upstream timeout rendering product page",
         "render failed: worker pool saturated",
@@ -542,12 +641,13 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
                 separators=(",", ":"),
             ),
         )
-    long_line(w, [p for p in w.pods if p.wl.name == "graphql-gateway"][1], w.at(70), 180)
-    malformed_cri(w, [p for p in w.pods if p.wl.name == "catalog"][-1], w.at(90), "truncated")
-    lifecycle_records(w)
-    # a cut Falco line (the agent was restarted mid-write)
-    w.falco.append((w.at(110), '{"hostname":"' + gw_host + '","output":"21:50:02.114'))
-    w.malformed["falco/falco.json"] = 1
+
+
+def _detections(
+    tg: _Target, t_exec: int, t_api: int, t_drop: int, t_ext: int, t_pod: int
+) -> list[dict]:
+    """The detections the analysis must make, with their subject, pod and time."""
+    victim = tg.victim
     det = [
         {
             "id": "audit.pod-exec-unusual-subject",
@@ -604,23 +704,7 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
             "time": F.ts_s(t_pod + 40 * NS),
         },
     ]
-    truth = make_truth(
-        w,
-        ns="web",
-        kind="Deployment",
-        wl="storefront",
-        pod=victim.name,
-        container="storefront",
-        node=node["name"],
-        level="pod",
-        fault_start=fault,
-        category="intrusion",
-        description="Attacker with a contractor credential execs into a storefront pod, steals its service-account token, lists secrets, starts a miner and a privileged mining pod.",
-        detections=det,
-    )
-    truth["attacker_ips"] = [attacker_ip]
-    _cryptominer_posture(w)
-    return w, truth
+    return det
 
 
 _EDIT_RULES = [
