@@ -22,7 +22,7 @@ from obskit.datasets._cluster import (
     probe_blip,
 )
 from obskit.datasets._render import lifecycle_records
-from obskit.datasets._world import NS, World
+from obskit.datasets._world import NS, Pod, Workload, World
 
 
 def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
@@ -31,6 +31,40 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
     add_system(w)
     for ns in ("shop", "batch"):
         w.add_namespace(ns, 180)
+    apps = _apps(w, scale)
+    populate_all(w)
+    _report_cron(w)
+    w.base_signals()
+    pods = {wl: [p for p in w.pods if p.wl.name == wl] for wl in apps}
+    fault = w.at(22.0)
+    first_oom, down = _leak_and_oom(w, pods, fault)
+    ck = pods["checkout"]
+    _flag_logs(w, ck, fault)
+    _downstream(w, pods, ck, down)
+    _file_quirks(w, pods)
+    lifecycle_records(w)
+    _alice_looks(w, ck)
+    _cut_audit_line(w)
+    t_oom, pod0 = first_oom
+    truth = make_truth(
+        w,
+        ns="shop",
+        kind="Deployment",
+        wl="checkout",
+        pod=pod0.name,
+        container="checkout",
+        node=pod0.node["name"],
+        level="workload",
+        fault_start=fault,
+        category="memory-leak",
+        description="Feature flag 'order-history-cache' makes checkout leak heap; containers are OOMKilled and crash-loop, frontend returns 503s.",
+    )
+    truth["first_oom"] = F.ts_s(t_oom)
+    return w, truth
+
+
+def _apps(w: World, scale: float) -> dict[str, Workload]:
+    """The shop: frontend, checkout (512Mi limit), cart, catalog, payment, recommendation, redis."""
     reps = lambda k: max(1, round(k * scale))  # noqa: E731
     apps = add_apps(
         w,
@@ -112,7 +146,11 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
             ),
         ],
     )
-    populate_all(w)
+    return apps
+
+
+def _report_cron(w: World) -> None:
+    """batch's report-generator every 15 minutes; the run near minute 38 fails on DNS."""
     add_cron(
         w,
         "report-generator",
@@ -128,9 +166,14 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
             'psycopg2.OperationalError: could not translate host name "reports-db.batch.svc" to address: Temporary failure in name resolution',
         ],
     )
-    w.base_signals()
-    pods = {wl: [p for p in w.pods if p.wl.name == wl] for wl in apps}
-    fault = w.at(22.0)
+
+
+def _leak_and_oom(
+    w: World, pods: dict[str, list[Pod]], fault: int
+) -> tuple[tuple[int, Pod], np.ndarray]:
+    """From ``fault`` each checkout container's heap grows to its limit and is OOMKilled,
+    again faster after each restart (back-off doubling); GC warnings as the heap fills.
+    Returns the first OOM kill (time, pod) and how many checkout pods were down at each step."""
     limit = 512 * MI
     ck = pods["checkout"]
     first_oom = None
@@ -210,6 +253,11 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
                     f"GC pause {int(150 + 900 * (r - 0.7) / 0.3)}ms (G1 Evacuation Pause) heap={int(r * 100)}% old-gen={int(r * 96)}%",
                 )
             tt += int(w.rng.uniform(20, 60) * NS)
+    return first_oom, down
+
+
+def _flag_logs(w: World, ck: list[Pod], fault: int) -> None:
+    """The cause in checkout's own log: the feature flag turned on at ``fault``."""
     w.log(
         ck[0],
         fault,
@@ -220,6 +268,11 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
         fault + 3 * NS,
         f"{F.ts_java(fault + 3 * NS)}  INFO 1 --- [config-watcher-1] c.e.shop.config.FeatureFlags             : Feature flag 'order-history-cache' enabled (rollout=100%)",
     )
+
+
+def _downstream(w: World, pods: dict[str, list[Pod]], ck: list[Pod], down: np.ndarray) -> None:
+    """While checkout pods are down the rest take their traffic; frontend and the ingress
+    answer 503 and log the upstream errors."""
     frac_down = down / max(1, len(ck))
     for pod in ck:
         run = w.running(pod)
@@ -240,6 +293,11 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
     for pod in [p for p in w.pods if p.wl.name == "ingress-nginx-controller"]:
         pod.err_frac = 0.04 * frac_down
         pod.rps["503"] = pod.rps["200"] * 0.05 * frac_down
+
+
+def _file_quirks(w: World, pods: dict[str, list[Pod]]) -> None:
+    """Noise and real-world file quirks: a chatty service, a probe blip, containerd-split long
+    lines, a cut JSON line, a bad timestamp, non-UTF-8 bytes, a rotated log."""
     noisy(w, pods["recommendation"][0])
     probe_blip(w, pods["catalog"][0], 71.5)
     long_line(w, pods["cart"][0], w.at(44), 130)
@@ -256,7 +314,10 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
     ing = next(p for p in w.pods if p.wl.name == "ingress-nginx-controller")
     malformed_cri(w, ing, w.at(80.1), "non-utf8")
     w.rotate.add(("ingress-nginx", ing.name))
-    lifecycle_records(w)
+
+
+def _alice_looks(w: World, ck: list[Pod]) -> None:
+    """Minutes 66-67: an SRE lists shop's pods and reads checkout's previous log."""
     human_request(
         w,
         w.at(66),
@@ -279,6 +340,10 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
         ck[0].name,
         "log",
     )
+
+
+def _cut_audit_line(w: World) -> None:
+    """The audit file was copied while the API server was writing: the last line is cut."""
     # the audit file was copied while the API server was writing: the last line is cut
     w.audit.append(
         (
@@ -289,19 +354,3 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
         )
     )
     w.malformed["audit/audit.log"] = 1
-    t_oom, pod0 = first_oom
-    truth = make_truth(
-        w,
-        ns="shop",
-        kind="Deployment",
-        wl="checkout",
-        pod=pod0.name,
-        container="checkout",
-        node=pod0.node["name"],
-        level="workload",
-        fault_start=fault,
-        category="memory-leak",
-        description="Feature flag 'order-history-cache' makes checkout leak heap; containers are OOMKilled and crash-loop, frontend returns 503s.",
-    )
-    truth["first_oom"] = F.ts_s(t_oom)
-    return w, truth
