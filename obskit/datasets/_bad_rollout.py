@@ -23,7 +23,7 @@ from obskit.datasets._cluster import (
     retire_old_pod,
 )
 from obskit.datasets._render import lifecycle_records
-from obskit.datasets._world import NS, World
+from obskit.datasets._world import NS, Pod, Workload, World
 
 
 def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
@@ -32,6 +32,53 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
     add_system(w)
     for ns in ("payments", "orders", "ci", "batch"):
         w.add_namespace(ns, 150)
+    pay = _apps(w, scale)
+    populate_all(w)
+    _reconcile_cron(w)
+    w.base_signals()
+    fault, rev, old_hash, old_pods, new_pods, ci_sa = _rollout(w, pay)
+    ramp = _pool_exhaustion(w, new_pods, fault)
+    _orders_suffer(w, ramp)
+    noisy(w, next(p for p in w.pods if p.wl.name == "search"))
+    probe_blip(w, next(p for p in w.pods if p.wl.name == "notifications"), 18.3)
+    long_line(w, [p for p in w.pods if p.wl.name == "orders-api"][1], w.at(58), 200)
+    malformed_cri(w, next(p for p in w.pods if p.wl.name == "orders-api"), w.at(77.7), "truncated")
+    lifecycle_records(w)
+    _ci_reads(w, ci_sa)
+    human_request(
+        w,
+        w.at(63),
+        "oncall@acme.dev",
+        "198.51.100.23",
+        "get",
+        "/apis/apps/v1/namespaces/payments/replicasets?limit=500",
+        "replicasets",
+        "payments",
+    )
+    truth = make_truth(
+        w,
+        ns="payments",
+        kind="Deployment",
+        wl="payment-api",
+        pod=None,
+        container="payment-api",
+        node=None,
+        level="workload",
+        fault_start=fault,
+        category="bad-rollout",
+        description="Rollout of payment-api v2.15.0 ships db.max_open_conns=2; new pods exhaust the pool, fail readiness and return 503s.",
+    )
+    truth["rollout"] = {
+        "old_replicaset": f"payment-api-{old_hash}",
+        "new_replicaset": f"payment-api-{rev['hash']}",
+        "old_pods": [p.name for p in old_pods],
+        "new_pods": [p.name for p in new_pods],
+    }
+    return w, truth
+
+
+def _apps(w: World, scale: float) -> dict[str, Workload]:
+    """payments (payment-api, fraud-score, ledger) and orders (orders-api, notifications, search)."""
     reps = lambda k: max(1, round(k * scale))  # noqa: E731
     pay = add_apps(
         w,
@@ -107,7 +154,11 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
             ),
         ],
     )
-    populate_all(w)
+    return pay
+
+
+def _reconcile_cron(w: World) -> None:
+    """batch's ledger-reconcile every 20 minutes; the run near minute 97 fails."""
     add_cron(
         w,
         "ledger-reconcile",
@@ -121,7 +172,14 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
             "ReconcileMismatch: 3 rows differ",
         ],
     )
-    w.base_signals()
+
+
+def _rollout(
+    w: World, pay: dict[str, Workload]
+) -> tuple[int, dict, str, list[Pod], list[Pod], dict]:
+    """Minute 41: CI sets payment-api's image to v2.15.0; the Deployment replaces its pods
+    one by one. Returns the time, the new revision, the old ReplicaSet's hash, the old and
+    new pods, and CI's service-account user."""
     api = pay["payment-api"]
     old_pods = [p for p in w.pods if p.wl is api]
     fault = w.at(41.0)
@@ -202,7 +260,12 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
         p.p99 = old_pods[0].p99.copy()
         p.err_frac = np.zeros(len(w.grid))
         p.log_factor = old_pods[0].log_factor
-    # pool exhaustion: errors ramp as traffic hits the new pods
+    return fault, rev, old_hash, old_pods, new_pods, ci_sa
+
+
+def _pool_exhaustion(w: World, new_pods: list[Pod], fault: int) -> np.ndarray:
+    """The new pods' two-connection pool runs dry as traffic reaches them: errors, 503s, slow
+    answers and failing readiness probes ramp up over ten minutes from four after ``fault``."""
     t_ns = w.grid * NS
     ramp = np.clip((t_ns - (fault + 4 * 60 * NS)) / (10 * 60 * NS), 0, 1)
     w.err_text["payment-api"] = [
@@ -239,6 +302,11 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
         p.unready.append(w.t1 - int(w.rng.uniform(10, 40) * NS))
     new_pods[0].cstates[0].ready = False
     new_pods[2].cstates[0].ready = False
+    return ramp
+
+
+def _orders_suffer(w: World, ramp: np.ndarray) -> None:
+    """orders-api, payment-api's caller, fails and slows with it."""
     w.err_text["orders-api"] = [
         "payment call failed: POST http://payment-api.payments.svc.cluster.local/v1/charges: 503 Service Unavailable",
         "payment call failed: context deadline exceeded",
@@ -250,12 +318,10 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
         p.rps["502"] = tot * 0.2 * ramp
         p.rps["200"] = tot * (1 - 0.2 * ramp)
         p.p99 = p.p99 * (1 + 12 * ramp)
-    noisy(w, next(p for p in w.pods if p.wl.name == "search"))
-    probe_blip(w, next(p for p in w.pods if p.wl.name == "notifications"), 18.3)
-    long_line(w, [p for p in w.pods if p.wl.name == "orders-api"][1], w.at(58), 200)
-    malformed_cri(w, next(p for p in w.pods if p.wl.name == "orders-api"), w.at(77.7), "truncated")
-    lifecycle_records(w)
-    # a benign CI deploy of notifications an hour earlier
+
+
+def _ci_reads(w: World, ci_sa: dict) -> None:
+    """Benign: CI reads the notifications Deployment at minute 12."""
     w.audit_event(
         w.at(12),
         user=ci_sa,
@@ -269,33 +335,3 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
         ua="kubectl/v1.29.1 (linux/amd64) kubernetes/bc401b9",
         reason='RBAC: allowed by RoleBinding "deployer/orders" of ClusterRole "edit" to ServiceAccount "deployer/ci"',
     )
-    human_request(
-        w,
-        w.at(63),
-        "oncall@acme.dev",
-        "198.51.100.23",
-        "get",
-        "/apis/apps/v1/namespaces/payments/replicasets?limit=500",
-        "replicasets",
-        "payments",
-    )
-    truth = make_truth(
-        w,
-        ns="payments",
-        kind="Deployment",
-        wl="payment-api",
-        pod=None,
-        container="payment-api",
-        node=None,
-        level="workload",
-        fault_start=fault,
-        category="bad-rollout",
-        description="Rollout of payment-api v2.15.0 ships db.max_open_conns=2; new pods exhaust the pool, fail readiness and return 503s.",
-    )
-    truth["rollout"] = {
-        "old_replicaset": f"payment-api-{old_hash}",
-        "new_replicaset": f"payment-api-{rev['hash']}",
-        "old_pods": [p.name for p in old_pods],
-        "new_pods": [p.name for p in new_pods],
-    }
-    return w, truth
