@@ -21,7 +21,7 @@ from obskit.datasets._cluster import (
     probe_blip,
 )
 from obskit.datasets._render import lifecycle_records
-from obskit.datasets._world import NS, World
+from obskit.datasets._world import NS, Pod, World
 
 
 def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
@@ -30,6 +30,41 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
     add_system(w)
     for ns in ("media", "analytics", "batch"):
         w.add_namespace(ns, 220)
+    _apps(w, scale)
+    populate_all(w)
+    bad = _crowd_bad_node(w)
+    add_cron(w, "sessionize", "batch", 30, None, [])
+    w.base_signals()
+    fault, press, fill, fs = _disk_fills(w, bad)
+    victims = _evict(w, bad, fault, press)
+    _recovery_and_scrape_gap(w, bad, press, fs)
+    _host_culprit(w, bad, fault, fill)
+    collectors = _collectors_fail(w, bad, press)
+    noisy(w, next(p for p in w.pods if p.wl.name == "dashboard"))
+    probe_blip(w, [p for p in w.pods if p.wl.name == "upload-api"][-1], 24.0)
+    long_line(w, collectors[0], w.at(50), 150)
+    malformed_cri(w, collectors[-1], w.at(101.2), "bad-ts")
+    lifecycle_records(w)
+    _tcpdump_alert(w)
+    truth = make_truth(
+        w,
+        ns=None,
+        kind=None,
+        wl=None,
+        pod=None,
+        container=None,
+        node=bad["name"],
+        level="node",
+        fault_start=fault,
+        category="node-pressure",
+        description=f"Root filesystem of {bad['name']} fills up (host log growth); DiskPressure, kubelet evicts pods of several workloads, which reschedule elsewhere.",
+    )
+    truth["evicted_pods"] = sorted(v.name for v in victims)
+    return w, truth
+
+
+def _apps(w: World, scale: float) -> None:
+    """media (thumbnailer, upload-api, cdn-purger), analytics (events-collector, dashboard, clickhouse)."""
     reps = lambda k: max(1, round(k * scale))  # noqa: E731
     add_apps(
         w,
@@ -105,7 +140,10 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
             ),
         ],
     )
-    populate_all(w)
+
+
+def _crowd_bad_node(w: World) -> dict:
+    """The node whose disk will fill, with pods of several workloads moved onto it."""
     bad = w.nodes[2]
     # make sure several workloads have pods on the bad node
     movable = [
@@ -117,8 +155,12 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
         p.node["pods_on"] -= 1
         p.node = bad
         bad["pods_on"] += 1
-    add_cron(w, "sessionize", "batch", 30, None, [])
-    w.base_signals()
+    return bad
+
+
+def _disk_fills(w: World, bad: dict) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """From minute 31 the node's root filesystem fills; at minute 68 it is under pressure.
+    Returns both times, the fill fraction and the free bytes over the grid."""
     t_ns = w.grid * NS
     fault = w.at(31.0)
     press = w.at(68.0)
@@ -126,6 +168,13 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
     fill = np.clip((t_ns - fault) / (press - fault), 0, None)
     fs = cap * (0.58 - 0.495 * np.clip(fill, 0, 1)) - np.clip(fill - 1, 0, None) * 0.0
     w.node_fs[bad["name"]] = fs.copy()
+    return fault, press, fill, fs
+
+
+def _evict(w: World, bad: dict, fault: int, press: int) -> list[Pod]:
+    """DiskPressure: the node is tainted, the kubelet evicts app pods one by one and their
+    ReplicaSets replace them on other nodes. Returns the evicted pods."""
+    cap = bad["disk"]
     # evict: kubelet frees space by evicting pods; space recovers partially, stays low
     victims = [
         p
@@ -216,11 +265,22 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
                 comp="default-scheduler",
             )
         t += int(w.rng.uniform(25, 70) * NS)
+    return victims
+
+
+def _recovery_and_scrape_gap(w: World, bad: dict, press: int, fs: np.ndarray) -> None:
+    """Evictions free some space, which stays low; node-exporter there misses scrapes."""
+    t_ns = w.grid * NS
+    cap = bad["disk"]
     rec = np.clip((t_ns - press) / (40 * 60 * NS), 0, 1)
     fs2 = np.where(t_ns >= press, cap * (0.085 + 0.03 * rec), fs)
     w.node_fs[bad["name"]] = fs2
     # a scrape gap: node-exporter on the bad node starved of IO for a while
     w.scrape_gaps.append((bad["name"], press + 3 * 60 * NS, press + 10 * 60 * NS))
+
+
+def _host_culprit(w: World, bad: dict, fault: int, fill: np.ndarray) -> None:
+    """The cause is on the host, outside any pod: seen only in node signals and node-exporter."""
     # the culprit on the host: a runaway log file outside any pod, visible only via node signals and kubelet
     w.node_cpu_extra[bad["name"]] = 0.35 * (fill > 0) * (fill < 1.3)
     hostlog = next(p for p in w.pods if p.wl.name == "node-exporter" and p.node is bad)
@@ -230,6 +290,11 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
         f"ts={F.ts_ms_iso(fault + 60 * NS)} caller=collector.go:169 level=error collector=textfile "
         'msg="collector failed" err="failed to read textfile collector directory: open /host/var/lib/node_exporter: too many open files"',
     )
+
+
+def _collectors_fail(w: World, bad: dict, press: int) -> list[Pod]:
+    """events-collector on the node cannot write its spool around the pressure."""
+    t_ns = w.grid * NS
     collectors = [p for p in w.pods if p.wl.name == "events-collector"]
     w.err_text["events-collector"] = [
         "failed to flush batch to clickhouse: write /var/spool/collector/batch-0042.tmp: no space left on device"
@@ -237,11 +302,11 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
     for p in collectors:
         if p.node is bad:
             p.err_frac = 0.08 * ((t_ns > press - 15 * 60 * NS) & (t_ns < press + 5 * 60 * NS))
-    noisy(w, next(p for p in w.pods if p.wl.name == "dashboard"))
-    probe_blip(w, [p for p in w.pods if p.wl.name == "upload-api"][-1], 24.0)
-    long_line(w, collectors[0], w.at(50), 150)
-    malformed_cri(w, collectors[-1], w.at(101.2), "bad-ts")
-    lifecycle_records(w)
+    return collectors
+
+
+def _tcpdump_alert(w: World) -> None:
+    """Benign Falco noise: someone runs tcpdump in ClickHouse at minute 88."""
     w.falco_alert(
         w.at(88),
         "Packet socket created in container",
@@ -270,18 +335,3 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
         ["T1040", "container", "maturity_stable", "mitre_credential_access", "network"],
         next(p for p in w.pods if p.name == "clickhouse-0").node["name"],
     )
-    truth = make_truth(
-        w,
-        ns=None,
-        kind=None,
-        wl=None,
-        pod=None,
-        container=None,
-        node=bad["name"],
-        level="node",
-        fault_start=fault,
-        category="node-pressure",
-        description=f"Root filesystem of {bad['name']} fills up (host log growth); DiskPressure, kubelet evicts pods of several workloads, which reschedule elsewhere.",
-    )
-    truth["evicted_pods"] = sorted(v.name for v in victims)
-    return w, truth
