@@ -22,7 +22,7 @@ from obskit.datasets._cluster import (
     probe_blip,
     retire_old_pod,
 )
-from obskit.datasets._render import lifecycle_records
+from obskit.datasets._lifecycle import lifecycle_records
 from obskit.datasets._world import NS, Pod, Workload, World
 
 

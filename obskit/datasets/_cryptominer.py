@@ -25,7 +25,7 @@ from obskit.datasets._cluster import (
     retire_old_pod,
     role_binding,
 )
-from obskit.datasets._render import lifecycle_records
+from obskit.datasets._lifecycle import lifecycle_records
 from obskit.datasets._world import NS, CSpec, Pod, Workload, World
 
 

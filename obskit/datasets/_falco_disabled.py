@@ -17,7 +17,7 @@ from obskit.datasets._cluster import (
     malformed_cri,
     populate_all,
 )
-from obskit.datasets._render import lifecycle_records
+from obskit.datasets._lifecycle import lifecycle_records
 from obskit.datasets._world import NS, CSpec, Pod, Workload, World
 
 _ATTACKER_IP = "203.0.113.45"

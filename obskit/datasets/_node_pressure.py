@@ -20,7 +20,7 @@ from obskit.datasets._cluster import (
     populate_all,
     probe_blip,
 )
-from obskit.datasets._render import lifecycle_records
+from obskit.datasets._lifecycle import lifecycle_records
 from obskit.datasets._world import NS, Pod, World
 
 
