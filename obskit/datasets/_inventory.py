@@ -5,8 +5,10 @@ scenario adds (RBAC, NetworkPolicies)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from obskit.datasets import _formats as F
-from obskit.datasets._world import NS, Pod, World
+from obskit.datasets._world import NS, Pod, Workload, World
 
 
 def _meta(
@@ -333,42 +335,55 @@ def _digest(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
 
 
+Inventory = dict[str, list[dict]]
+Builder = Callable[[World, Workload, list[Pod], Inventory], None]
+
+#: The manifest builder of each workload kind: it adds the kind's object, and the objects the
+#: controller owns (a Deployment's ReplicaSets, a CronJob's Jobs), to the inventory's lists.
+WORKLOAD_BUILDERS: dict[str, Builder] = {}
+
+#: The inventory files, in the order their lists are made.
+KINDS = (
+    "pods",
+    "replicasets",
+    "deployments",
+    "statefulsets",
+    "daemonsets",
+    "jobs",
+    "cronjobs",
+    "services",
+    "nodes",
+    "namespaces",
+)
+
+
+def builds(*kinds: str) -> Callable[[Builder], Builder]:
+    """Register the decorated function as the manifest builder of workload ``kinds``."""
+
+    def register(builder: Builder) -> Builder:
+        for kind in kinds:
+            WORKLOAD_BUILDERS[kind] = builder
+        return builder
+
+    return register
+
+
+def _ready(live: list[Pod]) -> int:
+    """Pods running with every container ready."""
+    return sum(
+        1
+        for p in live
+        if p.phase == "Running" and all(cs.ready and not cs.waiting for cs in p.cstates)
+    )
+
+
 def render_inventory(w: World, files: dict, meta: dict) -> None:
+    """``inventory/<kind>.json`` for every kind, as ``kubectl get <kind> -A -o json`` at the
+    window's end: only the pods not yet deleted, the workloads through their builders."""
     end = w.t1
-    inv: dict[str, list] = {
-        k: []
-        for k in (
-            "pods",
-            "replicasets",
-            "deployments",
-            "statefulsets",
-            "daemonsets",
-            "jobs",
-            "cronjobs",
-            "services",
-            "nodes",
-            "namespaces",
-        )
-    }
+    inv: Inventory = {k: [] for k in KINDS}
     for ns in sorted(w.namespaces):
-        inv["namespaces"].append(
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "creationTimestamp": F.ts_s(w.namespaces[ns]),
-                    "labels": {
-                        "kubernetes.io/metadata.name": ns,
-                        **w.namespace_labels.get(ns, {}),
-                    },
-                    "name": ns,
-                    "resourceVersion": w.next_rv(),
-                    "uid": w.uid(),
-                },
-                "spec": {"finalizers": ["kubernetes"]},
-                "status": {"phase": "Active"},
-            }
-        )
+        inv["namespaces"].append(_namespace(w, ns))
     for node in w.nodes:
         inv["nodes"].append(node_object(w, node))
     for pod in w.pods:
@@ -376,311 +391,361 @@ def render_inventory(w: World, files: dict, meta: dict) -> None:
             inv["pods"].append(pod_object(w, pod))
     for wl in w.workloads:
         live = [p for p in w.pods if p.wl is wl and (p.deleted is None or p.deleted > end)]
-        ready = sum(
-            1
-            for p in live
-            if p.phase == "Running" and all(cs.ready and not cs.waiting for cs in p.cstates)
-        )
-        sel = {"matchLabels": dict(wl.labels)}
-        if wl.kind == "Deployment":
-            rev = wl.revisions[-1]
-            progressing_t = rev["created"] + 40 * NS
-            inv["deployments"].append(
+        build = WORKLOAD_BUILDERS.get(wl.kind)
+        if build is not None:
+            build(w, wl, live, inv)
+        _service(w, wl, inv)
+    _kubernetes_service(w, inv)
+    for kind, items in {**inv, **w.objects}.items():
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        path = f"inventory/{kind}.json"
+        files[path] = F.kubectl_list(items)
+        meta[path] = {"records": len(items), "malformed": 0, "format": "k8s-json"}
+
+
+def _namespace(w: World, ns: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "creationTimestamp": F.ts_s(w.namespaces[ns]),
+            "labels": {
+                "kubernetes.io/metadata.name": ns,
+                **w.namespace_labels.get(ns, {}),
+            },
+            "name": ns,
+            "resourceVersion": w.next_rv(),
+            "uid": w.uid(),
+        },
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
+
+
+@builds("Deployment")
+def _deployment(w: World, wl: Workload, live: list[Pod], inv: Inventory) -> None:
+    """The Deployment with its status and conditions, then its ReplicaSets."""
+    end = w.t1
+    ready = _ready(live)
+    sel = {"matchLabels": dict(wl.labels)}
+    rev = wl.revisions[-1]
+    progressing_t = rev["created"] + 40 * NS
+    inv["deployments"].append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _meta(
+                wl.name,
+                wl.ns,
+                wl.uid,
+                wl.created,
+                w.next_rv(),
+                wl.labels,
+                annotations={"deployment.kubernetes.io/revision": str(rev["number"])},
+                generation=wl.generation,
+            ),
+            "spec": {
+                "progressDeadlineSeconds": 600,
+                "replicas": wl.replicas,
+                "revisionHistoryLimit": 10,
+                "selector": sel,
+                "strategy": {
+                    "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                    "type": "RollingUpdate",
+                },
+                "template": _template(w, wl, rev["images"], dict(wl.labels)),
+            },
+            "status": {
+                "availableReplicas": ready,
+                "conditions": [
+                    {
+                        "lastTransitionTime": F.ts_s(
+                            max(wl.created, end - 3000 * NS)
+                            if ready < wl.replicas
+                            else wl.created + 30 * NS
+                        ),
+                        "lastUpdateTime": F.ts_s(
+                            max(wl.created, end - 3000 * NS)
+                            if ready < wl.replicas
+                            else wl.created + 30 * NS
+                        ),
+                        "message": "Deployment has minimum availability."
+                        if ready >= wl.replicas * 0.75
+                        else "Deployment does not have minimum availability.",
+                        "reason": "MinimumReplicasAvailable"
+                        if ready >= wl.replicas * 0.75
+                        else "MinimumReplicasUnavailable",
+                        "status": "True" if ready >= wl.replicas * 0.75 else "False",
+                        "type": "Available",
+                    },
+                    {
+                        "lastTransitionTime": F.ts_s(wl.created + 5 * NS),
+                        "lastUpdateTime": F.ts_s(progressing_t),
+                        "message": f'ReplicaSet "{wl.name}-{rev["hash"]}" has successfully progressed.',
+                        "reason": "NewReplicaSetAvailable",
+                        "status": "True",
+                        "type": "Progressing",
+                    },
+                ],
+                "observedGeneration": wl.generation,
+                "readyReplicas": ready,
+                "replicas": len(live),
+                **({"unavailableReplicas": len(live) - ready} if len(live) > ready else {}),
+                "updatedReplicas": len(live),
+            },
+        }
+    )
+    _replicasets(w, wl, live, inv)
+
+
+def _replicasets(w: World, wl: Workload, live: list[Pod], inv: Inventory) -> None:
+    """One ReplicaSet per revision; all but the last scaled to zero."""
+    for r in wl.revisions:
+        rs_live = [p for p in live if p.labels.get("pod-template-hash") == r["hash"]]
+        rs_ready = sum(1 for p in rs_live if all(cs.ready and not cs.waiting for cs in p.cstates))
+        labels = {**wl.labels, "pod-template-hash": r["hash"]}
+        st = {"observedGeneration": wl.generation, "replicas": len(rs_live)}
+        if rs_live:
+            st.update(
                 {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": _meta(
-                        wl.name,
-                        wl.ns,
-                        wl.uid,
-                        wl.created,
-                        w.next_rv(),
-                        wl.labels,
-                        annotations={"deployment.kubernetes.io/revision": str(rev["number"])},
-                        generation=wl.generation,
-                    ),
-                    "spec": {
-                        "progressDeadlineSeconds": 600,
-                        "replicas": wl.replicas,
-                        "revisionHistoryLimit": 10,
-                        "selector": sel,
-                        "strategy": {
-                            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
-                            "type": "RollingUpdate",
-                        },
-                        "template": _template(w, wl, rev["images"], dict(wl.labels)),
-                    },
-                    "status": {
-                        "availableReplicas": ready,
-                        "conditions": [
-                            {
-                                "lastTransitionTime": F.ts_s(
-                                    max(wl.created, end - 3000 * NS)
-                                    if ready < wl.replicas
-                                    else wl.created + 30 * NS
-                                ),
-                                "lastUpdateTime": F.ts_s(
-                                    max(wl.created, end - 3000 * NS)
-                                    if ready < wl.replicas
-                                    else wl.created + 30 * NS
-                                ),
-                                "message": "Deployment has minimum availability."
-                                if ready >= wl.replicas * 0.75
-                                else "Deployment does not have minimum availability.",
-                                "reason": "MinimumReplicasAvailable"
-                                if ready >= wl.replicas * 0.75
-                                else "MinimumReplicasUnavailable",
-                                "status": "True" if ready >= wl.replicas * 0.75 else "False",
-                                "type": "Available",
-                            },
-                            {
-                                "lastTransitionTime": F.ts_s(wl.created + 5 * NS),
-                                "lastUpdateTime": F.ts_s(progressing_t),
-                                "message": f'ReplicaSet "{wl.name}-{rev["hash"]}" has successfully progressed.',
-                                "reason": "NewReplicaSetAvailable",
-                                "status": "True",
-                                "type": "Progressing",
-                            },
-                        ],
-                        "observedGeneration": wl.generation,
-                        "readyReplicas": ready,
-                        "replicas": len(live),
-                        **({"unavailableReplicas": len(live) - ready} if len(live) > ready else {}),
-                        "updatedReplicas": len(live),
-                    },
+                    "availableReplicas": rs_ready,
+                    "fullyLabeledReplicas": len(rs_live),
+                    "readyReplicas": rs_ready,
                 }
             )
-            for r in wl.revisions:
-                rs_live = [p for p in live if p.labels.get("pod-template-hash") == r["hash"]]
-                rs_ready = sum(
-                    1 for p in rs_live if all(cs.ready and not cs.waiting for cs in p.cstates)
-                )
-                labels = {**wl.labels, "pod-template-hash": r["hash"]}
-                st = {"observedGeneration": wl.generation, "replicas": len(rs_live)}
-                if rs_live:
-                    st.update(
-                        {
-                            "availableReplicas": rs_ready,
-                            "fullyLabeledReplicas": len(rs_live),
-                            "readyReplicas": rs_ready,
-                        }
-                    )
-                inv["replicasets"].append(
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "ReplicaSet",
-                        "metadata": _meta(
-                            f"{wl.name}-{r['hash']}",
-                            wl.ns,
-                            r["uid"],
-                            r["created"],
-                            w.next_rv(),
-                            labels,
-                            ("Deployment", wl.name, wl.uid),
-                            {
-                                "deployment.kubernetes.io/desired-replicas": str(wl.replicas),
-                                "deployment.kubernetes.io/max-replicas": str(
-                                    wl.replicas + max(1, wl.replicas // 4)
-                                ),
-                                "deployment.kubernetes.io/revision": str(r["number"]),
-                            },
-                            generation=r["number"] + 1,
-                        ),
-                        "spec": {
-                            "replicas": r["replicas_end"],
-                            "selector": {"matchLabels": labels},
-                            "template": _template(w, wl, r["images"], labels),
-                        },
-                        "status": st,
-                    }
-                )
-        elif wl.kind in ("StatefulSet", "DaemonSet"):
-            rev = wl.revisions[-1]
-            obj = {
+        inv["replicasets"].append(
+            {
                 "apiVersion": "apps/v1",
-                "kind": wl.kind,
+                "kind": "ReplicaSet",
                 "metadata": _meta(
-                    wl.name,
+                    f"{wl.name}-{r['hash']}",
                     wl.ns,
-                    wl.uid,
-                    wl.created,
+                    r["uid"],
+                    r["created"],
                     w.next_rv(),
-                    wl.labels,
-                    generation=wl.generation,
+                    labels,
+                    ("Deployment", wl.name, wl.uid),
+                    {
+                        "deployment.kubernetes.io/desired-replicas": str(wl.replicas),
+                        "deployment.kubernetes.io/max-replicas": str(
+                            wl.replicas + max(1, wl.replicas // 4)
+                        ),
+                        "deployment.kubernetes.io/revision": str(r["number"]),
+                    },
+                    generation=r["number"] + 1,
                 ),
                 "spec": {
-                    "selector": sel,
-                    "template": _template(w, wl, rev["images"], dict(wl.labels)),
-                    "revisionHistoryLimit": 10,
+                    "replicas": r["replicas_end"],
+                    "selector": {"matchLabels": labels},
+                    "template": _template(w, wl, r["images"], labels),
                 },
-                "status": {"observedGeneration": wl.generation},
+                "status": st,
             }
-            if wl.kind == "StatefulSet":
-                obj["spec"].update(
-                    {
-                        "replicas": wl.replicas,
-                        "serviceName": wl.name,
-                        "podManagementPolicy": "OrderedReady",
-                        "updateStrategy": {
-                            "rollingUpdate": {"partition": 0},
-                            "type": "RollingUpdate",
-                        },
-                    }
-                )
-                obj["status"].update(
-                    {
-                        "availableReplicas": ready,
-                        "collisionCount": 0,
-                        "currentReplicas": len(live),
-                        "currentRevision": f"{wl.name}-{rev['hash']}",
-                        "readyReplicas": ready,
-                        "replicas": len(live),
-                        "updateRevision": f"{wl.name}-{rev['hash']}",
-                        "updatedReplicas": len(live),
-                    }
-                )
-            else:
-                obj["spec"]["updateStrategy"] = wl.update_strategy or {
-                    "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+        )
+
+
+@builds("StatefulSet", "DaemonSet")
+def _statefulset_or_daemonset(w: World, wl: Workload, live: list[Pod], inv: Inventory) -> None:
+    """A StatefulSet or DaemonSet with its update strategy and status."""
+    ready = _ready(live)
+    sel = {"matchLabels": dict(wl.labels)}
+    rev = wl.revisions[-1]
+    obj = {
+        "apiVersion": "apps/v1",
+        "kind": wl.kind,
+        "metadata": _meta(
+            wl.name,
+            wl.ns,
+            wl.uid,
+            wl.created,
+            w.next_rv(),
+            wl.labels,
+            generation=wl.generation,
+        ),
+        "spec": {
+            "selector": sel,
+            "template": _template(w, wl, rev["images"], dict(wl.labels)),
+            "revisionHistoryLimit": 10,
+        },
+        "status": {"observedGeneration": wl.generation},
+    }
+    if wl.kind == "StatefulSet":
+        obj["spec"].update(
+            {
+                "replicas": wl.replicas,
+                "serviceName": wl.name,
+                "podManagementPolicy": "OrderedReady",
+                "updateStrategy": {
+                    "rollingUpdate": {"partition": 0},
                     "type": "RollingUpdate",
-                }
-                updated = [p for p in live if p.labels["controller-revision-hash"] == rev["hash"]]
-                obj["status"].update(
-                    {
-                        "currentNumberScheduled": len(live),
-                        "desiredNumberScheduled": len(w.nodes)
-                        if wl.desired is None
-                        else wl.desired,
-                        "numberAvailable": ready,
-                        "numberMisscheduled": 0,
-                        "numberReady": ready,
-                        "updatedNumberScheduled": len(updated),
-                    }
-                )
-            inv["statefulsets" if wl.kind == "StatefulSet" else "daemonsets"].append(obj)
-        elif wl.kind == "CronJob":
-            jobs = [j for j in w.jobs if j["cron"] is wl]
-            last = max((j["start"] for j in jobs), default=w.t0 - 3600 * NS)
-            last_ok = max((j["end"] for j in jobs if j["ok"]), default=w.t0 - 3600 * NS)
-            inv["cronjobs"].append(
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "CronJob",
-                    "metadata": _meta(
-                        wl.name, wl.ns, wl.uid, wl.created, w.next_rv(), wl.labels, generation=1
-                    ),
+                },
+            }
+        )
+        obj["status"].update(
+            {
+                "availableReplicas": ready,
+                "collisionCount": 0,
+                "currentReplicas": len(live),
+                "currentRevision": f"{wl.name}-{rev['hash']}",
+                "readyReplicas": ready,
+                "replicas": len(live),
+                "updateRevision": f"{wl.name}-{rev['hash']}",
+                "updatedReplicas": len(live),
+            }
+        )
+    else:
+        obj["spec"]["updateStrategy"] = wl.update_strategy or {
+            "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+            "type": "RollingUpdate",
+        }
+        updated = [p for p in live if p.labels["controller-revision-hash"] == rev["hash"]]
+        obj["status"].update(
+            {
+                "currentNumberScheduled": len(live),
+                "desiredNumberScheduled": len(w.nodes) if wl.desired is None else wl.desired,
+                "numberAvailable": ready,
+                "numberMisscheduled": 0,
+                "numberReady": ready,
+                "updatedNumberScheduled": len(updated),
+            }
+        )
+    inv["statefulsets" if wl.kind == "StatefulSet" else "daemonsets"].append(obj)
+
+
+@builds("CronJob")
+def _cronjob(w: World, wl: Workload, live: list[Pod], inv: Inventory) -> None:
+    """The CronJob with its last schedule and success, then the Jobs it keeps."""
+    jobs = [j for j in w.jobs if j["cron"] is wl]
+    last = max((j["start"] for j in jobs), default=w.t0 - 3600 * NS)
+    last_ok = max((j["end"] for j in jobs if j["ok"]), default=w.t0 - 3600 * NS)
+    inv["cronjobs"].append(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": _meta(
+                wl.name, wl.ns, wl.uid, wl.created, w.next_rv(), wl.labels, generation=1
+            ),
+            "spec": {
+                "concurrencyPolicy": "Forbid",
+                "failedJobsHistoryLimit": 1,
+                "schedule": wl.schedule,
+                "successfulJobsHistoryLimit": 3,
+                "suspend": False,
+                "jobTemplate": {
+                    "metadata": {"creationTimestamp": None},
                     "spec": {
-                        "concurrencyPolicy": "Forbid",
-                        "failedJobsHistoryLimit": 1,
-                        "schedule": wl.schedule,
-                        "successfulJobsHistoryLimit": 3,
-                        "suspend": False,
-                        "jobTemplate": {
-                            "metadata": {"creationTimestamp": None},
-                            "spec": {
-                                "backoffLimit": 0,
-                                "template": _template(w, wl, {}, dict(wl.labels)),
-                            },
-                        },
+                        "backoffLimit": 0,
+                        "template": _template(w, wl, {}, dict(wl.labels)),
                     },
-                    "status": {
-                        "lastScheduleTime": F.ts_s(last),
-                        "lastSuccessfulTime": F.ts_s(last_ok),
-                    },
+                },
+            },
+            "status": {
+                "lastScheduleTime": F.ts_s(last),
+                "lastSuccessfulTime": F.ts_s(last_ok),
+            },
+        }
+    )
+    _jobs(w, wl, jobs, inv)
+
+
+def _jobs(w: World, wl: Workload, jobs: list[dict], inv: Inventory) -> None:
+    """The CronJob's Jobs kept by its history limits, complete or failed."""
+    for j in jobs:
+        labels = {
+            "batch.kubernetes.io/controller-uid": j["uid"],
+            "batch.kubernetes.io/job-name": j["name"],
+            "controller-uid": j["uid"],
+            "job-name": j["name"],
+        }
+        cond_type = "Complete" if j["ok"] else "Failed"
+        st = {
+            "conditions": [
+                {
+                    "lastProbeTime": F.ts_s(j["end"]),
+                    "lastTransitionTime": F.ts_s(j["end"]),
+                    "status": "True",
+                    "type": cond_type,
+                }
+            ],
+            "ready": 0,
+            "startTime": F.ts_s(j["start"]),
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+        }
+        if j["ok"]:
+            st.update({"completionTime": F.ts_s(j["end"]), "succeeded": 1})
+        else:
+            st["conditions"][0].update(
+                {
+                    "message": "Job has reached the specified backoff limit",
+                    "reason": "BackoffLimitExceeded",
                 }
             )
-            for j in jobs:
-                labels = {
-                    "batch.kubernetes.io/controller-uid": j["uid"],
-                    "batch.kubernetes.io/job-name": j["name"],
-                    "controller-uid": j["uid"],
-                    "job-name": j["name"],
-                }
-                cond_type = "Complete" if j["ok"] else "Failed"
-                st = {
-                    "conditions": [
+            st["failed"] = 1
+        inv["jobs"].append(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": _meta(
+                    j["name"],
+                    wl.ns,
+                    j["uid"],
+                    j["start"],
+                    w.next_rv(),
+                    labels,
+                    ("CronJob", wl.name, wl.uid),
+                    {
+                        "batch.kubernetes.io/job-tracking": "",
+                        "batch.kubernetes.io/cronjob-scheduled-timestamp": F.ts_s(j["start"]),
+                    },
+                    1,
+                ),
+                "spec": {
+                    "backoffLimit": 0,
+                    "completionMode": "NonIndexed",
+                    "completions": 1,
+                    "parallelism": 1,
+                    "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": j["uid"]}},
+                    "template": _template(w, wl, {}, {**wl.labels, **labels}),
+                },
+                "status": st,
+            }
+        )
+
+
+def _service(w: World, wl: Workload, inv: Inventory) -> None:
+    """A ClusterIP Service for a workload that serves on a port (not for bare pods)."""
+    if wl.service and wl.containers[0].port and wl.kind != "Pod":
+        port = wl.containers[0].port
+        inv["services"].append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": _meta(wl.name, wl.ns, w.uid(), wl.created, w.next_rv(), wl.labels),
+                "spec": {
+                    "clusterIP": f"172.20.{int(w.rng.integers(0, 255))}.{int(w.rng.integers(1, 255))}",
+                    "internalTrafficPolicy": "Cluster",
+                    "ipFamilies": ["IPv4"],
+                    "ipFamilyPolicy": "SingleStack",
+                    "ports": [
                         {
-                            "lastProbeTime": F.ts_s(j["end"]),
-                            "lastTransitionTime": F.ts_s(j["end"]),
-                            "status": "True",
-                            "type": cond_type,
+                            "name": "http",
+                            "port": 80 if port in (8080, 3000) else port,
+                            "protocol": "TCP",
+                            "targetPort": port,
                         }
                     ],
-                    "ready": 0,
-                    "startTime": F.ts_s(j["start"]),
-                    "terminating": 0,
-                    "uncountedTerminatedPods": {},
-                }
-                if j["ok"]:
-                    st.update({"completionTime": F.ts_s(j["end"]), "succeeded": 1})
-                else:
-                    st["conditions"][0].update(
-                        {
-                            "message": "Job has reached the specified backoff limit",
-                            "reason": "BackoffLimitExceeded",
-                        }
-                    )
-                    st["failed"] = 1
-                inv["jobs"].append(
-                    {
-                        "apiVersion": "batch/v1",
-                        "kind": "Job",
-                        "metadata": _meta(
-                            j["name"],
-                            wl.ns,
-                            j["uid"],
-                            j["start"],
-                            w.next_rv(),
-                            labels,
-                            ("CronJob", wl.name, wl.uid),
-                            {
-                                "batch.kubernetes.io/job-tracking": "",
-                                "batch.kubernetes.io/cronjob-scheduled-timestamp": F.ts_s(
-                                    j["start"]
-                                ),
-                            },
-                            1,
-                        ),
-                        "spec": {
-                            "backoffLimit": 0,
-                            "completionMode": "NonIndexed",
-                            "completions": 1,
-                            "parallelism": 1,
-                            "selector": {
-                                "matchLabels": {"batch.kubernetes.io/controller-uid": j["uid"]}
-                            },
-                            "template": _template(w, wl, {}, {**wl.labels, **labels}),
-                        },
-                        "status": st,
-                    }
-                )
-        if wl.service and wl.containers[0].port and wl.kind != "Pod":
-            port = wl.containers[0].port
-            inv["services"].append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Service",
-                    "metadata": _meta(wl.name, wl.ns, w.uid(), wl.created, w.next_rv(), wl.labels),
-                    "spec": {
-                        "clusterIP": f"172.20.{int(w.rng.integers(0, 255))}.{int(w.rng.integers(1, 255))}",
-                        "internalTrafficPolicy": "Cluster",
-                        "ipFamilies": ["IPv4"],
-                        "ipFamilyPolicy": "SingleStack",
-                        "ports": [
-                            {
-                                "name": "http",
-                                "port": 80 if port in (8080, 3000) else port,
-                                "protocol": "TCP",
-                                "targetPort": port,
-                            }
-                        ],
-                        "selector": dict(wl.labels),
-                        "sessionAffinity": "None",
-                        "type": "ClusterIP",
-                    },
-                    "status": {"loadBalancer": {}},
-                }
-            )
+                    "selector": dict(wl.labels),
+                    "sessionAffinity": "None",
+                    "type": "ClusterIP",
+                },
+                "status": {"loadBalancer": {}},
+            }
+        )
+
+
+def _kubernetes_service(w: World, inv: Inventory) -> None:
+    """The API server's ``default/kubernetes`` Service."""
     inv["services"].append(
         {
             "apiVersion": "v1",
@@ -705,11 +770,6 @@ def render_inventory(w: World, files: dict, meta: dict) -> None:
             "status": {"loadBalancer": {}},
         }
     )
-    for kind, items in {**inv, **w.objects}.items():
-        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-        path = f"inventory/{kind}.json"
-        files[path] = F.kubectl_list(items)
-        meta[path] = {"records": len(items), "malformed": 0, "format": "k8s-json"}
 
 
 def node_object(w: World, node: dict) -> dict:
