@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from obskit.datasets import _formats as F
-from obskit.datasets._world import NS, Pod, Workload, World
+from obskit.datasets._world import NS, CState, Pod, Workload, World
 
 
 def _meta(
@@ -114,6 +114,65 @@ def _template(w: World, wl, images: dict, labels: dict) -> dict:
 
 
 def pod_object(w: World, pod: Pod) -> dict:
+    """The Pod as the API server returns it at the window's end: spec, container statuses,
+    conditions, and the eviction's reason where the kubelet evicted it."""
+    wl = pod.wl
+    spec = _pod_spec(w, pod)
+    first_start = min(cs.attempts[0].start for cs in pod.cstates)
+    statuses = []
+    all_ready = True
+    for cs in pod.cstates:
+        st, ready = _container_status(w, pod, cs)
+        statuses.append(st)
+        all_ready &= ready
+    conds, end_t = _pod_conditions(pod, first_start, all_ready)
+    status: dict = {
+        "conditions": conds,
+        "containerStatuses": statuses,
+        "hostIP": pod.node["ip"],
+        "hostIPs": [{"ip": pod.node["ip"]}],
+        "phase": pod.phase,
+        "podIP": pod.ip,
+        "podIPs": [{"ip": pod.ip}],
+        "qosClass": "Burstable",
+        "startTime": F.ts_s(pod.created + NS),
+    }
+    if pod.reason:
+        status["reason"] = pod.reason
+        status["message"] = pod.message
+        status["conditions"].insert(
+            0,
+            {
+                "lastProbeTime": None,
+                "lastTransitionTime": F.ts_s(end_t),
+                "message": pod.message,
+                "reason": "TerminationByKubelet",
+                "status": "True",
+                "type": "DisruptionTarget",
+            },
+        )
+    annotations = (
+        {"kubectl.kubernetes.io/restartedAt": F.ts_s(pod.created - 86400 * NS)}
+        if wl.kind == "Deployment" and pod.created < w.t0 - 3 * 86400 * NS
+        else None
+    )
+    meta = _meta(
+        pod.name,
+        wl.ns,
+        pod.uid,
+        pod.created,
+        w.next_rv(),
+        pod.labels,
+        (pod.owner_kind, pod.owner_name, pod.owner_uid),
+        annotations,
+    )
+    if pod.owner_kind in ("ReplicaSet", "DaemonSet") or (pod.owner_kind == "Job"):
+        meta["generateName"] = pod.name[: pod.name.rfind("-") + 1]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+
+
+def _pod_spec(w: World, pod: Pod) -> dict:
+    """The pod's spec: its containers, node, service account token volume and tolerations."""
     wl = pod.wl
     vol = f"kube-api-access-{w.suffix()}"
     spec = {
@@ -181,64 +240,71 @@ def pod_object(w: World, pod: Pod) -> dict:
         spec["hostNetwork"] = True
     if any(cs.spec.privileged for cs in pod.cstates) and wl.kind == "Pod":
         spec["hostPID"] = True
-    first_start = min(cs.attempts[0].start for cs in pod.cstates)
-    statuses = []
-    all_ready = True
-    for cs in pod.cstates:
-        a = cs.attempts[-1]
-        image = pod.images.get(cs.spec.name, cs.spec.image)
-        repo = image.rsplit(":", 1)[0]
-        if repo.count("/") == 0:
-            repo = f"docker.io/library/{repo}"
-        elif "." not in repo.split("/")[0]:
-            repo = f"docker.io/{repo}"
-        st: dict = {
-            "containerID": f"containerd://{a.cid}",
-            "image": repo + ":" + image.rsplit(":", 1)[-1] if ":" in image else repo + ":latest",
-            "imageID": f"{repo}@sha256:{_digest(image)}",
-            "lastState": {},
-            "name": cs.spec.name,
-            "restartCount": len(cs.attempts) - 1,
-            "started": False,
-            "ready": False,
+    return spec
+
+
+def _container_status(w: World, pod: Pod, cs: CState) -> tuple[dict, bool]:
+    """A container's status (running, waiting in back-off or terminated, with its last
+    termination), and whether it is ready."""
+    ready = True
+    a = cs.attempts[-1]
+    image = pod.images.get(cs.spec.name, cs.spec.image)
+    repo = image.rsplit(":", 1)[0]
+    if repo.count("/") == 0:
+        repo = f"docker.io/library/{repo}"
+    elif "." not in repo.split("/")[0]:
+        repo = f"docker.io/{repo}"
+    st: dict = {
+        "containerID": f"containerd://{a.cid}",
+        "image": repo + ":" + image.rsplit(":", 1)[-1] if ":" in image else repo + ":latest",
+        "imageID": f"{repo}@sha256:{_digest(image)}",
+        "lastState": {},
+        "name": cs.spec.name,
+        "restartCount": len(cs.attempts) - 1,
+        "started": False,
+        "ready": False,
+    }
+    prev = cs.attempts[-2] if len(cs.attempts) > 1 else None
+    if cs.waiting:
+        prev = a
+        st["state"] = {
+            "waiting": {
+                "message": f"back-off 5m0s restarting failed container={cs.spec.name} pod={pod.name}_{pod.wl.ns}({pod.uid})",
+                "reason": "CrashLoopBackOff",
+            }
         }
-        prev = cs.attempts[-2] if len(cs.attempts) > 1 else None
-        if cs.waiting:
-            prev = a
-            st["state"] = {
-                "waiting": {
-                    "message": f"back-off 5m0s restarting failed container={cs.spec.name} pod={pod.name}_{wl.ns}({pod.uid})",
-                    "reason": "CrashLoopBackOff",
-                }
+        ready = False
+    elif a.end is not None and a.end <= w.t1:
+        st["state"] = {
+            "terminated": {
+                "containerID": f"containerd://{a.cid}",
+                "exitCode": a.exit_code,
+                "finishedAt": F.ts_s(a.end),
+                "reason": a.reason,
+                "startedAt": F.ts_s(a.start),
             }
-            all_ready = False
-        elif a.end is not None and a.end <= w.t1:
-            st["state"] = {
-                "terminated": {
-                    "containerID": f"containerd://{a.cid}",
-                    "exitCode": a.exit_code,
-                    "finishedAt": F.ts_s(a.end),
-                    "reason": a.reason,
-                    "startedAt": F.ts_s(a.start),
-                }
+        }
+        ready = False
+    else:
+        st["state"] = {"running": {"startedAt": F.ts_s(a.start)}}
+        st["started"] = True
+        st["ready"] = cs.ready
+        ready = cs.ready
+    if prev is not None and prev.end is not None:
+        st["lastState"] = {
+            "terminated": {
+                "containerID": f"containerd://{prev.cid}",
+                "exitCode": prev.exit_code,
+                "finishedAt": F.ts_s(prev.end),
+                "reason": prev.reason,
+                "startedAt": F.ts_s(prev.start),
             }
-            all_ready = False
-        else:
-            st["state"] = {"running": {"startedAt": F.ts_s(a.start)}}
-            st["started"] = True
-            st["ready"] = cs.ready
-            all_ready &= cs.ready
-        if prev is not None and prev.end is not None:
-            st["lastState"] = {
-                "terminated": {
-                    "containerID": f"containerd://{prev.cid}",
-                    "exitCode": prev.exit_code,
-                    "finishedAt": F.ts_s(prev.end),
-                    "reason": prev.reason,
-                    "startedAt": F.ts_s(prev.start),
-                }
-            }
-        statuses.append(st)
+        }
+    return st, ready
+
+
+def _pod_conditions(pod: Pod, first_start: int, all_ready: bool) -> tuple[list[dict], int]:
+    """The pod's conditions, and when its containers last ended (0 if none has)."""
     end_t = max((cs.attempts[-1].end or 0) for cs in pod.cstates)
     ready_t = max(cs.attempts[-1].start for cs in pod.cstates) + 2 * NS
     if not all_ready:
@@ -284,49 +350,7 @@ def pod_object(w: World, pod: Pod) -> dict:
                 c["message"] = (
                     f"containers with unready status: [{names or pod.cstates[0].spec.name}]"
                 )
-    status: dict = {
-        "conditions": conds,
-        "containerStatuses": statuses,
-        "hostIP": pod.node["ip"],
-        "hostIPs": [{"ip": pod.node["ip"]}],
-        "phase": pod.phase,
-        "podIP": pod.ip,
-        "podIPs": [{"ip": pod.ip}],
-        "qosClass": "Burstable",
-        "startTime": F.ts_s(pod.created + NS),
-    }
-    if pod.reason:
-        status["reason"] = pod.reason
-        status["message"] = pod.message
-        status["conditions"].insert(
-            0,
-            {
-                "lastProbeTime": None,
-                "lastTransitionTime": F.ts_s(end_t),
-                "message": pod.message,
-                "reason": "TerminationByKubelet",
-                "status": "True",
-                "type": "DisruptionTarget",
-            },
-        )
-    annotations = (
-        {"kubectl.kubernetes.io/restartedAt": F.ts_s(pod.created - 86400 * NS)}
-        if wl.kind == "Deployment" and pod.created < w.t0 - 3 * 86400 * NS
-        else None
-    )
-    meta = _meta(
-        pod.name,
-        wl.ns,
-        pod.uid,
-        pod.created,
-        w.next_rv(),
-        pod.labels,
-        (pod.owner_kind, pod.owner_name, pod.owner_uid),
-        annotations,
-    )
-    if pod.owner_kind in ("ReplicaSet", "DaemonSet") or (pod.owner_kind == "Job"):
-        meta["generateName"] = pod.name[: pod.name.rfind("-") + 1]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+    return conds, end_t
 
 
 def _digest(s: str) -> str:
