@@ -796,47 +796,39 @@ def _kubernetes_service(w: World, inv: Inventory) -> None:
     )
 
 
-def node_object(w: World, node: dict) -> dict:
+#: The node pressure conditions: type, the kubelet's reason and message when fine, and when not.
+_PRESSURES = [
+    (
+        "MemoryPressure",
+        "KubeletHasSufficientMemory",
+        "kubelet has sufficient memory available",
+        "KubeletHasInsufficientMemory",
+        "kubelet has insufficient memory available",
+    ),
+    (
+        "DiskPressure",
+        "KubeletHasNoDiskPressure",
+        "kubelet has no disk pressure",
+        "KubeletHasDiskPressure",
+        "kubelet has disk pressure",
+    ),
+    (
+        "PIDPressure",
+        "KubeletHasSufficientPID",
+        "kubelet has sufficient PID available",
+        "KubeletHasInsufficientPID",
+        "kubelet has insufficient PID available",
+    ),
+]
+
+
+def _node_conditions(w: World, node: dict) -> list[dict]:
+    """The node's pressure conditions (true while a scenario's span of one lasts) and Ready."""
     name = node["name"]
-    labels = {
-        "beta.kubernetes.io/arch": "amd64",
-        "beta.kubernetes.io/instance-type": node["itype"],
-        "beta.kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-        "node.kubernetes.io/instance-type": node["itype"],
-        "topology.kubernetes.io/region": node["zone"][:-1],
-        "topology.kubernetes.io/zone": node["zone"],
-    }
-    if node["role"]:
-        labels[f"node-role.kubernetes.io/{node['role']}"] = ""
     hb = F.ts_s(w.t1 - int(w.rng.integers(5, 50)) * NS)
     conds = []
     spans = {c: (a, b) for c, a, b in w.node_conditions[name]}
-    for ctype, ok_reason, ok_msg, bad_reason, bad_msg in [
-        (
-            "MemoryPressure",
-            "KubeletHasSufficientMemory",
-            "kubelet has sufficient memory available",
-            "KubeletHasInsufficientMemory",
-            "kubelet has insufficient memory available",
-        ),
-        (
-            "DiskPressure",
-            "KubeletHasNoDiskPressure",
-            "kubelet has no disk pressure",
-            "KubeletHasDiskPressure",
-            "kubelet has disk pressure",
-        ),
-        (
-            "PIDPressure",
-            "KubeletHasSufficientPID",
-            "kubelet has sufficient PID available",
-            "KubeletHasInsufficientPID",
-            "kubelet has insufficient PID available",
-        ),
-    ]:
+    for ctype, ok_reason, ok_msg, bad_reason, bad_msg in _PRESSURES:
         if ctype in spans:
             a, b = spans[ctype]
             bad = a <= w.t1 < b
@@ -863,6 +855,25 @@ def node_object(w: World, node: dict) -> dict:
             "type": "Ready",
         }
     )
+    return conds
+
+
+def node_object(w: World, node: dict) -> dict:
+    name = node["name"]
+    labels = {
+        "beta.kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/instance-type": node["itype"],
+        "beta.kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "node.kubernetes.io/instance-type": node["itype"],
+        "topology.kubernetes.io/region": node["zone"][:-1],
+        "topology.kubernetes.io/zone": node["zone"],
+    }
+    if node["role"]:
+        labels[f"node-role.kubernetes.io/{node['role']}"] = ""
+    conds = _node_conditions(w, node)
     cpu, mem = node["cpu"], node["mem"]
     spec: dict = {
         "podCIDR": node["podcidr"],
