@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from obskit.datasets import _formats as F
-from obskit.datasets._world import NS, STEP, Pod, World
+from obskit.datasets._world import NS, STEP, CState, Pod, World
 
 
 def lifecycle_records(w: World) -> None:
@@ -25,126 +25,10 @@ def lifecycle_records(w: World) -> None:
         ],
     }
     for pod in w.pods:
-        node = pod.node["name"]
         if w.t0 <= pod.created < w.t1:
-            if pod.owner_kind in ("ReplicaSet", "DaemonSet", "StatefulSet", "Job"):
-                comp = {
-                    "ReplicaSet": "replicaset-controller",
-                    "DaemonSet": "daemonset-controller",
-                    "StatefulSet": "statefulset-controller",
-                    "Job": "job-controller",
-                }[pod.owner_kind]
-                api = "batch/v1" if pod.owner_kind == "Job" else "apps/v1"
-                msg = f"Created pod: {pod.name}"
-                if pod.owner_kind == "StatefulSet":
-                    msg = f"create Pod {pod.name} in StatefulSet {pod.owner_name} successful"
-                w.event(
-                    pod.owner_kind,
-                    pod.owner_name,
-                    pod.wl.ns,
-                    pod.owner_uid,
-                    "SuccessfulCreate",
-                    msg,
-                    pod.created,
-                    comp=comp,
-                    api_version=api,
-                )
-                w.audit_event(
-                    pod.created,
-                    user=rs_user
-                    if comp == "replicaset-controller"
-                    else {**rs_user, "username": f"system:serviceaccount:kube-system:{comp}"},
-                    verb="create",
-                    uri=f"/api/v1/namespaces/{pod.wl.ns}/pods",
-                    resource="pods",
-                    ns=pod.wl.ns,
-                    code=201,
-                    ips=["10.0.0.10"],
-                    ua="kube-controller-manager/v1.29.3 (linux/amd64) kubernetes/6813625/system:serviceaccount:kube-system:"
-                    + comp,
-                    reason=f'RBAC: allowed by ClusterRoleBinding "system:controller:{comp}" of ClusterRole "system:controller:{comp}" to ServiceAccount "{comp}/kube-system"',
-                    extra_ann={"pod-security.kubernetes.io/enforce-policy": "privileged:latest"},
-                )
-            ts = pod.created + int(w.rng.uniform(0.05, 0.6) * NS)
-            w.event(
-                "Pod",
-                pod.name,
-                pod.wl.ns,
-                pod.uid,
-                "Scheduled",
-                f"Successfully assigned {pod.wl.ns}/{pod.name} to {node}",
-                ts,
-                comp="default-scheduler",
-            )
-            w.audit_event(
-                ts,
-                user=sched_user,
-                verb="create",
-                uri=f"/api/v1/namespaces/{pod.wl.ns}/pods/{pod.name}/binding",
-                resource="pods",
-                ns=pod.wl.ns,
-                name=pod.name,
-                sub="binding",
-                code=201,
-                ips=["10.0.0.10"],
-                ua="kube-scheduler/v1.29.3 (linux/amd64) kubernetes/6813625/scheduler",
-                reason='RBAC: allowed by ClusterRoleBinding "system:kube-scheduler" of ClusterRole "system:kube-scheduler" to User "system:kube-scheduler"',
-            )
+            _pod_created(w, pod, rs_user, sched_user)
         for ci, cs in enumerate(pod.cstates):
-            image = pod.images.get(cs.spec.name, cs.spec.image)
-            for k, a in enumerate(cs.attempts):
-                if not (w.t0 <= a.start < w.t1):
-                    continue
-                fp_t = a.start - int(w.rng.uniform(0.3, 1.5) * NS)
-                if k == 0:
-                    pull = int(w.rng.uniform(0.4, 3.0) * 1000)
-                    w.pod_event(
-                        pod, "Pulling", f'Pulling image "{image}"', fp_t - pull * 1_000_000, ci=ci
-                    )
-                    w.pod_event(
-                        pod,
-                        "Pulled",
-                        f'Successfully pulled image "{image}" in {pull}ms '
-                        f"({pull + 12}ms including waiting). Image size: {int(w.rng.integers(20, 400)) * 1048576 + 8812} bytes.",
-                        fp_t,
-                        ci=ci,
-                    )
-                else:
-                    w.pod_event(
-                        pod,
-                        "Pulled",
-                        f'Container image "{image}" already present on machine',
-                        fp_t,
-                        ci=ci,
-                    )
-                w.pod_event(
-                    pod, "Created", f"Created container {cs.spec.name}", fp_t + 40_000_000, ci=ci
-                )
-                w.pod_event(pod, "Started", f"Started container {cs.spec.name}", a.start, ci=ci)
-            # aggregated BackOff events for crash loops
-            backoffs = [a for a in cs.attempts[1:] if w.t0 <= a.start]
-            gaps = [
-                (cs.attempts[i].end, cs.attempts[i + 1].start)
-                for i in range(len(cs.attempts) - 1)
-                if cs.attempts[i].end and cs.attempts[i + 1].start - cs.attempts[i].end > 15 * NS
-            ]
-            if cs.waiting == "CrashLoopBackOff" and cs.attempts[-1].end:
-                gaps.append((cs.attempts[-1].end, w.t1 - 20 * NS))
-            if gaps and backoffs is not None:
-                first = gaps[0][0] + 2 * NS
-                last = gaps[-1][1] - NS
-                n = sum(max(1, int((b - a) / NS / 10)) for a, b in gaps)
-                w.pod_event(
-                    pod,
-                    "BackOff",
-                    f"Back-off restarting failed container {cs.spec.name} in pod "
-                    f"{pod.name}_{pod.wl.ns}({pod.uid})",
-                    first,
-                    typ="Warning",
-                    ci=ci,
-                    count=n,
-                    last=last,
-                )
+            _container_starts(w, pod, ci, cs)
         if pod.deleted is not None and pod.deleted <= w.t1:
             for ci, cs in enumerate(pod.cstates):
                 w.pod_event(
@@ -158,9 +42,193 @@ def lifecycle_records(w: World) -> None:
     background_audit(w)
 
 
+def _pod_created(w: World, pod: Pod, rs_user: dict, sched_user: dict) -> None:
+    """A pod created in the window: its controller's SuccessfulCreate (event and audit), the
+    scheduler's Scheduled event and binding."""
+    node = pod.node["name"]
+    if pod.owner_kind in ("ReplicaSet", "DaemonSet", "StatefulSet", "Job"):
+        comp = {
+            "ReplicaSet": "replicaset-controller",
+            "DaemonSet": "daemonset-controller",
+            "StatefulSet": "statefulset-controller",
+            "Job": "job-controller",
+        }[pod.owner_kind]
+        api = "batch/v1" if pod.owner_kind == "Job" else "apps/v1"
+        msg = f"Created pod: {pod.name}"
+        if pod.owner_kind == "StatefulSet":
+            msg = f"create Pod {pod.name} in StatefulSet {pod.owner_name} successful"
+        w.event(
+            pod.owner_kind,
+            pod.owner_name,
+            pod.wl.ns,
+            pod.owner_uid,
+            "SuccessfulCreate",
+            msg,
+            pod.created,
+            comp=comp,
+            api_version=api,
+        )
+        w.audit_event(
+            pod.created,
+            user=rs_user
+            if comp == "replicaset-controller"
+            else {**rs_user, "username": f"system:serviceaccount:kube-system:{comp}"},
+            verb="create",
+            uri=f"/api/v1/namespaces/{pod.wl.ns}/pods",
+            resource="pods",
+            ns=pod.wl.ns,
+            code=201,
+            ips=["10.0.0.10"],
+            ua="kube-controller-manager/v1.29.3 (linux/amd64) kubernetes/6813625/system:serviceaccount:kube-system:"
+            + comp,
+            reason=f'RBAC: allowed by ClusterRoleBinding "system:controller:{comp}" of ClusterRole "system:controller:{comp}" to ServiceAccount "{comp}/kube-system"',
+            extra_ann={"pod-security.kubernetes.io/enforce-policy": "privileged:latest"},
+        )
+    ts = pod.created + int(w.rng.uniform(0.05, 0.6) * NS)
+    w.event(
+        "Pod",
+        pod.name,
+        pod.wl.ns,
+        pod.uid,
+        "Scheduled",
+        f"Successfully assigned {pod.wl.ns}/{pod.name} to {node}",
+        ts,
+        comp="default-scheduler",
+    )
+    w.audit_event(
+        ts,
+        user=sched_user,
+        verb="create",
+        uri=f"/api/v1/namespaces/{pod.wl.ns}/pods/{pod.name}/binding",
+        resource="pods",
+        ns=pod.wl.ns,
+        name=pod.name,
+        sub="binding",
+        code=201,
+        ips=["10.0.0.10"],
+        ua="kube-scheduler/v1.29.3 (linux/amd64) kubernetes/6813625/scheduler",
+        reason='RBAC: allowed by ClusterRoleBinding "system:kube-scheduler" of ClusterRole "system:kube-scheduler" to User "system:kube-scheduler"',
+    )
+
+
+def _container_starts(w: World, pod: Pod, ci: int, cs: CState) -> None:
+    """Pulling/Pulled, Created and Started for each attempt in the window, and the
+    aggregated BackOff event of a crash loop."""
+    image = pod.images.get(cs.spec.name, cs.spec.image)
+    for k, a in enumerate(cs.attempts):
+        if not (w.t0 <= a.start < w.t1):
+            continue
+        fp_t = a.start - int(w.rng.uniform(0.3, 1.5) * NS)
+        if k == 0:
+            pull = int(w.rng.uniform(0.4, 3.0) * 1000)
+            w.pod_event(pod, "Pulling", f'Pulling image "{image}"', fp_t - pull * 1_000_000, ci=ci)
+            w.pod_event(
+                pod,
+                "Pulled",
+                f'Successfully pulled image "{image}" in {pull}ms '
+                f"({pull + 12}ms including waiting). Image size: {int(w.rng.integers(20, 400)) * 1048576 + 8812} bytes.",
+                fp_t,
+                ci=ci,
+            )
+        else:
+            w.pod_event(
+                pod,
+                "Pulled",
+                f'Container image "{image}" already present on machine',
+                fp_t,
+                ci=ci,
+            )
+        w.pod_event(pod, "Created", f"Created container {cs.spec.name}", fp_t + 40_000_000, ci=ci)
+        w.pod_event(pod, "Started", f"Started container {cs.spec.name}", a.start, ci=ci)
+    # aggregated BackOff events for crash loops
+    backoffs = [a for a in cs.attempts[1:] if w.t0 <= a.start]
+    gaps = [
+        (cs.attempts[i].end, cs.attempts[i + 1].start)
+        for i in range(len(cs.attempts) - 1)
+        if cs.attempts[i].end and cs.attempts[i + 1].start - cs.attempts[i].end > 15 * NS
+    ]
+    if cs.waiting == "CrashLoopBackOff" and cs.attempts[-1].end:
+        gaps.append((cs.attempts[-1].end, w.t1 - 20 * NS))
+    if gaps and backoffs is not None:
+        first = gaps[0][0] + 2 * NS
+        last = gaps[-1][1] - NS
+        n = sum(max(1, int((b - a) / NS / 10)) for a, b in gaps)
+        w.pod_event(
+            pod,
+            "BackOff",
+            f"Back-off restarting failed container {cs.spec.name} in pod "
+            f"{pod.name}_{pod.wl.ns}({pod.uid})",
+            first,
+            typ="Warning",
+            ci=ci,
+            count=n,
+            last=last,
+        )
+
+
+_CM_UA = "kube-controller-manager/v1.29.3 (linux/amd64) kubernetes/6813625"
+#: The control plane's routine requests: user, verb, URI (``{rv}``/``{ns}`` filled in; None
+#: for an EndpointSlice update), resource, namespace (``*`` for any), period in seconds, agent.
+_PERIODIC = [
+    (
+        "system:kube-controller-manager",
+        "get",
+        "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication",
+        "configmaps",
+        "kube-system",
+        600,
+        _CM_UA,
+    ),
+    (
+        "system:serviceaccount:kube-system:endpointslice-controller",
+        "update",
+        None,
+        "endpointslices",
+        None,
+        240,
+        _CM_UA,
+    ),
+    (
+        "system:serviceaccount:monitoring:kube-prometheus-stack-prometheus",
+        "watch",
+        "/api/v1/pods?allowWatchBookmarks=true&resourceVersion={rv}&timeout=8m36s&timeoutSeconds=516&watch=true",
+        "pods",
+        None,
+        516,
+        "Prometheus/2.51.1",
+    ),
+    (
+        "system:serviceaccount:monitoring:kube-prometheus-stack-prometheus",
+        "watch",
+        "/api/v1/namespaces/{ns}/endpoints?allowWatchBookmarks=true&resourceVersion={rv}&timeout=7m12s&timeoutSeconds=432&watch=true",
+        "endpoints",
+        "*",
+        432,
+        "Prometheus/2.51.1",
+    ),
+    (
+        "system:serviceaccount:monitoring:kube-state-metrics",
+        "watch",
+        "/api/v1/pods?allowWatchBookmarks=true&resourceVersion={rv}&timeout=9m2s&timeoutSeconds=542&watch=true",
+        "pods",
+        None,
+        542,
+        "v2.10.1",
+    ),
+    (
+        "system:serviceaccount:kube-system:coredns",
+        "watch",
+        "/apis/discovery.k8s.io/v1/endpointslices?allowWatchBookmarks=true&resourceVersion={rv}&timeout=6m40s&timeoutSeconds=400&watch=true",
+        "endpointslices",
+        None,
+        400,
+        "coredns/v1.11.1 (linux/amd64) kubernetes/ae2bbc2",
+    ),
+]
+
+
 def background_audit(w: World) -> None:
     """Routine control-plane traffic: node status, controller and monitoring list/watch."""
-    cm_ua = "kube-controller-manager/v1.29.3 (linux/amd64) kubernetes/6813625"
     for node in w.nodes:
         t = w.t0 + int(w.rng.uniform(0, 300) * NS)
         while t < w.t1:
@@ -176,120 +244,69 @@ def background_audit(w: World) -> None:
                 ua="kubelet/v1.29.3 (linux/amd64) kubernetes/6813625",
             )
             t += int(w.rng.normal(300, 2) * NS)
-    periodic = [
-        (
-            "system:kube-controller-manager",
-            "get",
-            "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication",
-            "configmaps",
-            "kube-system",
-            600,
-            cm_ua,
-        ),
-        (
-            "system:serviceaccount:kube-system:endpointslice-controller",
-            "update",
-            None,
-            "endpointslices",
-            None,
-            240,
-            cm_ua,
-        ),
-        (
-            "system:serviceaccount:monitoring:kube-prometheus-stack-prometheus",
-            "watch",
-            "/api/v1/pods?allowWatchBookmarks=true&resourceVersion={rv}&timeout=8m36s&timeoutSeconds=516&watch=true",
-            "pods",
-            None,
-            516,
-            "Prometheus/2.51.1",
-        ),
-        (
-            "system:serviceaccount:monitoring:kube-prometheus-stack-prometheus",
-            "watch",
-            "/api/v1/namespaces/{ns}/endpoints?allowWatchBookmarks=true&resourceVersion={rv}&timeout=7m12s&timeoutSeconds=432&watch=true",
-            "endpoints",
-            "*",
-            432,
-            "Prometheus/2.51.1",
-        ),
-        (
-            "system:serviceaccount:monitoring:kube-state-metrics",
-            "watch",
-            "/api/v1/pods?allowWatchBookmarks=true&resourceVersion={rv}&timeout=9m2s&timeoutSeconds=542&watch=true",
-            "pods",
-            None,
-            542,
-            "v2.10.1",
-        ),
-        (
-            "system:serviceaccount:kube-system:coredns",
-            "watch",
-            "/apis/discovery.k8s.io/v1/endpointslices?allowWatchBookmarks=true&resourceVersion={rv}&timeout=6m40s&timeoutSeconds=400&watch=true",
-            "endpointslices",
-            None,
-            400,
-            "coredns/v1.11.1 (linux/amd64) kubernetes/ae2bbc2",
-        ),
-    ]
     ns_list = sorted(w.namespaces)
-    for user, verb, uri, res, ns, period, ua in periodic:
+    for entry in _PERIODIC:
+        period = entry[5]
         t = w.t0 + int(w.rng.uniform(0, period) * NS)
         while t < w.t1:
-            nsx = ns
-            if ns == "*":
-                nsx = ns_list[int(w.rng.integers(0, len(ns_list)))]
-            group = "discovery.k8s.io" if res == "endpointslices" else ""
-            if uri is None:
-                svc = [x for x in w.workloads if x.service and x.containers[0].port]
-                wl = svc[int(w.rng.integers(0, len(svc)))]
-                nsx = wl.ns
-                name = f"{wl.name}-{w.suffix()}"
-                u = f"/apis/discovery.k8s.io/v1/namespaces/{nsx}/endpointslices/{name}"
-            else:
-                name = None
-                u = uri.format(rv=w.next_rv(), ns=nsx)
-            parts = user.split(":")
-            if parts[1] == "serviceaccount":
-                usr = w.sa_user(parts[2], parts[3], w.uid())
-            else:
-                usr = {"username": user, "groups": ["system:authenticated"]}
-            stage = "ResponseStarted" if verb == "watch" else "ResponseComplete"
-            if (
-                parts[1] == "serviceaccount"
-                and parts[2] == "kube-system"
-                and parts[3].endswith("-controller")
-            ):
-                crb = f"system:controller:{parts[3]}"
-            elif parts[1] == "serviceaccount" and parts[3] == "coredns":
-                crb = "system:coredns"
-            else:
-                crb = parts[-1] if parts[1] == "serviceaccount" else user
-            subject = (
-                f'ServiceAccount "{parts[3]}/{parts[2]}"'
-                if parts[1] == "serviceaccount"
-                else f'User "{user}"'
-            )
-            w.audit_event(
-                t,
-                user=usr,
-                verb=verb,
-                uri=u,
-                resource=res,
-                ns=nsx,
-                name=name,
-                group=group,
-                ips=["10.0.0.10"]
-                if "controller" in user
-                else [
-                    f"10.244.{int(w.rng.integers(0, len(w.nodes)))}.{int(w.rng.integers(2, 250))}"
-                ],
-                ua=ua,
-                stage=stage,
-                latency_ms=float(w.rng.gamma(2, 1.5)),
-                reason=f'RBAC: allowed by ClusterRoleBinding "{crb}" of ClusterRole "{crb}" to {subject}',
-            )
+            _periodic_request(w, t, entry, ns_list)
             t += int(w.rng.normal(period, period * 0.05) * NS)
+
+
+def _periodic_request(w: World, t: int, entry: tuple, ns_list: list[str]) -> None:
+    """One audit entry of a routine request at ``t``."""
+    user, verb, uri, res, ns, _period, ua = entry
+    nsx = ns
+    if ns == "*":
+        nsx = ns_list[int(w.rng.integers(0, len(ns_list)))]
+    group = "discovery.k8s.io" if res == "endpointslices" else ""
+    if uri is None:
+        svc = [x for x in w.workloads if x.service and x.containers[0].port]
+        wl = svc[int(w.rng.integers(0, len(svc)))]
+        nsx = wl.ns
+        name = f"{wl.name}-{w.suffix()}"
+        u = f"/apis/discovery.k8s.io/v1/namespaces/{nsx}/endpointslices/{name}"
+    else:
+        name = None
+        u = uri.format(rv=w.next_rv(), ns=nsx)
+    parts = user.split(":")
+    if parts[1] == "serviceaccount":
+        usr = w.sa_user(parts[2], parts[3], w.uid())
+    else:
+        usr = {"username": user, "groups": ["system:authenticated"]}
+    stage = "ResponseStarted" if verb == "watch" else "ResponseComplete"
+    if (
+        parts[1] == "serviceaccount"
+        and parts[2] == "kube-system"
+        and parts[3].endswith("-controller")
+    ):
+        crb = f"system:controller:{parts[3]}"
+    elif parts[1] == "serviceaccount" and parts[3] == "coredns":
+        crb = "system:coredns"
+    else:
+        crb = parts[-1] if parts[1] == "serviceaccount" else user
+    subject = (
+        f'ServiceAccount "{parts[3]}/{parts[2]}"'
+        if parts[1] == "serviceaccount"
+        else f'User "{user}"'
+    )
+    w.audit_event(
+        t,
+        user=usr,
+        verb=verb,
+        uri=u,
+        resource=res,
+        ns=nsx,
+        name=name,
+        group=group,
+        ips=["10.0.0.10"]
+        if "controller" in user
+        else [f"10.244.{int(w.rng.integers(0, len(w.nodes)))}.{int(w.rng.integers(2, 250))}"],
+        ua=ua,
+        stage=stage,
+        latency_ms=float(w.rng.gamma(2, 1.5)),
+        reason=f'RBAC: allowed by ClusterRoleBinding "{crb}" of ClusterRole "{crb}" to {subject}',
+    )
 
 
 _PATHS = [
