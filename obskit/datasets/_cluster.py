@@ -48,6 +48,8 @@ def add_nodes(w: World, style: str, n: int) -> None:
 
 
 def add_system(w: World) -> None:
+    """The namespaces and workloads every cluster has: DNS, kube-proxy, node-exporter,
+    kube-state-metrics, Prometheus and the ingress controller."""
     for ns, age in [
         ("default", 400),
         ("kube-system", 400),
@@ -58,7 +60,13 @@ def add_system(w: World) -> None:
     ]:
         w.add_namespace(ns, age)
     old = w.t0 - 120 * 86400 * NS
-    for wl in [
+    for wl in _system_workloads(old):
+        w.add_workload(wl)
+
+
+def _system_workloads(old: int) -> list[Workload]:
+    """The system workloads (a data table), created ``old``."""
+    return [
         Workload(
             kind="Deployment",
             name="coredns",
@@ -172,13 +180,14 @@ def add_system(w: World) -> None:
                 "app.kubernetes.io/component": "controller",
             },
         ),
-    ]:
-        w.add_workload(wl)
+    ]
 
 
 def add_cron(
     w: World, name: str, ns: str, every_min: int, fail_at: float | None, fail_lines: list[str]
 ) -> Workload:
+    """A CronJob every ``every_min`` minutes through the window; the run nearest ``fail_at``
+    (minutes into the window) fails and writes ``fail_lines`` to stderr."""
     wl = w.add_workload(
         Workload(
             kind="CronJob",
@@ -200,92 +209,112 @@ def add_cron(
     )
     start_s = (w.t0 // NS // (every_min * 60) + 1) * every_min * 60
     while start_s * NS < w.t1 - 4 * 60 * NS:
-        t = start_s * NS + int(w.rng.uniform(0.01, 0.5) * NS)
-        jname = f"{name}-{start_s // 60}"
-        juid = w.uid()
-        fail = fail_at is not None and abs((t - w.t0) / 60 / NS - fail_at) < every_min / 2
-        dur = float(w.rng.uniform(35, 80))
-        node = w.pick_node()
-        pod = w.add_pod(
-            wl,
-            t + int(0.3 * NS),
-            node=node,
-            name=f"{jname}-{w.suffix()}",
-            owner=("Job", jname, juid),
-        )
-        pod.labels.update(
-            {
-                "batch.kubernetes.io/controller-uid": juid,
-                "batch.kubernetes.io/job-name": jname,
-                "controller-uid": juid,
-                "job-name": jname,
-            }
-        )
-        end = pod.cstates[0].attempts[0].start + int(dur * NS)
-        w.kill(pod, end, "Error" if fail else "Completed", 1 if fail else 0, None)
-        pod.phase = "Failed" if fail else "Succeeded"
-        w.jobs.append(
-            {
-                "name": jname,
-                "uid": juid,
-                "cron": wl,
-                "start": t,
-                "end": end + NS,
-                "ok": not fail,
-                "pod": pod,
-            }
-        )
-        w.event(
-            "CronJob",
-            name,
-            ns,
-            wl.uid,
-            "SuccessfulCreate",
-            f"Created job {jname}",
-            t,
-            comp="cronjob-controller",
-            api_version="batch/v1",
-        )
-        if fail:
-            w.event(
-                "Job",
-                jname,
-                ns,
-                juid,
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-                end + NS,
-                typ="Warning",
-                comp="job-controller",
-                api_version="batch/v1",
-            )
-            for k, line in enumerate(fail_lines):
-                w.log(pod, end - NS + k * 1000, line, "stderr")
-        else:
-            w.event(
-                "Job",
-                jname,
-                ns,
-                juid,
-                "Completed",
-                "Job completed",
-                end + NS,
-                comp="job-controller",
-                api_version="batch/v1",
-            )
-        w.event(
-            "CronJob",
-            name,
-            ns,
-            wl.uid,
-            "SawCompletedJob",
-            f"Saw completed job: {jname}, status: {'Failed' if fail else 'Complete'}",
-            end + 2 * NS,
-            comp="cronjob-controller",
-            api_version="batch/v1",
-        )
+        _cron_run(w, wl, start_s, every_min, fail_at, fail_lines)
         start_s += every_min * 60
-    # history limits: keep the last 3 successful and the last failed job
+    _keep_cron_history(w, wl)
+    return wl
+
+
+def _cron_run(
+    w: World,
+    wl: Workload,
+    start_s: int,
+    every_min: int,
+    fail_at: float | None,
+    fail_lines: list[str],
+) -> None:
+    """One scheduled run: the Job and its pod, its events, and the failing run's traceback."""
+    name, ns = wl.name, wl.ns
+    t = start_s * NS + int(w.rng.uniform(0.01, 0.5) * NS)
+    jname = f"{name}-{start_s // 60}"
+    juid = w.uid()
+    fail = fail_at is not None and abs((t - w.t0) / 60 / NS - fail_at) < every_min / 2
+    dur = float(w.rng.uniform(35, 80))
+    node = w.pick_node()
+    pod = w.add_pod(
+        wl,
+        t + int(0.3 * NS),
+        node=node,
+        name=f"{jname}-{w.suffix()}",
+        owner=("Job", jname, juid),
+    )
+    pod.labels.update(
+        {
+            "batch.kubernetes.io/controller-uid": juid,
+            "batch.kubernetes.io/job-name": jname,
+            "controller-uid": juid,
+            "job-name": jname,
+        }
+    )
+    end = pod.cstates[0].attempts[0].start + int(dur * NS)
+    w.kill(pod, end, "Error" if fail else "Completed", 1 if fail else 0, None)
+    pod.phase = "Failed" if fail else "Succeeded"
+    w.jobs.append(
+        {
+            "name": jname,
+            "uid": juid,
+            "cron": wl,
+            "start": t,
+            "end": end + NS,
+            "ok": not fail,
+            "pod": pod,
+        }
+    )
+    w.event(
+        "CronJob",
+        name,
+        ns,
+        wl.uid,
+        "SuccessfulCreate",
+        f"Created job {jname}",
+        t,
+        comp="cronjob-controller",
+        api_version="batch/v1",
+    )
+    if fail:
+        w.event(
+            "Job",
+            jname,
+            ns,
+            juid,
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+            end + NS,
+            typ="Warning",
+            comp="job-controller",
+            api_version="batch/v1",
+        )
+        for k, line in enumerate(fail_lines):
+            w.log(pod, end - NS + k * 1000, line, "stderr")
+    else:
+        w.event(
+            "Job",
+            jname,
+            ns,
+            juid,
+            "Completed",
+            "Job completed",
+            end + NS,
+            comp="job-controller",
+            api_version="batch/v1",
+        )
+    w.event(
+        "CronJob",
+        name,
+        ns,
+        wl.uid,
+        "SawCompletedJob",
+        f"Saw completed job: {jname}, status: {'Failed' if fail else 'Complete'}",
+        end + 2 * NS,
+        comp="cronjob-controller",
+        api_version="batch/v1",
+    )
+
+
+def _keep_cron_history(w: World, wl: Workload) -> None:
+    """History limits: the CronJob keeps its last 3 successful Jobs and its last failed one,
+    deleting the others (their pods go with them)."""
+    name, ns = wl.name, wl.ns
     ok = [j for j in w.jobs if j["cron"] is wl and j["ok"]]
     bad = [j for j in w.jobs if j["cron"] is wl and not j["ok"]]
     drop = ok[:-3] + bad[:-1]
@@ -305,7 +334,6 @@ def add_cron(
         )
         j["pod"].deleted = t_del + NS
         w.jobs.remove(j)
-    return wl
 
 
 def probe_blip(w: World, pod: Pod, minute: float, path: str = "/healthz") -> None:

@@ -8,7 +8,6 @@ bytes) plus the per-file record counts that go into ``truth.json``.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from dataclasses import dataclass, field
 
@@ -637,8 +636,3 @@ class World:
         from obskit.datasets import _render
 
         return _render.render(self)
-
-
-def replace(obj, **kw):
-    """dataclasses.replace re-exported for scenarios."""
-    return dataclasses.replace(obj, **kw)
