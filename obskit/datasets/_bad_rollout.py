@@ -223,15 +223,7 @@ def _rollout(
         retire_old_pod(w, api, "payments", old_hash, old, len(old_pods) - i, ready_t)
         w.audit_event(
             ready_t + int(0.3 * NS),
-            user={
-                "username": "system:serviceaccount:kube-system:replicaset-controller",
-                "uid": w.uid(),
-                "groups": [
-                    "system:serviceaccounts",
-                    "system:serviceaccounts:kube-system",
-                    "system:authenticated",
-                ],
-            },
+            user=w.sa_user("kube-system", "replicaset-controller", w.uid()),
             verb="delete",
             uri=f"/api/v1/namespaces/payments/pods/{old.name}",
             resource="pods",

@@ -183,6 +183,32 @@ def _system_workloads(old: int) -> list[Workload]:
     ]
 
 
+def add_falco(
+    w: World, version: str, age_days: int, update_strategy: dict | None = None
+) -> Workload:
+    """Falco (the no-driver image at ``version``) as a DaemonSet in monitoring, installed
+    ``age_days`` before the window."""
+    return w.add_workload(
+        Workload(
+            kind="DaemonSet",
+            name="falco",
+            ns="monitoring",
+            replicas=0,
+            containers=[
+                CSpec("falco", f"docker.io/falcosecurity/falco-no-driver:{version}", readiness=None)
+            ],
+            created=w.t0 - age_days * 86400 * NS,
+            sa="falco",
+            log_rate=0.001,
+            cpu=0.05,
+            mem=80 * MI,
+            service=False,
+            labels={"app.kubernetes.io/name": "falco"},
+            update_strategy=update_strategy,
+        )
+    )
+
+
 def add_cron(
     w: World, name: str, ns: str, every_min: int, fail_at: float | None, fail_lines: list[str]
 ) -> Workload:

@@ -14,6 +14,7 @@ from obskit.datasets._cluster import (
     RBAC,
     App,
     add_apps,
+    add_falco,
     add_nodes,
     add_system,
     human_request,
@@ -48,25 +49,7 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
     add_system(w)
     for ns in ("web", "api", "ci"):
         w.add_namespace(ns, 90)
-    w.add_workload(
-        Workload(
-            kind="DaemonSet",
-            name="falco",
-            ns="monitoring",
-            replicas=0,
-            containers=[
-                CSpec("falco", "docker.io/falcosecurity/falco-no-driver:0.37.1", readiness=None)
-            ],
-            created=w.t0 - 80 * 86400 * NS,
-            sa="falco",
-            style="json",
-            log_rate=0.001,
-            cpu=0.05,
-            mem=80 * MI,
-            service=False,
-            labels={"app.kubernetes.io/name": "falco"},
-        )
-    )
+    add_falco(w, "0.37.1", 80)
     web = _apps(w, scale)
     populate_all(w)
     w.base_signals()

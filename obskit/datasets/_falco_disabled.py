@@ -9,6 +9,7 @@ from obskit.datasets._cluster import (
     RBAC,
     App,
     add_apps,
+    add_falco,
     add_nodes,
     add_system,
     human_request,
@@ -33,25 +34,7 @@ def falco_disabled(seed: int, scale: float) -> tuple[World, dict]:
     add_system(w)
     for ns in ("web", "api", "ci"):
         w.add_namespace(ns, 150)
-    falco = w.add_workload(
-        Workload(
-            kind="DaemonSet",
-            name="falco",
-            ns="monitoring",
-            replicas=0,
-            containers=[
-                CSpec("falco", "docker.io/falcosecurity/falco-no-driver:0.38.1", readiness=None)
-            ],
-            created=w.t0 - 60 * 86400 * NS,
-            sa="falco",
-            log_rate=0.001,
-            cpu=0.05,
-            mem=80 * MI,
-            service=False,
-            labels={"app.kubernetes.io/name": "falco"},
-            update_strategy={"type": "OnDelete"},
-        )
-    )
+    falco = add_falco(w, "0.38.1", 60, update_strategy={"type": "OnDelete"})
     _falco_disabled_apps(w, scale)
     populate_all(w)
     w.base_signals()
@@ -299,7 +282,7 @@ def _blind_falco(w: World, ci: dict, falco: Workload, node: dict, t_patch: int) 
     )
     w.audit_event(
         t_del,
-        user={**w.sa_user("kube-system", "daemon-set-controller", w.uid())},
+        user=w.sa_user("kube-system", "daemon-set-controller", w.uid()),
         verb="delete",
         uri=f"/api/v1/namespaces/monitoring/pods/{pod.name}",
         resource="pods",

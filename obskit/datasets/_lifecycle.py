@@ -15,15 +15,7 @@ from obskit.datasets._world import NS, STEP, CState, Pod, World
 def lifecycle_records(w: World) -> None:
     """Kubelet/controller events, audit entries and background logs implied by the pods' lifecycles."""
     sched_user = {"username": "system:kube-scheduler", "groups": ["system:authenticated"]}
-    rs_user = {
-        "username": "system:serviceaccount:kube-system:replicaset-controller",
-        "uid": w.uid(),
-        "groups": [
-            "system:serviceaccounts",
-            "system:serviceaccounts:kube-system",
-            "system:authenticated",
-        ],
-    }
+    rs_user = w.sa_user("kube-system", "replicaset-controller", w.uid())
     for pod in w.pods:
         if w.t0 <= pod.created < w.t1:
             _pod_created(w, pod, rs_user, sched_user)
