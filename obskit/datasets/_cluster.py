@@ -576,6 +576,17 @@ def k8s_object(w: World, api: str, kind: str, name: str, ns: str | None, **field
     return {"apiVersion": api, "kind": kind, "metadata": meta, **fields}
 
 
+def default_deny(w: World, ns: str) -> dict:
+    """A NetworkPolicy ``default-deny`` that selects every pod of ``ns`` and allows no ingress."""
+    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
+    return k8s_object(w, "networking.k8s.io/v1", "NetworkPolicy", "default-deny", ns, spec=deny)
+
+
+def pod_security(w: World, ns: str, **modes: str) -> None:
+    """Pod Security admission labels on ``ns``: ``pod_security(w, "api", enforce="baseline")``."""
+    w.namespace_labels[ns] = {f"pod-security.kubernetes.io/{m}": v for m, v in modes.items()}
+
+
 def role_binding(w: World, name: str, ns: str, role: str, subject: dict) -> dict:
     ref = {"apiGroup": RBAC, "kind": "ClusterRole", "name": role}
     return k8s_object(w, f"{RBAC}/v1", "RoleBinding", name, ns, roleRef=ref, subjects=[subject])

@@ -17,11 +17,13 @@ from obskit.datasets._cluster import (
     add_falco,
     add_nodes,
     add_system,
+    default_deny,
     human_request,
     k8s_object,
     long_line,
     make_truth,
     malformed_cri,
+    pod_security,
     populate_all,
     retire_old_pod,
     role_binding,
@@ -741,10 +743,6 @@ def _cryptominer_posture(w: World) -> None:
         role_binding(w, "deployer", "web", "edit", sa("deployer", "ci")),
         role_binding(w, "contractors-debug", "web", "contractor-debug", contractors),
     ]
-    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
-    w.objects["networkpolicies"] = [
-        k8s_object(w, "networking.k8s.io/v1", "NetworkPolicy", "default-deny", "api", spec=deny)
-    ]
-    label = "pod-security.kubernetes.io/"
-    w.namespace_labels["api"] = {label + "enforce": "baseline", label + "warn": "restricted"}
-    w.namespace_labels["web"] = {label + "warn": "baseline"}
+    w.objects["networkpolicies"] = [default_deny(w, "api")]
+    pod_security(w, "api", enforce="baseline", warn="restricted")
+    pod_security(w, "web", warn="baseline")

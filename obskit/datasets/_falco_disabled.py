@@ -12,10 +12,12 @@ from obskit.datasets._cluster import (
     add_falco,
     add_nodes,
     add_system,
+    default_deny,
     human_request,
     k8s_object,
     make_truth,
     malformed_cri,
+    pod_security,
     populate_all,
 )
 from obskit.datasets._lifecycle import lifecycle_records
@@ -358,11 +360,7 @@ def _falco_disabled_posture(w: World) -> None:
             subjects=[subject],
         ),
     ]
-    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
-    w.objects["networkpolicies"] = [
-        k8s_object(w, "networking.k8s.io/v1", "NetworkPolicy", "default-deny", "web", spec=deny)
-    ]
-    label = "pod-security.kubernetes.io/"
-    w.namespace_labels["web"] = {label + "enforce": "baseline", label + "warn": "restricted"}
-    w.namespace_labels["api"] = {label + "enforce": "baseline"}
-    w.namespace_labels["ci"] = {label + "enforce": "privileged", label + "warn": "baseline"}
+    w.objects["networkpolicies"] = [default_deny(w, "web")]
+    pod_security(w, "web", enforce="baseline", warn="restricted")
+    pod_security(w, "api", enforce="baseline")
+    pod_security(w, "ci", enforce="privileged", warn="baseline")
