@@ -14,7 +14,7 @@ import obskit.datasets
 from obskit.datasets import generate
 from obskit.errors import DatasetNotFoundError
 
-NAMES = ["bad-rollout", "checkout-oom", "cryptominer", "node-pressure"]
+NAMES = ["bad-rollout", "checkout-oom", "cryptominer", "falco-disabled", "node-pressure"]
 ROOT_FIELDS = ["namespace", "workload_kind", "workload", "pod", "container", "node"]
 WORKLOAD_FILES = {
     "Deployment": "deployments",
@@ -38,13 +38,14 @@ def _files(folder: Path) -> dict[str, Path]:
     return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_names_lists_the_four_incidents():
+def test_names_lists_the_five_incidents():
     assert obskit.datasets.names() == NAMES
 
 
 def test_unknown_name_lists_valid_names():
     with pytest.raises(
-        DatasetNotFoundError, match=r"'nope'.*bad-rollout, checkout-oom, cryptominer, node-pressure"
+        DatasetNotFoundError,
+        match=r"'nope'.*bad-rollout, checkout-oom, cryptominer, falco-disabled, node-pressure",
     ):
         obskit.datasets.path("nope")
     with pytest.raises(KeyError):
@@ -72,9 +73,10 @@ def test_truth_has_required_keys(name):
         json.loads((obskit.datasets.path(name) / "obskit.json").read_text())["cluster"]
         == t["cluster"]
     )
-    assert bool(t["expected_detections"]) == (name == "cryptominer")
+    assert bool(t["expected_detections"]) == (name in ("cryptominer", "falco-disabled"))
     for entry in t["expected_detections"]:
         assert set(entry) == {"id", "subject", "pod", "time"}
+        assert t["window"]["start"] <= entry["time"] <= t["window"]["end"]
     # every file is listed, and every listed file exists
     listed = set(t["files"])
     present = {

@@ -1,11 +1,11 @@
 """Bundled incidents in the real formats, each with its ground truth.
 
-Four small incidents ship with obskit (``checkout-oom``, ``bad-rollout``, ``node-pressure``,
-``cryptominer``). Each is a folder of telemetry exactly as the producing tools write it
-(``kubectl get -o json`` inventory and events, Prometheus ``query_range`` responses, kubelet CRI
-log files, the API server's audit log, Falco ``json_output``), plus ``obskit.json`` (the
-folder's cluster name) and ``truth.json`` (root cause, fault start, window, and per-file record
-counts including the deliberately malformed records). They are produced by
+Five small incidents ship with obskit (``checkout-oom``, ``bad-rollout``, ``node-pressure``,
+``cryptominer``, ``falco-disabled``). Each is a folder of telemetry exactly as the producing
+tools write it (``kubectl get -o json`` inventory and events, Prometheus ``query_range``
+responses, kubelet CRI log files, the API server's audit log, Falco ``json_output``), plus
+``obskit.json`` (the folder's cluster name) and ``truth.json`` (root cause, fault start, window,
+and per-file record counts including the deliberately malformed records). They are produced by
 :mod:`obskit.datasets.generate`, deterministically from a seed.
 """
 
@@ -44,7 +44,7 @@ def names() -> list[str]:
     --------
     >>> import obskit.datasets
     >>> obskit.datasets.names()
-    ['bad-rollout', 'checkout-oom', 'cryptominer', 'node-pressure']
+    ['bad-rollout', 'checkout-oom', 'cryptominer', 'falco-disabled', 'node-pressure']
     """
     root = _root()
     if not root.is_dir():
@@ -98,7 +98,9 @@ def truth(name: str) -> dict[str, Any]:
         where not applicable), ``level``, ``fault_start``, ``window`` (start, end), ``category``,
         ``description``, ``expected_detections`` and ``files`` (relative path -> ``records``,
         ``malformed``, ``format`` and, for some formats, ``partial``, ``non_utf8``, ``series``,
-        ``query``).
+        ``query``); some incidents add their own (``first_oom``, ``rollout``,
+        ``evicted_pods``, ``attacker_ips``, and in ``falco-disabled`` ``stolen_identity`` and
+        ``coverage_gap``: the node, the collector and when it was gone).
 
     Examples
     --------

@@ -1,14 +1,13 @@
 """A small simulated cluster: nodes, workloads, pods and their signals, written in real formats.
 
-A scenario (``_scenarios.py``) builds a :class:`World`, shapes its pods' lifecycles and signal
-curves, adds the incident's events/logs/audit/Falco records, then calls :meth:`World.render`,
-which turns everything into files (relative path -> bytes) plus the per-file record counts that
-go into ``truth.json``.
+A scenario (one module per incident, listed in ``_scenarios.py``) builds a :class:`World`,
+shapes its pods' lifecycles and signal curves, adds the incident's events/logs/audit/Falco
+records, then calls :meth:`World.render`, which turns everything into files (relative path ->
+bytes) plus the per-file record counts that go into ``truth.json``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from dataclasses import dataclass, field
 
@@ -35,7 +34,7 @@ class CSpec:
     readiness: str | None = "/healthz"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Workload:
     """A top-level controller (or a bare Pod) and the behaviour of its pods."""
 
@@ -58,6 +57,11 @@ class Workload:
     revisions: list[dict] = field(default_factory=list)
     generation: int = 1
     host_network: bool = False
+    # a DaemonSet's pod template affinity, update strategy and desired node count, where they
+    # differ from the defaults (no affinity, RollingUpdate, every node)
+    affinity: dict | None = None
+    update_strategy: dict | None = None
+    desired: int | None = None
 
 
 @dataclass
@@ -632,8 +636,3 @@ class World:
         from obskit.datasets import _render
 
         return _render.render(self)
-
-
-def replace(obj, **kw):
-    """dataclasses.replace re-exported for scenarios."""
-    return dataclasses.replace(obj, **kw)

@@ -100,6 +100,7 @@ def test_evidence_is_present_and_explained(incident):
         "checkout-oom": "termination",
         "bad-rollout": "change",
         "cryptominer": "security",
+        "falco-disabled": "metric",
         "node-pressure": "event",
     }[name]
     assert expected in best["kinds"]
