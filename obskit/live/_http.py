@@ -526,6 +526,7 @@ class HttpClient:
         method: str | None = None,
         retry_on: Callable[[requests.Response], bool] | None = None,
         fix: Callable[[int, str], str | None] | None = None,
+        json: object = None,
     ) -> requests.Response:
         """Send one request to ``url + path``, retrying what is retryable; return a 2xx answer
         whose body is read (``.content``), all within ``timeout``.
@@ -533,6 +534,8 @@ class HttpClient:
         ``what`` names the request in messages (the query). ``method`` is GET, or POST when the
         encoded parameters are longer than :data:`POST_OVER`. ``retry_on`` can mark other
         answers retryable; ``fix(status, body)`` can give the advice for an error answer.
+        ``json``, when given, is sent as the JSON body (``method`` defaults to POST then; the
+        parameters stay in the URL), as search APIs such as Elasticsearch's take their query.
 
         Raises
         ------
@@ -542,11 +545,18 @@ class HttpClient:
         """
         url = self.url + path
         encoded = urlencode(params, doseq=True)
+        body = None if json is None else _json_body(json)
+        if body is not None:
+            method = method or "POST"
+            url += f"?{encoded}" if encoded else ""
+            encoded = body
         method = method or ("POST" if len(encoded) > POST_OVER else "GET")
         deadline = Deadline(self.timeout)
         with cut_at(deadline):
             return retrying(
-                lambda: self._attempt(method, url, encoded, what, deadline, retry_on, fix),
+                lambda: self._attempt(
+                    method, url, encoded, what, deadline, retry_on, fix, body is not None
+                ),
                 deadline,
                 retries=self.retries,
                 backoff=self.backoff,
@@ -554,8 +564,22 @@ class HttpClient:
                 hide=self.redact,
             )
 
-    def _send(self, method: str, url: str, encoded: str, left: float) -> requests.Response:
+    def _send(
+        self, method: str, url: str, encoded: str, left: float, is_json: bool = False
+    ) -> requests.Response:
         session = self._session()
+        if is_json or method not in ("GET", "POST"):
+            headers = {"Content-Type": "application/json"} if is_json else {}
+            if not is_json and encoded:
+                url += f"?{encoded}"
+            return session.request(
+                method,
+                url,
+                data=encoded if is_json else None,
+                headers=headers,
+                timeout=(left, left),
+                stream=True,
+            )
         if method == "POST":
             return session.post(
                 url,
@@ -575,11 +599,12 @@ class HttpClient:
         deadline: Deadline,
         retry_on: Callable[[requests.Response], bool] | None,
         fix: Callable[[int, str], str | None] | None,
+        is_json: bool = False,
     ) -> requests.Response | Retry:
         """One try: the answer, read; a :class:`Retry`; or a CollectionError."""
         response = None
         try:
-            response = self._send(method, url, encoded, deadline.left())
+            response = self._send(method, url, encoded, deadline.left(), is_json)
             ok = 200 <= response.status_code < 300
             body = read_capped(
                 response.iter_content(CHUNK),
@@ -698,6 +723,13 @@ class HttpClient:
                 f"{excerpt(body)[:120]!r}; {fix}"
             )
         )
+
+
+def _json_body(value: object) -> str:
+    """``value`` as the text of a JSON request body."""
+    import orjson
+
+    return orjson.dumps(value).decode()
 
 
 def check_limits(service: str, timeout: object, max_bytes: object) -> None:
