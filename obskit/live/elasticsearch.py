@@ -7,7 +7,11 @@ audit event's ``objectRef.namespace``, Falco's ``k8s.ns.name`` ...), so only the
 
 Paging is by ``search_after`` over a point in time (Elasticsearch's ``_pit``, OpenSearch's
 ``_search/point_in_time``), sorted by the time field: every page is read from the same view of
-the indices, and no request uses ``from``/``size`` (refused past 10,000 hits). A point in time
+the indices, and no request uses ``from``/``size`` (refused past 10,000 hits). Elasticsearch
+adds a tiebreaker to the sort values of a point-in-time search (``_shard_doc``, since 7.12), so
+``search_after`` is exact; where the sort values carry none (OpenSearch, forked before it), the
+next page starts *at* the last time read instead and skips the documents already kept there, as
+the Loki client does, with a larger page when a whole page shares one millisecond. A point in time
 that expires between two pages (``search_context_missing_exception``) is reopened, and paging
 resumes at the last time read; the documents already kept at that time are recognised by
 ``_index`` and ``_id`` and skipped, so none is lost or repeated, and the reopening is written in
@@ -260,7 +264,19 @@ class Elasticsearch:
             filters.append(dict(extra))
         return {"bool": {"filter": filters}}
 
-    def search(self, start: object, end: object, **filters: object) -> ParseResult:
+    def search(
+        self,
+        start: object,
+        end: object,
+        *,
+        namespaces: Sequence[str] | None = None,
+        pods: Sequence[str] | None = None,
+        containers: Sequence[str] | None = None,
+        nodes: Sequence[str] | None = None,
+        extra: Mapping[str, object] | None = None,
+        limit: int | None = None,
+        on_page: Callable[[int], None] | None = None,
+    ) -> ParseResult:
         """Every document in ``[start, end]`` matching the filters, in obskit's frames.
 
         Parameters
@@ -292,13 +308,19 @@ class Elasticsearch:
         >>> Elasticsearch("http://127.0.0.1:9200").search(
         ...     "2024-05-14T10:00Z", "2024-05-14T10:30Z", namespaces=["shop"])  # doctest: +SKIP
         """
-        limit = filters.pop("limit", None)
-        on_page = filters.pop("on_page", None)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise CollectionError(f"limit must be a whole number, got {limit!r}")
-        query = self.query(start, end, **filters)  # type: ignore[arg-type]
+        query = self.query(
+            start,
+            end,
+            namespaces=namespaces,
+            pods=pods,
+            containers=containers,
+            nodes=nodes,
+            extra=extra,
+        )
         self.last_origin = self.origin(query)
-        return self._collect(query, limit, on_page)  # type: ignore[arg-type]
+        return self._collect(query, limit, on_page)
 
     # --- paging -----------------------------------------------------------------------------
 
@@ -311,11 +333,12 @@ class Elasticsearch:
         seen_at_edge: set[tuple[str, str]] = set()
         edge: int | None = None  # the time (epoch ms) of the last hit kept
         after: list | None = None
+        size = self.page_size
         pit = self._open_pit()
         resumed = query
         try:
             while limit is None or len(hits) < limit:
-                want = self.page_size if limit is None else min(self.page_size, limit - len(hits))
+                want = size if limit is None else min(size, limit - len(hits) + len(seen_at_edge))
                 page, pit, expired = self._page(resumed, pit, after, want)
                 if expired:
                     pit, resumed, after = self._reopen(query, edge, len(hits))
@@ -332,15 +355,43 @@ class Elasticsearch:
                     on_page(len(fresh))
                 if len(page) < want:
                     break
-                after = page[-1].get("sort")
-                if not after:
+                last = page[-1].get("sort")
+                if not last:
                     raise CollectionError(
                         f"{self.service} at {self.url} answered a sorted search without sort "
                         f"values; check that the URL is the cluster's API"
                     )
+                if len(last) > 1:  # a tiebreaker (Elasticsearch's _shard_doc): exact paging
+                    after = last
+                    continue
+                # no tiebreaker: search_after would skip documents of the same time as the
+                # last one; resume at that time instead and skip the documents kept there
+                if not fresh:
+                    size = self._grown(size, edge)
+                resumed, after = self._from_edge(query, edge), None
         finally:
             self._close_pit(pit)
         return self._parse(hits, query)
+
+    def _grown(self, size: int, edge: int | None) -> int:
+        """A larger page, when a whole page holds documents of one millisecond."""
+        if size >= MAX_PAGE:
+            at = pd.Timestamp(edge, unit="ms", tz="UTC") if edge is not None else "one time"
+            raise CollectionError(
+                f"{self.service} at {self.url}: more than {MAX_PAGE:,} documents of {self.index!r} "
+                f"share the time {at}, and this cluster's sort has no tiebreaker to page them by; "
+                f"narrow the search (pods=, containers=) or search the indices apart"
+            )
+        return min(size * 2, MAX_PAGE)
+
+    def _from_edge(self, query: dict, edge: int | None) -> dict:
+        """``query`` starting at the millisecond ``edge`` (the window's start if None)."""
+        if edge is None:
+            return query
+        resumed = orjson.loads(orjson.dumps(query))
+        window = resumed["bool"]["filter"][0]["range"][self.time_field]
+        window["gte"] = _iso(pd.Timestamp(edge, unit="ms", tz="UTC"))
+        return resumed
 
     def _reopen(self, query: dict, edge: int | None, kept: int) -> tuple[str, dict, list | None]:
         """A new point in time after one expired, and the query resuming at the last time read."""
@@ -356,13 +407,7 @@ class Elasticsearch:
                 f"{self.service} at {self.url}: the point in time expired again and again; "
                 f"raise keep_alive= (now {self.keep_alive!r}) or use a smaller page_size="
             )
-        pit = self._open_pit()
-        if edge is None:
-            return pit, query, None
-        resumed = orjson.loads(orjson.dumps(query))
-        window = resumed["bool"]["filter"][0]["range"][self.time_field]
-        window["gte"] = _iso(pd.Timestamp(edge, unit="ms", tz="UTC"))
-        return pit, resumed, None
+        return self._open_pit(), self._from_edge(query, edge), None
 
     def _page(
         self, query: dict, pit: str, after: list | None, want: int

@@ -109,14 +109,20 @@ def key_of(fields: Mapping[str, object]) -> dict[str, object]:
     return key
 
 
+def _decoded(payload: object, what: str, origin: str) -> object:
+    """``payload`` decoded when it is JSON text; FormatError naming ``origin`` when it is not."""
+    if not isinstance(payload, bytes | str):
+        return payload
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(
+            f"{origin!r}: a Sumo Logic {what} answer that is not JSON ({exc})"
+        ) from exc
+
+
 def _maps(payload: object, what: str, origin: str) -> list[object]:
-    if isinstance(payload, bytes | str):
-        try:
-            payload = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise FormatError(
-                f"{origin!r}: a Sumo Logic {what} answer that is not JSON ({exc})"
-            ) from exc
+    payload = _decoded(payload, what, origin)
     items = payload.get(what) if isinstance(payload, dict) else None
     if not isinstance(items, list):
         raise FormatError(
@@ -340,13 +346,7 @@ def parse_sumo_metrics(
     >>> m[["metric", "value", "pod"]].values.tolist()
     [['memory', 210000000.0, 'cart-7d9f-x2'], ['memory', 230000000.0, 'cart-7d9f-x2']]
     """
-    if isinstance(payload, bytes | str):
-        try:
-            payload = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise FormatError(
-                f"{origin!r}: a Metrics Query answer that is not JSON ({exc})"
-            ) from exc
+    payload = _decoded(payload, "Metrics Query", origin)
     if not isinstance(payload, dict):
         raise FormatError(f"{origin!r} is not a Sumo Logic Metrics Query answer")
     rows_in = payload.get("queryResult")
