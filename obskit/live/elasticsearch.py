@@ -9,9 +9,10 @@ Paging is by ``search_after`` over a point in time (Elasticsearch's ``_pit``, Op
 ``_search/point_in_time``), sorted by the time field: every page is read from the same view of
 the indices, and no request uses ``from``/``size`` (refused past 10,000 hits). Elasticsearch
 adds a tiebreaker to the sort values of a point-in-time search (``_shard_doc``, since 7.12), so
-``search_after`` is exact; where the sort values carry none (OpenSearch, forked before it), the
-next page starts *at* the last time read instead and skips the documents already kept there, as
-the Loki client does, with a larger page when a whole page shares one millisecond. A point in time
+``search_after`` is exact; where the sort values carry none (OpenSearch forked from 7.10,
+before that tiebreaker, so obskit does not count on one), the next page starts *at* the last
+time read instead and skips the documents already kept there, as the Loki client does, with a
+larger page when a whole page shares one millisecond. A point in time
 that expires between two pages (``search_context_missing_exception``) is reopened, and paging
 resumes at the last time read; the documents already kept at that time are recognised by
 ``_index`` and ``_id`` and skipped, so none is lost or repeated, and the reopening is written in
@@ -60,12 +61,16 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
         "involvedObject.namespace",
         "regarding.namespace",
         "output_fields.k8s.ns.name",
+        "output_fields.k8s_ns_name",
+        "output_fields.k8s_ns_name.keyword",
     ),
     "pod": (
         "kubernetes.pod_name",
         "kubernetes.pod_name.keyword",
         "kubernetes.pod.name",
         "output_fields.k8s.pod.name",
+        "output_fields.k8s_pod_name",
+        "output_fields.k8s_pod_name.keyword",
         "involvedObject.name",
     ),
     "container": (
@@ -121,8 +126,9 @@ class Elasticsearch:
         Indices, data streams or aliases to search (``"fluent-bit-*,logs-*"``); wildcards and
         commas as Elasticsearch takes them.
     time_field
-        The field holding each document's time: ``@timestamp`` as Fluent Bit, Filebeat and
-        Elastic Agent write it; ``time`` for Falcosidekick's own indices.
+        The field holding each document's time: ``@timestamp`` as Fluent Bit, Filebeat,
+        Elastic Agent and recent Falcosidekick releases write it; ``time`` for indices of
+        Falcosidekick releases that wrote only the alert's own ``time``.
     api_key_env
         Name of an environment variable holding an API key (sent as ``ApiKey <key>``).
     username_env, password_env

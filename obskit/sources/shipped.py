@@ -14,7 +14,8 @@ that ship to it. Each document is one of:
 - a **Kubernetes audit Event** (``auditID``, ``stage``), as Fluent Bit and Filebeat ship the
   API server's audit log;
 - a **Falco alert** (``rule``, ``priority``, ``output``, ``time``), as Falcosidekick's
-  Elasticsearch output and Falco's own JSON output write it.
+  Elasticsearch output (``output_fields`` names dotted, or flattened to ``k8s_ns_name``) and
+  Falco's own JSON output write it.
 
 :func:`documents_to_frames` sorts the documents by kind and hands each kind to the parser the
 file loaders use for it (audit events to :func:`obskit.sources.audit.parse_audit_log`, Falco
@@ -152,6 +153,19 @@ def classify(doc: dict) -> str | None:
     return None
 
 
+def _falco_fields(doc: dict) -> dict:
+    """A Falco alert whose ``output_fields`` names are also given in Falco's dotted form.
+
+    Falcosidekick's Elasticsearch output can flatten the names (``k8s.ns.name`` is stored as
+    ``k8s_ns_name``, as its index template shows); the Falco parser reads the dotted names.
+    """
+    fields = doc.get("output_fields")
+    if not isinstance(fields, dict) or not any("." not in k and "_" in k for k in fields):
+        return doc
+    dotted = {k.replace("_", "."): v for k, v in fields.items() if "." not in k and "_" in k}
+    return {**doc, "output_fields": {**dotted, **fields}}
+
+
 def _unwrap(doc: dict) -> dict:
     """The object inside a watch event (``{"type": "ADDED", "object": {...}}``), else ``doc``."""
     inner = doc.get("object")
@@ -217,7 +231,7 @@ def documents_to_frames(
     parts = [
         _logs(by_kind["log"], rejects, origin),
         _json_lines(by_kind["audit"], parse_audit_log, origin),
-        _json_lines(by_kind["falco"], parse_falco_json, origin),
+        _json_lines([(p, _falco_fields(d)) for p, d in by_kind["falco"]], parse_falco_json, origin),
         _k8s_events(by_kind["k8s-event"], origin),
     ]
     return _merge(parts, rejects, len(documents), fmt)

@@ -161,8 +161,8 @@ class FakeCluster:
         after = body.get("search_after")
         if after is not None:  # strictly after: equal sort values are skipped
             chosen = [c for c in chosen if (c[0], c[1])[: len(after)] > tuple(after)]
-        # Elasticsearch adds its _shard_doc tiebreaker to a PIT search's sort values; OpenSearch
-        # (forked before it) answers the time alone
+        # Elasticsearch adds its _shard_doc tiebreaker to a PIT search's sort values; the
+        # OpenSearch stand-in answers the time alone, the case the client must page without it
         tiebreak = self.flavor == "elasticsearch"
         hits = [
             {**d, "_score": None, "sort": [ms, n] if tiebreak else [ms]}
@@ -259,7 +259,8 @@ def test_every_kind_of_document_and_the_shard_failures_reach_the_investigation(c
     shippers = Elasticsearch(
         cluster.url, index="fluent-bit-*,k8s-*,.ds-logs-*,metricbeat-*", page_size=5
     )
-    # Falcosidekick's documents carry their time in "time", not "@timestamp"
+    # this Falcosidekick document carries its time in "time" only (older releases wrote no
+    # "@timestamp")
     falco = Elasticsearch(cluster.url, index="falco-*", time_field="time")
     inv = collect(
         "2019-04-01T17:50Z", "2019-04-01T18:00Z", elasticsearch=[shippers, falco], progress=False

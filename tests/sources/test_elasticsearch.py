@@ -151,3 +151,31 @@ def test_an_error_answer_or_other_json_is_refused_with_the_file_named():
         parse_es_search(b'{"took": 1, "_shards": {}}', "y.json")
     with pytest.raises(FormatError, match=r"'z.json' is not .* line 2 is not valid JSON"):
         parse_es_search(b'{"took": 1}\n{"took": \n', "z.json")
+
+
+def test_falcosidekick_flattened_output_fields_keep_the_key():
+    alert = {
+        "@timestamp": "2024-05-14T10:00:07.123Z",
+        "time": "2024-05-14T10:00:07.123456789Z",
+        "rule": "Terminal shell in container",
+        "priority": "Notice",
+        "output": "A shell was spawned in a container with an attached terminal",
+        "source": "syscall",
+        "hostname": "node-1",
+        "output_fields": {
+            "k8s_ns_name": "shop",
+            "k8s_pod_name": "cart-7d9f-x2",
+            "container_id": "3ad7ba5c1b2e",
+            "proc_cmdline": "sh",
+            "user_name": "root",
+        },
+    }
+    hit = {"_index": "falco-2024.05.14", "_id": "x", "_score": None, "_source": alert}
+    events = parse_es_search(answer([hit])).events
+    row = events.iloc[0]
+    assert (row["namespace"], row["pod"], row["user"], row["source"]) == (
+        "shop",
+        "cart-7d9f-x2",
+        "root",
+        "falco",
+    )
