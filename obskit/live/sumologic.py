@@ -224,7 +224,9 @@ class SumoLogic:
         body = {
             "query": query,
             "from": str(lo.value // 1_000_000),
-            "to": str(hi.value // 1_000_000 + 1),  # "to" is exclusive; the window's end included
+            # one millisecond past the end: the window's end is kept whether Sumo Logic's "to"
+            # is inclusive or not (its documentation does not say)
+            "to": str(hi.value // 1_000_000 + 1),
             "timeZone": "UTC",
             "byReceiptTime": receipt,
         }
