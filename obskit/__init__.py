@@ -1,8 +1,9 @@
 """obskit: investigate Kubernetes incidents in notebooks.
 
-Metrics (Prometheus), events (Kubernetes Events, the API-server audit log, Falco alerts) and
-logs (container logs, Loki) load into tidy pandas frames that share one Kubernetes metadata
-key (cluster, namespace, node, workload, pod, container)::
+Metrics (Prometheus, Sumo Logic), events (Kubernetes Events, the API-server audit log, Falco
+alerts) and logs (container logs, Loki, Elasticsearch/OpenSearch, Sumo Logic) load into tidy
+pandas frames that share one Kubernetes metadata key (cluster, namespace, node, workload, pod,
+container)::
 
     import obskit
     inv = obskit.load("incident/")          # files, folders, globs; format detected by content
@@ -31,7 +32,16 @@ from obskit.errors import (
     UnknownFormatError,
 )
 from obskit.investigation import Investigation, load
-from obskit.live import Kubernetes, Loki, Prometheus, Watch, collect, watch
+from obskit.live import (
+    Elasticsearch,
+    Kubernetes,
+    Loki,
+    Prometheus,
+    SumoLogic,
+    Watch,
+    collect,
+    watch,
+)
 from obskit.redact import redact, set_redaction
 from obskit.schema import KEY, SEVERITIES
 from obskit.sources import FORMATS
@@ -44,6 +54,7 @@ __all__ = [
     "CollectionError",
     "DatasetError",
     "DatasetNotFoundError",
+    "Elasticsearch",
     "FormatError",
     "Investigation",
     "InvestigationError",
@@ -55,6 +66,7 @@ __all__ = [
     "ReportError",
     "SchemaError",
     "SourceError",
+    "SumoLogic",
     "UnknownFormatError",
     "Watch",
     "__version__",

@@ -12,8 +12,9 @@
     in the current directory; print its path and a one-paragraph summary.
 ``obskit report SOURCE --out FILE.html [--notebook NAME] [--start T --end T] [--focus K=V,...]``
     Run a curated notebook on SOURCE (a bundled incident's name, a folder, a file, a glob, an
-    evidence bundle, or ``live`` with ``--prometheus``/``--kubernetes``/``--loki``) and write
-    a self-contained, offline, redacted HTML report (``--show-code`` keeps the code).
+    evidence bundle, or ``live`` with ``--prometheus``/``--kubernetes``/``--loki``/
+    ``--elasticsearch``/``--sumologic``) and write a self-contained, offline, redacted HTML
+    report (``--show-code`` keeps the code).
 ``obskit watch --kubernetes [CTX] --prometheus URL --loki URL --namespace NS --duration 30m``
     Follow a live cluster (:func:`obskit.watch`): print each object change as it is seen, and
     at the end (the duration, or Ctrl-C) what each source did; ``--bundle DIR`` saves what was
@@ -137,11 +138,33 @@ def _live(args: argparse.Namespace) -> dict | None:
             live["loki"]["bearer_token_env"] = args.loki_token_env
     if args.kubernetes is not None:
         live["kubernetes"] = args.kubernetes or True
+    live.update(_stores(args))
     if not live:
         return None
     if args.namespace:
         live["namespaces"] = list(args.namespace)
     return live
+
+
+def _stores(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """The store settings from --elasticsearch and --sumologic (``obskit report`` only)."""
+    stores: dict[str, dict[str, object]] = {}
+    if getattr(args, "elasticsearch", None):
+        settings: dict[str, object] = {"url": args.elasticsearch}
+        for option in ("index", "time_field", "api_key_env", "username_env", "password_env"):
+            value = getattr(args, f"elasticsearch_{option}")
+            if value:
+                settings[option] = value
+        stores["elasticsearch"] = settings
+    if getattr(args, "sumologic", None):
+        stores["sumologic"] = {
+            "endpoint": args.sumologic,
+            "access_id_env": args.sumologic_access_id_env,
+            "access_key_env": args.sumologic_access_key_env,
+        }
+        if args.sumologic_scope:
+            stores["sumologic"]["scope"] = args.sumologic_scope
+    return stores
 
 
 def _print_report(result: report.Report) -> None:
@@ -159,12 +182,13 @@ def _report(args: argparse.Namespace) -> int:
         if live is None:
             raise ReportError(
                 "SOURCE 'live' needs at least one of --prometheus URL, --kubernetes [CONTEXT], "
-                "--loki URL"
+                "--loki URL, --elasticsearch URL, --sumologic ENDPOINT"
             )
         source = None
     elif live is not None:
         raise ReportError(
-            f"--prometheus, --kubernetes and --loki go with SOURCE 'live', not {source!r}"
+            f"--prometheus, --kubernetes, --loki, --elasticsearch and --sumologic go with "
+            f"SOURCE 'live', not {source!r}"
         )
     result = report.run(
         source,
@@ -204,7 +228,7 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
         "source",
         metavar="SOURCE",
         help="a bundled incident's name, a folder, a file, a glob, an evidence bundle, or 'live' "
-        "(with --prometheus / --kubernetes / --loki)",
+        "(with --prometheus / --kubernetes / --loki / --elasticsearch / --sumologic)",
     )
     p.add_argument("--out", "-o", required=True, metavar="FILE.html", help="the report to write")
     p.add_argument(
@@ -236,6 +260,50 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     live = p.add_argument_group("live sources (SOURCE 'live'; --start and --end required)")
     _add_live_arguments(live)
+    _add_store_arguments(live)
+
+
+def _add_store_arguments(live: argparse._ArgumentGroup) -> None:
+    live.add_argument("--elasticsearch", metavar="URL", help="Elasticsearch or OpenSearch URL")
+    live.add_argument(
+        "--elasticsearch-index",
+        metavar="PATTERN",
+        help="indices or data streams to search (default '*'), e.g. 'fluent-bit-*,logs-*'",
+    )
+    live.add_argument(
+        "--elasticsearch-time-field", metavar="FIELD", help="the documents' time (@timestamp)"
+    )
+    live.add_argument(
+        "--elasticsearch-api-key-env", metavar="VAR", help="environment variable with an API key"
+    )
+    live.add_argument(
+        "--elasticsearch-username-env", metavar="VAR", help="environment variable with a user"
+    )
+    live.add_argument(
+        "--elasticsearch-password-env", metavar="VAR", help="environment variable with a password"
+    )
+    live.add_argument(
+        "--sumologic",
+        metavar="ENDPOINT",
+        help="Sumo Logic API endpoint, e.g. https://api.us2.sumologic.com",
+    )
+    live.add_argument(
+        "--sumologic-access-id-env",
+        metavar="VAR",
+        default="SUMO_ACCESS_ID",
+        help="environment variable with the access ID (default SUMO_ACCESS_ID)",
+    )
+    live.add_argument(
+        "--sumologic-access-key-env",
+        metavar="VAR",
+        default="SUMO_ACCESS_KEY",
+        help="environment variable with the access key (default SUMO_ACCESS_KEY)",
+    )
+    live.add_argument(
+        "--sumologic-scope",
+        metavar="QUERY",
+        help="the search before the namespace condition (default '*'), e.g. 'cluster=prod'",
+    )
 
 
 def _add_live_arguments(live: argparse._ArgumentGroup) -> None:

@@ -282,6 +282,30 @@ def _source_settings(value: object, name: str) -> dict[str, Any]:
     )
 
 
+def _store_sources(live: Mapping[str, object]) -> dict[str, Any]:
+    """The Elasticsearch and Sumo Logic clients of ``live`` (only the keys given, so that
+    :func:`obskit.watch`, which reads neither, takes the same settings)."""
+    from obskit.live import Elasticsearch, SumoLogic
+
+    out: dict[str, Any] = {}
+    for name, cls, first in (
+        ("elasticsearch", Elasticsearch, "url"),
+        ("sumologic", SumoLogic, "endpoint"),
+    ):
+        value = live.get(name)
+        if not value:
+            continue
+        if isinstance(value, str):
+            value = {first: value}
+        if not isinstance(value, Mapping):
+            raise ReportError(
+                f"live[{name!r}] must be a URL or a dict of settings, e.g. {{{first!r}: "
+                f"'https://...'}}, got {value!r}"
+            )
+        out[name] = cls(**dict(value))
+    return out
+
+
 def live_sources(live: Mapping[str, object]) -> dict[str, Any]:
     """The ``live`` parameter of a notebook as keyword arguments for :func:`obskit.collect`.
 
@@ -292,12 +316,16 @@ def live_sources(live: Mapping[str, object]) -> dict[str, Any]:
         ``headers``, ``verify``, ``timeout``, …, and ``bearer_token_env``: the name of an
         environment variable holding a bearer token, so that no token is written in the
         notebook); ``"kubernetes"``: ``True`` for the current kubeconfig context, a context
-        name, or a dict (``context``, ``kubeconfig``); ``"namespaces"``: a list of names.
+        name, or a dict (``context``, ``kubeconfig``); ``"elasticsearch"``: a URL or the
+        settings of :class:`obskit.Elasticsearch` (``url``, ``index``, ``api_key_env`` ...);
+        ``"sumologic"``: an endpoint or the settings of :class:`obskit.SumoLogic` (``endpoint``,
+        ``access_id_env``, ``access_key_env``, ``scope``); ``"namespaces"``: a list of names.
 
     Returns
     -------
     dict
-        ``prometheus``, ``kubernetes``, ``loki`` (source objects or None) and ``namespaces``.
+        ``prometheus``, ``kubernetes``, ``loki`` (source objects or None), ``elasticsearch`` and
+        ``sumologic`` when given, and ``namespaces``.
 
     Raises
     ------
@@ -317,11 +345,10 @@ def live_sources(live: Mapping[str, object]) -> dict[str, Any]:
             f"live must be a dict such as {{'prometheus': 'http://127.0.0.1:9090', "
             f"'kubernetes': True}}, got {live!r}"
         )
-    unknown = sorted(set(live) - {"prometheus", "kubernetes", "loki", "namespaces"})
+    known = {"prometheus", "kubernetes", "loki", "elasticsearch", "sumologic", "namespaces"}
+    unknown = sorted(set(live) - known)
     if unknown:
-        raise ReportError(
-            f"live has unknown key(s) {unknown}; use prometheus, kubernetes, loki, namespaces"
-        )
+        raise ReportError(f"live has unknown key(s) {unknown}; use {', '.join(sorted(known))}")
     out: dict[str, Any] = {"prometheus": None, "kubernetes": None, "loki": None}
     if live.get("prometheus"):
         out["prometheus"] = Prometheus(**_source_settings(live["prometheus"], "prometheus"))
@@ -338,8 +365,12 @@ def live_sources(live: Mapping[str, object]) -> dict[str, Any]:
         raise ReportError(
             f"live['kubernetes'] must be True, a context name or a dict, got {kube!r}"
         )
+    out.update(_store_sources(live))
     if not any(out.values()):
-        raise ReportError("live names no source; give at least one of prometheus, kubernetes, loki")
+        raise ReportError(
+            "live names no source; give at least one of prometheus, kubernetes, loki, "
+            "elasticsearch, sumologic"
+        )
     namespaces = live.get("namespaces")
     out["namespaces"] = [namespaces] if isinstance(namespaces, str) else namespaces
     return out

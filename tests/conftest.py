@@ -21,6 +21,7 @@ FORMAT_SAMPLES: dict[str, list[str]] = {
     "loki-json": ["loki/*.json"],
     "audit-log": ["audit/**/*.json", "audit/**/*.log"],
     "falco-json": ["falco/*.json"],
+    "es-search": ["elasticsearch/*.json"],
 }
 
 

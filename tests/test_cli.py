@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
+
 import obskit
 from obskit.cli import main
 
@@ -110,3 +112,38 @@ def test_the_review_summary_reaches_the_terminal_without_escape_sequences(capsys
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\u202e" not in out
     assert "shop/web\\x1b]0;owned\\x07\\x1b[2J\\u202e1-bew" in out
+
+
+def test_report_live_passes_the_stores_to_the_notebook(monkeypatch, tmp_path):
+    from obskit import report
+
+    seen = {}
+    monkeypatch.setattr(report, "run", lambda *a, **kw: seen.update(kw) or 1 / 0)
+    monkeypatch.setenv("ES_KEY", "secret-key")
+    monkeypatch.setenv("SUMO_ACCESS_ID", "suID")
+    monkeypatch.setenv("SUMO_ACCESS_KEY", "suKEY")
+    argv = ["report", "live", "--start", "2024-05-14T10:00Z", "--end", "2024-05-14T11:00Z"]
+    argv += ["--out", str(tmp_path / "r.html"), "--namespace", "shop"]
+    argv += ["--elasticsearch", "https://es.logging:9200", "--elasticsearch-index", "logs-*"]
+    argv += ["--elasticsearch-api-key-env", "ES_KEY", "--sumologic", "https://api.sumologic.com"]
+    with pytest.raises(ZeroDivisionError):  # the notebook run is not the test's business
+        main(argv)
+    live = seen["live"]
+    assert live["namespaces"] == ["shop"]
+    assert live["elasticsearch"] == {
+        "url": "https://es.logging:9200",
+        "index": "logs-*",
+        "api_key_env": "ES_KEY",
+    }
+    sources = report.live_sources(live)
+    assert repr(sources["elasticsearch"]) == (
+        "Elasticsearch('https://es.logging:9200', index='logs-*', time_field='@timestamp')"
+    )
+    assert repr(sources["sumologic"]) == "SumoLogic('https://api.sumologic.com', scope='*')"
+    assert "secret-key" not in str(live) and "suKEY" not in str(live)
+
+
+def test_the_stores_go_with_live_only(capsys, tmp_path):
+    argv = ["report", "checkout-oom", "--elasticsearch", "http://127.0.0.1:9"]
+    assert main([*argv, "--out", str(tmp_path / "r.html")]) == 2
+    assert "go with SOURCE 'live'" in capsys.readouterr().err

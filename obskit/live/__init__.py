@@ -1,4 +1,5 @@
-"""Live collection: Prometheus, the Kubernetes API and Loki into one :class:`Investigation`.
+"""Live collection: Prometheus, the Kubernetes API, Loki, Elasticsearch/OpenSearch and Sumo Logic
+into one :class:`Investigation`.
 
 Each client does the network work (auth, TLS, timeouts, retries, paging, splitting long ranges)
 and hands what it fetched to the same parser the file loaders use, so a live investigation and
@@ -11,9 +12,21 @@ object change a row of a change log.
 from __future__ import annotations
 
 from obskit.live.collect import collect
+from obskit.live.elasticsearch import Elasticsearch
 from obskit.live.kubernetes import Kubernetes
 from obskit.live.loki import Loki
 from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus
+from obskit.live.sumologic import SumoLogic
 from obskit.live.watch import Watch, watch
 
-__all__ = ["DEFAULT_QUERIES", "Kubernetes", "Loki", "Prometheus", "Watch", "collect", "watch"]
+__all__ = [
+    "DEFAULT_QUERIES",
+    "Elasticsearch",
+    "Kubernetes",
+    "Loki",
+    "Prometheus",
+    "SumoLogic",
+    "Watch",
+    "collect",
+    "watch",
+]

@@ -650,13 +650,16 @@ class HttpClient:
         what: str,
         method: str | None = None,
         fix: Callable[[int, str], str | None] | None = None,
+        json: object = None,
     ) -> requests.Response:
         """Send one request to ``url + path``, retrying what is retryable; return a 2xx answer
         whose body is read (``.content``), all within ``timeout``.
 
         ``what`` names the request in messages (the query). ``method`` is GET, or POST when the
         encoded parameters are longer than :data:`POST_OVER`. ``fix(status, body)`` can give
-        the advice for an error answer.
+        the advice for an error answer. ``json``, when given, is sent as the JSON body
+        (``method`` defaults to POST then; the parameters stay in the URL), as search APIs such
+        as Elasticsearch's take their query.
 
         Raises
         ------
@@ -666,11 +669,16 @@ class HttpClient:
         """
         url = self.url + path
         encoded = urlencode(params, doseq=True)
+        body = None if json is None else _json_body(json)
+        if body is not None:
+            method = method or "POST"
+            url += f"?{encoded}" if encoded else ""
+            encoded = body
         method = method or ("POST" if len(encoded) > POST_OVER else "GET")
         deadline = Deadline(self.timeout)
         with cut_at(deadline):
             return retrying(
-                lambda: self._attempt(method, url, encoded, what, deadline, fix),
+                lambda: self._attempt(method, url, encoded, what, deadline, fix, body is not None),
                 deadline,
                 retries=self.retries,
                 backoff=self.backoff,
@@ -678,10 +686,24 @@ class HttpClient:
                 hide=self.redact,
             )
 
-    def _send(self, method: str, url: str, encoded: str, left: float) -> requests.Response:
+    def _send(
+        self, method: str, url: str, encoded: str, left: float, is_json: bool = False
+    ) -> requests.Response:
         session = self._session()
         # this thread's own session: the policy is set per request, with today's settings
         session.get_adapter(url).max_retries = retry_policy(self.retries, self.backoff)
+        if is_json or method not in ("GET", "POST"):
+            headers = {"Content-Type": "application/json"} if is_json else {}
+            if not is_json and encoded:
+                url += f"?{encoded}"
+            return session.request(
+                method,
+                url,
+                data=encoded if is_json else None,
+                headers=headers,
+                timeout=(left, left),
+                stream=True,
+            )
         if method == "POST":
             return session.post(
                 url,
@@ -700,12 +722,13 @@ class HttpClient:
         what: str,
         deadline: Deadline,
         fix: Callable[[int, str], str | None] | None,
+        is_json: bool = False,
     ) -> requests.Response | Retry:
         """One try (urllib3 retries the sending, :data:`RETRY_STATUS` answers included): the
         answer, read; a :class:`Retry` when it was cut short; or a CollectionError."""
         response = None
         try:
-            response = self._send(method, url, encoded, deadline.left())
+            response = self._send(method, url, encoded, deadline.left(), is_json)
             ok = 200 <= response.status_code < 300
             body = read_capped(
                 response.iter_content(CHUNK),
@@ -820,6 +843,13 @@ class HttpClient:
                 f"{excerpt(body)[:120]!r}; {fix}"
             )
         )
+
+
+def _json_body(value: object) -> str:
+    """``value`` as the text of a JSON request body."""
+    import orjson
+
+    return orjson.dumps(value).decode()
 
 
 def check_limits(service: str, timeout: object, max_bytes: object) -> None:

@@ -1,13 +1,16 @@
-"""``collect``: one window from live Prometheus, Kubernetes API and Loki into an Investigation.
+"""``collect``: one window from live sources into an Investigation: Prometheus, the Kubernetes
+API, Loki, Elasticsearch/OpenSearch and Sumo Logic.
 
 Filters are pushed down: Prometheus evaluates only the window, at the step asked for, and its
 selectors carry the namespaces; the Kubernetes lists are namespaced lists; Loki's stream selector
-names the namespaces. Nothing else travels.
+names the namespaces; Elasticsearch gets a range on the time field and terms on the namespace
+fields; a Sumo Logic search job gets the window and a namespace condition. Nothing else travels.
 
 Every query or list becomes a row of ``inv.files`` (the ledger: origin URL and query, records,
 rows, rejects), and what the investigation cannot contain is written in ``inv.notes`` as a
 note that begins with ``"coverage gap: "`` (events older than the API server keeps, objects
-deleted before the collection, lists the credentials may not read). An evidence bundle
+deleted before the collection, lists the credentials may not read, shards of a search that
+failed, a Sumo Logic search job stopped at its message limit). An evidence bundle
 (:func:`obskit.bundle.save`) lists these gaps in its manifest.
 """
 
@@ -21,10 +24,12 @@ import pandas as pd
 from obskit import schema
 from obskit.errors import CollectionError
 from obskit.investigation import FILES_COLUMNS, Investigation
+from obskit.live.elasticsearch import Elasticsearch
 from obskit.live.kubernetes import INVENTORY, Kubernetes, event_gap
 from obskit.live.kubernetes import _Forbidden as Forbidden
 from obskit.live.loki import Loki
 from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, render_query, to_timestamp
+from obskit.live.sumologic import SumoLogic
 from obskit.sources._base import ParseResult, reject_far_out_times
 
 __all__ = ["GAP", "collect"]
@@ -45,6 +50,8 @@ def collect(
     *,
     step: object = None,
     progress: bool | None = None,
+    elasticsearch: Elasticsearch | Sequence[Elasticsearch] | None = None,
+    sumologic: SumoLogic | None = None,
 ) -> Investigation:
     """Pull ``[start, end]`` from live sources into one :class:`~obskit.Investigation`.
 
@@ -53,7 +60,7 @@ def collect(
     start, end
         The window (RFC3339 strings, datetimes, Timestamps, epoch seconds; naive means UTC).
     prometheus, kubernetes, loki
-        The sources to read; at least one.
+        The sources to read; at least one of these or of the stores below.
     namespaces
         Restrict everything namespaced to these namespaces (nodes and node metrics are kept).
     queries
@@ -65,6 +72,13 @@ def collect(
         Prometheus resolution (default 30s).
     progress
         Show a progress bar (default: when running in a terminal or a notebook).
+    elasticsearch
+        An :class:`~obskit.Elasticsearch` (or several: one per index pattern and time field),
+        searched for the window's container logs, Kubernetes Events, audit events and Falco
+        alerts of the namespaces.
+    sumologic
+        A :class:`~obskit.SumoLogic`: a search job for the window's messages of the namespaces
+        (within its ``scope``), and its ``metrics`` queries through the Metrics Query API.
 
     Returns
     -------
@@ -88,10 +102,12 @@ def collect(
     lo, hi = to_timestamp(start, "start"), to_timestamp(end, "end")
     if lo > hi:
         raise CollectionError(f"start {lo} is after end {hi}; swap them")
-    if prometheus is None and kubernetes is None and loki is None:
+    stores = _stores(elasticsearch)
+    if prometheus is None and kubernetes is None and loki is None and not stores and not sumologic:
         raise CollectionError(
             "collect needs at least one source: prometheus=obskit.Prometheus(url), "
-            "kubernetes=obskit.Kubernetes() or loki=obskit.Loki(url)"
+            "kubernetes=obskit.Kubernetes(), loki=obskit.Loki(url), "
+            "elasticsearch=obskit.Elasticsearch(url) or sumologic=obskit.SumoLogic(endpoint)"
         )
     if isinstance(namespaces, str):
         namespaces = [namespaces]
@@ -107,6 +123,8 @@ def collect(
         (len(rendered) if prometheus else 0)
         + (len(INVENTORY) + 1 if kubernetes else 0)
         + (1 if loki else 0)
+        + len(stores)
+        + (1 + len(sumologic.metrics) if sumologic is not None else 0)
     )
     bar = _Progress(steps, progress)
     results: list[tuple[str, str, ParseResult]] = []
@@ -156,9 +174,54 @@ def collect(
             result = loki.query_range_result(logql, lo, hi, on_page=bar.lines)
             results.append((loki.origin(logql), "loki-json", result))
             bar.advance()
+        for store in stores:
+            bar.describe(f"Elasticsearch {store.index}")
+            result = store.search(lo, hi, namespaces=namespaces, on_page=bar.lines)
+            results.append((store.last_origin, "es-search", result))
+            notes += [GAP + f"{store.url} {store.index}: {gap}" for gap in store.gaps]
+            bar.advance()
+        if sumologic is not None:
+            _sumologic(sumologic, lo, hi, namespaces, bar, results, notes)
     finally:
         bar.close()
     return _investigation(results, notes, cluster, (lo, hi))
+
+
+def _stores(elasticsearch: object) -> list[Elasticsearch]:
+    """The Elasticsearch clients given: none, one, or a sequence of them."""
+    if elasticsearch is None:
+        return []
+    stores = [elasticsearch] if isinstance(elasticsearch, Elasticsearch) else elasticsearch
+    if not isinstance(stores, Sequence) or not all(isinstance(s, Elasticsearch) for s in stores):
+        raise CollectionError(
+            f"elasticsearch must be an obskit.Elasticsearch or a list of them, got "
+            f"{elasticsearch!r:.80}"
+        )
+    return list(stores)
+
+
+def _sumologic(
+    sumo: SumoLogic,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    namespaces: list[str] | None,
+    bar: _Progress,
+    results: list[tuple[str, str, ParseResult]],
+    notes: list[str],
+) -> None:
+    """A Sumo Logic search job for the window's messages, then its metrics queries."""
+    query = sumo.scoped(namespaces)
+    bar.describe("Sumo Logic search job")
+    result = sumo.search_result(query, lo, hi, on_page=bar.lines)
+    results.append((sumo.origin(query), "sumologic-search", result))
+    notes += [GAP + f"{sumo.url}: {gap}" for gap in sumo.gaps]
+    bar.advance()
+    for name, metrics_query in sumo.metrics.items():
+        bar.describe(f"Sumo Logic {name}")
+        result = sumo.metrics_result(metrics_query, lo, hi, name=name)
+        results.append((sumo.origin(metrics_query, "metrics"), "sumologic-metrics", result))
+        notes += [GAP + f"{sumo.url}: {gap}" for gap in sumo.gaps]
+        bar.advance()
 
 
 def _loki_selector(namespaces: list[str] | None) -> str:

@@ -16,6 +16,7 @@ from obskit.errors import SchemaError, SourceError, UnknownFormatError
 from obskit.sources import (  # noqa: F401
     audit,
     cluster_dump,
+    elasticsearch,
     falco,
     kubernetes,
     logs,

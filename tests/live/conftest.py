@@ -244,6 +244,7 @@ def loopback(handle: Handler, *, tls: tuple[Path, Path] | None = None) -> Iterat
 
         do_GET = _any
         do_POST = _any
+        do_DELETE = _any
 
         def log_message(self, format: str, *args: object) -> None:  # keep test output clean
             pass
