@@ -27,6 +27,7 @@ from obskit.sources._base import (
     ParseResult,
     Rejects,
     decode_head,
+    decode_tail,
     detect,
     get_format,
     read_bytes,
@@ -50,8 +51,9 @@ FORMATS: dict[str, str] = {name: fmt.description for name, fmt in registry().ite
 
 
 def detect_format(data: bytes, name: str = "") -> Format | None:
-    """The format of a payload, judged by its content (and its file name as a tie-breaker)."""
-    return detect(decode_head(data), name)
+    """The format of a payload, judged by its content (its first record whole, and its end for
+    the formats whose deciding field may come last) and its file name as a tie-breaker."""
+    return detect(decode_head(data), name, decode_tail(data))
 
 
 def parse(data: bytes, format: str, origin: str = "<bytes>") -> ParseResult:

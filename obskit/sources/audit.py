@@ -47,7 +47,7 @@ import pandas as pd
 
 from obskit import schema
 from obskit._time import parse_times
-from obskit.sources._base import ParseResult, Rejects, json_lines, register
+from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
 
 __all__ = ["RESOURCE_KINDS", "STAGES", "final_stages", "parse_audit_log"]
 
@@ -445,7 +445,17 @@ def final_stages(events: pd.DataFrame) -> pd.Series:
 
 
 def _sniff(head: str, name: str) -> float:
-    first = head.lstrip()[:8192]
+    record = first_record(head)
+    if record is not None:  # JSON lines: the first record's own fields, wherever they fall
+        if not _text(record.get("auditID")):
+            return 0.0
+        version = record.get("apiVersion")
+        if record.get("kind") == "Event" or (
+            isinstance(version, str) and "audit.k8s.io/" in version
+        ):
+            return 0.97
+        return 0.8 if "stage" in record and "requestURI" in record else 0.0
+    first = head.lstrip()[:8192]  # one document (an EventList), or a first line cut short
     if first[:1] not in ("{", "[") or '"auditID"' not in first:
         return 0.0
     compact = first.replace(" ", "")
