@@ -21,6 +21,9 @@ FORMAT_SAMPLES: dict[str, list[str]] = {
     "loki-json": ["loki/*.json"],
     "audit-log": ["audit/**/*.json", "audit/**/*.log"],
     "falco-json": ["falco/*.json"],
+    "gke-audit": ["gke/*.json", "gke/*.yaml", "gke/*.jsonl"],
+    "eks-audit": ["eks/*.json", "eks/*.jsonl", "eks/export-*"],
+    "aks-audit": ["aks/*.json", "aks/*.jsonl"],
 }
 
 

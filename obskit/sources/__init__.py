@@ -15,6 +15,7 @@ from obskit.errors import SchemaError, SourceError, UnknownFormatError
 # each import registers its formats; the order breaks ties between equally sure sniffers
 from obskit.sources import (  # noqa: F401
     audit,
+    cloud_audit,
     cluster_dump,
     falco,
     kubernetes,
