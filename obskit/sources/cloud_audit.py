@@ -51,7 +51,7 @@ import orjson
 import yaml
 
 from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
-from obskit.sources.audit import AuditRows
+from obskit.sources.audit import AuditRows, _dict, _text
 from obskit.sources.kubernetes import _ANCHOR, _alias_bomb, _NoTimestampLoader
 
 __all__ = ["parse_aks_audit", "parse_eks_audit", "parse_gke_audit"]
@@ -82,14 +82,6 @@ _YAML_SEPARATOR = re.compile(rb"^---[ \t]*\r?$", re.M)
 
 
 # --- shared -----------------------------------------------------------------------------------
-
-
-def _dict(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _expand(
@@ -296,13 +288,13 @@ def _gke_object_ref(method: str, name: str | None) -> dict | None:
     return {k: v for k, v in ref.items() if v is not None}
 
 
-def _sniff_gke(head: str, name: str) -> float:
+def _sniff_gke(head: str, name: str, tail: str = "") -> float:
     if _AUDIT_LOG_TYPE not in head:
         return 0.0
-    # the Kubernetes API's entries, or GKE's own (cluster operations) beside them
-    if "k8s.io" in head or "k8s_cluster" in head or "gke_cluster" in head:
-        return 0.97
-    return 0.0
+    # the Kubernetes API's entries, or GKE's own (cluster operations) beside them; gcloud sorts
+    # an entry's keys, so serviceName and resource follow a request body that may fill the head
+    markers = ("k8s.io", "k8s_cluster", "gke_cluster")
+    return 0.97 if any(m in head or m in tail for m in markers) else 0.0
 
 
 register(
@@ -311,6 +303,7 @@ register(
     "--format=json, JSON-lines exports)",
     _sniff_gke,
     parse_gke_audit,
+    reads_tail=True,
 )
 
 
@@ -419,15 +412,18 @@ def _eks_lines(data: bytes, rows: AuditRows, rejects: Rejects) -> int:
 
 
 _ESCAPED_AUDIT = '\\"auditID\\"'
+_AUDIT_STREAM = "kube-apiserver-audit-"
 
 
-def _sniff_eks(head: str, name: str) -> float:
+def _sniff_eks(head: str, name: str, tail: str = "") -> float:
     first = head.lstrip()
     if first.startswith("{"):
         wrapped = ('"events"' in first and '"logStreamName"' in first) or (
             '"logEvents"' in first and '"logGroup"' in first
         )
-        return 0.97 if wrapped and _ESCAPED_AUDIT in first else 0.0
+        # a log group's other streams (the authenticator's) may fill the head
+        audit = any(m in first or m in tail for m in (_ESCAPED_AUDIT, _AUDIT_STREAM))
+        return 0.97 if wrapped and audit else 0.0
     line = first.split("\n", 1)[0]
     if _EXPORT_LINE.match(line.encode()) and '"auditID"' in line:
         return 0.97
@@ -440,6 +436,7 @@ register(
     "payloads, export-to-S3 lines)",
     _sniff_eks,
     parse_eks_audit,
+    reads_tail=True,
 )
 
 
@@ -498,10 +495,12 @@ def parse_aks_audit(data: bytes, origin: str = "<bytes>") -> ParseResult:
     return ParseResult(records=count, events=rows.events(origin), rejects=rejects.frame())
 
 
-def _sniff_aks(head: str, name: str) -> float:
+def _sniff_aks(head: str, name: str, tail: str = "") -> float:
     # above the Docker json-file and audit sniffers: the record holds "log", "stream" and
-    # "time", and its audit Event's own fields, in its properties
-    return 0.98 if _AKS_CATEGORY.search(head) and '"properties"' in head else 0.0
+    # "time", and its audit Event's own fields, in its properties; records of other categories
+    # (a diagnostic setting streams them together) may fill the head
+    category = _AKS_CATEGORY.search(head) or _AKS_CATEGORY.search(tail)
+    return 0.98 if category and '"properties"' in head else 0.0
 
 
 register(
@@ -510,4 +509,5 @@ register(
     'or {"records": [...]})',
     _sniff_aks,
     parse_aks_audit,
+    reads_tail=True,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import orjson
 import pandas as pd
 
-from obskit.sources import detect_format, load_file
+from obskit.sources import detect_format, load_file, parse
 from obskit.sources._base import SNIFF_BYTES
 
 from ..conftest import DATA
@@ -149,3 +149,23 @@ def test_a_cluster_info_dump_whose_node_list_fills_the_head(tmp_path):
     )
     assert data.find(b"}\n{") > SNIFF_BYTES
     assert detect_format(data).name == "cluster-info-dump"
+
+
+def test_an_eks_answer_whose_head_holds_only_authenticator_events():
+    # filter-log-events over the whole log group interleaves the authenticator's stream
+    answer = orjson.loads((DATA / "eks/filter-log-events.json").read_bytes())
+    authenticator, audit = answer["events"][0], answer["events"][1:]
+    answer["events"] = [dict(authenticator, eventId=str(i)) for i in range(300)] + audit
+    data = orjson.dumps(answer, option=orjson.OPT_INDENT_2)
+    assert data.find(b"kube-apiserver-audit-") > SNIFF_BYTES
+    assert detect_format(data).name == "eks-audit"
+
+
+def test_an_aks_stream_whose_head_holds_other_categories():
+    # a diagnostic setting streams every category it is given into one Event Hub
+    lines = (DATA / "aks/records.jsonl").read_bytes().split(b"\n")
+    data = b"\n".join([lines[1]] * 60 + [lines[0], lines[2]]) + b"\n"
+    assert data.find(b'"kube-audit"') > SNIFF_BYTES
+    assert detect_format(data).name == "aks-audit"
+    result = parse(data, "aks-audit")
+    assert (len(result.events), len(result.rejects)) == (2, 60)
