@@ -72,6 +72,8 @@ RAW_LIMIT = 500
 #: How many bytes of a file the format sniffers look at, at its start (extended to the end of
 #: its first record) and at its end.
 SNIFF_BYTES = 64 * 1024
+#: Longest first line the sniffers get whole (see :func:`decode_head`).
+RECORD_BYTES = 1024 * 1024
 
 _FRAMES = ("metrics", "events", "logs", "inventory")
 
@@ -536,13 +538,16 @@ _LEADING_SPACE = re.compile(rb"\s*")
 
 def decode_head(data: bytes) -> str:
     """The first bytes of a payload as text for the sniffers (bad bytes replaced): its first
-    :data:`SNIFF_BYTES`, or more where its first line runs past them (up to :data:`MAX_LINE`),
+    :data:`SNIFF_BYTES`, or its whole first line where that ends within :data:`RECORD_BYTES`,
     so that a line-oriented format is judged on a whole first record, not on a cut one (a
-    Fluent Bit record puts its ``kubernetes`` object after a message that may be long)."""
+    Fluent Bit record puts its ``kubernetes`` object after a message that may be long). A
+    longer first line (one-line JSON of megabytes) is cut at :data:`SNIFF_BYTES`, which keeps
+    detection as fast as the file is large."""
     start = _LEADING_SPACE.match(data).end()
-    end = data.find(b"\n", start, start + MAX_LINE)
-    end = max(SNIFF_BYTES, start + MAX_LINE if end < 0 else end + 1)
-    return data[:end].decode("utf-8", "replace")
+    end = data.find(b"\n", start, start + RECORD_BYTES)
+    if end < 0 and len(data) - start <= RECORD_BYTES:
+        end = len(data)  # the whole payload is one line
+    return data[: max(SNIFF_BYTES, end + 1)].decode("utf-8", "replace")
 
 
 def decode_tail(data: bytes) -> str:
