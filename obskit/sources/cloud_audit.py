@@ -79,6 +79,7 @@ _RPC_HTTP = {
 }
 _VERSION = re.compile(r"v\d+(?:(?:alpha|beta)\d+)?")
 _YAML_SEPARATOR = re.compile(rb"^---[ \t]*\r?$", re.M)
+_LEADING_SPACE = re.compile(rb"\s*")
 
 
 # --- shared -----------------------------------------------------------------------------------
@@ -104,6 +105,12 @@ def _expand(
         else:
             rejects.add(f"expected a JSON object, got {type(value).__name__}", raw, line=number)
     return out, count
+
+
+def _first_byte(data: bytes) -> bytes:
+    """The payload's first byte that is not white space (without copying the payload)."""
+    at = _LEADING_SPACE.match(data).end()
+    return data[at : at + 1]
 
 
 def _one_document(data: bytes) -> object | None:
@@ -171,7 +178,7 @@ def parse_gke_audit(data: bytes, origin: str = "<bytes>") -> ParseResult:
 
 def _gke_entries(data: bytes, rejects: Rejects) -> tuple[list[tuple[int, object, bytes]], int]:
     """The entries with their line (JSON lines, YAML) or array position."""
-    start = data.lstrip()[:1]
+    start = _first_byte(data)
     if start == b"{":
         document = _one_document(data)
         if isinstance(document, dict):
@@ -331,7 +338,7 @@ def parse_eks_audit(data: bytes, origin: str = "<bytes>") -> ParseResult:
     rejects = Rejects("eks-audit", origin)
     rows = AuditRows(rejects)
     notes: list[str] = []
-    document = _one_document(data) if data.lstrip()[:1] == b"{" else None
+    document = _one_document(data) if _first_byte(data) == b"{" else None
     if isinstance(document, dict) and isinstance(document.get("events"), list):
         count = _cloudwatch_events(document["events"], None, rows, rejects)
         # the API's nextToken; the AWS CLI's own NextToken where --max-items cut the pages
@@ -465,7 +472,7 @@ def parse_aks_audit(data: bytes, origin: str = "<bytes>") -> ParseResult:
     ['PROD-AKS', 'delete', 'web-1']
     """
     rejects = Rejects("aks-audit", origin)
-    document = _one_document(data) if data.lstrip()[:1] == b"{" else None
+    document = _one_document(data) if _first_byte(data) == b"{" else None
     if isinstance(document, dict):
         documents, count = [(1, document, data.strip())], 1
     else:
