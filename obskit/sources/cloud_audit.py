@@ -425,7 +425,10 @@ _AUDIT_STREAM = "kube-apiserver-audit-"
 def _sniff_eks(head: str, name: str, tail: str = "") -> float:
     first = head.lstrip()
     if first.startswith("{"):
-        wrapped = ('"events"' in first and '"logStreamName"' in first) or (
+        # filter-log-events names each event's stream; get-log-events answers one stream's
+        # events with paging tokens; a subscription payload names its group
+        events = '"logStreamName"' in first or '"nextForwardToken"' in first
+        wrapped = ('"events"' in first and events) or (
             '"logEvents"' in first and '"logGroup"' in first
         )
         # a log group's other streams (the authenticator's) may fill the head

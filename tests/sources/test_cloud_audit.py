@@ -190,6 +190,23 @@ def test_eks_answer_with_a_next_token_says_events_were_left():
     assert any("nextToken" in note and "--starting-token" in note for note in result.notes)
 
 
+def test_eks_get_log_events_answer():
+    # aws logs get-log-events reads one stream: its events name no stream, the answer pages
+    # with forward and backward tokens
+    answer = json.loads((EKS / "filter-log-events.json").read_text())
+    events = [{k: v for k, v in e.items() if k != "logStreamName"} for e in answer["events"][1:]]
+    payload = {
+        "events": events,
+        "nextForwardToken": "f/38263494148612039485712039485712039485712039485712039485/s",
+        "nextBackwardToken": "b/38263491851230984571203948571230984571230984571230984571/s",
+    }
+    data = orjson.dumps(payload, option=orjson.OPT_INDENT_2)
+    assert detect_format(data).name == "eks-audit"
+    result = parse(data, "eks-audit")
+    assert len(result.events) == 2 and not result.notes
+    _balanced(result)
+
+
 def test_eks_export_lines_and_subscription_payloads():
     exported, used = load_file(EKS / "export-000000")
     assert used == "eks-audit" and len(exported.events) == 2
