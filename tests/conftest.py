@@ -22,6 +22,9 @@ FORMAT_SAMPLES: dict[str, list[str]] = {
     "audit-log": ["audit/**/*.json", "audit/**/*.log"],
     "falco-json": ["falco/*.json"],
     "es-search": ["elasticsearch/*.json"],
+    "gke-audit": ["gke/*.json", "gke/*.yaml", "gke/*.jsonl"],
+    "eks-audit": ["eks/*.json", "eks/*.jsonl", "eks/export-*"],
+    "aks-audit": ["aks/*.json", "aks/*.jsonl"],
 }
 
 

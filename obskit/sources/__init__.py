@@ -15,6 +15,7 @@ from obskit.errors import SchemaError, SourceError, UnknownFormatError
 # each import registers its formats; the order breaks ties between equally sure sniffers
 from obskit.sources import (  # noqa: F401
     audit,
+    cloud_audit,
     cluster_dump,
     elasticsearch,
     falco,
@@ -28,6 +29,7 @@ from obskit.sources._base import (
     ParseResult,
     Rejects,
     decode_head,
+    decode_tail,
     detect,
     get_format,
     read_bytes,
@@ -51,8 +53,9 @@ FORMATS: dict[str, str] = {name: fmt.description for name, fmt in registry().ite
 
 
 def detect_format(data: bytes, name: str = "") -> Format | None:
-    """The format of a payload, judged by its content (and its file name as a tie-breaker)."""
-    return detect(decode_head(data), name)
+    """The format of a payload, judged by its content (its first record whole, and its end for
+    the formats whose deciding field may come last) and its file name as a tie-breaker."""
+    return detect(decode_head(data), name, decode_tail(data))
 
 
 def parse(data: bytes, format: str, origin: str = "<bytes>") -> ParseResult:

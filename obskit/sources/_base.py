@@ -3,7 +3,8 @@ and reading (possibly compressed) bytes from disk.
 
 A source module defines ``parse_<format>(data, origin=...) -> ParseResult`` (pure: bytes in,
 frames and rejects out), a ``sniff`` function that says how sure it is that a file's first bytes
-are its format, and registers both with :func:`register` in one line beside them.
+(and, where the deciding field comes last, its last bytes) are its format, and registers both
+with :func:`register` in one line beside them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import lzma
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +30,10 @@ __all__ = [
     "Format",
     "ParseResult",
     "Rejects",
+    "decode_head",
+    "decode_tail",
     "detect",
+    "first_record",
     "get_format",
     "read_bytes",
     "register",
@@ -64,8 +69,11 @@ def byte_ranges(buf: pa.Buffer | bytes, lo: np.ndarray, hi: np.ndarray) -> pa.Ar
 
 #: How many characters of an unreadable record the rejects table keeps.
 RAW_LIMIT = 500
-#: How many bytes of a file the format sniffers look at.
+#: How many bytes of a file the format sniffers look at, at its start (extended to the end of
+#: its first record) and at its end.
 SNIFF_BYTES = 64 * 1024
+#: Longest first line the sniffers get whole (see :func:`decode_head`).
+RECORD_BYTES = 1024 * 1024
 
 _FRAMES = ("metrics", "events", "logs", "inventory")
 
@@ -317,15 +325,19 @@ def cut(raw: str | bytes | None, limit: int = RAW_LIMIT) -> str | None:
 class Format:
     """A registered input format.
 
-    ``sniff(head, name)`` gets the first :data:`SNIFF_BYTES` of the (decompressed) file as text
-    and the file name, and returns a confidence from 0 (not this format) to 1 (certainly).
+    ``sniff(head, name)`` gets the start of the (decompressed) file as text (see
+    :func:`decode_head`) and the file name, and returns a confidence from 0 (not this format) to
+    1 (certainly). A format whose deciding field may come last (a YAML List's ``kind: List``,
+    Loki's statistics) registers with ``reads_tail=True`` and is called as
+    ``sniff(head, name, tail)`` with the file's last :data:`SNIFF_BYTES` as well.
     ``parse(data, origin)`` turns the whole payload into a :class:`ParseResult`.
     """
 
     name: str
     description: str
-    sniff: Callable[[str, str], float]
+    sniff: Callable[..., float]
     parse: Callable[..., ParseResult]
+    reads_tail: bool = False
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -334,11 +346,14 @@ _REGISTRY: dict[str, Format] = {}
 def register(
     name: str,
     description: str,
-    sniff: Callable[[str, str], float],
+    sniff: Callable[..., float],
     parse: Callable[..., ParseResult],
+    *,
+    reads_tail: bool = False,
 ) -> Format:
-    """Register a format under ``name`` (one line beside the parser that implements it)."""
-    fmt = Format(name, description, sniff, parse)
+    """Register a format under ``name`` (one line beside the parser that implements it);
+    ``reads_tail`` hands its sniffer the file's last bytes too (see :class:`Format`)."""
+    fmt = Format(name, description, sniff, parse, reads_tail)
     _REGISTRY[name] = fmt
     return fmt
 
@@ -365,11 +380,12 @@ def get_format(name: str) -> Format:
         ) from None
 
 
-def detect(head: str, name: str = "") -> Format | None:
-    """The format whose sniffer is most confident about ``head``, or None below 0.5."""
+def detect(head: str, name: str = "", tail: str = "") -> Format | None:
+    """The format whose sniffer is most confident about ``head`` (and ``tail``, the file's end,
+    for the formats that read it), or None below 0.5."""
     best, score = None, 0.0
     for fmt in _REGISTRY.values():
-        s = fmt.sniff(head, name)
+        s = fmt.sniff(head, name, tail) if fmt.reads_tail else fmt.sniff(head, name)
         if s > score:
             best, score = fmt, s
     return best if score >= 0.5 else None
@@ -517,9 +533,44 @@ def _feed(decoder: Any, chunk: memoryview, kind: str) -> Iterator[bytes]:
             raise ValueError(str(exc)) from exc
 
 
+_LEADING_SPACE = re.compile(rb"\s*")
+
+
 def decode_head(data: bytes) -> str:
-    """The first bytes of a payload as text for the sniffers (bad bytes replaced)."""
-    return data[:SNIFF_BYTES].decode("utf-8", "replace")
+    """The first bytes of a payload as text for the sniffers (bad bytes replaced): its first
+    :data:`SNIFF_BYTES`, or its whole first line where that ends within :data:`RECORD_BYTES`,
+    so that a line-oriented format is judged on a whole first record, not on a cut one (a
+    Fluent Bit record puts its ``kubernetes`` object after a message that may be long). A
+    longer first line (one-line JSON of megabytes) is cut at :data:`SNIFF_BYTES`, which keeps
+    detection as fast as the file is large."""
+    start = _LEADING_SPACE.match(data).end()
+    end = data.find(b"\n", start, start + RECORD_BYTES)
+    if end < 0 and len(data) - start <= RECORD_BYTES:
+        end = len(data)  # the whole payload is one line
+    return data[: max(SNIFF_BYTES, end + 1)].decode("utf-8", "replace")
+
+
+def decode_tail(data: bytes) -> str:
+    """The last :data:`SNIFF_BYTES` of a payload as text for the sniffers that read it, or ""
+    when the head already holds the whole payload."""
+    if len(data) <= SNIFF_BYTES:
+        return ""
+    return data[-SNIFF_BYTES:].decode("utf-8", "replace")
+
+
+def first_record(head: str) -> dict | None:
+    """The first non-blank line of ``head`` as a JSON object, or None when it is not one (a
+    sniffer judges a JSON-lines record by its fields, not by where they fall in its text)."""
+    import orjson
+
+    line = head.lstrip().split("\n", 1)[0]
+    if not line.startswith("{"):
+        return None
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 # --- JSON lines ------------------------------------------------------------------------------

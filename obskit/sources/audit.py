@@ -47,9 +47,9 @@ import pandas as pd
 
 from obskit import schema
 from obskit._time import parse_times
-from obskit.sources._base import ParseResult, Rejects, json_lines, register
+from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
 
-__all__ = ["RESOURCE_KINDS", "STAGES", "final_stages", "parse_audit_log"]
+__all__ = ["RESOURCE_KINDS", "STAGES", "AuditRows", "final_stages", "parse_audit_log"]
 
 FORMAT = "audit-log"
 
@@ -136,7 +136,7 @@ _CATEGORY_EXTRAS = (
     "api_group",
     "decision",
 )
-_STRING_EXTRAS = ("request_uri", "authz_reason")
+_STRING_EXTRAS = ("request_uri", "authz_reason", "cloud_record")
 
 
 def _text(value: object) -> str | None:
@@ -337,8 +337,7 @@ def parse_audit_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     """
     rejects = Rejects(FORMAT, origin)
     documents, count = _documents(data, rejects)
-    rows: list[dict[str, object]] = []
-    times: list[object] = []
+    rows = AuditRows(rejects)
     for number, value, raw in documents:
         if not isinstance(value, dict):
             rejects.add(f"expected a JSON object, got {type(value).__name__}", raw, line=number)
@@ -353,59 +352,71 @@ def parse_audit_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
             for i, item in enumerate(items):
                 item_raw = orjson.dumps(item)
                 if isinstance(item, dict):
-                    _add(item, number, item_raw, rows, times, rejects)
+                    rows.add(item, number, item_raw)
                 else:
                     rejects.add(f"EventList item {i} is not a JSON object", item_raw, line=number)
         else:
-            _add(value, number, raw, rows, times, rejects)
-
-    frame = pd.DataFrame(rows)
-    if rows:
-        frame["timestamp"] = parse_times(pd.Series(times, dtype="object")).array
-        bad = frame["timestamp"].isna()
-        for i in frame.index[bad]:
-            rejects.add(
-                f"unreadable requestReceivedTimestamp {times[i]!r}",
-                frame.at[i, "raw"],
-                line=int(frame.at[i, "line"]),
-            )
-        frame = frame[~bad].reset_index(drop=True)
-        frame["stage_timestamp"] = parse_times(frame["stage_timestamp"].astype("object"))
-        frame["final_stage"] = final_stages(frame)
-        for column in _CATEGORY_EXTRAS:
-            frame[column] = frame[column].astype("category")
-        for column in _STRING_EXTRAS:
-            frame[column] = frame[column].astype(schema.STRING)
-    events = schema.conform("events", frame, origin=origin)
-    return ParseResult(records=count, events=events, rejects=rejects.frame())
+            rows.add(value, number, raw)
+    return ParseResult(records=count, events=rows.events(origin), rejects=rejects.frame())
 
 
-def _add(
-    event: dict,
-    number: int,
-    raw: bytes,
-    rows: list[dict[str, object]],
-    times: list[object],
-    rejects: Rejects,
-) -> None:
-    """Append the row for one audit record, or reject it saying why."""
-    problem = _not_an_event(event)
-    if problem:
-        rejects.add(problem, raw, line=number)
-        return
-    when = next(
-        (
-            event[field]
-            for field in ("requestReceivedTimestamp", "timestamp", "stageTimestamp")
-            if _text(event.get(field))
-        ),
-        None,
-    )
-    if when is None:
-        rejects.add("audit Event has no requestReceivedTimestamp", raw, line=number)
-        return
-    rows.append(_row(event, number, raw))
-    times.append(when)
+class AuditRows:
+    """Audit Events made into ``events`` rows one record at a time: the Kubernetes audit log's
+    reader and the managed clouds' (whose records wrap or rebuild the same Events) share it.
+
+    A record that is no audit Event, or has no readable time, goes to ``rejects`` with its
+    line (or record) number and the reason.
+    """
+
+    def __init__(self, rejects: Rejects) -> None:
+        self.rejects = rejects
+        self._rows: list[dict[str, object]] = []
+        self._times: list[object] = []
+
+    def add(self, event: dict, number: int, raw: bytes, **extra: object) -> bool:
+        """Add the row for one audit Event (``extra``: more columns, such as ``cluster``), or
+        reject it saying why; True when it became a row."""
+        problem = _not_an_event(event)
+        if problem:
+            self.rejects.add(problem, raw, line=number)
+            return False
+        when = next(
+            (
+                event[field]
+                for field in ("requestReceivedTimestamp", "timestamp", "stageTimestamp")
+                if _text(event.get(field))
+            ),
+            None,
+        )
+        if when is None:
+            self.rejects.add("audit Event has no requestReceivedTimestamp", raw, line=number)
+            return False
+        self._rows.append(_row(event, number, raw) | extra)
+        self._times.append(when)
+        return True
+
+    def events(self, origin: str) -> pd.DataFrame:
+        """The rows as an ``events`` frame (rows with unreadable times become rejects)."""
+        frame = pd.DataFrame(self._rows)
+        times = self._times
+        if self._rows:
+            frame["timestamp"] = parse_times(pd.Series(times, dtype="object")).array
+            bad = frame["timestamp"].isna()
+            for i in frame.index[bad]:
+                self.rejects.add(
+                    f"unreadable requestReceivedTimestamp {times[i]!r}",
+                    frame.at[i, "raw"],
+                    line=int(frame.at[i, "line"]),
+                )
+            frame = frame[~bad].reset_index(drop=True)
+            frame["stage_timestamp"] = parse_times(frame["stage_timestamp"].astype("object"))
+            frame["final_stage"] = final_stages(frame)
+            for column in _CATEGORY_EXTRAS:
+                frame[column] = frame[column].astype("category")
+            for column in _STRING_EXTRAS:
+                if column in frame.columns:
+                    frame[column] = frame[column].astype(schema.STRING)
+        return schema.conform("events", frame, origin=origin)
 
 
 def final_stages(events: pd.DataFrame) -> pd.Series:
@@ -445,7 +456,17 @@ def final_stages(events: pd.DataFrame) -> pd.Series:
 
 
 def _sniff(head: str, name: str) -> float:
-    first = head.lstrip()[:8192]
+    record = first_record(head)
+    if record is not None:  # JSON lines: the first record's own fields, wherever they fall
+        if not _text(record.get("auditID")):
+            return 0.0
+        version = record.get("apiVersion")
+        if record.get("kind") == "Event" or (
+            isinstance(version, str) and "audit.k8s.io/" in version
+        ):
+            return 0.97
+        return 0.8 if "stage" in record and "requestURI" in record else 0.0
+    first = head.lstrip()[:8192]  # one document (an EventList), or a first line cut short
     if first[:1] not in ("{", "[") or '"auditID"' not in first:
         return 0.0
     compact = first.replace(" ", "")

@@ -130,15 +130,23 @@ def parse_cluster_info_dump(data: bytes, origin: str = "<bytes>") -> ParseResult
     )
 
 
-def _sniff(head: str, name: str) -> float:
+_NEXT_DOCUMENT = re.compile(r"^\}\s*\n\{", re.M)
+
+
+def _sniff(head: str, name: str, tail: str = "") -> float:
     if "==== START logs for container " in head:
         return 0.95
     first = head.lstrip()
-    # stdout of the dump: kubectl prints a NodeList first, then more Lists
+    # stdout of the dump: kubectl prints a NodeList first, then more Lists and the pods' logs;
+    # a NodeList longer than the head shows the documents after it only at the file's end
     if (
         first.startswith("{")
         and re.search(r'"kind":\s*"NodeList"', first[:200])
-        and re.search(r"^\}\s*\n\{", first, re.M)
+        and (
+            _NEXT_DOCUMENT.search(first)
+            or _NEXT_DOCUMENT.search(tail)
+            or "==== END logs for container " in tail
+        )
     ):
         return 0.9
     return 0.0
@@ -149,4 +157,5 @@ register(
     "kubectl cluster-info dump: its stdout, and the <namespace>/<pod>/logs.txt of a dump folder",
     _sniff,
     parse_cluster_info_dump,
+    reads_tail=True,
 )

@@ -12,7 +12,7 @@ import pandas as pd
 
 from obskit import schema
 from obskit._time import parse_times
-from obskit.sources._base import ParseResult, Rejects, json_lines, register
+from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
 
 __all__ = ["PRIORITY_SEVERITY", "parse_falco_json"]
 
@@ -122,15 +122,13 @@ def parse_falco_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
 
 
 def _sniff(head: str, name: str) -> float:
-    first = head.lstrip()[:4096]
-    if (
-        first.startswith("{")
-        and '"rule"' in first
-        and '"priority"' in first
-        and ('"output"' in first)
-    ):
-        return 0.95
-    return 0.0
+    record = first_record(head)
+    if record is None:  # a first line cut or corrupt: judged by the text of its start
+        first = head.lstrip()[:4096]
+        fields = ('"rule"', '"priority"', '"output"')
+        return 0.95 if first.startswith("{") and all(f in first for f in fields) else 0.0
+    # an alert's "output" may run long (a command line), and "rule" comes after it
+    return 0.95 if all(f in record for f in ("rule", "priority", "output")) else 0.0
 
 
 register(FORMAT, "Falco alerts written with json_output (JSON lines)", _sniff, parse_falco_json)

@@ -1019,17 +1019,29 @@ _KINDS = (
 )
 _JSON_KIND = re.compile(rf'"kind"\s*:\s*"(?:{_KINDS}|\w+List)"')
 _YAML_KIND = re.compile(rf"^kind: (?:{_KINDS}|\w+List)\s*$", re.M)
+# a List's items, as kubectl writes them: "items:" at the top, each item's kind indented under
+# it ("- kind: Pod" or "  kind: Pod"); kubectl puts the List's own "kind: List" last
+_YAML_ITEMS = re.compile(r"^items:\s*$", re.M)
+_YAML_ITEM_KIND = re.compile(rf"^(?:- |  )kind: (?:{_KINDS})\s*$", re.M)
+_YAML_API_VERSION = re.compile(r"^apiVersion: ", re.M)
 
 
-def _sniff(head: str, name: str) -> float:
+def _sniff(head: str, name: str, tail: str = "") -> float:
+    """kubectl's JSON or YAML, judged by a known kind at its top level or in its items; the
+    top-level kind may come last (after a List's items, after a large object's data), so the
+    file's end is read too."""
     first = head.lstrip()
     if first.startswith("{"):
         if '"auditID"' in first[:4096]:
             return 0.0
-        if _JSON_KIND.search(first) and '"apiVersion"' in first:
+        if '"apiVersion"' in first and (_JSON_KIND.search(first) or _JSON_KIND.search(tail)):
             return 0.85
         return 0.0
-    if _YAML_KIND.search(first) and re.search(r"^apiVersion: ", first, re.M):
+    if not _YAML_API_VERSION.search(first):
+        return 0.0
+    if _YAML_KIND.search(first) or _YAML_KIND.search(tail):
+        return 0.85
+    if _YAML_ITEMS.search(first) and _YAML_ITEM_KIND.search(first):
         return 0.85
     return 0.0
 
@@ -1039,4 +1051,5 @@ register(
     "Kubernetes objects and Events from kubectl get -o json / -o yaml (List or single object)",
     _sniff,
     parse_k8s_json,
+    reads_tail=True,
 )

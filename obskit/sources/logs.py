@@ -14,7 +14,9 @@ Formats
 ``jsonl-log``
     One JSON record per line as Fluent Bit, Fluentd or Vector ship them, with a ``kubernetes``
     metadata object (``namespace_name``/``pod_name``/``container_name``/``host``, or Vector's
-    ``pod_namespace``/``pod_node_name``); Fluent Bit's ``[time, {record}]`` lines too.
+    ``pod_namespace``/``pod_node_name``); Fluent Bit's ``[time, {record}]`` lines too, and
+    the journal entries of its systemd input (``MESSAGE``, ``_HOSTNAME``, ``_SYSTEMD_UNIT``...,
+    with or without the ``kubernetes`` object its filter adds).
 
 The key comes from the record or, for files, from the path the kubelet gives them:
 ``/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log`` or
@@ -49,6 +51,7 @@ from obskit.sources._base import (
     ParseResult,
     Rejects,
     byte_ranges,
+    first_record,
     is_utf8,
     json_lines,
     laid_ranges,
@@ -1376,14 +1379,12 @@ def _drop_bad_times(frame: pd.DataFrame, rejects: Rejects, stamps: list) -> pd.D
 
 
 def _sniff_docker(head: str, name: str) -> float:
-    first = head.lstrip()[:2048]
-    if first.startswith('{"log":') or (
-        first.startswith("{")
-        and '"log"' in first
-        and '"stream"' in first
-        and '"time"' in first
-        and '"kubernetes"' not in first.split("\n", 1)[0]
-    ):
+    record = first_record(head)
+    if record is None:  # a first line that is no JSON object: judged by how it begins
+        return 0.9 if head.lstrip().startswith('{"log":') else 0.0
+    # the fields at the record's top level: an Azure diagnostic record holds "log" and
+    # "stream" under "properties", a Fluent Bit record adds "kubernetes"
+    if isinstance(record.get("log"), str) and "time" in record and "kubernetes" not in record:
         return 0.9
     return 0.0
 
@@ -1406,14 +1407,21 @@ _K8S_FIELDS = {
 }
 _MESSAGE_FIELDS = ("log", "message", "msg", "MESSAGE")
 _TIME_FIELDS = ("time", "timestamp", "@timestamp", "date", "_p_time")
+# journal fields of a record from Fluent Bit's systemd input: the node it was read on, and when
+# the program logged it (microseconds since the epoch, as text)
+_JOURNAL_FIELDS = ("_HOSTNAME", "_SYSTEMD_UNIT", "_SOURCE_REALTIME_TIMESTAMP")
+_JOURNAL_TIMES = ("_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP")
 
 
 def parse_jsonl_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     """Parse log records shipped as JSON lines with a ``kubernetes`` metadata object.
 
-    The message is the record's ``log`` (Fluent Bit, Fluentd) or ``message`` (Vector) field;
-    the time is the record's ``time``/``timestamp``/``@timestamp``/``date`` or, for Fluent
-    Bit's ``[time, record]`` lines, the first element.
+    The message is the record's ``log`` (Fluent Bit, Fluentd), ``message`` (Vector) or
+    ``MESSAGE`` (a journal entry from Fluent Bit's systemd input) field; the time is the
+    record's ``time``/``timestamp``/``@timestamp``/``date`` or, for Fluent Bit's
+    ``[time, record]`` lines, the first element, else a journal entry's
+    ``_SOURCE_REALTIME_TIMESTAMP``. The node is ``kubernetes.host``, else a journal entry's
+    ``_HOSTNAME``.
 
     Examples
     --------
@@ -1438,11 +1446,15 @@ def parse_jsonl_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
             rejects.add(f"no message field (one of {', '.join(_MESSAGE_FIELDS)})", raw, line=number)
             continue
         stamp = next((rec[f] for f in _TIME_FIELDS if rec.get(f) not in (None, "")), stamp)
+        if stamp is None:
+            stamp = _journal_time(rec)
         meta = rec.get("kubernetes") if isinstance(rec.get("kubernetes"), dict) else {}
         row = {
             column: next((meta[f] for f in names if meta.get(f)), None)
             for column, names in _K8S_FIELDS.items()
         }
+        if row["node"] is None and isinstance(rec.get("_HOSTNAME"), str):
+            row["node"] = rec["_HOSTNAME"] or None
         row.update(
             message=message.removesuffix("\n"),
             stream=rec.get("stream"),
@@ -1463,10 +1475,32 @@ def parse_jsonl_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     return ParseResult(records=count, logs=logs, rejects=rejects.frame())
 
 
+def _journal_time(record: dict) -> int | None:
+    """A journal entry's own time (integer microseconds since the epoch), or None."""
+    for field in _JOURNAL_TIMES:
+        value = record.get(field)
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    return None
+
+
 def _sniff_jsonl(head: str, name: str) -> float:
-    first = head.lstrip().split("\n", 1)[0]
-    if '"kubernetes"' in first and ('"log"' in first or '"message"' in first):
+    line = head.lstrip().split("\n", 1)[0]
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:  # a first line cut or corrupt: judged by its text
+        if '"kubernetes"' in line and any(f'"{f}"' in line for f in _MESSAGE_FIELDS):
+            return 0.92
+        return 0.0
+    if isinstance(record, list) and len(record) == 2:
+        record = record[1]  # Fluent Bit's [time, record]
+    if not isinstance(record, dict):
+        return 0.0
+    has_message = any(isinstance(record.get(f), str) for f in _MESSAGE_FIELDS)
+    if has_message and isinstance(record.get("kubernetes"), dict):
         return 0.92
+    if isinstance(record.get("MESSAGE"), str) and any(f in record for f in _JOURNAL_FIELDS):
+        return 0.9  # Fluent Bit's systemd input: a journal entry, without Kubernetes metadata
     return 0.0
 
 

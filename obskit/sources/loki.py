@@ -390,7 +390,7 @@ _RESULT_TYPE = re.compile(r'"resultType"\s*:\s*"(streams|matrix|vector|scalar)"'
 _LOKI_STATS = re.compile(r'"stats"\s*:\s*\{\s*"(summary|querier|ingester|cache|index)"')
 
 
-def _sniff(head: str, name: str) -> float:
+def _sniff(head: str, name: str, tail: str = "") -> float:
     first = head.lstrip()
     if not first.startswith("{"):
         return 0.0
@@ -401,8 +401,8 @@ def _sniff(head: str, name: str) -> float:
         # Above the per-line sniffers: a stream's labels can hold the keys of other formats.
         return 0.99
     # A metric query's answer is a Prometheus response but for Loki's statistics, which come
-    # after the result and so are in the head only when the result is short.
-    return 0.96 if _LOKI_STATS.search(first) else 0.0
+    # after the result: at the file's end when the result is longer than the head.
+    return 0.96 if _LOKI_STATS.search(first) or _LOKI_STATS.search(tail) else 0.0
 
 
 register(
@@ -410,4 +410,5 @@ register(
     "Grafana Loki query / query_range response (streams as logs, matrix/vector as metrics)",
     _sniff,
     parse_loki_json,
+    reads_tail=True,
 )

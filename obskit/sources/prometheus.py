@@ -50,8 +50,11 @@ and one ``category`` column for each other label. A record is one sample, so
       numbers. Label values unescape ``\\\\``, ``\\"`` and ``\\n``.
     * A sample without a timestamp is stamped with the scrape time. That time is the
       ``scrape_time`` argument of :func:`parse_prometheus_text`. When the registered format reads
-      a file, it is the file's modification time. Otherwise the parser raises ``FormatError``
-      asking for ``scrape_time``, so no time is invented. A note says which time was used.
+      a file, it is the newest timestamp written in the scrape when any sample has one (a
+      cAdvisor scrape stamps its container series), else the file's modification time (which a
+      copy can move months away). Otherwise the parser raises ``FormatError`` asking for
+      ``scrape_time``, so no time is invented. A note says which time was used, and
+      ``ParseResult.stamped`` marks the stamped rows.
 
 The key
 -------
@@ -875,6 +878,8 @@ def _parse_text(
     scrape_time: object,
     scrape_time_from: str | None,
     openmetrics: bool | None,
+    *,
+    own_time_first: bool = False,
 ) -> ParseResult:
     rejects = Rejects(TEXT_FORMAT, origin)
     lines = data.split(b"\n")
@@ -960,6 +965,13 @@ def _parse_text(
         exemplars.append(exemplar.strip() if exemplar else None)
     notes: list[str] = []
     ns = np.array(stamps, dtype=np.int64)
+    if missing and own_time_first and len(missing) < len(values):
+        # the scrape's own newest sample time stands closer to when it was taken than a
+        # copied file's modification time, which can lie months later
+        written = np.ones(len(ns), dtype=bool)
+        written[np.array(missing, dtype=np.int64)] = False
+        scrape_time = pd.Timestamp(int(ns[written].max()), tz="UTC")
+        scrape_time_from = "the newest timestamp written in the scrape itself"
     if missing:
         if scrape_time is None:
             raise FormatError(
@@ -1003,13 +1015,14 @@ def _parse_text(
 
 
 def _parse_text_source(data: bytes, origin: str = "<bytes>") -> ParseResult:
-    """The registered parser: a file's modification time stands in for the scrape time."""
+    """The registered parser: samples without a timestamp take the newest timestamp written in
+    the scrape, else the file's modification time."""
     scrape_time = None
     if origin and not origin.startswith("<"):
         with contextlib.suppress(OSError):
             scrape_time = pd.Timestamp(os.stat(origin).st_mtime_ns, unit="ns", tz="UTC")
     source = "the file's modification time" if scrape_time is not None else None
-    return _parse_text(data, origin, scrape_time, source, None)
+    return _parse_text(data, origin, scrape_time, source, None, own_time_first=True)
 
 
 def _sniff_text(head: str, name: str) -> float:

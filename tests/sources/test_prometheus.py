@@ -371,8 +371,37 @@ def test_text_with_and_without_timestamps():
     assert any("1 of 2 samples carry no timestamp" in n and "scrape_time" in n for n in r.notes)
     with pytest.raises(FormatError, match=r"1 of 2 samples.*line 4.*scrape_time="):
         parse_prometheus_text(text)
+    # read as the registered format, the untimed sample takes the scrape's own newest time
+    own = check(parse(text, "prometheus-text"))
+    assert own.metrics["timestamp"].tolist() == [pd.Timestamp("2014-03-17T14:26:03Z")] * 2
+    assert own.stamped["metrics"].tolist() == [False, True]
+    assert any("the newest timestamp written in the scrape itself" in n for n in own.notes)
     with pytest.raises(FormatError, match="scrape_time="):
-        parse(text, "prometheus-text")  # no file, so no modification time to fall back on
+        # no sample has a time and there is no file, so no modification time to fall back on
+        parse(b'up{job="kubelet",node="node-2"} 0\n', "prometheus-text")
+
+
+def test_a_copied_scrape_is_stamped_with_its_own_newest_sample_time(tmp_path):
+    # a cAdvisor scrape (real, from cAdvisor's test data): its container series carry
+    # timestamps, its machine series do not; copied months later, the copy's modification
+    # time must not spread one scrape over months
+    source = DATA / "cadvisor" / "prometheus_metrics"
+    path = tmp_path / "copied_scrape"
+    path.write_bytes(source.read_bytes())
+    os.utime(path, ns=(1_800_000_000_000_000_000, 1_800_000_000_000_000_000))
+    result, used = load_file(path)
+    assert used == "prometheus-text"
+    check(result)
+    times = result.metrics["timestamp"]
+    stamped = result.stamped["metrics"]
+    assert stamped.any() and not stamped.all()
+    newest = times[~stamped].max()
+    assert (times[stamped] == newest).all()
+    assert times.max() - times.min() < pd.Timedelta(days=1)
+    assert any(
+        "samples carry no timestamp" in n and "the newest timestamp written in the scrape" in n
+        for n in result.notes
+    )
 
 
 def test_text_from_a_file_uses_its_modification_time(tmp_path):
