@@ -480,12 +480,20 @@ def new_exceptions(logs: pd.DataFrame, at: object) -> pd.DataFrame:
     columns = [*_ENTITY, "exception", "first_seen", "count", "lines"]
     if logs.empty:
         return pd.DataFrame(columns=columns)
-    text = _message_text(logs)
-    arr = pa.array(text, type=pa.large_string())
+    # only lines that name an exception or error at all go through the full pattern
+    raw = pa.array(logs["message"].astype("object").fillna(""), type=pa.large_string())
+    named = (
+        pc.match_substring_regex(raw, r"\w(?:Exception|Error)\b").to_numpy(zero_copy_only=False)
+        & logs["pod"].notna().to_numpy()
+    )
+    if not named.any():
+        return pd.DataFrame(columns=columns)
+    subset = logs[named]
+    arr = pa.array(_message_text(subset), type=pa.large_string())
     found = pc.extract_regex(arr, _EXCEPTION_RE)
     cls = pc.struct_field(found, [0]).to_numpy(zero_copy_only=False)
     msg = pc.struct_field(found, [1]).to_numpy(zero_copy_only=False)
-    has = pd.notna(cls) & logs["pod"].notna().to_numpy()
+    has = pd.notna(cls)
     if not has.any():
         return pd.DataFrame(columns=columns)
     sig = pd.Series(
@@ -493,10 +501,10 @@ def new_exceptions(logs: pd.DataFrame, at: object) -> pd.DataFrame:
             c + (f": {m.strip()}" if isinstance(m, str) and m.strip() else "")
             for c, m in zip(cls[has], msg[has], strict=True)
         ],
-        index=logs.index[has],
+        index=subset.index[has],
         dtype=object,
     )
-    frame = logs.loc[has, [*_ENTITY, "timestamp"]].assign(exception=mask(sig).to_numpy())
+    frame = subset.loc[sig.index, [*_ENTITY, "timestamp"]].assign(exception=mask(sig).to_numpy())
     after = (frame["timestamp"] >= at_ts).to_numpy()
     pods = logs.loc[logs["timestamp"] < at_ts, "pod"].astype("object").dropna().unique()
     seen = set(
@@ -531,13 +539,14 @@ def error_origins(logs: pd.DataFrame, at: object, lines: pd.Series) -> pd.DataFr
     -------
     DataFrame
         One row per pod: the key, ``originated`` (traces whose first error is its),
+        ``followed`` (of those, traces where another pod logged an error after it),
         ``reported`` (traces it logged an error in after another pod did), ``origins`` (the
         pods that originated the traces it reported, most frequent first); most ``originated``
         first.
     """
     at_ts = _at(at)
     key = ["namespace", "workload", "pod"]
-    columns = [*key, "originated", "reported", "origins"]
+    columns = [*key, "originated", "followed", "reported", "origins"]
     if logs.empty or "trace_id" not in logs.columns:
         return pd.DataFrame(columns=columns)
     sel = (
@@ -556,16 +565,23 @@ def error_origins(logs: pd.DataFrame, at: object, lines: pd.Series) -> pd.DataFr
     first = per_pod.drop_duplicates("trace_id").set_index("trace_id")["pod"]
     per_pod = per_pod.assign(origin=per_pod["trace_id"].map(first).to_numpy())
     mine = per_pod["origin"].to_numpy() == per_pod["pod"].to_numpy()
-    per_pod = per_pod.assign(originated=mine, reported=~mine)
+    # traces where another pod logged an error after the origin: the error travelled
+    travelled = per_pod.groupby("trace_id")["pod"].transform("size").to_numpy() > 1
+    per_pod = per_pod.assign(originated=mine, reported=~mine, followed=mine & travelled)
     agg = (
         per_pod.groupby(key, dropna=False, sort=False)
-        .agg(originated=("originated", "sum"), reported=("reported", "sum"))
+        .agg(
+            originated=("originated", "sum"),
+            reported=("reported", "sum"),
+            followed=("followed", "sum"),
+        )
         .reset_index()
     )
     others = per_pod[~mine].groupby("pod")["origin"].agg(lambda s: s.value_counts().index.tolist())
     agg["origins"] = agg["pod"].map(others).apply(lambda v: v if isinstance(v, list) else [])
     agg["originated"] = agg["originated"].astype(np.int64)
     agg["reported"] = agg["reported"].astype(np.int64)
+    agg["followed"] = agg["followed"].astype(np.int64)
     return agg.sort_values("originated", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -562,13 +562,9 @@ def _log_evidence(
             if worth
             else set()
         )
-        lines = pd.Series(
-            [
-                (p, t) in pairs
-                for p, t in zip(logs["pod"].astype("object"), templates["template_id"], strict=True)
-            ],
-            index=logs.index,
-        )
+        keys = logs["pod"].astype("object").astype(str) + "\x1f"
+        keys = keys + templates["template_id"].astype(str)
+        lines = keys.isin({f"{p}\x1f{t}" for p, t in pairs})
         if len(raised):
             lines.loc[[i for ls in raised["lines"] for i in ls]] = True
         origins = error_origins(logs, at, lines)
@@ -582,6 +578,7 @@ def _log_evidence(
                     ev[c] = None
             ev = _key_of(ev)
             n = begun["originated"].to_numpy(dtype=float)
+            m = begun["followed"].to_numpy(dtype=float)
             ev["kind"] = "origin"
             ev["signal"] = "error origin"
             ev["time"] = pd.NaT
@@ -592,9 +589,10 @@ def _log_evidence(
             followed = _followers(origins, begun["pod"])
             ev["text"] = [
                 f"its errors come first in {int(k)} trace{'s' if k > 1 else ''} after the onset"
+                + (f", {int(j)} of them followed by other pods' errors" if j else "")
                 + (f" (then reported by {', '.join(f[:3])})" if f else "")
                 + " (trace-correlated logs)"
-                for k, f in zip(n, followed, strict=True)
+                for k, j, f in zip(n, m, followed, strict=True)
             ]
             parts.append(ev)
     if len(fresh):
@@ -858,7 +856,9 @@ def _evidence(
     templates = (
         log_templates(logs) if len(logs) else pd.DataFrame(columns=["template_id", "template"])
     )
-    log_ev, fresh, origins = _log_evidence(logs, at_ts, templates)
+    # an alert fires after its fault began: log lines from _GRACE before it are the incident's
+    # (as events and metric onsets are), not the baseline's
+    log_ev, fresh, origins = _log_evidence(logs, at_ts - _GRACE, templates)
     parts.append(log_ev)
     parts.append(_trace_evidence(logs, at_ts, baseline))
     known = (
