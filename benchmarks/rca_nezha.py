@@ -119,12 +119,35 @@ def read_logs(folder: Path) -> pd.DataFrame:
     return out
 
 
+#: A sample this far from the median time of its own file is a clock error, not data: a Nezha
+#: metric file covers one hour, and one held-out file holds a timestamp six years ahead, which
+#: would stretch the investigation (and every baseline) over six years.
+FAR_OUT = pd.Timedelta("1D")
+
+
+def _far_out(frame: pd.DataFrame, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` without the rows whose ``TimeStamp`` is :data:`FAR_OUT` from the file's median,
+    and a note per rejected row (file, row, time) saying what was left out."""
+    stamps = pd.to_datetime(frame["TimeStamp"], unit="s", utc=True)
+    far = (stamps - stamps.median()).abs() > FAR_OUT
+    notes = [
+        f"{name}: row {i + 2} rejected, TimeStamp {t} is more than {FAR_OUT} from the file's "
+        f"median {stamps.median()} (a clock error)"
+        for i, t in zip(np.flatnonzero(far.to_numpy()), stamps[far], strict=True)
+    ]
+    return frame[~far], notes
+
+
 def read_metrics(folder: Path, nodes: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Long metrics for obskit, and the wide per-pod table plain BARO reads."""
-    wide = pd.concat(
-        [pd.read_csv(f) for f in sorted((folder / "metric").glob("*_metric.csv.xz"))],
-        ignore_index=True,
-    )
+    """Long metrics for obskit, and the wide per-pod table plain BARO reads. Samples far from
+    the rest of their file in time are rejected, with a note on stderr (:data:`FAR_OUT`)."""
+    parts = []
+    for f in sorted((folder / "metric").glob("*_metric.csv.xz")):
+        frame, notes = _far_out(pd.read_csv(f), f.name)
+        for note in notes:
+            print(f"{folder.name}: {note}", file=sys.stderr)
+        parts.append(frame)
+    wide = pd.concat(parts, ignore_index=True)
     wide["timestamp"] = pd.to_datetime(wide["TimeStamp"], unit="s", utc=True)
     columns = [c for c in wide.columns if c not in _ID_COLUMNS and c != "timestamp"]
     long = wide.melt(

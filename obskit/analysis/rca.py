@@ -31,7 +31,15 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
   each candidate at the level that explains its evidence;
 - **time order**: among strong candidates, the one whose first anomaly came first gets a bonus
   that fades with the lag; followers do not;
-- every row carries its evidence and a one-sentence ``reason``.
+- every row carries its evidence and a one-sentence ``reason``;
+- how sure: every row carries its ``margin`` over the next suspect, and the ranking a
+  ``verdict``: ``clear`` when the top suspect leads the next by :data:`CLEAR_MARGIN` of its
+  score, else ``ambiguous`` between the suspects that close (:func:`conclusion`).
+
+Code-level faults show in logs: templates and exceptions new to a pod, known error templates
+that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
+callers that log it after it only report it). A metric family that moved the same way in a
+third or more of the pods moved with the load, and counts less.
 """
 
 from __future__ import annotations
@@ -1479,8 +1487,12 @@ def suspects(
     DataFrame
         ``rank``, ``entity_kind``, the key columns (finer ones ``<NA>`` for a node or a
         workload), ``score``, ``first_anomaly``, ``at``, ``evidence`` (list of sentences,
-        strongest first), ``kinds`` (which signals implicate it), ``reason`` (one sentence).
-        ``attrs``: ``at``, ``at_source``, ``level``.
+        strongest first), ``kinds`` (which signals implicate it), ``reason`` (one sentence),
+        ``margin`` (its lead over the next suspect, as a share of its score) and ``verdict``
+        (``clear`` for a top suspect that leads by at least :data:`CLEAR_MARGIN`, else
+        ``ambiguous`` for it and the suspects as close to it; ``behind`` for the others;
+        :func:`conclusion` says it in a sentence). ``attrs``: ``at``, ``at_source``, ``level``,
+        ``verdict``.
 
     Raises
     ------
