@@ -428,6 +428,10 @@ def review_summary(
 ) -> ReviewSummary:
     """One paragraph: what was looked at, the top suspect and why, and the detections.
 
+    When the suspects' verdict is ``ambiguous`` (the top suspect does not lead the next clearly,
+    see :func:`obskit.analysis.rca.conclusion`) it says "ambiguous between A and B" and gives
+    each one's reason instead of naming one.
+
     Examples
     --------
     >>> import obskit
@@ -445,10 +449,25 @@ def review_summary(
     at = suspects.attrs.get("at")
     if at is not None and pd.notna(at):
         parts.append(f"Onset {_when(at)} ({suspects.attrs.get('at_source', 'found')}).")
-    if len(suspects):
+    ambiguous = (
+        len(suspects) > 1
+        and "verdict" in suspects.columns
+        and str(suspects["verdict"].iloc[0]) == "ambiguous"
+    )
+    if ambiguous:
+        # the ranking cannot tell its first suspects apart: say so instead of naming one
+        from obskit.analysis.rca import conclusion
+
+        parts.append(conclusion(suspects))
+        close = suspects[suspects["verdict"].astype(str) == "ambiguous"].head(3)
+        for _, row in close.iterrows():
+            reason = str(row["reason"]).rstrip(". ")
+            parts.append(f"Score {float(row['score']):.1f}: {reason}.")
+    elif len(suspects):
         top = suspects.iloc[0]
         reason = str(top["reason"]).rstrip(". ")
-        parts.append(f"Top suspect (score {float(top['score']):.1f}): {reason}.")
+        sure = ", clearly ahead of the next" if "verdict" in suspects.columns else ""
+        parts.append(f"Top suspect (score {float(top['score']):.1f}{sure}): {reason}.")
         if len(suspects) > 1:
             others = [
                 " ".join(str(v) for v in (row["entity_kind"], _entity(row)) if v)

@@ -89,3 +89,28 @@ def test_watch_benchmark_reports_both_ways(tmp_path: Path) -> None:
     assert len(rows) == 2
     changes = int(rows[0].rstrip(" |").rsplit("|", 1)[-1].replace(",", ""))
     assert changes > 0  # the watch logged the pods the server changed
+
+
+def _nezha_adapter():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rca_nezha", ROOT / "benchmarks" / "rca_nezha.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    not (ROOT / "benchmarks" / "rca_nezha.py").is_file(), reason="benchmarks/ is not here"
+)
+def test_nezha_adapter_rejects_a_sample_far_from_the_rest_of_its_file_with_a_note() -> None:
+    import pandas as pd
+
+    nezha = _nezha_adapter()
+    # an hour of samples a minute apart, and one six years ahead (a clock error)
+    stamps = [1661256000 + 60 * i for i in range(60)] + [1661256000 + 6 * 365 * 86400]
+    frame = pd.DataFrame({"TimeStamp": stamps, "PodName": "cart-1", "CpuUsage(m)": 1.0})
+    kept, notes = nezha._far_out(frame, "cart-1_metric.csv.xz")
+    assert len(kept) + len(notes) == len(frame) and len(notes) == 1
+    assert notes[0].startswith("cart-1_metric.csv.xz: row 62 rejected, TimeStamp 2028-")
+    assert kept["TimeStamp"].max() == stamps[59]

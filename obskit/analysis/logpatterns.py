@@ -14,7 +14,13 @@ On top of the templates:
 
 - :func:`new_templates`: templates first seen at or after the onset, per pod;
 - :func:`error_bursts`: per pod, the rate of warning-or-worse lines after the onset against
-  the rate before it, scored like a Poisson count;
+  the rate before it, scored like a Poisson count; rates are over the minutes the logs cover
+  (:func:`covered_minutes`), so a gap in collection does not read as a quiet baseline;
+- :func:`template_surges`: the same per warning-or-worse template a pod logged before, so a
+  rare error of a pod that surges is not hidden by the pod's chronic warnings;
+- :func:`new_exceptions`: exception classes and messages a pod never logged before;
+- :func:`error_origins`: in trace-correlated lines, the pod whose error line comes first in a
+  trace originates it; the pods that log errors after it in the same trace report it;
 - :func:`trace_edges`: caller -> callee workload edges from log lines that carry trace and
   span ids (a span that begins and ends inside another workload's span of the same trace was
   called by it);
@@ -37,10 +43,14 @@ from obskit.errors import InvestigationError
 
 __all__ = [
     "TemplateMiner",
+    "covered_minutes",
     "error_bursts",
+    "error_origins",
     "log_templates",
     "mask",
+    "new_exceptions",
     "new_templates",
+    "template_surges",
     "trace_edges",
     "trace_latency",
 ]
@@ -77,6 +87,37 @@ def mask(messages: pd.Series) -> pd.Series:
     return pd.Series(arr.to_numpy(zero_copy_only=False), index=messages.index, dtype=object)
 
 
+#: Level words of the usual line layouts (logback, log4j, Python logging, glog-like).
+_LEVEL_WORDS = frozenset(
+    {"TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "SEVERE", "FATAL", "CRITICAL"}
+)
+
+
+def _head(tokens: list[str]) -> tuple[str, ...]:
+    """The key of the group a message is matched in: its first word, after any header.
+
+    Drain groups by the first token, which for lines that start with a time of day (``18:04:13.052
+    INFO o.s.OrderServiceImpl#324 ...``) is a masked value shared by every line: all lines of one
+    length then fall into one group and merge into a template of wildcards. So leading tokens
+    without a letter once masked (times, dates, counters) are skipped; a token that holds a digit
+    or a wildcard becomes ``<*>`` (Drain's rule), except the logger after a level word (the
+    ``level logger`` header of logback, log4j and Python's logging), which keeps its letters:
+    the logger (class and line) is what tells one statement from another there.
+    """
+    i = 0
+    while i < len(tokens) and not any(ch.isalpha() for ch in tokens[i].replace(WILDCARD, "")):
+        i += 1
+    if i == len(tokens):
+        return (WILDCARD,)
+    first = tokens[i]
+    if first.strip("[]:").upper() in _LEVEL_WORDS and i + 1 < len(tokens):
+        logger = tokens[i + 1].replace(WILDCARD, "")
+        return (first, logger if any(ch.isalpha() for ch in logger) else WILDCARD)
+    if any(ch.isdigit() for ch in first) or WILDCARD in first:
+        return (WILDCARD,)
+    return (first,)
+
+
 @dataclass
 class _Cluster:
     tokens: list[str]
@@ -105,13 +146,10 @@ class TemplateMiner:
     similarity: float = 0.5
     max_children: int = 200
     _clusters: list[_Cluster] = field(default_factory=list, repr=False)
-    _groups: dict[tuple[int, str], list[int]] = field(default_factory=dict, repr=False)
+    _groups: dict[tuple[int, tuple[str, ...]], list[int]] = field(default_factory=dict, repr=False)
 
     def _add(self, tokens: list[str], count: int) -> int:
-        head = tokens[0] if tokens else ""
-        if any(ch.isdigit() for ch in head) or head == WILDCARD:
-            head = WILDCARD
-        group = self._groups.setdefault((len(tokens), head), [])
+        group = self._groups.setdefault((len(tokens), _head(tokens)), [])
         best, best_sim, best_wild = -1, -1.0, 0
         for cid in group:
             template = self._clusters[cid].tokens
@@ -302,6 +340,251 @@ def new_templates(
     return agg.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)[columns]
 
 
+#: How many times its rate before a pod's known error template must log after the onset to
+#: surge: traffic alone swings a busy service's rates by up to about twice between quiet and
+#: busy minutes, so three times is more than the load.
+SURGE_RATIO = 3.0
+
+
+def covered_minutes(timestamps: pd.Series, at: pd.Timestamp) -> tuple[float, float]:
+    """Minutes before and after ``at`` in which the logs were collected at all (any line).
+
+    A gap in collection (a log shipper down, logs kept only around alerts) is not a quiet
+    period: rates are counts over the minutes that have lines, not over the wall-clock span.
+    Each is at least 1.
+
+    >>> t = pd.to_datetime(["2024-01-01T00:00:10Z", "2024-01-01T00:00:50Z",
+    ...                     "2024-01-01T01:00:05Z", "2024-01-01T01:01:05Z"])
+    >>> covered_minutes(pd.Series(t), pd.Timestamp("2024-01-01T01:00:00Z"))
+    (1.0, 2.0)
+    """
+    minutes = pd.Series(pd.to_datetime(timestamps, utc=True)).dt.floor("min").drop_duplicates()
+    at_min = at.floor("min")
+    before = float((minutes < at_min).sum())
+    after = float((minutes > at_min).sum())
+    # the minute of the onset is split between the two by where ``at`` falls in it
+    if (minutes == at_min).any():
+        cut = (at - at_min).total_seconds() / 60
+        before, after = before + cut, after + 1 - cut
+    return max(before, 1.0), max(after, 1.0)
+
+
+def template_surges(
+    logs: pd.DataFrame,
+    at: object,
+    templates: pd.DataFrame | None = None,
+    min_level: str = "warning",
+    min_score: float = 3.0,
+) -> pd.DataFrame:
+    """Per pod, ``min_level``-or-worse templates it logged before ``at`` and logs far more often
+    after it: a known error coming back in force (a repeat of a fault, an error that was rare).
+
+    Like :func:`error_bursts` but per template, so one chronic warning flood of a pod does not
+    hide a rare error of the same pod that surges; rates are over :func:`covered_minutes`, and
+    the rate after must be at least :data:`SURGE_RATIO` times the rate before.
+    Templates new to the pod are :func:`new_templates`' and are left out here.
+
+    Returns
+    -------
+    DataFrame
+        The key, ``template_id``, ``template``, ``before``, ``after``, ``score`` (Poisson
+        deviation of ``after`` from the rate before, with one line of prior), ``first_seen``
+        (first line after ``at``), ``level``; highest score first.
+    """
+    at_ts = _at(at)
+    columns = [
+        *_ENTITY,
+        "template_id",
+        "template",
+        "before",
+        "after",
+        "score",
+        "first_seen",
+        "level",
+    ]
+    if logs.empty or "level" not in logs.columns:
+        return pd.DataFrame(columns=columns)
+    if templates is None:
+        templates = log_templates(logs)
+    bad = logs["pod"].notna() & logs["level"].notna() & (logs["level"] >= min_level)
+    if not bad.any():
+        return pd.DataFrame(columns=columns)
+    span_before, span_after = covered_minutes(logs["timestamp"], at_ts)
+    frame = logs.loc[bad, [*_ENTITY, "timestamp", "level"]].join(templates)
+    frame = frame.assign(after=frame["timestamp"] >= at_ts)
+    group = [*_ENTITY, "template_id"]
+    agg = (
+        frame.groupby(group, observed=True, dropna=False, sort=False)
+        .agg(
+            after=("after", "sum"),
+            total=("after", "size"),
+            template=("template", "first"),
+            level=("level", "max"),
+        )
+        .reset_index()
+    )
+    agg["after"] = agg["after"].astype(np.int64)
+    agg["before"] = (agg["total"] - agg["after"]).astype(np.int64)
+    agg = agg[(agg["before"] > 0) & (agg["after"] > 0)]
+    if agg.empty:
+        return pd.DataFrame(columns=columns)
+    expected = (agg["before"] + 1) * span_after / span_before
+    agg["score"] = (agg["after"] - expected) / np.sqrt(expected)
+    # a Poisson score grows with the count, so a chronic flood that swings with the traffic
+    # would always "surge": the rate must also have grown SURGE_RATIO-fold
+    ratio = (agg["after"] / span_after) / (agg["before"] / span_before)
+    agg = agg[(agg["score"] >= min_score) & (ratio >= SURGE_RATIO)]
+    starts = (
+        frame[frame["after"]]
+        .groupby(group, observed=True, dropna=False, sort=False)["timestamp"]
+        .min()
+        .rename("first_seen")
+    )
+    agg = agg.join(starts, on=group)
+    return agg.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
+
+
+#: An exception as Java, Python, Go and .NET name it in a log line: a dotted class name ending in
+#: Exception or Error (``java.lang.IllegalStateException``, ``ValueError``), and its message up
+#: to the end of the line or a closing bracket.
+_EXCEPTION_RE = (
+    r"(?P<cls>(?:[A-Za-z_][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error))(?:: *(?P<msg>[^\]\n]{0,120}))?"
+)
+
+
+def new_exceptions(logs: pd.DataFrame, at: object) -> pd.DataFrame:
+    """Exceptions (class and message) a pod logs at or after ``at`` that it never logged before.
+
+    A template can stay the same while what it carries changes (a servlet's "Request
+    processing failed; nested exception is X: message" holds every exception its handlers
+    throw), so exceptions are compared on their own: the class and the message, numbers and
+    ids masked (:func:`mask`), per pod against the pod's own lines before ``at``. Only pods
+    that logged before ``at`` are compared (a new pod has no past of its own).
+
+    Returns
+    -------
+    DataFrame
+        One row per (pod, exception): the key, ``exception``, ``first_seen``, ``count``,
+        ``lines`` (the index labels of its lines in ``logs``); most lines first.
+
+    Examples
+    --------
+    >>> logs = schema.conform("logs", pd.DataFrame({
+    ...     "timestamp": pd.to_datetime(["2024-01-01T00:00Z", "2024-01-01T00:05Z"]),
+    ...     "pod": ["a", "a"], "message": ["java.io.IOException: disk 1 slow",
+    ...     "failed: java.lang.IllegalStateException: No instances available for seat"]}))
+    >>> new_exceptions(logs, "2024-01-01T00:04Z")["exception"].tolist()
+    ['java.lang.IllegalStateException: No instances available for seat']
+    """
+    at_ts = _at(at)
+    columns = [*_ENTITY, "exception", "first_seen", "count", "lines"]
+    if logs.empty:
+        return pd.DataFrame(columns=columns)
+    # only lines that name an exception or error at all go through the full pattern
+    raw = pa.array(logs["message"].astype("object").fillna(""), type=pa.large_string())
+    named = (
+        pc.match_substring_regex(raw, r"\w(?:Exception|Error)\b").to_numpy(zero_copy_only=False)
+        & logs["pod"].notna().to_numpy()
+    )
+    if not named.any():
+        return pd.DataFrame(columns=columns)
+    subset = logs[named]
+    arr = pa.array(_message_text(subset), type=pa.large_string())
+    found = pc.extract_regex(arr, _EXCEPTION_RE)
+    cls = pc.struct_field(found, [0]).to_numpy(zero_copy_only=False)
+    msg = pc.struct_field(found, [1]).to_numpy(zero_copy_only=False)
+    has = pd.notna(cls)
+    if not has.any():
+        return pd.DataFrame(columns=columns)
+    sig = pd.Series(
+        [
+            c + (f": {m.strip()}" if isinstance(m, str) and m.strip() else "")
+            for c, m in zip(cls[has], msg[has], strict=True)
+        ],
+        index=subset.index[has],
+        dtype=object,
+    )
+    frame = subset.loc[sig.index, [*_ENTITY, "timestamp"]].assign(exception=mask(sig).to_numpy())
+    after = (frame["timestamp"] >= at_ts).to_numpy()
+    pods = logs.loc[logs["timestamp"] < at_ts, "pod"].astype("object").dropna().unique()
+    seen = set(
+        zip(frame.loc[~after, "pod"].astype(str), frame.loc[~after, "exception"], strict=True)
+    )
+    fresh = frame[after & frame["pod"].astype("object").isin(pods).to_numpy()]
+    keep = [(str(p), e) not in seen for p, e in zip(fresh["pod"], fresh["exception"], strict=True)]
+    fresh = fresh[np.array(keep, dtype=bool)] if len(fresh) else fresh
+    if fresh.empty:
+        return pd.DataFrame(columns=columns)
+    agg = (
+        fresh.assign(line=fresh.index)
+        .groupby([*_ENTITY, "exception"], observed=True, dropna=False, sort=False)
+        .agg(first_seen=("timestamp", "min"), count=("timestamp", "size"), lines=("line", list))
+        .reset_index()
+    )
+    agg["count"] = agg["count"].astype(np.int64)
+    return agg.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)[columns]
+
+
+def error_origins(logs: pd.DataFrame, at: object, lines: pd.Series) -> pd.DataFrame:
+    """Where errors that travel begin: per trace, the pod of its first error line.
+
+    An exception thrown in a callee is logged there first, then again by every caller it
+    travels up through ("500 from X", "No instances available for X", a servlet's "Request
+    processing failed"). Among the ``lines`` given (a boolean mask on ``logs``: error lines
+    worth explaining, e.g. of templates new or surging in the incident) at or after ``at``, the
+    ones that carry a ``trace_id`` are grouped by trace: the pod with the earliest line
+    *originates* the trace's error, the other pods with lines in it *report* it.
+
+    Returns
+    -------
+    DataFrame
+        One row per pod: the key, ``originated`` (traces whose first error is its),
+        ``followed`` (of those, traces where another pod logged an error after it),
+        ``reported`` (traces it logged an error in after another pod did), ``origins`` (the
+        pods that originated the traces it reported, most frequent first); most ``originated``
+        first.
+    """
+    at_ts = _at(at)
+    key = ["namespace", "workload", "pod"]
+    columns = [*key, "originated", "followed", "reported", "origins"]
+    if logs.empty or "trace_id" not in logs.columns:
+        return pd.DataFrame(columns=columns)
+    sel = (
+        lines.reindex(logs.index, fill_value=False).to_numpy(dtype=bool)
+        & (logs["timestamp"] >= at_ts).to_numpy()
+        & logs["trace_id"].notna().to_numpy()
+        & logs["pod"].notna().to_numpy()
+    )
+    frame = logs.loc[sel, [*key, "timestamp", "trace_id"]].astype(
+        {c: "object" for c in [*key, "trace_id"]}
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = frame.sort_values(["trace_id", "timestamp"], kind="stable")
+    per_pod = frame.drop_duplicates(["trace_id", "pod"])
+    first = per_pod.drop_duplicates("trace_id").set_index("trace_id")["pod"]
+    per_pod = per_pod.assign(origin=per_pod["trace_id"].map(first).to_numpy())
+    mine = per_pod["origin"].to_numpy() == per_pod["pod"].to_numpy()
+    # traces where another pod logged an error after the origin: the error travelled
+    travelled = per_pod.groupby("trace_id")["pod"].transform("size").to_numpy() > 1
+    per_pod = per_pod.assign(originated=mine, reported=~mine, followed=mine & travelled)
+    agg = (
+        per_pod.groupby(key, dropna=False, sort=False)
+        .agg(
+            originated=("originated", "sum"),
+            reported=("reported", "sum"),
+            followed=("followed", "sum"),
+        )
+        .reset_index()
+    )
+    others = per_pod[~mine].groupby("pod")["origin"].agg(lambda s: s.value_counts().index.tolist())
+    agg["origins"] = agg["pod"].map(others).apply(lambda v: v if isinstance(v, list) else [])
+    agg["originated"] = agg["originated"].astype(np.int64)
+    agg["reported"] = agg["reported"].astype(np.int64)
+    agg["followed"] = agg["followed"].astype(np.int64)
+    return agg.sort_values("originated", ascending=False, kind="stable").reset_index(drop=True)
+
+
 def error_bursts(
     logs: pd.DataFrame, at: object, min_level: str = "warning", min_score: float = 3.0
 ) -> pd.DataFrame:
@@ -360,9 +643,7 @@ def error_bursts(
     ]
     if logs.empty:
         return pd.DataFrame(columns=columns)
-    start, end = logs["timestamp"].min(), logs["timestamp"].max()
-    span_before = max((at_ts - start).total_seconds() / 60, 1.0)
-    span_after = max((end - at_ts).total_seconds() / 60, 1.0)
+    span_before, span_after = covered_minutes(logs["timestamp"], at_ts)
     bad = logs["level"].notna() & (logs["level"] >= min_level)
     worse = logs["level"].notna() & (logs["level"] >= "error")
     frame = logs.loc[logs["pod"].notna(), [*_ENTITY, "timestamp"]].assign(

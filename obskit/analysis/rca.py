@@ -31,7 +31,15 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
   each candidate at the level that explains its evidence;
 - **time order**: among strong candidates, the one whose first anomaly came first gets a bonus
   that fades with the lag; followers do not;
-- every row carries its evidence and a one-sentence ``reason``.
+- every row carries its evidence and a one-sentence ``reason``;
+- how sure: every row carries its ``margin`` over the next suspect, and the ranking a
+  ``verdict``: ``clear`` when the top suspect leads the next by :data:`CLEAR_MARGIN` of its
+  score, else ``ambiguous`` between the suspects that close (:func:`conclusion`).
+
+Code-level faults show in logs: templates and exceptions new to a pod, known error templates
+that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
+callers that log it after it only report it). A metric family that moved the same way in a
+third or more of the pods moved with the load, and counts less.
 """
 
 from __future__ import annotations
@@ -52,14 +60,26 @@ from obskit.analysis.anomalies import (
 )
 from obskit.analysis.logpatterns import (
     error_bursts,
+    error_origins,
     log_templates,
+    new_exceptions,
     new_templates,
+    template_surges,
     trace_edges,
     trace_latency,
 )
 from obskit.errors import InvestigationError
 
-__all__ = ["LEVELS", "call_graph", "evidence", "find_onset", "metric_family", "suspects"]
+__all__ = [
+    "CLEAR_MARGIN",
+    "LEVELS",
+    "call_graph",
+    "conclusion",
+    "evidence",
+    "find_onset",
+    "metric_family",
+    "suspects",
+]
 
 #: The levels a suspect can be named at, coarse to fine, and ``auto``.
 LEVELS = ("node", "workload", "pod", "container", "auto")
@@ -137,6 +157,7 @@ _KIND_WEIGHTS = {
     "change": 1.0,
     "dependency": 1.0,
     "trace": 1.0,
+    "origin": 1.0,
 }
 #: Weight of a client-side metric (a caller's view of the latency or errors of what it calls,
 #: e.g. ``PodClientLatencyP99``, ``grpc_client_handling_seconds``): a symptom, not a cause.
@@ -145,6 +166,24 @@ CLIENT_WEIGHT = 0.4
 #: its own score is explained by it: its score is multiplied by :data:`EXPLAINED_WEIGHT`.
 EXPLAINED_SHARE = 0.5
 EXPLAINED_WEIGHT = 0.5
+#: A metric family that moved the same way in at least this share of the pods that report it
+#: (and in at least :data:`COMMON_MIN_PODS` of them) moved with the traffic or the platform, not
+#: because of one pod: an SRE who sees every service's received bytes rise at once looks at the
+#: load, not at the first service on the list. A third: more than a pod's callers and callees
+#: in a typical call graph, less than "everything".
+COMMON_SHARE = 1 / 3
+COMMON_MIN_PODS = 3
+#: Weight of a move shared that widely: a symptom, like a client-side measurement.
+COMMON_WEIGHT = 0.4
+#: A pod whose error lines mostly come after another pod's in the same traces reports an error
+#: that began elsewhere: its log evidence counts this much (as a caller naming its callee).
+REPORTED_WEIGHT = 0.5
+#: The most a pod's errors that begin traces can count (a metric's move counts at most 5).
+ORIGIN_CAP = 4.0
+#: A workload named in callers' errors ("No instances available for X") that kept logging after
+#: the onset with no new or surging error of its own answered other calls: the name is a weak
+#: hint (the caller's own call path may be what fails), worth this much of a plain hint.
+HEALTHY_NAMED_WEIGHT = 0.3
 _CLIENT_RE = re.compile(r"client", re.IGNORECASE)
 _SIDE_RE = re.compile(r"client|server", re.IGNORECASE)
 _LATENCY_RE = re.compile(r"latency|duration|response_time|handling_seconds", re.IGNORECASE)
@@ -161,6 +200,13 @@ _FAMILY_SUBS = [
     (re.compile(r"[._]?p\d{2,3}(?:\.\d+)?$"), ""),  # percentiles: LatencyP99, latency_p95
     (re.compile(r"[._]?rate$"), ""),  # CpuUsageRate(%) is CpuUsage(m) as a share
 ]
+#: The top suspect is called ``clear`` when its score leads the next suspect's by at least this
+#: share of its own score (1/3: the top is half again as strong as the runner-up, the SRE's "clearly
+#: ahead", not a close call that one more piece of evidence could flip). Otherwise the ranking is
+#: ``ambiguous`` between the suspects within that share of the top. Not fitted to any data set:
+#: ``benchmarks/rca_nezha.py`` reports what this default gives, and what a threshold chosen on
+#: one system gives on the other.
+CLEAR_MARGIN = 1 / 3
 _LEAD = pd.Timedelta("15min")  # changes this long before the onset can still be its cause
 _GRACE = pd.Timedelta("2min")  # symptoms this long before the onset are still the incident's
 
@@ -266,6 +312,7 @@ def _metric_text(
     habit: float,
     client: bool,
     waited_on: str,
+    common: bool = False,
 ) -> str:
     """One sentence for a series that moved: how far, against what, and what weakens it."""
     if flat:  # no spread of its own: a count of IQRs would only measure the floor
@@ -283,13 +330,49 @@ def _metric_text(
         notes.append("client side: a symptom of what it calls")
     if waited_on:
         notes.append(f"its calls out slowed as much ({waited_on}): waiting on them")
+    if common:
+        notes.append("it moved the same way in many pods at once: the load, not this pod")
     return head + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _common_moves(an: pd.DataFrame, hit: pd.DataFrame) -> np.ndarray:
+    """Per anomalous series, whether its metric family moved the same way in many pods at once
+    (at least :data:`COMMON_SHARE` of the pods that report the family, and at least
+    :data:`COMMON_MIN_PODS` of them): a move with the load, not a pod's own trouble. Latency
+    and error metrics are left out: they travel up the call graph from one cause."""
+    if hit.empty:
+        return np.zeros(0, dtype=bool)
+    pods = an["pod"].astype("object")
+    family = an["metric"].astype(str).map(_family_cached)
+    total = pd.Series(pods.to_numpy()).groupby(family.to_numpy()).nunique()
+    hit_family = hit["metric"].astype(str).map(_family_cached).to_numpy()
+    direction = hit["direction"].astype(str).to_numpy()
+    moved = (
+        pd.DataFrame({"f": hit_family, "d": direction, "p": hit["pod"].astype("object").to_numpy()})
+        .dropna()
+        .groupby(["f", "d"])["p"]
+        .nunique()
+    )
+    n_moved = np.array(
+        [moved.get((f, d), 0) for f, d in zip(hit_family, direction, strict=True)], dtype=float
+    )
+    n_total = total.reindex(hit_family).fillna(0).to_numpy(dtype=float)
+    # latency and errors travel up the call graph, so many pods move with one callee: that is
+    # for the call graph to sort out (the deepest anomalous callee wins), not load
+    travels = hit["metric"].astype(str).str.contains(_PROPAGATES_RE).to_numpy()
+    return (
+        hit["pod"].notna().to_numpy()
+        & ~travels
+        & (n_moved >= COMMON_MIN_PODS)
+        & (n_moved >= COMMON_SHARE * np.maximum(n_total, 1))
+    )
 
 
 def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     hit = an[an["anomalous"]]
     if hit.empty:
         return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    common = _common_moves(an, hit)
     score = hit["score"].to_numpy(dtype=float)
     strength = np.minimum(np.log2(1 + score / 3.0), 5.0)
     strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, 0.6)
@@ -301,6 +384,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     strength *= 0.5 + 0.5 * np.minimum(1.0, excess * 3)
     client = _is_client(hit["metric"].astype(str)).to_numpy()
     strength *= np.where(client, CLIENT_WEIGHT, 1.0)
+    strength *= np.where(common, COMMON_WEIGHT, 1.0)
     # a server-side latency rise its own calls out account for counts as a client-side one
     covered, twins = _covered_by_calls(hit, client)
     strength *= 1.0 - covered * (1.0 - CLIENT_WEIGHT)
@@ -321,6 +405,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             base_share,
             client,
             twins,
+            common,
             strict=True,
         )
     ]
@@ -429,13 +514,95 @@ def _event_evidence(events: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
 
 def _log_evidence(
     logs: pd.DataFrame, at: pd.Timestamp, templates: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evidence from new templates and error bursts; also the new templates themselves."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Evidence from new and surging templates, error bursts and where traced errors begin;
+    also the new and surging error templates themselves, and the error origins per pod."""
+    origins = pd.DataFrame(columns=["namespace", "workload", "pod", "originated", "reported"])
     if logs.empty:
         empty = pd.DataFrame(columns=_EVIDENCE_COLUMNS)
-        return empty, new_templates(logs, at, templates)
+        return empty, new_templates(logs, at, templates), origins
     fresh = new_templates(logs, at, templates)
+    surges = template_surges(logs, at, templates)
+    raised = new_exceptions(logs, at)
     parts = []
+    if len(raised):
+        ev = _key_of(raised)
+        ev["kind"] = "log"
+        ev["signal"] = "new exception"
+        ev["time"] = raised["first_seen"].to_numpy()
+        ev["strength"] = np.minimum(1.0, np.log1p(raised["count"].to_numpy(dtype=float)) / 2)
+        ev["text"] = [
+            f"new exception for it: {e[:120]} x{c}"
+            for e, c in zip(raised["exception"], raised["count"], strict=True)
+        ]
+        parts.append(ev)
+    if len(surges):
+        level = surges["level"].astype("object")
+        ev = _key_of(surges)
+        ev["kind"] = "log"
+        ev["signal"] = "error surge"
+        ev["time"] = surges["first_seen"].to_numpy()
+        ev["strength"] = np.minimum(
+            np.log1p(surges["score"].to_numpy(dtype=float)) / 1.5, 3.0
+        ) * np.where(level.isin(["error", "critical"]), 1.0, 0.5)
+        ev["text"] = [
+            f'log pattern "{t[:110]}" {b} before -> {a} after the onset ({lv}, Poisson score '
+            f"{sc:.0f})"
+            for t, b, a, lv, sc in zip(
+                surges["template"],
+                surges["before"],
+                surges["after"],
+                level,
+                surges["score"],
+                strict=True,
+            )
+        ]
+        parts.append(ev)
+    if "trace_id" in logs.columns and len(fresh) + len(surges) + len(raised):
+        bad = ["warning", "error", "critical"]
+        worth = [
+            f.loc[f["level"].astype("object").isin(bad), ["pod", "template_id"]]
+            for f in (fresh, surges)
+            if len(f)
+        ]
+        pairs = (
+            set(pd.concat(worth).astype({"pod": "object"}).itertuples(index=False, name=None))
+            if worth
+            else set()
+        )
+        keys = logs["pod"].astype("object").astype(str) + "\x1f"
+        keys = keys + templates["template_id"].astype(str)
+        lines = keys.isin({f"{p}\x1f{t}" for p, t in pairs})
+        if len(raised):
+            lines.loc[[i for ls in raised["lines"] for i in ls]] = True
+        origins = error_origins(logs, at, lines)
+        begun = origins[
+            (origins["originated"] > 0) & (origins["originated"] >= origins["reported"])
+        ]
+        if len(begun):
+            ev = begun[["namespace", "workload", "pod"]].copy()
+            for c in _KEY:
+                if c not in ev:
+                    ev[c] = None
+            ev = _key_of(ev)
+            n = begun["originated"].to_numpy(dtype=float)
+            m = begun["followed"].to_numpy(dtype=float)
+            ev["kind"] = "origin"
+            ev["signal"] = "error origin"
+            ev["time"] = pd.NaT
+            # on a metric's scale (log2 of 1 + IQRs / 3): each trace whose error begins here
+            # counts like 3 IQRs; capped below a metric's 5, as a trace's first error line can
+            # be an early reporter's
+            ev["strength"] = np.minimum(np.log2(1 + n), ORIGIN_CAP)
+            followed = _followers(origins, begun["pod"])
+            ev["text"] = [
+                f"its errors come first in {int(k)} trace{'s' if k > 1 else ''} after the onset"
+                + (f", {int(j)} of them followed by other pods' errors" if j else "")
+                + (f" (then reported by {', '.join(f[:3])})" if f else "")
+                + " (trace-correlated logs)"
+                for k, j, f in zip(n, m, followed, strict=True)
+            ]
+            parts.append(ev)
     if len(fresh):
         level = fresh["level"].astype("object")
         per = np.select([level.isin(["error", "critical"]), level.eq("warning")], [1.0, 0.5], 0.15)
@@ -471,7 +638,18 @@ def _log_evidence(
         ]
         parts.append(ev)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EVIDENCE_COLUMNS)
-    return out, fresh
+    if len(surges):
+        fresh = pd.concat([fresh, surges.assign(count=surges["after"])], ignore_index=True)
+    return out, fresh, origins
+
+
+def _followers(origins: pd.DataFrame, pods: pd.Series) -> list[list[str]]:
+    """Per pod in ``pods``, the workloads whose errors followed its own in the same traces."""
+    out = []
+    for pod in pods:
+        named = origins[origins["origins"].apply(lambda o, p=pod: p in o)]
+        out.append(sorted(set(named["workload"].astype(str))))
+    return out
 
 
 def _trace_evidence(logs: pd.DataFrame, at: pd.Timestamp, baseline: object) -> pd.DataFrame:
@@ -686,7 +864,9 @@ def _evidence(
     templates = (
         log_templates(logs) if len(logs) else pd.DataFrame(columns=["template_id", "template"])
     )
-    log_ev, fresh = _log_evidence(logs, at_ts, templates)
+    # an alert fires after its fault began: log lines from _GRACE before it are the incident's
+    # (as events and metric onsets are), not the baseline's
+    log_ev, fresh, origins = _log_evidence(logs, at_ts - _GRACE, templates)
     parts.append(log_ev)
     parts.append(_trace_evidence(logs, at_ts, baseline))
     known = (
@@ -695,14 +875,54 @@ def _evidence(
         .drop_duplicates()
     )
     dep, callers = _dependency_evidence(fresh, inv.inventory, known)
+    if len(dep) and len(logs):
+        # a workload named in callers' errors that kept logging with no new error of its own
+        healthy = _healthy_workloads(logs, at_ts, fresh)
+        weak = dep["workload"].isin(healthy).to_numpy()
+        dep.loc[weak, "strength"] = dep.loc[weak, "strength"] * HEALTHY_NAMED_WEIGHT
+        dep.loc[weak, "text"] = dep.loc[weak, "text"] + (
+            "; it kept answering after the onset with no new error of its own"
+        )
+        callers = callers[~callers["callee"].isin(healthy)]
     parts.append(dep)
     parts = [p for p in parts if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    if len(origins) and len(out):
+        out = _discount_reporters(out, origins)
     out["time"] = pd.to_datetime(out["time"], utc=True)
     out["strength"] = out["strength"].astype(float)
     out = out[out["strength"] > 0].reset_index(drop=True)
     step = an.attrs.get("step", pd.Timedelta("30s"))
     return out, callers, step
+
+
+def _healthy_workloads(logs: pd.DataFrame, at: pd.Timestamp, fresh: pd.DataFrame) -> set:
+    """Workloads that logged after ``at`` and have no new or surging error template."""
+    after = logs.loc[logs["timestamp"] >= at, "workload"].astype("object").dropna()
+    bad = fresh.loc[fresh["level"].astype("object").isin(["error", "critical"]), "workload"].astype(
+        "object"
+    )
+    return set(after.unique()) - set(bad.dropna().unique())
+
+
+def _discount_reporters(ev: pd.DataFrame, origins: pd.DataFrame) -> pd.DataFrame:
+    """Log evidence of pods whose errors mostly follow another pod's in the same traces counts
+    :data:`REPORTED_WEIGHT`: they report an error that began elsewhere."""
+    rep = origins[origins["reported"] > origins["originated"]]
+    if rep.empty:
+        return ev
+    source = dict(zip(rep["pod"].astype(str), rep["origins"], strict=True))
+    pod = ev["pod"].astype("object")
+    hit = (ev["kind"].eq("log") & pod.isin(source)).to_numpy()
+    if not hit.any():
+        return ev
+    ev = ev.copy()
+    ev.loc[hit, "strength"] = ev.loc[hit, "strength"] * REPORTED_WEIGHT
+    ev.loc[hit, "text"] = [
+        f"{t} (these errors follow those of {', '.join(source[p][:2])} in the same traces)"
+        for t, p in zip(ev.loc[hit, "text"], pod[hit], strict=True)
+    ]
+    return ev
 
 
 # --- call graph ---------------------------------------------------------------------------
@@ -1214,6 +1434,7 @@ def _reason(row: dict, ev: pd.DataFrame) -> str:
         "change": "a change was rolled out",
         "dependency": "callers' errors name it",
         "trace": "its calls slowed (trace-correlated logs)",
+        "origin": "traced errors begin here",
     }
     what = ", ".join(words.get(k, k) for k in kinds.index[:3])
     lead = ev.sort_values("strength", ascending=False)["text"].iloc[0] if len(ev) else ""
@@ -1266,8 +1487,12 @@ def suspects(
     DataFrame
         ``rank``, ``entity_kind``, the key columns (finer ones ``<NA>`` for a node or a
         workload), ``score``, ``first_anomaly``, ``at``, ``evidence`` (list of sentences,
-        strongest first), ``kinds`` (which signals implicate it), ``reason`` (one sentence).
-        ``attrs``: ``at``, ``at_source``, ``level``.
+        strongest first), ``kinds`` (which signals implicate it), ``reason`` (one sentence),
+        ``margin`` (its lead over the next suspect, as a share of its score) and ``verdict``
+        (``clear`` for a top suspect that leads by at least :data:`CLEAR_MARGIN`, else
+        ``ambiguous`` for it and the suspects as close to it; ``behind`` for the others;
+        :func:`conclusion` says it in a sentence). ``attrs``: ``at``, ``at_source``, ``level``,
+        ``verdict``.
 
     Raises
     ------
@@ -1390,6 +1615,8 @@ def _result(rows: list[dict], at: pd.Timestamp | None, at_source: str, level: st
         "evidence",
         "kinds",
         "reason",
+        "margin",
+        "verdict",
     ]
     records = []
     for i, row in enumerate(rows, start=1):
@@ -1417,6 +1644,10 @@ def _result(rows: list[dict], at: pd.Timestamp | None, at_source: str, level: st
                 "reason": _reason({**row, **key}, ev),
             }
         )
+    scores = [float(r["score"]) for r in rows]
+    margins, verdicts = _margins(scores)
+    for rec, m, v in zip(records, margins, verdicts, strict=True):
+        rec["margin"], rec["verdict"] = m, v
     out = pd.DataFrame.from_records(records, columns=columns)
     for c in _KEY:
         out[c] = out[c].astype("object").where(out[c].notna(), None).astype("category")
@@ -1424,7 +1655,64 @@ def _result(rows: list[dict], at: pd.Timestamp | None, at_source: str, level: st
     out["score"] = out["score"].astype(float)
     out["first_anomaly"] = pd.to_datetime(out["first_anomaly"], utc=True).astype(schema.TIME)
     out["at"] = pd.to_datetime(out["at"], utc=True).astype(schema.TIME)
+    out["margin"] = out["margin"].astype(float)
+    out["verdict"] = out["verdict"].astype(object)
+    out.attrs["verdict"] = verdicts[0] if verdicts else "none"
     out.attrs["at"] = at
     out.attrs["at_source"] = at_source
     out.attrs["level"] = level
     return out
+
+
+def _margins(scores: list[float]) -> tuple[list[float], list[str]]:
+    """Each suspect's lead over the next one, as a share of its own score, and the verdicts.
+
+    The top suspect is ``clear`` when its lead is at least :data:`CLEAR_MARGIN` (or it is the
+    only suspect); otherwise it and every suspect within :data:`CLEAR_MARGIN` of its score are
+    ``ambiguous`` (the ranking cannot tell them apart). The others are ``behind``. The last
+    suspect's margin is over a score of 0 (nothing came after it among those returned).
+    """
+    if not scores:
+        return [], []
+    margins = []
+    for i, s in enumerate(scores):
+        nxt = scores[i + 1] if i + 1 < len(scores) else 0.0
+        margins.append(round((s - nxt) / s, 3) if s > 0 else 0.0)
+    top = scores[0]
+    if margins[0] >= CLEAR_MARGIN:
+        return margins, ["clear"] + ["behind"] * (len(scores) - 1)
+    close = [top > 0 and (top - s) / top < CLEAR_MARGIN for s in scores]
+    close[0] = True
+    return margins, ["ambiguous" if c else "behind" for c in close]
+
+
+def conclusion(suspects: pd.DataFrame) -> str:
+    """One sentence on what a :func:`suspects` frame concludes, as sure as its verdict is.
+
+    ``clear``: names the top suspect. ``ambiguous``: names the suspects the ranking cannot tell
+    apart ("ambiguous between A and B") instead of picking one.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"entity_kind": ["pod", "pod"], "namespace": ["shop", "shop"],
+    ...     "pod": ["api-1", "db-0"], "verdict": ["ambiguous", "ambiguous"]})
+    >>> conclusion(frame)
+    'Ambiguous between pod shop/api-1 and pod shop/db-0: no suspect leads the others clearly.'
+    """
+    if suspects is None or not len(suspects):
+        return "No root-cause suspect: nothing moved against its baseline."
+    names = [_name(_row_dict(row)) for _, row in suspects.iterrows()]
+    verdict = suspects["verdict"].astype(str).tolist() if "verdict" in suspects else []
+    if not verdict or verdict[0] != "ambiguous":
+        return f"The top suspect is {names[0]}, clearly ahead of the next."
+    close = [n for n, v in zip(names, verdict, strict=True) if v == "ambiguous"][:4]
+    listed = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} and {close[-1]}"
+    return f"Ambiguous between {listed}: no suspect leads the others clearly."
+
+
+def _row_dict(row: pd.Series) -> dict:
+    out = {c: row.get(c) for c in (*_KEY, "entity_kind")}
+    return {
+        k: (None if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
+        for k, v in out.items()
+    }

@@ -163,3 +163,98 @@ def test_trace_latency_needs_trace_columns_and_honours_the_baseline():
     assert trace_latency(logs.drop(columns=["trace_id"]), T0).empty
     # a baseline of 2 minutes holds too few calls to score
     assert trace_latency(logs, T0 + pd.Timedelta(minutes=15), baseline="2min").empty
+
+
+# --- code-level faults: Java layouts, surges, new exceptions, where traced errors begin ---------
+
+
+def test_java_lines_are_templated_on_their_logger_not_merged_into_wildcards():
+    # logback's "time level logger#line" layout: the first token is a time, shared by every line
+    lines = pd.Series(
+        [
+            "18:04:13.052 INFO  c.t.c.PaymentController#34 [pay][Pay][PaymentId: 7]",
+            "18:04:14.101 INFO  c.t.c.PaymentController#34 [pay][Pay][PaymentId: 9]",
+            "18:04:15.220 ERROR c.s.ContactsServiceImpl#88 [findContactsById][No contacts]",
+            "18:04:16.330 INFO  o.s.OrderServiceImpl#324 [modifyOrder][Modify order Success]",
+        ]
+    )
+    miner = TemplateMiner()
+    ids = miner.fit(lines).tolist()
+    assert ids[0] == ids[1] and len(set(ids)) == 3
+    templates = miner.templates()["template"].tolist()
+    assert "<*>:<*>:<*> ERROR c.s.ContactsServiceImpl#<*> [findContactsById][No contacts]" in (
+        templates
+    )
+
+
+def test_covered_minutes_count_only_minutes_with_lines():
+    from obskit.analysis.logpatterns import covered_minutes
+
+    # lines in minutes 0, 1 and 60, 61: the 58 minutes between were not collected
+    t = T0 + pd.to_timedelta([10, 70, 3610, 3670], unit="s")
+    before, after = covered_minutes(pd.Series(t), T0 + pd.Timedelta(minutes=60))
+    assert (before, after) == (2.0, 2.0)
+
+
+def _java_logs(before_errors: int, after_errors: int) -> pd.DataFrame:
+    rows = []
+    for i in range(40):  # one line a minute, errors among the first and the last 20
+        t = T0 + pd.Timedelta(minutes=i)
+        rows.append((t, "api-1", "INFO c.Api#1 handled request", "info"))
+        n = before_errors if i < 20 else after_errors
+        if i % 20 < n:
+            rows.append((t, "api-1", "ERROR c.Api#9 [pay][Pay failed]", "error"))
+    frame = pd.DataFrame(rows, columns=["timestamp", "pod", "message", "level"])
+    return obskit.schema.conform("logs", frame.assign(namespace="shop"))
+
+
+def test_a_known_error_surges_only_when_its_rate_at_least_triples():
+    from obskit.analysis.logpatterns import SURGE_RATIO, template_surges
+
+    at = T0 + pd.Timedelta(minutes=20)
+    surged = template_surges(_java_logs(2, 12), at)
+    assert surged["template"].tolist() == ["ERROR c.Api#<*> [pay][Pay failed]"]
+    assert surged.iloc[0][["before", "after"]].tolist() == [2, 12]
+    # doubled: within what the traffic does, not a surge
+    assert SURGE_RATIO > 2 and template_surges(_java_logs(5, 10), at).empty
+
+
+def test_new_exceptions_are_compared_per_pod_when_the_template_stays_the_same():
+    from obskit.analysis.logpatterns import new_exceptions
+
+    servlet = (
+        "ERROR dispatcherServlet#175 Request processing failed; nested exception is "
+        "java.lang.IllegalStateException: No instances available for {}] with root cause"
+    )
+    rows = [(T0 + pd.Timedelta(minutes=i), "travel-1", servlet.format("basic")) for i in range(5)]
+    rows += [
+        (T0 + pd.Timedelta(minutes=10 + i), "travel-1", servlet.format("seat")) for i in (0, 1)
+    ]
+    rows += [(T0 + pd.Timedelta(minutes=11), "travel-1", servlet.format("basic"))]
+    logs = obskit.schema.conform(
+        "logs", pd.DataFrame(rows, columns=["timestamp", "pod", "message"]).assign(level="error")
+    )
+    out = new_exceptions(logs, T0 + pd.Timedelta(minutes=10))
+    assert out["exception"].tolist() == [
+        "java.lang.IllegalStateException: No instances available for seat"
+    ]
+    assert out.iloc[0]["count"] == 2 and len(out.iloc[0]["lines"]) == 2
+
+
+def test_the_pod_whose_error_comes_first_in_a_trace_originates_it():
+    from obskit.analysis.logpatterns import error_origins
+
+    rows = []
+    for i in range(4):
+        t = T0 + pd.Timedelta(minutes=10 + i)
+        rows.append((t, "seat-1", "seat", f"t{i}", "ERROR NullPointerException in seat"))
+        rows.append(
+            (t + pd.Timedelta("20ms"), "travel-1", "travel", f"t{i}", "ERROR 500 from seat")
+        )
+    rows.append((T0 + pd.Timedelta(minutes=20), "travel-1", "travel", "t9", "ERROR own failure"))
+    logs = pd.DataFrame(rows, columns=["timestamp", "pod", "workload", "trace_id", "message"])
+    logs = obskit.schema.conform("logs", logs.assign(namespace="shop", level="error"))
+    out = error_origins(logs, T0, pd.Series(True, index=logs.index)).set_index("pod")
+    assert out.loc["seat-1", ["originated", "reported"]].tolist() == [4, 0]
+    assert out.loc["travel-1", ["originated", "reported"]].tolist() == [1, 4]
+    assert out.loc["travel-1", "origins"] == ["seat-1"]

@@ -511,3 +511,221 @@ def test_a_caller_whose_calls_to_several_callees_slowed_is_the_common_cause():
     inv = obskit.Investigation(logs=logs)
     found = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
     assert found.loc[0, "pod"] == "web-0"
+
+
+# --- how sure: margin and verdict -------------------------------------------------------------
+
+
+def test_a_ranking_is_clear_when_its_top_leads_and_ambiguous_between_close_suspects():
+    from obskit.analysis.rca import CLEAR_MARGIN, conclusion
+
+    at = T0 + pd.Timedelta(seconds=1200)
+    one = pd.concat([_series("db-1", "db", "node-0", step_at=40, jump=3.0, seed=1), *_quiet_pods()])
+    out = suspects(obskit.Investigation(metrics=one), at=at, level="pod")
+    assert out.attrs["verdict"] == "clear" and out.loc[0, "verdict"] == "clear"
+    assert out.loc[0, "margin"] >= CLEAR_MARGIN
+    assert conclusion(out).startswith("The top suspect is pod shop/db-1")
+
+    two = pd.concat(
+        [
+            _series("db-1", "db", "node-0", step_at=40, jump=3.0, seed=1),
+            _series("cache-1", "cache", "node-1", step_at=40, jump=3.0, seed=2),
+            *_quiet_pods(),
+        ]
+    )
+    out = suspects(obskit.Investigation(metrics=two), at=at, level="pod")
+    assert out.attrs["verdict"] == "ambiguous"
+    assert out["verdict"].tolist()[:2] == ["ambiguous", "ambiguous"]
+    assert out.loc[0, "margin"] < CLEAR_MARGIN
+    said = conclusion(out)
+    assert said.startswith("Ambiguous between pod shop/") and "db-1" in said and "cache-1" in said
+
+
+def test_the_review_summary_names_no_single_suspect_when_the_ranking_is_ambiguous():
+    from obskit.report import review_summary
+
+    at = T0 + pd.Timedelta(seconds=1200)
+    metrics = pd.concat(
+        [
+            _series("db-1", "db", "node-0", step_at=40, jump=3.0, seed=1),
+            _series("cache-1", "cache", "node-1", step_at=40, jump=3.0, seed=2),
+            *_quiet_pods(),
+        ]
+    )
+    inv = obskit.Investigation(metrics=metrics)
+    found = suspects(inv, at=at, level="pod")
+    text = str(review_summary(inv, found, pd.DataFrame(columns=["severity", "timestamp"])))
+    assert "Ambiguous between" in text and "Top suspect" not in text
+    assert "db-1" in text and "cache-1" in text
+    alone = suspects(obskit.Investigation(metrics=metrics[metrics["pod"] != "cache-1"]), at=at)
+    text = str(review_summary(inv, alone, pd.DataFrame(columns=["severity", "timestamp"])))
+    assert "Top suspect" in text and "clearly ahead" in text and "Ambiguous" not in text
+
+
+# --- code-level faults from logs ----------------------------------------------------------------
+
+
+def _traced(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["timestamp", "pod", "trace_id", "span_id", "message"])
+    frame["workload"] = frame["pod"].str.replace(r"-\d+$", "", regex=True)
+    return frame.assign(namespace="shop")
+
+
+def _calls(minutes: range, seat_error: bool, travel_reports: bool) -> list[tuple]:
+    """travel calls seat in every trace, four a minute; seat may throw, travel may report it."""
+    rows = []
+    for m in minutes:
+        for k in range(4):
+            t = T0 + pd.Timedelta(minutes=m, seconds=15 * k)
+            tid = f"t{m}-{k}"
+            rows.append((t, "travel-1", tid, f"a{tid}", "INFO TravelController#30 [query]"))
+            rows.append((t + pd.Timedelta("5ms"), "seat-1", tid, f"b{tid}", "INFO Seat#12 [get]"))
+            if seat_error:
+                rows.append(
+                    (
+                        t + pd.Timedelta("8ms"),
+                        "seat-1",
+                        tid,
+                        f"b{tid}",
+                        "ERROR Seat#40 java.lang.NullPointerException: seat map is null",
+                    )
+                )
+            if travel_reports:
+                rows.append(
+                    (
+                        t + pd.Timedelta("20ms"),
+                        "travel-1",
+                        tid,
+                        f"a{tid}",
+                        "ERROR TravelServiceImpl#88 [query][remote call failed]",
+                    )
+                )
+    return rows
+
+
+def test_an_error_that_travels_points_at_the_pod_where_it_begins():
+    # seat throws a new exception; travel, its caller, reports it in the same traces, louder
+    # (two error lines a trace) and without naming seat: only the traces tell that seat's
+    # errors come first
+    rows = _calls(range(0, 20), False, False) + _calls(range(20, 40), True, True)
+    rows += [
+        (r[0] + pd.Timedelta("30ms"), "travel-1", r[2], r[3], "ERROR TravelController#31 failed")
+        for r in _calls(range(20, 40), False, True)
+        if "remote call failed" in r[4]
+    ]
+    # trace ids without span ids: no call graph to say who calls whom, only the order of the
+    # error lines in each trace
+    inv = obskit.Investigation(logs=_traced(rows).assign(span_id=None))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
+    assert out.loc[0, "pod"] == "seat-1"
+    assert "origin" in out.loc[0, "kinds"]
+    assert any("its errors come first in 80 traces" in e for e in out.loc[0, "evidence"])
+    travel = out[out["pod"] == "travel-1"].iloc[0]
+    assert any("follow those of seat-1" in e for e in travel["evidence"])
+
+
+def test_a_callee_named_in_errors_that_keeps_answering_is_not_blamed():
+    # travel's errors name basic ("No instances available for basic"), but basic keeps
+    # answering other callers without a new error: the fault is in travel's own call path
+    rows = []
+    for m in range(40):
+        for k in range(4):
+            t = T0 + pd.Timedelta(minutes=m, seconds=15 * k)
+            tid = f"t{m}-{k}"
+            rows.append((t, "travel-1", tid, f"a{tid}", "INFO TravelController#30 [query]"))
+            rows.append(
+                (t, "basic-1", f"o{tid}", f"c{tid}", "INFO BasicController#7 [queryForTravel]")
+            )
+            if m >= 20:
+                rows.append(
+                    (
+                        t + pd.Timedelta("3ms"),
+                        "travel-1",
+                        tid,
+                        f"a{tid}",
+                        "ERROR dispatcherServlet#175 Request processing failed; nested exception "
+                        "is java.lang.IllegalStateException: No instances available for basic",
+                    )
+                )
+    # basic's CPU moved a little too: it is a candidate of its own, which the hint would lift
+    metrics = _series("basic-1", "basic", "node-0", step_at=40, jump=0.5, seed=3)
+    inv = obskit.Investigation(metrics=metrics, logs=_traced(rows))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
+    assert out.loc[0, "pod"] == "travel-1"
+    basic = out[out["pod"] == "basic-1"]
+    assert basic.empty or basic.iloc[0]["score"] < 0.5 * out.loc[0, "score"]
+
+
+def test_a_repeat_of_a_known_error_counts_when_its_rate_surges():
+    # api logged its payment error now and then before; after the onset it logs it every call
+    rows = []
+    for m in range(40):
+        for k in range(6):
+            t = T0 + pd.Timedelta(minutes=m, seconds=10 * k)
+            rows.append((t, "api-1", None, None, "INFO Api#1 [pay] handled"))
+            rows.append((t, "web-1", None, None, "INFO Web#1 [home] served"))
+            if (m >= 20 and k < 4) or (m < 20 and m % 10 == 0 and k == 0):
+                rows.append((t, "api-1", None, None, "ERROR PayService#77 [pay][Pay failed]"))
+    inv = obskit.Investigation(logs=_traced(rows))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
+    assert out.loc[0, "pod"] == "api-1"
+    surge = 'log pattern "ERROR PayService#<*> [pay][Pay failed]" 2 before -> 80 after the onset'
+    assert any(e.startswith(surge) for e in out.loc[0, "evidence"])
+
+
+def test_a_move_shared_by_many_pods_is_the_load_not_a_suspect():
+    # received bytes rise in six pods at once (more traffic); one pod's own CPU steps up
+    metrics = pd.concat(
+        [
+            *[
+                _series(f"svc{i}-1", f"svc{i}", f"node-{i % 3}", "NetworkReceiveBytes", 40, 4.0, i)
+                for i in range(6)
+            ],
+            _series("svc0-1", "svc0", "node-0", "CpuUsage(m)", 40, 1.5, seed=20),
+            *[
+                _series(f"svc{i}-1", f"svc{i}", f"node-{i % 3}", "CpuUsage(m)", seed=30 + i)
+                for i in range(1, 6)
+            ],
+            *_quiet_pods(),
+        ]
+    )
+    out = suspects(obskit.Investigation(metrics=metrics), at=T0 + pd.Timedelta(seconds=1200))
+    assert out.loc[0, "pod"] == "svc0-1"
+    # without the rule the five others, as far off in received bytes, would crowd the top
+    assert out.attrs["verdict"] == "clear"
+    others = out[out["pod"] != "svc0-1"]
+    assert (others["score"] < 0.6 * out.loc[0, "score"]).all()
+    assert any("many pods at once" in e for e in others.iloc[0]["evidence"])
+
+
+def test_a_slow_leak_ending_in_oom_kills_outranks_its_callers_louder_latency():
+    # cart's memory creeps up from well before the onset and its container is OOM-killed at
+    # it; web, which calls cart, sees its latency jump far more (in IQRs) but only after
+    at = T0 + pd.Timedelta(seconds=1200)
+    leak = _series("cart-1", "cart", "node-0", "container_memory_working_set_bytes", seed=5)
+    leak.loc[20:, "value"] += np.linspace(0, 1.2, N - 20)
+    latency = _series("web-1", "web", "node-1", "PodServerLatencyP99(s)", 42, 30.0, seed=6)
+    oom = pd.DataFrame(
+        {
+            "timestamp": [at + pd.Timedelta("30s")],
+            "metric": "kube_pod_container_status_last_terminated_reason",
+            "value": 1.0,
+            "pod": "cart-1",
+            "workload": "cart",
+            "node": "node-0",
+            "namespace": "shop",
+            "workload_kind": "Deployment",
+            "reason": "OOMKilled",
+        }
+    )
+    inv = obskit.Investigation(metrics=pd.concat([leak, latency, oom, *_quiet_pods()]))
+    graph = pd.DataFrame({"caller": ["web"], "callee": ["cart"]})
+    out = suspects(inv, at=at, level="pod", dependencies=graph)
+    assert out["pod"].tolist()[:2] == ["cart-1", "web-1"]
+    assert out.loc[0, "first_anomaly"] < out.loc[1, "first_anomaly"]
+    assert "termination" in out.loc[0, "kinds"]
+    # without the call graph nothing says who waits on whom: the two are called ambiguous,
+    # not one of them named
+    alone = suspects(inv, at=at, level="pod")
+    assert alone.attrs["verdict"] == "ambiguous"
+    assert set(alone.loc[alone["verdict"] == "ambiguous", "pod"]) == {"cart-1", "web-1"}
