@@ -357,7 +357,11 @@ class Investigation:
     # --- views (issue 4) ---
 
     def hierarchy_frame(
-        self, view: str = "workload", at: TimeLike = None, scores: pd.DataFrame | None = None
+        self,
+        view: str = "workload",
+        at: TimeLike = None,
+        scores: pd.DataFrame | None = None,
+        posture: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """One row per node of the cluster tree with triage counts for its subtree.
 
@@ -372,7 +376,7 @@ class Investigation:
         """
         from obskit.views import hierarchy_frame
 
-        return hierarchy_frame(self, view, at=at, scores=scores)
+        return hierarchy_frame(self, view, at=at, scores=scores, posture=posture)
 
     def hierarchy(
         self,
@@ -381,6 +385,7 @@ class Investigation:
         color_by: str = "health",
         at: TimeLike = None,
         scores: pd.DataFrame | None = None,
+        posture: pd.DataFrame | None = None,
     ):
         """The cluster tree as a plotly treemap, sunburst or icicle, coloured by a measure.
 
@@ -393,7 +398,9 @@ class Investigation:
         """
         from obskit.views import hierarchy
 
-        return hierarchy(self, view, style=style, color_by=color_by, at=at, scores=scores)
+        return hierarchy(
+            self, view, style=style, color_by=color_by, at=at, scores=scores, posture=posture
+        )
 
     def timeline(
         self,

@@ -40,6 +40,7 @@ __all__ = [
     "error_bursts",
     "log_templates",
     "mask",
+    "message_text",
     "new_templates",
     "trace_edges",
     "trace_latency",
@@ -160,8 +161,16 @@ class TemplateMiner:
         )
 
 
-def _message_text(logs: pd.DataFrame) -> pd.Series:
-    """The text a template is mined from: the ``msg``/``message`` of a JSON or logfmt line."""
+def message_text(logs: pd.DataFrame) -> pd.Series:
+    """The message of each line: the ``msg``/``message`` field of a JSON or logfmt line, else
+    the whole line (what a template is mined from, and what a table shows).
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"message": ['{"level":"error","msg":"db down"}', "plain"]})
+    >>> message_text(lines).tolist()
+    ['db down', 'plain']
+    """
     message = logs["message"].astype("object").where(logs["message"].notna(), "")
     arr = pa.array(message, type=pa.large_string())
     inner = pc.struct_field(
@@ -198,7 +207,7 @@ def log_templates(logs: pd.DataFrame, similarity: float = 0.5) -> pd.DataFrame:
     if "message" not in logs.columns:
         raise InvestigationError("log_templates needs a 'message' column in the logs frame")
     miner = TemplateMiner(similarity=similarity)
-    ids = miner.fit(_message_text(logs))
+    ids = miner.fit(message_text(logs))
     table = miner.templates()["template"].to_numpy(dtype=object)
     return pd.DataFrame(
         {"template_id": ids, "template": table[ids.to_numpy()] if len(ids) else []},
