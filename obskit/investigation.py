@@ -431,6 +431,8 @@ class Investigation:
         end: TimeLike = None,
         min_severity: str | None = None,
         limit: int | None = 500,
+        sources: list[str] | None = None,
+        reasons: list[str] | None = None,
     ) -> pd.DataFrame:
         """Events of a focused entity and window, most severe and newest first.
 
@@ -443,7 +445,16 @@ class Investigation:
         """
         from obskit.views import events_table
 
-        return events_table(self, focus, start, end, min_severity=min_severity, limit=limit)
+        return events_table(
+            self,
+            focus,
+            start,
+            end,
+            min_severity=min_severity,
+            limit=limit,
+            sources=sources,
+            reasons=reasons,
+        )
 
     def logs_table(
         self,

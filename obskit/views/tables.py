@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,8 @@ def events_table(
     end: object = None,
     min_severity: str | None = None,
     limit: int | None = 500,
+    sources: Sequence[str] | None = None,
+    reasons: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Events of a focused entity and window, most severe first, then newest first.
 
@@ -129,6 +132,10 @@ def events_table(
         Keep events at or above this severity (one of ``obskit.SEVERITIES``).
     limit : int or None
         At most this many rows (default 500); ``None`` for all.
+    sources : sequence of str, optional
+        Only events of these sources (``kubernetes``, ``audit``, ``falco``, ``detection``).
+    reasons : sequence of str, optional
+        Only events with one of these reasons (``FailedScheduling``, ``Evicted``, …).
 
     Returns
     -------
@@ -152,6 +159,10 @@ def events_table(
     events = select(inv, focus, start, end).events
     if minimum is not None:
         events = events.loc[(events["severity"] >= minimum).fillna(False)]
+    if sources is not None:
+        events = events.loc[events["source"].isin(list(sources))]
+    if reasons is not None:
+        events = events.loc[events["reason"].isin(list(reasons))]
     events = _most_severe_first(events, "severity", limit)
     reason = events["reason"].astype("object")
     if "rule" in events.columns:
