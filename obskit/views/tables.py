@@ -463,8 +463,11 @@ def _shown_cell(value: object) -> str:
         return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
     if isinstance(value, pd.Timestamp):
         return f"{value.tz_convert('UTC') if value.tzinfo else value:%Y-%m-%d %H:%M:%S}"
-    if isinstance(value, pd.Timedelta):
-        return str(value.floor("s"))
+    if isinstance(value, pd.Timedelta):  # to the second: 00:04:10, or 2d 03:00:00
+        seconds = int(value.total_seconds())
+        days, seconds = divmod(seconds, 86400)
+        clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+        return f"{days}d {clock}" if days else clock
     return str(value)
 
 
