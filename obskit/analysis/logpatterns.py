@@ -162,8 +162,8 @@ class TemplateMiner:
 
 
 def message_text(logs: pd.DataFrame) -> pd.Series:
-    """The message of each line: the ``msg``/``message`` field of a JSON or logfmt line, else
-    the whole line (what a template is mined from, and what a table shows).
+    """The message of each line: the ``msg``/``message`` field of a JSON or logfmt line (or
+    fragment), else the whole line: what a template is mined from.
 
     Examples
     --------

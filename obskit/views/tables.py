@@ -237,7 +237,7 @@ def logs_table(
         logs = logs.loc[(logs["level"] >= minimum).fillna(False)]
     logs = _most_severe_first(logs, "level", limit)
     table = logs.rename(columns={"timestamp": "time"})
-    table["message"] = message_text(logs).where(logs["message"].notna(), None)
+    table["message"] = _message_field(logs)
     table["origin"] = table["origin"].astype("object").map(_short_origin, na_action="ignore")
     for name in ("namespace", "pod", "container", "node"):
         table[name] = _shown_names(table[name])
@@ -299,6 +299,19 @@ def _short_origin(origin: str) -> str:
     if at >= 0:
         return text[at:]
     return "/".join(text.split("/")[-3:])
+
+
+#: A line that is a JSON object or logfmt pairs from its start (``{"msg": …``, ``level=…``).
+_STRUCTURED = r"\s*(?:\{|[A-Za-z_][\w.-]*=)"
+
+
+def _message_field(logs: pd.DataFrame) -> pd.Series:
+    """The message field of JSON and logfmt lines; any other line whole (a plain line that
+    quotes a JSON fragment keeps all of its text)."""
+    raw = logs["message"].astype("object")
+    structured = raw.str.match(_STRUCTURED, na=False).to_numpy(dtype=bool)
+    field = message_text(logs).where(structured, raw)
+    return field.where(raw.notna(), None)
 
 
 _PATTERN_COLUMNS = ["count", "level", "pattern", "pods", "first", "last", "example"]

@@ -169,3 +169,23 @@ def test_readable_shows_utc_seconds_and_no_missing_markers(miner):
     assert not shown["count"].str.endswith(".0").any()
     local = pd.DataFrame({"t": pd.to_datetime(["2024-01-01T10:00:00.9+02:00"])})
     assert readable(local)["t (UTC)"].tolist() == ["2024-01-01 08:00:00"]
+
+
+def test_a_plain_line_quoting_json_keeps_all_its_text():
+    lines = [
+        '{"level":"error","msg":"db down"}',
+        'level=error msg="pool full" path=/a',
+        'ERROR token=abc | {"msg":"only a fragment"}',
+    ]
+    inv = obskit.Investigation(
+        logs=pd.DataFrame(
+            {
+                "timestamp": ["2024-01-01T00:00:00Z"] * 3,
+                "namespace": ["shop"] * 3,
+                "pod": ["web-1"] * 3,
+                "message": lines,
+            }
+        )
+    )
+    shown = set(logs_table(inv)["message"])
+    assert shown == {"db down", "pool full", lines[2]}
