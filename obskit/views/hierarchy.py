@@ -184,8 +184,9 @@ def hierarchy_frame(
         _measure(frame, alerts.loc[alerts["severity"] == severity], column, "sum")
     frame["alerts"] = frame[list(_ALERT_COLUMNS)].sum(axis=1)
     _measure(frame, _score_rows(scores, inv), "anomaly_score", "max")
-    _measure(frame, _coverage_rows(inv, window), "coverage_gaps", "sum")
-    _measure(frame, _coverage_rows(inv, window, security_only=False), "collector_gaps", "sum")
+    gaps = _coverage_rows(inv, window)
+    _measure(frame, gaps.loc[gaps["security"]], "coverage_gaps", "sum")
+    _measure(frame, gaps, "collector_gaps", "sum")
     findings = _finding_rows(posture)
     _measure(frame, findings.assign(w=1.0), "findings", "sum")
     _measure(frame, findings, "worst_finding", "max")
@@ -725,19 +726,19 @@ def _restart_rows(inv: Investigation, pods: pd.DataFrame) -> tuple[pd.DataFrame,
     return pd.DataFrame(rows, columns=[*schema.KEY, "w"]), "pod status restartCount (lifetime)"
 
 
-def _coverage_rows(inv: Investigation, window, security_only: bool = True) -> pd.DataFrame:
-    """One row per (security) collector gap, on its node's key (``w`` = 1)."""
+def _coverage_rows(inv: Investigation, window) -> pd.DataFrame:
+    """One row per collector gap, on its node's key (``w`` = 1), and whether the collector is a
+    security one (``security``); found once for both measures."""
     from obskit.analysis.coverage import coverage_gaps
 
     if window is None:
-        return pd.DataFrame(columns=[*schema.KEY, "w"])
-    gaps = coverage_gaps(
-        inv.inventory, window=window, security_only=security_only, changes=inv.changes
-    )
+        return pd.DataFrame(columns=[*schema.KEY, "w", "security"]).astype({"security": bool})
+    gaps = coverage_gaps(inv.inventory, window=window, changes=inv.changes)
     rows = pd.DataFrame({c: None for c in schema.KEY}, index=gaps.index)
     rows["cluster"] = inv.cluster
     rows["node"] = gaps["node"]
     rows["w"] = 1.0
+    rows["security"] = gaps["security"].fillna(False).astype(bool)
     return rows
 
 

@@ -300,6 +300,9 @@ def test_the_node_view_counts_security_collector_gaps(falco_stopped):
     fig = hierarchy(inv, "node", color_by="coverage_gaps")
     hover = dict(zip(fig.data[0].labels, fig.data[0].hovertext, strict=True))
     assert "security collector gaps: 1" in hover[node]
+    # every collector's gaps hold the security ones (and here, Falco's is the only one)
+    assert (frame["collector_gaps"] >= frame["coverage_gaps"]).all()
+    assert frame.loc[node, "collector_gaps"] == 1
     # the same incident as recorded has none
     recorded = hierarchy_frame(obskit.datasets.load("cryptominer"), "node")
     assert recorded["coverage_gaps"].eq(0).all()
