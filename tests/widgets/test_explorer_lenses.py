@@ -105,3 +105,15 @@ def test_wrong_lens_or_colour_says_what_to_do(miner):
         Explorer(miner, lens="finance")
     with pytest.raises(obskit.InvestigationError, match="color_by must be one of 'health'"):
         Explorer(ExplorerModel(miner), color_by="loudness")
+
+
+def test_a_live_lens_keeps_its_analysis_for_a_minute_like_the_suspects():
+    from tests.widgets.synthetic_live import SyntheticWatch
+
+    w = SyntheticWatch(60)
+    first = ExplorerModel.from_watch(w, lens="security")
+    findings = first.posture()
+    assert first.tree("workload").attrs["posture"]  # the map counts the findings
+    w.tick(added=1, deleted=1)
+    second = ExplorerModel.from_watch(w, previous=first, lens="security")
+    assert second.posture() is findings and second.lens.name == "security"
