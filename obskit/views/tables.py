@@ -346,9 +346,9 @@ def log_patterns_table(
     Returns
     -------
     DataFrame
-        ``count, level, pattern, pods, first, last, example``: one row per pattern, the most
-        severe level first, then the most frequent; ``level`` is the worst level of its lines,
-        ``pods`` how many pods logged it, ``example`` its newest line's message.
+        ``count, level, pattern, pods, first, last, example``: one row per pattern and level,
+        the most severe level first, then the most frequent; ``pods`` is how many pods logged
+        it, ``example`` its newest line's message.
 
     Examples
     --------
@@ -379,11 +379,12 @@ def log_patterns_table(
             "example": message_text(logs).to_numpy(),
         }
     )
-    grouped = lines.groupby("template_id", sort=False)
+    # a pattern per level: a template that INFO and WARN lines share (its level token
+    # masked) shows as two rows, each counted apart, each with an example of its own level
+    grouped = lines.groupby(["template_id", "rank"], sort=False)
     table = pd.DataFrame(
         {
             "count": grouped.size(),
-            "rank": grouped["rank"].max(),
             "pattern": grouped["pattern"].first(),
             "pods": grouped["pod"].nunique(),
             "first": grouped["time"].min(),
@@ -391,6 +392,7 @@ def log_patterns_table(
             "example": grouped["example"].last(),
         }
     )
+    table = table.reset_index()
     table = table.sort_values(["rank", "count"], ascending=[False, False], kind="stable")
     levels = logs["level"].cat.categories
     table["level"] = pd.Categorical.from_codes(
