@@ -1549,9 +1549,17 @@ class Explorer(widgets.VBox):
             return html_table(table, note=note, empty="no suspect involves it")
         if name in _ANALYSIS_NOTES:
             columns = [c for c in _ANALYSIS_COLUMNS.get(name, frame.columns) if c in frame]
-            note = f"{len(frame)} {_TITLES[name]}: {_ANALYSIS_NOTES[name]}."
+            note = f"{len(frame)} {_TITLES[name]}: {_ANALYSIS_NOTES[name]}"
+            shown = frame
+            if name == "posture":  # the most severe first
+                shown = frame.sort_values("severity", ascending=False, kind="stable")
+            if len(frame) > limit:  # a bounded page; out.<name> holds every row
+                shown = shown.head(limit)
+                note += f" (the first {limit}; the Explorer's outputs hold them all)"
             return html_table(
-                redact_for_sharing(frame[columns]), note=note, empty=f"no {_TITLES[name]} here"
+                redact_for_sharing(shown[columns]),
+                note=note + ".",
+                empty=f"no {_TITLES[name]} here",
             )
         what = "events" if name == "events" else "log lines"
         note = f"{len(frame)} {what}, most severe first, then newest"

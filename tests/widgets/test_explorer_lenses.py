@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import obskit
@@ -117,3 +119,12 @@ def test_a_live_lens_keeps_its_analysis_for_a_minute_like_the_suspects():
     w.tick(added=1, deleted=1)
     second = ExplorerModel.from_watch(w, previous=first, lens="security")
     assert second.posture() is findings and second.lens.name == "security"
+
+
+def test_a_long_analysis_table_shows_a_bounded_page_and_keeps_every_row(miner):
+    explorer = Explorer(ExplorerModel(miner, limit=20), lens="security")
+    assert len(explorer.outputs.posture) == len(miner.posture()) > 20
+    page = explorer._tables["posture"].value
+    assert page.count("<tr>") == 21  # the header and the first 20
+    assert "(the first 20; the Explorer" in page
+    assert re.findall(r"<td[^>]*>(critical|high|medium|low)</td>", page)[0] == "critical"
