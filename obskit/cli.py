@@ -203,6 +203,7 @@ def _report(args: argparse.Namespace) -> int:
         bundle_dir=args.bundle,
         show_code=args.show_code,
         progress=not args.quiet,
+        lens=args.lens,
     )
     _print_report(result)
     return 0
@@ -255,6 +256,12 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--bundle", metavar="DIR", help="also keep the evidence bundle the review rests on here"
+    )
+    p.add_argument(
+        "--lens",
+        choices=["security", "dev", "ops"],
+        help="one team's view of the same data: its sections first, the map coloured by what "
+        "it looks at, its headline (every section stays in the report)",
     )
     p.add_argument("--show-code", action="store_true", help="keep the code cells in the report")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -357,7 +357,11 @@ class Investigation:
     # --- views ---
 
     def hierarchy_frame(
-        self, view: str = "workload", at: TimeLike = None, scores: pd.DataFrame | None = None
+        self,
+        view: str = "workload",
+        at: TimeLike = None,
+        scores: pd.DataFrame | None = None,
+        posture: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """One row per node of the cluster tree with triage counts for its subtree.
 
@@ -372,7 +376,7 @@ class Investigation:
         """
         from obskit.views import hierarchy_frame
 
-        return hierarchy_frame(self, view, at=at, scores=scores)
+        return hierarchy_frame(self, view, at=at, scores=scores, posture=posture)
 
     def hierarchy(
         self,
@@ -381,6 +385,7 @@ class Investigation:
         color_by: str = "health",
         at: TimeLike = None,
         scores: pd.DataFrame | None = None,
+        posture: pd.DataFrame | None = None,
     ):
         """The cluster tree as a plotly treemap, sunburst or icicle, coloured by a measure.
 
@@ -393,7 +398,9 @@ class Investigation:
         """
         from obskit.views import hierarchy
 
-        return hierarchy(self, view, style=style, color_by=color_by, at=at, scores=scores)
+        return hierarchy(
+            self, view, style=style, color_by=color_by, at=at, scores=scores, posture=posture
+        )
 
     def timeline(
         self,
@@ -424,6 +431,8 @@ class Investigation:
         end: TimeLike = None,
         min_severity: str | None = None,
         limit: int | None = 500,
+        sources: list[str] | None = None,
+        reasons: list[str] | None = None,
     ) -> pd.DataFrame:
         """Events of a focused entity and window, most severe and newest first.
 
@@ -436,7 +445,16 @@ class Investigation:
         """
         from obskit.views import events_table
 
-        return events_table(self, focus, start, end, min_severity=min_severity, limit=limit)
+        return events_table(
+            self,
+            focus,
+            start,
+            end,
+            min_severity=min_severity,
+            limit=limit,
+            sources=sources,
+            reasons=reasons,
+        )
 
     def logs_table(
         self,

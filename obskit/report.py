@@ -37,10 +37,17 @@ What the HTML is
   With plotly.js (about 4.8 MB) and the page's stylesheet, a report is at most
   :data:`MAX_REPORT_BYTES` (12 MB); the bundled incidents give 5.2-5.4 MB.
 
+**A lens** (``lens="security"``, ``"dev"`` or ``"ops"``; ``obskit report --lens``) is injected
+as the notebook's ``lens`` parameter (the map's view and colour, a headline), and puts the lens's
+sections first: :func:`order_sections` moves the cells of each section (from its heading cell
+tagged ``section:<name>`` to the next section or untagged heading) into the lens's order; the
+sections before and after (the summary; what was looked at, the manifest) stay where they are.
+Every section is in every lens.
+
 The notebooks call a few helpers of this module too: :func:`live_sources` turns the ``live``
 parameter into source objects for :func:`obskit.collect`, :func:`suspect_focus` turns a suspect
-into a focus, and :func:`review_summary` writes the one-paragraph summary that ``obskit demo``
-prints.
+into a focus, :func:`table` shows a table as an analyst reads it (or says it is empty), and
+:func:`review_summary` writes the one-paragraph summary that ``obskit demo`` prints.
 """
 
 from __future__ import annotations
@@ -82,15 +89,20 @@ __all__ = [
     "live_sources",
     "notebook_path",
     "notebooks",
+    "order_sections",
     "review_summary",
     "run",
     "suspect_focus",
+    "table",
 ]
 
 #: The notebook ``obskit report`` runs unless told otherwise.
 DEFAULT_NOTEBOOK = "04-post-incident-review"
 #: The names a curated notebook's ``parameters`` cell defines, which :func:`run` can set.
-PARAMETERS = ("source", "live", "start", "end", "focus", "cluster", "baseline", "bundle_dir")
+PARAMETERS = (
+    *("source", "live", "start", "end", "focus", "cluster", "baseline", "bundle_dir"),
+    "lens",
+)
 #: At most this many bytes of one output reach the HTML (a larger one is replaced by a note).
 OUTPUT_BYTES = 1_000_000
 #: At most this many bytes of all outputs together reach the HTML.
@@ -257,6 +269,73 @@ def inject_parameters(nb: nbformat.NotebookNode, **values: object) -> nbformat.N
     return out
 
 
+def _section(cell: nbformat.NotebookNode) -> str | None:
+    """The section a heading cell opens (its ``section:<name>`` tag), if any."""
+    for tag in cell.metadata.get("tags", []):
+        if tag.startswith("section:"):
+            return tag.split(":", 1)[1]
+    return None
+
+
+def order_sections(nb: nbformat.NotebookNode, lens: object) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with its tagged sections in the order of ``lens``, which also names its
+    first heading (``# Post-incident review: security lens``).
+
+    A section is its heading cell tagged ``section:<name>`` and the cells after it, up to the
+    next such cell or the next untagged heading. Sections the lens does not name keep their
+    order after those it names; cells outside sections stay where they are. ``None`` or
+    ``"all"`` leaves the notebook as it is.
+
+    Raises
+    ------
+    ReportError
+        For a lens that is not one (the error lists them).
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[
+    ...     nbformat.v4.new_markdown_cell("# Review"),
+    ...     nbformat.v4.new_markdown_cell("## Map", metadata={"tags": ["section:map"]}),
+    ...     nbformat.v4.new_markdown_cell("## Nodes", metadata={"tags": ["section:nodes"]}),
+    ...     nbformat.v4.new_markdown_cell("## Open questions")])
+    >>> [c.source for c in order_sections(nb, "ops").cells]
+    ['# Review: ops lens', '## Nodes', '## Map', '## Open questions']
+    """
+    from obskit.errors import InvestigationError
+    from obskit.views.lenses import lens as lens_named
+
+    try:
+        chosen = lens_named(lens)  # type: ignore[arg-type]
+    except InvestigationError as exc:
+        raise ReportError(str(exc)) from None
+    out = copy.deepcopy(nb)
+    if chosen.name == "all":
+        return out
+    head: list = []
+    sections: dict[str, list] = {}
+    tail: list = []
+    current: list | None = None
+    for cell in out.cells:
+        name = _section(cell)
+        if name is not None:
+            current = sections.setdefault(name, [])
+        elif _heading(cell) is not None and current is not None:
+            current = tail
+        (head if current is None else current).append(cell)
+    if not sections:  # a notebook without sections: nothing to order, nothing to name
+        return copy.deepcopy(nb)
+    first = [n for n in chosen.sections if n in sections]
+    rest = [n for n in sections if n not in first]
+    out.cells = head + [c for n in (*first, *rest) for c in sections[n]] + tail
+    for cell in out.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            title, _, body = cell.source.partition("\n")
+            cell.source = f"{title}: {chosen.name} lens" + (f"\n{body}" if body else "")
+            break
+    return out
+
+
 # --- helpers the notebooks call ---------------------------------------------------------------
 
 
@@ -413,6 +492,21 @@ class ReviewSummary:
 
     def _repr_html_(self) -> str:
         return f'<p class="obskit-summary">{html.escape(self.text)}</p>'
+
+
+def table(frame: pd.DataFrame, empty: str = "Nothing here.") -> pd.DataFrame | ReviewSummary:
+    """A table as a report shows it (:func:`obskit.views.readable`: times to the second in UTC,
+    no ``NaN``), or the sentence ``empty`` when it has no rows (not a bare header).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table(pd.DataFrame({"node": []}), empty="No collector gaps.")
+    No collector gaps.
+    """
+    from obskit.views import readable
+
+    return readable(frame) if len(frame) else ReviewSummary(empty)
 
 
 def _when(value: object) -> str:
@@ -946,6 +1040,7 @@ def run(
     show_code: bool = False,
     progress: bool = True,
     timeout: int = 600,
+    lens: str | None = None,
 ) -> Report:
     """Execute a curated notebook with parameters and write it as a self-contained HTML report.
 
@@ -980,6 +1075,9 @@ def run(
         Show a progress bar on stderr while the notebook runs.
     timeout : int
         Seconds one cell may take.
+    lens : {"security", "dev", "ops"}, optional
+        The team's lens: its sections first (:func:`order_sections`), and the notebook's
+        ``lens`` parameter set (the map's view and colour, the headline). Every section stays.
 
     Returns
     -------
@@ -1039,11 +1137,12 @@ def run(
         ("focus", focus),
         ("cluster", cluster),
         ("baseline", baseline),
+        ("lens", lens),
     ):
         if value is not None:
             values[name] = value
     path = notebook_path(notebook)
-    nb = nbformat.read(path, as_version=4)
+    nb = order_sections(nbformat.read(path, as_version=4), lens)
     target = _writable(out)
     with tempfile.TemporaryDirectory(prefix="obskit-report-") as workdir:
         # the review's evidence bundle goes where asked, else into this run's scratch folder

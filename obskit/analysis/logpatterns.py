@@ -48,6 +48,7 @@ __all__ = [
     "error_origins",
     "log_templates",
     "mask",
+    "message_text",
     "new_exceptions",
     "new_templates",
     "template_surges",
@@ -198,8 +199,16 @@ class TemplateMiner:
         )
 
 
-def _message_text(logs: pd.DataFrame) -> pd.Series:
-    """The text a template is mined from: the ``msg``/``message`` of a JSON or logfmt line."""
+def message_text(logs: pd.DataFrame) -> pd.Series:
+    """The message of each line: the ``msg``/``message`` field of a JSON or logfmt line (or
+    fragment), else the whole line: what a template is mined from.
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"message": ['{"level":"error","msg":"db down"}', "plain"]})
+    >>> message_text(lines).tolist()
+    ['db down', 'plain']
+    """
     message = logs["message"].astype("object").where(logs["message"].notna(), "")
     arr = pa.array(message, type=pa.large_string())
     inner = pc.struct_field(
@@ -236,7 +245,7 @@ def log_templates(logs: pd.DataFrame, similarity: float = 0.5) -> pd.DataFrame:
     if "message" not in logs.columns:
         raise InvestigationError("log_templates needs a 'message' column in the logs frame")
     miner = TemplateMiner(similarity=similarity)
-    ids = miner.fit(_message_text(logs))
+    ids = miner.fit(message_text(logs))
     table = miner.templates()["template"].to_numpy(dtype=object)
     return pd.DataFrame(
         {"template_id": ids, "template": table[ids.to_numpy()] if len(ids) else []},
@@ -489,7 +498,7 @@ def new_exceptions(logs: pd.DataFrame, at: object) -> pd.DataFrame:
     if not named.any():
         return pd.DataFrame(columns=columns)
     subset = logs[named]
-    arr = pa.array(_message_text(subset), type=pa.large_string())
+    arr = pa.array(message_text(subset), type=pa.large_string())
     found = pc.extract_regex(arr, _EXCEPTION_RE)
     cls = pc.struct_field(found, [0]).to_numpy(zero_copy_only=False)
     msg = pc.struct_field(found, [1]).to_numpy(zero_copy_only=False)

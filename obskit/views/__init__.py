@@ -9,20 +9,35 @@ it reaches a figure (:mod:`obskit.views._safe`).
 from __future__ import annotations
 
 from obskit.views.hierarchy import COLOR_BY, MEASURES, STYLES, VIEWS, hierarchy, hierarchy_frame
-from obskit.views.tables import events_table, logs_table, rejects_table
+from obskit.views.lenses import LENSES, Lens, headline, lens
+from obskit.views.tables import (
+    events_table,
+    log_patterns_table,
+    logs_table,
+    readable,
+    rejects_table,
+    rollouts_table,
+)
 from obskit.views.timeline import DISPLAY_POINTS, MAX_LINES, timeline
 
 __all__ = [
     "COLOR_BY",
     "DISPLAY_POINTS",
+    "LENSES",
     "MAX_LINES",
     "MEASURES",
     "STYLES",
     "VIEWS",
+    "Lens",
     "events_table",
+    "headline",
     "hierarchy",
     "hierarchy_frame",
+    "lens",
+    "log_patterns_table",
     "logs_table",
+    "readable",
     "rejects_table",
+    "rollouts_table",
     "timeline",
 ]

@@ -17,7 +17,10 @@ same rows that ``inv.focus(**row.focus)`` keeps): Warning events, error log line
 security alerts by severity and an anomaly score. A node of the cluster (and the cluster) also
 counts its ``coverage_gaps``: the times a security collector (Falco, a log shipper) had no pod
 running on it while its other pods ran (:func:`obskit.analysis.coverage.coverage_gaps`), so a
-quiet node that nobody watched does not read as a safe one.
+quiet node that nobody watched does not read as a safe one, and its ``collector_gaps``: the same
+for every monitoring DaemonSet (node-exporter, kube-proxy, the CNI agent too). Given the posture
+findings (``inv.posture()``), every node also counts its ``findings`` and its
+``worst_finding`` (the most severe: 1 low, 2 medium, 3 high, 4 critical).
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLOR_BY",
+    "FINDING_SEVERITIES",
     "MEASURES",
+    "POSTURE_MEASURES",
     "SECURITY_SOURCES",
     "STYLES",
     "VIEWS",
@@ -72,7 +77,14 @@ MEASURES: tuple[str, ...] = (
     *_ALERT_COLUMNS,
     "anomaly_score",
     "coverage_gaps",
+    "collector_gaps",
+    "findings",
+    "worst_finding",
 )
+#: The measures that come from the posture findings (``inv.posture()``).
+POSTURE_MEASURES: tuple[str, ...] = ("findings", "worst_finding")
+#: ``worst_finding``'s values: the posture severities, 1 (low) to 4 (critical).
+FINDING_SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 
 #: What :func:`hierarchy` can colour by: ``health`` or any measure.
 COLOR_BY: tuple[str, ...] = ("health", *MEASURES)
@@ -90,6 +102,7 @@ def hierarchy_frame(
     view: str = "workload",
     at: object = None,
     scores: pd.DataFrame | None = None,
+    posture: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per node of the cluster tree, with triage counts for the node's subtree.
 
@@ -110,6 +123,11 @@ def hierarchy_frame(
         Per-entity anomaly scores from the analysis: key columns (any subset of
         ``obskit.KEY``) and ``score``. A node's ``anomaly_score`` is the highest score of a
         row on its key; ``NaN`` when no score applies.
+    posture : DataFrame, optional
+        Posture findings (``inv.posture()``: key columns and ``severity``). A node's
+        ``findings`` counts the findings on its key, ``worst_finding`` is the most severe
+        (1 low … 4 critical; ``NaN`` when none). Without them both are ``0``/``NaN`` and
+        ``frame.attrs["posture"]`` is False.
 
     Returns
     -------
@@ -166,12 +184,18 @@ def hierarchy_frame(
         _measure(frame, alerts.loc[alerts["severity"] == severity], column, "sum")
     frame["alerts"] = frame[list(_ALERT_COLUMNS)].sum(axis=1)
     _measure(frame, _score_rows(scores, inv), "anomaly_score", "max")
-    _measure(frame, _coverage_rows(inv, window), "coverage_gaps", "sum")
+    gaps = _coverage_rows(inv, window)
+    _measure(frame, gaps.loc[gaps["security"]], "coverage_gaps", "sum")
+    _measure(frame, gaps, "collector_gaps", "sum")
+    findings = _finding_rows(posture)
+    _measure(frame, findings.assign(w=1.0), "findings", "sum")
+    _measure(frame, findings, "worst_finding", "max")
     frame["health"] = _health(frame)
     frame = frame.drop(columns=["_pods"])
     frame.attrs["view"] = view
     frame.attrs["restarts_source"] = restarts_source
     frame.attrs["window"] = window
+    frame.attrs["posture"] = posture is not None
     return frame
 
 
@@ -703,17 +727,37 @@ def _restart_rows(inv: Investigation, pods: pd.DataFrame) -> tuple[pd.DataFrame,
 
 
 def _coverage_rows(inv: Investigation, window) -> pd.DataFrame:
-    """One row per security collector gap, on its node's key (``w`` = 1)."""
+    """One row per collector gap, on its node's key (``w`` = 1), and whether the collector is a
+    security one (``security``); found once for both measures."""
     from obskit.analysis.coverage import coverage_gaps
 
     if window is None:
-        return pd.DataFrame(columns=[*schema.KEY, "w"])
-    gaps = coverage_gaps(inv.inventory, window=window, security_only=True, changes=inv.changes)
+        return pd.DataFrame(columns=[*schema.KEY, "w", "security"]).astype({"security": bool})
+    gaps = coverage_gaps(inv.inventory, window=window, changes=inv.changes)
     rows = pd.DataFrame({c: None for c in schema.KEY}, index=gaps.index)
     rows["cluster"] = inv.cluster
     rows["node"] = gaps["node"]
     rows["w"] = 1.0
+    rows["security"] = gaps["security"].fillna(False).astype(bool)
     return rows
+
+
+def _finding_rows(posture: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per posture finding on its key, ``w`` its severity (1 low … 4 critical)."""
+    if posture is None:
+        return pd.DataFrame(columns=[*schema.KEY, "w"])
+    if not isinstance(posture, pd.DataFrame) or "severity" not in posture.columns:
+        raise InvestigationError(
+            "posture must be the findings of inv.posture() (key columns and 'severity'), got "
+            f"{type(posture).__name__} with columns {list(getattr(posture, 'columns', []))!r}"
+        )
+    rows = pd.DataFrame(
+        {c: posture[c] if c in posture.columns else None for c in schema.KEY},
+        index=posture.index,
+    )
+    rank = {name: i + 1.0 for i, name in enumerate(FINDING_SEVERITIES)}
+    rows["w"] = posture["severity"].astype("object").map(rank).to_numpy(dtype=float)
+    return rows.reset_index(drop=True)
 
 
 def _score_rows(scores: pd.DataFrame | None, inv: Investigation) -> pd.DataFrame:
@@ -813,6 +857,9 @@ _MEASURE_TEXT = {
     "alerts": "security alerts",
     "anomaly_score": "anomaly score",
     "coverage_gaps": "security collector gaps",
+    "collector_gaps": "monitoring collector gaps",
+    "findings": "posture findings",
+    "worst_finding": "worst posture finding",
     "health": "health (higher is worse)",
 }
 _CREATED_LINE = "#1d4ed8"
@@ -826,6 +873,7 @@ def hierarchy(
     color_by: str = "health",
     at: object = None,
     scores: pd.DataFrame | None = None,
+    posture: pd.DataFrame | None = None,
 ) -> go.Figure:
     """The cluster tree as a treemap, sunburst or icicle, coloured by a triage measure.
 
@@ -845,6 +893,9 @@ def hierarchy(
         Draw the tree as of this moment (see :func:`hierarchy_frame`).
     scores : DataFrame, optional
         Per-entity anomaly scores (key columns + ``score``) from the analysis.
+    posture : DataFrame, optional
+        Posture findings (``inv.posture()``); computed here when ``color_by`` is ``findings``
+        or ``worst_finding`` and none are given.
 
     Returns
     -------
@@ -874,7 +925,9 @@ def hierarchy(
         raise InvestigationError(
             f"color_by must be one of {', '.join(map(repr, COLOR_BY))}, got {color_by!r}"
         )
-    frame = hierarchy_frame(inv, view, at=at, scores=scores)
+    if posture is None and color_by in POSTURE_MEASURES:
+        posture = inv.posture()
+    frame = hierarchy_frame(inv, view, at=at, scores=scores, posture=posture)
     return figure(frame, style=style, color_by=color_by, title=_title(inv, view, at))
 
 
@@ -929,12 +982,18 @@ def figure(
     if entry is not None and entry not in set(frame["id"]):
         raise InvestigationError(f"no node {entry!r} in the hierarchy to zoom to")
     values = frame[color_by].astype(float)
-    is_count = color_by not in ("health", "anomaly_score")
+    is_count = color_by not in ("health", "anomaly_score", "worst_finding")
     color = np.log1p(values.fillna(0.0)) if is_count else values.fillna(0.0)
     below_root = color[frame["depth"] > 0] if (frame["depth"] > 0).any() else color
     top = float(below_root.max()) if len(below_root) else 0.0
     top = top if top > 0 else 1.0
     colorbar = {"title": {"text": _MEASURE_TEXT.get(color_by, color_by.replace("_", " "))}}
+    if color_by == "worst_finding":  # a scale of four named severities, whatever is found
+        top = float(len(FINDING_SEVERITIES))
+        colorbar.update(
+            tickvals=[float(i) for i in range(len(FINDING_SEVERITIES) + 1)],
+            ticktext=["none", *FINDING_SEVERITIES],
+        )
     if is_count:
         ticks = [
             v
@@ -1119,6 +1178,14 @@ def _hover(frame: pd.DataFrame) -> list[str]:
         score = row["anomaly_score"]
         lines.append(f"anomaly score: {score:.2f}" if pd.notna(score) else "anomaly score: n/a")
         lines.append(f"health: {row['health']:.2f} (higher is worse)")
+        if frame.attrs.get("posture"):
+            worst = row["worst_finding"]
+            lines.append(
+                f"posture findings: {row['findings']}"
+                + (f" (worst: {FINDING_SEVERITIES[int(worst) - 1]})" if pd.notna(worst) else "")
+            )
+        if row["collector_gaps"] > row["coverage_gaps"]:
+            lines.append(f"monitoring collector gaps: {row['collector_gaps']}")
         if row["coverage_gaps"]:
             lines.append(
                 f"<b>security collector gaps: {row['coverage_gaps']}</b> (Falco or the log "

@@ -1,5 +1,6 @@
 """Tables of a focused entity and window: events and log lines, most severe and newest first;
-and the records that could not be read.
+log lines summarised by pattern; the rollouts of the workloads; the records that could not be
+read; and :func:`readable`, which turns any of them into what an analyst reads in a report.
 
 The tables are plain DataFrames with readable columns; their text stays as it was recorded (a
 table is data). pandas escapes it when it renders HTML (``DataFrame.to_html`` and the notebook
@@ -7,25 +8,39 @@ display), so markup in a log line shows as text; a ``Styler`` must be given ``es
 Names (object, place, user, namespace, pod, container, node) show the characters that disguise
 them (a right-to-left override, a zero-width space, a control) as escapes (``\\u202e``): a
 name that reads ``deployment-controller`` and is not, must not pass for it.
+
+A log line's ``message`` is its message field (``msg``/``message`` of a JSON or logfmt line,
+:func:`obskit.analysis.logpatterns.message_text`); ``inv.logs`` keeps the whole line.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from obskit import schema
 from obskit._chars import reveal
+from obskit.analysis.logpatterns import log_templates, message_text
 from obskit.errors import InvestigationError
 from obskit.views._select import Focus, select
 
 if TYPE_CHECKING:
     from obskit.investigation import Investigation
 
-__all__ = ["events_table", "logs_table", "rejects_table"]
+__all__ = [
+    "events_table",
+    "log_patterns_table",
+    "logs_table",
+    "readable",
+    "rejects_table",
+    "rollouts_table",
+]
 
 _EVENT_COLUMNS = [
     "time",
@@ -100,6 +115,8 @@ def events_table(
     end: object = None,
     min_severity: str | None = None,
     limit: int | None = 500,
+    sources: Sequence[str] | None = None,
+    reasons: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Events of a focused entity and window, most severe first, then newest first.
 
@@ -115,6 +132,10 @@ def events_table(
         Keep events at or above this severity (one of ``obskit.SEVERITIES``).
     limit : int or None
         At most this many rows (default 500); ``None`` for all.
+    sources : sequence of str, optional
+        Only events of these sources (``kubernetes``, ``audit``, ``falco``, ``detection``).
+    reasons : sequence of str, optional
+        Only events with one of these reasons (``FailedScheduling``, ``Evicted``, …).
 
     Returns
     -------
@@ -138,6 +159,10 @@ def events_table(
     events = select(inv, focus, start, end).events
     if minimum is not None:
         events = events.loc[(events["severity"] >= minimum).fillna(False)]
+    if sources is not None:
+        events = events.loc[events["source"].isin(list(sources))]
+    if reasons is not None:
+        events = events.loc[events["reason"].isin(list(reasons))]
     events = _most_severe_first(events, "severity", limit)
     reason = events["reason"].astype("object")
     if "rule" in events.columns:
@@ -189,7 +214,8 @@ def logs_table(
     Returns
     -------
     DataFrame
-        ``time, level, namespace, pod, container, node, message, origin, line`` (``origin``
+        ``time, level, namespace, pod, container, node, message, origin, line`` (``message``
+        is the message field of a JSON or logfmt line, else the line; ``origin``
         and ``line`` say where the line was read, for evidence; ``origin`` is shortened to the
         kubelet path or the file and its two parent folders, so a shared report does not show
         the analyst's own folders — ``inv.logs`` keeps the full path).
@@ -211,6 +237,7 @@ def logs_table(
         logs = logs.loc[(logs["level"] >= minimum).fillna(False)]
     logs = _most_severe_first(logs, "level", limit)
     table = logs.rename(columns={"timestamp": "time"})
+    table["message"] = _message_field(logs)
     table["origin"] = table["origin"].astype("object").map(_short_origin, na_action="ignore")
     for name in ("namespace", "pod", "container", "node"):
         table[name] = _shown_names(table[name])
@@ -272,3 +299,217 @@ def _short_origin(origin: str) -> str:
     if at >= 0:
         return text[at:]
     return "/".join(text.split("/")[-3:])
+
+
+#: A line that is a JSON object or logfmt pairs from its start (``{"msg": …``, ``level=…``).
+_STRUCTURED = r"\s*(?:\{|[A-Za-z_][\w.-]*=)"
+
+
+def _message_field(logs: pd.DataFrame) -> pd.Series:
+    """The message field of JSON and logfmt lines; any other line whole (a plain line that
+    quotes a JSON fragment keeps all of its text)."""
+    raw = logs["message"].astype("object")
+    structured = raw.str.match(_STRUCTURED, na=False).to_numpy(dtype=bool)
+    field = message_text(logs).where(structured, raw)
+    return field.where(raw.notna(), None)
+
+
+_PATTERN_COLUMNS = ["count", "level", "pattern", "pods", "first", "last", "example"]
+
+
+def log_patterns_table(
+    inv: Investigation,
+    focus: Focus = None,
+    start: object = None,
+    end: object = None,
+    min_level: str | None = None,
+    limit: int | None = 50,
+) -> pd.DataFrame:
+    """Log lines of a focused entity and window summarised by pattern: counts before examples.
+
+    The patterns are the templates of :func:`obskit.analysis.logpatterns.log_templates` (numbers,
+    ids, addresses and durations masked as ``<*>``), mined from each line's message field.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    focus : mapping, optional
+        Key columns of a hierarchy node, e.g. ``{"namespace": "shop", "workload": "checkout"}``.
+    start, end : timestamp, optional
+        The window (default: all of it).
+    min_level : str, optional
+        Only lines at or above this level (one of ``obskit.SEVERITIES``).
+    limit : int or None
+        At most this many patterns (default 50); ``None`` for all.
+
+    Returns
+    -------
+    DataFrame
+        ``count, level, pattern, pods, first, last, example``: one row per pattern and level,
+        the most severe level first, then the most frequent; ``pods`` is how many pods logged
+        it, ``example`` its newest line's message.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.Investigation(logs=pd.DataFrame({
+    ...     "timestamp": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z"],
+    ...     "namespace": ["shop"] * 3, "pod": ["web-1"] * 3,
+    ...     "message": ["ERROR db down after 5 s", "ERROR db down after 7 s", "INFO ok"]}))
+    >>> log_patterns_table(inv)[["count", "pattern"]].values.tolist()
+    [[2, 'ERROR db down after <*> s'], [1, 'INFO ok']]
+    """
+    minimum = _min_level(min_level, "min_level")
+    limit = _limit(limit)
+    logs = select(inv, focus, start, end).logs
+    if minimum is not None:
+        logs = logs.loc[(logs["level"] >= minimum).fillna(False)]
+    if logs.empty:
+        return pd.DataFrame(columns=_PATTERN_COLUMNS)
+    logs = logs.sort_values("timestamp", kind="stable")
+    templates = log_templates(logs)
+    lines = pd.DataFrame(
+        {
+            "template_id": templates["template_id"].to_numpy(),
+            "pattern": templates["template"].to_numpy(),
+            "rank": logs["level"].cat.codes.to_numpy(),
+            "time": logs["timestamp"].to_numpy(),
+            "pod": logs["pod"].astype("object").to_numpy(),
+            "example": message_text(logs).to_numpy(),
+        }
+    )
+    # a pattern per level: a template that INFO and WARN lines share (its level token
+    # masked) shows as two rows, each counted apart, each with an example of its own level
+    grouped = lines.groupby(["template_id", "rank"], sort=False)
+    table = pd.DataFrame(
+        {
+            "count": grouped.size(),
+            "pattern": grouped["pattern"].first(),
+            "pods": grouped["pod"].nunique(),
+            "first": grouped["time"].min(),
+            "last": grouped["time"].max(),
+            "example": grouped["example"].last(),
+        }
+    )
+    table = table.reset_index()
+    table = table.sort_values(["rank", "count"], ascending=[False, False], kind="stable")
+    levels = logs["level"].cat.categories
+    table["level"] = pd.Categorical.from_codes(
+        table["rank"].to_numpy(), categories=levels, ordered=True
+    )
+    for column in ("first", "last"):
+        table[column] = pd.to_datetime(table[column], utc=True)
+    table = table[_PATTERN_COLUMNS].reset_index(drop=True)
+    return table.head(limit) if limit is not None else table
+
+
+_ROLLOUT_COLUMNS = ["created", "namespace", "workload", "replicaset", "revision", "images", "pods"]
+
+
+def rollouts_table(inv: Investigation, focus: Focus = None) -> pd.DataFrame:
+    """The rollouts of the workloads in focus: each ReplicaSet of a Deployment, newest first.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation (its inventory holds the ReplicaSets).
+    focus : mapping, optional
+        Key columns of a hierarchy node, e.g. ``{"namespace": "shop"}``.
+
+    Returns
+    -------
+    DataFrame
+        ``created, namespace, workload, replicaset, revision, images, pods``: ``revision`` is
+        the Deployment's revision annotation, ``images`` the pod template's images (``; ``
+        between them), ``pods`` the ReplicaSet's replicas in its status.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.datasets.load("bad-rollout")  # doctest: +SKIP
+    >>> rollouts_table(inv, {"namespace": "payments"})[["workload", "revision"]]  # doctest: +SKIP
+    """
+    inventory = select(inv, focus).inventory
+    sets = inventory.loc[inventory["kind"] == "ReplicaSet"]
+    rows = []
+    for row in sets.to_dict("records"):
+        raw = row.get("raw") if isinstance(row.get("raw"), dict) else {}
+        meta, spec = raw.get("metadata") or {}, raw.get("spec") or {}
+        template = ((spec.get("template") or {}).get("spec")) or {}
+        images = [c.get("image") for c in template.get("containers") or [] if c.get("image")]
+        rows.append(
+            {
+                "created": row["created"],
+                "namespace": row["namespace"],
+                "workload": row["workload"],
+                "replicaset": row["name"],
+                "revision": (meta.get("annotations") or {}).get(
+                    "deployment.kubernetes.io/revision"
+                ),
+                "images": "; ".join(images) or None,
+                "pods": (raw.get("status") or {}).get("replicas"),
+            }
+        )
+    table = pd.DataFrame(rows, columns=_ROLLOUT_COLUMNS)
+    table["created"] = pd.to_datetime(table["created"], utc=True)
+    table = table.sort_values("created", ascending=False, kind="stable")
+    for name in ("namespace", "workload", "replicaset"):
+        table[name] = _shown_names(table[name])
+    return table.reset_index(drop=True)
+
+
+#: What a report shows for a missing value.
+MISSING = "—"
+
+
+def _shown_cell(value: object) -> str:
+    """One value as text: times to the second, whole numbers without ``.0``, lists joined."""
+    if isinstance(value, list | tuple | np.ndarray):
+        parts = [_shown_cell(v) for v in value]
+        return "; ".join(p for p in parts if p != MISSING) or MISSING
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={_shown_cell(v)}" for k, v in value.items()) or MISSING
+    if value is None or value is pd.NA or value is pd.NaT:
+        return MISSING
+    if isinstance(value, float):
+        if math.isnan(value):
+            return MISSING
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+    if isinstance(value, pd.Timestamp):
+        return f"{value.tz_convert('UTC') if value.tzinfo else value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, pd.Timedelta):  # to the second: 00:04:10, or 2d 03:00:00
+        seconds = int(value.total_seconds())
+        days, seconds = divmod(seconds, 86400)
+        clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+        return f"{days}d {clock}" if days else clock
+    return str(value)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as an analyst reads it in a report: every value as text.
+
+    Times are shown to the second in UTC (their column says ``(UTC)``), a missing value is
+    ``—`` (never ``NaN``, ``None`` or ``NaT``), whole numbers have no ``.0``, lists are joined
+    with ``; ``. The text itself is unchanged: pandas escapes it when the table is rendered as
+    HTML, and :func:`obskit.redact` redacts it (before or after this).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"time": pd.to_datetime(["2024-09-10 19:34:00.216133432Z"]),
+    ...                       "user": [None], "count": [1.0], "ip": [float("nan")]})
+    >>> readable(frame).to_dict("records")
+    [{'time (UTC)': '2024-09-10 19:34:00', 'user': '—', 'count': '1', 'ip': '—'}]
+    """
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        name = column
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            values = values.dt.tz_convert("UTC")
+            name = f"{column} (UTC)"
+        elif pd.api.types.is_datetime64_dtype(values.dtype):
+            name = f"{column} (UTC)"  # naive times in obskit's frames are UTC
+        out[name] = [_shown_cell(v) for v in values.astype("object")]
+    out.index.name = frame.index.name
+    return out

@@ -300,6 +300,30 @@ def test_the_node_view_counts_security_collector_gaps(falco_stopped):
     fig = hierarchy(inv, "node", color_by="coverage_gaps")
     hover = dict(zip(fig.data[0].labels, fig.data[0].hovertext, strict=True))
     assert "security collector gaps: 1" in hover[node]
+    # every collector's gaps hold the security ones (and here, Falco's is the only one)
+    assert (frame["collector_gaps"] >= frame["coverage_gaps"]).all()
+    assert frame.loc[node, "collector_gaps"] == 1
     # the same incident as recorded has none
     recorded = hierarchy_frame(obskit.datasets.load("cryptominer"), "node")
     assert recorded["coverage_gaps"].eq(0).all()
+
+
+def test_posture_findings_colour_the_tree():
+    inv = obskit.datasets.load("cryptominer")
+    findings = inv.posture()
+    frame = hierarchy_frame(inv, "workload", posture=findings)
+    root = frame.loc[frame["depth"] == 0].iloc[0]
+    assert root["findings"] == len(findings)
+    assert root["worst_finding"] == 4  # a critical finding somewhere
+    web = frame.set_index("id").loc[f"{inv.cluster}/web"]
+    in_web = findings["namespace"] == "web"
+    assert web["findings"] == int(in_web.sum())
+    quiet = frame.set_index("id").loc[f"{inv.cluster}/kube-public"]
+    assert quiet["findings"] == 0 and pd.isna(quiet["worst_finding"])
+    fig = hierarchy(inv, color_by="worst_finding")  # computes the findings itself
+    assert fig.data[0].marker.colorbar.ticktext == ("none", "low", "medium", "high", "critical")
+    assert "posture findings: " in fig.data[0].hovertext[0]
+    without = hierarchy_frame(inv, "workload")
+    assert not without.attrs["posture"] and (without["findings"] == 0).all()
+    with pytest.raises(obskit.InvestigationError, match=r"findings of inv\.posture\(\)"):
+        hierarchy_frame(inv, posture=pd.DataFrame({"x": [1]}))

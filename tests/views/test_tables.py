@@ -106,3 +106,86 @@ def test_rejects_show_origins_relative_to_the_source_never_absolute():
     assert "checkout-oom/audit/audit.log" in set(shortened["origin"])
     for table in (relative, shortened):
         assert not table["origin"].str.startswith("/").any()
+
+
+# --- what an analyst reads: message fields, patterns, rollouts, readable values -------------
+
+
+@pytest.fixture(scope="module")
+def miner() -> obskit.Investigation:
+    return obskit.datasets.load("cryptominer")
+
+
+STOREFRONT = {"namespace": "web", "pod": "storefront-b6rzdb2j9g-mq658"}
+
+
+def test_logs_table_shows_the_message_field_of_json_lines(miner):
+    raw = miner.focus(**STOREFRONT).logs["message"].astype(str)
+    assert raw.str.startswith('{"level"').mean() > 0.9  # the container logs JSON
+    table = logs_table(miner, STOREFRONT, min_level="error", limit=None)
+    assert len(table) == int((miner.focus(**STOREFRONT).logs["level"] >= "error").sum())
+    assert not table["message"].str.startswith("{").any()
+    assert "render failed: worker pool saturated" in set(table["message"])
+
+
+def test_log_patterns_count_every_line_and_come_before_examples(miner):
+    from obskit.views.tables import log_patterns_table
+
+    lines = miner.focus(**STOREFRONT).logs
+    table = log_patterns_table(miner, STOREFRONT, limit=None)
+    assert list(table.columns)[:3] == ["count", "level", "pattern"]
+    assert list(table.columns)[-1] == "example"
+    assert table["count"].sum() == len(lines)  # every line is in one pattern
+    assert not table.duplicated(["pattern", "level"]).any()
+    # the most severe patterns first, the most frequent first within a level
+    ranks = list(zip(-table["level"].cat.codes, -table["count"], strict=True))
+    assert ranks == sorted(ranks)
+    saturated = table.loc[table["example"] == "render failed: worker pool saturated"]
+    assert len(saturated) == 1 and saturated["level"].iloc[0] == "error"
+    assert (table["first"] <= table["last"]).all()
+
+
+def test_rollouts_table_lists_each_replicaset_with_its_images(rollout):
+    from obskit.views.tables import rollouts_table
+
+    table = rollouts_table(rollout, {"namespace": "payments", "workload": "payment-api"})
+    assert table["replicaset"].tolist() == ["payment-api-tf7r6zptx", "payment-api-xgt56zhxx"]
+    assert table["created"].is_monotonic_decreasing
+    assert table["images"].notna().all() and table["revision"].notna().all()
+    sets = rollout.inventory["kind"] == "ReplicaSet"
+    assert len(rollouts_table(rollout)) == int(sets.sum())
+
+
+def test_readable_shows_utc_seconds_and_no_missing_markers(miner):
+    from obskit.views.tables import MISSING, readable
+
+    shown = readable(miner.events_table(limit=None))
+    assert shown.columns[0] == "time (UTC)"
+    assert shown["time (UTC)"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
+    html = shown.to_html()
+    for marker in ("NaN", "None", "NaT", "<NA>", "nan"):
+        assert f">{marker}<" not in html
+    assert (shown["user"] == MISSING).any()
+    assert not shown["count"].str.endswith(".0").any()
+    local = pd.DataFrame({"t": pd.to_datetime(["2024-01-01T10:00:00.9+02:00"])})
+    assert readable(local)["t (UTC)"].tolist() == ["2024-01-01 08:00:00"]
+
+
+def test_a_plain_line_quoting_json_keeps_all_its_text():
+    lines = [
+        '{"level":"error","msg":"db down"}',
+        'level=error msg="pool full" path=/a',
+        'ERROR token=abc | {"msg":"only a fragment"}',
+    ]
+    inv = obskit.Investigation(
+        logs=pd.DataFrame(
+            {
+                "timestamp": ["2024-01-01T00:00:00Z"] * 3,
+                "namespace": ["shop"] * 3,
+                "pod": ["web-1"] * 3,
+                "message": lines,
+            }
+        )
+    )
+    shown = set(logs_table(inv)["message"])
+    assert shown == {"db down", "pool full", lines[2]}
