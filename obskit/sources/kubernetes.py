@@ -1029,7 +1029,8 @@ def _sniff(head: str, name: str) -> float:
         if _JSON_KIND.search(first) and '"apiVersion"' in first:
             return 0.85
         return 0.0
-    if _YAML_KIND.search(first) and re.search(r"^apiVersion: ", first, re.M):
+    # the substring test first: the multi-line search costs more than the rest of a sniff
+    if "kind: " in first and _YAML_KIND.search(first) and re.search(r"^apiVersion: ", first, re.M):
         return 0.85
     return 0.0
 
