@@ -13,20 +13,32 @@ as ``metadata``, not as skipped files.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import glob as globlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from obskit import schema
 from obskit._time import as_utc
 from obskit.enrich import enrich, observed_nodes, resolve_workloads
-from obskit.errors import InvestigationError, SourceError, UnknownFormatError
-from obskit.sources import load_file
+from obskit.errors import InvestigationError, SchemaError, SourceError, UnknownFormatError
+from obskit.sources import get_format, parse_file, read_file
+from obskit.sources._base import (
+    FAR_OUT_MIN,
+    ParseResult,
+    Tally,
+    large_buffer_pool,
+    reject_far_out_times,
+)
+from obskit.sources.logs import BATCH_BYTES, BATCH_FILE_BYTES, parse_cri_logs
 
 __all__ = ["Investigation", "load"]
 
@@ -58,6 +70,128 @@ class _Parts:
     )
     files: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def add(self, path: Path, fmt: str, result: ParseResult) -> None:
+        """One file's frames, ledger row and notes."""
+        self.add_frames(result)
+        self.files.append(_ledger(path, fmt, "loaded", _tally(result)))
+        self.notes += [f"{path}: {note}" for note in result.notes]
+
+    def add_frames(self, result: ParseResult) -> None:
+        for name in (*_FRAMES, "rejects"):
+            frame = getattr(result, name)
+            if frame is not None and len(frame):
+                self.frames[name].append(frame)
+
+
+@dataclass
+class _Batch:
+    """Small CRI log files met one after another, parsed together in one pass
+    (:func:`obskit.sources.logs.parse_cri_logs`): a node's folder of a few thousand small
+    files then costs about what one file of the same lines does, not a parse each."""
+
+    files: list[tuple[Path, bytes, bool]] = field(default_factory=list)
+    size: int = 0
+
+    def takes(self, fmt: str, data: bytes, note: str | None) -> bool:
+        return fmt == "cri-log" and note is None and len(data) <= BATCH_FILE_BYTES
+
+    def add(self, path: Path, data: bytes, explicit: bool) -> None:
+        self.files.append((path, data, explicit))
+        self.size += len(data)
+
+    def flush(self, parts: _Parts) -> None:
+        """Parse the files held, adding their frames and a ledger row each to ``parts``."""
+        files, self.files, self.size = self.files, [], 0
+        if len(files) == 1:
+            path, data, explicit = files[0]
+            _parse_alone(parts, path, data, explicit)
+            return
+        for group in _batches(files):
+            try:
+                result, tallies = parse_cri_logs([(data, str(path)) for path, data, _ in group])
+            except (SourceError, SchemaError, ValueError, TypeError, IndexError):
+                # something the batch did not expect: each file alone says which it was in
+                for path, data, explicit in group:
+                    _parse_alone(parts, path, data, explicit)
+                continue
+            result, tallies = _far_out_by_file(result, tallies, [p for p, _, _ in group])
+            parts.add_frames(result)
+            for (path, _, _), tally in zip(group, tallies, strict=True):
+                parts.files.append(_ledger(path, "cri-log", "loaded", tally))
+                parts.notes += [f"{path}: {note}" for note in tally.notes]
+
+
+def _batches(
+    files: list[tuple[Path, bytes, bool]],
+) -> Iterator[list[tuple[Path, bytes, bool]]]:
+    """``files`` in runs of up to :data:`BATCH_BYTES` (at least one file a run)."""
+    run: list[tuple[Path, bytes, bool]] = []
+    size = 0
+    for item in files:
+        if run and size + len(item[1]) > BATCH_BYTES:
+            yield run
+            run, size = [], 0
+        run.append(item)
+        size += len(item[1])
+    if run:
+        yield run
+
+
+def _parse_alone(parts: _Parts, path: Path, data: bytes, explicit: bool) -> None:
+    try:
+        result = parse_file(path, data, get_format("cri-log"))
+    except SourceError as exc:
+        if explicit:
+            raise
+        parts.files.append(_ledger(path, None, f"skipped: {exc}", None))
+        return
+    parts.add(path, "cri-log", result)
+
+
+def _far_out_by_file(
+    result: ParseResult, tallies: list[Tally], paths: list[Path]
+) -> tuple[ParseResult, list[Tally]]:
+    """:func:`reject_far_out_times` of each file of a batch, on its own rows (as
+    :func:`obskit.sources.load_file` does), for the files whose rows span long enough to
+    have any."""
+    logs = result.logs
+    if logs is None or len(logs) < 2:
+        return result, tallies
+    ns = logs["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if int(ns.max()) - int(ns.min()) <= FAR_OUT_MIN.value:
+        return result, tallies  # no file's rows lie that far apart
+    where = {str(path): k for k, path in enumerate(paths)}
+    origin = logs["origin"].cat
+    owner = np.array([where[str(o)] for o in origin.categories], dtype=np.int64)[origin.codes]
+    keep = np.ones(len(logs), dtype=bool)
+    rejects = [result.rejects]
+    tallies = list(tallies)
+    for k in np.unique(owner):
+        rows = np.flatnonzero(owner == k)
+        span = ns[rows]
+        if int(span.max()) - int(span.min()) <= FAR_OUT_MIN.value:
+            continue
+        one = ParseResult(records=len(rows), logs=logs.iloc[rows].reset_index(drop=True))
+        one = reject_far_out_times(one, "cri-log", str(paths[k]))
+        moved = len(rows) - len(one.logs)
+        if not moved:
+            continue
+        kept = set(one.logs["line"].astype("int64").tolist())
+        keep[rows] = logs["line"].iloc[rows].astype("int64").isin(kept).to_numpy()
+        rejects.append(one.rejects)
+        t = tallies[k]
+        tallies[k] = dataclasses.replace(
+            t, rows=t.rows - moved, rejects=t.rejects + moved, notes=(*t.notes, *one.notes)
+        )
+    if keep.all():
+        return result, tallies
+    result.logs = logs.loc[keep].reset_index(drop=True)
+    # file by file, each file's far-out rows after its other rejects (as loading each does)
+    stacked = schema.concat("rejects", rejects)
+    order = np.argsort(stacked["origin"].astype(str).map(where).to_numpy(), kind="stable")
+    result.rejects = stacked.iloc[order].reset_index(drop=True)
+    return result, tallies
 
 
 def _timestamp(value: TimeLike, name: str) -> pd.Timestamp | None:
@@ -789,16 +923,24 @@ def load(
     # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
     slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
     parts = _Parts()
+    batch = _Batch()
     for path, explicit, _root in files:
         if path.name in METADATA_FILES and not explicit:
+            batch.flush(parts)
             parts.files.append(_ledger(path, None, "metadata", None))
             continue
         limit = None if slack is None else _payload_size(path) + slack
         try:
-            result, fmt = load_file(path, format, limit=limit)
+            data, note, fmt = read_file(path, format, limit=limit)
+            if batch.takes(fmt.name, data, note):
+                batch.add(path, data, explicit)
+                continue
+            batch.flush(parts)
+            result = parse_file(path, data, fmt, note)
         except UnknownFormatError:
             if explicit:
                 raise
+            batch.flush(parts)
             parts.files.append(
                 _ledger(path, None, "skipped: no format recognises its content", None)
             )
@@ -806,14 +948,13 @@ def load(
         except SourceError as exc:
             if explicit:
                 raise
+            batch.flush(parts)
             parts.files.append(_ledger(path, None, f"skipped: {exc}", None))
             continue
-        for name in (*_FRAMES, "rejects"):
-            frame = getattr(result, name)
-            if frame is not None and len(frame):
-                parts.frames[name].append(frame)
-        parts.files.append(_ledger(path, fmt, "loaded", result))
-        parts.notes += [f"{path}: {note}" for note in result.notes]
+        finally:
+            data = None  # a file's bytes go as soon as they are parsed
+        parts.add(path, fmt.name, result)
+    batch.flush(parts)
     frames = {name: schema.concat(name, parts.frames[name]) for name in _FRAMES}
     inventory = frames["inventory"]
     if len(inventory):
@@ -822,7 +963,7 @@ def load(
         dup = has_uid & inventory.duplicated("uid", keep="last")
         frames["inventory"] = inventory.loc[~dup].reset_index(drop=True)
     for name in _SIGNALS:
-        frames[name] = frames[name].sort_values("timestamp", kind="stable").reset_index(drop=True)
+        frames[name] = _by_time(frames[name])
     frames["events"] = _final_audit_stages(frames["events"])
     return Investigation._from_parts(
         frames,
@@ -832,6 +973,37 @@ def load(
         notes=parts.notes,
     )
 
+
+def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` in time order (stable; missing times last): as it is when it already is, as
+    one file written in time order mostly is, else sorted."""
+    stamps = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
+    if len(stamps) and stamps.min() > _NAT and (stamps[1:] >= stamps[:-1]).all():
+        return frame.reset_index(drop=True)
+    if not len(stamps) or stamps.min() == _NAT:  # missing times go last: pandas knows how
+        return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    order = np.argsort(stamps, kind="stable")
+    return pd.DataFrame(
+        {column: _taken(frame[column], order) for column in frame.columns}, copy=False
+    )
+
+
+def _taken(values: pd.Series, order: np.ndarray) -> pd.Series:
+    """``values`` at rows ``order`` (a new RangeIndex). Arrow text is taken in one piece into
+    the loaders' pool for payload-sized buffers: stacked files leave it in pieces, which Arrow
+    takes from at half the speed, and the default pool faults a million strings' buffer in
+    slowly where memory is fragmented (see :func:`obskit.sources._base.large_buffer_pool`)."""
+    if values.dtype == schema.STRING:
+        data = values.array.__arrow_array__()
+        pool = large_buffer_pool()
+        if isinstance(data, pa.ChunkedArray):
+            data = data.combine_chunks(memory_pool=pool)
+        taken = pc.take(data, pa.array(order), memory_pool=pool)
+        return pd.Series(pd.array(taken, dtype=schema.STRING), name=values.name)
+    return values.take(order).reset_index(drop=True)
+
+
+_NAT = np.iinfo(np.int64).min
 
 #: Peak memory of parsing, joining and enriching, per byte of (decompressed) input, measured
 #: with ``benchmarks/run.py`` (CRI logs 6.4x, Events 7x, Prometheus JSON 5.6x) plus headroom.
@@ -903,7 +1075,17 @@ def _final_audit_stages(events: pd.DataFrame) -> pd.DataFrame:
     return events
 
 
-def _ledger(path: Path, fmt: str | None, status: str, result) -> dict:
+def _tally(result: ParseResult) -> Tally:
+    return Tally(
+        records=result.records,
+        rows=result.rows,
+        rejects=len(result.rejects),
+        merged=result.merged,
+        notes=tuple(result.notes),
+    )
+
+
+def _ledger(path: Path, fmt: str | None, status: str, result: Tally | None) -> dict:
     if result is None:
         return {
             "origin": str(path),
@@ -922,7 +1104,7 @@ def _ledger(path: Path, fmt: str | None, status: str, result) -> dict:
         "status": status,
         "records": result.records,
         "rows": result.rows,
-        "rejects": len(result.rejects),
+        "rejects": result.rejects,
         "merged": result.merged,
         "balanced": result.balanced(),
         "note": "; ".join(result.notes) or None,
