@@ -33,12 +33,24 @@ from obskit.errors import InvestigationError, SchemaError, SourceError, UnknownF
 from obskit.sources import get_format, parse_file, read_file
 from obskit.sources._base import (
     FAR_OUT_MIN,
+    SNIFF_BYTES,
     ParseResult,
     Tally,
+    compression,
+    decode_head,
+    detect,
     large_buffer_pool,
     reject_far_out_times,
 )
-from obskit.sources.logs import BATCH_BYTES, BATCH_FILE_BYTES, parse_cri_logs
+from obskit.sources.logs import (
+    BATCH_BYTES,
+    BATCH_FILE_BYTES,
+    WINDOW_PIECE_BYTES,
+    cri_span,
+    parse_cri_logs,
+    path_key,
+    read_cri_window,
+)
 
 __all__ = ["Investigation", "load"]
 
@@ -448,11 +460,16 @@ class Investigation:
                     else (f"; known values: {', '.join(sorted(known)[:10])}" if known else "")
                 )
                 raise InvestigationError(f"no {column} {missing[0]!r} in this investigation{hint}")
+        return self._matching(wanted)
+
+    def _matching(self, wanted: Mapping[str, Sequence[str]]) -> Investigation:
+        """The rows (of every frame) whose key columns hold one of the ``wanted`` values."""
         out = {}
+        frames = {name: getattr(self, name) for name in _FRAMES}
         for name, frame in {**frames, "changes": self.changes}.items():
             keep = pd.Series(True, index=frame.index)
             for column, values in wanted.items():
-                keep &= frame[column].isin(values)
+                keep &= frame[column].isin(list(values))
             out[name] = frame.loc[keep].reset_index(drop=True)
         changes = out.pop("changes")
         return self._derive(out, changes=changes)
@@ -857,6 +874,9 @@ def load(
     format: str | None = None,
     *,
     memory_budget: float | str | None = "auto",
+    start: TimeLike = None,
+    end: TimeLike = None,
+    where: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Investigation:
     """Load telemetry files into one :class:`Investigation`.
 
@@ -877,6 +897,18 @@ def load(
         A compressed file that expands past what the budget leaves for it (a decompression
         bomb, a gzip size trailer that lies) is stopped as it streams, and skipped like an
         unreadable file.
+    start, end : time, optional
+        Keep only the rows of ``start <= timestamp <= end`` (UTC), as :meth:`Investigation.
+        window` would, filtering while reading: a CRI log file whose first and last lines both
+        lie outside the window is skipped unparsed, and a large uncompressed one is read in
+        pieces, only those that reach into the window parsed (CRI files are written in time
+        order). The budget then applies to what is read and kept, not to the whole file.
+    where : mapping, optional
+        Keep only the rows whose key columns hold these values, e.g. ``{"namespace": "shop",
+        "node": ["node-1", "node-2"]}`` (as :meth:`Investigation.focus` would, without
+        requiring the values to be present). Log files whose kubelet path names another
+        namespace, pod or container are skipped unparsed. Files skipped by ``start``, ``end``
+        or ``where`` are in ``inv.files`` with a ``skipped by filter`` status.
 
     Raises
     ------
@@ -894,8 +926,9 @@ def load(
     """
     from obskit import bundle  # lazily: bundle builds Investigations
 
+    only = _Filter.of(start, end, where)
     if isinstance(paths, str | Path) and bundle.is_bundle(paths):
-        return bundle.read(paths)
+        return only.narrow(bundle.read(paths))
     files = _expand(paths)
     if memory_budget == "auto":
         budget, why = _memory_budget()
@@ -907,7 +940,7 @@ def load(
         raise InvestigationError(
             f"memory_budget must be 'auto', None or a number of bytes, got {memory_budget!r}"
         )
-    need = _memory_need(files) if budget is not None else 0
+    need = _memory_need(files, only) if budget is not None else 0
     if budget is not None and need > budget:
         size = sum(_payload_size(path) for path, _, _ in files)
         raise InvestigationError(
@@ -929,9 +962,22 @@ def load(
             batch.flush(parts)
             parts.files.append(_ledger(path, None, "metadata", None))
             continue
+        if (why := only.path_reason(path)) is not None or only.windowed(path, format):
+            batch.flush(parts)
+            if why is not None:
+                parts.files.append(_ledger(path, None, why, None))
+            else:
+                result, note = read_cri_window(str(path), only.start, only.end)
+                result.notes.append(note)
+                parts.add(path, "cri-log", result)
+            continue
         limit = None if slack is None else _payload_size(path) + slack
         try:
             data, note, fmt = read_file(path, format, limit=limit)
+            if (why := only.span_reason(fmt.name, data)) is not None:
+                batch.flush(parts)
+                parts.files.append(_ledger(path, fmt.name, why, None))
+                continue
             if batch.takes(fmt.name, data, note):
                 batch.add(path, data, explicit)
                 continue
@@ -965,13 +1011,112 @@ def load(
     for name in _SIGNALS:
         frames[name] = _by_time(frames[name])
     frames["events"] = _final_audit_stages(frames["events"])
-    return Investigation._from_parts(
+    inv = Investigation._from_parts(
         frames,
         cluster=cluster,
         rejects=schema.concat("rejects", parts.frames["rejects"]),
         files=pd.DataFrame(parts.files, columns=FILES_COLUMNS),
         notes=parts.notes,
     )
+    return only.narrow(inv)
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """The window and key values a load keeps (:func:`load`'s ``start``, ``end``, ``where``)."""
+
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, start: TimeLike, end: TimeLike, where: Mapping | None) -> _Filter:
+        lo, hi = _timestamp(start, "start"), _timestamp(end, "end")
+        if lo is not None and hi is not None and lo > hi:
+            raise InvestigationError(f"window start {lo} is after its end {hi}; swap them")
+        if where is not None and not isinstance(where, Mapping):
+            raise InvestigationError(
+                f"where must be a mapping of key columns to values, e.g. "
+                f"{{'namespace': 'shop'}}, got {type(where).__name__}"
+            )
+        wanted: dict[str, tuple[str, ...]] = {}
+        for column, values in (where or {}).items():
+            if column not in schema.KEY:
+                raise InvestigationError(
+                    f"where names {column!r}, which is no key column; the key columns are: "
+                    f"{', '.join(schema.KEY)}"
+                )
+            values = [values] if isinstance(values, str) else list(values)
+            if not values or not all(isinstance(v, str) for v in values):
+                raise InvestigationError(
+                    f"where[{column!r}] must be a value or a list of values (text), got {values!r}"
+                )
+            wanted[column] = tuple(values)
+        return cls(lo, hi, wanted)
+
+    @property
+    def active(self) -> bool:
+        return self.start is not None or self.end is not None or bool(self.where)
+
+    def path_reason(self, path: Path) -> str | None:
+        """Why a log file is skipped unread: its kubelet path names another namespace, pod or
+        container (None: read it)."""
+        if not self.where:
+            return None
+        key = path_key(str(path))
+        for column in ("namespace", "pod", "container"):
+            value = key.get(column)
+            if column in self.where and value is not None and value not in self.where[column]:
+                return (
+                    f"skipped by filter: its path names {column} {key[column]!r}, not "
+                    f"{', '.join(map(repr, self.where[column]))}"
+                )
+        return None
+
+    def windowed(self, path: Path, format: str | None) -> bool:
+        """Whether ``path`` is read in pieces for the window: an uncompressed CRI log larger
+        than a piece."""
+        if (self.start is None and self.end is None) or format not in (None, "cri-log"):
+            return False
+        try:
+            if path.stat().st_size <= WINDOW_PIECE_BYTES:
+                return False
+            with path.open("rb") as fh:
+                head = fh.read(SNIFF_BYTES)
+        except OSError:
+            return False  # the reader says what is wrong with it
+        if compression(head[:8]) is not None:
+            return False
+        fmt = get_format(format) if format else detect(decode_head(head), path.name)
+        return fmt is not None and fmt.name == "cri-log"
+
+    def span_reason(self, fmt: str, data: bytes) -> str | None:
+        """Why a CRI log read whole is not parsed: its first and last lines (and so, written
+        in time order, all of them) lie outside the window (None: parse it)."""
+        if fmt != "cri-log" or (self.start is None and self.end is None):
+            return None
+        span = cri_span(data)
+        if span is None:
+            return None
+        first, last = span
+        if self.start is not None and last < self.start:
+            side = "before"
+        elif self.end is not None and first > self.end:
+            side = "after"
+        else:
+            return None
+        return (
+            f"skipped by filter: its lines run from {first.isoformat()} to {last.isoformat()}, "
+            f"{side} the window"
+        )
+
+    def narrow(self, inv: Investigation) -> Investigation:
+        """``inv`` restricted to the window and the key values."""
+        if not self.active:
+            return inv
+        if self.start is not None or self.end is not None:
+            inv = inv.window(self.start, self.end)
+        return inv._matching(self.where) if self.where else inv
 
 
 def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1029,9 +1174,15 @@ def _payload_size(path: Path) -> int:
     return size
 
 
-def _memory_need(files: list[tuple[Path, bool, Path | None]]) -> int:
-    """Peak memory a load of ``files`` is expected to take."""
-    return sum(_payload_size(path) for path, _, _ in files) * MEMORY_PER_INPUT_BYTE
+def _memory_need(files: list[tuple[Path, bool, Path | None]], only: _Filter) -> int:
+    """Peak memory a load of ``files`` is expected to take: files skipped by the filter take
+    none, and a file read in pieces for a window two pieces at a time."""
+    need = 0
+    for path, _, _ in files:
+        if only.path_reason(path) is not None:
+            continue
+        need += WINDOW_PIECE_BYTES * 2 if only.windowed(path, None) else _payload_size(path)
+    return need * MEMORY_PER_INPUT_BYTE
 
 
 def _memory_budget() -> tuple[int | None, str]:

@@ -68,6 +68,7 @@ __all__ = [
     "parse_docker_json_log",
     "parse_jsonl_log",
     "path_key",
+    "read_cri_window",
 ]
 
 # --- the key from a kubelet log path ----------------------------------------------------------
@@ -1666,3 +1667,183 @@ register(
     _sniff_jsonl,
     parse_jsonl_log,
 )
+
+
+# --- reading a window of a large CRI file --------------------------------------------------------
+
+#: Bytes of a large CRI file read and parsed at a time by :func:`read_cri_window`.
+WINDOW_PIECE_BYTES = 64 << 20
+#: Lines looked back over, at most, for a cut between pieces that leaves no partial line open.
+_CUT_LOOKBACK = 1000
+
+
+def cri_span(data: bytes) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The times of the first and the last CRI line of ``data`` (None when either is no CRI
+    line with a readable time). CRI files are written in time order, so these bound the rest.
+
+    Examples
+    --------
+    >>> cri_span(b"2024-01-01T00:00:00Z stdout F a\\n2024-01-01T00:00:09Z stdout F b\\n")
+    (Timestamp('2024-01-01 00:00:00+0000', tz='UTC'), Timestamp('2024-01-01 00:00:09+0000', tz='UTC'))
+    """  # noqa: E501
+    body = data.rstrip(b"\n")
+    first = body[: body.find(b"\n")] if b"\n" in body else body
+    last = body[body.rfind(b"\n") + 1 :]
+    times = [_line_time(line) for line in (first, last)]
+    if times[0] is None or times[1] is None:
+        return None
+    return times[0], times[1]
+
+
+def _line_time(line: bytes) -> pd.Timestamp | None:
+    stamp, _, rest = line.partition(b" ")
+    if not rest.startswith((b"stdout ", b"stderr ")):
+        return None
+    try:
+        return pd.Timestamp(stamp.decode("ascii")).tz_convert("UTC")
+    except (ValueError, UnicodeDecodeError, TypeError):
+        return None
+
+
+def _closed_cut(data: bytes) -> int:
+    """Where to end a piece of CRI lines (just after a newline) so that no stream's partial
+    line (``P``) continues past it: the last such place among the last lines, else the end."""
+    end = len(data)
+    for _ in range(_CUT_LOOKBACK):
+        start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1
+        if start <= 0:
+            return len(data)
+        # the cut after the line [start, end) is closed when each stream's last line is full
+        open_streams = set()
+        at, seen = end, set()
+        for _ in range(_CUT_LOOKBACK):
+            begin = data.rfind(b"\n", 0, max(at - 1, 0)) + 1
+            fields = data[begin:at].split(b" ", 3)
+            stream = fields[1] if len(fields) >= 3 else None
+            if stream in (b"stdout", b"stderr") and stream not in seen:
+                seen.add(stream)
+                if fields[2][:1] == b"P":
+                    open_streams.add(stream)
+            if len(seen) == 2 or begin == 0:
+                break
+            at = begin
+        if not open_streams:
+            return end
+        end = start
+    return len(data)
+
+
+def read_cri_window(
+    path: str, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> tuple[ParseResult, str]:
+    """Read an uncompressed CRI file piece by piece, parsing only the pieces whose lines may
+    fall in ``[start, end]`` and keeping only their rows inside it: memory holds one piece
+    and what is kept, not the file.
+
+    CRI files are written in time order, so a piece whose last line is before ``start`` is
+    passed over unparsed (its lines counted, for the line numbers after it), and reading stops
+    at the first piece whose first line is after ``end``. Pieces end where no stream's partial
+    line is open. Returns the result and a note saying what was passed over and left out; the
+    result's ``records`` count the records of the rows kept, the rejects and the merged lines
+    (the ledger balances over what was taken), and the rows left out are in the note.
+    """
+    parsed: list[ParseResult] = []
+    lines_before = records = merged = dropped = 0
+    skipped_bytes = 0
+    size = os.path.getsize(path)
+    carried: dict[str, int] = {}
+    with open(path, "rb") as fh:
+        carry = b""
+        offset = 0
+        while True:
+            chunk = fh.read(WINDOW_PIECE_BYTES)
+            data = carry + chunk
+            if not data:
+                break
+            cut = len(data) if not chunk else _closed_cut(data[: data.rfind(b"\n") + 1] or data)
+            piece, carry = data[:cut], data[cut:]
+            span = cri_span(piece)
+            if span is not None and start is not None and span[1] < start:
+                carried = _levels_after(piece, path, carried)
+                lines_before += piece.count(b"\n")
+                skipped_bytes += len(piece)
+                offset += len(piece)
+                continue
+            if span is not None and end is not None and span[0] > end:
+                skipped_bytes += size - offset
+                break
+            result, _ = parse_cri_logs([(piece, path)])
+            result = _shifted(result, lines_before)
+            result.logs, carried = _carry_levels(result.logs, carried)
+            lines_before += piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
+            offset += len(piece)
+            rows = result.logs
+            inside = np.ones(len(rows), dtype=bool)
+            if start is not None:
+                inside &= (rows["timestamp"] >= start).to_numpy()
+            if end is not None:
+                inside &= (rows["timestamp"] <= end).to_numpy()
+            dropped += int((~inside).sum())
+            result.logs = rows.loc[inside].reset_index(drop=True)
+            records += result.records - int((~inside).sum())
+            merged += result.merged
+            parsed.append(result)
+            if not chunk:
+                break
+    logs = schema.concat("logs", [r.logs for r in parsed]) if parsed else None
+    rejects = schema.concat("rejects", [r.rejects for r in parsed])
+    note = (
+        f"read for the window: {skipped_bytes:,} of {size:,} bytes passed over unparsed "
+        f"(outside it), {dropped:,} parsed row(s) outside the window or keys left out"
+    )
+    return ParseResult(records=records, logs=logs, rejects=rejects, merged=merged), note
+
+
+def _shifted(result: ParseResult, lines: int) -> ParseResult:
+    """``result`` with its line numbers ``lines`` further on (a piece after others)."""
+    if lines:
+        result.logs = result.logs.assign(line=result.logs["line"] + lines)
+        result.rejects = result.rejects.assign(line=result.rejects["line"] + lines)
+    return result
+
+
+#: Bytes at the end of a piece passed over that are parsed for the levels it hands on.
+_TAIL_BYTES = 256 << 10
+
+
+def _carry_levels(frame: pd.DataFrame, carried: dict[str, int]) -> tuple[pd.DataFrame, dict]:
+    """Stack-trace continuation lines at the top of a piece take the level of their stream's
+    last line before the piece (``carried``: severity code by stream), as they would in the
+    whole file. Returns the frame and the levels handed on to the next piece."""
+    if not len(frame):
+        return frame, carried
+    cont = _continues(_strings(frame["message"]))
+    codes = frame["level"].cat.codes.to_numpy().copy()
+    streams = frame["stream"].cat
+    carried = dict(carried)
+    for code, name in enumerate(streams.categories):
+        rows = np.flatnonzero(streams.codes.to_numpy() == code)
+        source = rows[~cont[rows] & (codes[rows] >= 0)]
+        first = source[0] if len(source) else len(frame)
+        if name in carried:
+            needy = rows[(rows < first) & cont[rows] & (codes[rows] < 0)]
+            codes[needy] = carried[name]
+        if len(source):
+            carried[name] = int(codes[source[-1]])
+    level = pd.Categorical.from_codes(codes, dtype=schema.SEVERITY)
+    return frame.assign(level=level), carried
+
+
+def _levels_after(piece: bytes, path: str, carried: dict[str, int]) -> dict[str, int]:
+    """The levels a piece passed over hands on to continuation lines after it: its end parsed,
+    or all of it when a stream's last line with a level is not in its end."""
+    tail = piece
+    if len(piece) > _TAIL_BYTES:
+        tail = piece[piece.find(b"\n", len(piece) - _TAIL_BYTES) + 1 :]
+    for part in (tail, piece):
+        frame = parse_cri_logs([(part, path)])[0].logs
+        _, found = _carry_levels(frame, {})
+        streams = {name for name in _STREAMS if f" {name} ".encode() in piece}
+        if streams <= set(found) or part is piece:
+            return {**carried, **found}
+    return carried
