@@ -270,3 +270,17 @@ def test_where_names_key_columns_only(tmp_path: Path) -> None:
         obskit.load(tmp_path, where={"namespaces": "shop"})
     with pytest.raises(obskit.InvestigationError, match="after its end"):
         obskit.load(tmp_path, start="2024-05-14T10:00:00Z", end="2024-05-14T09:00:00Z")
+
+
+def test_a_windowed_bundle_read_keeps_what_a_full_read_then_window_keeps(tmp_path: Path) -> None:
+    inv = obskit.datasets.load("checkout-oom")
+    folder = inv.save(tmp_path / "bundle")
+    lo, hi = pd.Timestamp("2024-05-14T10:00:00Z"), pd.Timestamp("2024-05-14T10:20:00Z")
+    got = obskit.load(folder, start=lo, end=hi, where={"namespace": "shop"})
+    expected = obskit.load(folder).window(lo, hi)._matching({"namespace": ["shop"]})
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(_values(getattr(got, name)), _values(frame))
+    assert 0 < len(got.metrics) < len(inv.metrics)
