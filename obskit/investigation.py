@@ -1075,11 +1075,11 @@ class _Filter:
 
     def windowed(self, path: Path, format: str | None) -> bool:
         """Whether ``path`` is read in pieces for the window: an uncompressed CRI log larger
-        than a piece."""
+        than the files parsed in batches."""
         if (self.start is None and self.end is None) or format not in (None, "cri-log"):
             return False
         try:
-            if path.stat().st_size <= WINDOW_PIECE_BYTES:
+            if path.stat().st_size <= BATCH_FILE_BYTES:
                 return False
             with path.open("rb") as fh:
                 head = fh.read(SNIFF_BYTES)
@@ -1181,7 +1181,8 @@ def _memory_need(files: list[tuple[Path, bool, Path | None]], only: _Filter) -> 
     for path, _, _ in files:
         if only.path_reason(path) is not None:
             continue
-        need += WINDOW_PIECE_BYTES * 2 if only.windowed(path, None) else _payload_size(path)
+        size = _payload_size(path)
+        need += min(size, WINDOW_PIECE_BYTES * 2) if only.windowed(path, None) else size
     return need * MEMORY_PER_INPUT_BYTE
 
 

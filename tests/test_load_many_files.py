@@ -206,7 +206,9 @@ def _timed_folder(root: Path, seed: int) -> Path:
         for _ in range(int(rng.integers(5, 400))):
             t += pd.Timedelta(seconds=int(rng.integers(0, 20)))
             line = _line(rng, t)
-            lines.append(line if b"2031" not in line else line.replace(b"2031", b"2024"))
+            while line.startswith(b"2031"):  # a clock years off is out of time order
+                line = _line(rng, t)
+            lines.append(line)
         (folder / "0.log").write_bytes(b"\n".join(lines) + b"\n")
     return root
 
@@ -223,8 +225,8 @@ def test_a_windowed_load_keeps_what_a_full_load_then_filtered_keeps(
 ) -> None:
     root = _timed_folder(tmp_path, seed)
     # pieces of a few kB, so that files are read piece by piece as a large one would be
-    monkeypatch.setattr(logs_module, "WINDOW_PIECE_BYTES", 6000)
-    monkeypatch.setattr(investigation, "WINDOW_PIECE_BYTES", 6000)
+    monkeypatch.setattr(logs_module, "WINDOW_PIECE_BYTES", 4000)
+    monkeypatch.setattr(investigation, "BATCH_FILE_BYTES", 6000)
     full = obskit.load(root)
     rng = np.random.default_rng(seed)
     for _ in range(3):

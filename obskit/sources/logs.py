@@ -1707,12 +1707,13 @@ def _line_time(line: bytes) -> pd.Timestamp | None:
 
 def _closed_cut(data: bytes) -> int:
     """Where to end a piece of CRI lines (just after a newline) so that no stream's partial
-    line (``P``) continues past it: the last such place among the last lines, else the end."""
+    line (``P``) continues past it: the last such place among the last lines (0: the start of
+    ``data``, which is one), else the end."""
     end = len(data)
     for _ in range(_CUT_LOOKBACK):
+        if end <= 0:
+            return 0
         start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1
-        if start <= 0:
-            return len(data)
         # the cut after the line [start, end) is closed when each stream's last line is full
         open_streams = set()
         at, seen = end, set()
@@ -1720,7 +1721,13 @@ def _closed_cut(data: bytes) -> int:
             begin = data.rfind(b"\n", 0, max(at - 1, 0)) + 1
             fields = data[begin:at].split(b" ", 3)
             stream = fields[1] if len(fields) >= 3 else None
-            if stream in (b"stdout", b"stderr") and stream not in seen:
+            # only the lines the parser keeps join: a P or F tag and a readable time
+            if (
+                stream in (b"stdout", b"stderr")
+                and stream not in seen
+                and fields[2][:1] in (b"P", b"F")
+                and _line_time(data[begin:at].rstrip(b"\n")) is not None
+            ):
                 seen.add(stream)
                 if fields[2][:1] == b"P":
                     open_streams.add(stream)
@@ -1760,7 +1767,8 @@ def read_cri_window(
             data = carry + chunk
             if not data:
                 break
-            cut = len(data) if not chunk else _closed_cut(data[: data.rfind(b"\n") + 1] or data)
+            whole = data[: data.rfind(b"\n") + 1] or data
+            cut = len(data) if not chunk else (_closed_cut(whole) or len(whole))
             piece, carry = data[:cut], data[cut:]
             span = cri_span(piece)
             if span is not None and start is not None and span[1] < start:
@@ -1772,10 +1780,19 @@ def read_cri_window(
             if span is not None and end is not None and span[0] > end:
                 skipped_bytes += size - offset
                 break
-            result, _ = parse_cri_logs([(piece, path)])
+            # the lines of the window, found by bisection (the lines are in time order)
+            lo, hi = _window_bytes(piece, start, end)
+            if lo:
+                carried = _levels_after(piece[:lo], path, carried)
+                lines_before += piece.count(b"\n", 0, lo)
+                skipped_bytes += lo
+            part = piece[lo:hi]
+            result, _ = parse_cri_logs([(part, path)])
             result = _shifted(result, lines_before)
             result.logs, carried = _carry_levels(result.logs, carried)
-            lines_before += piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
+            lines_before += part.count(b"\n") + (0 if part.endswith(b"\n") else 1)
+            lines_before += piece.count(b"\n", hi)
+            skipped_bytes += len(piece) - hi
             offset += len(piece)
             rows = result.logs
             inside = np.ones(len(rows), dtype=bool)
@@ -1847,3 +1864,49 @@ def _levels_after(piece: bytes, path: str, carried: dict[str, int]) -> dict[str,
         if streams <= set(found) or part is piece:
             return {**carried, **found}
     return carried
+
+
+#: Bytes looked past the window's last line for the end of a partial line's run.
+_RUN_BYTES = 1 << 20
+
+
+def _window_bytes(
+    piece: bytes, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> tuple[int, int]:
+    """The byte range of a piece of CRI lines (in time order) that holds its lines of
+    ``[start, end]``: found by bisection over the lines' times, and widened to places where
+    no stream's partial line is open (a joined row takes its first part's time)."""
+    view = np.frombuffer(piece, dtype=np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(view == 10) + 1))
+    starts = starts[starts < len(piece)]
+    lo = 0 if start is None else _first_line(piece, starts, start, after=False)
+    hi = len(piece) if end is None else _first_line(piece, starts, end, after=True)
+    lo = int(starts[lo]) if lo < len(starts) else len(piece)
+    hi = int(starts[hi]) if hi < len(starts) else len(piece)
+    if lo > 0:
+        lo = min(_closed_cut(piece[:lo]), lo)
+    if hi < len(piece):
+        reach = piece.find(b"\n", min(hi + _RUN_BYTES, len(piece)) - 1)
+        reach = len(piece) if reach < 0 else reach + 1
+        cut = _closed_cut(piece[:reach])
+        hi = cut if cut >= hi else len(piece)
+    return lo, max(lo, hi)
+
+
+def _first_line(piece: bytes, starts: np.ndarray, when: pd.Timestamp, *, after: bool) -> int:
+    """The first line whose time is at or after ``when`` (``after``: past it), by bisection;
+    a line with no readable time takes the time of the next line that has one."""
+    lo, hi = 0, len(starts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        t = None
+        for k in range(mid, min(mid + 64, len(starts))):
+            end = int(starts[k + 1]) if k + 1 < len(starts) else len(piece)
+            t = _line_time(piece[int(starts[k]) : end].rstrip(b"\n"))
+            if t is not None:
+                break
+        if t is None or (t > when if after else t >= when):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
