@@ -966,10 +966,16 @@ def load(
             batch.flush(parts)
             if why is not None:
                 parts.files.append(_ledger(path, None, why, None))
-            else:
+                continue
+            try:
                 result, note = read_cri_window(str(path), only.start, only.end)
-                result.notes.append(note)
-                parts.add(path, "cri-log", result)
+            except OSError as exc:
+                if explicit:
+                    raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
+                parts.files.append(_ledger(path, None, f"skipped: cannot read it: {exc}", None))
+                continue
+            result.notes.append(note)
+            parts.add(path, "cri-log", result)
             continue
         limit = None if slack is None else _payload_size(path) + slack
         try:
