@@ -1182,14 +1182,17 @@ def _payload_size(path: Path) -> int:
 
 def _memory_need(files: list[tuple[Path, bool, Path | None]], only: _Filter) -> int:
     """Peak memory a load of ``files`` is expected to take: files skipped by the filter take
-    none, and a file read in pieces for a window two pieces at a time."""
-    need = 0
+    none, and the files read in pieces for a window (one after another) two pieces at most."""
+    need = pieces = 0
     for path, _, _ in files:
         if only.path_reason(path) is not None:
             continue
         size = _payload_size(path)
-        need += min(size, WINDOW_PIECE_BYTES * 2) if only.windowed(path, None) else size
-    return need * MEMORY_PER_INPUT_BYTE
+        if only.windowed(path, None):
+            pieces = max(pieces, min(size, WINDOW_PIECE_BYTES * 2))
+        else:
+            need += size
+    return (need + pieces) * MEMORY_PER_INPUT_BYTE
 
 
 def _memory_budget() -> tuple[int | None, str]:
