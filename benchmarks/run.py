@@ -71,7 +71,18 @@ PRELOAD = [
     "plotly.io",
     "prometheus_api_client",
 ]
-CASES = ("prometheus", "cri-logs", "k8s-events", "enrich", "suspects", "timeline", "beyond-memory")
+CASES = (
+    "prometheus",
+    "load-prometheus",
+    "cri-logs",
+    "load-cri",
+    "many-files",
+    "k8s-events",
+    "enrich",
+    "suspects",
+    "timeline",
+    "beyond-memory",
+)
 VARIANTS = ("obskit", "peer", "limit")
 MB = 1_000_000
 #: The targets each case is judged by, written under the table so a reader can judge it.
@@ -81,6 +92,17 @@ TARGETS = [
     "the limit; enrich <= 1.5x one pandas merge; suspects < 10 s; timeline < 3 s to build and "
     "HTML < 5 MB (the figure's HTML without plotly.js, which a report inlines once, ~4.7 MB); "
     "beyond-memory: fail early with a message naming the budget, or load within it.",
+    "",
+    "Which is which: `prometheus`, `cri-logs` and `k8s-events` time the parser alone (bytes in "
+    "memory -> frame); `load-prometheus`, `load-cri` and `many-files` time the user's path, "
+    "`obskit.load(path)` -> Investigation (reading, detection, parsing, the ledger, sorting, "
+    "enrichment), next to the same peers and limits. `many-files`' limit is `obskit.load` of one "
+    "file holding the same lines in the same order.",
+    "",
+    "Targets (issue 18): load-prometheus >= 10x the peer (prometheus-api-client "
+    "MetricRangeDataFrame); load-cri >= 6x the peer (a per-line loop: regex, json.loads of JSON "
+    "messages for the level, a DataFrame, pd.to_datetime(utc=True)), steadily; cri-logs <= 1.5x "
+    "the limit; many-files <= 1.5x the limit.",
     "",
     "Peak RSS is the child's high-water mark (imports included); (Δ) is over the child's RSS "
     "before the timed run. The beyond-memory runs have the budget as an address-space cap "
@@ -105,6 +127,8 @@ def sizes(scale: float) -> dict[str, int]:
         "suspects_lines": max(1000, round(1_000_000 * scale)),
         "timeline_samples": max(10_000, round(10_000_000 * scale)),
         "beyond_lines": max(2000, round(20_000_000 * scale)),
+        "many_files": max(4, round(4000 * scale)),
+        "many_lines": 250,
     }
 
 
@@ -134,6 +158,25 @@ def _write_cri(path: Path, lines: list[bytes], count: int) -> None:
         for _ in range(whole):
             fh.write(block)
         fh.write(b"\n".join(lines[:rest]) + (b"\n" if rest else b""))
+
+
+def _write_many(folder: Path, lines: list[bytes], files: int, per_file: int) -> None:
+    """``files`` kubelet log files of ``per_file`` lines each (four restarts of each pod's
+    container, pods spread over four namespaces), and one file holding the same lines in the
+    same order."""
+    one = folder / "one" / "pods" / "shop_all-6d4cf56db6-x2x9z_u0" / "app" / "0.log"
+    one.parent.mkdir(parents=True, exist_ok=True)
+    with one.open("wb") as whole:
+        for k in range(files):
+            pod, restart = divmod(k, 4)
+            namespace = ("shop", "payments", "search", "auth")[pod % 4]
+            name = f"app{pod % 50}-6d4cf56db6-p{pod:05d}"
+            path = folder / "many" / "pods" / f"{namespace}_{name}_u{pod:05d}" / "app"
+            path.mkdir(parents=True, exist_ok=True)
+            at = k * per_file
+            data = b"\n".join(lines[(at + i) % len(lines)] for i in range(per_file)) + b"\n"
+            (path / f"{restart}.log").write_bytes(data)
+            whole.write(data)
 
 
 def _prom_series(base: dict[str, bytes]) -> list[tuple[dict, list[str]]]:
@@ -343,6 +386,20 @@ def prepare(scale: float, only: str | None, data: Path = DATA) -> tuple[Path, di
         elif case == "cri-logs":
             _write_cri(cri_path, _cri_lines(base), n["cri_lines"])
             meta[case] = {"lines": n["cri_lines"]}
+        elif case == "load-prometheus":
+            if "prometheus" not in meta:
+                meta["prometheus"] = _write_prom(
+                    folder / "query_range.json", base, n["prom_series"], n["prom_points"]
+                )
+            meta[case] = dict(meta["prometheus"])
+        elif case == "load-cri":
+            if "cri-logs" not in meta:
+                _write_cri(cri_path, _cri_lines(base), n["cri_lines"])
+                meta["cri-logs"] = {"lines": n["cri_lines"]}
+            meta[case] = dict(meta["cri-logs"])
+        elif case == "many-files":
+            _write_many(folder, _cri_lines(base), n["many_files"], n["many_lines"])
+            meta[case] = {"files": n["many_files"], "lines": n["many_files"] * n["many_lines"]}
         elif case == "k8s-events":
             _write_events(folder / "events.json", base, n["events"])
             meta[case] = {"events": n["events"]}
@@ -455,6 +512,30 @@ def _cri(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
         return len(rows), {}
     lines = path.read_bytes().split(b"\n")
     return len(lines) - 1, {}
+
+
+def _load_prom(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
+    if variant == "obskit":
+        import obskit
+
+        return len(obskit.load(folder / "query_range.json").metrics), {}
+    return _prom(variant, folder, meta)
+
+
+def _load_cri(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
+    if variant == "obskit":
+        import obskit
+
+        inv = obskit.load(meta["cri_path"])
+        return int(inv.files["records"].sum()), {}
+    return _cri(variant, folder, meta)
+
+
+def _many(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
+    import obskit
+
+    inv = obskit.load(folder / ("many" if variant == "obskit" else "one"))
+    return int(inv.files["records"].sum()), {"files": len(inv.files), "rows": len(inv.logs)}
 
 
 def _events(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
@@ -607,6 +688,27 @@ REGISTRY = {
             _cri,
             "CRI log file -> logs frame (levels, partials)",
             bytes_of=lambda folder, meta: Path(meta["cri_path"]).stat().st_size,
+        ),
+        Case(
+            "load-prometheus",
+            _load_prom,
+            "end to end: obskit.load(query_range.json) -> Investigation",
+            bytes_of=_size("query_range.json"),
+        ),
+        Case(
+            "load-cri",
+            _load_cri,
+            "end to end: obskit.load(0.log) -> Investigation",
+            bytes_of=lambda folder, meta: Path(meta["cri_path"]).stat().st_size,
+        ),
+        Case(
+            "many-files",
+            _many,
+            "end to end: obskit.load of a folder of small CRI files; limit: one file, same lines",
+            variants=("obskit", "limit"),
+            bytes_of=lambda folder, meta: sum(
+                p.stat().st_size for p in (folder / "many").rglob("*.log")
+            ),
         ),
         Case(
             "k8s-events",

@@ -45,6 +45,8 @@ MANIFEST = "manifest.json"
 #: What the manifest's ``"format"`` says, and the layout version this module writes.
 FORMAT = "obskit-evidence-bundle"
 VERSION = 1
+#: Rows a Parquet row group of a bundle holds at most.
+ROW_GROUP = 64 * 1024
 #: The frames a bundle holds, each in ``<name>.parquet``.
 FRAMES = ("metrics", "events", "logs", "inventory", "rejects", "files")
 #: Frames a bundle holds when the investigation has them (a watch's change log); a bundle
@@ -123,7 +125,10 @@ def save(inv, path: str | Path, *, overwrite: bool = False) -> Path:
         frame = getattr(inv, name)
         encoded, info = _encode(frame)
         file = folder / f"{name}.parquet"
-        encoded.to_parquet(file, engine="pyarrow", index=False, compression="zstd")
+        # row groups of a bounded size: a windowed read skips those outside the window
+        encoded.to_parquet(
+            file, engine="pyarrow", index=False, compression="zstd", row_group_size=ROW_GROUP
+        )
         files[file.name] = {"frame": name, "rows": len(frame), "sha256": _sha256(file)}
         schema_info[name] = info
     manifest = {
@@ -146,8 +151,13 @@ def save(inv, path: str | Path, *, overwrite: bool = False) -> Path:
     return folder
 
 
-def read(path: str | Path):
+def read(path: str | Path, *, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None):
     """Read the evidence bundle in folder ``path`` back into the Investigation it was.
+
+    ``start`` and ``end`` (UTC) read only the signal rows of that window: Parquet row groups
+    whose times all lie outside it are skipped unread (a bundle's frames are in time order).
+    The rest of the investigation (inventory, rejects, ledger) is read whole; narrow the result
+    with :meth:`~obskit.Investigation.window` for the window's inventory.
 
     Raises
     ------
@@ -201,7 +211,10 @@ def read(path: str | Path):
                 f"it. Use the original bundle"
             )
         name = entry["frame"]
-        frames[name] = _decode(pd.read_parquet(file, engine="pyarrow"), manifest["columns"][name])
+        window = _window_filter(start, end) if name in ("metrics", "events", "logs") else None
+        frames[name] = _decode(
+            pd.read_parquet(file, engine="pyarrow", filters=window), manifest["columns"][name]
+        )
     window = manifest.get("window") or {}
     return Investigation._from_parts(
         {name: frames[name] for name in ("metrics", "events", "logs", "inventory")},
@@ -216,6 +229,16 @@ def read(path: str | Path):
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def _window_filter(
+    start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> list[tuple[str, str, pd.Timestamp]] | None:
+    """The Parquet filter of a window on ``timestamp`` (None: no window)."""
+    found = [("timestamp", ">=", start)] if start is not None else []
+    if end is not None:
+        found.append(("timestamp", "<=", end))
+    return found or None
 
 
 def _version() -> str:

@@ -272,11 +272,8 @@ def enrich(
     if "instance" in frame.columns and addresses:
         extra.append("instance")
     group_cols = key_cols + extra
-    grouped = frame[group_cols]
-    codes = grouped.groupby(group_cols, observed=True, dropna=False, sort=False).ngroup()
-    codes = codes.to_numpy()
-    _, first = np.unique(codes, return_index=True)
-    picked = grouped.iloc[first]
+    codes, first = _key_codes(frame, group_cols)
+    picked = frame[group_cols].iloc[first]
     columns = [
         picked[c].astype("object").where(picked[c].notna(), None).tolist() for c in group_cols
     ]
@@ -289,12 +286,54 @@ def enrich(
         key = _instance_node(key, addresses)
         completed.append(_complete(key, pods, owners, cluster, seen or {}))
     table = pd.DataFrame(completed, columns=group_cols)
-    out = frame.copy()
+    columns = {}
     for column in key_cols:
         # categories from the distinct keys, then one take: no per-row factorising
         small = pd.Categorical(table[column].to_numpy(dtype=object))
-        out[column] = pd.Categorical.from_codes(small.codes[codes], dtype=small.dtype)
-    return out
+        columns[column] = pd.Categorical.from_codes(small.codes[codes], dtype=small.dtype)
+    return frame.assign(**columns)  # the other columns are shared, not copied
+
+
+#: Group numbers are combined in an int64 below this bound (refactorised when they would pass).
+_CODE_BOUND = 1 << 62
+
+
+def _key_codes(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The group number of each row's values of ``columns`` (groups numbered in order of first
+    appearance, a missing value a value of its own) and the first row of each group.
+
+    Category columns give their codes as they are, so a million rows of a few thousand keys
+    cost a few integer operations a column and one hash pass, not a sort of the rows.
+    """
+    n = len(frame)
+    combined = np.zeros(n, dtype=np.int64)
+    size = 1
+    for column in columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy().astype(np.int64)
+            width = len(values.cat.categories) + 1
+        else:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            codes = codes.astype(np.int64)
+            width = len(uniques) + 1
+        if width == 1:
+            continue  # every value missing: one group whatever the other columns say
+        if size * width >= _CODE_BOUND:
+            dense, uniques = pd.factorize(combined)
+            combined, size = dense.astype(np.int64), len(uniques)
+        combined *= width
+        combined += codes + 1
+        size *= width
+    groups, _ = pd.factorize(combined)
+    if n == 0:
+        return groups, np.zeros(0, dtype=np.int64)
+    # numbered by first appearance: a group's first row is where the running maximum grows
+    running = np.maximum.accumulate(groups)
+    grows = np.empty(n, dtype=bool)
+    grows[0] = True
+    np.greater(running[1:], running[:-1], out=grows[1:])
+    return groups, np.flatnonzero(grows)
 
 
 def _workload_owners(inventory: pd.DataFrame) -> dict[tuple, tuple[str, str]]:

@@ -13,20 +13,44 @@ as ``metadata``, not as skipped files.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import glob as globlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from obskit import schema
 from obskit._time import as_utc
 from obskit.enrich import enrich, observed_nodes, resolve_workloads
-from obskit.errors import InvestigationError, SourceError, UnknownFormatError
-from obskit.sources import load_file
+from obskit.errors import InvestigationError, SchemaError, SourceError, UnknownFormatError
+from obskit.sources import get_format, parse_file, read_file
+from obskit.sources._base import (
+    FAR_OUT_MIN,
+    SNIFF_BYTES,
+    ParseResult,
+    Tally,
+    compression,
+    decode_head,
+    detect,
+    large_buffer_pool,
+    reject_far_out_times,
+)
+from obskit.sources.logs import (
+    BATCH_BYTES,
+    BATCH_FILE_BYTES,
+    WINDOW_PIECE_BYTES,
+    cri_span,
+    parse_cri_logs,
+    path_key,
+    read_cri_window,
+)
 
 __all__ = ["Investigation", "load"]
 
@@ -58,6 +82,128 @@ class _Parts:
     )
     files: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def add(self, path: Path, fmt: str, result: ParseResult) -> None:
+        """One file's frames, ledger row and notes."""
+        self.add_frames(result)
+        self.files.append(_ledger(path, fmt, "loaded", _tally(result)))
+        self.notes += [f"{path}: {note}" for note in result.notes]
+
+    def add_frames(self, result: ParseResult) -> None:
+        for name in (*_FRAMES, "rejects"):
+            frame = getattr(result, name)
+            if frame is not None and len(frame):
+                self.frames[name].append(frame)
+
+
+@dataclass
+class _Batch:
+    """Small CRI log files met one after another, parsed together in one pass
+    (:func:`obskit.sources.logs.parse_cri_logs`): a node's folder of a few thousand small
+    files then costs about what one file of the same lines does, not a parse each."""
+
+    files: list[tuple[Path, bytes, bool]] = field(default_factory=list)
+    size: int = 0
+
+    def takes(self, fmt: str, data: bytes, note: str | None) -> bool:
+        return fmt == "cri-log" and note is None and len(data) <= BATCH_FILE_BYTES
+
+    def add(self, path: Path, data: bytes, explicit: bool) -> None:
+        self.files.append((path, data, explicit))
+        self.size += len(data)
+
+    def flush(self, parts: _Parts) -> None:
+        """Parse the files held, adding their frames and a ledger row each to ``parts``."""
+        files, self.files, self.size = self.files, [], 0
+        if len(files) == 1:
+            path, data, explicit = files[0]
+            _parse_alone(parts, path, data, explicit)
+            return
+        for group in _batches(files):
+            try:
+                result, tallies = parse_cri_logs([(data, str(path)) for path, data, _ in group])
+            except (SourceError, SchemaError, ValueError, TypeError, IndexError):
+                # something the batch did not expect: each file alone says which it was in
+                for path, data, explicit in group:
+                    _parse_alone(parts, path, data, explicit)
+                continue
+            result, tallies = _far_out_by_file(result, tallies, [p for p, _, _ in group])
+            parts.add_frames(result)
+            for (path, _, _), tally in zip(group, tallies, strict=True):
+                parts.files.append(_ledger(path, "cri-log", "loaded", tally))
+                parts.notes += [f"{path}: {note}" for note in tally.notes]
+
+
+def _batches(
+    files: list[tuple[Path, bytes, bool]],
+) -> Iterator[list[tuple[Path, bytes, bool]]]:
+    """``files`` in runs of up to :data:`BATCH_BYTES` (at least one file a run)."""
+    run: list[tuple[Path, bytes, bool]] = []
+    size = 0
+    for item in files:
+        if run and size + len(item[1]) > BATCH_BYTES:
+            yield run
+            run, size = [], 0
+        run.append(item)
+        size += len(item[1])
+    if run:
+        yield run
+
+
+def _parse_alone(parts: _Parts, path: Path, data: bytes, explicit: bool) -> None:
+    try:
+        result = parse_file(path, data, get_format("cri-log"))
+    except SourceError as exc:
+        if explicit:
+            raise
+        parts.files.append(_ledger(path, None, f"skipped: {exc}", None))
+        return
+    parts.add(path, "cri-log", result)
+
+
+def _far_out_by_file(
+    result: ParseResult, tallies: list[Tally], paths: list[Path]
+) -> tuple[ParseResult, list[Tally]]:
+    """:func:`reject_far_out_times` of each file of a batch, on its own rows (as
+    :func:`obskit.sources.load_file` does), for the files whose rows span long enough to
+    have any."""
+    logs = result.logs
+    if logs is None or len(logs) < 2:
+        return result, tallies
+    ns = logs["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if int(ns.max()) - int(ns.min()) <= FAR_OUT_MIN.value:
+        return result, tallies  # no file's rows lie that far apart
+    where = {str(path): k for k, path in enumerate(paths)}
+    origin = logs["origin"].cat
+    owner = np.array([where[str(o)] for o in origin.categories], dtype=np.int64)[origin.codes]
+    keep = np.ones(len(logs), dtype=bool)
+    rejects = [result.rejects]
+    tallies = list(tallies)
+    for k in np.unique(owner):
+        rows = np.flatnonzero(owner == k)
+        span = ns[rows]
+        if int(span.max()) - int(span.min()) <= FAR_OUT_MIN.value:
+            continue
+        one = ParseResult(records=len(rows), logs=logs.iloc[rows].reset_index(drop=True))
+        one = reject_far_out_times(one, "cri-log", str(paths[k]))
+        moved = len(rows) - len(one.logs)
+        if not moved:
+            continue
+        kept = set(one.logs["line"].astype("int64").tolist())
+        keep[rows] = logs["line"].iloc[rows].astype("int64").isin(kept).to_numpy()
+        rejects.append(one.rejects)
+        t = tallies[k]
+        tallies[k] = dataclasses.replace(
+            t, rows=t.rows - moved, rejects=t.rejects + moved, notes=(*t.notes, *one.notes)
+        )
+    if keep.all():
+        return result, tallies
+    result.logs = logs.loc[keep].reset_index(drop=True)
+    # file by file, each file's far-out rows after its other rejects (as loading each does)
+    stacked = schema.concat("rejects", rejects)
+    order = np.argsort(stacked["origin"].astype(str).map(where).to_numpy(), kind="stable")
+    result.rejects = stacked.iloc[order].reset_index(drop=True)
+    return result, tallies
 
 
 def _timestamp(value: TimeLike, name: str) -> pd.Timestamp | None:
@@ -314,11 +460,16 @@ class Investigation:
                     else (f"; known values: {', '.join(sorted(known)[:10])}" if known else "")
                 )
                 raise InvestigationError(f"no {column} {missing[0]!r} in this investigation{hint}")
+        return self._matching(wanted)
+
+    def _matching(self, wanted: Mapping[str, Sequence[str]]) -> Investigation:
+        """The rows (of every frame) whose key columns hold one of the ``wanted`` values."""
         out = {}
+        frames = {name: getattr(self, name) for name in _FRAMES}
         for name, frame in {**frames, "changes": self.changes}.items():
             keep = pd.Series(True, index=frame.index)
             for column, values in wanted.items():
-                keep &= frame[column].isin(values)
+                keep &= frame[column].isin(list(values))
             out[name] = frame.loc[keep].reset_index(drop=True)
         changes = out.pop("changes")
         return self._derive(out, changes=changes)
@@ -741,6 +892,9 @@ def load(
     format: str | None = None,
     *,
     memory_budget: float | str | None = "auto",
+    start: TimeLike = None,
+    end: TimeLike = None,
+    where: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Investigation:
     """Load telemetry files into one :class:`Investigation`.
 
@@ -761,6 +915,18 @@ def load(
         A compressed file that expands past what the budget leaves for it (a decompression
         bomb, a gzip size trailer that lies) is stopped as it streams, and skipped like an
         unreadable file.
+    start, end : time, optional
+        Keep only the rows of ``start <= timestamp <= end`` (UTC), as :meth:`Investigation.
+        window` would, filtering while reading: a CRI log file whose first and last lines both
+        lie outside the window is skipped unparsed, and a large uncompressed one is read in
+        pieces, only those that reach into the window parsed (CRI files are written in time
+        order). The budget then applies to what is read and kept, not to the whole file.
+    where : mapping, optional
+        Keep only the rows whose key columns hold these values, e.g. ``{"namespace": "shop",
+        "node": ["node-1", "node-2"]}`` (as :meth:`Investigation.focus` would, without
+        requiring the values to be present). Log files whose kubelet path names another
+        namespace, pod or container are skipped unparsed. Files skipped by ``start``, ``end``
+        or ``where`` are in ``inv.files`` with a ``skipped by filter`` status.
 
     Raises
     ------
@@ -778,8 +944,9 @@ def load(
     """
     from obskit import bundle  # lazily: bundle builds Investigations
 
+    only = _Filter.of(start, end, where)
     if isinstance(paths, str | Path) and bundle.is_bundle(paths):
-        return bundle.read(paths)
+        return only.narrow(bundle.read(paths, start=only.start, end=only.end))
     files = _expand(paths)
     if memory_budget == "auto":
         budget, why = _memory_budget()
@@ -791,7 +958,7 @@ def load(
         raise InvestigationError(
             f"memory_budget must be 'auto', None or a number of bytes, got {memory_budget!r}"
         )
-    need = _memory_need(files) if budget is not None else 0
+    need = _memory_need(files, only) if budget is not None else 0
     if budget is not None and need > budget:
         size = sum(_payload_size(path) for path, _, _ in files)
         raise InvestigationError(
@@ -807,16 +974,43 @@ def load(
     # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
     slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
     parts = _Parts()
+    batch = _Batch()
     for path, explicit, _root in files:
         if path.name in METADATA_FILES and not explicit:
+            batch.flush(parts)
             parts.files.append(_ledger(path, None, "metadata", None))
+            continue
+        if (why := only.path_reason(path)) is not None or only.windowed(path, format):
+            batch.flush(parts)
+            if why is not None:
+                parts.files.append(_ledger(path, None, why, None))
+                continue
+            try:
+                result, note = read_cri_window(str(path), only.start, only.end)
+            except OSError as exc:
+                if explicit:
+                    raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
+                parts.files.append(_ledger(path, None, f"skipped: cannot read it: {exc}", None))
+                continue
+            result.notes.append(note)
+            parts.add(path, "cri-log", result)
             continue
         limit = None if slack is None else _payload_size(path) + slack
         try:
-            result, fmt = load_file(path, format, limit=limit)
+            data, note, fmt = read_file(path, format, limit=limit)
+            if (why := only.span_reason(fmt.name, data)) is not None:
+                batch.flush(parts)
+                parts.files.append(_ledger(path, fmt.name, why, None))
+                continue
+            if batch.takes(fmt.name, data, note):
+                batch.add(path, data, explicit)
+                continue
+            batch.flush(parts)
+            result = parse_file(path, data, fmt, note)
         except UnknownFormatError:
             if explicit:
                 raise
+            batch.flush(parts)
             parts.files.append(
                 _ledger(path, None, "skipped: no format recognises its content", None)
             )
@@ -824,14 +1018,13 @@ def load(
         except SourceError as exc:
             if explicit:
                 raise
+            batch.flush(parts)
             parts.files.append(_ledger(path, None, f"skipped: {exc}", None))
             continue
-        for name in (*_FRAMES, "rejects"):
-            frame = getattr(result, name)
-            if frame is not None and len(frame):
-                parts.frames[name].append(frame)
-        parts.files.append(_ledger(path, fmt, "loaded", result))
-        parts.notes += [f"{path}: {note}" for note in result.notes]
+        finally:
+            data = None  # a file's bytes go as soon as they are parsed
+        parts.add(path, fmt.name, result)
+    batch.flush(parts)
     frames = {name: schema.concat(name, parts.frames[name]) for name in _FRAMES}
     inventory = frames["inventory"]
     if len(inventory):
@@ -840,16 +1033,146 @@ def load(
         dup = has_uid & inventory.duplicated("uid", keep="last")
         frames["inventory"] = inventory.loc[~dup].reset_index(drop=True)
     for name in _SIGNALS:
-        frames[name] = frames[name].sort_values("timestamp", kind="stable").reset_index(drop=True)
+        frames[name] = _by_time(frames[name])
     frames["events"] = _final_audit_stages(frames["events"])
-    return Investigation._from_parts(
+    inv = Investigation._from_parts(
         frames,
         cluster=cluster,
         rejects=schema.concat("rejects", parts.frames["rejects"]),
         files=pd.DataFrame(parts.files, columns=FILES_COLUMNS),
         notes=parts.notes,
     )
+    return only.narrow(inv)
 
+
+@dataclass(frozen=True)
+class _Filter:
+    """The window and key values a load keeps (:func:`load`'s ``start``, ``end``, ``where``)."""
+
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, start: TimeLike, end: TimeLike, where: Mapping | None) -> _Filter:
+        lo, hi = _timestamp(start, "start"), _timestamp(end, "end")
+        if lo is not None and hi is not None and lo > hi:
+            raise InvestigationError(f"window start {lo} is after its end {hi}; swap them")
+        if where is not None and not isinstance(where, Mapping):
+            raise InvestigationError(
+                f"where must be a mapping of key columns to values, e.g. "
+                f"{{'namespace': 'shop'}}, got {type(where).__name__}"
+            )
+        wanted: dict[str, tuple[str, ...]] = {}
+        for column, values in (where or {}).items():
+            if column not in schema.KEY:
+                raise InvestigationError(
+                    f"where names {column!r}, which is no key column; the key columns are: "
+                    f"{', '.join(schema.KEY)}"
+                )
+            values = [values] if isinstance(values, str) else list(values)
+            if not values or not all(isinstance(v, str) for v in values):
+                raise InvestigationError(
+                    f"where[{column!r}] must be a value or a list of values (text), got {values!r}"
+                )
+            wanted[column] = tuple(values)
+        return cls(lo, hi, wanted)
+
+    @property
+    def active(self) -> bool:
+        return self.start is not None or self.end is not None or bool(self.where)
+
+    def path_reason(self, path: Path) -> str | None:
+        """Why a log file is skipped unread: its kubelet path names another namespace, pod or
+        container (None: read it)."""
+        if not self.where:
+            return None
+        key = path_key(str(path))
+        for column in ("namespace", "pod", "container"):
+            value = key.get(column)
+            if column in self.where and value is not None and value not in self.where[column]:
+                return (
+                    f"skipped by filter: its path names {column} {key[column]!r}, not "
+                    f"{', '.join(map(repr, self.where[column]))}"
+                )
+        return None
+
+    def windowed(self, path: Path, format: str | None) -> bool:
+        """Whether ``path`` is read in pieces for the window: an uncompressed CRI log larger
+        than the files parsed in batches."""
+        if (self.start is None and self.end is None) or format not in (None, "cri-log"):
+            return False
+        try:
+            if path.stat().st_size <= BATCH_FILE_BYTES:
+                return False
+            with path.open("rb") as fh:
+                head = fh.read(SNIFF_BYTES)
+        except OSError:
+            return False  # the reader says what is wrong with it
+        if compression(head[:8]) is not None:
+            return False
+        fmt = get_format(format) if format else detect(decode_head(head), path.name)
+        return fmt is not None and fmt.name == "cri-log"
+
+    def span_reason(self, fmt: str, data: bytes) -> str | None:
+        """Why a CRI log read whole is not parsed: its first and last lines (and so, written
+        in time order, all of them) lie outside the window (None: parse it)."""
+        if fmt != "cri-log" or (self.start is None and self.end is None):
+            return None
+        span = cri_span(data)
+        if span is None:
+            return None
+        first, last = span
+        if self.start is not None and last < self.start:
+            side = "before"
+        elif self.end is not None and first > self.end:
+            side = "after"
+        else:
+            return None
+        return (
+            f"skipped by filter: its lines run from {first.isoformat()} to {last.isoformat()}, "
+            f"{side} the window"
+        )
+
+    def narrow(self, inv: Investigation) -> Investigation:
+        """``inv`` restricted to the window and the key values."""
+        if not self.active:
+            return inv
+        if self.start is not None or self.end is not None:
+            inv = inv.window(self.start, self.end)
+        return inv._matching(self.where) if self.where else inv
+
+
+def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` in time order (stable; missing times last): as it is when it already is, as
+    one file written in time order mostly is, else sorted."""
+    stamps = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
+    if len(stamps) and stamps.min() > _NAT and (stamps[1:] >= stamps[:-1]).all():
+        return frame.reset_index(drop=True)
+    if not len(stamps) or stamps.min() == _NAT:  # missing times go last: pandas knows how
+        return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    order = np.argsort(stamps, kind="stable")
+    return pd.DataFrame(
+        {column: _taken(frame[column], order) for column in frame.columns}, copy=False
+    )
+
+
+def _taken(values: pd.Series, order: np.ndarray) -> pd.Series:
+    """``values`` at rows ``order`` (a new RangeIndex). Arrow text is taken in one piece into
+    the loaders' pool for payload-sized buffers: stacked files leave it in pieces, which Arrow
+    takes from at half the speed, and the default pool faults a million strings' buffer in
+    slowly where memory is fragmented (see :func:`obskit.sources._base.large_buffer_pool`)."""
+    if values.dtype == schema.STRING:
+        data = values.array.__arrow_array__()
+        pool = large_buffer_pool()
+        if isinstance(data, pa.ChunkedArray):
+            data = data.combine_chunks(memory_pool=pool)
+        taken = pc.take(data, pa.array(order), memory_pool=pool)
+        return pd.Series(pd.array(taken, dtype=schema.STRING), name=values.name)
+    return values.take(order).reset_index(drop=True)
+
+
+_NAT = np.iinfo(np.int64).min
 
 #: Peak memory of parsing, joining and enriching, per byte of (decompressed) input, measured
 #: with ``benchmarks/run.py`` (CRI logs 6.4x, Events 7x, Prometheus JSON 5.6x) plus headroom.
@@ -875,9 +1198,19 @@ def _payload_size(path: Path) -> int:
     return size
 
 
-def _memory_need(files: list[tuple[Path, bool, Path | None]]) -> int:
-    """Peak memory a load of ``files`` is expected to take."""
-    return sum(_payload_size(path) for path, _, _ in files) * MEMORY_PER_INPUT_BYTE
+def _memory_need(files: list[tuple[Path, bool, Path | None]], only: _Filter) -> int:
+    """Peak memory a load of ``files`` is expected to take: files skipped by the filter take
+    none, and the files read in pieces for a window (one after another) two pieces at most."""
+    need = pieces = 0
+    for path, _, _ in files:
+        if only.path_reason(path) is not None:
+            continue
+        size = _payload_size(path)
+        if only.windowed(path, None):
+            pieces = max(pieces, min(size, WINDOW_PIECE_BYTES * 2))
+        else:
+            need += size
+    return (need + pieces) * MEMORY_PER_INPUT_BYTE
 
 
 def _memory_budget() -> tuple[int | None, str]:
@@ -921,7 +1254,17 @@ def _final_audit_stages(events: pd.DataFrame) -> pd.DataFrame:
     return events
 
 
-def _ledger(path: Path, fmt: str | None, status: str, result) -> dict:
+def _tally(result: ParseResult) -> Tally:
+    return Tally(
+        records=result.records,
+        rows=result.rows,
+        rejects=len(result.rejects),
+        merged=result.merged,
+        notes=tuple(result.notes),
+    )
+
+
+def _ledger(path: Path, fmt: str | None, status: str, result: Tally | None) -> dict:
     if result is None:
         return {
             "origin": str(path),
@@ -940,7 +1283,7 @@ def _ledger(path: Path, fmt: str | None, status: str, result) -> dict:
         "status": status,
         "records": result.records,
         "rows": result.rows,
-        "rejects": len(result.rejects),
+        "rejects": result.rejects,
         "merged": result.merged,
         "balanced": result.balanced(),
         "note": "; ".join(result.notes) or None,

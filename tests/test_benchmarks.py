@@ -10,7 +10,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
-CASES = ("prometheus", "cri-logs", "k8s-events", "enrich", "suspects", "timeline", "beyond-memory")
+CASES = (
+    "prometheus",
+    "load-prometheus",
+    "cri-logs",
+    "load-cri",
+    "many-files",
+    "k8s-events",
+    "enrich",
+    "suspects",
+    "timeline",
+    "beyond-memory",
+)
 
 
 @pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ is not in this checkout")

@@ -7,7 +7,9 @@ and hands the bytes to the format's parser.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from obskit import schema
 from obskit.errors import SchemaError, SourceError, UnknownFormatError
@@ -46,6 +48,8 @@ __all__ = [
     "get_format",
     "load_file",
     "parse",
+    "parse_file",
+    "read_file",
 ]
 
 #: Every registered format: ``{name: one-line description}``.
@@ -80,8 +84,37 @@ def load_file(
         When the file cannot be read, expands past ``limit``, or runs out of memory.
     """
     path = Path(path)
+    data, note, fmt = read_file(path, format, limit=limit)
+    return parse_file(path, data, fmt, note), fmt.name
+
+
+def read_file(
+    path: str | Path, format: str | None = None, *, limit: int | None = None
+) -> tuple[bytes, str | None, Format]:
+    """The first half of :func:`load_file`: read one file (decompressed) and find its format.
+
+    Returns the bytes, a note when a compressed file was damaged (the bytes decoded before the
+    damage are kept), and the format. Raises as :func:`load_file` does.
+    """
+    return _guarded(Path(path), _read_file, format, limit)
+
+
+def parse_file(path: str | Path, data: bytes, fmt: Format, note: str | None = None) -> ParseResult:
+    """The second half of :func:`load_file`: parse what :func:`read_file` read.
+
+    Raises
+    ------
+    SourceError
+        Naming the file, when a record of an unexpected shape stops the parser or the file
+        runs out of memory.
+    """
+    return _guarded(Path(path), _parse_file, data, fmt, note)
+
+
+def _guarded(path: Path, step: Callable[..., Any], *args: object) -> Any:
+    """``step(path, *args)``, its MemoryError and RecursionError told as a SourceError."""
     try:
-        return _load_file(path, format, limit)
+        return step(path, *args)
     except MemoryError:  # raised below: its traceback would keep this file's frames alive
         message = (
             f"ran out of memory reading {str(path)!r} ({_size(path)}); load it alone, or a "
@@ -102,7 +135,9 @@ def _size(path: Path) -> str:
         return "size unknown"
 
 
-def _load_file(path: Path, format: str | None, limit: int | None) -> tuple[ParseResult, str]:
+def _read_file(
+    path: Path, format: str | None, limit: int | None
+) -> tuple[bytes, str | None, Format]:
     data, note = read_bytes(path, limit)
     fmt = get_format(format) if format else detect_format(data, path.name)
     if fmt is None:
@@ -111,6 +146,10 @@ def _load_file(path: Path, format: str | None, limit: int | None) -> tuple[Parse
             f"{data[:60]!r}); the formats are: {', '.join(FORMATS)}. Pass format=... if you "
             f"know what it is."
         )
+    return data, note, fmt
+
+
+def _parse_file(path: Path, data: bytes, fmt: Format, note: str | None) -> ParseResult:
     try:
         result = reject_far_out_times(fmt.parse(data, origin=str(path)), fmt.name, str(path))
     except SourceError:
@@ -129,4 +168,4 @@ def _load_file(path: Path, format: str | None, limit: int | None) -> tuple[Parse
         rejects.add(note, None, offset=len(data))
         result.rejects = schema.concat("rejects", [result.rejects, rejects.frame()])
         result.records += 1  # the damaged tail is one record we could not read
-    return result, fmt.name
+    return result

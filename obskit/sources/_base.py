@@ -30,6 +30,7 @@ __all__ = [
     "Format",
     "ParseResult",
     "Rejects",
+    "Tally",
     "decode_head",
     "decode_tail",
     "detect",
@@ -107,6 +108,22 @@ class ParseResult:
     def balanced(self) -> bool:
         """True when every input record is a row, a reject, or merged into a row."""
         return self.records == self.rows + len(self.rejects) + self.merged
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One file's counts in a result parsed together with other files (its ledger row):
+    ``records == rows + rejects + merged`` when it balances."""
+
+    records: int
+    rows: int
+    rejects: int
+    merged: int = 0
+    notes: tuple[str, ...] = ()
+
+    def balanced(self) -> bool:
+        """True when every input record is a row, a reject, or merged into a row."""
+        return self.records == self.rows + self.rejects + self.merged
 
 
 # --- timestamps far outside their payload ---------------------------------------------------
@@ -250,9 +267,20 @@ class Rejects:
 
     def frame(self) -> pd.DataFrame:
         """The rejects as a frame that matches ``schema.FRAMES['rejects']``."""
-        df = pd.DataFrame(self._rows, columns=["line", "offset", "reason", "raw"])
-        df["format"] = self.format
-        df["origin"] = self.origin
+        return Rejects.frame_of([self])
+
+    @staticmethod
+    def frame_of(ledgers: list[Rejects]) -> pd.DataFrame:
+        """The rejects of several files as one frame, file after file (one conforming step,
+        not one a file)."""
+        rows = [row for ledger in ledgers for row in ledger._rows]
+        df = pd.DataFrame(rows, columns=["line", "offset", "reason", "raw"])
+        if len(ledgers) == 1:
+            df["format"] = ledgers[0].format
+            df["origin"] = ledgers[0].origin
+        else:
+            df["format"] = [ledger.format for ledger in ledgers for _ in ledger._rows]
+            df["origin"] = [ledger.origin for ledger in ledgers for _ in ledger._rows]
         return schema.conform("rejects", df)
 
 

@@ -1037,9 +1037,12 @@ def _sniff(head: str, name: str, tail: str = "") -> float:
         if '"apiVersion"' in first and (_JSON_KIND.search(first) or _JSON_KIND.search(tail)):
             return 0.85
         return 0.0
-    if not _YAML_API_VERSION.search(first):
+    # substring tests first: a multi-line regex search costs more than the rest of a sniff
+    if "apiVersion: " not in first or not _YAML_API_VERSION.search(first):
         return 0.0
-    if _YAML_KIND.search(first) or _YAML_KIND.search(tail):
+    if ("kind: " in first and _YAML_KIND.search(first)) or (
+        "kind: " in tail and _YAML_KIND.search(tail)
+    ):
         return 0.85
     if _YAML_ITEMS.search(first) and _YAML_ITEM_KIND.search(first):
         return 0.85

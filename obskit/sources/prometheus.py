@@ -1026,9 +1026,11 @@ def _parse_text_source(data: bytes, origin: str = "<bytes>") -> ParseResult:
 
 
 def _sniff_text(head: str, name: str) -> float:
-    lines = head.splitlines()
-    if len(lines) > 1 and not head.endswith("\n"):
-        lines = lines[:-1]  # the head may cut its last line short
+    lines = head[:16384].splitlines()  # the 60 lines looked at, as a rule
+    if len(lines) <= 61:
+        lines = head.splitlines()
+        if len(lines) > 1 and not head.endswith("\n"):
+            lines = lines[:-1]  # the head may cut its last line short
     checked = good = 0
     for line in lines[:60]:
         line = line.strip()
@@ -1041,8 +1043,9 @@ def _sniff_text(head: str, name: str) -> float:
             continue
         checked += 1
         m = _SAMPLE.fullmatch(line)
-        if m and _GO_FLOAT.fullmatch(m.group("value")):
-            good += 1
+        if not (m and _GO_FLOAT.fullmatch(m.group("value"))):
+            return 0.0  # one line that is no sample is enough
+        good += 1
     if not checked or good < checked:
         return 0.0
     first = head.lstrip()

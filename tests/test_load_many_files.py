@@ -1,0 +1,288 @@
+"""Loading many small files: batched into one parse, with the same result and the same ledger
+as loading each file alone; and the per-key shortcuts of the load path (enrichment through
+group codes, the time order) give what the plain pandas operations give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import obskit
+from obskit import enrich as enrich_module
+from obskit import investigation, schema
+from obskit.sources import logs as logs_module
+
+# CRI lines as the kubelet writes them (time, stream, P/F tag, message), and the kinds of damage
+# a node's folder holds: lines that are no CRI lines, bad times, bad tags, blank lines, invalid
+# UTF-8, a last line without its newline, partial lines split across a file's end, years-off
+# clocks, stack-trace continuation lines that take the level of the line before.
+_MESSAGES = [
+    '{"level":"error","msg":"payment failed","order":"o-1"}',
+    "level=warn msg=slow upstream=db",
+    "I0514 10:00:00.000000       1 main.go:10] started",
+    "E0514 10:00:01.000000       1 main.go:11] failed to connect",
+    "ERROR java.lang.IllegalStateException: boom",
+    "    at com.shop.Checkout.pay(Checkout.java:42)",
+    "plain text without a level",
+    "",
+]
+
+
+def _line(rng: np.random.Generator, t: pd.Timestamp) -> bytes:
+    kind = rng.random()
+    stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+    stream = "stderr" if rng.random() < 0.3 else "stdout"
+    message = _MESSAGES[rng.integers(len(_MESSAGES))]
+    if kind < 0.03:
+        return b"not a cri line at all"
+    if kind < 0.05:
+        return f"2024-13-45T99:00:00Z {stream} F {message}".encode()
+    if kind < 0.06:
+        return f"{stamp} {stream} X {message}".encode()
+    if kind < 0.08:
+        return b"   "
+    if kind < 0.09:
+        return f"{stamp} {stream} F caf".encode() + b"\xe9 \xff latin-1"
+    if kind < 0.10:
+        return f"2031-01-01T00:00:00Z {stream} F clock years off".encode()
+    tag = "P" if kind < 0.2 else "F"
+    return f"{stamp} {stream} {tag} {message}".encode()
+
+
+def _folder(root: Path, seed: int, files: int = 24) -> Path:
+    rng = np.random.default_rng(seed)
+    t = pd.Timestamp("2024-05-14T10:00:00Z")
+    for k in range(files):
+        pod, restart = divmod(k, 3)
+        folder = root / "pods" / f"shop_web-{pod}-x2x9z_u{pod}" / "web"
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for _ in range(int(rng.integers(0, 40))):
+            t += pd.Timedelta(milliseconds=int(rng.integers(0, 500)))
+            lines.append(_line(rng, t))
+        data = b"\n".join(lines)
+        if lines and rng.random() < 0.7:
+            data += b"\n"
+        (folder / f"{restart}.log").write_bytes(data)
+    (root / "truth.json").write_text("{}")
+    return root
+
+
+def _unbatched(monkeypatch: pytest.MonkeyPatch, path: Path) -> obskit.Investigation:
+    with monkeypatch.context() as m:
+        m.setattr(investigation, "BATCH_FILE_BYTES", -1)  # every file parsed alone
+        return obskit.load(path)
+
+
+def _same(a: obskit.Investigation, b: obskit.Investigation) -> None:
+    for name in ("metrics", "events", "logs", "inventory", "rejects", "files"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    assert a.notes == b.notes
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_folder_of_small_files_loads_as_each_file_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    root = _folder(tmp_path, seed)
+    batched = obskit.load(root)
+    _same(batched, _unbatched(monkeypatch, root))
+    assert len(batched.files) == 25  # every file has its ledger row (truth.json: metadata)
+    files = batched.files[batched.files["status"] == "loaded"]
+    assert len(files) >= 20 and files["balanced"].all()
+    assert (
+        files["records"].sum()
+        == files["rows"].sum() + files["rejects"].sum() + files["merged"].sum()
+    )
+    assert len(batched.logs) == files["rows"].sum()
+    assert len(batched.rejects) == files["rejects"].sum()
+    # each reject names its own file and its line there
+    assert set(batched.rejects["origin"]) <= set(files["origin"])
+    assert batched.rejects["line"].notna().all()
+
+
+def test_batches_split_by_size_give_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _folder(tmp_path, 7)
+    whole = obskit.load(root)
+    with monkeypatch.context() as m:
+        m.setattr(investigation, "BATCH_BYTES", 2000)  # many batches of a few files
+        _same(obskit.load(root), whole)
+
+
+def test_a_far_out_clock_is_rejected_in_its_own_file_only(tmp_path: Path) -> None:
+    ok = tmp_path / "pods" / "shop_a-1_u1" / "a" / "0.log"
+    off = tmp_path / "pods" / "shop_b-1_u2" / "b" / "0.log"
+    for path in (ok, off):
+        path.parent.mkdir(parents=True)
+    ok.write_bytes(b"2024-05-14T10:00:00Z stdout F fine\n" * 5)
+    off.write_bytes(
+        b"2024-05-14T10:00:00Z stdout F fine\n" * 5 + b"2031-01-01T00:00:00Z stdout F x\n"
+    )
+    inv = obskit.load(tmp_path)
+    ledger = inv.files.set_index("origin")
+    assert ledger.loc[str(off), ["rows", "rejects"]].tolist() == [5, 1]
+    assert ledger.loc[str(ok), ["rows", "rejects"]].tolist() == [5, 0]
+    assert "years" in inv.rejects["reason"].iloc[0] and inv.rejects["line"].iloc[0] == 6
+
+
+def test_many_stream_groups_join_and_inherit_as_a_few_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    t = pd.Timestamp("2024-05-14T10:00:00Z")
+    payloads = []
+    for k in range(30):
+        lines = [_line(rng, t + pd.Timedelta(seconds=i)) for i in range(int(rng.integers(1, 30)))]
+        payloads.append((b"\n".join(lines) + b"\n", f"/var/log/pods/ns_p{k}_u{k}/c/0.log"))
+    few, _ = logs_module.parse_cri_logs(payloads)
+    with monkeypatch.context() as m:
+        m.setattr(logs_module, "_FEW_GROUPS", 10_000)  # group by group, as for one file
+        many, _ = logs_module.parse_cri_logs(payloads)
+    pd.testing.assert_frame_equal(few.logs, many.logs, check_exact=True)
+    assert few.merged == many.merged > 0
+
+
+def test_enrich_groups_rows_as_pandas_does() -> None:
+    rng = np.random.default_rng(11)
+    n = 5000
+    frame = schema.conform(
+        "events",
+        pd.DataFrame(
+            {
+                "namespace": rng.choice(["shop", "ops", None], n),
+                "pod": rng.choice(["a", "b", "c", None], n),
+                "node": rng.choice(["n1", None], n),
+                "object_kind": rng.choice(["Pod", "Deployment", None], n),
+                "object_name": rng.choice(["web", "db", None], n),
+                "key_source": "record",
+            }
+        ),
+    )
+    columns = [*schema.KEY, "key_source", "object_kind", "object_name"]
+    codes, first = enrich_module._key_codes(frame, columns)
+    expected = frame[columns].groupby(columns, observed=True, dropna=False, sort=False).ngroup()
+    assert (codes == expected.to_numpy()).all()
+    _, expected_first = np.unique(expected.to_numpy(), return_index=True)
+    assert (first == expected_first).all()
+
+
+def test_time_order_is_pandas_stable_sort() -> None:
+    rng = np.random.default_rng(5)
+    n = 2000
+    frame = schema.conform(
+        "logs",
+        pd.DataFrame(
+            {
+                "timestamp": pd.to_datetime(rng.integers(0, 50, n), unit="s", utc=True),
+                "message": pd.array([f"m{i}" for i in range(n)], dtype=schema.STRING),
+                "pod": rng.choice(["a", "b"], n),
+            }
+        ),
+    )
+    stacked = schema.concat("logs", [frame.iloc[:700], frame.iloc[700:]])  # text in pieces
+    expected = stacked.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(investigation._by_time(stacked), expected, check_exact=True)
+    with_nat = stacked.assign(timestamp=stacked["timestamp"].where(stacked.index % 7 != 0))
+    expected = with_nat.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(investigation._by_time(with_nat), expected, check_exact=True)
+
+
+# --- windowed loads: filtering while reading keeps exactly what filtering afterwards keeps ---
+
+
+def _timed_folder(root: Path, seed: int) -> Path:
+    """CRI files in time order (as the runtime writes them), over three namespaces, with
+    partial lines, bad lines and stack traces; a few big enough to be read in pieces."""
+    rng = np.random.default_rng(seed)
+    for k in range(9):
+        namespace = ("shop", "ops", "db")[k % 3]
+        folder = root / "pods" / f"{namespace}_web-{k}-x2x9z_u{k}" / "web"
+        folder.mkdir(parents=True)
+        t = pd.Timestamp("2024-05-14T10:00:00Z") + pd.Timedelta(minutes=int(rng.integers(0, 60)))
+        lines = []
+        for _ in range(int(rng.integers(5, 400))):
+            t += pd.Timedelta(seconds=int(rng.integers(0, 20)))
+            line = _line(rng, t)
+            while line.startswith(b"2031"):  # a clock years off is out of time order
+                line = _line(rng, t)
+            lines.append(line)
+        (folder / "0.log").write_bytes(b"\n".join(lines) + b"\n")
+    return root
+
+
+def _values(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its categories as plain values (their sets and order left aside)."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(cats, "object"))
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_a_windowed_load_keeps_what_a_full_load_then_filtered_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    root = _timed_folder(tmp_path, seed)
+    # pieces of a few kB, so that files are read piece by piece as a large one would be
+    monkeypatch.setattr(logs_module, "WINDOW_PIECE_BYTES", 4000)
+    monkeypatch.setattr(investigation, "BATCH_FILE_BYTES", 6000)
+    full = obskit.load(root)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        lo = pd.Timestamp("2024-05-14T10:00:00Z") + pd.Timedelta(minutes=int(rng.integers(0, 90)))
+        hi = lo + pd.Timedelta(minutes=int(rng.integers(1, 40)))
+        where = {"namespace": ["shop", "db"]} if rng.random() < 0.5 else None
+        got = obskit.load(root, start=lo, end=hi, where=where)
+        expected = full.window(lo, hi)
+        if where:
+            expected = expected._matching(where)
+        # the same rows and values (categories of what was never read are not there)
+        if len(expected.logs):
+            pd.testing.assert_frame_equal(
+                _values(got.logs), _values(expected.logs), check_exact=True
+            )
+        assert len(got.logs) == len(expected.logs)
+        assert got.start == lo and got.end == hi
+        skipped = got.files[got.files["status"].str.startswith("skipped by filter")]
+        read = got.files[got.files["status"] == "loaded"]
+        assert len(skipped) + len(read) == 9 and read["balanced"].all()
+        if where:  # the other namespace's files were not read
+            assert skipped["status"].str.contains("namespace 'ops'").sum() == 3
+
+
+def test_files_outside_the_window_are_listed_as_skipped(tmp_path: Path) -> None:
+    early = tmp_path / "pods" / "shop_a-1_u1" / "a" / "0.log"
+    late = tmp_path / "pods" / "shop_b-1_u2" / "b" / "0.log"
+    for path, hour in ((early, "08"), (late, "10")):
+        path.parent.mkdir(parents=True)
+        day = f"2024-05-14T{hour}"
+        path.write_bytes(f"{day}:00:00Z stdout F one\n{day}:10:00Z stdout F two\n".encode())
+    inv = obskit.load(tmp_path, start="2024-05-14T09:30:00Z", end="2024-05-14T10:05:00Z")
+    assert inv.logs["message"].tolist() == ["one"]
+    status = inv.files.set_index("origin")["status"]
+    assert status[str(early)].startswith("skipped by filter: its lines run from")
+    assert "before the window" in status[str(early)]
+    assert status[str(late)] == "loaded"
+    assert str(early) in inv.skipped()["origin"].tolist()
+
+
+def test_where_names_key_columns_only(tmp_path: Path) -> None:
+    with pytest.raises(obskit.InvestigationError, match="no key column; the key columns are"):
+        obskit.load(tmp_path, where={"namespaces": "shop"})
+    with pytest.raises(obskit.InvestigationError, match="after its end"):
+        obskit.load(tmp_path, start="2024-05-14T10:00:00Z", end="2024-05-14T09:00:00Z")
+
+
+def test_a_windowed_bundle_read_keeps_what_a_full_read_then_window_keeps(tmp_path: Path) -> None:
+    inv = obskit.datasets.load("checkout-oom")
+    folder = inv.save(tmp_path / "bundle")
+    lo, hi = pd.Timestamp("2024-05-14T10:00:00Z"), pd.Timestamp("2024-05-14T10:20:00Z")
+    got = obskit.load(folder, start=lo, end=hi, where={"namespace": "shop"})
+    expected = obskit.load(folder).window(lo, hi)._matching({"namespace": ["shop"]})
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(_values(getattr(got, name)), _values(frame))
+    assert 0 < len(got.metrics) < len(inv.metrics)
