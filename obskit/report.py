@@ -496,7 +496,8 @@ class ReviewSummary:
 
 def table(frame: pd.DataFrame, empty: str = "Nothing here.") -> pd.DataFrame | ReviewSummary:
     """A table as a report shows it (:func:`obskit.views.readable`: times to the second in UTC,
-    no ``NaN``), or the sentence ``empty`` when it has no rows (not a bare header).
+    no ``NaN``; rows numbered from 1 in the order shown, so a review can say "row 3", not the
+    frame's own index), or the sentence ``empty`` when it has no rows (not a bare header).
 
     Examples
     --------
@@ -504,9 +505,15 @@ def table(frame: pd.DataFrame, empty: str = "Nothing here.") -> pd.DataFrame | R
     >>> table(pd.DataFrame({"node": []}), empty="No collector gaps.")
     No collector gaps.
     """
+    import pandas as pd
+
     from obskit.views import readable
 
-    return readable(frame) if len(frame) else ReviewSummary(empty)
+    if not len(frame):
+        return ReviewSummary(empty)
+    shown = readable(frame)
+    shown.index = pd.RangeIndex(1, len(shown) + 1)
+    return shown
 
 
 def _when(value: object) -> str:
