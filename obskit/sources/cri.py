@@ -618,12 +618,7 @@ def _parse_cri(
         lines = _cri_lines(data, pool, workers)
     buf = pa.py_buffer(data)
     starts, ends, numbers = lines["starts"], lines["ends"], lines["numbers"]
-    ts_end, stream, tag, msg_start = (
-        lines["ts_end"],
-        lines["stream"],
-        lines["tag"],
-        lines["msg_start"],
-    )
+    stream, tag, msg_start = lines["stream"], lines["tag"], lines["msg_start"]
     records = len(starts)
     if files is None:
         files = _Files([origin], np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
@@ -639,67 +634,16 @@ def _parse_cri(
     lengths = ends - starts
     too_long = lengths > MAX_LINE
     tag_ok = (tag == ord("P")) | (tag == ord("F"))
-    rows = lines["rows"]
-    if len(rows) == records and lines["times"] is not None:
-        times = lines["times"]
-    else:
-        times = np.full(records, np.datetime64("NaT"), dtype="datetime64[ns]")
-        if lines["times"] is not None:
-            times[rows] = lines["times"]
-        elif len(rows):  # Arrow cannot read one: all of them as _times reads them
-            stamps = byte_ranges(buf, starts[rows], ts_end[rows]).view(pa.large_string())
-            times[rows] = _times(stamps)
+    times = _line_times(lines, buf)
     time_ok = ~np.isnat(times)
     good = ok & ~too_long & tag_ok & time_ok
     bad = np.flatnonzero(~good)
-    rejects = {int(k): Rejects("cri-log", files.origins[k]) for k in np.unique(owner[bad])}
-    if count == 1:
-        rejects.setdefault(0, Rejects("cri-log", origin))
-    if len(bad):
-        raw = byte_ranges(buf, starts[bad], ends[bad]).view(pa.large_string()).to_pylist()
-        for i, line in zip(bad, raw, strict=True):
-            if too_long[i]:
-                reason = f"line of {lengths[i]:,} bytes exceeds the {MAX_LINE:,}-byte limit"
-            elif not ok[i]:
-                reason = "not a CRI log line: expected '<RFC3339Nano> <stdout|stderr> <P|F> <msg>'"
-            elif not time_ok[i]:
-                reason = f"unreadable CRI timestamp {line.split(' ', 1)[0]!r}"
-            else:
-                reason = f"unknown CRI tag {line.split(' ')[2]!r}: expected P or F"
-            rejects[owner[i]].add(reason, line, line=int(numbers[i]))
+    rejects = _cri_rejects(buf, bad, (starts, ends, numbers, owner), files.origins, ok, time_ok)
     # the lines that make rows (the good ones), by their numbers among all lines
     kept = np.flatnonzero(good) if len(bad) else np.arange(records)
     laid = laid_ranges(buf, msg_start, ends)  # every line's message (value 2i), in place
     longest = int(lengths.max()) if records else 0  # no message is longer than its line
-    # partial lines: each run joins the next full line of its stream (kubectl logs shows them so)
-    partial = tag[kept] == ord("P")
-    merged = np.zeros(count, dtype=np.int64)
-    if partial.any():
-        group, involved, keep = _partial_groups(groups[kept], partial)
-        merged = np.bincount(owner[kept[involved & ~keep]], minlength=count)
-        joined = np.flatnonzero(involved & ~keep)  # the lines joined onto the one before
-        if (group[joined - 1] == group[joined]).all():  # each record's parts are lines in a row
-            message = _gathered(laid, kept, longest, keep)
-        else:
-            # every line's message in the order of the records they make (a record's parts
-            # in a row), gathered once; a record is then the span from its first part to its
-            # last
-            order = np.argsort(group, kind="stable")
-            parts = laid.take(pa.array(2 * kept[order]))
-            offsets = np.frombuffer(parts.buffers()[1], dtype=np.int64)
-            bounds = np.append(np.flatnonzero(keep[order]), len(order))
-            message = pa.Array.from_buffers(
-                pa.large_string(),
-                len(bounds) - 1,
-                [
-                    None,
-                    pa.py_buffer(np.ascontiguousarray(offsets[bounds])),
-                    parts.buffers()[2] or pa.py_buffer(b""),
-                ],
-            )
-        kept = kept[keep]
-    else:
-        message = _gathered(laid, kept, longest)
+    message, kept, merged = _records(laid, kept, longest, tag, groups, owner, count)
     if len(kept) < records:
         stream, times, numbers = stream[kept], times[kept], numbers[kept]
         groups, kept_owner = groups[kept], owner[kept]
@@ -742,6 +686,94 @@ def _parse_cri(
         merged=int(merged.sum()),
     )
     return result, tallies
+
+
+def _line_times(lines: dict[str, object], buf: pa.Buffer) -> np.ndarray:
+    """The time of each CRI line (``NaT`` where it has none that reads), from the times
+    :func:`_cri_lines` cast, else read line by line as :func:`_times` reads them."""
+    starts, ts_end, rows, cast = lines["starts"], lines["ts_end"], lines["rows"], lines["times"]
+    records = len(starts)
+    if len(rows) == records and cast is not None:
+        return cast
+    times = np.full(records, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if cast is not None:
+        times[rows] = cast
+    elif len(rows):  # Arrow cannot read one: all of them as _times reads them
+        stamps = byte_ranges(buf, starts[rows], ts_end[rows]).view(pa.large_string())
+        times[rows] = _times(stamps)
+    return times
+
+
+def _cri_rejects(
+    buf: pa.Buffer,
+    bad: np.ndarray,
+    spans: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    origins: list[str],
+    ok: np.ndarray,
+    time_ok: np.ndarray,
+) -> dict[int, Rejects]:
+    """The ``bad`` lines rejected with their reasons, by the number of the file they come from
+    (``spans``: each line's start, end, line number and file number); a single file always
+    gets its (perhaps empty) rejects."""
+    starts, ends, numbers, owner = spans
+    rejects = {int(k): Rejects("cri-log", origins[k]) for k in np.unique(owner[bad])}
+    if len(origins) == 1:
+        rejects.setdefault(0, Rejects("cri-log", origins[0]))
+    if not len(bad):
+        return rejects
+    raw = byte_ranges(buf, starts[bad], ends[bad]).view(pa.large_string()).to_pylist()
+    for i, line in zip(bad, raw, strict=True):
+        length = ends[i] - starts[i]
+        if length > MAX_LINE:
+            reason = f"line of {length:,} bytes exceeds the {MAX_LINE:,}-byte limit"
+        elif not ok[i]:
+            reason = "not a CRI log line: expected '<RFC3339Nano> <stdout|stderr> <P|F> <msg>'"
+        elif not time_ok[i]:
+            reason = f"unreadable CRI timestamp {line.split(' ', 1)[0]!r}"
+        else:
+            reason = f"unknown CRI tag {line.split(' ')[2]!r}: expected P or F"
+        rejects[owner[i]].add(reason, line, line=int(numbers[i]))
+    return rejects
+
+
+def _records(
+    laid: pa.Array,
+    kept: np.ndarray,
+    longest: int,
+    tag: np.ndarray,
+    groups: np.ndarray,
+    owner: np.ndarray,
+    count: int,
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The message of each record the ``kept`` lines make, the lines that head a record, and
+    how many lines each of the ``count`` files folded into another: each run of partial (``P``)
+    lines joins the next full line of its stream (kubectl logs shows them so)."""
+    partial = tag[kept] == ord("P")
+    merged = np.zeros(count, dtype=np.int64)
+    if not partial.any():
+        return _gathered(laid, kept, longest), kept, merged
+    group, involved, keep = _partial_groups(groups[kept], partial)
+    merged = np.bincount(owner[kept[involved & ~keep]], minlength=count)
+    joined = np.flatnonzero(involved & ~keep)  # the lines joined onto the one before
+    if (group[joined - 1] == group[joined]).all():  # each record's parts are lines in a row
+        message = _gathered(laid, kept, longest, keep)
+    else:
+        # every line's message in the order of the records they make (a record's parts in a
+        # row), gathered once; a record is then the span from its first part to its last
+        order = np.argsort(group, kind="stable")
+        parts = laid.take(pa.array(2 * kept[order]))
+        offsets = np.frombuffer(parts.buffers()[1], dtype=np.int64)
+        bounds = np.append(np.flatnonzero(keep[order]), len(order))
+        message = pa.Array.from_buffers(
+            pa.large_string(),
+            len(bounds) - 1,
+            [
+                None,
+                pa.py_buffer(np.ascontiguousarray(offsets[bounds])),
+                parts.buffers()[2] or pa.py_buffer(b""),
+            ],
+        )
+    return message, kept[keep], merged
 
 
 def _present(
