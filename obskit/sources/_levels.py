@@ -549,7 +549,8 @@ def _distinct(groups: np.ndarray) -> np.ndarray:
     return np.unique(groups)
 
 
-#: Up to this many groups, rows are looked up group by group; beyond, in one sorted pass.
+#: Up to this many groups, rows are looked up group by group; beyond, in one sorted pass (for
+#: continuation lines here, and for partial lines in :mod:`obskit.sources.cri`).
 _FEW_GROUPS = 8
 
 
