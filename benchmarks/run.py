@@ -484,7 +484,7 @@ _PLAIN_LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\b")
 def _cri(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
     path = Path(meta["cri_path"])
     if variant == "obskit":
-        from obskit.sources.logs import parse_cri_log
+        from obskit.sources.cri import parse_cri_log
 
         result = parse_cri_log(path.read_bytes(), origin=str(path))
         return result.records, {}

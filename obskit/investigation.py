@@ -42,7 +42,7 @@ from obskit.sources._base import (
     large_buffer_pool,
     reject_far_out_times,
 )
-from obskit.sources.logs import (
+from obskit.sources.cri import (
     BATCH_BYTES,
     BATCH_FILE_BYTES,
     WINDOW_PIECE_BYTES,
@@ -99,7 +99,7 @@ class _Parts:
 @dataclass
 class _Batch:
     """Small CRI log files met one after another, parsed together in one pass
-    (:func:`obskit.sources.logs.parse_cri_logs`): a node's folder of a few thousand small
+    (:func:`obskit.sources.cri.parse_cri_logs`): a node's folder of a few thousand small
     files then costs about what one file of the same lines does, not a parse each."""
 
     files: list[tuple[Path, bytes, bool]] = field(default_factory=list)
@@ -828,7 +828,7 @@ def _user_frame(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
         return schema.empty(name)
     frame = frame.reset_index(drop=True)
     if name == "logs" and "message" in frame.columns:
-        from obskit.sources.logs import derive_level, message_format
+        from obskit.sources._levels import derive_level, message_format
 
         message = frame["message"].astype("object")
         if "level" not in frame.columns:

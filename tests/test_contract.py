@@ -48,3 +48,14 @@ def test_signal_rows_carry_utc_timestamps(fmt):
             frame = getattr(result, name)
             if frame is not None and len(frame):
                 assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_formats_register_in_their_tie_breaking_order():
+    # detection keeps the first registered of equally sure sniffers, so this order is behaviour:
+    # obskit/sources/__init__.py imports the source modules in it, unsorted
+    assert list(obskit.FORMATS) == [
+        *("audit-log", "k8s-json", "gke-audit", "eks-audit", "aks-audit"),
+        *("cri-log", "docker-json-log", "jsonl-log"),
+        *("cluster-info-dump", "falco-json", "es-search", "loki-json"),
+        *("prometheus-json", "prometheus-text"),
+    ]

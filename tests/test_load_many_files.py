@@ -13,7 +13,7 @@ import pytest
 import obskit
 from obskit import enrich as enrich_module
 from obskit import investigation, schema
-from obskit.sources import logs as logs_module
+from obskit.sources import _levels, cri
 
 # CRI lines as the kubelet writes them (time, stream, P/F tag, message), and the kinds of damage
 # a node's folder holds: lines that are no CRI lines, bad times, bad tags, blank lines, invalid
@@ -137,10 +137,10 @@ def test_many_stream_groups_join_and_inherit_as_a_few_do(monkeypatch: pytest.Mon
     for k in range(30):
         lines = [_line(rng, t + pd.Timedelta(seconds=i)) for i in range(int(rng.integers(1, 30)))]
         payloads.append((b"\n".join(lines) + b"\n", f"/var/log/pods/ns_p{k}_u{k}/c/0.log"))
-    few, _ = logs_module.parse_cri_logs(payloads)
+    few, _ = cri.parse_cri_logs(payloads)
     with monkeypatch.context() as m:
-        m.setattr(logs_module, "_FEW_GROUPS", 10_000)  # group by group, as for one file
-        many, _ = logs_module.parse_cri_logs(payloads)
+        m.setattr(_levels, "_FEW_GROUPS", 10_000)  # group by group, as for one file
+        many, _ = cri.parse_cri_logs(payloads)
     pd.testing.assert_frame_equal(few.logs, many.logs, check_exact=True)
     assert few.merged == many.merged > 0
 
@@ -225,7 +225,7 @@ def test_a_windowed_load_keeps_what_a_full_load_then_filtered_keeps(
 ) -> None:
     root = _timed_folder(tmp_path, seed)
     # pieces of a few kB, so that files are read piece by piece as a large one would be
-    monkeypatch.setattr(logs_module, "WINDOW_PIECE_BYTES", 4000)
+    monkeypatch.setattr(cri, "WINDOW_PIECE_BYTES", 4000)
     monkeypatch.setattr(investigation, "BATCH_FILE_BYTES", 6000)
     full = obskit.load(root)
     rng = np.random.default_rng(seed)

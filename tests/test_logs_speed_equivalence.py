@@ -4,7 +4,7 @@ Levels, message formats and stack-trace continuations are found by byte-level sh
 (prefixed JSON levels, logfmt levels read off a message's head, first-byte prefilters, regexes
 run in place over the candidate rows) with the regexes behind them. Here each is checked
 against a straightforward reference: every documented pattern run over every message, in the
-order :func:`obskit.sources.logs.derive_level` documents, with no shortcut. The CRI line split,
+order :func:`obskit.sources._levels.derive_level` documents, with no shortcut. The CRI line split,
 the times and the parallel pieces are checked against the exact one-line-at-a-time readers.
 """
 
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from obskit import schema
 from obskit.datasets.generate import build
-from obskit.sources import logs
+from obskit.sources import _levels, cri
 from obskit.sources._base import byte_ranges, is_utf8
 
 from .conftest import DATA
@@ -46,15 +46,15 @@ def reference_levels(messages: list[str | None]) -> np.ndarray:
     arr = pa.array(messages, type=pa.large_string())
     codes = np.full(len(messages), -1, dtype=np.int8)
     has_word = np.zeros(len(messages), dtype=bool)
-    for pattern in (logs._JSON_LEVEL, logs._LOGFMT_LEVEL, logs._TEXT_LEVEL):
+    for pattern in (_levels._JSON_LEVEL, _levels._LOGFMT_LEVEL, _levels._TEXT_LEVEL):
         hit, words = _found(arr, pattern)
         for i in np.flatnonzero(hit & ~has_word):
-            codes[i] = _CODE.get(logs._ALL_WORDS.get(words[i].lower()), -1)
+            codes[i] = _CODE.get(_levels._ALL_WORDS.get(words[i].lower()), -1)
             has_word[i] = True
-    hit, words = _found(arr, logs._KLOG_LEVEL)
+    hit, words = _found(arr, _levels._KLOG_LEVEL)
     for i in np.flatnonzero(hit & (codes < 0)):
-        codes[i] = _CODE[logs._KLOG[words[i]]]
-    for pattern, severity in ((logs._EXCEPTION, "error"), (logs._PANIC, "critical")):
+        codes[i] = _CODE[_levels._KLOG[words[i]]]
+    for pattern, severity in ((_levels._EXCEPTION, "error"), (_levels._PANIC, "critical")):
         hit, _ = _found(arr, pattern)
         codes[hit & (codes < 0)] = _CODE[severity]
     return codes
@@ -63,12 +63,12 @@ def reference_levels(messages: list[str | None]) -> np.ndarray:
 def reference_formats(messages: list[str | None]) -> np.ndarray:
     arr = pa.array(messages, type=pa.large_string())
     is_json = pc.fill_null(pc.starts_with(pc.utf8_ltrim_whitespace(arr), "{"), False)
-    logfmt, _ = _found(arr, logs._LOGFMT)
+    logfmt, _ = _found(arr, _levels._LOGFMT)
     return np.where(is_json.to_numpy(zero_copy_only=False), 0, np.where(logfmt, 1, 2))
 
 
 def reference_continues(messages: list[str | None]) -> np.ndarray:
-    return _found(pa.array(messages, type=pa.large_string()), logs._CONTINUATION)[0]
+    return _found(pa.array(messages, type=pa.large_string()), _levels._CONTINUATION)[0]
 
 
 def reference_inherit(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -81,12 +81,12 @@ def reference_inherit(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -
 
 def check(messages: list[str | None]) -> None:
     arr = pa.array(messages, type=pa.large_string())
-    heads = logs._heads(arr)
-    np.testing.assert_array_equal(logs._level_codes(arr, heads), reference_levels(messages))
-    np.testing.assert_array_equal(logs._format_codes(arr, heads[1]), reference_formats(messages))
-    np.testing.assert_array_equal(logs._continues(arr, heads[1]), reference_continues(messages))
+    heads = _levels._heads(arr)
+    np.testing.assert_array_equal(_levels._level_codes(arr, heads), reference_levels(messages))
+    np.testing.assert_array_equal(_levels._format_codes(arr, heads[1]), reference_formats(messages))
+    np.testing.assert_array_equal(_levels._continues(arr, heads[1]), reference_continues(messages))
     # the same through pieces that start at an offset into the buffers
-    codes, cont, formats = logs._annotate(arr.slice(1), None) if len(arr) > 1 else (None,) * 3
+    codes, cont, formats = cri._annotate(arr.slice(1), None) if len(arr) > 1 else (None,) * 3
     if codes is not None:
         np.testing.assert_array_equal(codes, reference_levels(messages[1:]))
         np.testing.assert_array_equal(formats, reference_formats(messages[1:]))
@@ -242,7 +242,7 @@ def test_continuations_inherit_as_the_plain_loop(rows: list[tuple[int, bool, int
     cont = np.array([r[1] for r in rows], dtype=bool)
     groups = np.array([r[2] for r in rows], dtype=np.int64)
     np.testing.assert_array_equal(
-        logs._inherit_codes(codes, cont, groups), reference_inherit(codes, cont, groups)
+        _levels._inherit_codes(codes, cont, groups), reference_inherit(codes, cont, groups)
     )
 
 
@@ -270,7 +270,7 @@ def test_partial_groups_match_the_plain_loop(rows: list[tuple[int, bool]]) -> No
     groups = np.array([r[0] for r in rows], dtype=np.int8)
     partial = np.array([r[1] for r in rows], dtype=bool)
     for got, want in zip(
-        logs._partial_groups(groups, partial),
+        cri._partial_groups(groups, partial),
         reference_partial_groups(groups, partial),
         strict=True,
     ):
@@ -278,7 +278,7 @@ def test_partial_groups_match_the_plain_loop(rows: list[tuple[int, bool]]) -> No
 
 
 def test_heads_longer_than_the_window_fall_back_to_the_regex() -> None:
-    pad = "x" * (logs._LOGFMT_WIDE - 8)
+    pad = "x" * (_levels._LOGFMT_WIDE - 8)
     batch = [
         pad + " level=info",  # the word runs past the head
         pad + " lvl=warning and more",
@@ -304,7 +304,7 @@ def _capture_messages() -> list[str]:
             text = path.read_bytes().decode("utf-8", "replace")
             found += text.splitlines()[:400]
             if path.suffix == ".log" and "cri" in path.parts:
-                result = logs.parse_cri_log(path.read_bytes(), str(path))
+                result = cri.parse_cri_log(path.read_bytes(), str(path))
                 found += result.logs["message"].tolist()
             if path.suffix in {".log", ".out"} and "fluentbit" in path.parts:
                 for line in text.splitlines():
@@ -336,7 +336,7 @@ def generated() -> dict[str, bytes]:
 def test_generated_incident_logs_match_the_plain_regexes(generated: dict[str, bytes]) -> None:
     found: list[str] = []
     for name, data in generated.items():
-        found += logs.parse_cri_log(data, name).logs["message"].tolist()
+        found += cri.parse_cri_log(data, name).logs["message"].tolist()
     assert len(found) > 1000
     check(found)
 
@@ -383,9 +383,9 @@ _EDGE_LINES = [
 def test_cri_fields_match_the_exact_reader(lines: list[bytes]) -> None:
     data = b"\n".join(lines)
     view = np.frombuffer(data, dtype=np.uint8)
-    starts, ends = logs._line_spans(view)
-    fast = logs._cri_fields(data, view, starts, ends)
-    exact = logs._cri_fields_exact(data, view, starts, ends)
+    starts, ends = cri._line_spans(view)
+    fast = cri._cri_fields(data, view, starts, ends)
+    exact = cri._cri_fields_exact(data, view, starts, ends)
     for got, want in zip(fast[:5], exact, strict=True):
         np.testing.assert_array_equal(got, want)
     first = np.array([data[s] if e > s else -1 for s, e in zip(starts, ends, strict=True)])
@@ -393,18 +393,18 @@ def test_cri_fields_match_the_exact_reader(lines: list[bytes]) -> None:
     if is_utf8(data):
         rows = np.flatnonzero(fast[1] >= 0)
         buf = pa.py_buffer(data)
-        cast = logs._cast_times(buf, starts[rows], fast[0][rows])
+        cast = cri._cast_times(buf, starts[rows], fast[0][rows])
         stamps = byte_ranges(buf, starts[rows], fast[0][rows]).view(pa.large_string())
         try:
             want = pc.cast(stamps, pa.timestamp("ns", tz="UTC"))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             assert cast is None
         else:
-            np.testing.assert_array_equal(cast, logs._times(stamps))
+            np.testing.assert_array_equal(cast, cri._times(stamps))
             assert len(want) == len(cast)
 
 
-def _frames_equal(a: logs.ParseResult, b: logs.ParseResult) -> None:
+def _frames_equal(a: cri.ParseResult, b: cri.ParseResult) -> None:
     pd.testing.assert_frame_equal(a.logs, b.logs, check_exact=True)
     pd.testing.assert_frame_equal(a.rejects, b.rejects, check_exact=True)
     assert (a.records, a.rows, a.merged) == (b.records, b.rows, b.merged)
@@ -424,12 +424,12 @@ def test_payload_read_in_pieces_as_in_one(
     data = b"\n".join(lines) + (b"\n" if newline else b"")
     origin = "/var/log/pods/shop_web-1_u1/web/0.log"
     with monkeypatch.context() as m:
-        m.setattr(logs, "_PIECE_BYTES", 1 << 40)
-        whole = logs.parse_cri_log(data, origin)
+        m.setattr(cri, "_PIECE_BYTES", 1 << 40)
+        whole = cri.parse_cri_log(data, origin)
     with monkeypatch.context() as m:
-        m.setattr(logs, "_PIECE_BYTES", 1)
-        m.setattr(logs.os, "cpu_count", lambda: 3)
-        pieces = logs.parse_cri_log(data, origin)
+        m.setattr(cri, "_PIECE_BYTES", 1)
+        m.setattr(cri.os, "cpu_count", lambda: 3)
+        pieces = cri.parse_cri_log(data, origin)
     _frames_equal(whole, pieces)
     assert whole.balanced()
 
@@ -438,18 +438,18 @@ def test_generated_incident_logs_in_pieces_as_in_one(
     monkeypatch: pytest.MonkeyPatch, generated: dict[str, bytes]
 ) -> None:
     data = b"".join(generated.values())
-    whole = logs.parse_cri_log(data)
-    monkeypatch.setattr(logs, "_PIECE_BYTES", 1)
-    monkeypatch.setattr(logs, "_PARALLEL_ROWS", 2)
-    monkeypatch.setattr(logs.os, "cpu_count", lambda: 4)
-    _frames_equal(whole, logs.parse_cri_log(data))
+    whole = cri.parse_cri_log(data)
+    monkeypatch.setattr(cri, "_PIECE_BYTES", 1)
+    monkeypatch.setattr(cri, "_PARALLEL_ROWS", 2)
+    monkeypatch.setattr(cri.os, "cpu_count", lambda: 4)
+    _frames_equal(whole, cri.parse_cri_log(data))
 
 
 def test_cri_capture_in_pieces_as_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
     for path in sorted((DATA / "cri").rglob("*.log")):
         data = Path(path).read_bytes()
-        whole = logs.parse_cri_log(data, str(path))
+        whole = cri.parse_cri_log(data, str(path))
         with monkeypatch.context() as m:
-            m.setattr(logs, "_PIECE_BYTES", 1)
-            m.setattr(logs.os, "cpu_count", lambda: 2)
-            _frames_equal(whole, logs.parse_cri_log(data, str(path)))
+            m.setattr(cri, "_PIECE_BYTES", 1)
+            m.setattr(cri.os, "cpu_count", lambda: 2)
+            _frames_equal(whole, cri.parse_cri_log(data, str(path)))

@@ -14,18 +14,16 @@ from typing import Any
 from obskit import schema
 from obskit.errors import SchemaError, SourceError, UnknownFormatError
 
-# each import registers its formats; the order breaks ties between equally sure sniffers
-from obskit.sources import (  # noqa: F401
-    audit,
-    cloud_audit,
-    cluster_dump,
-    elasticsearch,
-    falco,
-    kubernetes,
-    logs,
-    loki,
-    prometheus,
-)
+# each import registers its formats, in the order of these lines (cloud_audit imports
+# kubernetes, which so registers k8s-json before the cloud audit formats): the order breaks ties
+# between equally sure sniffers, so it is kept as written, not sorted
+# isort: off
+from obskit.sources import audit, cloud_audit  # noqa: F401
+from obskit.sources import cri, docker, jsonl  # noqa: F401  (container logs)
+from obskit.sources import cluster_dump, elasticsearch, falco, kubernetes  # noqa: F401
+from obskit.sources import loki, prometheus  # noqa: F401
+
+# isort: on
 from obskit.sources._base import (
     Format,
     ParseResult,

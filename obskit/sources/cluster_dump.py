@@ -26,8 +26,8 @@ import pandas as pd
 from obskit import schema
 from obskit._time import parse_times
 from obskit.sources._base import ParseResult, Rejects, register
+from obskit.sources._levels import derive_level, message_format
 from obskit.sources.kubernetes import objects_to_frames
-from obskit.sources.logs import derive_level, message_format
 
 __all__ = ["parse_cluster_info_dump"]
 

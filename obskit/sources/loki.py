@@ -249,7 +249,7 @@ def _streams(
             stamps.append(ns)
             lines.append(entry[1])
 
-    from obskit.sources.logs import derive_level, message_format
+    from obskit.sources._levels import derive_level, message_format
 
     frame = _label_frame(list(ids), "logs", query).take(set_ids).reset_index(drop=True)
     frame["timestamp"] = pd.to_datetime(np.array(stamps, dtype="int64"), unit="ns", utc=True)
@@ -266,7 +266,7 @@ def _streams(
 def _level_word(value: str) -> str | None:
     # Loki answers "unknown" when its level detection found none: that is no level, so the
     # line itself is read instead
-    from obskit.sources.logs import normalise_level
+    from obskit.sources._levels import normalise_level
 
     return normalise_level(value)
 

@@ -39,10 +39,10 @@ import pandas as pd
 from obskit import schema
 from obskit._time import parse_times
 from obskit.sources._base import ParseResult, Rejects
+from obskit.sources._levels import derive_level, message_format, normalise_level
 from obskit.sources.audit import parse_audit_log
 from obskit.sources.falco import parse_falco_json
 from obskit.sources.kubernetes import objects_to_frames
-from obskit.sources.logs import derive_level, message_format, normalise_level
 
 __all__ = ["classify", "documents_to_frames", "lookup"]
 

@@ -15,7 +15,7 @@ import pytest
 from obskit import schema
 from obskit.errors import FormatError
 from obskit.sources import detect_format, load_file
-from obskit.sources.logs import derive_level
+from obskit.sources._levels import derive_level
 from obskit.sources.loki import parse_loki_json
 
 DATA = Path(__file__).parent.parent / "data" / "loki"
