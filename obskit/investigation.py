@@ -778,6 +778,7 @@ class Investigation:
             window=self.time_span(),
             security_only=security_only,
             changes=self.changes,
+            events=self.events,
         )
 
     def with_detections(self, baseline=None) -> Investigation:

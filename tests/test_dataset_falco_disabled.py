@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import obskit
+from obskit.analysis.coverage import coverage_gaps
 from obskit.analysis.posture import blast_radius
 
 NAME = "falco-disabled"
@@ -81,15 +82,40 @@ def test_coverage_shows_the_gap_on_that_node_only(inv, truth):
     assert gaps["node"].tolist() == [gap["node"]]
     row = gaps.iloc[0]
     assert (row["collector"], row["name"]) == ("falco", "falco")
-    # the inventory is the one at the window's end: the deleted pod is not in it, so the gap
-    # spans from the window's start; it covers the real one, from the pod's deletion on
-    assert row["start"] <= pd.Timestamp(gap["start"]) and row["end"] == pd.Timestamp(gap["end"])
-    assert row["reason"] == "no falco pod on the node"
+    # the inventory is the one at the window's end and no longer holds the deleted pod: the gap
+    # is dated from the pod's deletion in the Events and the audit log (02:38:02, the delete;
+    # the pod stopped within its grace period, by 02:38:05), not from the window's start
+    truth_start = pd.Timestamp(gap["start"])
+    assert truth_start - pd.Timedelta("5s") <= row["start"] <= truth_start
+    assert row["start"] == pd.Timestamp("2024-11-06T02:38:02Z")
+    assert row["end"] == pd.Timestamp(gap["end"])
+    assert row["reason"] == (
+        "excluded by the DaemonSet's affinity since 02:38:00; falco pod falco-p9f9q deleted at "
+        "02:38:02 (from the DaemonSet controller's SuccessfulDelete Event, the kubelet's Killing "
+        "Event, the audit log's delete); last falco alert from the node at 02:08:00"
+    )
+    # without the events the inventory alone cannot date it, and says so
+    alone = coverage_gaps(inv.inventory, window=inv.time_span(), security_only=True)
+    assert alone["start"].tolist() == [pd.Timestamp(truth["window"]["start"])]
+    assert alone["reason"].tolist() == [
+        "excluded by the DaemonSet's affinity since an unknown time; no falco pod on the node; "
+        "unknown start: window start"
+    ]
     table = inv.coverage()
     falco = table[(table["source"] == "daemonset") & (table["name"] == "falco")]
     assert falco.set_index("node")["ready"].to_dict() == {
         n: int(n != gap["node"]) for n in falco["node"]
     }
+    # the patched affinity leaves the node out: not desired, said why, and still a gap
+    desire = falco.set_index("node")[["desired", "desired_by", "gap"]]
+    assert desire.loc[gap["node"]].tolist() == [
+        0,
+        "excluded by the DaemonSet's affinity; status desires 3",
+        pd.Timestamp(gap["end"]) - row["start"],
+    ]
+    others = desire.drop(gap["node"])
+    assert others["desired"].tolist() == [1, 1, 1]
+    assert set(others["desired_by"]) == {"affinity; status desires 3"}
     # Falco alerts kept coming from the other nodes after the gap began, none from that node
     alerts = inv.events[inv.events["source"] == "falco"]
     after = alerts[alerts["timestamp"] > pd.Timestamp(gap["start"])]

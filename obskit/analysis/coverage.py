@@ -6,7 +6,11 @@ their pods, and the signal frames for what each node actually sent, and returns 
 node and *source*:
 
 - ``source="daemonset"``: a collector DaemonSet on the node. ``desired`` (1 when the DaemonSet's
-  ``nodeSelector`` matches the node's labels), ``pods`` (its pods seen on the node over the
+  pod template wants the node: its ``nodeSelector`` matches the node's labels and its required
+  node affinity, if any, has a term the node meets), ``desired_by`` (what decided it:
+  ``every node``, ``nodeSelector``, ``affinity``, ``excluded by the DaemonSet's affinity`` ...,
+  and what the DaemonSet's own ``status.desiredNumberScheduled`` says next to the count of
+  nodes wanted here), ``pods`` (its pods seen on the node over the
   window), ``ready`` (1 when one is running at the window's end), ``restarts`` (their container
   restarts), ``first``/``last`` (when a pod of it was running there) and ``gap`` (how long pods
   other than collectors ran on the node while no pod of this collector did);
@@ -19,7 +23,18 @@ node and *source*:
 (``start``, ``end``, ``duration``, ``reason``), with ``security`` set for the collectors whose
 silence an attacker wants (Falco and the log shippers). A gap is a time when the node ran pods
 and the collector had no pod running there: its pod deleted, not yet created, or never
-scheduled on a node its DaemonSet should cover.
+scheduled on a node its DaemonSet should cover. A node the DaemonSet's affinity leaves out is
+not the DaemonSet's to cover, unless the audit log shows the DaemonSet changed inside the window:
+then the node is excluded by that change (moving Falco off one node with an affinity is the
+attack), and its gap says "excluded by the DaemonSet's affinity since <time>".
+
+The inventory is taken once, at the window's end or after it: a collector pod deleted before
+then is not in it, so on its own the gap on its node could only start at the window's start.
+Given the events, such a gap is dated from the evidence there is, in this order, and its reason
+says which: the pod's deletion (the DaemonSet controller's ``SuccessfulDelete`` Event, the
+kubelet's ``Killing`` Event on the node, the audit log's ``delete`` of the pod: the first of
+them), else the DaemonSet change that excluded the node, else the node's last alert from the
+collector (Falco's own alerts); with none, "unknown start: window start".
 
 Collectors are recognised by :data:`COLLECTORS`, a small table of well-known names, matched on
 the DaemonSet's name, its ``app.kubernetes.io/name``, ``k8s-app`` or ``app`` label and its
@@ -114,6 +129,7 @@ _COLUMNS = [
     "role",
     "security",
     "desired",
+    "desired_by",
     "pods",
     "ready",
     "restarts",
@@ -215,6 +231,226 @@ def _lifetimes(pods: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> In
     return _merge(spans)
 
 
+def _expression_matches(expr: dict, value: str | None) -> bool:
+    """One ``matchExpressions``/``matchFields`` requirement against a label or field value."""
+    op, values = expr.get("operator"), expr.get("values") or []
+    if op == "In":
+        return value in values
+    if op == "NotIn":
+        return value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and values:
+        try:
+            have, want = int(value), int(values[0])
+        except ValueError:
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def _affinity_terms(template: dict) -> list[dict] | None:
+    """The required node affinity's ``nodeSelectorTerms``, or None when there is none."""
+    required = (
+        ((template.get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        )
+        or {}
+    ).get("nodeSelectorTerms")
+    return required if isinstance(required, list) and required else None
+
+
+def _desire(template: dict, node: str, labels: dict | None) -> tuple[bool, str]:
+    """Whether the DaemonSet's template wants a pod on ``node``, and what decided it.
+
+    The scheduler's rule: every ``nodeSelector`` label matches, and (with a required node
+    affinity) at least one ``nodeSelectorTerm`` has all its expressions true; ``matchFields``
+    reads ``metadata.name``. A node with no Node object (known only from its pods) is assumed
+    wanted.
+    """
+    selector = template.get("nodeSelector") or {}
+    terms = _affinity_terms(template)
+    if labels is None:
+        return True, "no Node object: assumed"
+    if not all(labels.get(k) == v for k, v in selector.items()):
+        return False, "excluded by the DaemonSet's nodeSelector"
+    if terms is not None:
+        fields = {"metadata.name": node}
+        if not any(
+            all(
+                _expression_matches(e, labels.get(e.get("key")))
+                for e in t.get("matchExpressions") or []
+            )
+            and all(
+                _expression_matches(e, fields.get(e.get("key"))) for e in t.get("matchFields") or []
+            )
+            for t in terms
+            if isinstance(t, dict)
+        ):
+            return False, "excluded by the DaemonSet's affinity"
+        return True, "nodeSelector and affinity" if selector else "affinity"
+    return True, "nodeSelector" if selector else "every node"
+
+
+def _status_note(raw: object, wanted: int) -> str:
+    """What the DaemonSet's own status says it desires, next to the nodes counted here."""
+    status = raw.get("status") if isinstance(raw, dict) else None
+    count = (status or {}).get("desiredNumberScheduled")
+    if not isinstance(count, int):
+        return ""
+    if count == wanted:
+        return f"; status desires {count}"
+    return f"; status desires {count}, the nodes here {wanted}"
+
+
+_EVIDENCE = (
+    "timestamp",
+    "source",
+    "reason",
+    "message",
+    "object_name",
+    "namespace",
+    "node",
+    "workload",
+    "pod",
+    "verb",
+    "resource",
+    "subresource",
+    "response_code",
+)
+
+
+def _evidence_frame(events: pd.DataFrame | None) -> pd.DataFrame:
+    """The events' columns that date a gap; a frame from one source lacks the others'."""
+    if events is None or events.empty:
+        return pd.DataFrame(columns=list(_EVIDENCE))
+    missing = [c for c in _EVIDENCE if c not in events.columns]
+    return events.assign(**{c: None for c in missing}) if missing else events
+
+
+def _deletions(
+    events: pd.DataFrame, ns: object, name: str, node: str, lo: pd.Timestamp, hi: pd.Timestamp
+) -> tuple[pd.Timestamp, str] | None:
+    """The first deletion of a ``name`` DaemonSet pod on ``node`` in the events, and its evidence.
+
+    The kubelet's ``Killing`` Event names the node; the DaemonSet controller's
+    ``SuccessfulDelete`` Event (``Deleted pod: NAME``) and the audit log's ``delete`` of the pod
+    are tied to the node through the pod's name (the enriched ``node`` of the row, or the
+    kubelet's Event for the same pod).
+    """
+    if events.empty or "reason" not in events:
+        return None
+    inside = events.loc[(events["timestamp"] >= lo) & (events["timestamp"] < hi)]
+    same_ns = inside["namespace"].astype("object") == ns
+    ours = same_ns & (
+        (inside["workload"].astype("object") == name)
+        | inside["pod"].astype("object").fillna("").str.startswith(f"{name}-")
+    )
+    source = inside["source"].astype("object")
+    reason = inside["reason"].astype("object")
+    on_node = inside["node"].astype("object") == node
+    killing = inside.loc[ours & on_node & (source == "kubernetes") & (reason == "Killing")]
+    pods = set(killing["pod"].dropna().astype(str))
+    audit = inside.loc[
+        ours
+        & (source == "audit")
+        & (inside["verb"].astype("object") == "delete")
+        & (inside["resource"].astype("object") == "pods")
+        & inside["subresource"].isna()
+        & (pd.to_numeric(inside["response_code"], errors="coerce") < 300)
+    ]
+    audit = audit.loc[on_node.loc[audit.index] | audit["pod"].astype("object").isin(pods)]
+    pods |= set(audit["pod"].dropna().astype(str))
+    deleted_pod = inside["message"].astype("object").str.extract(r"^Deleted pod: (\S+)$")[0]
+    controller = inside.loc[
+        same_ns
+        & (source == "kubernetes")
+        & (reason == "SuccessfulDelete")
+        & (inside["object_name"].astype("object") == name)
+        & deleted_pod.isin(pods)
+    ]
+    found = [
+        (t, what)
+        for frame, what in (
+            (controller, "the DaemonSet controller's SuccessfulDelete Event"),
+            (killing, "the kubelet's Killing Event"),
+            (audit, "the audit log's delete"),
+        )
+        for t in frame["timestamp"].head(1)
+    ]
+    if not found:
+        return None
+    first = min(t for t, _ in found)
+    pod = sorted(pods)[0]
+    said = ", ".join(what for _, what in sorted(found, key=lambda f: f[0]))
+    return first, f"{name} pod {pod} deleted at {first:%H:%M:%S} (from {said})"
+
+
+def _last_alert(
+    events: pd.DataFrame, collector: Collector, node: str, lo: pd.Timestamp, hi: pd.Timestamp
+) -> pd.Timestamp | None:
+    """The node's last alert from the collector itself (Falco's own alerts) before ``hi``."""
+    if events.empty or collector.name != "falco":
+        return None
+    alerts = events.loc[
+        (events["source"].astype("object") == "falco")
+        & (events["node"].astype("object") == node)
+        & (events["timestamp"] >= lo)
+        & (events["timestamp"] < hi)
+    ]
+    return alerts["timestamp"].max() if len(alerts) else None
+
+
+def _changed(
+    events: pd.DataFrame, ns: object, name: str, lo: pd.Timestamp, hi: pd.Timestamp
+) -> pd.Timestamp | None:
+    """The last write (patch, update) to the DaemonSet the audit log saw inside the window."""
+    if events.empty or "verb" not in events:
+        return None
+    writes = events.loc[
+        (events["source"].astype("object") == "audit")
+        & events["verb"].astype("object").isin(["patch", "update"])
+        & (events["resource"].astype("object") == "daemonsets")
+        & (events["namespace"].astype("object") == ns)
+        & (events["object_name"].astype("object") == name)
+        & events["subresource"].isna()
+        & (pd.to_numeric(events["response_code"], errors="coerce") < 300)
+        & (events["timestamp"] >= lo)
+        & (events["timestamp"] < hi)
+    ]
+    return writes["timestamp"].max() if len(writes) else None
+
+
+def _dated(
+    events: pd.DataFrame,
+    collector: Collector,
+    ns: object,
+    name: str,
+    node: str,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    since: pd.Timestamp | None,
+) -> tuple[pd.Timestamp, str]:
+    """When a gap that the inventory can only start at the window's start really began.
+
+    From the best evidence there is: the deletion of the collector's pod on the node (its
+    Events and the audit log), else the DaemonSet's change that excluded the node (``since``),
+    else the node's last alert from the collector; with none, the window's start, said so.
+    """
+    last = _last_alert(events, collector, node, lo, hi)
+    heard = f"; last {collector.name} alert from the node at {last:%H:%M:%S}" if last else ""
+    deleted = _deletions(events, ns, name, node, lo, hi)
+    if deleted is not None:
+        return deleted[0], deleted[1] + heard
+    if since is not None:
+        return since, f"dated from the DaemonSet's change at {since:%H:%M:%S}{heard}"
+    if last is not None:
+        return last, f"dated from the last {collector.name} alert from the node at {last:%H:%M:%S}"
+    return lo, "unknown start: window start"
+
+
 def _window(
     window: tuple[object, object] | None, frames: list[pd.DataFrame | None]
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -293,8 +529,10 @@ def _collector_rows(
     start: pd.Timestamp,
     end: pd.Timestamp,
     changes: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Per collector DaemonSet and node: its summary row, and its gaps."""
+    evidence = _evidence_frame(events)
     pods = _daemon_pods(inventory.loc[inventory["kind"] == "Pod"])
     daemon = pods["daemonset"].notna()
     collectors: dict[tuple[object, str], Collector] = {}
@@ -321,39 +559,63 @@ def _collector_rows(
         n: _lifetimes(p, start, end) for n, p in pods[~is_collector].groupby("node", observed=True)
     }
     dsets = inventory.loc[inventory["kind"] == "DaemonSet"].set_index(["namespace", "name"])
+    audited = bool(
+        len(evidence)
+        and (
+            (evidence["source"].astype("object") == "audit")
+            & (evidence["timestamp"] >= start)
+            & (evidence["timestamp"] <= end)
+        ).any()
+    )
     rows, gaps = [], []
     for (ns, name), collector in collectors.items():
-        selector = {}
+        template, raw = {}, None
         if (ns, name) in dsets.index:
-            selector = _template(dsets.loc[(ns, name), "raw"]).get("nodeSelector") or {}
+            raw = dsets.loc[(ns, name), "raw"]
+            template = _template(raw)
         mine = pods.loc[daemon & (pods["namespace"] == ns) & (pods["daemonset"] == name)]
         by_node = dict(list(mine.groupby("node")))
-        for node, labels in nodes.items():
+        desires = {node: _desire(template, node, labels) for node, labels in nodes.items()}
+        note = _status_note(raw, sum(wanted for wanted, _ in desires.values()))
+        changed = _changed(evidence, ns, name, start, end)
+        for node in nodes:
             on_node = by_node.get(node, mine.iloc[:0])
-            desired = all(labels.get(k) == v for k, v in selector.items()) if labels else True
-            if not desired and on_node.empty:
+            desired, decided = desires[node]
+            excluded = not desired and decided.endswith("affinity")
+            # a node the DaemonSet's affinity left out is only the DaemonSet's own choice when
+            # it was so before the window: left out by a change inside it (or, for a security
+            # collector, with no audit log to tell when), its pods are a gap
+            if excluded and changed is None and not (collector.security and not audited):
+                excluded = False
+            if not desired and on_node.empty and not excluded:
                 continue
             down = [s for pod in on_node["name"] for s in unready.get((ns, str(pod)), [])]
             running = _minus(_lifetimes(on_node, start, end), _merge([s[:2] for s in down]))
             missing = _minus(workloads.get(node, []), running)
+            reasons = [_reason(on_node, lo, hi, name, down) for lo, hi in missing]
+            if missing and missing[0][0] == start and on_node.empty:
+                # the inventory has no pod of it on the node (one deleted before the inventory
+                # was taken is not in it): date the gap from the evidence there is
+                since = changed if excluded else None
+                began, how = _dated(evidence, collector, ns, name, node, start, end, since)
+                missing = _minus(missing, [(start, began)])
+                why = ""
+                if excluded:
+                    when = f"{changed:%H:%M:%S}" if changed is not None else "an unknown time"
+                    why = f"excluded by the DaemonSet's affinity since {when}; "
+                said = how if " deleted at " in how else f"{reasons[0]}; {how}"
+                reasons = [f"{why}{said}"] * len(missing)
             what = {"node": node, "name": name, "namespace": ns, "collector": collector.name}
             what |= {"role": collector.role, "security": collector.security}
-            for lo, hi in missing:
-                gaps.append(
-                    what
-                    | {
-                        "start": lo,
-                        "end": hi,
-                        "duration": hi - lo,
-                        "reason": _reason(on_node, lo, hi, name, down),
-                    }
-                )
+            for (lo, hi), reason in zip(missing, reasons, strict=True):
+                gaps.append(what | {"start": lo, "end": hi, "duration": hi - lo, "reason": reason})
             restarts = pd.to_numeric(on_node["restarts"], errors="coerce").fillna(0)
             rows.append(
                 what
                 | {
                     "source": "daemonset",
                     "desired": int(desired),
+                    "desired_by": decided + note,
                     "pods": len(on_node),
                     "ready": int(bool(running) and running[-1][1] >= end),
                     "restarts": int(restarts.sum()),
@@ -443,7 +705,8 @@ def coverage(
         The inventory frame (DaemonSets, their pods, Nodes).
     events, logs, metrics : DataFrame, optional
         The signal frames; each node's metrics, container logs, Falco alerts and the audit log
-        are summarised as ``source="signal"`` rows.
+        are summarised as ``source="signal"`` rows. ``events`` also dates the gaps and the
+        changes of a DaemonSet's affinity, as :func:`coverage_gaps` does.
     window : (start, end), optional
         The time to cover; by default the span of the signals given.
     changes : DataFrame, optional
@@ -464,7 +727,7 @@ def coverage(
     >>> table[table.source == "daemonset"][["node", "name", "ready", "gap"]]  # doctest: +SKIP
     """
     start, end = _window(window, [events, logs, metrics])
-    rows, _ = _collector_rows(inventory, start, end, changes)
+    rows, _ = _collector_rows(inventory, start, end, changes, events)
     rows += _signal_rows(events, logs, metrics, start, end)
     out = pd.DataFrame(rows, columns=_COLUMNS)
     for column in ("desired", "pods", "ready", "restarts", "rows"):
@@ -484,6 +747,7 @@ def coverage_gaps(
     window: tuple[object, object],
     security_only: bool = False,
     changes: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The coverage gaps: when a node ran pods while a collector had no pod running there.
 
@@ -497,6 +761,10 @@ def coverage_gaps(
         Only the gaps of security collectors (Falco, the log shippers).
     changes : DataFrame, optional
         A live watch's change log, as in :func:`coverage`.
+    events : DataFrame, optional
+        The events frame (Kubernetes Events, the audit log, Falco alerts): a gap the inventory
+        can only start at the window's start (the collector's pod was deleted before the
+        inventory was taken) is dated from them, as in the module docstring.
 
     Returns
     -------
@@ -511,7 +779,7 @@ def coverage_gaps(
     >>> coverage_gaps(inv.inventory, window=inv.time_span(), security_only=True)  # doctest: +SKIP
     """
     start, end = _window(window, [])
-    _, gaps = _collector_rows(inventory, start, end, changes)
+    _, gaps = _collector_rows(inventory, start, end, changes, events)
     out = pd.DataFrame(gaps, columns=_GAP_COLUMNS)
     out["security"] = out["security"].astype("boolean")
     if security_only:

@@ -12,6 +12,7 @@ from obskit.views.hierarchy import COLOR_BY, MEASURES, STYLES, VIEWS, hierarchy,
 from obskit.views.lenses import LENSES, Lens, headline, lens
 from obskit.views.tables import (
     events_table,
+    latency_table,
     log_patterns_table,
     logs_table,
     readable,
@@ -33,6 +34,7 @@ __all__ = [
     "headline",
     "hierarchy",
     "hierarchy_frame",
+    "latency_table",
     "lens",
     "log_patterns_table",
     "logs_table",

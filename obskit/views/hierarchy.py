@@ -733,7 +733,7 @@ def _coverage_rows(inv: Investigation, window) -> pd.DataFrame:
 
     if window is None:
         return pd.DataFrame(columns=[*schema.KEY, "w", "security"]).astype({"security": bool})
-    gaps = coverage_gaps(inv.inventory, window=window, changes=inv.changes)
+    gaps = coverage_gaps(inv.inventory, window=window, changes=inv.changes, events=inv.events)
     rows = pd.DataFrame({c: None for c in schema.KEY}, index=gaps.index)
     rows["cluster"] = inv.cluster
     rows["node"] = gaps["node"]

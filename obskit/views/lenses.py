@@ -8,7 +8,8 @@ sections), the hierarchy view and ``color_by`` the map starts with, and the head
     detections, posture findings and RBAC reach, the audit trail, the security collectors'
     coverage; the map coloured by the worst posture finding.
 ``dev``
-    the suspects, log patterns, errors and latency of the workloads, the rollouts of their
+    the suspects, the latency of the workloads against their baseline
+    (:func:`obskit.views.latency_table`), log patterns and errors, the rollouts of their
     images; the map coloured by error log lines.
 ``ops``
     nodes, their pressure and scheduling failures (Events), DaemonSet coverage, rollouts; the
@@ -40,6 +41,7 @@ TABLES: tuple[str, ...] = (
     "events",
     "logs",
     "patterns",
+    "latency",
     "detections",
     "posture",
     "coverage",
@@ -56,6 +58,7 @@ REPORT_SECTIONS: tuple[str, ...] = (
     "coverage",
     "evidence",
     "patterns",
+    "latency",
     "rollouts",
     "nodes",
 )
@@ -135,10 +138,11 @@ LENSES: dict[str, Lens] = {
         title="Development",
         view="workload",
         color_by="error_logs",
-        tables=_complete(("suspects", "patterns", "logs", "rollouts"), TABLES),
-        shown=_complete(("suspects", "patterns", "logs", "rollouts"), TABLES),
+        tables=_complete(("suspects", "latency", "patterns", "logs", "rollouts"), TABLES),
+        shown=_complete(("suspects", "latency", "patterns", "logs", "rollouts"), TABLES),
         sections=_complete(
-            ("suspects", "patterns", "evidence", "rollouts", "timeline"), REPORT_SECTIONS
+            ("suspects", "latency", "patterns", "evidence", "rollouts", "timeline"),
+            REPORT_SECTIONS,
         ),
     ),
     "ops": Lens(

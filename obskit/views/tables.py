@@ -1,6 +1,7 @@
 """Tables of a focused entity and window: events and log lines, most severe and newest first;
-log lines summarised by pattern; the rollouts of the workloads; the records that could not be
-read; and :func:`readable`, which turns any of them into what an analyst reads in a report.
+log lines summarised by pattern; the rollouts of the workloads; the latency of each workload
+against its baseline; the records that could not be read; and :func:`readable`, which turns
+any of them into what an analyst reads in a report.
 
 The tables are plain DataFrames with readable columns; their text stays as it was recorded (a
 table is data). pandas escapes it when it renders HTML (``DataFrame.to_html`` and the notebook
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "events_table",
+    "latency_table",
     "log_patterns_table",
     "logs_table",
     "readable",
@@ -457,6 +460,149 @@ def rollouts_table(inv: Investigation, focus: Focus = None) -> pd.DataFrame:
     for name in ("namespace", "workload", "replicaset"):
         table[name] = _shown_names(table[name])
     return table.reset_index(drop=True)
+
+
+_LATENCY_COLUMNS = [
+    "namespace",
+    "workload",
+    "metric",
+    "unit",
+    "pods",
+    "baseline",
+    "window",
+    "peak",
+    "peak_time",
+    "change",
+]
+#: Latency metrics by name: a duration or latency gauge or quantile (``...duration_seconds.p99``),
+#: not a histogram's or summary's raw parts (``_bucket``, ``_count``, ``_sum``).
+_LATENCY = re.compile(r"duration|latency", re.IGNORECASE)
+_HISTOGRAM_PART = re.compile(r"_(?:bucket|count|sum)(?:$|\.)")
+#: Units from the metric's name, the first that matches: seconds are shown as milliseconds.
+_UNITS = (("milliseconds", "ms", 1.0), ("_ms", "ms", 1.0), ("seconds", "ms", 1000.0))
+
+
+def _latency_unit(metric: str) -> tuple[str | None, float]:
+    for word, unit, scale in _UNITS:
+        if word in metric:
+            return unit, scale
+    return None, 1.0
+
+
+def latency_table(
+    inv: Investigation,
+    focus: Focus = None,
+    start: object = None,
+    end: object = None,
+    *,
+    at: object = None,
+    baseline: object = None,
+) -> pd.DataFrame:
+    """Each workload's latency in the window against its baseline, the biggest change first.
+
+    The latency metrics are the metrics frame's duration and latency series (a quantile as
+    Prometheus's ``histogram_quantile`` writes it, ``http_request_duration_seconds.p99``, or a
+    gauge in seconds or milliseconds), per pod; one row per workload and metric sums up its
+    pods' samples.
+
+    Parameters
+    ----------
+    inv : Investigation
+        The investigation.
+    focus : mapping, optional
+        Key columns of a hierarchy node, e.g. ``{"namespace": "shop"}``.
+    start, end : timestamp, optional
+        The window compared (default: from ``at`` to the end of the data).
+    at : timestamp, optional
+        Where the baseline ends and the window begins when ``start`` is not given (default:
+        the incident onset the suspects use, :func:`obskit.analysis.rca.find_onset`).
+    baseline : duration, optional
+        How far before the window the baseline reaches (default: everything before it).
+
+    Returns
+    -------
+    DataFrame
+        ``namespace, workload, metric, unit, pods, baseline, window, peak, peak_time, change``:
+        ``baseline`` and ``window`` are the median of the workload's samples before and in the
+        window, ``peak`` the largest in the window and ``peak_time`` when; values in seconds
+        are shown in milliseconds (``unit``); ``change`` is ``window / baseline`` (2.0 is twice
+        as slow; missing without a baseline). Sorted by ``change``, the largest first.
+        ``attrs["window"]`` holds the window's (start, end).
+
+    Raises
+    ------
+    InvestigationError
+        When ``at`` or ``start`` is not a time, or ``baseline`` not a positive duration.
+
+    Examples
+    --------
+    >>> import obskit
+    >>> inv = obskit.Investigation(metrics=pd.DataFrame({
+    ...     "timestamp": pd.date_range("2024-01-01", periods=4, freq="1min", tz="UTC"),
+    ...     "metric": "http_request_duration_seconds.p99", "value": [0.1, 0.1, 0.3, 0.3],
+    ...     "namespace": "shop", "workload": "web", "pod": "web-1"}))
+    >>> table = latency_table(inv, at="2024-01-01T00:02:00Z")
+    >>> table[["baseline", "window", "change"]].round(3).values.tolist()[0]
+    [100.0, 300.0, 3.0]
+    """
+    from obskit.analysis.anomalies import _timedelta, _timestamp
+
+    metrics = select(inv, focus).metrics
+    names = metrics["metric"].astype("object")
+    keep = names.str.contains(_LATENCY, na=False) & ~names.str.contains(_HISTOGRAM_PART, na=False)
+    metrics = metrics.loc[keep & metrics["workload"].notna() & metrics["value"].notna()]
+    if start is not None:
+        at_ts = _timestamp(start, "start")
+    elif at is not None:
+        at_ts = _timestamp(at, "at")
+    elif len(metrics):
+        from obskit.analysis.rca import find_onset
+
+        at_ts = find_onset(inv)[0]
+    else:
+        at_ts = None
+    hi = _timestamp(end, "end") if end is not None else None
+    lo = at_ts - _timedelta(baseline, "baseline") if baseline is not None and at_ts else None
+    table = pd.DataFrame(columns=_LATENCY_COLUMNS)
+    table.attrs["window"] = (at_ts, hi)
+    if metrics.empty or at_ts is None:
+        return table
+    t = metrics["timestamp"]
+    inside = (t >= at_ts) & (t <= hi if hi is not None else True)
+    before = (t < at_ts) & (t >= lo if lo is not None else True)
+    rows = []
+    keys = ["namespace", "workload", "metric"]
+    for (ns, workload, metric), group in metrics.groupby(keys, observed=True, sort=True):
+        now = group.loc[inside.loc[group.index]]
+        if now.empty:
+            continue
+        past = group.loc[before.loc[group.index], "value"]
+        unit, scale = _latency_unit(str(metric))
+        peak = now["value"].idxmax()
+        base = float(past.median()) * scale if len(past) else math.nan
+        median = float(now["value"].median()) * scale
+        rows.append(
+            {
+                "namespace": ns,
+                "workload": workload,
+                "metric": metric,
+                "unit": unit,
+                "pods": int(group["pod"].nunique()),
+                "baseline": base,
+                "window": median,
+                "peak": float(now.at[peak, "value"]) * scale,
+                "peak_time": now.at[peak, "timestamp"],
+                "change": median / base if base > 0 else math.nan,
+            }
+        )
+    if rows:
+        table = pd.DataFrame(rows, columns=_LATENCY_COLUMNS)
+        table = table.sort_values("change", ascending=False, na_position="last", kind="stable")
+        for name in ("namespace", "workload"):
+            table[name] = _shown_names(table[name].astype("object"))
+        table = table.reset_index(drop=True)
+    table.attrs["window"] = (at_ts, hi)
+    return table
 
 
 #: What a report shows for a missing value.

@@ -220,7 +220,13 @@ def _collector_gaps(whole: Investigation, sub: Investigation, focus: Focus, lo: 
     from obskit.analysis.coverage import coverage_gaps
 
     window = (pd.Timestamp(lo, tz="UTC"), pd.Timestamp(hi, tz="UTC"))
-    gaps = coverage_gaps(whole.inventory, window=window, security_only=True, changes=whole.changes)
+    gaps = coverage_gaps(
+        whole.inventory,
+        window=window,
+        security_only=True,
+        changes=whole.changes,
+        events=whole.events,
+    )
     if focus is not None and len(gaps):
         nodes = set(sub.inventory["node"].dropna().astype(str))
         nodes |= set(normalise_focus(focus).get("node") or [])

@@ -45,7 +45,7 @@ from obskit.views.hierarchy import COLOR_BY
 from obskit.views.hierarchy import figure as hierarchy_figure
 from obskit.views.lenses import TABLES, Lens, headline
 from obskit.views.lenses import lens as lens_named
-from obskit.views.tables import log_patterns_table, rollouts_table
+from obskit.views.tables import latency_table, log_patterns_table, rollouts_table
 from obskit.views.timeline import SEVERITY_COLORS
 from obskit.widgets._delta import json_bytes, relayout_delta, restyle_delta, whole
 
@@ -61,6 +61,7 @@ _TITLES = {
     "events": "events",
     "logs": "log lines",
     "patterns": "log patterns",
+    "latency": "latency",
     "detections": "detections",
     "posture": "posture",
     "coverage": "coverage gaps",
@@ -119,6 +120,7 @@ _ANALYSIS_NOTES = {
     "posture": "posture findings on this node's key (a namespace's own are at the namespace)",
     "coverage": "collectors not running on the nodes this node's pods ran on, while pods ran",
     "rollouts": "the ReplicaSets of its workloads and their images, newest first",
+    "latency": "its workloads' latency in the time range against before it, biggest change first",
 }
 _ANALYSIS_COLUMNS = {
     "detections": [
@@ -200,6 +202,9 @@ class Outputs:
         Its log lines by pattern (:func:`obskit.views.log_patterns_table`), the security
         detections and posture findings on its key, the collector gaps of the nodes its pods
         ran on, and the rollouts of its workloads; ``None`` when not selected.
+    latency : DataFrame or None
+        Its workloads' latency in the time range against before it
+        (:func:`obskit.views.latency_table`); ``None`` when not selected.
     """
 
     selection: Selection
@@ -214,6 +219,7 @@ class Outputs:
     posture: pd.DataFrame | None = None
     coverage: pd.DataFrame | None = None
     rollouts: pd.DataFrame | None = None
+    latency: pd.DataFrame | None = None
 
 
 class LiveSource(Protocol):
@@ -739,6 +745,8 @@ class ExplorerModel:
             out.coverage = self.gaps_for(focus)
         if "rollouts" in selection.tables:
             out.rollouts = rollouts_table(self.inv, focus)
+        if "latency" in selection.tables:
+            out.latency = latency_table(self.inv, focus, start, end)
         return out
 
 

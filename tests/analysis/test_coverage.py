@@ -171,7 +171,7 @@ def test_a_node_its_collector_never_reached_and_one_its_selector_leaves_out():
     gaps = coverage_gaps(inventory, window=WINDOW, security_only=True)
     # the Windows node is not the linux-only DaemonSet's to cover; node-a is, and had none
     assert gaps[["node", "collector", "reason"]].values.tolist() == [
-        ["node-a", "log shipper", "no fluent-bit pod on the node"]
+        ["node-a", "log shipper", "no fluent-bit pod on the node; unknown start: window start"]
     ]
 
 
@@ -260,3 +260,256 @@ def test_the_watch_saw_falco_not_ready_for_ten_minutes():
     assert table.loc[("node-b", "falco"), "gap"] == pd.Timedelta("10min")
     assert table.loc[("node-b", "falco"), "ready"] == 1
     assert coverage_gaps(inventory, window=WINDOW).empty  # without the change log: no gap
+
+
+# Real shapes: the kubelet's Killing Event and the DaemonSet controller's SuccessfulDelete Event
+# as `kubectl get events -o json` lists them, and the audit log's delete of the pod by the
+# daemon-set-controller, as the falco-disabled incident has them (names and times changed).
+def _killing(pod: str, node: str, minutes: float) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "count": 1,
+        "eventTime": None,
+        "firstTimestamp": _at(minutes),
+        "lastTimestamp": _at(minutes),
+        "involvedObject": {
+            "apiVersion": "v1",
+            "fieldPath": "spec.containers{falco}",
+            "kind": "Pod",
+            "name": pod,
+            "namespace": "monitoring",
+            "uid": f"uid-{pod}",
+        },
+        "message": "Stopping container falco",
+        "metadata": {"name": f"{pod}.1805409ed67a5580", "namespace": "monitoring", "uid": "e1"},
+        "reason": "Killing",
+        "reportingComponent": "kubelet",
+        "reportingInstance": node,
+        "source": {"component": "kubelet", "host": node},
+        "type": "Normal",
+    }
+
+
+def _successful_delete(pod: str, minutes: float) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "count": 1,
+        "eventTime": None,
+        "firstTimestamp": _at(minutes),
+        "lastTimestamp": _at(minutes),
+        "involvedObject": {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "name": "falco",
+            "namespace": "monitoring",
+            "uid": "uid-ds-falco",
+        },
+        "message": f"Deleted pod: {pod}",
+        "metadata": {"name": "falco.1805409eafaa8cae", "namespace": "monitoring", "uid": "e2"},
+        "reason": "SuccessfulDelete",
+        "reportingComponent": "daemonset-controller",
+        "reportingInstance": "",
+        "source": {"component": "daemonset-controller"},
+        "type": "Normal",
+    }
+
+
+def _audit(verb: str, uri: str, resource: str, name: str, minutes: float, **extra) -> str:
+    import json
+
+    at = (T0 + pd.Timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps(
+        {
+            "kind": "Event",
+            "apiVersion": "audit.k8s.io/v1",
+            "level": "Metadata",
+            "auditID": f"id-{verb}-{name}-{minutes}",
+            "stage": "ResponseComplete",
+            "requestURI": uri,
+            "verb": verb,
+            "user": {"username": "system:serviceaccount:kube-system:daemon-set-controller"},
+            "sourceIPs": ["10.0.1.5"],
+            "objectRef": {"resource": resource, "namespace": "monitoring", "name": name, **extra},
+            "responseStatus": {"metadata": {}, "code": 200},
+            "requestReceivedTimestamp": at,
+            "stageTimestamp": at,
+        }
+    )
+
+
+def _events(objects: list[dict], audit_lines: list[str] = ()) -> pd.DataFrame:
+    from obskit.sources.audit import parse_audit_log
+
+    frames = [objects_to_frames(objects).events] if objects else []
+    if audit_lines:
+        frames.append(parse_audit_log("\n".join(audit_lines).encode() + b"\n").events)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _blinded_a() -> pd.DataFrame:
+    # node-a's Falco pod is gone from the inventory (taken at the window's end): deleted inside
+    return _cluster()
+
+
+def test_a_gap_the_inventory_cannot_date_is_dated_from_the_deletion_events():
+    inventory = _blinded_a()
+    alone = coverage_gaps(inventory, window=WINDOW)
+    assert alone[["node", "start", "reason"]].values.tolist() == [
+        ["node-a", T0, "no falco pod on the node; unknown start: window start"]
+    ]
+    delete_uri = "/api/v1/namespaces/monitoring/pods/falco-a9"
+    events = _events(
+        [_killing("falco-a9", "node-a", 38), _successful_delete("falco-a9", 38)],
+        [_audit("delete", delete_uri, "pods", "falco-a9", 38.1)],
+    )
+    gaps = coverage_gaps(inventory, window=WINDOW, events=events)
+    assert gaps[["node", "start", "end"]].values.tolist() == [
+        ["node-a", T0 + pd.Timedelta("38min"), WINDOW[1]]
+    ]
+    assert gaps["reason"].iloc[0] == (
+        "falco pod falco-a9 deleted at 19:38:00 (from the DaemonSet controller's "
+        "SuccessfulDelete Event, the kubelet's Killing Event, the audit log's delete)"
+    )
+    table = coverage(inventory, events, window=WINDOW).set_index(["node", "name"])
+    assert table.loc[("node-a", "falco"), "gap"] == pd.Timedelta("82min")
+    # the audit log's delete alone is tied to the node by nothing: the Killing Event alone is
+    only_audit = _events([], [_audit("delete", delete_uri, "pods", "falco-a9", 38.1)])
+    assert coverage_gaps(inventory, window=WINDOW, events=only_audit)["start"].tolist() == [T0]
+    only_kubelet = _events([_killing("falco-a9", "node-a", 41)])
+    dated = coverage_gaps(inventory, window=WINDOW, events=only_kubelet).iloc[0]
+    assert dated["start"] == T0 + pd.Timedelta("41min")
+    assert dated["reason"].endswith("(from the kubelet's Killing Event)")
+    # a Killing Event of node-b's pod does not date node-a's gap
+    elsewhere = _events([_killing("falco-b1", "node-b", 50)])
+    assert coverage_gaps(inventory, window=WINDOW, events=elsewhere)["start"].tolist() == [T0]
+
+
+def test_with_no_deletion_seen_the_last_falco_alert_dates_the_gap():
+    falco = schema.conform(
+        "events",
+        pd.DataFrame(
+            {
+                "timestamp": [T0 + pd.Timedelta("12min"), T0 + pd.Timedelta("25min")],
+                "source": ["falco", "falco"],
+                "node": ["node-a", "node-b"],
+                "reason": ["Terminal shell in container"] * 2,
+            }
+        ),
+    )
+    gap = coverage_gaps(_blinded_a(), window=WINDOW, events=falco).iloc[0]
+    assert (gap["node"], gap["start"]) == ("node-a", T0 + pd.Timedelta("12min"))
+    assert gap["reason"] == (
+        "no falco pod on the node; dated from the last falco alert from the node at 19:12:00"
+    )
+
+
+def _affinity_daemonset(terms: list[dict], desired: int = 1) -> dict:
+    ds = _daemonset("falco", "docker.io/falcosecurity/falco-no-driver:0.37.1")
+    ds["spec"]["template"]["spec"]["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}
+        }
+    }
+    ds["status"] = {"desiredNumberScheduled": desired, "numberReady": desired}
+    return ds
+
+
+def _not_on(node: str) -> list[dict]:
+    return [
+        {
+            "matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [node]}
+            ]
+        }
+    ]
+
+
+def _two_nodes(ds: dict) -> pd.DataFrame:
+    return objects_to_frames(
+        [
+            _node("node-a"),
+            _node("node-b", pool="gpu"),
+            ds,
+            _pod("falco-b1", "node-b", owner=("DaemonSet", "falco")),
+            _pod("checkout-7d9f-x1", "node-a", namespace="shop"),
+            _pod("checkout-7d9f-x2", "node-b", namespace="shop"),
+        ]
+    ).inventory
+
+
+def test_a_node_the_affinity_left_out_before_the_window_is_not_a_gap():
+    inventory = _two_nodes(_affinity_daemonset(_not_on("node-a")))
+    # the audit log covers the window and shows no change to the DaemonSet: its own choice
+    quiet = _events([], [_audit("get", "/api/v1/nodes/node-a", "nodes", "node-a", 5)])
+    assert coverage_gaps(inventory, window=WINDOW, events=quiet).empty
+    table = coverage(inventory, quiet, window=WINDOW)
+    falco = table[(table["source"] == "daemonset") & (table["name"] == "falco")]
+    assert falco[["node", "desired", "desired_by"]].values.tolist() == [
+        ["node-b", 1, "affinity; status desires 1"]
+    ]
+
+
+def test_a_node_the_affinity_left_out_by_a_patch_in_the_window_is_a_gap():
+    inventory = _two_nodes(_affinity_daemonset(_not_on("node-a")))
+    patch = _audit(
+        "patch",
+        "/apis/apps/v1/namespaces/monitoring/daemonsets/falco?fieldManager=kubectl-patch",
+        "daemonsets",
+        "falco",
+        30,
+        apiGroup="apps",
+    )
+    events = _events([_killing("falco-a9", "node-a", 31)], [patch])
+    gaps = coverage_gaps(inventory, window=WINDOW, events=events)
+    assert gaps[["node", "start", "reason"]].values.tolist() == [
+        [
+            "node-a",
+            T0 + pd.Timedelta("31min"),
+            "excluded by the DaemonSet's affinity since 19:30:00; falco pod falco-a9 deleted at "
+            "19:31:00 (from the kubelet's Killing Event)",
+        ]
+    ]
+    table = coverage(inventory, events, window=WINDOW).set_index(["node", "name"])
+    a = table.loc[("node-a", "falco")]
+    assert (a["desired"], a["desired_by"], a["ready"]) == (
+        0,
+        "excluded by the DaemonSet's affinity; status desires 1",
+        0,
+    )
+    # with no audit log to tell when, a security collector's excluded node is still shown
+    blind = coverage_gaps(inventory, window=WINDOW)
+    assert blind["reason"].tolist() == [
+        "excluded by the DaemonSet's affinity since an unknown time; no falco pod on the node; "
+        "unknown start: window start"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "wanted"),
+    [
+        ({"key": "pool", "operator": "In", "values": ["gpu"]}, {"node-b"}),
+        ({"key": "pool", "operator": "NotIn", "values": ["gpu"]}, {"node-a"}),
+        ({"key": "pool", "operator": "Exists"}, {"node-b"}),
+        ({"key": "pool", "operator": "DoesNotExist"}, {"node-a"}),
+        ({"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-a"]}, {"node-a"}),
+    ],
+)
+def test_node_affinity_operators_decide_desired(expression, wanted):
+    inventory = _two_nodes(_affinity_daemonset([{"matchExpressions": [expression]}]))
+    table = coverage(inventory, window=WINDOW)
+    falco = table[(table["source"] == "daemonset") & (table["name"] == "falco")]
+    desired = set(falco.loc[falco["desired"] == 1, "node"])
+    assert desired == wanted
+
+
+def test_match_fields_and_a_status_that_disagrees():
+    terms = [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["node-b"]}]},
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["none"]}]},
+    ]
+    inventory = _two_nodes(_affinity_daemonset(terms, desired=2))
+    table = coverage(inventory, window=WINDOW)
+    falco = table[(table["source"] == "daemonset") & (table["name"] == "falco")].set_index("node")
+    assert falco.loc["node-b", "desired_by"] == "affinity; status desires 2, the nodes here 1"

@@ -9,7 +9,7 @@ import pytest
 
 import obskit
 from obskit import InvestigationError
-from obskit.views import events_table, logs_table, rejects_table
+from obskit.views import events_table, latency_table, logs_table, readable, rejects_table
 
 
 def _is_most_severe_then_newest(table: pd.DataFrame, level: str) -> bool:
@@ -189,3 +189,70 @@ def test_a_plain_line_quoting_json_keeps_all_its_text():
     )
     shown = set(logs_table(inv)["message"])
     assert shown == {"db down", "pool full", lines[2]}
+
+
+def test_latency_table_puts_the_bad_rollouts_workload_first(rollout):
+    truth = obskit.datasets.truth("bad-rollout")
+    onset = pd.Timestamp(truth["fault_start"])
+    table = latency_table(rollout, at=onset)
+    assert table.attrs["window"] == (onset, None)
+    first = table.iloc[0]
+    assert (first["namespace"], first["workload"]) == ("payments", truth["root_cause"]["workload"])
+    assert (first["metric"], first["unit"]) == ("http_request_duration_seconds.p99", "ms")
+    # the p99 in seconds shown in milliseconds: about 83 ms before, over 2 s after
+    assert 70 < first["baseline"] < 100 and first["window"] > 1500
+    assert first["change"] == pytest.approx(first["window"] / first["baseline"])
+    assert first["change"] > 10 and first["peak"] >= first["window"]
+    assert first["peak_time"] >= onset
+    # the workloads the rollout did not touch stay near their baseline
+    calm = table[~table["workload"].isin(["payment-api", "orders-api"])]
+    assert len(calm) >= 3 and calm["change"].between(0.8, 1.2).all()
+    # without `at` the window starts at the onset the suspects use
+    assert latency_table(rollout).attrs["window"][0] == rollout.suspects().attrs["at"]
+    shown = readable(table)
+    assert "nan" not in shown.to_string().lower() and "peak_time (UTC)" in shown
+
+
+def test_latency_table_picks_latency_metrics_units_and_missing_baselines():
+    t = pd.date_range("2024-01-01T00:00:00Z", periods=6, freq="1min")
+    frame = []
+    for i, ts in enumerate(t):
+        slow = i >= 3
+        frame += [
+            (ts, "http_request_duration_seconds.p99", "web", "web-1", 0.3 if slow else 0.1),
+            (ts, "http_request_duration_seconds.p99", "web", "web-2", 0.5 if slow else 0.1),
+            (ts, "rpc_latency_milliseconds", "api", "api-1", 20.0),
+            (ts, "http_request_duration_seconds_count", "web", "web-1", 1000.0 * i),
+            (ts, "http_request_duration_seconds_bucket", "web", "web-1", 5.0),
+            (ts, "container_cpu_usage_seconds_total.rate5m", "web", "web-1", 9.0),
+        ]
+        if slow:  # a workload that appeared in the window: no baseline
+            frame.append((ts, "http_request_duration_seconds.p99", "new", "new-1", 0.2))
+    metrics = pd.DataFrame(frame, columns=["timestamp", "metric", "workload", "pod", "value"])
+    inv = obskit.Investigation(metrics=metrics.assign(namespace="shop"))
+    table = latency_table(inv, at="2024-01-01T00:03:00Z").set_index("workload")
+    # histogram parts and other metrics are not latencies
+    assert set(table["metric"]) == {"http_request_duration_seconds.p99", "rpc_latency_milliseconds"}
+    web = table.loc["web"]
+    assert (web["pods"], web["unit"]) == (2, "ms")
+    assert web["baseline"] == pytest.approx(100.0) and web["window"] == pytest.approx(400.0)
+    assert web["peak"] == pytest.approx(500.0) and web["change"] == pytest.approx(4.0)
+    assert web["peak_time"] == pd.Timestamp("2024-01-01T00:03:00Z")
+    api = table.loc["api"]
+    assert (api["unit"], api["baseline"], api["change"]) == ("ms", 20.0, 1.0)
+    assert pd.isna(table.loc["new", "baseline"]) and pd.isna(table.loc["new", "change"])
+    assert table.index.tolist() == ["web", "api", "new"]  # the biggest change first
+    # a window given by start and end, a baseline of one minute, and a focus
+    windowed = latency_table(
+        inv,
+        {"workload": "web"},
+        start="2024-01-01T00:03:00Z",
+        end="2024-01-01T00:03:30Z",
+        baseline="1min",
+    )
+    assert windowed["workload"].tolist() == ["web"]
+    assert windowed["window"].iloc[0] == pytest.approx(400.0)
+    assert windowed["baseline"].iloc[0] == pytest.approx(100.0)
+    with pytest.raises(InvestigationError, match="baseline"):
+        latency_table(inv, at="2024-01-01T00:03:00Z", baseline="soon")
+    assert latency_table(obskit.Investigation()).empty
