@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 import ipywidgets as widgets
+import jinja2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -796,39 +797,84 @@ def _agrees(wanted: str | None, column: str, value: object) -> bool:
     return wanted == str(value)
 
 
-# --- HTML tables (escaped) ---------------------------------------------------------------------
+# --- HTML tables (rendered by jinja2, which escapes every value) ---------------------------
+
+#: One table: the note above it, then the header and the rows, or the ``empty`` line. Every
+#: value is escaped by the autoescaping environment; only obskit's own style sheet and the
+#: ``<br>`` between a list's items are marked safe.
+_TABLE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
+    "{{ css | safe }}"
+    "{% if note %}<div class='obskit-note'>{{ note }}</div>{% endif %}"
+    "{% if columns is none %}<div class='obskit-note'>{{ empty }}</div>"
+    "{% else %}<div class='obskit-table-box'><table class='obskit-table'><thead><tr>"
+    "{% for column in columns %}<th>{{ column }}</th>{% endfor %}"
+    "</tr></thead><tbody>"
+    "{% for row in rows %}<tr>"
+    "{% for cell in row %}<td"
+    "{% if cell.css %} class='{{ cell.css }}'{% endif %}"
+    "{% if cell.color %} style='border-left: 4px solid {{ cell.color }}'{% endif %}"
+    "{% if cell.tip %} title='{{ cell.tip }}'{% endif %}"
+    ">{{ cell.parts | join('<br>' | safe) }}</td>{% endfor %}"
+    "</tr>{% endfor %}"
+    "</tbody></table></div>{% endif %}"
+)
 
 
-def _cell(value: object, column: str = "") -> tuple[str, str]:
-    """(escaped HTML, escaped tooltip) of one cell; disguising characters shown as escapes."""
+@dataclass(frozen=True)
+class _Cell:
+    """One table cell, unescaped: the lines shown, the tooltip, its CSS class and colour."""
+
+    parts: tuple[str, ...]
+    tip: str = ""
+    css: str = ""
+    color: str = ""
+
+
+def _cell(value: object, column: str = "") -> tuple[tuple[str, ...], str]:
+    """(lines shown, tooltip) of one cell, as text; disguising characters shown as escapes."""
     if isinstance(value, str):
         value = reveal(value)
     if column == "origin" and isinstance(value, str) and value.count("/") > 2:
         # where a line was read: the file's last two parts, the whole path in the tooltip
-        return html.escape("…/" + "/".join(value.rsplit("/", 2)[-2:])), html.escape(
-            _cut(value, _TIP_CHARS), quote=True
-        )
+        return ("…/" + "/".join(value.rsplit("/", 2)[-2:]),), _cut(value, _TIP_CHARS)
     if isinstance(value, list | tuple | np.ndarray):
         parts = [reveal(str(v)) for v in value if not _missing(v)]
-        shown = "<br>".join(html.escape(_cut(p, _CELL_CHARS)) for p in parts)
-        return shown, html.escape(_cut("\n".join(parts), _TIP_CHARS), quote=True)
+        return tuple(_cut(p, _CELL_CHARS) for p in parts), _cut("\n".join(parts), _TIP_CHARS)
     if _missing(value):
-        return "", ""
+        return (), ""
     if isinstance(value, pd.Timestamp):
-        return html.escape(f"{value:%m-%d %H:%M:%S}"), html.escape(str(value), quote=True)
+        return (f"{value:%m-%d %H:%M:%S}",), str(value)
     if isinstance(value, float):
-        return html.escape(f"{value:.4g}"), ""
+        return (f"{value:.4g}",), ""
     raw = str(value)
-    tip = html.escape(_cut(raw, _TIP_CHARS), quote=True) if len(raw) > _CELL_CHARS else ""
-    return html.escape(_cut(raw, _CELL_CHARS)), tip
+    tip = _cut(raw, _TIP_CHARS) if len(raw) > _CELL_CHARS else ""
+    return (_cut(raw, _CELL_CHARS),), tip
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _row(columns: list[str], values: tuple) -> list[_Cell]:
+    cells = []
+    for column, value in zip(columns, values, strict=True):
+        parts, tip = _cell(value, column)
+        css, color = "", ""
+        if column in _WIDE_TEXT:
+            css = "obskit-text"
+        elif column == "time" or isinstance(value, pd.Timestamp):
+            css = "obskit-time"
+        if column in _SEVERITY_COLUMNS and not _missing(value):
+            color = SEVERITY_COLORS.get(str(value), SEVERITY_COLORS["unknown"])
+        cells.append(_Cell(parts, tip, css, color))
+    return cells
+
+
 def html_table(frame: pd.DataFrame, *, note: str = "", empty: str = "nothing here") -> str:
     """``frame`` as an HTML table in a scrolling box, every value and column name escaped.
+
+    Rendered by a jinja2 template with autoescape: cells, tooltips, column names, the note
+    and the empty line are all text, never markup.
 
     Parameters
     ----------
@@ -847,31 +893,11 @@ def html_table(frame: pd.DataFrame, *, note: str = "", empty: str = "nothing her
     >>> "<img" in html_table(frame)
     False
     """
-    head = f"<div class='obskit-note'>{html.escape(note)}</div>" if note else ""
     if frame is None or frame.empty:
-        return _TABLE_CSS + head + f"<div class='obskit-note'>{html.escape(empty)}</div>"
+        return _TABLE.render(css=_TABLE_CSS, note=note, columns=None, rows=(), empty=empty)
     columns = [str(c) for c in frame.columns]
-    out = [_TABLE_CSS, head, "<div class='obskit-table-box'><table class='obskit-table'>"]
-    out.append("<thead><tr>")
-    out += [f"<th>{html.escape(c)}</th>" for c in columns]
-    out.append("</tr></thead><tbody>")
-    for values in frame.itertuples(index=False, name=None):
-        out.append("<tr>")
-        for column, value in zip(columns, values, strict=True):
-            shown, tip = _cell(value, column)
-            css, style = "", ""
-            if column in _WIDE_TEXT:
-                css = " class='obskit-text'"
-            elif column == "time" or isinstance(value, pd.Timestamp):
-                css = " class='obskit-time'"
-            if column in _SEVERITY_COLUMNS and not _missing(value):
-                color = SEVERITY_COLORS.get(str(value), SEVERITY_COLORS["unknown"])
-                style = f" style='border-left: 4px solid {color}'"
-            title = f" title='{tip}'" if tip else ""
-            out.append(f"<td{css}{style}{title}>{shown}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
+    rows = (_row(columns, values) for values in frame.itertuples(index=False, name=None))
+    return _TABLE.render(css=_TABLE_CSS, note=note, columns=columns, rows=rows, empty=empty)
 
 
 def suspects_display(suspects: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -268,6 +269,46 @@ def test_html_table_escapes_cells_column_names_and_tooltips():
     out = html_table(frame, note=XSS[1])
     assert "<script>alert" not in out and "<img" not in out
     assert "title='" in out and "' onerror" not in out
+
+
+def test_html_table_cells_and_tooltips_read_back_as_the_values():
+    """A browser's parse of the table gives back the hostile values as text, each in its cell."""
+    long = XSS[1] + "'\" &amp; " * 100
+    frame = pd.DataFrame(
+        {XSS[0]: ["a&b"], "message": [long], "evidence": [[XSS[0], "it's"]], "level": ["error"]}
+    )
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.heads: list[str] = []
+            self.cells: list[list[str]] = []
+            self.attrs: list[dict] = []
+            self.into: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag in ("th", "td"):
+                self.into = [] if tag == "td" else self.heads
+                if tag == "td":
+                    self.cells.append(self.into)
+                    self.attrs.append(dict(attrs))
+            assert tag in ("style", "div", "table", "thead", "tbody", "tr", "th", "td", "br")
+
+        def handle_data(self, data: str) -> None:
+            if self.into is not None:
+                self.into.append(data)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("th", "td"):
+                self.into = None
+
+    parser = Cells()
+    parser.feed(html_table(frame))
+    assert parser.heads == [XSS[0], "message", "evidence", "level"]
+    assert parser.cells == [["a&b"], [long[:399] + "…"], [XSS[0], "it's"], ["error"]]
+    assert parser.attrs[1] == {"class": "obskit-text", "title": long}  # under the tooltip limit
+    assert parser.attrs[2] == {"class": "obskit-text", "title": f"{XSS[0]}\nit's"}
+    assert parser.attrs[3]["style"].startswith("border-left: 4px solid #")
 
 
 def test_disguised_names_show_their_characters_in_dropdowns_status_and_tables():
