@@ -1087,11 +1087,52 @@ class Explorer(widgets.VBox):
             self.model = ExplorerModel.from_watch(inv, top=top, limit=limit, lens=self.lens)
         else:
             self.model = ExplorerModel(inv, top=top, limit=limit, lens=self.lens)
+        wanted = _wanted(focus)
+        view, tables = self._checked(wanted, view, tables, metrics, min_level, color_by)
+        # a watch just started has not listed the cluster yet: a focus it does not hold yet is
+        # selected when a snapshot holds it
+        self._pending: dict[str, str] | None = None
+        try:
+            node = self.model.find(view, wanted)
+        except InvestigationError:
+            if self.watch is None:
+                raise
+            node, self._pending = self.model.root(view), wanted
+        self._holding = 0
+        # a live Explorer is refreshed from its own thread: one change of the widgets at a time
+        self._lock = threading.RLock()
+        self.outputs: Outputs | None = None
+        self.refreshes = 0
+        self.sent: dict[str, int] = {}
+
+        self._make_controls(view, start, end, metrics, anomalies, tables, min_level, color_by)
+        self._make_outputs()
+        with self._hold():
+            self._set_path(node)
+        self._wire()
+        super().__init__(self._laid_out())
+        self.add_class("obskit-explorer")
+        self._show_headline()
+        self.refresh()
+        if self.watch is not None:
+            self._follow(self.watch)
+
+    # --- building: check the arguments, make the controls and outputs, wire, lay out ---
+
+    def _checked(
+        self,
+        wanted: dict[str, str],
+        view: str | None,
+        tables: Sequence[str] | None,
+        metrics: Sequence[str] | None,
+        min_level: str | None,
+        color_by: str | None,
+    ) -> tuple[str, tuple[str, ...]]:
+        """Check the arguments against the model; the view to start in and the tables shown."""
         if color_by is not None and color_by not in COLOR_BY:
             raise InvestigationError(
                 f"color_by must be one of {', '.join(map(repr, COLOR_BY))}, got {color_by!r}"
             )
-        wanted = _wanted(focus)
         if view is None:
             node_only = "node" in wanted and not {"namespace", "pod"} & set(wanted)
             view = "node" if node_only else "workload" if wanted else self.lens.view
@@ -1110,23 +1151,21 @@ class Explorer(widgets.VBox):
                 close = difflib.get_close_matches(str(name), known, n=3)
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
                 raise InvestigationError(f"no metric {name!r} in this investigation{hint}")
-        # a watch just started has not listed the cluster yet: a focus it does not hold yet is
-        # selected when a snapshot holds it
-        self._pending: dict[str, str] | None = None
-        try:
-            node = self.model.find(view, wanted)
-        except InvestigationError:
-            if self.watch is None:
-                raise
-            node, self._pending = self.model.root(view), wanted
-        self._holding = 0
-        # a live Explorer is refreshed from its own thread: one change of the widgets at a time
-        self._lock = threading.RLock()
-        self.outputs: Outputs | None = None
-        self.refreshes = 0
-        self.sent: dict[str, int] = {}
+        return view, tables
 
-        # controls
+    def _make_controls(
+        self,
+        view: str,
+        start: object,
+        end: object,
+        metrics: Sequence[str] | None,
+        anomalies: bool,
+        tables: tuple[str, ...],
+        min_level: str | None,
+        color_by: str | None,
+    ) -> None:
+        """The controls, set to the (checked) arguments; nothing listens to them yet."""
+        known = self.model.metric_names()
         self.view = widgets.ToggleButtons(
             options=list(VIEWS),
             value=view,
@@ -1179,27 +1218,41 @@ class Explorer(widgets.VBox):
             tooltip="show the investigation's whole time span",
             layout=widgets.Layout(width="110px"),
         )
+        self.pause = widgets.ToggleButton(
+            value=False,
+            description="pause",
+            icon="pause",
+            tooltip="stop following the watch; release to catch up",
+            layout=widgets.Layout(width="100px"),
+        )
+        self.pause.add_class("obskit-explorer-pause")
+        self.live = widgets.HTML()
+        self.live.add_class("obskit-explorer-live")
+        self.banner = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.banner.add_class("obskit-explorer-banner")
+
+    def _make_outputs(self) -> None:
+        """The map, the status line, the timeline and the tables' tabs (empty until refreshed)."""
         # the map of the view's tree: a click selects a node, a pick in the dropdowns zooms it
         self.map = go.FigureWidget()
         self.map.add_class("obskit-explorer-map")
-        self.map.observe(self._on_shown, names="_view_count")
-        self.map.observe(self._on_map_click, names="_js2py_pointsCallback")
         self._map_at: tuple[str, str, ExplorerModel, str] | None = None
-        # outputs
         self.status = widgets.HTML()
         self.status.add_class("obskit-explorer-status")
         self.figure = go.FigureWidget()
         self.figure.add_class("obskit-explorer-timeline")
-        self.figure.observe(self._on_shown, names="_view_count")
-        # a zoom in the browser narrows the time range: the tables follow and the timeline
-        # is drawn again at the finer resolution
-        self.figure.observe(self._on_zoom, names="_js2py_relayout")
         self._tables = {name: widgets.HTML() for name in self.lens.tables}
         self.tabs = widgets.Tab()
         self.tabs.add_class("obskit-explorer-tables")
 
-        with self._hold():
-            self._set_path(node)
+    def _wire(self) -> None:
+        """Listen to the controls, and to the browser's clicks, zooms and first showing."""
+        self.map.observe(self._on_shown, names="_view_count")
+        self.map.observe(self._on_map_click, names="_js2py_pointsCallback")
+        self.figure.observe(self._on_shown, names="_view_count")
+        # a zoom in the browser narrows the time range: the tables follow and the timeline
+        # is drawn again at the finer resolution
+        self.figure.observe(self._on_zoom, names="_js2py_relayout")
         self.view.observe(self._on_view, names="value")
         self.time_range.observe(self._on_change, names="value")
         self.metrics.observe(self._on_change, names="value")
@@ -1210,6 +1263,8 @@ class Explorer(widgets.VBox):
         self.color_by.observe(self._on_color, names="value")
         self._whole.on_click(self._on_whole)
 
+    def _laid_out(self) -> list[widgets.Widget]:
+        """The Explorer's rows: where (map and path), the controls, status, timeline, tables."""
         signals = widgets.VBox(
             [
                 self.show_anomalies,
@@ -1224,18 +1279,6 @@ class Explorer(widgets.VBox):
         where = widgets.VBox(
             [self.headline, widgets.HBox([self.view, self.color_by]), self._path, self.map]
         )
-        self.pause = widgets.ToggleButton(
-            value=False,
-            description="pause",
-            icon="pause",
-            tooltip="stop following the watch; release to catch up",
-            layout=widgets.Layout(width="100px"),
-        )
-        self.pause.add_class("obskit-explorer-pause")
-        self.live = widgets.HTML()
-        self.live.add_class("obskit-explorer-live")
-        self.banner = widgets.HTML(layout=widgets.Layout(display="none"))
-        self.banner.add_class("obskit-explorer-banner")
         if self.watch is not None:
             live = widgets.HBox(
                 [self.pause, self.live], layout=widgets.Layout(align_items="center")
@@ -1247,12 +1290,7 @@ class Explorer(widgets.VBox):
                 widgets.HBox([self.metrics, signals], layout=widgets.Layout(align_items="center")),
             ]
         )
-        super().__init__([where, controls, self.status, self.figure, self.tabs])
-        self.add_class("obskit-explorer")
-        self._show_headline()
-        self.refresh()
-        if self.watch is not None:
-            self._follow(self.watch)
+        return [where, controls, self.status, self.figure, self.tabs]
 
     # --- what is selected ---
 
