@@ -36,6 +36,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.callbacks import Points
 
 from obskit import schema
 from obskit._chars import reveal
@@ -96,6 +97,17 @@ _NICE_STEPS = [
         "7D",
     )
 ]
+#: The private traits of plotly's FigureWidget the Explorer listens on, named here only: the
+#: browser events plotly offers no public hook for. ``_view_count`` (ipywidgets counts the
+#: views shown in the page once plotly sets it to 0) goes up when the browser shows a view;
+#: ``_js2py_relayout`` holds a relayout made in the browser (a zoom) as plotly.js sent it.
+#: plotly's public ``layout.on_change`` is no match for a zoom: it fires for relayouts made in
+#: Python too (the Explorer's own redraws and resizes), hands over the values after plotly's
+#: validators, and would be attached anew to each x axis of each timeline drawn. A map click
+#: uses the public trace ``on_click``. tests/widgets/test_explorer.py fails when plotly
+#: changes these traits or the messages read from them.
+_PLOTLY_VIEW_COUNT = "_view_count"
+_PLOTLY_BROWSER_RELAYOUT = "_js2py_relayout"
 #: Longest text shown in a table cell (the whole value is in the cell's tooltip, up to _TIP).
 _CELL_CHARS = 400
 _TIP_CHARS = 4000
@@ -1247,12 +1259,13 @@ class Explorer(widgets.VBox):
 
     def _wire(self) -> None:
         """Listen to the controls, and to the browser's clicks, zooms and first showing."""
-        self.map.observe(self._on_shown, names="_view_count")
-        self.map.observe(self._on_map_click, names="_js2py_pointsCallback")
-        self.figure.observe(self._on_shown, names="_view_count")
+        # a click on the map selects a node: _sync_map attaches _on_map_click to each trace
+        # it draws, as plotly's on_click
+        self.map.observe(self._on_shown, names=_PLOTLY_VIEW_COUNT)
+        self.figure.observe(self._on_shown, names=_PLOTLY_VIEW_COUNT)
         # a zoom in the browser narrows the time range: the tables follow and the timeline
         # is drawn again at the finer resolution
-        self.figure.observe(self._on_zoom, names="_js2py_relayout")
+        self.figure.observe(self._on_zoom, names=_PLOTLY_BROWSER_RELAYOUT)
         self.view.observe(self._on_view, names="value")
         self.time_range.observe(self._on_change, names="value")
         self.metrics.observe(self._on_change, names="value")
@@ -1597,6 +1610,8 @@ class Explorer(widgets.VBox):
                 self.map.data = ()
                 self.map.add_traces(list(fig.data))
                 self.map.layout = fig.layout
+            if self.map.data:
+                self.map.data[0].on_click(self._on_map_click)
             sent = json_bytes(fig.to_plotly_json()) if self.watch is not None else 0
         self._map_at = (view, node, self.model, color)
         return sent
@@ -1712,20 +1727,21 @@ class Explorer(widgets.VBox):
             figure.plotly_relayout({"autosize": False})
             figure.plotly_relayout({"autosize": True})
 
-    def _on_map_click(self, change: dict) -> None:
+    def _on_map_click(self, trace: go.Treemap, points: Points, _state: object) -> None:
         """Select the node of a box clicked on the map, as if picked in the dropdowns.
 
+        plotly calls this (the map trace's ``on_click``) with the clicked box's index in the
+        trace's ``ids``; hovers go to ``on_hover``, which the Explorer does not listen to.
         plotly.js has already zoomed the map to it (or, for the box it was zoomed to, to its
         parent), with the boxes it has: :meth:`ExplorerModel.map_target` follows the same
         rule, so :meth:`_sync_map` then sends the part of the tree around where the map is.
         """
-        index = _clicked_point(change["new"] or {})
-        if index is None or self._holding or not self.map.data:
+        if self._holding or not points.point_inds:
             return
+        index = points.point_inds[0]
         with self._lock:
-            trace = self.map.data[0]
             ids = trace.ids or ()
-            if not 0 <= index < len(ids):
+            if not isinstance(index, int) or not 0 <= index < len(ids):
                 return
             node = self.model.map_target(self.view.value, str(ids[index]), trace.level)
             if node != self.node:
@@ -1877,25 +1893,6 @@ def _zoomed_range(data: Mapping) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         out.append(ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
     lo, hi = out
     return (lo, hi) if lo < hi else None
-
-
-def _clicked_point(message: Mapping) -> int | None:
-    """The point index a browser click message names on the map's trace; None for a hover,
-    a selection or a click elsewhere.
-
-    The FigureWidget sends ``{"event_type": "plotly_click", "points": {"trace_indexes": [0],
-    "point_indexes": [12], "xs": ["_undefined_"], "ys": ["_undefined_"]}, "device_state":
-    {...}, "selector": None}`` (hovers alike, with ``plotly_hover``); a treemap point's index
-    is its position in the trace's ``ids``.
-    """
-    if message.get("event_type") != "plotly_click":
-        return None
-    points = message.get("points") or {}
-    pairs = zip(points.get("trace_indexes") or (), points.get("point_indexes") or (), strict=False)
-    for trace, index in pairs:
-        if trace == 0 and isinstance(index, int) and not isinstance(index, bool):
-            return index
-    return None
 
 
 def _nearest(ticks: list[pd.Timestamp], value: object, default: int) -> int:
