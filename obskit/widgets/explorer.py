@@ -32,9 +32,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 import ipywidgets as widgets
+import jinja2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.callbacks import Points
 
 from obskit import schema
 from obskit._chars import reveal
@@ -96,6 +98,17 @@ _NICE_STEPS = [
         "7D",
     )
 ]
+#: The private traits of plotly's FigureWidget the Explorer listens on, named here only: the
+#: browser events plotly offers no public hook for. ``_view_count`` (ipywidgets counts the
+#: views shown in the page once plotly sets it to 0) goes up when the browser shows a view;
+#: ``_js2py_relayout`` holds a relayout made in the browser (a zoom) as plotly.js sent it.
+#: plotly's public ``layout.on_change`` is no match for a zoom: it fires for relayouts made in
+#: Python too (the Explorer's own redraws and resizes), hands over the values after plotly's
+#: validators, and would be attached anew to each x axis of each timeline drawn. A map click
+#: uses the public trace ``on_click``. tests/widgets/test_explorer.py fails when plotly
+#: changes these traits or the messages read from them.
+_PLOTLY_VIEW_COUNT = "_view_count"
+_PLOTLY_BROWSER_RELAYOUT = "_js2py_relayout"
 #: Longest text shown in a table cell (the whole value is in the cell's tooltip, up to _TIP).
 _CELL_CHARS = 400
 _TIP_CHARS = 4000
@@ -804,39 +817,84 @@ def _agrees(wanted: str | None, column: str, value: object) -> bool:
     return wanted == str(value)
 
 
-# --- HTML tables (escaped) ---------------------------------------------------------------------
+# --- HTML tables (rendered by jinja2, which escapes every value) ---------------------------
+
+#: One table: the note above it, then the header and the rows, or the ``empty`` line. Every
+#: value is escaped by the autoescaping environment; only obskit's own style sheet and the
+#: ``<br>`` between a list's items are marked safe.
+_TABLE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
+    "{{ css | safe }}"
+    "{% if note %}<div class='obskit-note'>{{ note }}</div>{% endif %}"
+    "{% if columns is none %}<div class='obskit-note'>{{ empty }}</div>"
+    "{% else %}<div class='obskit-table-box'><table class='obskit-table'><thead><tr>"
+    "{% for column in columns %}<th>{{ column }}</th>{% endfor %}"
+    "</tr></thead><tbody>"
+    "{% for row in rows %}<tr>"
+    "{% for cell in row %}<td"
+    "{% if cell.css %} class='{{ cell.css }}'{% endif %}"
+    "{% if cell.color %} style='border-left: 4px solid {{ cell.color }}'{% endif %}"
+    "{% if cell.tip %} title='{{ cell.tip }}'{% endif %}"
+    ">{{ cell.parts | join('<br>' | safe) }}</td>{% endfor %}"
+    "</tr>{% endfor %}"
+    "</tbody></table></div>{% endif %}"
+)
 
 
-def _cell(value: object, column: str = "") -> tuple[str, str]:
-    """(escaped HTML, escaped tooltip) of one cell; disguising characters shown as escapes."""
+@dataclass(frozen=True)
+class _Cell:
+    """One table cell, unescaped: the lines shown, the tooltip, its CSS class and colour."""
+
+    parts: tuple[str, ...]
+    tip: str = ""
+    css: str = ""
+    color: str = ""
+
+
+def _cell(value: object, column: str = "") -> tuple[tuple[str, ...], str]:
+    """(lines shown, tooltip) of one cell, as text; disguising characters shown as escapes."""
     if isinstance(value, str):
         value = reveal(value)
     if column == "origin" and isinstance(value, str) and value.count("/") > 2:
         # where a line was read: the file's last two parts, the whole path in the tooltip
-        return html.escape("…/" + "/".join(value.rsplit("/", 2)[-2:])), html.escape(
-            _cut(value, _TIP_CHARS), quote=True
-        )
+        return ("…/" + "/".join(value.rsplit("/", 2)[-2:]),), _cut(value, _TIP_CHARS)
     if isinstance(value, list | tuple | np.ndarray):
         parts = [reveal(str(v)) for v in value if not _missing(v)]
-        shown = "<br>".join(html.escape(_cut(p, _CELL_CHARS)) for p in parts)
-        return shown, html.escape(_cut("\n".join(parts), _TIP_CHARS), quote=True)
+        return tuple(_cut(p, _CELL_CHARS) for p in parts), _cut("\n".join(parts), _TIP_CHARS)
     if _missing(value):
-        return "", ""
+        return (), ""
     if isinstance(value, pd.Timestamp):
-        return html.escape(f"{value:%m-%d %H:%M:%S}"), html.escape(str(value), quote=True)
+        return (f"{value:%m-%d %H:%M:%S}",), str(value)
     if isinstance(value, float):
-        return html.escape(f"{value:.4g}"), ""
+        return (f"{value:.4g}",), ""
     raw = str(value)
-    tip = html.escape(_cut(raw, _TIP_CHARS), quote=True) if len(raw) > _CELL_CHARS else ""
-    return html.escape(_cut(raw, _CELL_CHARS)), tip
+    tip = _cut(raw, _TIP_CHARS) if len(raw) > _CELL_CHARS else ""
+    return (_cut(raw, _CELL_CHARS),), tip
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _row(columns: list[str], values: tuple) -> list[_Cell]:
+    cells = []
+    for column, value in zip(columns, values, strict=True):
+        parts, tip = _cell(value, column)
+        css, color = "", ""
+        if column in _WIDE_TEXT:
+            css = "obskit-text"
+        elif column == "time" or isinstance(value, pd.Timestamp):
+            css = "obskit-time"
+        if column in _SEVERITY_COLUMNS and not _missing(value):
+            color = SEVERITY_COLORS.get(str(value), SEVERITY_COLORS["unknown"])
+        cells.append(_Cell(parts, tip, css, color))
+    return cells
+
+
 def html_table(frame: pd.DataFrame, *, note: str = "", empty: str = "nothing here") -> str:
     """``frame`` as an HTML table in a scrolling box, every value and column name escaped.
+
+    Rendered by a jinja2 template with autoescape: cells, tooltips, column names, the note
+    and the empty line are all text, never markup.
 
     Parameters
     ----------
@@ -855,31 +913,11 @@ def html_table(frame: pd.DataFrame, *, note: str = "", empty: str = "nothing her
     >>> "<img" in html_table(frame)
     False
     """
-    head = f"<div class='obskit-note'>{html.escape(note)}</div>" if note else ""
     if frame is None or frame.empty:
-        return _TABLE_CSS + head + f"<div class='obskit-note'>{html.escape(empty)}</div>"
+        return _TABLE.render(css=_TABLE_CSS, note=note, columns=None, rows=(), empty=empty)
     columns = [str(c) for c in frame.columns]
-    out = [_TABLE_CSS, head, "<div class='obskit-table-box'><table class='obskit-table'>"]
-    out.append("<thead><tr>")
-    out += [f"<th>{html.escape(c)}</th>" for c in columns]
-    out.append("</tr></thead><tbody>")
-    for values in frame.itertuples(index=False, name=None):
-        out.append("<tr>")
-        for column, value in zip(columns, values, strict=True):
-            shown, tip = _cell(value, column)
-            css, style = "", ""
-            if column in _WIDE_TEXT:
-                css = " class='obskit-text'"
-            elif column == "time" or isinstance(value, pd.Timestamp):
-                css = " class='obskit-time'"
-            if column in _SEVERITY_COLUMNS and not _missing(value):
-                color = SEVERITY_COLORS.get(str(value), SEVERITY_COLORS["unknown"])
-                style = f" style='border-left: 4px solid {color}'"
-            title = f" title='{tip}'" if tip else ""
-            out.append(f"<td{css}{style}{title}>{shown}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
+    rows = (_row(columns, values) for values in frame.itertuples(index=False, name=None))
+    return _TABLE.render(css=_TABLE_CSS, note=note, columns=columns, rows=rows, empty=empty)
 
 
 def suspects_display(suspects: pd.DataFrame) -> pd.DataFrame:
@@ -1069,11 +1107,52 @@ class Explorer(widgets.VBox):
             self.model = ExplorerModel.from_watch(inv, top=top, limit=limit, lens=self.lens)
         else:
             self.model = ExplorerModel(inv, top=top, limit=limit, lens=self.lens)
+        wanted = _wanted(focus)
+        view, tables = self._checked(wanted, view, tables, metrics, min_level, color_by)
+        # a watch just started has not listed the cluster yet: a focus it does not hold yet is
+        # selected when a snapshot holds it
+        self._pending: dict[str, str] | None = None
+        try:
+            node = self.model.find(view, wanted)
+        except InvestigationError:
+            if self.watch is None:
+                raise
+            node, self._pending = self.model.root(view), wanted
+        self._holding = 0
+        # a live Explorer is refreshed from its own thread: one change of the widgets at a time
+        self._lock = threading.RLock()
+        self.outputs: Outputs | None = None
+        self.refreshes = 0
+        self.sent: dict[str, int] = {}
+
+        self._make_controls(view, start, end, metrics, anomalies, tables, min_level, color_by)
+        self._make_outputs()
+        with self._hold():
+            self._set_path(node)
+        self._wire()
+        super().__init__(self._laid_out())
+        self.add_class("obskit-explorer")
+        self._show_headline()
+        self.refresh()
+        if self.watch is not None:
+            self._follow(self.watch)
+
+    # --- building: check the arguments, make the controls and outputs, wire, lay out ---
+
+    def _checked(
+        self,
+        wanted: dict[str, str],
+        view: str | None,
+        tables: Sequence[str] | None,
+        metrics: Sequence[str] | None,
+        min_level: str | None,
+        color_by: str | None,
+    ) -> tuple[str, tuple[str, ...]]:
+        """Check the arguments against the model; the view to start in and the tables shown."""
         if color_by is not None and color_by not in COLOR_BY:
             raise InvestigationError(
                 f"color_by must be one of {', '.join(map(repr, COLOR_BY))}, got {color_by!r}"
             )
-        wanted = _wanted(focus)
         if view is None:
             node_only = "node" in wanted and not {"namespace", "pod"} & set(wanted)
             view = "node" if node_only else "workload" if wanted else self.lens.view
@@ -1092,23 +1171,21 @@ class Explorer(widgets.VBox):
                 close = difflib.get_close_matches(str(name), known, n=3)
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
                 raise InvestigationError(f"no metric {name!r} in this investigation{hint}")
-        # a watch just started has not listed the cluster yet: a focus it does not hold yet is
-        # selected when a snapshot holds it
-        self._pending: dict[str, str] | None = None
-        try:
-            node = self.model.find(view, wanted)
-        except InvestigationError:
-            if self.watch is None:
-                raise
-            node, self._pending = self.model.root(view), wanted
-        self._holding = 0
-        # a live Explorer is refreshed from its own thread: one change of the widgets at a time
-        self._lock = threading.RLock()
-        self.outputs: Outputs | None = None
-        self.refreshes = 0
-        self.sent: dict[str, int] = {}
+        return view, tables
 
-        # controls
+    def _make_controls(
+        self,
+        view: str,
+        start: object,
+        end: object,
+        metrics: Sequence[str] | None,
+        anomalies: bool,
+        tables: tuple[str, ...],
+        min_level: str | None,
+        color_by: str | None,
+    ) -> None:
+        """The controls, set to the (checked) arguments; nothing listens to them yet."""
+        known = self.model.metric_names()
         self.view = widgets.ToggleButtons(
             options=list(VIEWS),
             value=view,
@@ -1161,27 +1238,42 @@ class Explorer(widgets.VBox):
             tooltip="show the investigation's whole time span",
             layout=widgets.Layout(width="110px"),
         )
+        self.pause = widgets.ToggleButton(
+            value=False,
+            description="pause",
+            icon="pause",
+            tooltip="stop following the watch; release to catch up",
+            layout=widgets.Layout(width="100px"),
+        )
+        self.pause.add_class("obskit-explorer-pause")
+        self.live = widgets.HTML()
+        self.live.add_class("obskit-explorer-live")
+        self.banner = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.banner.add_class("obskit-explorer-banner")
+
+    def _make_outputs(self) -> None:
+        """The map, the status line, the timeline and the tables' tabs (empty until refreshed)."""
         # the map of the view's tree: a click selects a node, a pick in the dropdowns zooms it
         self.map = go.FigureWidget()
         self.map.add_class("obskit-explorer-map")
-        self.map.observe(self._on_shown, names="_view_count")
-        self.map.observe(self._on_map_click, names="_js2py_pointsCallback")
         self._map_at: tuple[str, str, ExplorerModel, str] | None = None
-        # outputs
         self.status = widgets.HTML()
         self.status.add_class("obskit-explorer-status")
         self.figure = go.FigureWidget()
         self.figure.add_class("obskit-explorer-timeline")
-        self.figure.observe(self._on_shown, names="_view_count")
-        # a zoom in the browser narrows the time range: the tables follow and the timeline
-        # is drawn again at the finer resolution
-        self.figure.observe(self._on_zoom, names="_js2py_relayout")
         self._tables = {name: widgets.HTML() for name in self.lens.tables}
         self.tabs = widgets.Tab()
         self.tabs.add_class("obskit-explorer-tables")
 
-        with self._hold():
-            self._set_path(node)
+    def _wire(self) -> None:
+        """Listen to the controls, and to the browser's clicks, zooms and first showing."""
+        # a click on the map selects a node: _sync_map attaches _on_map_click to each trace
+        # it draws, as plotly's on_click
+        self.map.observe(self._on_shown, names=_PLOTLY_VIEW_COUNT)
+        self.figure.observe(self._on_shown, names=_PLOTLY_VIEW_COUNT)
+        # a zoom in the browser narrows the time range: the tables follow and the timeline
+        # is drawn again at the finer resolution
+        self.figure.observe(self._on_zoom, names=_PLOTLY_BROWSER_RELAYOUT)
         self.view.observe(self._on_view, names="value")
         self.time_range.observe(self._on_change, names="value")
         self.metrics.observe(self._on_change, names="value")
@@ -1192,6 +1284,8 @@ class Explorer(widgets.VBox):
         self.color_by.observe(self._on_color, names="value")
         self._whole.on_click(self._on_whole)
 
+    def _laid_out(self) -> list[widgets.Widget]:
+        """The Explorer's rows: where (map and path), the controls, status, timeline, tables."""
         signals = widgets.VBox(
             [
                 self.show_anomalies,
@@ -1206,18 +1300,6 @@ class Explorer(widgets.VBox):
         where = widgets.VBox(
             [self.headline, widgets.HBox([self.view, self.color_by]), self._path, self.map]
         )
-        self.pause = widgets.ToggleButton(
-            value=False,
-            description="pause",
-            icon="pause",
-            tooltip="stop following the watch; release to catch up",
-            layout=widgets.Layout(width="100px"),
-        )
-        self.pause.add_class("obskit-explorer-pause")
-        self.live = widgets.HTML()
-        self.live.add_class("obskit-explorer-live")
-        self.banner = widgets.HTML(layout=widgets.Layout(display="none"))
-        self.banner.add_class("obskit-explorer-banner")
         if self.watch is not None:
             live = widgets.HBox(
                 [self.pause, self.live], layout=widgets.Layout(align_items="center")
@@ -1229,12 +1311,7 @@ class Explorer(widgets.VBox):
                 widgets.HBox([self.metrics, signals], layout=widgets.Layout(align_items="center")),
             ]
         )
-        super().__init__([where, controls, self.status, self.figure, self.tabs])
-        self.add_class("obskit-explorer")
-        self._show_headline()
-        self.refresh()
-        if self.watch is not None:
-            self._follow(self.watch)
+        return [where, controls, self.status, self.figure, self.tabs]
 
     # --- what is selected ---
 
@@ -1541,6 +1618,8 @@ class Explorer(widgets.VBox):
                 self.map.data = ()
                 self.map.add_traces(list(fig.data))
                 self.map.layout = fig.layout
+            if self.map.data:
+                self.map.data[0].on_click(self._on_map_click)
             sent = json_bytes(fig.to_plotly_json()) if self.watch is not None else 0
         self._map_at = (view, node, self.model, color)
         return sent
@@ -1656,20 +1735,21 @@ class Explorer(widgets.VBox):
             figure.plotly_relayout({"autosize": False})
             figure.plotly_relayout({"autosize": True})
 
-    def _on_map_click(self, change: dict) -> None:
+    def _on_map_click(self, trace: go.Treemap, points: Points, _state: object) -> None:
         """Select the node of a box clicked on the map, as if picked in the dropdowns.
 
+        plotly calls this (the map trace's ``on_click``) with the clicked box's index in the
+        trace's ``ids``; hovers go to ``on_hover``, which the Explorer does not listen to.
         plotly.js has already zoomed the map to it (or, for the box it was zoomed to, to its
         parent), with the boxes it has: :meth:`ExplorerModel.map_target` follows the same
         rule, so :meth:`_sync_map` then sends the part of the tree around where the map is.
         """
-        index = _clicked_point(change["new"] or {})
-        if index is None or self._holding or not self.map.data:
+        if self._holding or not points.point_inds:
             return
+        index = points.point_inds[0]
         with self._lock:
-            trace = self.map.data[0]
             ids = trace.ids or ()
-            if not 0 <= index < len(ids):
+            if not isinstance(index, int) or not 0 <= index < len(ids):
                 return
             node = self.model.map_target(self.view.value, str(ids[index]), trace.level)
             if node != self.node:
@@ -1821,25 +1901,6 @@ def _zoomed_range(data: Mapping) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         out.append(ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
     lo, hi = out
     return (lo, hi) if lo < hi else None
-
-
-def _clicked_point(message: Mapping) -> int | None:
-    """The point index a browser click message names on the map's trace; None for a hover,
-    a selection or a click elsewhere.
-
-    The FigureWidget sends ``{"event_type": "plotly_click", "points": {"trace_indexes": [0],
-    "point_indexes": [12], "xs": ["_undefined_"], "ys": ["_undefined_"]}, "device_state":
-    {...}, "selector": None}`` (hovers alike, with ``plotly_hover``); a treemap point's index
-    is its position in the trace's ``ids``.
-    """
-    if message.get("event_type") != "plotly_click":
-        return None
-    points = message.get("points") or {}
-    pairs = zip(points.get("trace_indexes") or (), points.get("point_indexes") or (), strict=False)
-    for trace, index in pairs:
-        if trace == 0 and isinstance(index, int) and not isinstance(index, bool):
-            return index
-    return None
 
 
 def _nearest(ticks: list[pd.Timestamp], value: object, default: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -10,7 +11,7 @@ import pytest
 
 import obskit
 from obskit.widgets import Explorer, ExplorerModel, Selection
-from obskit.widgets.explorer import html_table
+from obskit.widgets.explorer import _PLOTLY_BROWSER_RELAYOUT, _PLOTLY_VIEW_COUNT, html_table
 from tests.views.conftest import XSS
 
 
@@ -270,6 +271,46 @@ def test_html_table_escapes_cells_column_names_and_tooltips():
     assert "title='" in out and "' onerror" not in out
 
 
+def test_html_table_cells_and_tooltips_read_back_as_the_values():
+    """A browser's parse of the table gives back the hostile values as text, each in its cell."""
+    long = XSS[1] + "'\" &amp; " * 100
+    frame = pd.DataFrame(
+        {XSS[0]: ["a&b"], "message": [long], "evidence": [[XSS[0], "it's"]], "level": ["error"]}
+    )
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.heads: list[str] = []
+            self.cells: list[list[str]] = []
+            self.attrs: list[dict] = []
+            self.into: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag in ("th", "td"):
+                self.into = [] if tag == "td" else self.heads
+                if tag == "td":
+                    self.cells.append(self.into)
+                    self.attrs.append(dict(attrs))
+            assert tag in ("style", "div", "table", "thead", "tbody", "tr", "th", "td", "br")
+
+        def handle_data(self, data: str) -> None:
+            if self.into is not None:
+                self.into.append(data)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("th", "td"):
+                self.into = None
+
+    parser = Cells()
+    parser.feed(html_table(frame))
+    assert parser.heads == [XSS[0], "message", "evidence", "level"]
+    assert parser.cells == [["a&b"], [long[:399] + "…"], [XSS[0], "it's"], ["error"]]
+    assert parser.attrs[1] == {"class": "obskit-text", "title": long}  # under the tooltip limit
+    assert parser.attrs[2] == {"class": "obskit-text", "title": f"{XSS[0]}\nit's"}
+    assert parser.attrs[3]["style"].startswith("border-left: 4px solid #")
+
+
 def test_disguised_names_show_their_characters_in_dropdowns_status_and_tables():
     pod = "web\u202e1-bew"
     inv = obskit.Investigation(
@@ -335,6 +376,40 @@ def _click(explorer: Explorer, node: str, event: str = "plotly_click") -> None:
         "selector": None,
     }
     explorer.map.set_state({"_js2py_pointsCallback": message})
+
+
+def test_the_private_plotly_traits_the_explorer_listens_on_still_carry_browser_events():
+    """The Explorer observes two private traits of plotly's FigureWidget (it names them in one
+    place); this fails when plotly renames them or changes what the browser writes there."""
+    figure = go.FigureWidget(go.Scatter(x=["2024-05-14 08:00", "2024-05-14 10:00"], y=[1, 2]))
+    for name in (_PLOTLY_VIEW_COUNT, _PLOTLY_BROWSER_RELAYOUT):
+        assert figure.has_trait(name) and figure.trait_metadata(name, "sync")
+    # plotly turns ipywidgets' count of the views shown on (None: not counted)
+    assert figure._view_count == 0
+    seen: list = []
+    figure.observe(lambda change: seen.append(change["new"]), names=_PLOTLY_BROWSER_RELAYOUT)
+    # what plotly's widget JavaScript sends after a drag-zoom on a date axis
+    message = {
+        "relayout_data": {
+            "xaxis.range[0]": "2024-05-14 08:30:00",
+            "xaxis.range[1]": "2024-05-14 09:00:00",
+        },
+        "source_view_id": "view-1",
+    }
+    figure.set_state({_PLOTLY_BROWSER_RELAYOUT: message})
+    assert message in seen  # the shape _on_zoom reads (plotly then clears the trait: None)
+    assert figure.layout.xaxis.range == ("2024-05-14 08:30:00", "2024-05-14 09:00:00")
+
+
+def test_a_click_selects_on_a_redrawn_map(model, ids):
+    """The map's trace is replaced when the view changes: the click handler follows it."""
+    explorer = Explorer(model, anomalies=False)
+    explorer.view.value = "node"
+    explorer.view.value = "workload"
+    _click(explorer, ids["shop"])
+    assert explorer.node == ids["shop"]
+    _click(explorer, ids["checkout"])
+    assert explorer.focus["workload"] == "checkout"
 
 
 def _sent(figure: go.FigureWidget) -> list[dict]:
