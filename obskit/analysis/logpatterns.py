@@ -85,23 +85,34 @@ def mask(messages: pd.Series) -> pd.Series:
     ['took <*>ms from <*> id=<*> v1']
     """
     codes, uniques = _distinct(messages)
-    return pd.Series(_mask_distinct(uniques)[codes], index=messages.index, dtype=object)
+    masked = _mask_distinct(uniques).to_numpy(zero_copy_only=False)
+    return pd.Series(masked[codes], index=messages.index, dtype=object)
 
 
-def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The code of every value and the distinct values (object array of ``str``), missing values
-    read as ``""``; distinct values in the order they first appear, so that what is computed on
-    them and broadcast back (``result[codes]``) equals what is computed line by line."""
-    codes, uniques = pd.factorize(values.where(values.notna(), ""))
-    return codes, np.asarray(uniques, dtype=object)
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """The code of every value and the distinct values (an Arrow ``large_string`` array),
+    missing values read as ``""``.
+
+    The distinct values are in the order they first appear (Arrow's dictionary encoding), so
+    what is computed on them and broadcast back (``result[codes]``) equals what is computed line
+    by line. Arrow strings stay in Arrow: no Python object per line is made.
+    """
+    if isinstance(values.dtype, pd.StringDtype):
+        arr = pa.array(values.array)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        arr = pc.fill_null(arr.cast(pa.large_string()), "")
+    else:
+        filled = values.astype("object").where(values.notna(), "")
+        arr = pa.array(filled.to_numpy(dtype=object), type=pa.large_string())
+    encoded = pc.dictionary_encode(arr)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp), encoded.dictionary
 
 
-def _mask_distinct(texts: np.ndarray) -> np.ndarray:
-    """:func:`mask` of an object array of distinct ``str``: an object array of the same length."""
-    arr = pa.array(texts, type=pa.large_string())
+def _mask_distinct(texts: pa.Array) -> pa.Array:
+    """:func:`mask` of an Arrow string array (of distinct texts): an array of the same length."""
     for pattern, replacement in _MASKS:
-        arr = pc.replace_substring_regex(arr, pattern, replacement)
-    return arr.to_numpy(zero_copy_only=False)
+        texts = pc.replace_substring_regex(texts, pattern, replacement)
+    return texts
 
 
 #: Level words of the usual line layouts (logback, log4j, Python logging, glog-like).
@@ -197,10 +208,12 @@ class TemplateMiner:
         codes, uniques = _distinct(messages)
         return self._fit_distinct(codes, uniques, messages.index)
 
-    def _fit_distinct(self, codes: np.ndarray, texts: np.ndarray, index: pd.Index) -> pd.Series:
-        """:meth:`fit` of the lines ``texts[codes]`` (``texts``: an object array of ``str`` in the
+    def _fit_distinct(self, codes: np.ndarray, texts: pa.Array, index: pd.Index) -> pd.Series:
+        """:meth:`fit` of the lines ``texts[codes]`` (``texts``: an Arrow string array in the
         order the lines first show them, repeats allowed) on ``index``."""
-        masked_codes, uniques = pd.factorize(_mask_distinct(texts), sort=False)
+        encoded = pc.dictionary_encode(_mask_distinct(texts))
+        uniques = encoded.dictionary.to_pylist()
+        masked_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp)
         codes = masked_codes[codes] if len(codes) else codes
         counts = np.bincount(codes, minlength=len(uniques)) if len(codes) else np.array([])
         order = np.argsort(-counts, kind="stable")
@@ -231,20 +244,18 @@ def message_text(logs: pd.DataFrame) -> pd.Series:
     ['db down', 'plain']
     """
     codes, texts = _message_text_distinct(logs["message"])
-    return pd.Series(texts[codes], index=logs.index, dtype=object)
+    return pd.Series(texts.to_numpy(zero_copy_only=False)[codes], index=logs.index, dtype=object)
 
 
-def _message_text_distinct(messages: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _message_text_distinct(messages: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """:func:`message_text` once per distinct message: the code of every line and the text of
-    every distinct message (an object array of ``str``; two messages may share a text)."""
-    codes, uniques = _distinct(messages)
-    arr = pa.array(uniques, type=pa.large_string())
+    every distinct message (an Arrow string array; two messages may share a text)."""
+    codes, arr = _distinct(messages)
     inner = pc.struct_field(
         pc.extract_regex(arr, r'"(?:msg|message)"\s*:\s*"(?P<m>(?:[^"\\]|\\.)*)"'), [0]
     )
     logfmt = pc.struct_field(pc.extract_regex(arr, r'(?:^|\s)msg="(?P<m>(?:[^"\\]|\\.)*)"'), [0])
-    text = pc.coalesce(inner, logfmt, arr)
-    return codes, text.to_numpy(zero_copy_only=False)
+    return codes, pc.coalesce(inner, logfmt, arr)
 
 
 def log_templates(logs: pd.DataFrame, similarity: float = 0.5) -> pd.DataFrame:
@@ -520,19 +531,14 @@ def new_exceptions(logs: pd.DataFrame, at: object) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     # only lines that name an exception or error at all go through the full pattern; both
     # patterns run once per distinct message (or text) and are broadcast back to the lines
-    codes, uniques = _distinct(logs["message"])
-    raw = pa.array(uniques, type=pa.large_string())
-    named = (
-        pc.match_substring_regex(raw, r"\w(?:Exception|Error)\b").to_numpy(zero_copy_only=False)[
-            codes
-        ]
-        & logs["pod"].notna().to_numpy()
-    )
+    codes, raw = _distinct(logs["message"])
+    has_name = pc.match_substring_regex(raw, r"\w(?:Exception|Error)\b")
+    named = has_name.to_numpy(zero_copy_only=False)[codes] & logs["pod"].notna().to_numpy()
     if not named.any():
         return pd.DataFrame(columns=columns)
     subset = logs[named]
     codes, texts = _message_text_distinct(subset["message"])
-    found = pc.extract_regex(pa.array(texts, type=pa.large_string()), _EXCEPTION_RE)
+    found = pc.extract_regex(texts, _EXCEPTION_RE)
     cls = pc.struct_field(found, [0]).to_numpy(zero_copy_only=False)
     msg = pc.struct_field(found, [1]).to_numpy(zero_copy_only=False)
     found_in = pd.notna(cls)
