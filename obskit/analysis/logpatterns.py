@@ -6,9 +6,11 @@ by their token count and first token, and inside a group a message joins the mos
 template (share of equal tokens at equal positions, at least ``similarity``) or starts a new
 one; tokens where members of a template differ become ``<*>``.
 
-Masking runs vectorised over every line (Arrow regular expressions); the Drain step runs once
-per *distinct* masked message, so a million lines that share a few thousand shapes cost a few
-thousand Python steps.
+Everything per message runs once per *distinct* message and is broadcast back to the lines
+through their codes: extracting the JSON or logfmt message and masking (Arrow regular
+expressions over the distinct texts), then the Drain step once per distinct masked message. A
+million lines that share a few thousand messages cost a few thousand regex passes and Python
+steps, not a million.
 
 On top of the templates:
 
@@ -82,10 +84,35 @@ def mask(messages: pd.Series) -> pd.Series:
     >>> mask(pd.Series(["took 5.3ms from 10.0.0.7:8080 id=deadbeef12 v1"])).tolist()
     ['took <*>ms from <*> id=<*> v1']
     """
-    arr = pa.array(messages.astype("object").where(messages.notna(), ""), type=pa.large_string())
+    codes, uniques = _distinct(messages)
+    masked = _mask_distinct(uniques).to_numpy(zero_copy_only=False)
+    return pd.Series(masked[codes], index=messages.index, dtype=object)
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """The code of every value and the distinct values (an Arrow ``large_string`` array),
+    missing values read as ``""``.
+
+    The distinct values are in the order they first appear (Arrow's dictionary encoding), so
+    what is computed on them and broadcast back (``result[codes]``) equals what is computed line
+    by line. Arrow strings stay in Arrow: no Python object per line is made.
+    """
+    if isinstance(values.dtype, pd.StringDtype):
+        arr = pa.array(values.array)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        arr = pc.fill_null(arr.cast(pa.large_string()), "")
+    else:
+        filled = values.astype("object").where(values.notna(), "")
+        arr = pa.array(filled.to_numpy(dtype=object), type=pa.large_string())
+    encoded = pc.dictionary_encode(arr)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp), encoded.dictionary
+
+
+def _mask_distinct(texts: pa.Array) -> pa.Array:
+    """:func:`mask` of an Arrow string array (of distinct texts): an array of the same length."""
     for pattern, replacement in _MASKS:
-        arr = pc.replace_substring_regex(arr, pattern, replacement)
-    return pd.Series(arr.to_numpy(zero_copy_only=False), index=messages.index, dtype=object)
+        texts = pc.replace_substring_regex(texts, pattern, replacement)
+    return texts
 
 
 #: Level words of the usual line layouts (logback, log4j, Python logging, glog-like).
@@ -174,19 +201,26 @@ class TemplateMiner:
     def fit(self, messages: pd.Series) -> pd.Series:
         """Add messages; return the template id of each (on the same index).
 
-        Messages are masked (:func:`mask`) and de-duplicated first; Drain runs once per
-        distinct masked message, most frequent first so common shapes form the templates.
+        Messages are de-duplicated and masked (:func:`mask`) once per distinct message; Drain
+        runs once per distinct masked message, most frequent first so common shapes form the
+        templates.
         """
-        masked = mask(messages)
-        codes, uniques = pd.factorize(masked, sort=False)
+        codes, uniques = _distinct(messages)
+        return self._fit_distinct(codes, uniques, messages.index)
+
+    def _fit_distinct(self, codes: np.ndarray, texts: pa.Array, index: pd.Index) -> pd.Series:
+        """:meth:`fit` of the lines ``texts[codes]`` (``texts``: an Arrow string array in the
+        order the lines first show them, repeats allowed) on ``index``."""
+        encoded = pc.dictionary_encode(_mask_distinct(texts))
+        uniques = encoded.dictionary.to_pylist()
+        masked_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+        codes = masked_codes[codes] if len(codes) else codes
         counts = np.bincount(codes, minlength=len(uniques)) if len(codes) else np.array([])
         order = np.argsort(-counts, kind="stable")
         assigned = np.empty(len(uniques), dtype=np.int64)
         for i in order:
             assigned[i] = self._add(str(uniques[i]).split(), int(counts[i]))
-        return pd.Series(
-            assigned[codes] if len(codes) else [], index=messages.index, dtype=np.int64
-        )
+        return pd.Series(assigned[codes] if len(codes) else [], index=index, dtype=np.int64)
 
     def templates(self) -> pd.DataFrame:
         """``template_id``, ``template`` and ``count`` of every template mined so far."""
@@ -209,14 +243,19 @@ def message_text(logs: pd.DataFrame) -> pd.Series:
     >>> message_text(lines).tolist()
     ['db down', 'plain']
     """
-    message = logs["message"].astype("object").where(logs["message"].notna(), "")
-    arr = pa.array(message, type=pa.large_string())
+    codes, texts = _message_text_distinct(logs["message"])
+    return pd.Series(texts.to_numpy(zero_copy_only=False)[codes], index=logs.index, dtype=object)
+
+
+def _message_text_distinct(messages: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """:func:`message_text` once per distinct message: the code of every line and the text of
+    every distinct message (an Arrow string array; two messages may share a text)."""
+    codes, arr = _distinct(messages)
     inner = pc.struct_field(
         pc.extract_regex(arr, r'"(?:msg|message)"\s*:\s*"(?P<m>(?:[^"\\]|\\.)*)"'), [0]
     )
     logfmt = pc.struct_field(pc.extract_regex(arr, r'(?:^|\s)msg="(?P<m>(?:[^"\\]|\\.)*)"'), [0])
-    text = pc.coalesce(inner, logfmt, arr)
-    return pd.Series(text.to_numpy(zero_copy_only=False), index=logs.index, dtype=object)
+    return codes, pc.coalesce(inner, logfmt, arr)
 
 
 def log_templates(logs: pd.DataFrame, similarity: float = 0.5) -> pd.DataFrame:
@@ -245,7 +284,8 @@ def log_templates(logs: pd.DataFrame, similarity: float = 0.5) -> pd.DataFrame:
     if "message" not in logs.columns:
         raise InvestigationError("log_templates needs a 'message' column in the logs frame")
     miner = TemplateMiner(similarity=similarity)
-    ids = miner.fit(message_text(logs))
+    codes, texts = _message_text_distinct(logs["message"])
+    ids = miner._fit_distinct(codes, texts, logs.index)
     table = miner.templates()["template"].to_numpy(dtype=object)
     return pd.DataFrame(
         {"template_id": ids, "template": table[ids.to_numpy()] if len(ids) else []},
@@ -489,30 +529,30 @@ def new_exceptions(logs: pd.DataFrame, at: object) -> pd.DataFrame:
     columns = [*_ENTITY, "exception", "first_seen", "count", "lines"]
     if logs.empty:
         return pd.DataFrame(columns=columns)
-    # only lines that name an exception or error at all go through the full pattern
-    raw = pa.array(logs["message"].astype("object").fillna(""), type=pa.large_string())
-    named = (
-        pc.match_substring_regex(raw, r"\w(?:Exception|Error)\b").to_numpy(zero_copy_only=False)
-        & logs["pod"].notna().to_numpy()
-    )
+    # only lines that name an exception or error at all go through the full pattern; both
+    # patterns run once per distinct message (or text) and are broadcast back to the lines
+    codes, raw = _distinct(logs["message"])
+    has_name = pc.match_substring_regex(raw, r"\w(?:Exception|Error)\b")
+    named = has_name.to_numpy(zero_copy_only=False)[codes] & logs["pod"].notna().to_numpy()
     if not named.any():
         return pd.DataFrame(columns=columns)
     subset = logs[named]
-    arr = pa.array(message_text(subset), type=pa.large_string())
-    found = pc.extract_regex(arr, _EXCEPTION_RE)
+    codes, texts = _message_text_distinct(subset["message"])
+    found = pc.extract_regex(texts, _EXCEPTION_RE)
     cls = pc.struct_field(found, [0]).to_numpy(zero_copy_only=False)
     msg = pc.struct_field(found, [1]).to_numpy(zero_copy_only=False)
-    has = pd.notna(cls)
+    found_in = pd.notna(cls)
+    has = found_in[codes]
     if not has.any():
         return pd.DataFrame(columns=columns)
-    sig = pd.Series(
+    signature = np.array(
         [
-            c + (f": {m.strip()}" if isinstance(m, str) and m.strip() else "")
-            for c, m in zip(cls[has], msg[has], strict=True)
+            c + (f": {m.strip()}" if isinstance(m, str) and m.strip() else "") if ok else None
+            for c, m, ok in zip(cls, msg, found_in, strict=True)
         ],
-        index=subset.index[has],
         dtype=object,
     )
+    sig = pd.Series(signature[codes[has]], index=subset.index[has], dtype=object)
     frame = subset.loc[sig.index, [*_ENTITY, "timestamp"]].assign(exception=mask(sig).to_numpy())
     after = (frame["timestamp"] >= at_ts).to_numpy()
     pods = logs.loc[logs["timestamp"] < at_ts, "pod"].astype("object").dropna().unique()

@@ -258,3 +258,44 @@ def test_the_pod_whose_error_comes_first_in_a_trace_originates_it():
     assert out.loc["seat-1", ["originated", "reported"]].tolist() == [4, 0]
     assert out.loc["travel-1", ["originated", "reported"]].tolist() == [1, 4]
     assert out.loc["travel-1", "origins"] == ["seat-1"]
+
+
+@pytest.mark.parametrize("dtype", ["object", "string"])
+def test_repeated_messages_get_what_each_line_gets_on_its_own(dtype):
+    from obskit.analysis.logpatterns import message_text
+
+    lines = [
+        '{"level":"error","msg":"db 10.0.0.7 down after 3 tries"}',
+        "GET /a took 5ms",
+        None,
+        "GET /a took 7ms",
+        '{"level":"error","msg":"db 10.0.0.7 down after 3 tries"}',
+        "GET /a took 5ms",
+        'level=warn msg="queue 42 full"',
+        "",
+        None,
+        "GET /a took 5ms",
+    ]
+    messages = pd.Series(lines, index=range(100, 110), dtype=dtype)
+    one_by_one = [mask(pd.Series([m], dtype=dtype)).iloc[0] for m in lines]
+    assert mask(messages).tolist() == one_by_one
+    assert mask(messages).index.tolist() == list(range(100, 110))
+    assert message_text(pd.DataFrame({"message": messages})).tolist() == [
+        message_text(pd.DataFrame({"message": pd.Series([m], dtype=dtype)})).iloc[0] for m in lines
+    ]
+    out = log_templates(pd.DataFrame({"message": messages}))
+    assert out.index.tolist() == list(range(100, 110))
+    assert out["template"].tolist() == [
+        "db <*> down after <*> tries",
+        "GET /a took <*>ms",
+        "",
+        "GET /a took <*>ms",
+        "db <*> down after <*> tries",
+        "GET /a took <*>ms",
+        "queue <*> full",
+        "",
+        "",
+        "GET /a took <*>ms",
+    ]
+    # ids in order of the most lines first: the GET shape (4 lines) is template 0
+    assert out["template_id"].tolist() == [2, 0, 1, 0, 2, 0, 3, 1, 1, 0]
