@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -108,7 +106,8 @@ def test_error_bursts_score_the_rise_of_bad_lines():
         error_bursts(_logs(), T0, min_level="loud")
 
 
-def test_mining_is_vectorised_enough_for_many_lines():
+def test_many_lines_of_three_shapes_mine_to_three_templates():
+    # (how fast mining is, is measured in benchmarks/run.py's suspects case, not here)
     rng = np.random.default_rng(3)
     n = 200_000
     shapes = np.array(
@@ -124,10 +123,9 @@ def test_mining_is_vectorised_enough_for_many_lines():
         s.replace("{}", str(x), 1).replace("{}", str(y))
         for s, x, y in zip(shapes[pick], a, b, strict=True)
     ]
-    started = time.perf_counter()
     out = log_templates(pd.DataFrame({"message": messages}))
-    assert time.perf_counter() - started < 10
     assert out["template_id"].nunique() == 3
+    assert len(out) == n
 
 
 def _two_hop_traces(lag_after: float) -> pd.DataFrame:
