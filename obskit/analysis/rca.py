@@ -40,6 +40,12 @@ Code-level faults show in logs: templates and exceptions new to a pod, known err
 that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
 callers that log it after it only report it). A metric family that moved the same way in a
 third or more of the pods moved with the load, and counts less.
+
+Each candidate is a :class:`Candidate`; every weight the scores use is a module constant with a
+comment saying why (``*_WEIGHT``, ``*_SHARE``, ``*_CAP``, :data:`CHANGE_BONUS`, ...). The steps
+of :func:`suspects` are small functions called in order: arguments checked, the incident's time,
+the evidence (:func:`evidence`), the pod candidates, what callees explain, the level the
+candidates are named at (:func:`_at_level`), the time order, the ranking (:func:`_result`).
 """
 
 from __future__ import annotations
@@ -179,6 +185,23 @@ COMMON_WEIGHT = 0.4
 #: A pod whose error lines mostly come after another pod's in the same traces reports an error
 #: that began elsewhere: its log evidence counts this much (as a caller naming its callee).
 REPORTED_WEIGHT = 0.5
+#: A metric's move of this many IQRs counts 1, and each doubling of (IQRs + this) counts 1 more
+#: (:func:`_metric_strength`): a 3-IQR move is a plain signal, a 90-IQR one five times that.
+METRIC_IQRS_UNIT = 3.0
+#: The most one metric's move counts, however far it went: one broken series cannot outweigh
+#: every other kind of evidence.
+METRIC_CAP = 5.0
+#: A move whose anomaly detector did not confirm it (one method of several saw it) counts this
+#: much.
+UNCONFIRMED_WEIGHT = 0.6
+#: A surge or burst of log lines counts log(1 + Poisson score) / this (:func:`_log_strength`): a
+#: score of about 3.5 counts 1 ...
+LOG_SCORE_SCALE = 1.5
+#: ... and at most this (a score of about 90): below a metric's :data:`METRIC_CAP`, as log lines
+#: are often a symptom logged by a caller.
+LOG_CAP = 3.0
+#: A surging template of warning (or lower) level counts this much of an error one.
+WARNING_WEIGHT = 0.5
 #: The most a pod's errors that begin traces can count (a metric's move counts at most 5).
 ORIGIN_CAP = 4.0
 #: A workload named in callers' errors ("No instances available for X") that kept logging after
@@ -405,14 +428,24 @@ def _common_moves(an: pd.DataFrame, hit: pd.DataFrame) -> np.ndarray:
     )
 
 
+def _metric_strength(iqrs: np.ndarray) -> np.ndarray:
+    """How much a move of this many IQRs counts: log2(1 + IQRs / 3), at most :data:`METRIC_CAP`."""
+    return np.minimum(np.log2(1 + iqrs / METRIC_IQRS_UNIT), METRIC_CAP)
+
+
+def _log_strength(poisson: np.ndarray) -> np.ndarray:
+    """How much a surge or burst with this Poisson score counts, at most :data:`LOG_CAP`."""
+    return np.minimum(np.log1p(poisson) / LOG_SCORE_SCALE, LOG_CAP)
+
+
 def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     hit = an[an["anomalous"]]
     if hit.empty:
         return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
     common = _common_moves(an, hit)
     score = hit["score"].to_numpy(dtype=float)
-    strength = np.minimum(np.log2(1 + score / 3.0), 5.0)
-    strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, 0.6)
+    strength = _metric_strength(score)
+    strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, UNCONFIRMED_WEIGHT)
     # the share of samples after the onset beyond the threshold, above the share the baseline
     # had anyway: spiking once more is weak evidence for a series that spiked before
     base_share = np.nan_to_num(hit["base_share"].to_numpy(dtype=float))
@@ -579,9 +612,9 @@ def _log_evidence(
         ev["kind"] = "log"
         ev["signal"] = "error surge"
         ev["time"] = surges["first_seen"].to_numpy()
-        ev["strength"] = np.minimum(
-            np.log1p(surges["score"].to_numpy(dtype=float)) / 1.5, 3.0
-        ) * np.where(level.isin(["error", "critical"]), 1.0, 0.5)
+        ev["strength"] = _log_strength(surges["score"].to_numpy(dtype=float)) * np.where(
+            level.isin(["error", "critical"]), 1.0, WARNING_WEIGHT
+        )
         ev["text"] = [
             f'log pattern "{t[:110]}" {b} before -> {a} after the onset ({lv}, Poisson score '
             f"{sc:.0f})"
@@ -619,7 +652,7 @@ def _log_evidence(
         ev["kind"] = "log"
         ev["signal"] = "error burst"
         ev["time"] = bursts["burst_start"].to_numpy()
-        ev["strength"] = np.minimum(np.log1p(bursts["score"].to_numpy(dtype=float)) / 1.5, 3.0)
+        ev["strength"] = _log_strength(bursts["score"].to_numpy(dtype=float))
         ev["text"] = [
             f"warning/error lines {b} before -> {a} after the onset ({e} errors, Poisson "
             f"score {s:.0f})"
@@ -735,7 +768,7 @@ def _trace_evidence(logs: pd.DataFrame, at: pd.Timestamp, baseline: object) -> p
     k_caller = degree.reindex(caller_pod).fillna(0).to_numpy()
     # a caller is a better explanation only when it is the common end of several slowed edges
     k_caller = np.where(pd.isna(caller_pod) | (k_caller < 2), 0.0, k_caller)
-    base = np.minimum(np.log2(1 + lat["score"].to_numpy(dtype=float) / 3.0), 5.0)
+    base = _metric_strength(lat["score"].to_numpy(dtype=float))
     what = np.where(lat["direction"].eq("call"), "calls from", "answers to")
     text = [
         f"{w} {c} in the same traces slowed: {b:.0f} -> {a:.0f} ms median over {n} calls "
