@@ -154,6 +154,25 @@ _TERMINATION_WEIGHTS = {
     "ErrImagePull": 2.0,
     "CreateContainerConfigError": 2.0,
 }
+#: A Kubernetes Warning event whose reason is not in :data:`EVENT_WEIGHTS` still counts this much.
+UNKNOWN_WARNING_WEIGHT = 0.5
+#: An event on a node (no pod, no workload) whose reason is not about the node itself (not in
+#: :data:`NODE_REASONS`) counts this share of its weight: it is about something on the node.
+NODE_EVENT_ELSEWHERE_WEIGHT = 0.3
+#: A kernel OOM kill reported on the node for a cgroup is about one container, not the node.
+CGROUP_OOM_WEIGHT = 0.5
+#: A change made to a workload (a rollout, a rollback, a patched Deployment) near the onset.
+CHANGE_WEIGHT = 2.0
+#: An ``exec`` or ``attach`` into a pod, from the audit log.
+EXEC_WEIGHT = 2.0
+#: A Falco alert or detection whose severity is not in the severity table.
+SECURITY_DEFAULT_WEIGHT = 2.0
+#: An event the same object also had before the onset is a chronic condition, not this
+#: incident: it counts this share of its weight.
+CHRONIC_WEIGHT = 0.3
+#: A workload explains its pods when at least two of them, and at least this share of its pods,
+#: are in trouble together.
+WORKLOAD_TROUBLED_SHARE = 0.5
 _SECURITY_SEVERITY = {"critical": 4.0, "error": 3.0, "warning": 2.0, "notice": 1.0}
 _KIND_WEIGHTS = {
     "metric": 1.0,
@@ -534,23 +553,24 @@ def _event_evidence(events: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     kind = pd.Series("event", index=events.index, dtype=object)
     # unknown Warning events still count a little
     warn = severity.isin(["warning", "error", "critical"]) & source.eq("kubernetes")
-    weight = weight.where(weight.notna(), np.where(warn, 0.5, np.nan))
+    weight = weight.where(weight.notna(), np.where(warn, UNKNOWN_WARNING_WEIGHT, np.nan))
     # a cgroup OOM reported on the node is about one container, not the node
     node_only = events["pod"].isna() & events["workload"].isna() & events["node"].notna()
     cgroup = node_only & reason.eq("OOMKilling") & message.str.contains("cgroup", regex=False)
-    weight = weight.where(~(node_only & ~reason.isin(NODE_REASONS)), weight * 0.3)
-    weight = weight.where(~cgroup, 0.5)
+    elsewhere = node_only & ~reason.isin(NODE_REASONS)
+    weight = weight.where(~elsewhere, weight * NODE_EVENT_ELSEWHERE_WEIGHT)
+    weight = weight.where(~cgroup, CGROUP_OOM_WEIGHT)
     change = reason.isin(CHANGE_REASONS) | (
         source.eq("audit") & reason.isin(["patch deployments", "update deployments"])
     )
-    weight = weight.where(~change, 2.0)
+    weight = weight.where(~change, CHANGE_WEIGHT)
     kind = kind.where(~change, "change")
     security = source.isin(["falco", "detection"])
-    sec_weight = severity.map(_SECURITY_SEVERITY).astype(float).fillna(2.0)
+    sec_weight = severity.map(_SECURITY_SEVERITY).astype(float).fillna(SECURITY_DEFAULT_WEIGHT)
     weight = weight.where(~security, sec_weight)
     kind = kind.where(~security, "security")
     exec_ = source.eq("audit") & reason.isin(["create pods/exec", "create pods/attach"])
-    weight = weight.where(~exec_, 2.0)
+    weight = weight.where(~exec_, EXEC_WEIGHT)
     kind = kind.where(~exec_, "security")
     lead = np.where(kind.eq("change"), _LEAD, _GRACE)
     t = events["timestamp"]
@@ -566,7 +586,7 @@ def _event_evidence(events: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     past = t < at - pd.to_timedelta(lead)
     obj = events["object_name"].astype("object").fillna("").astype(str) + "\x1f" + reason
     chronic = obj.isin(set(obj[past & weight.notna()]))
-    weight = weight.where(~chronic, weight * 0.3)
+    weight = weight.where(~chronic, weight * CHRONIC_WEIGHT)
     sel = events[ok]
     out = _key_of(sel)
     out["kind"] = kind[ok].to_numpy()
@@ -906,7 +926,7 @@ def _rollouts(inventory: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     out["kind"] = "change"
     out["signal"] = "new ReplicaSet"
     out["time"] = new["created"].to_numpy()
-    out["strength"] = 2.0
+    out["strength"] = CHANGE_WEIGHT
     out["text"] = ("rollout: ReplicaSet " + new["name"].astype(str) + " created").to_numpy()
     return out
 
@@ -1412,7 +1432,7 @@ def _explaining_workloads(
                     f"its rollout at {t0:%H:%M} preceded the trouble of {len(new)} "
                     f"new pod{'s' if len(new) > 1 else ''}"
                 )
-        if not explains and len(strong) >= 2 and len(strong) >= 0.5 * n_pods:
+        if not explains and len(strong) >= 2 and len(strong) >= WORKLOAD_TROUBLED_SHARE * n_pods:
             explains = True
             notes.append(f"{len(strong)} of its {n_pods} pods are in trouble together")
         if not explains:
