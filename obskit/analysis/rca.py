@@ -40,11 +40,18 @@ Code-level faults show in logs: templates and exceptions new to a pod, known err
 that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
 callers that log it after it only report it). A metric family that moved the same way in a
 third or more of the pods moved with the load, and counts less.
+
+Each candidate is a :class:`Candidate`; every weight the scores use is a module constant with a
+comment saying why (``*_WEIGHT``, ``*_SHARE``, ``*_CAP``, :data:`CHANGE_BONUS`, ...). The steps
+of :func:`suspects` are small functions called in order: arguments checked, the incident's time,
+the evidence (:func:`evidence`), the pod candidates, what callees explain, the level the
+candidates are named at (:func:`_at_level`), the time order, the ranking (:func:`_result`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -147,6 +154,25 @@ _TERMINATION_WEIGHTS = {
     "ErrImagePull": 2.0,
     "CreateContainerConfigError": 2.0,
 }
+#: A Kubernetes Warning event whose reason is not in :data:`EVENT_WEIGHTS` still counts this much.
+UNKNOWN_WARNING_WEIGHT = 0.5
+#: An event on a node (no pod, no workload) whose reason is not about the node itself (not in
+#: :data:`NODE_REASONS`) counts this share of its weight: it is about something on the node.
+NODE_EVENT_ELSEWHERE_WEIGHT = 0.3
+#: A kernel OOM kill reported on the node for a cgroup is about one container, not the node.
+CGROUP_OOM_WEIGHT = 0.5
+#: A change made to a workload (a rollout, a rollback, a patched Deployment) near the onset.
+CHANGE_WEIGHT = 2.0
+#: An ``exec`` or ``attach`` into a pod, from the audit log.
+EXEC_WEIGHT = 2.0
+#: A Falco alert or detection whose severity is not in the severity table.
+SECURITY_DEFAULT_WEIGHT = 2.0
+#: An event the same object also had before the onset is a chronic condition, not this
+#: incident: it counts this share of its weight.
+CHRONIC_WEIGHT = 0.3
+#: A workload explains its pods when at least two of them, and at least this share of its pods,
+#: are in trouble together.
+WORKLOAD_TROUBLED_SHARE = 0.5
 _SECURITY_SEVERITY = {"critical": 4.0, "error": 3.0, "warning": 2.0, "notice": 1.0}
 _KIND_WEIGHTS = {
     "metric": 1.0,
@@ -178,6 +204,23 @@ COMMON_WEIGHT = 0.4
 #: A pod whose error lines mostly come after another pod's in the same traces reports an error
 #: that began elsewhere: its log evidence counts this much (as a caller naming its callee).
 REPORTED_WEIGHT = 0.5
+#: A metric's move of this many IQRs counts 1, and each doubling of (IQRs + this) counts 1 more
+#: (:func:`_metric_strength`): a 3-IQR move is a plain signal, a 90-IQR one five times that.
+METRIC_IQRS_UNIT = 3.0
+#: The most one metric's move counts, however far it went: one broken series cannot outweigh
+#: every other kind of evidence.
+METRIC_CAP = 5.0
+#: A move whose anomaly detector did not confirm it (one method of several saw it) counts this
+#: much.
+UNCONFIRMED_WEIGHT = 0.6
+#: A surge or burst of log lines counts log(1 + Poisson score) / this (:func:`_log_strength`): a
+#: score of about 3.5 counts 1 ...
+LOG_SCORE_SCALE = 1.5
+#: ... and at most this (a score of about 90): below a metric's :data:`METRIC_CAP`, as log lines
+#: are often a symptom logged by a caller.
+LOG_CAP = 3.0
+#: A surging template of warning (or lower) level counts this much of an error one.
+WARNING_WEIGHT = 0.5
 #: The most a pod's errors that begin traces can count (a metric's move counts at most 5).
 ORIGIN_CAP = 4.0
 #: A workload named in callers' errors ("No instances available for X") that kept logging after
@@ -207,6 +250,42 @@ _FAMILY_SUBS = [
 #: ``benchmarks/rca_nezha.py`` reports what this default gives, and what a threshold chosen on
 #: one system gives on the other.
 CLEAR_MARGIN = 1 / 3
+#: Credit for a kind's further pieces of evidence beyond its strongest, per log of their sum:
+#: ten weak log lines add to one strong one, but never outweigh a second strong signal.
+EXTRA_EVIDENCE_WEIGHT = 0.5
+#: A pod or workload whose own errors name another suspect (a caller reporting its callee) keeps
+#: this much of its score: its trouble is most likely what it reports, not what it causes.
+NAMES_CALLEE_WEIGHT = 0.6
+#: A workload's score is its strongest pod's, plus this share of its pods' mean score (trouble
+#: in several pods makes the workload more likely than one pod) ...
+WORKLOAD_SPREAD_WEIGHT = 0.3
+#: ... plus this much when a change (a rollout, a rollback) was made to it around the onset.
+CHANGE_BONUS = 2.0
+#: Candidates below this share of the best pod's score are too weak to make their node or
+#: workload the explanation.
+FLOOR_SHARE = 0.25
+#: A node's own evidence must score at least this (a clear event or move, not noise) to explain
+#: the pods on it.
+NODE_MIN_SCORE = 1.5
+#: A node's trouble still "came first" when it began within this many sampling steps after its
+#: first troubled pod's (samples are scraped at different moments).
+NODE_LEAD_STEPS = 2
+#: A node that explains its pods gains this share of their summed score, capped at
+#: :data:`NODE_PODS_CAP_FACTOR` times its own score plus :data:`NODE_PODS_CAP_OFFSET`, so that
+#: many pods in trouble cannot outrank the node's own evidence by themselves.
+NODE_PODS_WEIGHT = 0.5
+NODE_PODS_CAP_FACTOR = 3
+NODE_PODS_CAP_OFFSET = 3
+#: A node named only because ``level="node"`` asked for nodes gains this share of its pods' score.
+NODE_LISTED_WEIGHT = 0.3
+#: Only candidates within this share of the top score take part in the time order: a weak
+#: candidate that moved first is not a cause because it moved first.
+TIME_ORDER_SHARE = 0.3
+#: The candidate that went anomalous first gains this share of its score; later ones gain less,
+#: fading with their lag over :data:`TIME_ORDER_TAU` (or three sampling steps, if longer).
+TIME_ORDER_BONUS = 0.3
+TIME_ORDER_TAU = pd.Timedelta("5min")
+TIME_ORDER_TAU_STEPS = 3
 _LEAD = pd.Timedelta("15min")  # changes this long before the onset can still be its cause
 _GRACE = pd.Timedelta("2min")  # symptoms this long before the onset are still the incident's
 
@@ -368,14 +447,24 @@ def _common_moves(an: pd.DataFrame, hit: pd.DataFrame) -> np.ndarray:
     )
 
 
+def _metric_strength(iqrs: np.ndarray) -> np.ndarray:
+    """How much a move of this many IQRs counts: log2(1 + IQRs / 3), at most :data:`METRIC_CAP`."""
+    return np.minimum(np.log2(1 + iqrs / METRIC_IQRS_UNIT), METRIC_CAP)
+
+
+def _log_strength(poisson: np.ndarray) -> np.ndarray:
+    """How much a surge or burst with this Poisson score counts, at most :data:`LOG_CAP`."""
+    return np.minimum(np.log1p(poisson) / LOG_SCORE_SCALE, LOG_CAP)
+
+
 def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     hit = an[an["anomalous"]]
     if hit.empty:
         return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
     common = _common_moves(an, hit)
     score = hit["score"].to_numpy(dtype=float)
-    strength = np.minimum(np.log2(1 + score / 3.0), 5.0)
-    strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, 0.6)
+    strength = _metric_strength(score)
+    strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, UNCONFIRMED_WEIGHT)
     # the share of samples after the onset beyond the threshold, above the share the baseline
     # had anyway: spiking once more is weak evidence for a series that spiked before
     base_share = np.nan_to_num(hit["base_share"].to_numpy(dtype=float))
@@ -464,23 +553,24 @@ def _event_evidence(events: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     kind = pd.Series("event", index=events.index, dtype=object)
     # unknown Warning events still count a little
     warn = severity.isin(["warning", "error", "critical"]) & source.eq("kubernetes")
-    weight = weight.where(weight.notna(), np.where(warn, 0.5, np.nan))
+    weight = weight.where(weight.notna(), np.where(warn, UNKNOWN_WARNING_WEIGHT, np.nan))
     # a cgroup OOM reported on the node is about one container, not the node
     node_only = events["pod"].isna() & events["workload"].isna() & events["node"].notna()
     cgroup = node_only & reason.eq("OOMKilling") & message.str.contains("cgroup", regex=False)
-    weight = weight.where(~(node_only & ~reason.isin(NODE_REASONS)), weight * 0.3)
-    weight = weight.where(~cgroup, 0.5)
+    elsewhere = node_only & ~reason.isin(NODE_REASONS)
+    weight = weight.where(~elsewhere, weight * NODE_EVENT_ELSEWHERE_WEIGHT)
+    weight = weight.where(~cgroup, CGROUP_OOM_WEIGHT)
     change = reason.isin(CHANGE_REASONS) | (
         source.eq("audit") & reason.isin(["patch deployments", "update deployments"])
     )
-    weight = weight.where(~change, 2.0)
+    weight = weight.where(~change, CHANGE_WEIGHT)
     kind = kind.where(~change, "change")
     security = source.isin(["falco", "detection"])
-    sec_weight = severity.map(_SECURITY_SEVERITY).astype(float).fillna(2.0)
+    sec_weight = severity.map(_SECURITY_SEVERITY).astype(float).fillna(SECURITY_DEFAULT_WEIGHT)
     weight = weight.where(~security, sec_weight)
     kind = kind.where(~security, "security")
     exec_ = source.eq("audit") & reason.isin(["create pods/exec", "create pods/attach"])
-    weight = weight.where(~exec_, 2.0)
+    weight = weight.where(~exec_, EXEC_WEIGHT)
     kind = kind.where(~exec_, "security")
     lead = np.where(kind.eq("change"), _LEAD, _GRACE)
     t = events["timestamp"]
@@ -496,7 +586,7 @@ def _event_evidence(events: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     past = t < at - pd.to_timedelta(lead)
     obj = events["object_name"].astype("object").fillna("").astype(str) + "\x1f" + reason
     chronic = obj.isin(set(obj[past & weight.notna()]))
-    weight = weight.where(~chronic, weight * 0.3)
+    weight = weight.where(~chronic, weight * CHRONIC_WEIGHT)
     sel = events[ok]
     out = _key_of(sel)
     out["kind"] = kind[ok].to_numpy()
@@ -542,9 +632,9 @@ def _log_evidence(
         ev["kind"] = "log"
         ev["signal"] = "error surge"
         ev["time"] = surges["first_seen"].to_numpy()
-        ev["strength"] = np.minimum(
-            np.log1p(surges["score"].to_numpy(dtype=float)) / 1.5, 3.0
-        ) * np.where(level.isin(["error", "critical"]), 1.0, 0.5)
+        ev["strength"] = _log_strength(surges["score"].to_numpy(dtype=float)) * np.where(
+            level.isin(["error", "critical"]), 1.0, WARNING_WEIGHT
+        )
         ev["text"] = [
             f'log pattern "{t[:110]}" {b} before -> {a} after the onset ({lv}, Poisson score '
             f"{sc:.0f})"
@@ -558,51 +648,9 @@ def _log_evidence(
             )
         ]
         parts.append(ev)
-    if "trace_id" in logs.columns and len(fresh) + len(surges) + len(raised):
-        bad = ["warning", "error", "critical"]
-        worth = [
-            f.loc[f["level"].astype("object").isin(bad), ["pod", "template_id"]]
-            for f in (fresh, surges)
-            if len(f)
-        ]
-        pairs = (
-            set(pd.concat(worth).astype({"pod": "object"}).itertuples(index=False, name=None))
-            if worth
-            else set()
-        )
-        keys = logs["pod"].astype("object").astype(str) + "\x1f"
-        keys = keys + templates["template_id"].astype(str)
-        lines = keys.isin({f"{p}\x1f{t}" for p, t in pairs})
-        if len(raised):
-            lines.loc[[i for ls in raised["lines"] for i in ls]] = True
-        origins = error_origins(logs, at, lines)
-        begun = origins[
-            (origins["originated"] > 0) & (origins["originated"] >= origins["reported"])
-        ]
-        if len(begun):
-            ev = begun[["namespace", "workload", "pod"]].copy()
-            for c in _KEY:
-                if c not in ev:
-                    ev[c] = None
-            ev = _key_of(ev)
-            n = begun["originated"].to_numpy(dtype=float)
-            m = begun["followed"].to_numpy(dtype=float)
-            ev["kind"] = "origin"
-            ev["signal"] = "error origin"
-            ev["time"] = pd.NaT
-            # on a metric's scale (log2 of 1 + IQRs / 3): each trace whose error begins here
-            # counts like 3 IQRs; capped below a metric's 5, as a trace's first error line can
-            # be an early reporter's
-            ev["strength"] = np.minimum(np.log2(1 + n), ORIGIN_CAP)
-            followed = _followers(origins, begun["pod"])
-            ev["text"] = [
-                f"its errors come first in {int(k)} trace{'s' if k > 1 else ''} after the onset"
-                + (f", {int(j)} of them followed by other pods' errors" if j else "")
-                + (f" (then reported by {', '.join(f[:3])})" if f else "")
-                + " (trace-correlated logs)"
-                for k, j, f in zip(n, m, followed, strict=True)
-            ]
-            parts.append(ev)
+    origins, begun = _origin_evidence(logs, at, templates, fresh, surges, raised)
+    if begun is not None:
+        parts.append(begun)
     if len(fresh):
         level = fresh["level"].astype("object")
         per = np.select([level.isin(["error", "critical"]), level.eq("warning")], [1.0, 0.5], 0.15)
@@ -624,7 +672,7 @@ def _log_evidence(
         ev["kind"] = "log"
         ev["signal"] = "error burst"
         ev["time"] = bursts["burst_start"].to_numpy()
-        ev["strength"] = np.minimum(np.log1p(bursts["score"].to_numpy(dtype=float)) / 1.5, 3.0)
+        ev["strength"] = _log_strength(bursts["score"].to_numpy(dtype=float))
         ev["text"] = [
             f"warning/error lines {b} before -> {a} after the onset ({e} errors, Poisson "
             f"score {s:.0f})"
@@ -641,6 +689,65 @@ def _log_evidence(
     if len(surges):
         fresh = pd.concat([fresh, surges.assign(count=surges["after"])], ignore_index=True)
     return out, fresh, origins
+
+
+def _origin_evidence(
+    logs: pd.DataFrame,
+    at: pd.Timestamp,
+    templates: pd.DataFrame,
+    fresh: pd.DataFrame,
+    surges: pd.DataFrame,
+    raised: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The error origins per pod in trace-correlated lines, and evidence for the pods whose
+    errors begin traces (``None`` when none does). The lines followed are those of the new
+    and surging warning/error templates and of the new exceptions."""
+    origins = pd.DataFrame(columns=["namespace", "workload", "pod", "originated", "reported"])
+    if "trace_id" not in logs.columns or not len(fresh) + len(surges) + len(raised):
+        return origins, None
+    bad = ["warning", "error", "critical"]
+    worth = [
+        f.loc[f["level"].astype("object").isin(bad), ["pod", "template_id"]]
+        for f in (fresh, surges)
+        if len(f)
+    ]
+    pairs = (
+        set(pd.concat(worth).astype({"pod": "object"}).itertuples(index=False, name=None))
+        if worth
+        else set()
+    )
+    keys = logs["pod"].astype("object").astype(str) + "\x1f"
+    keys = keys + templates["template_id"].astype(str)
+    lines = keys.isin({f"{p}\x1f{t}" for p, t in pairs})
+    if len(raised):
+        lines.loc[[i for ls in raised["lines"] for i in ls]] = True
+    origins = error_origins(logs, at, lines)
+    begun = origins[(origins["originated"] > 0) & (origins["originated"] >= origins["reported"])]
+    if len(begun):
+        ev = begun[["namespace", "workload", "pod"]].copy()
+        for c in _KEY:
+            if c not in ev:
+                ev[c] = None
+        ev = _key_of(ev)
+        n = begun["originated"].to_numpy(dtype=float)
+        m = begun["followed"].to_numpy(dtype=float)
+        ev["kind"] = "origin"
+        ev["signal"] = "error origin"
+        ev["time"] = pd.NaT
+        # on a metric's scale (log2 of 1 + IQRs / 3): each trace whose error begins here
+        # counts like 3 IQRs; capped below a metric's 5, as a trace's first error line can
+        # be an early reporter's
+        ev["strength"] = np.minimum(np.log2(1 + n), ORIGIN_CAP)
+        followed = _followers(origins, begun["pod"])
+        ev["text"] = [
+            f"its errors come first in {int(k)} trace{'s' if k > 1 else ''} after the onset"
+            + (f", {int(j)} of them followed by other pods' errors" if j else "")
+            + (f" (then reported by {', '.join(f[:3])})" if f else "")
+            + " (trace-correlated logs)"
+            for k, j, f in zip(n, m, followed, strict=True)
+        ]
+        return origins, ev
+    return origins, None
 
 
 def _followers(origins: pd.DataFrame, pods: pd.Series) -> list[list[str]]:
@@ -681,7 +788,7 @@ def _trace_evidence(logs: pd.DataFrame, at: pd.Timestamp, baseline: object) -> p
     k_caller = degree.reindex(caller_pod).fillna(0).to_numpy()
     # a caller is a better explanation only when it is the common end of several slowed edges
     k_caller = np.where(pd.isna(caller_pod) | (k_caller < 2), 0.0, k_caller)
-    base = np.minimum(np.log2(1 + lat["score"].to_numpy(dtype=float) / 3.0), 5.0)
+    base = _metric_strength(lat["score"].to_numpy(dtype=float))
     what = np.where(lat["direction"].eq("call"), "calls from", "answers to")
     text = [
         f"{w} {c} in the same traces slowed: {b:.0f} -> {a:.0f} ms median over {n} calls "
@@ -819,7 +926,7 @@ def _rollouts(inventory: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     out["kind"] = "change"
     out["signal"] = "new ReplicaSet"
     out["time"] = new["created"].to_numpy()
-    out["strength"] = 2.0
+    out["strength"] = CHANGE_WEIGHT
     out["text"] = ("rollout: ReplicaSet " + new["name"].astype(str) + " created").to_numpy()
     return out
 
@@ -1036,7 +1143,7 @@ def _propagating(ev: pd.DataFrame) -> np.ndarray:
     return (metric | kind.isin(["log", "dependency"])).to_numpy()
 
 
-def _explained_by_callees(cands: dict[tuple, dict], graph: pd.DataFrame) -> None:
+def _explained_by_callees(cands: dict[tuple, Candidate], graph: pd.DataFrame) -> None:
     """Scale down the part of a caller's score that a callee further down explains.
 
     The deepest anomalous node wins: a caller slows down or fails when what it calls does. A
@@ -1051,11 +1158,11 @@ def _explained_by_callees(cands: dict[tuple, dict], graph: pd.DataFrame) -> None
     below = _descendants(graph)
     by_workload: dict[str, list[tuple]] = {}
     for ident, cand in cands.items():
-        if cand["workload"] is not None:
-            by_workload.setdefault(str(cand["workload"]), []).append(ident)
-    before = {ident: cand["score"] for ident, cand in cands.items()}
+        if cand.workload is not None:
+            by_workload.setdefault(str(cand.workload), []).append(ident)
+    before = {ident: cand.score for ident, cand in cands.items()}
     for ident, cand in cands.items():
-        wl = cand["workload"]
+        wl = cand.workload
         if wl is None or str(wl) not in below:
             continue
         found = [
@@ -1064,7 +1171,7 @@ def _explained_by_callees(cands: dict[tuple, dict], graph: pd.DataFrame) -> None
         if not found:
             continue
         score, best = max(found, key=lambda x: x[0])
-        ev = cand["ev"]
+        ev = cand.ev
         moves = _propagating(ev)
         travelling = _score(ev[moves])
         if travelling <= 0 or score < EXPLAINED_SHARE * travelling:
@@ -1073,12 +1180,12 @@ def _explained_by_callees(cands: dict[tuple, dict], graph: pd.DataFrame) -> None
         scaled = local + EXPLAINED_WEIGHT * travelling
         if scaled >= before[ident]:
             continue
-        cand["score"] *= scaled / max(_score(ev), 1e-9)
-        cand["notes"].append(
-            f"it calls {best['workload']} (directly or through others), whose own trouble "
+        cand.score *= scaled / max(_score(ev), 1e-9)
+        cand.notes.append(
+            f"it calls {best.workload} (directly or through others), whose own trouble "
             f"(score {score:.1f}) explains its latency and errors"
         )
-        cand["explained_by"] = best["workload"]
+        cand.explained_by = best.workload
 
 
 # --- onset --------------------------------------------------------------------------------
@@ -1140,7 +1247,11 @@ def find_onset(inv) -> tuple[pd.Timestamp | None, str]:
 def _combine(strengths: pd.Series) -> float:
     """One kind's score: the strongest piece, plus diminishing credit for the rest."""
     values = np.sort(strengths.to_numpy(dtype=float))[::-1]
-    return float(values[0] + 0.5 * np.log1p(values[1:].sum())) if len(values) else 0.0
+    return (
+        float(values[0] + EXTRA_EVIDENCE_WEIGHT * np.log1p(values[1:].sum()))
+        if len(values)
+        else 0.0
+    )
 
 
 def _score(ev: pd.DataFrame) -> float:
@@ -1197,6 +1308,43 @@ def _first(ev: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp:
     return t.min() if len(t) else pd.NaT
 
 
+@dataclass(eq=False)
+class Candidate:
+    """One entity suspected of causing the incident, with the evidence that implicates it.
+
+    Made per pod first (:func:`_pod_level`); a workload or node candidate is made from the pod
+    candidates it explains. The key fields are :data:`obskit.schema.KEY`'s (``None`` where a
+    candidate has no such part). ``score`` changes as the steps of :func:`suspects` weigh it.
+    """
+
+    entity_kind: str
+    cluster: object
+    namespace: object
+    node: object
+    workload_kind: object
+    workload: object
+    pod: object
+    container: object
+    score: float
+    first_anomaly: pd.Timestamp
+    ev: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    #: How many pod candidates a workload or node candidate was made from.
+    members: int = 0
+    #: When the pod was created (from the inventory); pods only.
+    created: object = None
+    #: The suspect this candidate's own errors name (it reports it rather than causes it).
+    callee: object = None
+    #: The callee whose own trouble explains this candidate's latency and errors.
+    explained_by: object = None
+    #: The pod candidates a workload or node explains (they are not listed on their own).
+    claims: set = field(default_factory=set)
+
+    def key(self) -> dict:
+        """The candidate's key columns, as a dict."""
+        return {c: getattr(self, c) for c in _KEY}
+
+
 def _candidate(
     kind: str,
     key: dict,
@@ -1205,23 +1353,23 @@ def _candidate(
     extra: float = 0.0,
     notes: list[str] | None = None,
     members: int = 0,
-) -> dict:
-    return {
-        "entity_kind": kind,
+) -> Candidate:
+    return Candidate(
+        entity_kind=kind,
         **{c: key.get(c) for c in _KEY},
-        "score": _score(ev) + extra,
-        "first_anomaly": _first(ev, at),
-        "ev": ev,
-        "notes": list(notes or []),
-        "members": members,
-    }
+        score=_score(ev) + extra,
+        first_anomaly=_first(ev, at),
+        ev=ev,
+        notes=list(notes or []),
+        members=members,
+    )
 
 
 def _pod_level(
     ev: pd.DataFrame, pods: pd.DataFrame, at: pd.Timestamp, callers: pd.DataFrame
-) -> dict[tuple, dict]:
+) -> dict[tuple, Candidate]:
     """Candidates per pod: its own and its containers' evidence, and its workload's hints."""
-    out: dict[tuple, dict] = {}
+    out: dict[tuple, Candidate] = {}
     pod_ev = ev[ev["pod"].notna()]
     wl_ev = ev[ev["pod"].isna() & ev["workload"].notna() & ev["kind"].eq("dependency")]
     groups = dict(list(pod_ev.groupby(["namespace", "pod"], dropna=False, sort=False)))
@@ -1239,19 +1387,23 @@ def _pod_level(
         cand = _candidate("pod", key, evs, at)
         callee = caller_pods.get(ident)
         if callee is not None:
-            cand["score"] *= 0.6
-            cand["notes"].append(f"its errors name {callee}, which is suspected on its own")
-            cand["callee"] = callee
-        cand["created"] = rec.get("created")
+            cand.score *= NAMES_CALLEE_WEIGHT
+            cand.notes.append(f"its errors name {callee}, which is suspected on its own")
+            cand.callee = callee
+        cand.created = rec.get("created")
         out[ident] = cand
     return out
 
 
 def _explaining_workloads(
-    cands: dict[tuple, dict], ev: pd.DataFrame, at: pd.Timestamp, pods: pd.DataFrame, floor: float
-) -> dict[tuple, dict]:
+    cands: dict[tuple, Candidate],
+    ev: pd.DataFrame,
+    at: pd.Timestamp,
+    pods: pd.DataFrame,
+    floor: float,
+) -> dict[tuple, Candidate]:
     """Workloads whose rollout, or whose shared trouble, explains their pods."""
-    out: dict[tuple, dict] = {}
+    out: dict[tuple, Candidate] = {}
     changes = ev[ev["kind"].eq("change") & ev["workload"].notna()]
     change_by = dict(list(changes.groupby(["namespace", "workload"], sort=False)))
     hints = ev[ev["kind"].eq("dependency") & ev["pod"].isna()]
@@ -1259,10 +1411,10 @@ def _explaining_workloads(
     size = pods.groupby(["namespace", "workload"], dropna=False).size()
     members: dict[tuple, list] = {}
     for ident, cand in cands.items():
-        if cand["workload"] is not None:
-            members.setdefault((cand["namespace"], cand["workload"]), []).append(ident)
+        if cand.workload is not None:
+            members.setdefault((cand.namespace, cand.workload), []).append(ident)
     for wl, idents in members.items():
-        strong = [i for i in idents if cands[i]["score"] >= floor]
+        strong = [i for i in idents if cands[i].score >= floor]
         if not strong:
             continue
         change = change_by.get(wl)
@@ -1272,9 +1424,7 @@ def _explaining_workloads(
         if change is not None and len(change):
             t0 = change["time"].min()
             new = [
-                i
-                for i in strong
-                if pd.notna(cands[i].get("created")) and cands[i]["created"] >= t0 - _GRACE
+                i for i in strong if pd.notna(cands[i].created) and cands[i].created >= t0 - _GRACE
             ]
             if new:
                 explains = True
@@ -1282,66 +1432,70 @@ def _explaining_workloads(
                     f"its rollout at {t0:%H:%M} preceded the trouble of {len(new)} "
                     f"new pod{'s' if len(new) > 1 else ''}"
                 )
-        if not explains and len(strong) >= 2 and len(strong) >= 0.5 * n_pods:
+        if not explains and len(strong) >= 2 and len(strong) >= WORKLOAD_TROUBLED_SHARE * n_pods:
             explains = True
             notes.append(f"{len(strong)} of its {n_pods} pods are in trouble together")
         if not explains:
             continue
-        parts = [cands[i]["ev"] for i in strong]
+        parts = [cands[i].ev for i in strong]
         if change is not None:
             parts.append(change)
         evs = pd.concat(parts, ignore_index=True)
         # hints about the workload were copied into each pod: count them once
         dep = evs["kind"].eq("dependency")
         evs = pd.concat([evs[~dep], hint_by.get(wl, evs[dep].head(0))], ignore_index=True)
-        best = max(cands[i]["score"] for i in strong)
-        spread = float(np.mean([cands[i]["score"] for i in strong]))
+        best = max(cands[i].score for i in strong)
+        spread = float(np.mean([cands[i].score for i in strong]))
         key = {
-            "cluster": cands[strong[0]]["cluster"],
+            "cluster": cands[strong[0]].cluster,
             "namespace": wl[0],
-            "workload_kind": cands[strong[0]]["workload_kind"],
+            "workload_kind": cands[strong[0]].workload_kind,
             "workload": wl[1],
         }
         cand = _candidate("workload", key, evs, at, notes=notes, members=len(strong))
-        cand["score"] = best + 0.3 * spread + (2.0 if change is not None else 0.0)
-        cand["claims"] = set(idents)
-        if any("callee" in cands[i] for i in strong):
-            cand["callee"] = next(cands[i]["callee"] for i in strong if "callee" in cands[i])
-            cand["score"] *= 0.6
-            cand["notes"].append(f"its errors name {cand['callee']}")
+        cand.score = (
+            best + WORKLOAD_SPREAD_WEIGHT * spread + (CHANGE_BONUS if change is not None else 0.0)
+        )
+        cand.claims = set(idents)
+        if any(cands[i].callee is not None for i in strong):
+            cand.callee = next(cands[i].callee for i in strong if cands[i].callee is not None)
+            cand.score *= NAMES_CALLEE_WEIGHT
+            cand.notes.append(f"its errors name {cand.callee}")
         out[wl] = cand
     return out
 
 
 def _explaining_nodes(
-    cands: dict[tuple, dict],
+    cands: dict[tuple, Candidate],
     ev: pd.DataFrame,
     at: pd.Timestamp,
     floor: float,
     step: pd.Timedelta,
     force: bool = False,
-) -> dict[str, dict]:
+) -> dict[str, Candidate]:
     """Nodes whose own trouble came first and spans pods of several workloads."""
-    out: dict[str, dict] = {}
+    out: dict[str, Candidate] = {}
     node_ev = ev[ev["node"].notna() & ev["pod"].isna() & ev["workload"].isna()]
     by_node: dict[str, list] = {}
     for ident, cand in cands.items():
-        if cand["node"] is not None:
-            by_node.setdefault(cand["node"], []).append(ident)
+        if cand.node is not None:
+            by_node.setdefault(cand.node, []).append(ident)
     nodes = set(node_ev["node"].astype(str)) | (set(by_node) if force else set())
     for node in nodes:
         own = node_ev[node_ev["node"] == node]
         own_score = _score(own)
-        idents = [i for i in by_node.get(node, []) if cands[i]["score"] >= floor]
-        workloads = {cands[i]["workload"] for i in idents}
+        idents = [i for i in by_node.get(node, []) if cands[i].score >= floor]
+        workloads = {cands[i].workload for i in idents}
         first = _first(own, at) if len(own) else pd.NaT
         pod_first = min(
-            (cands[i]["first_anomaly"] for i in idents if pd.notna(cands[i]["first_anomaly"])),
+            (cands[i].first_anomaly for i in idents if pd.notna(cands[i].first_anomaly)),
             default=pd.NaT,
         )
-        leads = pd.notna(first) and (pd.isna(pod_first) or first <= pod_first + 2 * step)
+        leads = pd.notna(first) and (
+            pd.isna(pod_first) or first <= pod_first + NODE_LEAD_STEPS * step
+        )
         condition = own["signal"].isin(NODE_REASONS).any() if len(own) else False
-        explains = own_score >= 1.5 and len(workloads) >= 2 and (leads or condition)
+        explains = own_score >= NODE_MIN_SCORE and len(workloads) >= 2 and (leads or condition)
         if not (explains or force):
             continue
         notes = []
@@ -1350,8 +1504,8 @@ def _explaining_nodes(
                 f"its own signals moved first and its {len(idents)} troubled pods "
                 f"belong to {len(workloads)} workloads"
             )
-        pods_score = sum(cands[i]["score"] for i in idents)
-        parts = [own, *[cands[i]["ev"] for i in idents]] if force else [own]
+        pods_score = sum(cands[i].score for i in idents)
+        parts = [own, *[cands[i].ev for i in idents]] if force else [own]
         evs = (
             pd.concat([p for p in parts if len(p)], ignore_index=True)
             if any(len(p) for p in parts)
@@ -1365,49 +1519,52 @@ def _explaining_nodes(
             notes=notes,
             members=len(idents),
         )
-        cand["score"] = own_score + (
-            0.5 * min(pods_score, 3 * own_score + 3) if explains else 0.3 * pods_score
+        cand.score = own_score + (
+            NODE_PODS_WEIGHT
+            * min(pods_score, NODE_PODS_CAP_FACTOR * own_score + NODE_PODS_CAP_OFFSET)
+            if explains
+            else NODE_LISTED_WEIGHT * pods_score
         )
-        cand["first_anomaly"] = first if pd.notna(first) else pod_first
-        cand["claims"] = set(idents) if explains else set()
+        cand.first_anomaly = first if pd.notna(first) else pod_first
+        cand.claims = set(idents) if explains else set()
         out[node] = cand
     return out
 
 
-def _containers(cand: dict) -> list[dict]:
+def _containers(cand: Candidate, at: pd.Timestamp) -> list[Candidate]:
     """Split a pod candidate by container when its evidence is container-keyed."""
-    ev = cand["ev"]
+    ev = cand.ev
     named = ev[ev["container"].notna()]
     shared = ev[ev["container"].isna()]
     out = []
     for container, part in named.groupby("container", sort=False):
         evs = pd.concat([part, shared], ignore_index=True)
-        key = {c: cand[c] for c in _KEY}
+        key = cand.key()
         key["container"] = container
-        c = _candidate("container", key, evs, cand["_at"], notes=cand["notes"])
-        c["score"] *= cand["score"] / max(_score(ev), 1e-9)
+        c = _candidate("container", key, evs, at, notes=cand.notes)
+        c.score *= cand.score / max(_score(ev), 1e-9)
         out.append(c)
     return out or [cand]
 
 
-def _time_order(rows: list[dict], step: pd.Timedelta) -> None:
+def _time_order(rows: list[Candidate], step: pd.Timedelta) -> None:
     """Bonus for the strong candidate that went first, fading with the lag."""
     if not rows:
         return
-    top = max(r["score"] for r in rows)
-    strong = [r for r in rows if r["score"] >= 0.3 * top and pd.notna(r["first_anomaly"])]
+    top = max(r.score for r in rows)
+    strong = [r for r in rows if r.score >= TIME_ORDER_SHARE * top and pd.notna(r.first_anomaly)]
     if len(strong) < 2:
         return
-    earliest = min(r["first_anomaly"] for r in strong)
-    tau = max(pd.Timedelta("5min"), 3 * step)
-    later = sum(1 for r in strong if r["first_anomaly"] > earliest)
+    earliest = min(r.first_anomaly for r in strong)
+    tau = max(TIME_ORDER_TAU, TIME_ORDER_TAU_STEPS * step)
+    later = sum(1 for r in strong if r.first_anomaly > earliest)
     for r in strong:
-        lag = r["first_anomaly"] - earliest
-        bonus = 0.3 * float(np.exp(-lag / tau))
-        r["score"] *= 1 + bonus
+        lag = r.first_anomaly - earliest
+        bonus = TIME_ORDER_BONUS * float(np.exp(-lag / tau))
+        r.score *= 1 + bonus
         if lag == pd.Timedelta(0) and later:
-            r["notes"].append(
-                f"first to go anomalous ({r['first_anomaly']:%H:%M:%S}), before "
+            r.notes.append(
+                f"first to go anomalous ({r.first_anomaly:%H:%M:%S}), before "
                 f"{later} other strong suspect{'s' if later > 1 else ''}"
             )
 
@@ -1423,7 +1580,7 @@ def _name(row: dict) -> str:
     return f"pod {row['namespace']}/{row['pod']}"
 
 
-def _reason(row: dict, ev: pd.DataFrame) -> str:
+def _reason(cand: Candidate, key: dict, ev: pd.DataFrame) -> str:
     kinds = ev.groupby("kind")["strength"].max().sort_values(ascending=False)
     words = {
         "metric": "metrics moved",
@@ -1438,10 +1595,11 @@ def _reason(row: dict, ev: pd.DataFrame) -> str:
     }
     what = ", ".join(words.get(k, k) for k in kinds.index[:3])
     lead = ev.sort_values("strength", ascending=False)["text"].iloc[0] if len(ev) else ""
-    first = row["first_anomaly"]
+    first = cand.first_anomaly
     when = f" from {first:%H:%M:%S}" if pd.notna(first) else ""
-    notes = "; ".join(row["notes"])
-    sentence = f"{_name(row)}: {what}{when} (strongest: {lead[:120]})"
+    notes = "; ".join(cand.notes)
+    name = _name({"entity_kind": cand.entity_kind, **key})
+    sentence = f"{name}: {what}{when} (strongest: {lead[:120]})"
     return sentence + (f"; {notes}." if notes else ".")
 
 
@@ -1507,6 +1665,21 @@ def suspects(
     >>> suspects(inv).loc[0, ["entity_kind", "node"]].tolist()  # doctest: +SKIP
     ['node', 'ip-10-0-33-145.eu-west-1.compute.internal']
     """
+    _check_arguments(level, top, baseline)
+    at_ts, at_source = _incident_time(inv, at)
+    if at_ts is None:
+        return _result([], None, at_source, level)
+    ev, callers, step = _evidence(inv, at_ts, baseline, horizon)
+    pods = _pods_table(inv, ev)
+    cands = _pod_level(ev, pods, at_ts, callers)
+    _explained_by_callees(cands, call_graph(inv, dependencies))
+    rows = _at_level(level, cands, inv, ev, pods, at_ts, step)
+    _time_order(rows, step)
+    return _result(_ranked(rows)[:top], at_ts, at_source, level)
+
+
+def _check_arguments(level: str, top: int, baseline: object) -> None:
+    """Raise :class:`InvestigationError` for a level, ``top`` or baseline that cannot be used."""
     if level not in LEVELS:
         raise InvestigationError(
             f"level must be one of {', '.join(map(repr, LEVELS))}; got {level!r}"
@@ -1515,96 +1688,121 @@ def suspects(
         raise InvestigationError(f"top must be a positive integer, got {top!r}")
     if baseline is not None:
         _timedelta(baseline, "baseline")
+
+
+def _incident_time(inv, at: object) -> tuple[pd.Timestamp | None, str]:
+    """The time given (``"given"``), else the onset found in the data (``None`` if none is)."""
     if at is None:
-        at_ts, at_source = find_onset(inv)
-        if at_ts is None:
-            return _result([], None, at_source, level)
-    else:
-        at_ts, at_source = _timestamp(at, "at"), "given"
-    ev, callers, step = _evidence(inv, at_ts, baseline, horizon)
-    pods = _pods_table(inv, ev)
-    cands = _pod_level(ev, pods, at_ts, callers)
-    _explained_by_callees(cands, call_graph(inv, dependencies))
-    for cand in cands.values():
-        cand["_at"] = at_ts
-    scores = [c["score"] for c in cands.values()]
-    floor = 0.25 * max(scores) if scores else 0.0
-    rows: list[dict]
+        return find_onset(inv)
+    return _timestamp(at, "at"), "given"
+
+
+def _at_level(
+    level: str,
+    cands: dict[tuple, Candidate],
+    inv,
+    ev: pd.DataFrame,
+    pods: pd.DataFrame,
+    at: pd.Timestamp,
+    step: pd.Timedelta,
+) -> list[Candidate]:
+    """The pod candidates named at ``level``: as they are, split by container, or gathered by
+    workload or node; ``auto`` names each at the level that explains it (:func:`_auto_level`)."""
     if level == "pod":
-        rows = list(cands.values())
-    elif level == "container":
-        rows = [c for cand in cands.values() for c in _containers(cand)]
-    elif level == "workload":
-        rows = _all_workloads(cands, ev, at_ts)
-    elif level == "node":
-        rows = list(_explaining_nodes(cands, ev, at_ts, 0.0, step, force=True).values())
-    else:
-        nodes = _explaining_nodes(cands, ev, at_ts, floor, step)
-        claimed = set().union(*(n["claims"] for n in nodes.values())) if nodes else set()
-        open_cands = {k: v for k, v in cands.items() if k not in claimed}
-        workloads = _explaining_workloads(open_cands, ev, at_ts, pods, floor)
-        claimed |= set().union(*(w["claims"] for w in workloads.values())) if workloads else set()
-        rows = [n for n in nodes.values() if n["claims"]] + list(workloads.values())
-        for ident, cand in cands.items():
-            if ident in claimed:
-                continue
-            split = _containers(cand)
-            rows += split if len(split) == 1 and _multi_container(cand, inv) else [cand]
-    _time_order(rows, step)
-    rows.sort(
-        key=lambda r: (
-            -r["score"],
-            r["first_anomaly"]
-            if pd.notna(r["first_anomaly"])
-            else pd.Timestamp.max.tz_localize("UTC"),
-        )
+        return list(cands.values())
+    if level == "container":
+        return [c for cand in cands.values() for c in _containers(cand, at)]
+    if level == "workload":
+        return _all_workloads(cands, ev, at)
+    if level == "node":
+        return list(_explaining_nodes(cands, ev, at, 0.0, step, force=True).values())
+    return _auto_level(cands, inv, ev, pods, at, step)
+
+
+def _auto_level(
+    cands: dict[tuple, Candidate],
+    inv,
+    ev: pd.DataFrame,
+    pods: pd.DataFrame,
+    at: pd.Timestamp,
+    step: pd.Timedelta,
+) -> list[Candidate]:
+    """Nodes that explain their pods first, then workloads that explain the pods left, then
+    the pods left (or the one container of a pod that carries the evidence)."""
+    scores = [c.score for c in cands.values()]
+    floor = FLOOR_SHARE * max(scores) if scores else 0.0
+    nodes = _explaining_nodes(cands, ev, at, floor, step)
+    claimed = set().union(*(n.claims for n in nodes.values())) if nodes else set()
+    open_cands = {k: v for k, v in cands.items() if k not in claimed}
+    workloads = _explaining_workloads(open_cands, ev, at, pods, floor)
+    claimed |= set().union(*(w.claims for w in workloads.values())) if workloads else set()
+    rows = [n for n in nodes.values() if n.claims] + list(workloads.values())
+    for ident, cand in cands.items():
+        if ident in claimed:
+            continue
+        split = _containers(cand, at)
+        rows += split if len(split) == 1 and _multi_container(cand, inv) else [cand]
+    return rows
+
+
+def _ranked(rows: list[Candidate]) -> list[Candidate]:
+    """Highest score first; between equal scores, the one that went anomalous first."""
+    last = pd.Timestamp.max.tz_localize("UTC")
+    return sorted(
+        rows,
+        key=lambda r: (-r.score, r.first_anomaly if pd.notna(r.first_anomaly) else last),
     )
-    return _result(rows[:top], at_ts, at_source, level)
 
 
-def _multi_container(cand: dict, inv) -> bool:
+def _multi_container(cand: Candidate, inv) -> bool:
     """Whether the pod runs several containers and only one of them carries evidence."""
-    named = cand["ev"]["container"].dropna().unique()
+    named = cand.ev["container"].dropna().unique()
     if len(named) != 1:
         return False
     metrics = inv.metrics
-    pod_rows = metrics[(metrics["pod"] == cand["pod"]) & metrics["container"].notna()]
+    pod_rows = metrics[(metrics["pod"] == cand.pod) & metrics["container"].notna()]
     containers = pod_rows["container"].astype("object").unique()
     containers = [c for c in containers if c != "POD"]
     return len(containers) >= 2
 
 
-def _all_workloads(cands: dict[tuple, dict], ev: pd.DataFrame, at: pd.Timestamp) -> list[dict]:
+def _all_workloads(
+    cands: dict[tuple, Candidate], ev: pd.DataFrame, at: pd.Timestamp
+) -> list[Candidate]:
     by: dict[tuple, list] = {}
     for ident, cand in cands.items():
-        if cand["workload"] is not None:
-            by.setdefault((cand["namespace"], cand["workload"]), []).append(ident)
+        if cand.workload is not None:
+            by.setdefault((cand.namespace, cand.workload), []).append(ident)
     changes = ev[ev["kind"].eq("change") & ev["workload"].notna()]
     change_by = dict(list(changes.groupby(["namespace", "workload"], sort=False)))
     rows = []
     for wl, idents in by.items():
-        parts = [cands[i]["ev"] for i in idents]
+        parts = [cands[i].ev for i in idents]
         change = change_by.get(wl)
         if change is not None:
             parts.append(change)
         key = {
-            "cluster": cands[idents[0]]["cluster"],
+            "cluster": cands[idents[0]].cluster,
             "namespace": wl[0],
-            "workload_kind": cands[idents[0]]["workload_kind"],
+            "workload_kind": cands[idents[0]].workload_kind,
             "workload": wl[1],
         }
         cand = _candidate(
             "workload", key, pd.concat(parts, ignore_index=True), at, members=len(idents)
         )
-        scores = [cands[i]["score"] for i in idents]
-        cand["score"] = (
-            max(scores) + 0.3 * float(np.mean(scores)) + (2.0 if change is not None else 0.0)
+        scores = [cands[i].score for i in idents]
+        cand.score = (
+            max(scores)
+            + WORKLOAD_SPREAD_WEIGHT * float(np.mean(scores))
+            + (CHANGE_BONUS if change is not None else 0.0)
         )
         rows.append(cand)
     return rows
 
 
-def _result(rows: list[dict], at: pd.Timestamp | None, at_source: str, level: str) -> pd.DataFrame:
+def _result(
+    rows: list[Candidate], at: pd.Timestamp | None, at_source: str, level: str
+) -> pd.DataFrame:
     columns = [
         "rank",
         "entity_kind",
@@ -1620,10 +1818,10 @@ def _result(rows: list[dict], at: pd.Timestamp | None, at_source: str, level: st
     ]
     records = []
     for i, row in enumerate(rows, start=1):
-        ev = row["ev"].sort_values("strength", ascending=False, kind="stable")
+        ev = row.ev.sort_values("strength", ascending=False, kind="stable")
         ev = ev.drop_duplicates("text")
-        kind = row["entity_kind"]
-        key = {c: row.get(c) for c in _KEY}
+        kind = row.entity_kind
+        key = row.key()
         if kind in ("node", "workload"):
             for c in ("pod", "container") + (
                 ("namespace", "workload_kind", "workload") if kind == "node" else ("node",)
@@ -1636,15 +1834,15 @@ def _result(rows: list[dict], at: pd.Timestamp | None, at_source: str, level: st
                 "rank": i,
                 "entity_kind": kind,
                 **key,
-                "score": round(float(row["score"]), 3),
-                "first_anomaly": row["first_anomaly"],
+                "score": round(float(row.score), 3),
+                "first_anomaly": row.first_anomaly,
                 "at": at,
                 "evidence": ev["text"].head(8).tolist(),
                 "kinds": sorted(set(ev["kind"])),
-                "reason": _reason({**row, **key}, ev),
+                "reason": _reason(row, key, ev),
             }
         )
-    scores = [float(r["score"]) for r in rows]
+    scores = [float(r.score) for r in rows]
     margins, verdicts = _margins(scores)
     for rec, m, v in zip(records, margins, verdicts, strict=True):
         rec["margin"], rec["verdict"] = m, v
