@@ -102,7 +102,7 @@ import gc
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
@@ -918,36 +918,17 @@ def _parse_text(
             if line == "# EOF":
                 eof = True
             elif line.startswith(("# TYPE ", "#\tTYPE")):
-                m = _TYPE_LINE.fullmatch(line)
-                problem = None
-                if m is None:
-                    problem = "a TYPE line needs a metric name and a type"
-                elif m.group(2) not in TYPES:
-                    problem = f"unknown metric type {m.group(2)!r}; valid: {sorted(TYPES)}"
-                elif m.group(1) in types:
-                    problem = f"second TYPE line for {m.group(1)!r}"
-                if problem:
+                try:
+                    family, kind = _type_line(line, types)
+                except _BadLine as exc:
                     records += 1
-                    rejects.add(problem, line, line=number)
+                    rejects.add(str(exc), line, line=number)
                 else:
-                    types[m.group(1)] = m.group(2)
+                    types[family] = kind
             continue
         records += 1
         try:
-            m = _SAMPLE.fullmatch(line)
-            if m is None:
-                raise _BadLine("not a sample line: expected 'name{labels} value [timestamp]'")
-            name, sample_labels = m.group("name"), {}
-            if m.group("labels") is not None:
-                name, sample_labels = _labels(m.group("labels"), name)
-            if not name:
-                raise _BadLine("the sample has no metric name")
-            token = m.group("value")
-            if not _GO_FLOAT.fullmatch(token):
-                raise _BadLine(f"sample value {token!r} is not a number")
-            value = float(token)
-            ts = m.group("ts")
-            stamp = _timestamp_ns(ts, openmetrics) if ts is not None else None
+            name, sample_labels, value, stamp, exemplar = _sample_line(line, openmetrics)
         except _BadLine as exc:
             rejects.add(str(exc), line, line=number)
             continue
@@ -956,36 +937,23 @@ def _parse_text(
                 first_missing = number
             missing.append(len(values))
             stamp = 0
-        sample_labels["__name__"] = name
         names.append(name)
         labels.append(sample_labels)
         values.append(value)
         stamps.append(stamp)
-        exemplar = m.group("exemplar")
-        exemplars.append(exemplar.strip() if exemplar else None)
+        exemplars.append(exemplar)
     notes: list[str] = []
     ns = np.array(stamps, dtype=np.int64)
-    if missing and own_time_first and len(missing) < len(values):
-        # the scrape's own newest sample time stands closer to when it was taken than a
-        # copied file's modification time, which can lie months later
-        written = np.ones(len(ns), dtype=bool)
-        written[np.array(missing, dtype=np.int64)] = False
-        scrape_time = pd.Timestamp(int(ns[written].max()), tz="UTC")
-        scrape_time_from = "the newest timestamp written in the scrape itself"
     if missing:
-        if scrape_time is None:
-            raise FormatError(
-                f"{origin!r}: {len(missing):,} of {len(values):,} samples carry no timestamp "
-                f"(the first on line {first_missing}) and no scrape time is known; pass "
-                f"scrape_time=... (when the scrape was taken) to "
-                f"obskit.sources.prometheus.parse_prometheus_text(), or load the file from "
-                f"disk so its modification time is used"
-            )
-        at = _scrape_ns(scrape_time)
-        ns[np.array(missing, dtype=np.int64)] = at
+        if own_time_first and len(missing) < len(values):
+            # the scrape's own newest sample time stands closer to when it was taken than a
+            # copied file's modification time, which can lie months later
+            written = np.ones(len(ns), dtype=bool)
+            written[np.array(missing, dtype=np.int64)] = False
+            scrape_time = pd.Timestamp(int(ns[written].max()), tz="UTC")
+            scrape_time_from = "the newest timestamp written in the scrape itself"
         notes.append(
-            f"{len(missing):,} of {len(values):,} samples carry no timestamp; stamped with "
-            f"{pd.Timestamp(at, tz='UTC').isoformat()} ({scrape_time_from})"
+            _stamp_missing(ns, missing, first_missing, scrape_time, scrape_time_from, origin)
         )
     if openmetrics and not eof:
         notes.append("OpenMetrics exposition without '# EOF': it may be truncated")
@@ -1011,6 +979,67 @@ def _parse_text(
         rejects=rejects.frame(),
         notes=notes,
         stamped={"metrics": stamped} if missing else {},
+    )
+
+
+def _type_line(line: str, types: Mapping[str, str]) -> tuple[str, str]:
+    """A ``# TYPE name type`` line's family and type; :class:`_BadLine` says what is wrong."""
+    m = _TYPE_LINE.fullmatch(line)
+    if m is None:
+        raise _BadLine("a TYPE line needs a metric name and a type")
+    if m.group(2) not in TYPES:
+        raise _BadLine(f"unknown metric type {m.group(2)!r}; valid: {sorted(TYPES)}")
+    if m.group(1) in types:
+        raise _BadLine(f"second TYPE line for {m.group(1)!r}")
+    return m.group(1), m.group(2)
+
+
+def _sample_line(
+    line: str, openmetrics: bool
+) -> tuple[str, dict[str, str], float, int | None, str | None]:
+    """One sample line: its name, labels (``__name__`` among them), value, timestamp in ns (None
+    when it has none) and exemplar; :class:`_BadLine` says what is wrong."""
+    m = _SAMPLE.fullmatch(line)
+    if m is None:
+        raise _BadLine("not a sample line: expected 'name{labels} value [timestamp]'")
+    name, sample_labels = m.group("name"), {}
+    if m.group("labels") is not None:
+        name, sample_labels = _labels(m.group("labels"), name)
+    if not name:
+        raise _BadLine("the sample has no metric name")
+    token = m.group("value")
+    if not _GO_FLOAT.fullmatch(token):
+        raise _BadLine(f"sample value {token!r} is not a number")
+    ts = m.group("ts")
+    stamp = _timestamp_ns(ts, openmetrics) if ts is not None else None
+    sample_labels["__name__"] = name
+    exemplar = m.group("exemplar")
+    return name, sample_labels, float(token), stamp, exemplar.strip() if exemplar else None
+
+
+def _stamp_missing(
+    ns: np.ndarray,
+    missing: list[int],
+    first_missing: int,
+    scrape_time: object,
+    scrape_time_from: str | None,
+    origin: str,
+) -> str:
+    """Stamp the samples without a timestamp (positions ``missing`` of ``ns``, in place) with
+    the scrape time; the note that says so. Without a scrape time, a FormatError."""
+    if scrape_time is None:
+        raise FormatError(
+            f"{origin!r}: {len(missing):,} of {len(ns):,} samples carry no timestamp "
+            f"(the first on line {first_missing}) and no scrape time is known; pass "
+            f"scrape_time=... (when the scrape was taken) to "
+            f"obskit.sources.prometheus.parse_prometheus_text(), or load the file from "
+            f"disk so its modification time is used"
+        )
+    at = _scrape_ns(scrape_time)
+    ns[np.array(missing, dtype=np.int64)] = at
+    return (
+        f"{len(missing):,} of {len(ns):,} samples carry no timestamp; stamped with "
+        f"{pd.Timestamp(at, tz='UTC').isoformat()} ({scrape_time_from})"
     )
 
 
