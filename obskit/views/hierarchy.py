@@ -937,6 +937,52 @@ def _title(inv: Investigation, view: str, at: object) -> str:
     return f"{_safe.text(inv.cluster or 'cluster')}: {path}{moment}"
 
 
+def _colour_scale(frame: pd.DataFrame, color_by: str) -> tuple[pd.Series, float, dict]:
+    """Each box's colour value, the top of the scale and the colour bar: counts on a log scale
+    with round ticks, severities on a scale of their four names, scores as they are."""
+    values = frame[color_by].astype(float)
+    is_count = color_by not in ("health", "anomaly_score", "worst_finding")
+    color = np.log1p(values.fillna(0.0)) if is_count else values.fillna(0.0)
+    below_root = color[frame["depth"] > 0] if (frame["depth"] > 0).any() else color
+    top = float(below_root.max()) if len(below_root) else 0.0
+    top = top if top > 0 else 1.0
+    colorbar = {"title": {"text": _MEASURE_TEXT.get(color_by, color_by.replace("_", " "))}}
+    if color_by == "worst_finding":  # a scale of four named severities, whatever is found
+        top = float(len(FINDING_SEVERITIES))
+        colorbar.update(
+            tickvals=[float(i) for i in range(len(FINDING_SEVERITIES) + 1)],
+            ticktext=["none", *FINDING_SEVERITIES],
+        )
+    if is_count:
+        ticks = [
+            v
+            for v in (0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000)
+            if np.log1p(v) <= top * 1.0001
+        ]
+        colorbar.update(
+            tickvals=[float(np.log1p(v)) for v in ticks], ticktext=[str(v) for v in ticks]
+        )
+    return color, top, colorbar
+
+
+def _borders(frame: pd.DataFrame) -> tuple[list[str], list[int]]:
+    """Each box's border colour and width: pods created or gone in the window are marked."""
+    line_colors, line_widths = [], []
+    for change, in_inventory in zip(frame["change"], frame["in_inventory"], strict=True):
+        # a pod created then deleted in the window is drawn as deleted: what happened last
+        # (its text says both), so a live map marks a pod that came and went as gone
+        if change in ("deleted", "created+deleted", "gone") or not in_inventory:
+            line_colors.append(_GONE_LINE)
+            line_widths.append(4)
+        elif change == "created":
+            line_colors.append(_CREATED_LINE)
+            line_widths.append(4)
+        else:
+            line_colors.append("#ffffff")
+            line_widths.append(1)
+    return line_colors, line_widths
+
+
 def figure(
     frame: pd.DataFrame,
     style: str,
@@ -981,41 +1027,8 @@ def figure(
     """
     if entry is not None and entry not in set(frame["id"]):
         raise InvestigationError(f"no node {entry!r} in the hierarchy to zoom to")
-    values = frame[color_by].astype(float)
-    is_count = color_by not in ("health", "anomaly_score", "worst_finding")
-    color = np.log1p(values.fillna(0.0)) if is_count else values.fillna(0.0)
-    below_root = color[frame["depth"] > 0] if (frame["depth"] > 0).any() else color
-    top = float(below_root.max()) if len(below_root) else 0.0
-    top = top if top > 0 else 1.0
-    colorbar = {"title": {"text": _MEASURE_TEXT.get(color_by, color_by.replace("_", " "))}}
-    if color_by == "worst_finding":  # a scale of four named severities, whatever is found
-        top = float(len(FINDING_SEVERITIES))
-        colorbar.update(
-            tickvals=[float(i) for i in range(len(FINDING_SEVERITIES) + 1)],
-            ticktext=["none", *FINDING_SEVERITIES],
-        )
-    if is_count:
-        ticks = [
-            v
-            for v in (0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000)
-            if np.log1p(v) <= top * 1.0001
-        ]
-        colorbar.update(
-            tickvals=[float(np.log1p(v)) for v in ticks], ticktext=[str(v) for v in ticks]
-        )
-    line_colors, line_widths = [], []
-    for change, in_inventory in zip(frame["change"], frame["in_inventory"], strict=True):
-        # a pod created then deleted in the window is drawn as deleted: what happened last
-        # (its text says both), so a live map marks a pod that came and went as gone
-        if change in ("deleted", "created+deleted", "gone") or not in_inventory:
-            line_colors.append(_GONE_LINE)
-            line_widths.append(4)
-        elif change == "created":
-            line_colors.append(_CREATED_LINE)
-            line_widths.append(4)
-        else:
-            line_colors.append("#ffffff")
-            line_widths.append(1)
+    color, top, colorbar = _colour_scale(frame, color_by)
+    line_colors, line_widths = _borders(frame)
     widths: list[int] | int = line_widths
     if style != "sunburst":
         # the path bar of a treemap or icicle is offset by the line width, and plotly.js
