@@ -29,6 +29,9 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
   pods of several workloads explains them; a workload whose rollout preceded the trouble of its
   new pods, or whose pods are mostly in trouble together, explains them. ``level="auto"`` puts
   each candidate at the level that explains its evidence;
+- **who takes a node's rise**: a node's CPU or memory rise is split by the pods on it, and the
+  pod that takes most of it (a batch Job started at the onset, with no baseline of its own) is
+  the suspect, with the node's rise as its evidence; the node is explained by it;
 - **time order**: among strong candidates, the one whose first anomaly came first gets a bonus
   that fades with the lag; followers do not;
 - every row carries its evidence and a one-sentence ``reason``;
@@ -44,7 +47,8 @@ third or more of the pods moved with the load, and counts less.
 Each candidate is a :class:`Candidate`; every weight the scores use is a module constant with a
 comment saying why (``*_WEIGHT``, ``*_SHARE``, ``*_CAP``, :data:`CHANGE_BONUS`, ...). The steps
 of :func:`suspects` are small functions called in order: arguments checked, the incident's time,
-the evidence (:func:`evidence`), the pod candidates, what callees explain, the level the
+the evidence (:func:`evidence`), the pod that takes each node's rise (:func:`_rise_takers`),
+the pod candidates, what callees explain, the level the
 candidates are named at (:func:`_at_level`), the time order, the ranking (:func:`_result`).
 """
 
