@@ -405,7 +405,7 @@ def _metric_text(
     peak: float,
     nsigma: float,
     flat: bool,
-    peers: bool,
+    peers: object,
     habit: float,
     client: bool,
     waited_on: str,
@@ -419,8 +419,10 @@ def _metric_text(
     else:
         head = f"{name} {direction} {score:.1f} IQRs from its baseline"
         notes = [f"{baseline:.3g} -> {peak:.3g}, NSigma {nsigma:.1f}"]
-    if peers:
+    if peers == "peers":
         notes.append("baseline from peer pods")
+    elif peers == "node peers":
+        notes.append("baseline from the other pods on its node")
     if habit >= 0.1:
         notes.append(f"beyond it in {habit:.0%} of the baseline too")
     if client:
@@ -508,7 +510,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             hit["peak_value"],
             hit["nsigma"],
             hit["flat"].to_numpy(dtype=bool),
-            hit["baseline_from"].eq("peers"),
+            hit["baseline_from"],
             base_share,
             client,
             twins,
