@@ -1035,14 +1035,14 @@ def _pod_rises(samples: pd.DataFrame, at: pd.Timestamp) -> tuple[pd.Series, floa
     """Per pod: its mean after ``at`` minus its mean before (0 before for a pod that started
     after ``at``), containers summed, for the one metric most pods on the node report; and the
     pods' summed mean before ``at``."""
-    metric = samples.groupby("metric")["pod"].nunique().idxmax()
+    metric = samples.groupby("metric", observed=True)["pod"].nunique().idxmax()
     samples = samples[samples["metric"] == metric]
     after = samples["timestamp"] >= at
     per = ["pod", "container"]
-    post = samples[after].groupby(per, dropna=False)["value"].mean()
-    pre = samples[~after].groupby(per, dropna=False)["value"].mean()
+    post = samples[after].groupby(per, dropna=False, observed=True)["value"].mean()
+    pre = samples[~after].groupby(per, dropna=False, observed=True)["value"].mean()
     rise = post.sub(pre.reindex(post.index).fillna(0.0))
-    return rise.groupby(level="pod").sum(), float(pre.sum())
+    return rise.groupby(level="pod", observed=True).sum(), float(pre.sum())
 
 
 def _rise_takers(
