@@ -14,7 +14,8 @@ Beyond BARO:
 
 - a series with no baseline of its own (a pod created by a rollout, a container restarted with
   a new id) is measured against the baseline of its *peers*: the same metric and labels in the
-  other pods of its workload;
+  other pods of its workload, else (a batch Job's pod, the only one of its workload) in the other
+  pods on its node;
 - when the onset is not known, :func:`detect_onset` finds it: each series is scored against its
   own past (an expanding baseline), and the onset is the start of the densest burst of series
   that left their past behaviour;
@@ -236,6 +237,41 @@ def _peer_keys(series: pd.DataFrame) -> np.ndarray:
     return np.where(has_pod.to_numpy(), key.to_numpy(), None)
 
 
+def _node_peer_keys(series: pd.DataFrame) -> np.ndarray:
+    """Series of the same metric and labels in the other pods on the same node."""
+    cols = ["metric", "cluster", "node", "labels"]
+    parts = series[cols].astype("object").where(series[cols].notna(), "")
+    key = parts.astype(str).agg("\x1f".join, axis=1)
+    has_pod = series["pod"].notna() & series["node"].notna()
+    return np.where(has_pod.to_numpy(), key.to_numpy(), None)
+
+
+def _pool_peers(
+    base: np.ndarray,
+    keys: np.ndarray,
+    own: np.ndarray,
+    lacking: np.ndarray,
+    min_baseline: int,
+) -> dict[int, np.ndarray]:
+    """For each lacking series, the pooled baseline samples of the series sharing its key that
+    have a baseline of their own (only where there are at least ``min_baseline`` of them)."""
+    wanted = {keys[i] for i in lacking if keys[i] is not None}
+    groups: dict[str, list[int]] = {}
+    for i in np.flatnonzero(own):
+        if keys[i] in wanted:
+            groups.setdefault(keys[i], []).append(i)
+    out: dict[int, np.ndarray] = {}
+    for i in lacking:
+        cols = groups.get(keys[i]) if keys[i] is not None else None
+        if not cols:
+            continue
+        pooled = base[:, cols].ravel()
+        pooled = pooled[np.isfinite(pooled)]
+        if len(pooled) >= min_baseline:
+            out[i] = pooled
+    return out
+
+
 def _scores(
     sm: SeriesMatrix,
     at: pd.Timestamp,
@@ -261,27 +297,18 @@ def _scores(
     std = _quiet(np.nanstd, base, axis=0)
     own = n_base >= min_baseline
     baseline_from = np.where(own, "own", None).astype(object)
-    # series without a baseline of their own: the baseline of their peers (other pods)
-    peers = _peer_keys(sm.series)
-    lacking = np.flatnonzero(~own & (n_post > 0) & (peers != None))  # noqa: E711
-    if len(lacking):
-        wanted = set(peers[lacking])
-        groups: dict[str, list[int]] = {}
-        for i in np.flatnonzero(own):
-            if peers[i] in wanted:
-                groups.setdefault(peers[i], []).append(i)
-        for i in lacking:
-            cols = groups.get(peers[i])
-            if not cols:
-                continue
-            pooled = base[:, cols].ravel()
-            pooled = pooled[np.isfinite(pooled)]
-            if len(pooled) < min_baseline:
-                continue
+    # series without a baseline of their own: the baseline of their peers (the other pods of
+    # their workload), else of the other pods on their node (a Job's pod has no workload peers)
+    lacking = np.flatnonzero(~own & (n_post > 0) & sm.series["pod"].notna().to_numpy())
+    found = _pool_peers(base, _peer_keys(sm.series), own, lacking, min_baseline)
+    rest = np.array([i for i in lacking if i not in found], dtype=int)
+    tenants = _pool_peers(base, _node_peer_keys(sm.series), own, rest, min_baseline)
+    for source, pools in (("peers", found), ("node peers", tenants)):
+        for i, pooled in pools.items():
             median[i] = np.median(pooled)
             spread[i] = 2.0 * np.median(np.abs(pooled - median[i]))
             mean[i], std[i] = pooled.mean(), pooled.std()
-            baseline_from[i] = "peers"
+            baseline_from[i] = source
     scale = _floor(median, spread, magnitude)
     sd = _floor(mean, std, magnitude)
     flat = spread < scale  # no spread of its own: the score is measured against the floor
@@ -465,8 +492,9 @@ def anomalies(
         has of its own; 0 when measured against its peers), ``flat`` (the baseline did not
         vary more than the floor: ``score`` is measured against the floor, 5% of the median
         or 0.1% of the series' largest value), ``anomalous``, ``confirmed``
-        (NSigma agrees), ``baseline_from`` (``own`` or ``peers``). ``attrs["at"]`` and
-        ``attrs["at_source"]`` say which time was used.
+        (NSigma agrees), ``baseline_from`` (``own``, ``peers``: the workload's other pods, or
+        ``node peers``: the other pods on its node). ``attrs["at"]`` and ``attrs["at_source"]``
+        say which time was used.
 
     Raises
     ------

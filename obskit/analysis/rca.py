@@ -29,6 +29,9 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
   pods of several workloads explains them; a workload whose rollout preceded the trouble of its
   new pods, or whose pods are mostly in trouble together, explains them. ``level="auto"`` puts
   each candidate at the level that explains its evidence;
+- **who takes a node's rise**: a node's CPU or memory rise is split by the pods on it, and the
+  pod that takes most of it (a batch Job started at the onset, with no baseline of its own) is
+  the suspect, with the node's rise as its evidence; the node is explained by it;
 - **time order**: among strong candidates, the one whose first anomaly came first gets a bonus
   that fades with the lag; followers do not;
 - every row carries its evidence and a one-sentence ``reason``;
@@ -44,7 +47,8 @@ third or more of the pods moved with the load, and counts less.
 Each candidate is a :class:`Candidate`; every weight the scores use is a module constant with a
 comment saying why (``*_WEIGHT``, ``*_SHARE``, ``*_CAP``, :data:`CHANGE_BONUS`, ...). The steps
 of :func:`suspects` are small functions called in order: arguments checked, the incident's time,
-the evidence (:func:`evidence`), the pod candidates, what callees explain, the level the
+the evidence (:func:`evidence`), the pod that takes each node's rise (:func:`_rise_takers`),
+the pod candidates, what callees explain, the level the
 candidates are named at (:func:`_at_level`), the time order, the ranking (:func:`_result`).
 """
 
@@ -286,6 +290,20 @@ TIME_ORDER_SHARE = 0.3
 TIME_ORDER_BONUS = 0.3
 TIME_ORDER_TAU = pd.Timedelta("5min")
 TIME_ORDER_TAU_STEPS = 3
+#: A pod that takes at least this share of its node's CPU or memory rise (the rise of the pods
+#: on the node, summed) takes most of it: the rise is its, and the node only hosts it.
+TAKER_SHARE = 0.5
+#: ... and whose rise is at least this share of what the node's pods used before the onset, so
+#: that a pod taking most of a rise that is only noise (means that moved by a hair) is not named.
+TAKER_MIN_RISE = 0.1
+#: The pod taking the rise gets the node's rise evidence scaled by its share; the node keeps
+#: this much of the part the pod takes (the node is where the trouble shows, not its cause).
+TAKEN_NODE_WEIGHT = 0.2
+#: Node metrics whose rise is split into the pods on the node, by resource.
+_RESOURCE_RES = {
+    "cpu": re.compile(r"cpu", re.IGNORECASE),
+    "memory": re.compile(r"mem", re.IGNORECASE),
+}
 _LEAD = pd.Timedelta("15min")  # changes this long before the onset can still be its cause
 _GRACE = pd.Timedelta("2min")  # symptoms this long before the onset are still the incident's
 
@@ -387,7 +405,7 @@ def _metric_text(
     peak: float,
     nsigma: float,
     flat: bool,
-    peers: bool,
+    peers: object,
     habit: float,
     client: bool,
     waited_on: str,
@@ -401,8 +419,10 @@ def _metric_text(
     else:
         head = f"{name} {direction} {score:.1f} IQRs from its baseline"
         notes = [f"{baseline:.3g} -> {peak:.3g}, NSigma {nsigma:.1f}"]
-    if peers:
+    if peers == "peers":
         notes.append("baseline from peer pods")
+    elif peers == "node peers":
+        notes.append("baseline from the other pods on its node")
     if habit >= 0.1:
         notes.append(f"beyond it in {habit:.0%} of the baseline too")
     if client:
@@ -490,7 +510,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             hit["peak_value"],
             hit["nsigma"],
             hit["flat"].to_numpy(dtype=bool),
-            hit["baseline_from"].eq("peers"),
+            hit["baseline_from"],
             base_share,
             client,
             twins,
@@ -1001,6 +1021,104 @@ def _evidence(
     out = out[out["strength"] > 0].reset_index(drop=True)
     step = an.attrs.get("step", pd.Timedelta("30s"))
     return out, callers, step
+
+
+def _resource(metric: str) -> str | None:
+    """``cpu`` or ``memory`` for a metric of that resource, else ``None``."""
+    for resource, pattern in _RESOURCE_RES.items():
+        if pattern.search(metric):
+            return resource
+    return None
+
+
+def _pod_rises(samples: pd.DataFrame, at: pd.Timestamp) -> tuple[pd.Series, float]:
+    """Per pod: its mean after ``at`` minus its mean before (0 before for a pod that started
+    after ``at``), containers summed, for the one metric most pods on the node report; and the
+    pods' summed mean before ``at``."""
+    metric = samples.groupby("metric", observed=True)["pod"].nunique().idxmax()
+    samples = samples[samples["metric"] == metric]
+    after = samples["timestamp"] >= at
+    per = ["pod", "container"]
+    post = samples[after].groupby(per, dropna=False, observed=True)["value"].mean()
+    pre = samples[~after].groupby(per, dropna=False, observed=True)["value"].mean()
+    rise = post.sub(pre.reindex(post.index).fillna(0.0))
+    return rise.groupby(level="pod", observed=True).sum(), float(pre.sum())
+
+
+def _rise_takers(
+    inv, ev: pd.DataFrame, at: pd.Timestamp
+) -> tuple[pd.DataFrame, dict[str, tuple[str, float]]]:
+    """Split a node's CPU or memory rise by the pods on it, and name the pod that takes it.
+
+    A pod with no baseline of its own (a batch Job started at the onset) has no metric
+    evidence; the node it runs on does. For every node whose CPU or memory metric rose, the
+    rise of each pod on it (mean after the onset minus mean before; 0 before for a pod that
+    started later) is summed by pod. The pod that takes at least :data:`TAKER_SHARE` of the
+    pods' summed rise, a rise of at least :data:`TAKER_MIN_RISE` of what they used before,
+    gets the node's evidence scaled by its share ("takes N% of node X's cpu rise since it
+    started at HH:MM"); the node keeps :data:`TAKEN_NODE_WEIGHT` of that part. Returns the
+    evidence and, per node, the pod that takes its rise and its share.
+    """
+    metrics = inv.metrics
+    is_node = ev["kind"].eq("metric") & ev["node"].notna() & ev["pod"].isna()
+    is_node &= ev["workload"].isna()
+    if not is_node.any() or metrics.empty:
+        return ev, {}
+    resource = ev["signal"].astype(str).map(_resource)
+    rows = ev[is_node & resource.notna()]
+    pod_metrics = metrics[metrics["pod"].notna() & metrics["node"].isin(set(rows["node"]))]
+    if rows.empty or pod_metrics.empty:
+        return ev, {}
+    pod_resource = pod_metrics["metric"].astype(str).map(_resource)
+    ev = ev.copy()
+    added: list[dict] = []
+    taken: dict[str, tuple[str, float]] = {}
+    for (node, res), part in rows.groupby(["node", resource[rows.index]], sort=False):
+        samples = pod_metrics[(pod_metrics["node"] == node) & (pod_resource == res)]
+        if samples.empty:
+            continue
+        rises, used = _pod_rises(samples, at)
+        total = rises.clip(lower=0).sum()
+        if total <= 0 or rises.max() < TAKER_MIN_RISE * used:
+            continue
+        pod = str(rises.idxmax())
+        share = float(rises.max() / total)
+        if share < TAKER_SHARE:
+            continue
+        own = samples[samples["pod"] == pod]
+        started = own["timestamp"].min()
+        newcomer = started >= at - _GRACE
+        since = f"it started at {started:%H:%M}" if newcomer else "the onset"
+        key = own.iloc[0]
+        strongest = part["strength"].max()
+        added.append(
+            {
+                **{c: key.get(c) for c in _KEY if c != "container"},
+                "container": None,
+                "kind": "metric",
+                "signal": str(part.loc[part["strength"].idxmax(), "signal"]),
+                "time": max(started, part["time"].min()),
+                "strength": share * strongest,
+                "text": f"takes {share:.0%} of node {node}'s {res} rise since {since}",
+            }
+        )
+        ev.loc[part.index, "strength"] *= 1.0 - share * (1.0 - TAKEN_NODE_WEIGHT)
+        ev.loc[part.index, "text"] = ev.loc[part.index, "text"] + f"; {pod} takes {share:.0%} of it"
+        if share > taken.get(node, ("", 0.0))[1]:
+            taken[node] = (pod, share)
+    if added:
+        ev = pd.concat([ev, pd.DataFrame(added)], ignore_index=True)
+        ev["time"] = pd.to_datetime(ev["time"], utc=True)
+    return ev, taken
+
+
+def _taken_nodes(rows: list[Candidate], taken: dict[str, tuple[str, float]]) -> None:
+    """Mark a node candidate whose resource rise a pod on it takes as explained by that pod."""
+    for cand in rows:
+        if cand.entity_kind == "node" and cand.node in taken:
+            pod, share = taken[cand.node]
+            cand.explained_by = pod
+            cand.notes.append(f"{pod} takes {share:.0%} of its resource rise")
 
 
 def _healthy_workloads(logs: pd.DataFrame, at: pd.Timestamp, fresh: pd.DataFrame) -> set:
@@ -1670,10 +1788,12 @@ def suspects(
     if at_ts is None:
         return _result([], None, at_source, level)
     ev, callers, step = _evidence(inv, at_ts, baseline, horizon)
+    ev, taken = _rise_takers(inv, ev, at_ts)
     pods = _pods_table(inv, ev)
     cands = _pod_level(ev, pods, at_ts, callers)
     _explained_by_callees(cands, call_graph(inv, dependencies))
     rows = _at_level(level, cands, inv, ev, pods, at_ts, step)
+    _taken_nodes(rows, taken)
     _time_order(rows, step)
     return _result(_ranked(rows)[:top], at_ts, at_source, level)
 

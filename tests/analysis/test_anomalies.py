@@ -60,6 +60,31 @@ def test_new_series_is_measured_against_its_peers():
     assert new["anomalous"] and new["direction"] == "up"
 
 
+def test_a_new_pod_with_no_workload_peers_is_measured_against_its_nodes_other_pods():
+    metrics = _metrics().assign(node="node-0")
+    job = pd.DataFrame(
+        {
+            "timestamp": T0 + pd.to_timedelta(np.arange(40, 60) * 30, unit="s"),
+            "metric": "cpu",
+            "value": 6.0,
+            "pod": "report-28391-x7k2p",
+            "namespace": "shop",
+            "workload": "report-28391",
+            "node": "node-0",
+        }
+    )
+    elsewhere = job.assign(pod="report-28392-q9v4z", workload="report-28392", node="node-1")
+    inv = obskit.Investigation(metrics=pd.concat([metrics, job, elsewhere]))
+    out = anomalies(inv, at=T0 + pd.Timedelta(seconds=1200))
+    row = out[out["pod"] == "report-28391-x7k2p"].iloc[0]
+    assert row["baseline_from"] == "node peers"
+    assert row["anomalous"] and row["direction"] == "up"
+    assert row["baseline"] == pytest.approx(1.0, abs=0.05)
+    # a node with no other pods gives no baseline: nothing to compare with
+    lone = out[out["pod"] == "report-28392-q9v4z"]
+    assert lone.empty or lone.iloc[0]["baseline_from"] not in ("peers", "node peers")
+
+
 def test_series_matrix_bins_and_keeps_labels():
     frame = _metrics()
     frame["code"] = "200"

@@ -729,3 +729,57 @@ def test_a_slow_leak_ending_in_oom_kills_outranks_its_callers_louder_latency():
     alone = suspects(inv, at=at, level="pod")
     assert alone.attrs["verdict"] == "ambiguous"
     assert set(alone.loc[alone["verdict"] == "ambiguous", "pod"]) == {"cart-1", "web-1"}
+
+
+# --- newcomers: a pod with no baseline of its own -----------------------------------------------
+
+
+def _job_on_a_busy_node():
+    """node-0's CPU rises at sample 40 because a batch Job pod started there then."""
+    at = T0 + pd.Timedelta(seconds=1200)
+    node = _series(None, None, "node-0", metric="node_cpu_usage", step_at=40, jump=3.0, seed=1)
+    job = _series("report-28391-x7k2p", "report-28391", "node-0", metric="cpu", seed=2)
+    job = job.iloc[40:].assign(value=lambda f: f["value"] + 2.0, workload_kind="Job")
+    tenants = [
+        _series("api-1", "api", "node-0", seed=3),
+        _series("db-1", "db", "node-0", seed=4),
+    ]
+    return obskit.Investigation(metrics=pd.concat([node, job, *tenants, *_quiet_pods()])), at
+
+
+def test_a_job_started_at_the_onset_takes_its_nodes_rise_and_is_the_suspect():
+    inv, at = _job_on_a_busy_node()
+    auto = suspects(inv, at=at)
+    top = auto.iloc[0]
+    assert top["pod"] == "report-28391-x7k2p"
+    assert any("of node node-0's cpu rise since it started" in e for e in top["evidence"])
+    ranked = auto["pod"].astype(str).tolist()
+    assert all(
+        ranked.index(p) > 0 for p in ("api-1", "db-1") if p in ranked
+    )  # its neighbours are not ahead of it
+    pods = suspects(inv, at=at, level="pod")
+    assert pods.iloc[0]["pod"] == "report-28391-x7k2p"
+    nodes = suspects(inv, at=at, level="node")
+    node = nodes[nodes["node"] == "node-0"].iloc[0]
+    job_score = top["score"]
+    assert node["score"] < job_score
+    assert any("report-28391-x7k2p takes" in e for e in node["evidence"])
+
+
+def test_without_the_job_the_node_keeps_its_rise():
+    inv, at = _job_on_a_busy_node()
+    metrics = inv.metrics[inv.metrics["pod"].astype(str) != "report-28391-x7k2p"]
+    nodes = suspects(obskit.Investigation(metrics=metrics), at=at, level="node")
+    node = nodes[nodes["node"] == "node-0"].iloc[0]
+    assert not any("takes" in e for e in node["evidence"])
+
+
+def test_a_new_pod_that_behaves_like_its_workloads_peers_is_not_flagged():
+    at = T0 + pd.Timedelta(seconds=1200)
+    peers = [_series(f"web-{i}", "web", f"node-{i}", seed=20 + i) for i in range(3)]
+    new = _series("web-new", "web", "node-0", seed=30).iloc[40:]
+    culprit = _series("cart-1", "cart", "node-1", step_at=40, jump=3.0, seed=31)
+    inv = obskit.Investigation(metrics=pd.concat([*peers, new, culprit]))
+    ranked = suspects(inv, at=at, level="pod")
+    assert ranked.iloc[0]["pod"] == "cart-1"
+    assert "web-new" not in ranked["pod"].astype(str).tolist()
