@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import glob as globlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -860,15 +861,31 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[tuple[Path, bool, 
             continue
         path = Path(item)
         if path.is_dir():
-            for sub in sorted(path.rglob("*")):
-                rel = sub.relative_to(path).parts
-                if sub.is_file() and not any(p.startswith(".") for p in rel):
-                    out.append((sub, False, path))
+            out += [(path.joinpath(*rel), False, path) for rel in sorted(_walk(str(path), ()))]
         elif path.is_file():
             out.append((path, True, None))
         else:
             raise SourceError(f"{text!r} does not exist; pass a file, a folder or a glob pattern")
     return out
+
+
+def _walk(folder: str, rel: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The files under ``folder`` (symbolic links to files included) as parts relative to
+    the folder walked first, hidden ones and those in hidden or unreadable folders left out,
+    symbolic links to folders not followed (as ``Path.rglob`` walks). ``os.scandir`` reads
+    each entry's type with its name, where a ``Path`` per entry costs a stat and a parse."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [(entry.name, entry.path, entry.is_symlink(), entry) for entry in entries]
+    except PermissionError:
+        return
+    for name, sub, link, entry in found:
+        if name.startswith("."):
+            continue
+        if entry.is_file():
+            yield (*rel, name)
+        elif not link and entry.is_dir():
+            yield from _walk(sub, (*rel, name))
 
 
 def _manifest_cluster(files: list[tuple[Path, bool, Path | None]]) -> str | None:
