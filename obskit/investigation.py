@@ -976,7 +976,8 @@ def load(
         raise InvestigationError(
             f"memory_budget must be 'auto', None or a number of bytes, got {memory_budget!r}"
         )
-    need = _memory_need(files, only) if budget is not None else 0
+    sizes: dict[Path, int] = {}  # each file's size, looked up once
+    need = _memory_need(files, only, sizes) if budget is not None else 0
     if budget is not None and need > budget:
         size = sum(_payload_size(path) for path, _, _ in files)
         raise InvestigationError(
@@ -1013,7 +1014,10 @@ def load(
             result.notes.append(note)
             parts.add(path, "cri-log", result)
             continue
-        limit = None if slack is None else _payload_size(path) + slack
+        if slack is None:
+            limit = None
+        else:
+            limit = (sizes[path] if path in sizes else _payload_size(path)) + slack
         try:
             data, note, fmt = read_file(path, format, limit=limit)
             if (why := only.span_reason(fmt.name, data)) is not None:
@@ -1216,14 +1220,17 @@ def _payload_size(path: Path) -> int:
     return size
 
 
-def _memory_need(files: list[tuple[Path, bool, Path | None]], only: _Filter) -> int:
+def _memory_need(
+    files: list[tuple[Path, bool, Path | None]], only: _Filter, sizes: dict[Path, int]
+) -> int:
     """Peak memory a load of ``files`` is expected to take: files skipped by the filter take
-    none, and the files read in pieces for a window (one after another) two pieces at most."""
+    none, and the files read in pieces for a window (one after another) two pieces at most.
+    The sizes looked up are kept in ``sizes``."""
     need = pieces = 0
     for path, _, _ in files:
         if only.path_reason(path) is not None:
             continue
-        size = _payload_size(path)
+        size = sizes[path] = _payload_size(path)
         if only.windowed(path, None):
             pieces = max(pieces, min(size, WINDOW_PIECE_BYTES * 2))
         else:
