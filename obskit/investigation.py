@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import glob as globlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -860,15 +861,31 @@ def _expand(paths: str | Path | Iterable[str | Path]) -> list[tuple[Path, bool, 
             continue
         path = Path(item)
         if path.is_dir():
-            for sub in sorted(path.rglob("*")):
-                rel = sub.relative_to(path).parts
-                if sub.is_file() and not any(p.startswith(".") for p in rel):
-                    out.append((sub, False, path))
+            out += [(path.joinpath(*rel), False, path) for rel in sorted(_walk(str(path), ()))]
         elif path.is_file():
             out.append((path, True, None))
         else:
             raise SourceError(f"{text!r} does not exist; pass a file, a folder or a glob pattern")
     return out
+
+
+def _walk(folder: str, rel: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The files under ``folder`` (symbolic links to files included) as parts relative to
+    the folder walked first, hidden ones and those in hidden or unreadable folders left out,
+    symbolic links to folders not followed (as ``Path.rglob`` walks). ``os.scandir`` reads
+    each entry's type with its name, where a ``Path`` per entry costs a stat and a parse."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [(entry.name, entry.path, entry.is_symlink(), entry) for entry in entries]
+    except PermissionError:
+        return
+    for name, sub, link, entry in found:
+        if name.startswith("."):
+            continue
+        if entry.is_file():
+            yield (*rel, name)
+        elif not link and entry.is_dir():
+            yield from _walk(sub, (*rel, name))
 
 
 def _manifest_cluster(files: list[tuple[Path, bool, Path | None]]) -> str | None:
@@ -959,7 +976,8 @@ def load(
         raise InvestigationError(
             f"memory_budget must be 'auto', None or a number of bytes, got {memory_budget!r}"
         )
-    need = _memory_need(files, only) if budget is not None else 0
+    sizes: dict[Path, int] = {}  # each file's size, looked up once
+    need = _memory_need(files, only, sizes) if budget is not None else 0
     if budget is not None and need > budget:
         size = sum(_payload_size(path) for path, _, _ in files)
         raise InvestigationError(
@@ -996,7 +1014,10 @@ def load(
             result.notes.append(note)
             parts.add(path, "cri-log", result)
             continue
-        limit = None if slack is None else _payload_size(path) + slack
+        if slack is None:
+            limit = None
+        else:
+            limit = (sizes[path] if path in sizes else _payload_size(path)) + slack
         try:
             data, note, fmt = read_file(path, format, limit=limit)
             if (why := only.span_reason(fmt.name, data)) is not None:
@@ -1199,14 +1220,17 @@ def _payload_size(path: Path) -> int:
     return size
 
 
-def _memory_need(files: list[tuple[Path, bool, Path | None]], only: _Filter) -> int:
+def _memory_need(
+    files: list[tuple[Path, bool, Path | None]], only: _Filter, sizes: dict[Path, int]
+) -> int:
     """Peak memory a load of ``files`` is expected to take: files skipped by the filter take
-    none, and the files read in pieces for a window (one after another) two pieces at most."""
+    none, and the files read in pieces for a window (one after another) two pieces at most.
+    The sizes looked up are kept in ``sizes``."""
     need = pieces = 0
     for path, _, _ in files:
         if only.path_reason(path) is not None:
             continue
-        size = _payload_size(path)
+        size = sizes[path] = _payload_size(path)
         if only.windowed(path, None):
             pieces = max(pieces, min(size, WINDOW_PIECE_BYTES * 2))
         else:

@@ -286,3 +286,118 @@ def test_a_windowed_bundle_read_keeps_what_a_full_read_then_window_keeps(tmp_pat
         if len(frame):
             pd.testing.assert_frame_equal(_values(getattr(got, name)), _values(frame))
     assert 0 < len(got.metrics) < len(inv.metrics)
+
+
+def test_walking_a_folder_lists_what_rglob_lists(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    for rel in ("b/1.log", "a/0.log", "a/10.log", "a/2.log", "a.log", "A/x", ".hidden/1.log"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    (root / "a" / ".swap").write_bytes(b"x")
+    (root / "link.log").symlink_to(root / "a" / "0.log")  # a link to a file: listed
+    (root / "linked").symlink_to(root / "b")  # a link to a folder: not followed
+    (root / "broken.log").symlink_to(root / "missing")
+    old = [
+        sub
+        for sub in sorted(root.rglob("*"))
+        if sub.is_file() and not any(p.startswith(".") for p in sub.relative_to(root).parts)
+    ]
+    new = [path for path, _, _ in investigation._expand(root)]
+    assert new == old
+    assert [p.relative_to(root).as_posix() for p in new] == [
+        "A/x",
+        "a/0.log",
+        "a/10.log",
+        "a/2.log",
+        "a.log",
+        "b/1.log",
+        "link.log",
+    ]
+
+
+def _old_sniff_cri(head: str, name: str) -> float:
+    import re
+
+    lines = [ln for ln in cri._first_lines(head, 20) if ln.strip()]
+    if not lines:
+        return 0.0
+    hits = sum(
+        bool(re.match(r"^\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [PF]\S* ?", ln)) for ln in lines
+    )
+    return 0.9 * hits / len(lines) + (0.05 if hits else 0.0)
+
+
+def _old_sniff_aks(head: str, name: str, tail: str = "") -> float:
+    from obskit.sources.cloud_audit import _AKS_CATEGORY
+
+    category = _AKS_CATEGORY.search(head) or _AKS_CATEGORY.search(tail)
+    return 0.98 if category and '"properties"' in head else 0.0
+
+
+def _old_sniff_prometheus_text(head: str, name: str) -> float:
+    from obskit.sources.prometheus import _GO_FLOAT, _SAMPLE, _TYPE_LINE
+
+    lines = head[:16384].splitlines()
+    if len(lines) <= 61:
+        lines = head.splitlines()
+        if len(lines) > 1 and not head.endswith("\n"):
+            lines = lines[:-1]
+    checked = good = 0
+    for line in lines[:60]:
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if _TYPE_LINE.fullmatch(line) or line.startswith("# HELP ") or line == "# EOF":
+                good += 1
+                checked += 1
+            continue
+        checked += 1
+        m = _SAMPLE.fullmatch(line)
+        if not (m and _GO_FLOAT.fullmatch(m.group("value"))):
+            return 0.0
+        good += 1
+    if not checked or good < checked:
+        return 0.0
+    return 0.9 if head.lstrip().startswith(("# HELP ", "# TYPE ")) else 0.6
+
+
+def _heads() -> list[tuple[str, str, str]]:
+    """(head, tail, name) of every file in tests/data and the bundled datasets, and of CRI
+    lines that carry other formats' records and of metric lines cut at odd places."""
+    from obskit.sources._base import decode_head, decode_tail, read_bytes
+
+    files = sorted(p for p in (Path(__file__).parent / "data").rglob("*") if p.is_file())
+    for name in obskit.datasets.names():
+        files += sorted(p for p in obskit.datasets.path(name).rglob("*") if p.is_file())
+    payloads = [(read_bytes(p)[0], p.name) for p in files]
+    for record in (
+        '{"category":"kube-audit","properties":{"log":"{}","stream":"stdout"}}',
+        '{"protoPayload":{"serviceName":"k8s.io"}}',
+        "# HELP x y",
+        'x{a="b"} 1',
+    ):
+        for n in (1, 30):
+            lines = [f"2024-05-14T10:00:{i:02d}.000000000Z stdout F {record}" for i in range(n)]
+            payloads.append(("\n".join(lines).encode() + b"\n", "0.log"))
+    metrics = "# HELP x y\n# TYPE x gauge\n" + "".join(f'x{{i="{i}"}} {i}\n' for i in range(200))
+    for cut in (10, 40, 4095, 4096, 4097, 5000, len(metrics)):
+        payloads += [
+            (metrics[:cut].encode(), "metrics"),
+            ((metrics[:cut] + "oops\n").encode(), "m"),
+        ]
+    payloads.append((("\r\n" * 3000 + 'x{a="b"} 1\r\nnot a sample\r\n').encode(), "m"))
+    return [(decode_head(d), decode_tail(d), name) for d, name in payloads]
+
+
+def test_the_faster_sniffers_judge_as_before() -> None:
+    from obskit.sources import cloud_audit, prometheus
+
+    heads = _heads()
+    assert len(heads) > 100
+    for head, tail, name in heads:
+        assert cri._sniff_cri(head, name) == _old_sniff_cri(head, name), head[:200]
+        assert cloud_audit._sniff_aks(head, name, tail) == _old_sniff_aks(head, name, tail)
+        assert prometheus._sniff_text(head, name) == _old_sniff_prometheus_text(head, name), head[
+            :200
+        ]

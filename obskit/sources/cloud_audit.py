@@ -509,8 +509,11 @@ def _sniff_aks(head: str, name: str, tail: str = "") -> float:
     # above the Docker json-file and audit sniffers: the record holds "log", "stream" and
     # "time", and its audit Event's own fields, in its properties; records of other categories
     # (a diagnostic setting streams them together) may fill the head
+    # substring tests first: they rule out most files at a fraction of the regex searches
+    if '"properties"' not in head or ('"category"' not in head and '"category"' not in tail):
+        return 0.0
     category = _AKS_CATEGORY.search(head) or _AKS_CATEGORY.search(tail)
-    return 0.98 if category and '"properties"' in head else 0.0
+    return 0.98 if category else 0.0
 
 
 register(

@@ -1054,7 +1054,21 @@ def _parse_text_source(data: bytes, origin: str = "<bytes>") -> ParseResult:
     return _parse_text(data, origin, scrape_time, source, None, own_time_first=True)
 
 
+def _not_a_sample(line: str) -> bool:
+    """Whether a stripped, non-blank, non-comment line is no sample (value included)."""
+    m = _SAMPLE.fullmatch(line)
+    return not (m and _GO_FLOAT.fullmatch(m.group("value")))
+
+
 def _sniff_text(head: str, name: str) -> float:
+    # the whole lines of the first 4 kB first: one that is no sample rules the file out, as
+    # it would below, without splitting 16 kB of a file of another format
+    for line in head[:4096].splitlines()[:-1][:60]:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            if _not_a_sample(line):
+                return 0.0
+            break  # a sample: the lines below decide
     lines = head[:16384].splitlines()  # the 60 lines looked at, as a rule
     if len(lines) <= 61:
         lines = head.splitlines()
@@ -1071,8 +1085,7 @@ def _sniff_text(head: str, name: str) -> float:
                 checked += 1
             continue
         checked += 1
-        m = _SAMPLE.fullmatch(line)
-        if not (m and _GO_FLOAT.fullmatch(m.group("value"))):
+        if _not_a_sample(line):
             return 0.0  # one line that is no sample is enough
         good += 1
     if not checked or good < checked:
