@@ -40,6 +40,7 @@ from plotly.callbacks import Points
 
 from obskit import schema
 from obskit._chars import reveal
+from obskit._time import as_utc
 from obskit.errors import InvestigationError, ObskitError
 from obskit.redaction import redact_for_sharing
 from obskit.views import VIEWS
@@ -1891,14 +1892,13 @@ def _zoomed_range(data: Mapping) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     for i in (0, 1):
         value = ends[i]
         try:
-            ts = (
-                pd.Timestamp(float(value), unit="ms")
-                if isinstance(value, int | float)
-                else pd.Timestamp(str(value))
+            # plotly sends epoch milliseconds or text
+            ms = isinstance(value, int | float)
+            out.append(
+                as_utc(pd.Timestamp(float(value), unit="ms") if ms else str(value), "x range")
             )
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, ObskitError):
             return None
-        out.append(ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
     lo, hi = out
     return (lo, hi) if lo < hi else None
 
@@ -1906,12 +1906,6 @@ def _zoomed_range(data: Mapping) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 def _nearest(ticks: list[pd.Timestamp], value: object, default: int) -> int:
     if value is None:
         return default
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InvestigationError(
-            f"start and end must be timestamps like '2024-05-14T09:00:00Z', got {value!r}"
-        ) from exc
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    ts = as_utc(value, "start and end", error=InvestigationError)
     distances = [abs((t - ts).total_seconds()) for t in ticks]
     return int(np.argmin(distances))
