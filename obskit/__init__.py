@@ -42,7 +42,7 @@ from obskit.live import (
     collect,
     watch,
 )
-from obskit.redact import redact, set_redaction
+from obskit.redaction import redact, set_redaction
 from obskit.schema import KEY, SEVERITIES
 from obskit.sources import FORMATS
 from obskit.sources._levels import log_fields

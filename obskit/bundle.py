@@ -52,7 +52,7 @@ FRAMES = ("metrics", "events", "logs", "inventory", "rejects", "files")
 #: Frames a bundle holds when the investigation has them (a watch's change log); a bundle
 #: without them reads back with them empty.
 OPTIONAL_FRAMES = ("changes",)
-#: The prefix of the notes that record a coverage gap (see :mod:`obskit.live.collect`).
+#: The prefix of the notes that record a coverage gap (see :mod:`obskit.live.collection`).
 GAP = "coverage gap: "
 
 _CREDENTIAL = re.compile(

@@ -81,7 +81,7 @@ class InvestigationError(ObskitError, ValueError):
 
 
 class RedactionError(ObskitError, ValueError):
-    """:func:`obskit.redact.redact` got something it cannot redact (a type or a kind it does not
+    """:func:`obskit.redaction.redact` got something it cannot redact (a type or a kind it does not
     know), or :func:`obskit.set_redaction` got something other than True or False."""
 
 

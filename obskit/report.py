@@ -22,9 +22,9 @@ What the HTML is
   policy blocks any inline script or handler that slipped through all of that. (The notebook's
   own markdown cells are its author's text, rendered as written; the policy holds there too.)
 - **Redacted.** Every output (text, HTML, Markdown, figure strings) and, with ``show_code``,
-  every code cell goes through :func:`obskit.redact.redact_for_sharing` (on unless switched
+  every code cell goes through :func:`obskit.redaction.redact_for_sharing` (on unless switched
   off with ``obskit.set_redaction(False)``); HTML, Markdown and figure strings are redacted as
-  the text they show (:func:`obskit.redact.redact_markup`: entities decoded first, so an
+  the text they show (:func:`obskit.redaction.redact_markup`: entities decoded first, so an
   escaped ``&quot;password&quot;`` or ``&amp;sig=`` is found).
 - **No disguised names.** Characters that disguise text (direction overrides, zero-width
   characters, controls) show as their escapes (``\\u202e``) in every output and code cell.
@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 from obskit import schema
 from obskit._chars import reveal
 from obskit.errors import InvestigationError, ReportError
-from obskit.redact import redact_for_sharing, redact_markup, redaction_enabled
+from obskit.redaction import redact_for_sharing, redact_markup, redaction_enabled
 
 if TYPE_CHECKING:
     import nbformat

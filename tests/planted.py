@@ -1,6 +1,6 @@
 """Secrets of every kind once found unredacted in shared output, planted in the text they appear in.
 
-Shared by the tests of every place a value is shown: :mod:`obskit.redact` itself, the views'
+Shared by the tests of every place a value is shown: :mod:`obskit.redaction` itself, the views'
 hover text, the tables, the report's outputs and ``--show-code`` cells, and the browser test.
 Each entry is ``(kind, line, secret)``: redacting ``line`` must leave no trace of ``secret``
 and put a ``[REDACTED:<kind>]`` marker in its place. The tokens are made up, in the vendors'

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 import obskit
+import obskit.views
 from obskit import errors
 
 
@@ -101,3 +105,31 @@ def test_import_has_no_side_effects(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     subprocess.run([sys.executable, "-c", "import obskit"], check=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_modules_and_functions_have_their_own_dotted_names():
+    # a function must not share a dotted name with a module: `import obskit.redact as r` used to
+    # give the function, so the module could not be reached by its name
+    modules = {
+        "obskit.redaction": "redact",
+        "obskit.views.hierarchies": "hierarchy",
+        "obskit.views.timelines": "timeline",
+        "obskit.live.collection": "collect",
+    }
+    for name, function in modules.items():
+        module = importlib.import_module(name)
+        assert isinstance(module, ModuleType), name
+        assert module.__name__ == name
+        assert callable(getattr(module, function)), (name, function)
+    functions = {
+        "obskit.redact": obskit.redact,
+        "obskit.views.hierarchy": obskit.views.hierarchy,
+        "obskit.views.timeline": obskit.views.timeline,
+        "obskit.collect": obskit.collect,
+        "obskit.live.collect": obskit.live.collect,
+    }
+    for dotted, value in functions.items():
+        assert callable(value) and not isinstance(value, ModuleType), dotted
+        assert f"{value.__module__}.{value.__name__}" != dotted, dotted
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(dotted)

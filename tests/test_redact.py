@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import obskit
-from obskit.redact import (
+from obskit.redaction import (
     KINDS,
     RedactionError,
     redact,
@@ -135,7 +135,7 @@ def test_every_kind_is_planted():
 def test_vendor_patterns_come_from_detect_secrets():
     from detect_secrets.plugins.github_token import GitHubTokenDetector
 
-    from obskit.redact import CATALOGUE, _vendor_patterns
+    from obskit.redaction import CATALOGUE, _vendor_patterns
 
     assert CATALOGUE["github-token"] == ("github_token", "GitHubTokenDetector")
     github = next(p for kind, _, p in _vendor_patterns() if kind == "github-token")

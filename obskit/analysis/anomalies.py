@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from obskit import schema
+from obskit._time import as_utc
 from obskit.errors import InvestigationError
 
 __all__ = ["SeriesMatrix", "anomalies", "detect_onset", "metric_onsets", "series_matrix"]
@@ -110,15 +111,7 @@ def _timedelta(value: object, name: str) -> pd.Timedelta:
 
 
 def _timestamp(value: object, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvestigationError(
-            f"{name} must be a timestamp like '2024-05-14T09:00:00Z', got {value!r}"
-        ) from exc
-    if ts is pd.NaT:
-        raise InvestigationError(f"{name} must be a timestamp, got {value!r}")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return as_utc(value, name, error=InvestigationError)
 
 
 def _ns(stamps: pd.Series) -> np.ndarray:

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from obskit import schema
+from obskit._time import as_utc
 from obskit.errors import InvestigationError
 
 __all__ = [
@@ -297,13 +298,7 @@ _ENTITY = ["cluster", "namespace", "node", "workload_kind", "workload", "pod", "
 
 
 def _at(value: object) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvestigationError(
-            f"at must be a timestamp like '2024-05-14T09:00:00Z', got {value!r}"
-        ) from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return as_utc(value, "at", error=InvestigationError)
 
 
 def new_templates(

@@ -50,7 +50,7 @@ import pandas as pd
 from obskit import schema
 from obskit._chars import disguises
 from obskit.errors import InvestigationError
-from obskit.redact import redact
+from obskit.redaction import redact
 
 if TYPE_CHECKING:
     from obskit.investigation import Investigation

@@ -11,7 +11,7 @@ object change a row of a change log.
 
 from __future__ import annotations
 
-from obskit.live.collect import collect
+from obskit.live.collection import collect
 from obskit.live.elasticsearch import Elasticsearch
 from obskit.live.kubernetes import Kubernetes
 from obskit.live.loki import Loki

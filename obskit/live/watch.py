@@ -48,7 +48,7 @@ import pandas as pd
 from obskit import schema
 from obskit.errors import CollectionError
 from obskit.investigation import Investigation
-from obskit.live.collect import GAP, _investigation, _loki_selector
+from obskit.live.collection import GAP, _investigation, _loki_selector
 from obskit.live.kubernetes import INVENTORY, RESOURCES, Kubernetes
 from obskit.live.loki import Loki
 from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, _step_ms, render_query

@@ -116,7 +116,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from obskit import schema
-from obskit.errors import FormatError, SourceError
+from obskit._time import as_utc
+from obskit.errors import FormatError
 from obskit.sources._base import ParseResult, Rejects, json_error, register
 
 __all__ = ["RESERVED_LABELS", "parse_prometheus_json", "parse_prometheus_text"]
@@ -813,17 +814,7 @@ def _family_type(name: str, types: dict[str, str], cache: dict[str, str | None])
 
 
 def _scrape_ns(scrape_time: object) -> int:
-    try:
-        stamp = pd.Timestamp(scrape_time)
-    except (TypeError, ValueError) as exc:
-        raise SourceError(
-            f"scrape_time must be a timestamp (pd.Timestamp, datetime or ISO 8601 text), got "
-            f"{scrape_time!r}"
-        ) from exc
-    if stamp is pd.NaT:
-        raise SourceError(f"scrape_time must be a timestamp, got {scrape_time!r}")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.as_unit("ns").value)
+    return int(as_utc(scrape_time, "scrape_time").as_unit("ns").value)
 
 
 def parse_prometheus_text(

@@ -8,7 +8,7 @@ it reaches a figure (:mod:`obskit.views._safe`).
 
 from __future__ import annotations
 
-from obskit.views.hierarchy import COLOR_BY, MEASURES, STYLES, VIEWS, hierarchy, hierarchy_frame
+from obskit.views.hierarchies import COLOR_BY, MEASURES, STYLES, VIEWS, hierarchy, hierarchy_frame
 from obskit.views.lenses import LENSES, Lens, headline, lens
 from obskit.views.tables import (
     events_table,
@@ -19,7 +19,7 @@ from obskit.views.tables import (
     rejects_table,
     rollouts_table,
 )
-from obskit.views.timeline import DISPLAY_POINTS, MAX_LINES, timeline
+from obskit.views.timelines import DISPLAY_POINTS, MAX_LINES, timeline
 
 __all__ = [
     "COLOR_BY",

@@ -8,7 +8,7 @@ that reaches a figure goes through :func:`text` (or :func:`texts` for a column):
 obskit adds itself (``<b>``, ``<br>``) is added *after* escaping.
 
 Before it is escaped (and before it is cut to length), the raw text is redacted with
-:func:`obskit.redact.redact_for_sharing` (escaping would hide a quoted password or an ``&sig=``
+:func:`obskit.redaction.redact_for_sharing` (escaping would hide a quoted password or an ``&sig=``
 from the rules), and characters that disguise text (direction overrides, zero-width characters,
 controls) are shown as their escapes (``\\u202e``) by :func:`obskit._chars.reveal`.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from obskit._chars import reveal
-from obskit.redact import redact_for_sharing, redaction_enabled
+from obskit.redaction import redact_for_sharing, redaction_enabled
 
 __all__ = ["lines", "text", "texts"]
 

@@ -14,7 +14,7 @@ Two layers, as in plotly-resampler's ``figurewidget_resampler``:
 
 Text from the data (log lines, labels, audit fields) is attacker-controlled: every value is
 escaped before it becomes HTML, and dropdown labels are set as text, never as markup. The tables
-are redacted for display (:func:`obskit.redact.redact_for_sharing`: on unless switched off with
+are redacted for display (:func:`obskit.redaction.redact_for_sharing`: on unless switched off with
 ``obskit.set_redaction(False)``); :attr:`Explorer.outputs` keeps the frames as they are.
 """
 
@@ -40,15 +40,16 @@ from plotly.callbacks import Points
 
 from obskit import schema
 from obskit._chars import reveal
+from obskit._time import as_utc
 from obskit.errors import InvestigationError, ObskitError
-from obskit.redact import redact_for_sharing
+from obskit.redaction import redact_for_sharing
 from obskit.views import VIEWS
-from obskit.views.hierarchy import COLOR_BY
-from obskit.views.hierarchy import figure as hierarchy_figure
+from obskit.views.hierarchies import COLOR_BY
+from obskit.views.hierarchies import figure as hierarchy_figure
 from obskit.views.lenses import TABLES, Lens, headline
 from obskit.views.lenses import lens as lens_named
 from obskit.views.tables import latency_table, log_patterns_table, rollouts_table
-from obskit.views.timeline import SEVERITY_COLORS
+from obskit.views.timelines import SEVERITY_COLORS
 from obskit.widgets._delta import json_bytes, relayout_delta, restyle_delta, whole
 
 if TYPE_CHECKING:
@@ -533,7 +534,7 @@ class ExplorerModel:
         """The map of ``view``'s tree zoomed to ``node``: a treemap coloured by ``color_by``
         (default: the lens's, ``health`` without one).
 
-        It is the hierarchy view's figure (:func:`obskit.views.hierarchy.figure`, every label
+        It is the hierarchy view's figure (:func:`obskit.views.hierarchies.figure`, every label
         and hover text escaped) of :meth:`tree`, drawn ``_MAP_DEPTH`` levels deep from the node
         (the root by default) with the node's ancestors as the path bar; the colours and sizes
         are those of the whole tree. No title (the status line names the selection).
@@ -1891,14 +1892,13 @@ def _zoomed_range(data: Mapping) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     for i in (0, 1):
         value = ends[i]
         try:
-            ts = (
-                pd.Timestamp(float(value), unit="ms")
-                if isinstance(value, int | float)
-                else pd.Timestamp(str(value))
+            # plotly sends epoch milliseconds or text
+            ms = isinstance(value, int | float)
+            out.append(
+                as_utc(pd.Timestamp(float(value), unit="ms") if ms else str(value), "x range")
             )
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, ObskitError):
             return None
-        out.append(ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
     lo, hi = out
     return (lo, hi) if lo < hi else None
 
@@ -1906,12 +1906,6 @@ def _zoomed_range(data: Mapping) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 def _nearest(ticks: list[pd.Timestamp], value: object, default: int) -> int:
     if value is None:
         return default
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InvestigationError(
-            f"start and end must be timestamps like '2024-05-14T09:00:00Z', got {value!r}"
-        ) from exc
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    ts = as_utc(value, "start and end", error=InvestigationError)
     distances = [abs((t - ts).total_seconds()) for t in ticks]
     return int(np.argmin(distances))

@@ -297,3 +297,12 @@ def test_repeated_messages_get_what_each_line_gets_on_its_own(dtype):
     ]
     # ids in order of the most lines first: the GET shape (4 lines) is template 0
     assert out["template_id"].tolist() == [2, 0, 1, 0, 2, 0, 3, 1, 1, 0]
+
+
+@pytest.mark.parametrize("at", [None, "NaT", "soon"])
+def test_a_missing_or_unreadable_at_is_refused_not_compared_as_nat(at):
+    logs = obskit.schema.conform(
+        "logs", pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01T00:00Z"]), "message": ["x"]})
+    )
+    with pytest.raises(obskit.InvestigationError, match="at must be a timestamp like"):
+        new_templates(logs, at)

@@ -27,7 +27,7 @@ from obskit import schema
 from obskit.analysis.posture import posture
 from obskit.errors import CollectionError, ObskitError
 from obskit.live import Kubernetes, collect
-from obskit.live.collect import GAP
+from obskit.live.collection import GAP
 from tests.live.conftest import loopback, reply
 from tests.live.faults import (
     cut_chunked,

@@ -16,7 +16,7 @@ import pytest
 
 import obskit
 from obskit import schema
-from obskit.live.collect import GAP
+from obskit.live.collection import GAP
 from tests.live.kube_replay import TOKEN, iso, new_pod, replayed_cluster
 from tests.live.kube_replay import until as _until
 

@@ -213,7 +213,7 @@ def test_overlapping_anomaly_windows_share_one_band_and_keep_their_markers(check
 
 
 def test_series_entities_at_once_match_one_by_one():
-    from obskit.views.timeline import _entities, _entity
+    from obskit.views.timelines import _entities, _entity
 
     rows = pd.DataFrame(
         {

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from obskit import schema
-from obskit.live.collect import _investigation
+from obskit.live.collection import _investigation
 from obskit.sources._base import ParseResult
 from obskit.sources.kubernetes import objects_to_frames
 

@@ -606,3 +606,12 @@ def test_map_labels_from_the_data_are_text_not_markup(marked_up):
     assert not any("<b>c" in label for label in explorer.map.data[0].labels)
     assert "<a href" not in explorer.status.value
     assert "&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;" in explorer.status.value
+
+
+def test_a_zoom_reads_epoch_milliseconds_and_offsets_as_utc():
+    from obskit.widgets.explorer import _zoomed_range
+
+    zoom = _zoomed_range({"xaxis2.range": [1715676000000, "2024-05-14T11:00:00+02:00"]})
+    assert zoom == (pd.Timestamp("2024-05-14T08:40:00Z"), pd.Timestamp("2024-05-14T09:00:00Z"))
+    assert _zoomed_range({"xaxis.range": ["NaT", "2024-05-14"]}) is None
+    assert _zoomed_range({"xaxis.range": [None, "2024-05-14"]}) is None

@@ -19,7 +19,7 @@ import pytest
 from comm.base_comm import BaseComm
 
 import obskit
-from obskit.views.hierarchy import _CREATED_LINE, _GONE_LINE
+from obskit.views.hierarchies import _CREATED_LINE, _GONE_LINE
 from obskit.widgets import Explorer
 from obskit.widgets import explorer as explorer_module
 from obskit.widgets._delta import json_bytes
