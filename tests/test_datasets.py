@@ -267,3 +267,19 @@ def test_loader_reads_every_file_in_the_format_and_count_truth_states(name):
     # every signal row of a bundled incident has its key filled from the inventory or the record
     for frame in (inv.logs, inv.metrics):
         assert frame["cluster"].notna().all()
+
+
+@pytest.mark.parametrize("name", obskit.datasets.names())
+def test_every_incident_carries_what_posture_and_coverage_read(name):
+    # RBAC, NetworkPolicies, Pod Security labels and monitoring DaemonSets with their status:
+    # without them a security lens would show an empty RBAC reach and no collector coverage
+    inv = obskit.datasets.load(name)
+    kinds = set(inv.inventory["kind"])
+    assert {"ClusterRole", "NetworkPolicy", "DaemonSet", "Namespace"} <= kinds, kinds
+    assert kinds & {"RoleBinding", "ClusterRoleBinding"}, kinds
+    posture = inv.posture()
+    assert posture["control"].str.startswith("rbac.").any()
+    namespaces = inv.inventory[inv.inventory["kind"] == "Namespace"]
+    labels = namespaces["labels"].astype(str)
+    assert labels.str.contains("pod-security.kubernetes.io/enforce").any()
+    assert len(inv.coverage()) > 0

@@ -21,6 +21,7 @@ from obskit.datasets._cluster import (
     populate_all,
     probe_blip,
     retire_old_pod,
+    team_posture,
 )
 from obskit.datasets._lifecycle import lifecycle_records
 from obskit.datasets._world import NS, Pod, Workload, World
@@ -34,6 +35,7 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
         w.add_namespace(ns, 150)
     pay = _apps(w, scale)
     populate_all(w)
+    team_posture(w, ("payments", "orders"))
     _reconcile_cron(w)
     w.base_signals()
     fault, rev, old_hash, old_pods, new_pods, ci_sa = _rollout(w, pay)

@@ -20,6 +20,7 @@ from obskit.datasets._cluster import (
     noisy,
     populate_all,
     probe_blip,
+    team_posture,
 )
 from obskit.datasets._lifecycle import lifecycle_records
 from obskit.datasets._world import NS, Pod, Workload, World
@@ -33,6 +34,7 @@ def checkout_oom(seed: int, scale: float) -> tuple[World, dict]:
         w.add_namespace(ns, 180)
     apps = _apps(w, scale)
     populate_all(w)
+    team_posture(w, ("shop",))
     _report_cron(w)
     w.base_signals()
     pods = {wl: [p for p in w.pods if p.wl.name == wl] for wl in apps}

@@ -592,6 +592,57 @@ def role_binding(w: World, name: str, ns: str, role: str, subject: dict) -> dict
     return k8s_object(w, f"{RBAC}/v1", "RoleBinding", name, ns, roleRef=ref, subjects=[subject])
 
 
+#: The rules of Kubernetes' built-in aggregated ClusterRole ``edit`` that matter to posture
+#: (exec, attach, port-forward, proxy and secrets among them).
+EDIT_RULES = [
+    {
+        "apiGroups": [""],
+        "resources": ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]},
+    {
+        "apiGroups": [""],
+        "resources": ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"],
+        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+    },
+    {
+        "apiGroups": [""],
+        "resources": ["configmaps", "secrets", "serviceaccounts", "services"],
+        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+    },
+    {
+        "apiGroups": ["apps"],
+        "resources": ["daemonsets", "deployments", "replicasets", "statefulsets"],
+        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+    },
+    {
+        "apiGroups": ["batch"],
+        "resources": ["cronjobs", "jobs"],
+        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+    },
+    {
+        "apiGroups": [""],
+        "resources": ["configmaps", "endpoints", "pods", "services", "serviceaccounts"],
+        "verbs": ["get", "list", "watch"],
+    },
+]
+
+
+def team_posture(w: World, namespaces: tuple[str, ...]) -> None:
+    """What an ordinary production cluster holds beside its apps: CI's ``deployer`` service
+    account bound to ``edit`` in each app namespace (as the incidents' audit decisions name it),
+    a default-deny ingress NetworkPolicy and baseline Pod Security admission there."""
+    deployer = {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}
+    w.objects["rbac"] = [
+        k8s_object(w, f"{RBAC}/v1", "ClusterRole", "edit", None, rules=EDIT_RULES),
+        *(role_binding(w, "deployer", ns, "edit", deployer) for ns in namespaces),
+    ]
+    w.objects["networkpolicies"] = [default_deny(w, ns) for ns in namespaces]
+    for ns in namespaces:
+        pod_security(w, ns, enforce="baseline", warn="restricted")
+
+
 def retire_old_pod(w, deployment, ns: str, old_hash: str, old, before: int, t: int) -> None:
     """One step of a rolling update's scale-down: the Deployment scales the old ReplicaSet
     from ``before`` to ``before - 1`` at ``t``, the ReplicaSet deletes ``old``, the pod goes."""

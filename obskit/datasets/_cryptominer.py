@@ -10,6 +10,7 @@ import numpy as np
 
 from obskit.datasets import _formats as F
 from obskit.datasets._cluster import (
+    EDIT_RULES,
     MI,
     RBAC,
     App,
@@ -692,41 +693,6 @@ def _detections(
     return det
 
 
-_EDIT_RULES = [
-    {
-        "apiGroups": [""],
-        "resources": ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets"],
-        "verbs": ["get", "list", "watch"],
-    },
-    {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]},
-    {
-        "apiGroups": [""],
-        "resources": ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"],
-        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
-    },
-    {
-        "apiGroups": [""],
-        "resources": ["configmaps", "secrets", "serviceaccounts", "services"],
-        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
-    },
-    {
-        "apiGroups": ["apps"],
-        "resources": ["daemonsets", "deployments", "replicasets", "statefulsets"],
-        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
-    },
-    {
-        "apiGroups": ["batch"],
-        "resources": ["cronjobs", "jobs"],
-        "verbs": ["create", "delete", "deletecollection", "patch", "update"],
-    },
-    {
-        "apiGroups": [""],
-        "resources": ["configmaps", "endpoints", "pods", "services", "serviceaccounts"],
-        "verbs": ["get", "list", "watch"],
-    },
-]
-
-
 def _cryptominer_posture(w: World) -> None:
     """The RBAC the audit log's decisions name (storefront's and the deployer's "edit" in web,
     the contractors' exec), Pod Security labels, and api's default-deny NetworkPolicy."""
@@ -737,7 +703,7 @@ def _cryptominer_posture(w: World) -> None:
         {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
     ]
     w.objects["rbac"] = [
-        k8s_object(w, f"{RBAC}/v1", "ClusterRole", "edit", None, rules=_EDIT_RULES),
+        k8s_object(w, f"{RBAC}/v1", "ClusterRole", "edit", None, rules=EDIT_RULES),
         k8s_object(w, f"{RBAC}/v1", "ClusterRole", "contractor-debug", None, rules=debug_rules),
         role_binding(w, "storefront-edit", "web", "edit", sa("storefront", "web")),
         role_binding(w, "deployer", "web", "edit", sa("deployer", "ci")),

@@ -19,6 +19,7 @@ from obskit.datasets._cluster import (
     noisy,
     populate_all,
     probe_blip,
+    team_posture,
 )
 from obskit.datasets._lifecycle import lifecycle_records
 from obskit.datasets._world import NS, Pod, World
@@ -32,6 +33,7 @@ def node_pressure(seed: int, scale: float) -> tuple[World, dict]:
         w.add_namespace(ns, 220)
     _apps(w, scale)
     populate_all(w)
+    team_posture(w, ("media", "analytics"))
     bad = _crowd_bad_node(w)
     add_cron(w, "sessionize", "batch", 30, None, [])
     w.base_signals()
