@@ -99,9 +99,7 @@ def collect(
     ...                      kubernetes=obskit.Kubernetes(), namespaces=["shop"])  # doctest: +SKIP
     >>> inv.save("incident-4711")  # doctest: +SKIP
     """
-    lo, hi = to_timestamp(start, "start"), to_timestamp(end, "end")
-    if lo > hi:
-        raise CollectionError(f"start {lo} is after end {hi}; swap them")
+    lo, hi = _window(start, end)
     stores = _stores(elasticsearch)
     if prometheus is None and kubernetes is None and loki is None and not stores and not sumologic:
         raise CollectionError(
@@ -112,13 +110,7 @@ def collect(
     if isinstance(namespaces, str):
         namespaces = [namespaces]
     namespaces = list(namespaces) if namespaces else None
-    chosen = dict(DEFAULT_QUERIES if queries is None else queries)
-    for name, query in chosen.items():
-        if not isinstance(name, str) or not isinstance(query, str) or not query.strip():
-            raise CollectionError(
-                f"queries must map metric names to PromQL strings, got {name!r}: {query!r}"
-            )
-    rendered = {name: render_query(q, namespaces) for name, q in chosen.items()}
+    rendered = _rendered_queries(queries, namespaces)
     steps = (
         (len(rendered) if prometheus else 0)
         + (len(INVENTORY) + 1 if kubernetes else 0)
@@ -131,60 +123,130 @@ def collect(
     notes: list[str] = []
     try:
         if prometheus is not None:
-            for name, promql in rendered.items():
-                bar.describe(f"Prometheus {name}")
-                result = prometheus.query_range_result(promql, lo, hi, step, name=name)
-                results.append(
-                    (prometheus.origin("query_range", promql), "prometheus-json", result)
-                )
-                bar.advance()
+            _prometheus(prometheus, rendered, lo, hi, step, bar, results)
         if kubernetes is not None:
-            now = pd.Timestamp.now(tz="UTC")
-            forbidden: list[str] = []
-            bar.describe("Kubernetes inventory")
-            inventory = kubernetes.inventory(
-                namespaces, on_list=lambda _: bar.advance(), forbidden=forbidden
-            )
-            results.append((kubernetes.origin("inventory"), "k8s-json", inventory))
-            bar.describe("Kubernetes events")
-            try:
-                events = kubernetes.events(namespaces, lo, hi)
-            except Forbidden as exc:
-                if len(forbidden) == len(INVENTORY):
-                    raise CollectionError(
-                        f"{exc} (nothing at all could be listed with {kubernetes.source}: "
-                        f"no {', '.join(INVENTORY)} and no events; check the context)"
-                    ) from None
-                forbidden.append(str(exc))
-            else:
-                results.append((kubernetes.origin("events"), "k8s-json", events))
-            bar.advance()
-            notes += [GAP + f"skipped a list: {text}" for text in forbidden]
-            gap = event_gap(lo, hi, now, kubernetes.event_ttl)
-            if gap:
-                notes.append(GAP + gap)
-            if hi < now:
-                notes.append(
-                    GAP + f"the inventory is the cluster at {now}: objects deleted before then "
-                    f"are missing, and rows of theirs are keyed only by their own labels"
-                )
+            _kubernetes(kubernetes, lo, hi, namespaces, bar, results, notes)
         if loki is not None:
-            logql = _loki_selector(namespaces)
-            bar.describe("Loki logs")
-            result = loki.query_range_result(logql, lo, hi, on_page=bar.lines)
-            results.append((loki.origin(logql), "loki-json", result))
-            bar.advance()
+            _loki(loki, lo, hi, namespaces, bar, results)
         for store in stores:
-            bar.describe(f"Elasticsearch {store.index}")
-            result = store.search(lo, hi, namespaces=namespaces, on_page=bar.lines)
-            results.append((store.last_origin, "es-search", result))
-            notes += [GAP + f"{store.url} {store.index}: {gap}" for gap in store.gaps]
-            bar.advance()
+            _elasticsearch(store, lo, hi, namespaces, bar, results, notes)
         if sumologic is not None:
             _sumologic(sumologic, lo, hi, namespaces, bar, results, notes)
     finally:
         bar.close()
     return _investigation(results, notes, cluster, (lo, hi))
+
+
+def _window(start: object, end: object) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window's two ends as UTC timestamps, refused when start is after end."""
+    lo, hi = to_timestamp(start, "start"), to_timestamp(end, "end")
+    if lo > hi:
+        raise CollectionError(f"start {lo} is after end {hi}; swap them")
+    return lo, hi
+
+
+def _rendered_queries(
+    queries: Mapping[str, str] | None, namespaces: list[str] | None
+) -> dict[str, str]:
+    """Metric name -> PromQL with the namespace matcher filled in, after checking each pair."""
+    chosen = dict(DEFAULT_QUERIES if queries is None else queries)
+    for name, query in chosen.items():
+        if not isinstance(name, str) or not isinstance(query, str) or not query.strip():
+            raise CollectionError(
+                f"queries must map metric names to PromQL strings, got {name!r}: {query!r}"
+            )
+    return {name: render_query(q, namespaces) for name, q in chosen.items()}
+
+
+def _prometheus(
+    prometheus: Prometheus,
+    rendered: dict[str, str],
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    step: object,
+    bar: _Progress,
+    results: list[tuple[str, str, ParseResult]],
+) -> None:
+    """One range query a metric over the window."""
+    for name, promql in rendered.items():
+        bar.describe(f"Prometheus {name}")
+        result = prometheus.query_range_result(promql, lo, hi, step, name=name)
+        results.append((prometheus.origin("query_range", promql), "prometheus-json", result))
+        bar.advance()
+
+
+def _kubernetes(
+    kubernetes: Kubernetes,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    namespaces: list[str] | None,
+    bar: _Progress,
+    results: list[tuple[str, str, ParseResult]],
+    notes: list[str],
+) -> None:
+    """The inventory lists and the window's Events, noting the lists and Events it cannot have."""
+    now = pd.Timestamp.now(tz="UTC")
+    forbidden: list[str] = []
+    bar.describe("Kubernetes inventory")
+    inventory = kubernetes.inventory(
+        namespaces, on_list=lambda _: bar.advance(), forbidden=forbidden
+    )
+    results.append((kubernetes.origin("inventory"), "k8s-json", inventory))
+    bar.describe("Kubernetes events")
+    try:
+        events = kubernetes.events(namespaces, lo, hi)
+    except Forbidden as exc:
+        if len(forbidden) == len(INVENTORY):
+            raise CollectionError(
+                f"{exc} (nothing at all could be listed with {kubernetes.source}: "
+                f"no {', '.join(INVENTORY)} and no events; check the context)"
+            ) from None
+        forbidden.append(str(exc))
+    else:
+        results.append((kubernetes.origin("events"), "k8s-json", events))
+    bar.advance()
+    notes += [GAP + f"skipped a list: {text}" for text in forbidden]
+    gap = event_gap(lo, hi, now, kubernetes.event_ttl)
+    if gap:
+        notes.append(GAP + gap)
+    if hi < now:
+        notes.append(
+            GAP + f"the inventory is the cluster at {now}: objects deleted before then "
+            f"are missing, and rows of theirs are keyed only by their own labels"
+        )
+
+
+def _loki(
+    loki: Loki,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    namespaces: list[str] | None,
+    bar: _Progress,
+    results: list[tuple[str, str, ParseResult]],
+) -> None:
+    """The window's log lines of the namespaces from Loki."""
+    logql = _loki_selector(namespaces)
+    bar.describe("Loki logs")
+    result = loki.query_range_result(logql, lo, hi, on_page=bar.lines)
+    results.append((loki.origin(logql), "loki-json", result))
+    bar.advance()
+
+
+def _elasticsearch(
+    store: Elasticsearch,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    namespaces: list[str] | None,
+    bar: _Progress,
+    results: list[tuple[str, str, ParseResult]],
+    notes: list[str],
+) -> None:
+    """One index pattern's search over the window, noting the shards that failed."""
+    bar.describe(f"Elasticsearch {store.index}")
+    result = store.search(lo, hi, namespaces=namespaces, on_page=bar.lines)
+    results.append((store.last_origin, "es-search", result))
+    notes += [GAP + f"{store.url} {store.index}: {gap}" for gap in store.gaps]
+    bar.advance()
 
 
 def _stores(elasticsearch: object) -> list[Elasticsearch]:
