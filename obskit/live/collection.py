@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -118,23 +119,34 @@ def collect(
         + len(stores)
         + (1 + len(sumologic.metrics) if sumologic is not None else 0)
     )
-    bar = _Progress(steps, progress)
-    results: list[tuple[str, str, ParseResult]] = []
-    notes: list[str] = []
+    run = _Run(lo, hi, namespaces, _Progress(steps, progress))
     try:
         if prometheus is not None:
-            _prometheus(prometheus, rendered, lo, hi, step, bar, results)
+            _prometheus(prometheus, rendered, step, run)
         if kubernetes is not None:
-            _kubernetes(kubernetes, lo, hi, namespaces, bar, results, notes)
+            _kubernetes(kubernetes, run)
         if loki is not None:
-            _loki(loki, lo, hi, namespaces, bar, results)
+            _loki(loki, run)
         for store in stores:
-            _elasticsearch(store, lo, hi, namespaces, bar, results, notes)
+            _elasticsearch(store, run)
         if sumologic is not None:
-            _sumologic(sumologic, lo, hi, namespaces, bar, results, notes)
+            _sumologic(sumologic, run)
     finally:
-        bar.close()
-    return _investigation(results, notes, cluster, (lo, hi))
+        run.bar.close()
+    return _investigation(run.results, run.notes, cluster, (lo, hi))
+
+
+@dataclass
+class _Run:
+    """What one collection reads (the window, the namespaces) and gathers (results, notes)."""
+
+    lo: pd.Timestamp
+    hi: pd.Timestamp
+    namespaces: list[str] | None
+    bar: _Progress
+    #: (origin, format, result) a query or list, in the order they were made.
+    results: list[tuple[str, str, ParseResult]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _window(start: object, end: object) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -158,43 +170,27 @@ def _rendered_queries(
     return {name: render_query(q, namespaces) for name, q in chosen.items()}
 
 
-def _prometheus(
-    prometheus: Prometheus,
-    rendered: dict[str, str],
-    lo: pd.Timestamp,
-    hi: pd.Timestamp,
-    step: object,
-    bar: _Progress,
-    results: list[tuple[str, str, ParseResult]],
-) -> None:
+def _prometheus(prometheus: Prometheus, rendered: dict[str, str], step: object, run: _Run) -> None:
     """One range query a metric over the window."""
     for name, promql in rendered.items():
-        bar.describe(f"Prometheus {name}")
-        result = prometheus.query_range_result(promql, lo, hi, step, name=name)
-        results.append((prometheus.origin("query_range", promql), "prometheus-json", result))
-        bar.advance()
+        run.bar.describe(f"Prometheus {name}")
+        result = prometheus.query_range_result(promql, run.lo, run.hi, step, name=name)
+        run.results.append((prometheus.origin("query_range", promql), "prometheus-json", result))
+        run.bar.advance()
 
 
-def _kubernetes(
-    kubernetes: Kubernetes,
-    lo: pd.Timestamp,
-    hi: pd.Timestamp,
-    namespaces: list[str] | None,
-    bar: _Progress,
-    results: list[tuple[str, str, ParseResult]],
-    notes: list[str],
-) -> None:
+def _kubernetes(kubernetes: Kubernetes, run: _Run) -> None:
     """The inventory lists and the window's Events, noting the lists and Events it cannot have."""
     now = pd.Timestamp.now(tz="UTC")
     forbidden: list[str] = []
-    bar.describe("Kubernetes inventory")
+    run.bar.describe("Kubernetes inventory")
     inventory = kubernetes.inventory(
-        namespaces, on_list=lambda _: bar.advance(), forbidden=forbidden
+        run.namespaces, on_list=lambda _: run.bar.advance(), forbidden=forbidden
     )
-    results.append((kubernetes.origin("inventory"), "k8s-json", inventory))
-    bar.describe("Kubernetes events")
+    run.results.append((kubernetes.origin("inventory"), "k8s-json", inventory))
+    run.bar.describe("Kubernetes events")
     try:
-        events = kubernetes.events(namespaces, lo, hi)
+        events = kubernetes.events(run.namespaces, run.lo, run.hi)
     except Forbidden as exc:
         if len(forbidden) == len(INVENTORY):
             raise CollectionError(
@@ -203,50 +199,35 @@ def _kubernetes(
             ) from None
         forbidden.append(str(exc))
     else:
-        results.append((kubernetes.origin("events"), "k8s-json", events))
-    bar.advance()
-    notes += [GAP + f"skipped a list: {text}" for text in forbidden]
-    gap = event_gap(lo, hi, now, kubernetes.event_ttl)
+        run.results.append((kubernetes.origin("events"), "k8s-json", events))
+    run.bar.advance()
+    run.notes += [GAP + f"skipped a list: {text}" for text in forbidden]
+    gap = event_gap(run.lo, run.hi, now, kubernetes.event_ttl)
     if gap:
-        notes.append(GAP + gap)
-    if hi < now:
-        notes.append(
+        run.notes.append(GAP + gap)
+    if run.hi < now:
+        run.notes.append(
             GAP + f"the inventory is the cluster at {now}: objects deleted before then "
             f"are missing, and rows of theirs are keyed only by their own labels"
         )
 
 
-def _loki(
-    loki: Loki,
-    lo: pd.Timestamp,
-    hi: pd.Timestamp,
-    namespaces: list[str] | None,
-    bar: _Progress,
-    results: list[tuple[str, str, ParseResult]],
-) -> None:
+def _loki(loki: Loki, run: _Run) -> None:
     """The window's log lines of the namespaces from Loki."""
-    logql = _loki_selector(namespaces)
-    bar.describe("Loki logs")
-    result = loki.query_range_result(logql, lo, hi, on_page=bar.lines)
-    results.append((loki.origin(logql), "loki-json", result))
-    bar.advance()
+    logql = _loki_selector(run.namespaces)
+    run.bar.describe("Loki logs")
+    result = loki.query_range_result(logql, run.lo, run.hi, on_page=run.bar.lines)
+    run.results.append((loki.origin(logql), "loki-json", result))
+    run.bar.advance()
 
 
-def _elasticsearch(
-    store: Elasticsearch,
-    lo: pd.Timestamp,
-    hi: pd.Timestamp,
-    namespaces: list[str] | None,
-    bar: _Progress,
-    results: list[tuple[str, str, ParseResult]],
-    notes: list[str],
-) -> None:
+def _elasticsearch(store: Elasticsearch, run: _Run) -> None:
     """One index pattern's search over the window, noting the shards that failed."""
-    bar.describe(f"Elasticsearch {store.index}")
-    result = store.search(lo, hi, namespaces=namespaces, on_page=bar.lines)
-    results.append((store.last_origin, "es-search", result))
-    notes += [GAP + f"{store.url} {store.index}: {gap}" for gap in store.gaps]
-    bar.advance()
+    run.bar.describe(f"Elasticsearch {store.index}")
+    result = store.search(run.lo, run.hi, namespaces=run.namespaces, on_page=run.bar.lines)
+    run.results.append((store.last_origin, "es-search", result))
+    run.notes += [GAP + f"{store.url} {store.index}: {gap}" for gap in store.gaps]
+    run.bar.advance()
 
 
 def _stores(elasticsearch: object) -> list[Elasticsearch]:
@@ -262,28 +243,20 @@ def _stores(elasticsearch: object) -> list[Elasticsearch]:
     return list(stores)
 
 
-def _sumologic(
-    sumo: SumoLogic,
-    lo: pd.Timestamp,
-    hi: pd.Timestamp,
-    namespaces: list[str] | None,
-    bar: _Progress,
-    results: list[tuple[str, str, ParseResult]],
-    notes: list[str],
-) -> None:
+def _sumologic(sumo: SumoLogic, run: _Run) -> None:
     """A Sumo Logic search job for the window's messages, then its metrics queries."""
-    query = sumo.scoped(namespaces)
-    bar.describe("Sumo Logic search job")
-    result = sumo.search_result(query, lo, hi, on_page=bar.lines)
-    results.append((sumo.origin(query), "sumologic-search", result))
-    notes += [GAP + f"{sumo.url}: {gap}" for gap in sumo.gaps]
-    bar.advance()
+    query = sumo.scoped(run.namespaces)
+    run.bar.describe("Sumo Logic search job")
+    result = sumo.search_result(query, run.lo, run.hi, on_page=run.bar.lines)
+    run.results.append((sumo.origin(query), "sumologic-search", result))
+    run.notes += [GAP + f"{sumo.url}: {gap}" for gap in sumo.gaps]
+    run.bar.advance()
     for name, metrics_query in sumo.metrics.items():
-        bar.describe(f"Sumo Logic {name}")
-        result = sumo.metrics_result(metrics_query, lo, hi, name=name)
-        results.append((sumo.origin(metrics_query, "metrics"), "sumologic-metrics", result))
-        notes += [GAP + f"{sumo.url}: {gap}" for gap in sumo.gaps]
-        bar.advance()
+        run.bar.describe(f"Sumo Logic {name}")
+        result = sumo.metrics_result(metrics_query, run.lo, run.hi, name=name)
+        run.results.append((sumo.origin(metrics_query, "metrics"), "sumologic-metrics", result))
+        run.notes += [GAP + f"{sumo.url}: {gap}" for gap in sumo.gaps]
+        run.bar.advance()
 
 
 def _loki_selector(namespaces: list[str] | None) -> str:
