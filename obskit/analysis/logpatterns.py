@@ -915,31 +915,55 @@ def trace_latency(
     >>> out[["caller", "direction", "pod", "median_before", "median_after"]].values.tolist()
     [['web', 'call', 'db', 11.0, 200.0]]
     """
-    columns = [
-        "caller",
-        "direction",
-        *_ENTITY,
-        "n_before",
-        "n_after",
-        "median_before",
-        "median_after",
-        "shift",
-        "ratio",
-        "score",
-        "began",
-    ]
+    gaps = _gaps_around(logs, at, baseline)
+    if gaps is None:
+        return pd.DataFrame(columns=_LATENCY_COLUMNS)
+    stats = _gap_stats(gaps)
+    if stats is None:
+        return pd.DataFrame(columns=_LATENCY_COLUMNS)
+    out = _shifted_edges(stats, min_calls, min_score)
+    if out is None:
+        return pd.DataFrame(columns=_LATENCY_COLUMNS)
+    out["began"] = _slowdown_began(gaps, stats).reindex(out.index)
+    return _keyed_by_callee(out, logs)
+
+
+#: The columns of :func:`trace_latency`'s result, in order.
+_LATENCY_COLUMNS = [
+    "caller",
+    "direction",
+    *_ENTITY,
+    "n_before",
+    "n_after",
+    "median_before",
+    "median_after",
+    "shift",
+    "ratio",
+    "score",
+    "began",
+]
+
+#: What identifies a call edge in the gaps and their statistics.
+_EDGE = ["caller", "callee", "direction"]
+
+
+def _gaps_around(logs: pd.DataFrame, at: object, baseline: object) -> pd.DataFrame | None:
+    """The trace gaps from the baseline's start on, with ``after`` (at or after ``at``), or None."""
     need = {"trace_id", "span_id", "pod", "timestamp"}
     if logs.empty or not need <= set(logs.columns):
-        return pd.DataFrame(columns=columns)
+        return None
     at_ts = _at(at)
     lookback = pd.Timedelta(baseline) if baseline is not None else at_ts - logs["timestamp"].min()
     gaps = _trace_gaps(logs)
     gaps = gaps[gaps["time"] >= at_ts - lookback]
     if gaps.empty:
-        return pd.DataFrame(columns=columns)
-    edge = ["caller", "callee", "direction"]
-    gaps = gaps.assign(after=gaps["time"] >= at_ts)
-    grouped = gaps.groupby([*edge, "after"], sort=False)["gap"]
+        return None
+    return gaps.assign(after=gaps["time"] >= at_ts)
+
+
+def _gap_stats(gaps: pd.DataFrame) -> pd.DataFrame | None:
+    """Quartiles, count and largest gap per edge before and after; None without both sides."""
+    grouped = gaps.groupby([*_EDGE, "after"], sort=False)["gap"]
     stats = grouped.quantile([0.25, 0.5, 0.75]).unstack()
     stats["n"] = grouped.size()
     stats["max"] = grouped.max()
@@ -947,7 +971,12 @@ def trace_latency(
     if (False not in stats.columns.get_level_values(1)) or (
         True not in stats.columns.get_level_values(1)
     ):
-        return pd.DataFrame(columns=columns)
+        return None
+    return stats
+
+
+def _shifted_edges(stats: pd.DataFrame, min_calls: int, min_score: float) -> pd.DataFrame | None:
+    """The edges with enough gaps whose median shifted by ``min_score`` or more, or None."""
     n_before = stats[("n", False)].fillna(0)
     n_after = stats[("n", True)].fillna(0)
     med = stats[(0.5, False)]
@@ -958,8 +987,8 @@ def trace_latency(
     score = (med_after - med) / scale
     ok = (n_before >= min_calls) & (n_after >= min_calls) & (score >= min_score)
     if not ok.any():
-        return pd.DataFrame(columns=columns)
-    out = pd.DataFrame(
+        return None
+    return pd.DataFrame(
         {
             "n_before": n_before[ok].astype(np.int64),
             "n_after": n_after[ok].astype(np.int64),
@@ -970,14 +999,22 @@ def trace_latency(
             "score": score[ok],
         }
     )
-    # when the slowdown began: the first gap after ``at`` longer than any in the baseline
-    late = gaps[gaps["after"]].join(stats[("max", False)].rename("limit"), on=edge)
+
+
+def _slowdown_began(gaps: pd.DataFrame, stats: pd.DataFrame) -> pd.Series:
+    """Per edge, the first gap after ``at`` longer than any in the baseline."""
+    late = gaps[gaps["after"]].join(stats[("max", False)].rename("limit"), on=_EDGE)
     late = late[late["gap"] > late["limit"]]
-    out["began"] = late.groupby(edge, sort=False)["time"].min().reindex(out.index)
+    return late.groupby(_EDGE, sort=False)["time"].min()
+
+
+def _keyed_by_callee(out: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
+    """The scored edges as rows with the callee pod's key, highest score first."""
     out = out.reset_index().rename(columns={"callee": "pod"})
     keys = logs.loc[logs["pod"].notna(), _ENTITY].drop_duplicates("pod").astype("object")
     out = out.merge(keys, on="pod", how="left")
     out["began"] = pd.to_datetime(out["began"], utc=True)
     for c in ("n_before", "n_after"):
         out[c] = out[c].astype(np.int64)
-    return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
+    out = out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    return out[_LATENCY_COLUMNS]
