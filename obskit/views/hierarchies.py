@@ -161,6 +161,24 @@ def hierarchy_frame(
         raise InvestigationError(f"view must be one of {', '.join(map(repr, VIEWS))}, got {view!r}")
     moment = _moment(at)
     pods = _pods(inv)
+    frame = _tree_frame(inv, view, pods, moment)
+    window = span(inv)
+    frame["change"] = _changes(frame, window)
+    restarts_source = _measure_signals(frame, inv, pods, scores, window)
+    _measure_posture(frame, posture)
+    frame["health"] = _health(frame)
+    frame = frame.drop(columns=["_pods"])
+    frame.attrs["view"] = view
+    frame.attrs["restarts_source"] = restarts_source
+    frame.attrs["window"] = window
+    frame.attrs["posture"] = posture is not None
+    return frame
+
+
+def _tree_frame(
+    inv: Investigation, view: str, pods: pd.DataFrame, moment: pd.Timestamp | None
+) -> pd.DataFrame:
+    """The view's nodes as of ``moment``, a label shared by two siblings told apart by kind."""
     signal_keys = _signal_keys(inv)
     builder = _Tree(inv.cluster)
     if view == "workload":
@@ -172,8 +190,18 @@ def hierarchy_frame(
     frame = builder.frame()
     same = frame.duplicated(["parent", "label"], keep=False)  # a Deployment and a CronJob "x"
     frame.loc[same, "label"] = frame.loc[same, "label"] + " (" + frame.loc[same, "kind"] + ")"
-    window = span(inv)
-    frame["change"] = _changes(frame, window)
+    return frame
+
+
+def _measure_signals(
+    frame: pd.DataFrame,
+    inv: Investigation,
+    pods: pd.DataFrame,
+    scores: pd.DataFrame | None,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+) -> str:
+    """Add the signal measures (warnings, errors, restarts, alerts, scores, collector gaps) to
+    each node; return where the restarts came from."""
     restarts, restarts_source = _restart_rows(inv, pods)
     _measure(frame, _warning_rows(inv.events), "warning_events", "sum")
     _measure(frame, _error_rows(inv.logs), "error_logs", "sum")
@@ -187,16 +215,14 @@ def hierarchy_frame(
     gaps = _coverage_rows(inv, window)
     _measure(frame, gaps.loc[gaps["security"]], "coverage_gaps", "sum")
     _measure(frame, gaps, "collector_gaps", "sum")
+    return restarts_source
+
+
+def _measure_posture(frame: pd.DataFrame, posture: pd.DataFrame | None) -> None:
+    """Add each node's posture findings: how many, and the most severe."""
     findings = _finding_rows(posture)
     _measure(frame, findings.assign(w=1.0), "findings", "sum")
     _measure(frame, findings, "worst_finding", "max")
-    frame["health"] = _health(frame)
-    frame = frame.drop(columns=["_pods"])
-    frame.attrs["view"] = view
-    frame.attrs["restarts_source"] = restarts_source
-    frame.attrs["window"] = window
-    frame.attrs["posture"] = posture is not None
-    return frame
 
 
 def _moment(at: object) -> pd.Timestamp | None:
@@ -1027,19 +1053,20 @@ def figure(
     """
     if entry is not None and entry not in set(frame["id"]):
         raise InvestigationError(f"no node {entry!r} in the hierarchy to zoom to")
+    rows = np.arange(len(frame)) if entry is None else _window(frame, entry, depth)
+    args = _trace_args(frame, rows, style, color_by)
+    args.update(_zoom_args(frame, entry, depth))
+    fig = go.Figure(_trace(style, args))
+    _lay_out(fig, title, color_by)
+    return fig
+
+
+def _trace_args(frame: pd.DataFrame, rows: np.ndarray, style: str, color_by: str) -> dict:
+    """The trace's boxes at positions ``rows``: ids, labels, sizes, badges, hover and colours."""
     color, top, colorbar = _colour_scale(frame, color_by)
     line_colors, line_widths = _borders(frame)
-    widths: list[int] | int = line_widths
-    if style != "sunburst":
-        # the path bar of a treemap or icicle is offset by the line width, and plotly.js
-        # draws no path bar (NaN coordinates) when the width is given per box: one for all,
-        # wide enough for a marked box's colour to show when there is one
-        widths = 3 if max(line_widths, default=1) > 1 else 1
-    rows = np.arange(len(frame)) if entry is None else _window(frame, entry, depth)
     part = frame.iloc[rows]
-    if not isinstance(widths, int):
-        widths = [widths[i] for i in rows]
-    common = {
+    return {
         "ids": part["id"].tolist(),
         "parents": part["parent"].tolist(),
         "labels": list(_safe.texts(part["label"], limit=80)),
@@ -1057,33 +1084,58 @@ def figure(
             "showscale": True,
             "colorbar": colorbar,
             # a pattern would hatch gone pods, but plotly.js then drops the colour scale
-            "line": {"color": [line_colors[i] for i in rows], "width": widths},
+            "line": {
+                "color": [line_colors[i] for i in rows],
+                "width": _border_widths(line_widths, rows, style),
+            },
         },
         "name": style,
     }
+
+
+def _border_widths(line_widths: list[int], rows: np.ndarray, style: str) -> list[int] | int:
+    """The border width of each box drawn (a sunburst), or one for all (a treemap, an icicle)."""
+    if style == "sunburst":
+        return [line_widths[i] for i in rows]
+    # the path bar of a treemap or icicle is offset by the line width, and plotly.js draws no
+    # path bar (NaN coordinates) when the width is given per box: one for all, wide enough for
+    # a marked box's colour to show when there is one
+    return 3 if max(line_widths, default=1) > 1 else 1
+
+
+def _zoom_args(frame: pd.DataFrame, entry: str | None, depth: int | None) -> dict:
+    """The node zoomed to (``level``) and how many levels are drawn (``maxdepth``)."""
+    args: dict = {}
     # containers mostly mirror their pod: they show when a pod is clicked, not all at once
     levels = int(frame["depth"].max()) + 1 if len(frame) else 1
     if entry is not None:
-        common["level"] = entry
+        args["level"] = entry
         if depth is not None:
-            common["maxdepth"] = depth
-    if "maxdepth" not in common and (frame["kind"] == "Container").any() and levels > 3:
-        common["maxdepth"] = levels - 1
+            args["maxdepth"] = depth
+    if "maxdepth" not in args and (frame["kind"] == "Container").any() and levels > 3:
+        args["maxdepth"] = levels - 1
+    return args
+
+
+def _trace(style: str, args: dict) -> go.Treemap | go.Sunburst | go.Icicle:
+    """The trace of the style asked for, with that style's text and tiling."""
     if style == "treemap":
-        trace = go.Treemap(
-            **common,
+        return go.Treemap(
+            **args,
             textinfo="label+text",
             pathbar={"visible": True},
             tiling={"pad": 2},
             root={"color": "#f3f4f6"},
         )
-    elif style == "sunburst":
-        trace = go.Sunburst(**common, textinfo="label", insidetextorientation="radial")
-    else:
-        trace = go.Icicle(
-            **common, textinfo="label+text", tiling={"orientation": "h"}, root={"color": "#f3f4f6"}
-        )
-    fig = go.Figure(trace)
+    if style == "sunburst":
+        return go.Sunburst(**args, textinfo="label", insidetextorientation="radial")
+    return go.Icicle(
+        **args, textinfo="label+text", tiling={"orientation": "h"}, root={"color": "#f3f4f6"}
+    )
+
+
+def _lay_out(fig: go.Figure, title: str, color_by: str) -> None:
+    """The figure's title, margins and height, and the legend of sizes, colours and borders."""
     legend = (
         "size: containers (leaves) · colour: "
         f"{_MEASURE_TEXT.get(color_by, color_by)} · "
@@ -1109,7 +1161,6 @@ def figure(
             }
         ],
     )
-    return fig
 
 
 def _window(frame: pd.DataFrame, entry: str, depth: int | None) -> np.ndarray:
