@@ -545,12 +545,39 @@ def latency_table(
     >>> table[["baseline", "window", "change"]].round(3).values.tolist()[0]
     [100.0, 300.0, 3.0]
     """
-    from obskit.analysis.anomalies import _timedelta, _timestamp
+    metrics = _latency_metrics(inv, focus)
+    lo, at_ts, hi = _latency_window(inv, metrics, start, end, at, baseline)
+    table = pd.DataFrame(columns=_LATENCY_COLUMNS)
+    rows = [] if metrics.empty or at_ts is None else _latency_rows(metrics, lo, at_ts, hi)
+    if rows:
+        table = pd.DataFrame(rows, columns=_LATENCY_COLUMNS)
+        table = table.sort_values("change", ascending=False, na_position="last", kind="stable")
+        for name in ("namespace", "workload"):
+            table[name] = _shown_names(table[name].astype("object"))
+        table = table.reset_index(drop=True)
+    table.attrs["window"] = (at_ts, hi)
+    return table
 
+
+def _latency_metrics(inv: Investigation, focus: Focus) -> pd.DataFrame:
+    """The focus's latency samples (no histogram parts) that have a workload and a value."""
     metrics = select(inv, focus).metrics
     names = metrics["metric"].astype("object")
     keep = names.str.contains(_LATENCY, na=False) & ~names.str.contains(_HISTOGRAM_PART, na=False)
-    metrics = metrics.loc[keep & metrics["workload"].notna() & metrics["value"].notna()]
+    return metrics.loc[keep & metrics["workload"].notna() & metrics["value"].notna()]
+
+
+def _latency_window(
+    inv: Investigation,
+    metrics: pd.DataFrame,
+    start: object,
+    end: object,
+    at: object,
+    baseline: object,
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None, pd.Timestamp | None]:
+    """The baseline's start, the window's start and its end (each None where open)."""
+    from obskit.analysis.anomalies import _timedelta, _timestamp
+
     if start is not None:
         at_ts = _timestamp(start, "start")
     elif at is not None:
@@ -563,10 +590,16 @@ def latency_table(
         at_ts = None
     hi = _timestamp(end, "end") if end is not None else None
     lo = at_ts - _timedelta(baseline, "baseline") if baseline is not None and at_ts else None
-    table = pd.DataFrame(columns=_LATENCY_COLUMNS)
-    table.attrs["window"] = (at_ts, hi)
-    if metrics.empty or at_ts is None:
-        return table
+    return lo, at_ts, hi
+
+
+def _latency_rows(
+    metrics: pd.DataFrame,
+    lo: pd.Timestamp | None,
+    at_ts: pd.Timestamp,
+    hi: pd.Timestamp | None,
+) -> list[dict]:
+    """One row per workload and metric with samples in the window: baseline, window, peak."""
     t = metrics["timestamp"]
     inside = (t >= at_ts) & (t <= hi if hi is not None else True)
     before = (t < at_ts) & (t >= lo if lo is not None else True)
@@ -595,14 +628,7 @@ def latency_table(
                 "change": median / base if base > 0 else math.nan,
             }
         )
-    if rows:
-        table = pd.DataFrame(rows, columns=_LATENCY_COLUMNS)
-        table = table.sort_values("change", ascending=False, na_position="last", kind="stable")
-        for name in ("namespace", "workload"):
-            table[name] = _shown_names(table[name].astype("object"))
-        table = table.reset_index(drop=True)
-    table.attrs["window"] = (at_ts, hi)
-    return table
+    return rows
 
 
 #: What a report shows for a missing value.
