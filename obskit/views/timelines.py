@@ -892,7 +892,18 @@ def _duration(ns: int) -> str:
 
 
 def _render(rows: list[_Row], windows: pd.DataFrame, lo: int, hi: int, focus: Focus):
-    heights = [r.height for r in rows]
+    """The figure: one subplot a row on a shared time axis, anomaly bands through them all."""
+    fig = _subplots(rows)
+    for index, row in enumerate(rows, start=1):
+        _add_row(fig, row, index, lo, hi)
+    _add_anomaly_bands(fig, windows)
+    _add_gap_legend(fig, len(rows))
+    _lay_out(fig, rows, lo, hi, focus)
+    return fig
+
+
+def _subplots(rows: list[_Row]) -> go.Figure:
+    """Empty stacked subplots sharing their x axis, each with its row's (escaped) title."""
     titles = [
         _safe.text(r.title, 90) + (f"  ({_safe.text(r.note)})" if r.note else "") for r in rows
     ]
@@ -901,47 +912,55 @@ def _render(rows: list[_Row], windows: pd.DataFrame, lo: int, hi: int, focus: Fo
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.045,
-        row_heights=heights,
+        row_heights=[r.height for r in rows],
         subplot_titles=titles,
     )
     fig.update_annotations(font_size=12, xanchor="left", x=0)  # the row titles, left-aligned
-    for index, row in enumerate(rows, start=1):
-        legend = "legend" if index == 1 else f"legend{index}"
-        for trace in row.traces:
-            trace.legend = legend
-            fig.add_trace(trace, row=index, col=1)
-        axis = fig.layout["yaxis" if index == 1 else f"yaxis{index}"]
-        top = axis.domain[1]
-        fig.layout[legend] = {
-            "y": top,
-            "yanchor": "top",
-            "x": 1.01,
-            "xanchor": "left",
-            "font": {"size": 10},
-            "tracegroupgap": 0,
-            "bgcolor": "rgba(255,255,255,0)",
-        }
-        if row.kind == "events":
-            fig.update_yaxes(
-                row=index,
-                col=1,
-                tickmode="array",
-                tickvals=list(range(len(row.lanes))),
-                ticktext=[_safe.text(s) for s in row.lanes],
-                range=[len(row.lanes) - 0.5, -0.5],
-                showgrid=False,
-                zeroline=False,
-            )
-        elif row.kind == "logs":
-            fig.update_yaxes(row=index, col=1, rangemode="tozero")
-        else:
-            fig.update_yaxes(
-                row=index, col=1, exponentformat="SI", tickformat="~s", ticksuffix=_unit(row.title)
-            )
-        _draw_gaps(fig, row, index, lo, hi)
-    # one band through every row per stretch of overlapping windows (each window keeps its own
-    # marker and hover in the anomaly lane), set in one layout update: adding shapes one by
-    # one costs plotly quadratic time, and stacked translucent bands turn into a solid block
+    return fig
+
+
+def _add_row(fig: go.Figure, row: _Row, index: int, lo: int, hi: int) -> None:
+    """One row's traces with a legend beside it, its y axis and its coverage gaps."""
+    legend = "legend" if index == 1 else f"legend{index}"
+    for trace in row.traces:
+        trace.legend = legend
+        fig.add_trace(trace, row=index, col=1)
+    axis = fig.layout["yaxis" if index == 1 else f"yaxis{index}"]
+    top = axis.domain[1]
+    fig.layout[legend] = {
+        "y": top,
+        "yanchor": "top",
+        "x": 1.01,
+        "xanchor": "left",
+        "font": {"size": 10},
+        "tracegroupgap": 0,
+        "bgcolor": "rgba(255,255,255,0)",
+    }
+    if row.kind == "events":
+        fig.update_yaxes(
+            row=index,
+            col=1,
+            tickmode="array",
+            tickvals=list(range(len(row.lanes))),
+            ticktext=[_safe.text(s) for s in row.lanes],
+            range=[len(row.lanes) - 0.5, -0.5],
+            showgrid=False,
+            zeroline=False,
+        )
+    elif row.kind == "logs":
+        fig.update_yaxes(row=index, col=1, rangemode="tozero")
+    else:
+        fig.update_yaxes(
+            row=index, col=1, exponentformat="SI", tickformat="~s", ticksuffix=_unit(row.title)
+        )
+    _draw_gaps(fig, row, index, lo, hi)
+
+
+def _add_anomaly_bands(fig: go.Figure, windows: pd.DataFrame) -> None:
+    """One band through every row per stretch of overlapping anomaly windows."""
+    # each window keeps its own marker and hover in the anomaly lane; the bands are set in one
+    # layout update: adding shapes one by one costs plotly quadratic time, and stacked
+    # translucent bands turn into a solid block
     bands = [
         {
             "type": "rect",
@@ -959,6 +978,10 @@ def _render(rows: list[_Row], windows: pd.DataFrame, lo: int, hi: int, focus: Fo
     ]
     if bands:
         fig.update_layout(shapes=[*fig.layout.shapes, *bands])
+
+
+def _add_gap_legend(fig: go.Figure, n_rows: int) -> None:
+    """A legend entry, in the last row's legend, for the grey coverage-gap shading."""
     fig.add_trace(
         go.Scatter(
             x=[None],
@@ -966,11 +989,16 @@ def _render(rows: list[_Row], windows: pd.DataFrame, lo: int, hi: int, focus: Fo
             mode="markers",
             name="no data (coverage gap)",
             marker={"symbol": "square", "size": 12, "color": _GAP_FILL, "line": {"width": 0}},
-            legend=f"legend{len(rows)}" if len(rows) > 1 else "legend",
+            legend=f"legend{n_rows}" if n_rows > 1 else "legend",
         ),
-        row=len(rows),
+        row=n_rows,
         col=1,
     )
+
+
+def _lay_out(fig: go.Figure, rows: list[_Row], lo: int, hi: int, focus: Focus) -> None:
+    """The shared time axis over ``[lo, hi]``, the title with the focus and the range, the
+    height from the rows' heights, margins, grid and hover."""
     fig.update_xaxes(
         type="date",
         range=[_ms(lo).item(), _ms(hi).item()],
@@ -988,7 +1016,7 @@ def _render(rows: list[_Row], windows: pd.DataFrame, lo: int, hi: int, focus: Fo
     )
     fig.update_layout(
         title={"text": title, "x": 0.01},
-        height=int(120 + 230 * sum(heights)),
+        height=int(120 + 230 * sum(r.height for r in rows)),
         margin={"l": 70, "r": 280, "t": 70, "b": 50},
         barmode="stack",
         bargap=0,
@@ -999,7 +1027,6 @@ def _render(rows: list[_Row], windows: pd.DataFrame, lo: int, hi: int, focus: Fo
     )
     fig.update_xaxes(showgrid=True, gridcolor="#eef0f3", linecolor="#d1d5db")
     fig.update_yaxes(gridcolor="#eef0f3", linecolor="#d1d5db")
-    return fig
 
 
 def _merged(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
