@@ -535,12 +535,49 @@ def _collector_rows(
     evidence = _evidence_frame(events)
     pods = _daemon_pods(inventory.loc[inventory["kind"] == "Pod"])
     daemon = pods["daemonset"].notna()
+    collectors = _collectors(inventory, pods, daemon)
+    if not collectors:  # no collector runs as a DaemonSet here: nothing to have a gap
+        return [], []
+    unready = _not_ready(changes, start, end)
+    nodes = _nodes(inventory, pods)
+    workloads = _workload_lifetimes(pods, daemon, collectors, start, end)
+    dsets = inventory.loc[inventory["kind"] == "DaemonSet"].set_index(["namespace", "name"])
+    scope = _Scope(start, end, evidence, unready, workloads, _audited(evidence, start, end))
+    rows, gaps = [], []
+    for (ns, name), collector in collectors.items():
+        mine = pods.loc[daemon & (pods["namespace"] == ns) & (pods["daemonset"] == name)]
+        found = _daemonset_coverage(scope, collector, ns, name, dsets, mine, nodes)
+        rows += found[0]
+        gaps += found[1]
+    return rows, gaps
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What every collector's coverage is measured against: the window and its evidence."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    #: The events that date gaps and DaemonSet changes (:func:`_evidence_frame`).
+    evidence: pd.DataFrame
+    #: (namespace, pod) -> when the watch saw it not ready (:func:`_not_ready`).
+    unready: dict[tuple[object, str], list[tuple[pd.Timestamp, pd.Timestamp, str]]]
+    #: Node -> when pods other than the collectors' ran there.
+    workloads: dict[str, Intervals]
+    #: Whether the audit log has a record inside the window.
+    audited: bool
+
+
+def _collectors(
+    inventory: pd.DataFrame, pods: pd.DataFrame, daemon: pd.Series
+) -> dict[tuple[object, str], Collector]:
+    """(namespace, DaemonSet) -> the collector it is, from the inventory's DaemonSets and the
+    DaemonSet pods whose DaemonSet object is not in the inventory, recognised by name."""
     collectors: dict[tuple[object, str], Collector] = {}
     for _, ds in inventory.loc[inventory["kind"] == "DaemonSet"].iterrows():
         found = _daemonset_collector(ds)
         if found is not None:
             collectors[(ds["namespace"], str(ds["name"]))] = found
-    # DaemonSet pods whose DaemonSet object is not in the inventory, recognised by name
     for ns, name in (
         pods.loc[daemon, ["namespace", "daemonset"]].drop_duplicates().itertuples(index=False)
     ):
@@ -548,18 +585,28 @@ def _collector_rows(
             found = collector_of(name)
             if found is not None:
                 collectors[(ns, name)] = found
-    if not collectors:  # no collector runs as a DaemonSet here: nothing to have a gap
-        return [], []
-    unready = _not_ready(changes, start, end)
-    nodes = _nodes(inventory, pods)
+    return collectors
+
+
+def _workload_lifetimes(
+    pods: pd.DataFrame,
+    daemon: pd.Series,
+    collectors: dict[tuple[object, str], Collector],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> dict[str, Intervals]:
+    """Node -> when pods other than the collectors' ran there inside the window."""
     is_collector = pd.Series(False, index=pods.index)
     for ns, name in collectors:
         is_collector |= daemon & (pods["namespace"] == ns) & (pods["daemonset"] == name)
-    workloads = {
+    return {
         n: _lifetimes(p, start, end) for n, p in pods[~is_collector].groupby("node", observed=True)
     }
-    dsets = inventory.loc[inventory["kind"] == "DaemonSet"].set_index(["namespace", "name"])
-    audited = bool(
+
+
+def _audited(evidence: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    """Whether the audit log has a record inside the window."""
+    return bool(
         len(evidence)
         and (
             (evidence["source"].astype("object") == "audit")
@@ -567,64 +614,103 @@ def _collector_rows(
             & (evidence["timestamp"] <= end)
         ).any()
     )
+
+
+def _daemonset_coverage(
+    scope: _Scope,
+    collector: Collector,
+    ns: object,
+    name: str,
+    dsets: pd.DataFrame,
+    mine: pd.DataFrame,
+    nodes: dict[str, dict],
+) -> tuple[list[dict], list[dict]]:
+    """One collector DaemonSet: a summary row per node it wants or ran on, and its gaps."""
+    template, raw = {}, None
+    if (ns, name) in dsets.index:
+        raw = dsets.loc[(ns, name), "raw"]
+        template = _template(raw)
+    by_node = dict(list(mine.groupby("node")))
+    desires = {node: _desire(template, node, labels) for node, labels in nodes.items()}
+    note = _status_note(raw, sum(wanted for wanted, _ in desires.values()))
+    changed = _changed(scope.evidence, ns, name, scope.start, scope.end)
     rows, gaps = [], []
-    for (ns, name), collector in collectors.items():
-        template, raw = {}, None
-        if (ns, name) in dsets.index:
-            raw = dsets.loc[(ns, name), "raw"]
-            template = _template(raw)
-        mine = pods.loc[daemon & (pods["namespace"] == ns) & (pods["daemonset"] == name)]
-        by_node = dict(list(mine.groupby("node")))
-        desires = {node: _desire(template, node, labels) for node, labels in nodes.items()}
-        note = _status_note(raw, sum(wanted for wanted, _ in desires.values()))
-        changed = _changed(evidence, ns, name, start, end)
-        for node in nodes:
-            on_node = by_node.get(node, mine.iloc[:0])
-            desired, decided = desires[node]
-            excluded = not desired and decided.endswith("affinity")
-            # a node the DaemonSet's affinity left out is only the DaemonSet's own choice when
-            # it was so before the window: left out by a change inside it (or, for a security
-            # collector, with no audit log to tell when), its pods are a gap
-            if excluded and changed is None and not (collector.security and not audited):
-                excluded = False
-            if not desired and on_node.empty and not excluded:
-                continue
-            down = [s for pod in on_node["name"] for s in unready.get((ns, str(pod)), [])]
-            running = _minus(_lifetimes(on_node, start, end), _merge([s[:2] for s in down]))
-            missing = _minus(workloads.get(node, []), running)
-            reasons = [_reason(on_node, lo, hi, name, down) for lo, hi in missing]
-            if missing and missing[0][0] == start and on_node.empty:
-                # the inventory has no pod of it on the node (one deleted before the inventory
-                # was taken is not in it): date the gap from the evidence there is
-                since = changed if excluded else None
-                began, how = _dated(evidence, collector, ns, name, node, start, end, since)
-                missing = _minus(missing, [(start, began)])
-                why = ""
-                if excluded:
-                    when = f"{changed:%H:%M:%S}" if changed is not None else "an unknown time"
-                    why = f"excluded by the DaemonSet's affinity since {when}; "
-                said = how if " deleted at " in how else f"{reasons[0]}; {how}"
-                reasons = [f"{why}{said}"] * len(missing)
-            what = {"node": node, "name": name, "namespace": ns, "collector": collector.name}
-            what |= {"role": collector.role, "security": collector.security}
-            for (lo, hi), reason in zip(missing, reasons, strict=True):
-                gaps.append(what | {"start": lo, "end": hi, "duration": hi - lo, "reason": reason})
-            restarts = pd.to_numeric(on_node["restarts"], errors="coerce").fillna(0)
-            rows.append(
-                what
-                | {
-                    "source": "daemonset",
-                    "desired": int(desired),
-                    "desired_by": decided + note,
-                    "pods": len(on_node),
-                    "ready": int(bool(running) and running[-1][1] >= end),
-                    "restarts": int(restarts.sum()),
-                    "first": running[0][0] if running else pd.NaT,
-                    "last": running[-1][1] if running else pd.NaT,
-                    "gap": sum((hi - lo for lo, hi in missing), pd.Timedelta(0)),
-                }
-            )
+    for node in nodes:
+        on_node = by_node.get(node, mine.iloc[:0])
+        desired, decided = desires[node]
+        excluded = not desired and decided.endswith("affinity")
+        # a node the DaemonSet's affinity left out is only the DaemonSet's own choice when
+        # it was so before the window: left out by a change inside it (or, for a security
+        # collector, with no audit log to tell when), its pods are a gap
+        if excluded and changed is None and not (collector.security and not scope.audited):
+            excluded = False
+        if not desired and on_node.empty and not excluded:
+            continue
+        running, missing, reasons = _node_gaps(
+            scope, collector, ns, name, node, on_node, excluded, changed
+        )
+        what = {"node": node, "name": name, "namespace": ns, "collector": collector.name}
+        what |= {"role": collector.role, "security": collector.security}
+        for (lo, hi), reason in zip(missing, reasons, strict=True):
+            gaps.append(what | {"start": lo, "end": hi, "duration": hi - lo, "reason": reason})
+        summary = _daemonset_summary(desired, decided + note, on_node, running, missing, scope.end)
+        rows.append(what | summary)
     return rows, gaps
+
+
+def _node_gaps(
+    scope: _Scope,
+    collector: Collector,
+    ns: object,
+    name: str,
+    node: str,
+    on_node: pd.DataFrame,
+    excluded: bool,
+    changed: pd.Timestamp | None,
+) -> tuple[Intervals, Intervals, list[str]]:
+    """When the collector's pods on the node ran, when other pods ran there without one running,
+    and why."""
+    start, end = scope.start, scope.end
+    down = [s for pod in on_node["name"] for s in scope.unready.get((ns, str(pod)), [])]
+    running = _minus(_lifetimes(on_node, start, end), _merge([s[:2] for s in down]))
+    missing = _minus(scope.workloads.get(node, []), running)
+    reasons = [_reason(on_node, lo, hi, name, down) for lo, hi in missing]
+    if missing and missing[0][0] == start and on_node.empty:
+        # the inventory has no pod of it on the node (one deleted before the inventory
+        # was taken is not in it): date the gap from the evidence there is
+        since = changed if excluded else None
+        began, how = _dated(scope.evidence, collector, ns, name, node, start, end, since)
+        missing = _minus(missing, [(start, began)])
+        why = ""
+        if excluded:
+            when = f"{changed:%H:%M:%S}" if changed is not None else "an unknown time"
+            why = f"excluded by the DaemonSet's affinity since {when}; "
+        said = how if " deleted at " in how else f"{reasons[0]}; {how}"
+        reasons = [f"{why}{said}"] * len(missing)
+    return running, missing, reasons
+
+
+def _daemonset_summary(
+    desired: bool,
+    desired_by: str,
+    on_node: pd.DataFrame,
+    running: Intervals,
+    missing: Intervals,
+    end: pd.Timestamp,
+) -> dict:
+    """The ``source="daemonset"`` columns of one collector on one node."""
+    restarts = pd.to_numeric(on_node["restarts"], errors="coerce").fillna(0)
+    return {
+        "source": "daemonset",
+        "desired": int(desired),
+        "desired_by": desired_by,
+        "pods": len(on_node),
+        "ready": int(bool(running) and running[-1][1] >= end),
+        "restarts": int(restarts.sum()),
+        "first": running[0][0] if running else pd.NaT,
+        "last": running[-1][1] if running else pd.NaT,
+        "gap": sum((hi - lo for lo, hi in missing), pd.Timedelta(0)),
+    }
 
 
 def _reason(
