@@ -56,9 +56,9 @@ def _in_generator(relative: str) -> bool:
     return relative.split("/", 1)[0] == GENERATOR
 
 
-def _functions(path: Path) -> list[Function]:
-    """Every function and method of one module, nested ones included, with its length."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+def functions(source: str, module: str) -> list[Function]:
+    """Every function and method of one module's source, nested ones included, with its length."""
+    tree = ast.parse(source, filename=module)
     found: list[Function] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
@@ -66,7 +66,7 @@ def _functions(path: Path) -> list[Function]:
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 name = f"{prefix}{child.name}"
                 lines = (child.end_lineno or child.lineno) - child.lineno + 1
-                found.append(Function(_relative(path), name, lines))
+                found.append(Function(module, name, lines))
                 visit(child, f"{name}.<locals>.")
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
@@ -79,9 +79,13 @@ def _functions(path: Path) -> list[Function]:
 
 def longest_functions(top: int, limit: int) -> list[str]:
     """Report lines: the longest functions outside the generator, and how many pass ``limit``."""
-    functions = [f for path in _modules() for f in _functions(path)]
-    code = [f for f in functions if not _in_generator(f.module)]
-    generator = [f for f in functions if _in_generator(f.module)]
+    found = [
+        f
+        for path in _modules()
+        for f in functions(path.read_text(encoding="utf-8"), _relative(path))
+    ]
+    code = [f for f in found if not _in_generator(f.module)]
+    generator = [f for f in found if _in_generator(f.module)]
     code.sort(key=lambda f: (-f.lines, f.module, f.qualname))
     lengths = sorted(f.lines for f in code)
     median = lengths[len(lengths) // 2] if lengths else 0

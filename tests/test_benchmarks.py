@@ -125,3 +125,57 @@ def test_nezha_adapter_rejects_a_sample_far_from_the_rest_of_its_file_with_a_not
     assert len(kept) + len(notes) == len(frame) and len(notes) == 1
     assert notes[0].startswith("cart-1_metric.csv.xz: row 62 rejected, TimeStamp 2028-")
     assert kept["TimeStamp"].max() == stamps[59]
+
+
+def _house():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("house", ROOT / "benchmarks" / "house.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    not (ROOT / "benchmarks" / "house.py").is_file(), reason="benchmarks/ is not here"
+)
+def test_house_counts_a_function_from_def_to_its_last_line_nested_and_methods_too() -> None:
+    source = (
+        "def a():\n"
+        '    """Doc."""\n'
+        "    return 1\n"
+        "\n"
+        "\n"
+        "class K:\n"
+        "    @property\n"
+        "    def b(self):\n"
+        "        def inner():\n"
+        "            pass\n"
+        "\n"
+        "        return inner\n"
+    )
+    found = {f.qualname: f.lines for f in _house().functions(source, "m.py")}
+    assert found == {"a": 3, "K.b": 5, "K.b.<locals>.inner": 2}
+
+
+@pytest.mark.skipif(
+    not (ROOT / "benchmarks" / "house.py").is_file(), reason="benchmarks/ is not here"
+)
+def test_house_prints_the_longest_functions_and_largest_modules() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "house.py"), "--top", "4"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sections = done.stdout.split("\n\n")
+    assert [s.splitlines()[0].split(" (")[0] for s in sections] == [
+        "## The 4 longest functions",
+        "## duplicates",
+        "## The 4 largest modules",
+    ]
+    longest = [int(line.split()[0]) for line in sections[0].splitlines()[1:5]]
+    assert longest == sorted(longest, reverse=True) and longest[0] > 20
+    assert sum("::" in line for line in sections[0].splitlines()) == 4
+    assert sum(line.strip().endswith(".py") for line in sections[2].splitlines()) == 4
