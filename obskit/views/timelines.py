@@ -518,13 +518,8 @@ def _entities(rows: pd.DataFrame) -> np.ndarray:
 
 
 def _entity(record: dict) -> str:
-    if record.get("pod"):
-        pod = record["pod"]
-        return f"{pod}/{record['container']}" if record.get("container") else pod
-    for column in ("node", "workload", "namespace", "cluster"):
-        if record.get(column):
-            return str(record[column])
-    return "all"
+    """The name a series or anomaly is shown by: its entity without the namespace, or "all"."""
+    return schema.entity_name(record, namespace=False) or "all"
 
 
 def _short(escaped: str) -> str:

@@ -935,17 +935,11 @@ def suspects_display(suspects: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in suspects.to_dict("records"):
         kind = row.get("entity_kind")
-        if kind == "node":
-            parts = [row.get("node")]
-        elif kind == "workload":
-            parts = [row.get("namespace"), row.get("workload")]
-        else:
-            parts = [row.get("namespace"), row.get("pod"), row.get("container")]
         rows.append(
             {
                 "rank": row.get("rank"),
                 "kind": kind,
-                "entity": "/".join(str(p) for p in parts if not _missing(p)),
+                "entity": schema.entity_name(row, kind),
                 "score": row.get("score"),
                 "first anomaly": row.get("first_anomaly"),
                 "signals": list(row.get("kinds") or []),
