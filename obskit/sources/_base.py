@@ -9,7 +9,9 @@ with :func:`register` in one line beside them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import io
 import lzma
 import re
@@ -36,6 +38,7 @@ __all__ = [
     "detect",
     "drop_bad_times",
     "first_record",
+    "gc_paused",
     "get_format",
     "read_bytes",
     "register",
@@ -307,6 +310,19 @@ def drop_bad_times(frame: pd.DataFrame, rejects: Rejects, stamps: list) -> pd.Da
             line=int(frame["line"].iat[i]),
         )
     return frame.loc[~bad].reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a large body decodes: it would rescan the millions of small
+    dicts and lists the body becomes, many times over, and find no cycle in them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def is_utf8(data: bytes, lo: int = 0, hi: int | None = None) -> bool:

@@ -15,11 +15,9 @@ live Kubernetes client hands over what it fetched.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -41,6 +39,7 @@ from obskit.errors import FormatError
 from obskit.sources._base import (
     ParseResult,
     Rejects,
+    gc_paused,
     json_error,
     large_buffer_pool,
     register,
@@ -222,18 +221,6 @@ def _containers(field_paths: list | pa.Array) -> list | pa.Array:
     return found.to_pylist()
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a List decodes: it would rescan every new dict many times."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 _TEXT_COLUMNS = ("message", "object_name", "uid", "raw")
 
 
@@ -321,7 +308,7 @@ def objects_to_frames(
     inventory: list[dict] = []
     events: list[tuple] = []
     records = 0
-    with _gc_paused():
+    with gc_paused():
         for doc_index, doc in enumerate(docs):
             if doc is None:
                 continue
@@ -857,7 +844,7 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
     typed: list[Any] = []
     raws: list[bytes] = []
     if item_kind is None and len(items) >= _ARROW_ITEMS:
-        with _gc_paused():
+        with gc_paused():
             read = _arrow_list(items, origin)
         if read is not None:
             return read
@@ -865,7 +852,7 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
     many = len(items) > 1 or item_kind
     listed_kind = msgspec.UNSET if item_kind == "Event" else "Event"
     try:
-        with _gc_paused():
+        with gc_paused():
             for index, item in enumerate(items):
                 text = bytes(item)
                 try:
@@ -940,7 +927,7 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
     try:
         if text_start in (b"{", b"["):
             try:
-                with _gc_paused():
+                with gc_paused():
                     docs: list[object] = [orjson.loads(data)]
             except orjson.JSONDecodeError as exc:
                 raise FormatError(f"not valid JSON: {json_error(exc, data)}") from exc
