@@ -511,8 +511,8 @@ def _entities(rows: pd.DataFrame) -> np.ndarray:
     }
 
     def one(i: int) -> str:
-        record = {c: None if pd.isna(v[i]) else v[i] for c, v in columns.items()}
-        return _entity(record)
+        # entity_name reads NaN and NA as missing: no per-cell isna needed
+        return _entity({c: v[i] for c, v in columns.items()})
 
     return np.array([one(i) for i in range(len(rows))], dtype=object)
 
