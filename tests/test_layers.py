@@ -52,10 +52,6 @@ PRIVATE_IMPORTS_ALLOWED = {
         "the watch builds inventory rows of changed objects with the parser's own _frames and "
         "_inventory_row, so a watched object reads as a loaded one"
     ),
-    ("obskit.sources.cloud_audit", "obskit.sources.kubernetes"): (
-        "cloud audit records embed Kubernetes YAML: the same safe loader (_NoTimestampLoader) "
-        "and alias-bomb guard (_ANCHOR, _alias_bomb) as the kubectl parser"
-    ),
     ("obskit.sources.cloud_audit", "obskit.sources.audit"): (
         "the audit record helpers (_dict, _text) of the format whose rows cloud audit yields"
     ),
