@@ -41,6 +41,12 @@ Severity
 One ordered scale for event severities and log levels, :data:`SEVERITIES`:
 ``debug < info < notice < warning < error < critical``, so ``df[df.severity >= "warning"]``
 works on both frames.
+
+Names
+-----
+:func:`entity_name` writes the name of the entity a row is about (``shop/api-1/server``,
+``Deployment shop/api``), the one way the report, the timeline, the Explorer and the
+root-cause evidence name it.
 """
 
 from __future__ import annotations
