@@ -27,6 +27,7 @@ from obskit.errors import (
     ObskitError,
     RedactionError,
     ReportError,
+    ResponseTooLargeError,
     SchemaError,
     SourceError,
     UnknownFormatError,
@@ -45,7 +46,7 @@ from obskit.live import (
 from obskit.redaction import redact, set_redaction
 from obskit.schema import KEY, SEVERITIES
 from obskit.sources import FORMATS
-from obskit.sources._levels import log_fields
+from obskit.sources.logs import log_fields
 
 __all__ = [
     "FORMATS",
@@ -64,6 +65,7 @@ __all__ = [
     "Prometheus",
     "RedactionError",
     "ReportError",
+    "ResponseTooLargeError",
     "SchemaError",
     "SourceError",
     "SumoLogic",

@@ -1,4 +1,5 @@
-"""Timestamp parsing shared by every parser: RFC3339 with any offset, or epoch numbers."""
+"""Timestamp parsing shared by every parser (RFC3339 with any offset, or epoch numbers), and the
+moments and durations an analyst types as arguments."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 
 from obskit.errors import SourceError
 
-__all__ = ["as_utc", "epoch_unit", "parse_times"]
+__all__ = ["as_duration", "as_utc", "epoch_unit", "parse_times"]
 
 _UNITS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 #: The moments a ``datetime64[ns]`` can hold (1677-09-21 to 2262-04-11); any other is ``NaT``.
@@ -147,10 +148,11 @@ def as_utc(
     Timestamp('2024-05-14 10:00:00+0000', tz='UTC')
     """
     try:
-        if epoch_seconds and isinstance(value, int | float) and not isinstance(value, bool):
-            ts = pd.Timestamp(value, unit="s")
-        else:
-            ts = pd.Timestamp(value)
+        ts = (
+            pd.Timestamp(value, unit="s")
+            if epoch_seconds and _number(value)
+            else pd.Timestamp(value)
+        )
     except (TypeError, ValueError) as exc:
         hint = " or epoch seconds" if epoch_seconds else ""
         raise error(
@@ -159,3 +161,41 @@ def as_utc(
     if ts is pd.NaT:
         raise error(f"{name} must be a timestamp like '2024-05-14T10:00:00Z', got {value!r}")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def as_duration(
+    value: object,
+    name: str,
+    *,
+    error: type[Exception] = SourceError,
+    seconds: bool = False,
+) -> pd.Timedelta:
+    """A positive length of time an analyst typed (``'10min'``, ``'30s'``, a ``Timedelta``).
+
+    ``seconds`` also accepts a number of seconds. Anything unreadable, zero or negative raises
+    ``error`` naming the argument, the value and an example of what works.
+
+    Examples
+    --------
+    >>> as_duration("90s", "every"), as_duration(90, "every", seconds=True)
+    (Timedelta('0 days 00:01:30'), Timedelta('0 days 00:01:30'))
+    >>> as_duration("-5min", "baseline")
+    Traceback (most recent call last):
+    ...
+    obskit.errors.SourceError: baseline must be a positive duration like '10min' or '30s', got '-5min'
+    """  # noqa: E501
+    try:
+        delta = pd.Timedelta(seconds=value) if seconds and _number(value) else pd.Timedelta(value)
+    except (TypeError, ValueError) as exc:
+        hint = " (or seconds)" if seconds else ""
+        raise error(
+            f"{name} must be a duration like '10min' or '30s'{hint}, got {value!r}"
+        ) from exc
+    if pd.isna(delta) or delta <= pd.Timedelta(0):
+        raise error(f"{name} must be a positive duration like '10min' or '30s', got {value!r}")
+    return delta
+
+
+def _number(value: object) -> bool:
+    """An int or a float, not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -35,7 +35,7 @@ import pandas as pd
 
 from obskit import datasets, report
 from obskit._chars import reveal
-from obskit.errors import ObskitError, ReportError
+from obskit.errors import CollectionError, ObskitError, ReportError
 from obskit.investigation import load
 from obskit.sources import FORMATS
 
@@ -386,7 +386,8 @@ def _change_line(row: pd.Series) -> str:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from obskit.live.watch import _duration, watch
+    from obskit._time import as_duration
+    from obskit.live.watch import watch
 
     live = _live(args)
     if live is None:
@@ -394,7 +395,11 @@ def _watch(args: argparse.Namespace) -> int:
             "obskit watch needs at least one of --kubernetes [CONTEXT], --prometheus URL, "
             "--loki URL"
         )
-    duration = _duration(args.duration, "--duration") if args.duration else None
+    duration = (
+        as_duration(args.duration, "--duration", error=CollectionError, seconds=True)
+        if args.duration
+        else None
+    )
     sources = report.live_sources(live)
     w = watch(**sources, every=args.every, keep=args.keep, cluster=args.cluster)
     if w.kubernetes is not None:

@@ -12,6 +12,7 @@ The tree::
      │    ├── UnknownFormatError    no registered format recognises the input, or a bad format name
      │    ├── FormatError           the input claims a format but is not valid for it
      │    └── CollectionError       a live source (Prometheus, Kubernetes API, Loki) failed
+     │         └── ResponseTooLargeError   an answer longer than the client's max_bytes
      ├── DatasetNotFoundError    no bundled dataset by that name (also a KeyError)
      ├── DatasetError            an incident cannot be generated as asked (also a ValueError)
      ├── InvestigationError      an operation on an Investigation got arguments it cannot use
@@ -30,6 +31,7 @@ __all__ = [
     "ObskitError",
     "RedactionError",
     "ReportError",
+    "ResponseTooLargeError",
     "SchemaError",
     "SourceError",
     "UnknownFormatError",
@@ -62,6 +64,24 @@ class CollectionError(SourceError):
     The message names the URL (never its credentials), the query or resource, the status, and
     what to do next.
     """
+
+
+class ResponseTooLargeError(CollectionError):
+    """A live source's answer is longer than the client's ``max_bytes``.
+
+    ``size`` is its announced length (``None`` when it only grew past the cap while read) and
+    ``cap`` the limit. The clients catch it and raise a :class:`CollectionError` that also names
+    the source, the URL and the query.
+    """
+
+    def __init__(self, size: int | None, cap: int) -> None:
+        got = f"{size:,} bytes" if size is not None else f"more than {cap:,} bytes"
+        super().__init__(
+            f"an answer of {got} is over max_bytes={cap}; narrow the query or the window, "
+            f"or raise max_bytes="
+        )
+        self.size = size
+        self.cap = cap
 
 
 class DatasetNotFoundError(ObskitError, KeyError):

@@ -571,7 +571,7 @@ def review_summary(
         parts.append(f"Top suspect (score {float(top['score']):.1f}{sure}): {reason}.")
         if len(suspects) > 1:
             others = [
-                " ".join(str(v) for v in (row["entity_kind"], _entity(row)) if v)
+                schema.entity_name(row, row["entity_kind"], words=True)
                 for _, row in suspects.iloc[1:3].iterrows()
             ]
             parts.append(f"Next: {'; '.join(others)}.")
@@ -585,7 +585,7 @@ def review_summary(
         worst = detections.sort_values(
             ["severity", "timestamp"], ascending=[False, True], kind="stable"
         ).iloc[0]
-        where = _entity(worst) or "the cluster"
+        where = schema.entity_name(worst) or "the cluster"
         parts.append(
             f"Security detections: {len(detections)} ({by_severity}); the first of the most "
             f"severe: {worst['reason']} on {where} at {_when(worst['timestamp'])}."
@@ -593,18 +593,6 @@ def review_summary(
     else:
         parts.append("No security detections in the audit log and Falco alerts.")
     return ReviewSummary(redact_for_sharing(" ".join(parts)))
-
-
-def _entity(row: pd.Series) -> str:
-    import pandas as pd
-
-    for column in ("pod", "workload", "node"):
-        value = row.get(column)
-        if value is not None and pd.notna(value):
-            namespace = row.get("namespace")
-            prefix = f"{namespace}/" if column != "node" and pd.notna(namespace) else ""
-            return f"{prefix}{value}"
-    return ""
 
 
 # --- executing ---------------------------------------------------------------------------------

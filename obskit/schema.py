@@ -41,6 +41,12 @@ Severity
 One ordered scale for event severities and log levels, :data:`SEVERITIES`:
 ``debug < info < notice < warning < error < critical``, so ``df[df.severity >= "warning"]``
 works on both frames.
+
+Names
+-----
+:func:`entity_name` writes the name of the entity a row is about (``shop/api-1/server``,
+``Deployment shop/api``), the one way the report, the timeline, the Explorer and the
+root-cause evidence name it.
 """
 
 from __future__ import annotations
@@ -55,12 +61,14 @@ from obskit._time import in_ns_range
 from obskit.errors import SchemaError
 
 __all__ = [
+    "ENTITY_KINDS",
     "FRAMES",
     "KEY",
     "KEY_SOURCES",
     "SEVERITIES",
     "conform",
     "empty",
+    "entity_name",
     "validate",
 ]
 
@@ -83,6 +91,9 @@ KEY_SOURCES: tuple[str, ...] = (
     "name-convention",
     "incomplete",
 )
+
+#: The kinds of entity :func:`entity_name` names, finest first (the order it guesses a kind in).
+ENTITY_KINDS: tuple[str, ...] = ("container", "pod", "workload", "node", "namespace", "cluster")
 
 #: Ordered severity scale shared by ``events.severity`` and ``logs.level``.
 SEVERITIES: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical")
@@ -446,6 +457,113 @@ def _dtype_matches(dtype: object, kind: str) -> bool:
     if kind == "int":
         return str(dtype) == "Int64"
     return dtype == np.dtype(object)
+
+
+def entity_name(
+    row: Mapping[str, object],
+    kind: str | None = None,
+    *,
+    namespace: bool = True,
+    words: bool = False,
+) -> str:
+    """The name of the entity a row of key columns is about, as obskit writes it everywhere.
+
+    The name is the path down the key to the entity, its missing parts left out:
+    ``namespace/workload``, ``namespace/pod``, ``namespace/pod/container``, or the node, the
+    namespace or the cluster alone.
+
+    Parameters
+    ----------
+    row
+        A mapping with key columns (a dict, or a frame's row as a ``pd.Series``); missing
+        parts may be absent, ``None``, ``NA``, ``NaN`` or ``""``.
+    kind
+        The kind of entity, one of :data:`ENTITY_KINDS` (a suspect's ``entity_kind``). ``None``
+        (or a missing value) takes the finest the row names, in the order of
+        :data:`ENTITY_KINDS`: its container (when it names a pod too), pod, workload, node,
+        namespace, then cluster.
+    namespace
+        Whether a namespaced entity's name starts with its namespace (a timeline's legend leaves
+        it out: its hover has it).
+    words
+        Say the kind first, as a sentence names it: ``pod shop/api-1``, ``Deployment
+        shop/api`` (the workload's kind), ``container server of pod shop/api-1``, ``node n1``.
+
+    Returns
+    -------
+    str
+        The name; ``""`` when the row names nothing of that kind.
+
+    Raises
+    ------
+    SchemaError
+        ``kind`` is not one of :data:`ENTITY_KINDS`.
+
+    Examples
+    --------
+    >>> row = {"namespace": "shop", "workload_kind": "Deployment", "workload": "api",
+    ...        "pod": "api-1", "container": "server", "node": "n1"}
+    >>> entity_name(row)
+    'shop/api-1/server'
+    >>> entity_name(row, "pod"), entity_name(row, "workload"), entity_name(row, "node")
+    ('shop/api-1', 'shop/api', 'n1')
+    >>> entity_name(row, namespace=False)
+    'api-1/server'
+    >>> entity_name(row, "workload", words=True)
+    'Deployment shop/api'
+    >>> entity_name(row, "container", words=True)
+    'container server of pod shop/api-1'
+    >>> entity_name({"node": "n1", "cluster": "prod"}), entity_name({"pod": None})
+    ('n1', '')
+    """
+    if _absent(kind):
+        for kind in ENTITY_KINDS:  # the finest kind the row names
+            if _names(row, kind):
+                break
+        else:
+            return ""
+    elif kind not in _ENTITY_PATH:
+        raise SchemaError(
+            f"entity_name: kind must be one of {', '.join(ENTITY_KINDS)} (or None to take the "
+            f"finest the row names), got {kind!r}"
+        )
+    path = _ENTITY_PATH[kind] if namespace else _ENTITY_PATH_SHORT[kind]
+    name = "/".join([str(v) for c in path if not _absent(v := row.get(c))])
+    if not words or not name:
+        return name
+    if kind == "container" and not _absent(container := row.get("container")):
+        pod = "/".join(str(v) for c in path[:-1] if not _absent(v := row.get(c)))
+        return f"container {container} of pod {pod}"
+    if kind == "workload":
+        said = row.get("workload_kind")
+        return f"{'workload' if _absent(said) else said} {name}"
+    return f"{'pod' if kind == 'container' else kind} {name}"
+
+
+# the key columns that name an entity of each kind, coarse to fine
+_ENTITY_PATH: dict[str, tuple[str, ...]] = {
+    "container": ("namespace", "pod", "container"),
+    "pod": ("namespace", "pod"),
+    "workload": ("namespace", "workload"),
+    "node": ("node",),
+    "namespace": ("namespace",),
+    "cluster": ("cluster",),
+}
+_ENTITY_PATH_SHORT = {
+    kind: tuple(c for c in path if c != "namespace") or path for kind, path in _ENTITY_PATH.items()
+}
+
+
+def _names(row: Mapping[str, object], kind: str) -> bool:
+    """Whether the row names an entity of ``kind`` (a container needs its pod too)."""
+    return not _absent(row.get(kind)) and (kind != "container" or not _absent(row.get("pod")))
+
+
+def _absent(value: object) -> bool:
+    """None, NA, NaN or "": a key part a row does not have."""
+    if isinstance(value, str):
+        return not value
+    return value is None or value is pd.NA or value is pd.NaT or value != value
 
 
 def key_frame(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:

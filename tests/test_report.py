@@ -564,3 +564,41 @@ def test_report_tables_show_utc_seconds_and_no_nan(made):
     # log patterns: the count column before the example
     head = re.search(r"<th>count</th>\s*<th>level</th>\s*<th>pattern</th>", security)
     assert head is not None
+
+
+def test_the_summary_names_suspects_and_detections_as_the_rest_of_obskit_does():
+    import pandas as pd
+
+    inv = obskit.Investigation(
+        metrics=pd.DataFrame(
+            {
+                "timestamp": pd.date_range("2024-01-01", periods=2, freq="1min", tz="UTC"),
+                "metric": "up",
+                "value": 1.0,
+            }
+        )
+    )
+    key = {"namespace": "shop", "workload_kind": "Deployment", "workload": "api"}
+    suspects = pd.DataFrame(
+        [
+            {"entity_kind": "pod", **key, "pod": "api-1", "score": 9.0, "reason": "r"},
+            {"entity_kind": "workload", **key, "score": 5.0, "reason": "r"},
+            {"entity_kind": "container", **key, "pod": "db-0", "container": "pg", "score": 2.0},
+        ]
+    )
+    detections = pd.DataFrame(
+        [
+            {
+                "timestamp": pd.Timestamp("2024-01-01T00:01:00Z"),
+                "severity": "critical",
+                "reason": "Shell in a container",
+                **key,
+                "pod": "api-1",
+                "container": "server",
+            }
+        ]
+    )
+    summary = str(report.review_summary(inv, suspects, detections))
+    # the kind said as obskit.analysis.rca.conclusion says it, a container named with its pod
+    assert "Next: Deployment shop/api; container pg of pod shop/db-0." in summary
+    assert "Shell in a container on shop/api-1/server at 2024-01-01 00:01 UTC." in summary

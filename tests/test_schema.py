@@ -70,3 +70,53 @@ def test_subclass_is_refused():
 
     with pytest.raises(SchemaError, match="plain pandas DataFrame"):
         schema.validate("logs", Sub(schema.empty("logs")))
+
+
+_POD_ROW = {
+    "cluster": "prod",
+    "namespace": "shop",
+    "node": "n1",
+    "workload_kind": "StatefulSet",
+    "workload": "db",
+    "pod": "db-0",
+    "container": "postgres",
+}
+
+
+@pytest.mark.parametrize(
+    ("row", "kind", "options", "name"),
+    [
+        # the finest entity a row names, as the report's summary and the Explorer write it
+        (_POD_ROW, None, {}, "shop/db-0/postgres"),
+        ({**_POD_ROW, "container": None}, None, {}, "shop/db-0"),
+        ({"namespace": "shop", "workload": "db", "container": "x"}, None, {}, "shop/db"),
+        ({"node": "n1", "cluster": "prod"}, None, {}, "n1"),
+        ({"namespace": "shop", "cluster": "prod"}, None, {}, "shop"),
+        ({"cluster": "prod"}, None, {}, "prod"),
+        ({}, None, {}, ""),
+        # a timeline's legend leaves the namespace out, but not a namespace's own name
+        (_POD_ROW, None, {"namespace": False}, "db-0/postgres"),
+        ({"namespace": "shop"}, None, {"namespace": False}, "shop"),
+        # a suspect's kind picks the entity out of a row that names finer ones
+        (_POD_ROW, "workload", {}, "shop/db"),
+        (_POD_ROW, "node", {}, "n1"),
+        (_POD_ROW, "pod", {}, "shop/db-0"),
+        # sentences (root-cause evidence and the report's summary) say the kind first
+        (_POD_ROW, "workload", {"words": True}, "StatefulSet shop/db"),
+        ({**_POD_ROW, "workload_kind": pd.NA}, "workload", {"words": True}, "workload shop/db"),
+        (_POD_ROW, "container", {"words": True}, "container postgres of pod shop/db-0"),
+        (_POD_ROW, "pod", {"words": True}, "pod shop/db-0"),
+        (_POD_ROW, "node", {"words": True}, "node n1"),
+        # missing parts in any spelling a frame row has are left out
+        (pd.Series({"namespace": float("nan"), "pod": "db-0"}), None, {}, "db-0"),
+        (pd.Series({"namespace": "", "node": "n1", "pod": pd.NA}), None, {}, "n1"),
+        ({"pod": "db-0", "entity_kind": pd.NA}, pd.NA, {}, "db-0"),
+    ],
+)
+def test_entity_name(row, kind, options, name):
+    assert schema.entity_name(row, kind, **options) == name
+
+
+def test_entity_name_refuses_an_unknown_kind():
+    with pytest.raises(SchemaError, match=r"kind must be one of container, pod, .* got 'service'"):
+        schema.entity_name(_POD_ROW, "service")

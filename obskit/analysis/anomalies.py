@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from obskit import schema
-from obskit._time import as_utc
+from obskit._time import as_duration, as_utc
 from obskit.errors import InvestigationError
 
 __all__ = ["SeriesMatrix", "anomalies", "detect_onset", "metric_onsets", "series_matrix"]
@@ -99,15 +99,7 @@ class SeriesMatrix:
 
 
 def _timedelta(value: object, name: str) -> pd.Timedelta:
-    try:
-        out = pd.Timedelta(value)
-    except (ValueError, TypeError) as exc:
-        raise InvestigationError(
-            f"{name} must be a duration like '10min' or '30s', got {value!r}"
-        ) from exc
-    if out <= pd.Timedelta(0):
-        raise InvestigationError(f"{name} must be a positive duration, got {value!r}")
-    return out
+    return as_duration(value, name, error=InvestigationError)
 
 
 def _timestamp(value: object, name: str) -> pd.Timestamp:

@@ -76,7 +76,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from obskit import schema
-from obskit.analysis.security import _containers, _pod_spec, _sensitive
+from obskit.analysis._podspec import containers, is_sensitive_path, pod_spec
 from obskit.errors import InvestigationError
 
 __all__ = [
@@ -437,7 +437,7 @@ def _spec_of(obj: Mapping) -> dict | None:
     if not isinstance(obj, Mapping):  # an inventory row made without its object
         return None
     kind = str(obj.get("kind"))
-    return _pod_spec(dict(obj), "pods" if kind == "Pod" else _WORKLOADS.get(kind, ""))
+    return pod_spec(dict(obj), "pods" if kind == "Pod" else _WORKLOADS.get(kind, ""))
 
 
 def _template_meta(obj: dict) -> dict:
@@ -535,7 +535,7 @@ def _pod_level(spec: dict, psc: dict) -> list[tuple[str, str]]:
     volumes = [v for v in spec.get("volumes") or [] if isinstance(v, dict)]
     paths = [str(_dict(v.get("hostPath")).get("path")) for v in volumes if "hostPath" in v]
     if paths:
-        shown = [f"{p} (sensitive)" if _sensitive(p) else p for p in paths]
+        shown = [f"{p} (sensitive)" if is_sensitive_path(p) else p for p in paths]
         out.append(("pss.host-path", f"hostPath {', '.join(shown)}"))
     kinds = sorted({k for v in volumes for k in v if k != "name"} - _VOLUME_TYPES - {"hostPath"})
     if kinds:
@@ -568,7 +568,7 @@ def pod_checks(obj: Mapping) -> list[tuple[str, str | None, str]]:
     annotations = _dict(_template_meta(dict(obj)).get("annotations"))
     linux = _dict(spec.get("os")).get("name") != "windows"
     out: list[tuple[str, str | None, str]] = [(c, None, f) for c, f in _pod_level(spec, psc)]
-    for c in _containers(spec):
+    for c in containers(spec):
         sc = _dict(c.get("securityContext"))
         name = str(c.get("name"))
         found = _baseline_container(c, sc, annotations) + _restricted_container(sc, psc, linux)
@@ -603,7 +603,7 @@ def image_checks(obj: Mapping, registries: tuple[str, ...] | None) -> list[tuple
     ['image.latest', 'image.registry']
     """
     out: list[tuple[str, str, str]] = []
-    for c in _containers(_spec_of(obj) or {}):
+    for c in containers(_spec_of(obj) or {}):
         image = c.get("image")
         if not isinstance(image, str):
             continue

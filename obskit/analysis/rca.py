@@ -1687,17 +1687,6 @@ def _time_order(rows: list[Candidate], step: pd.Timedelta) -> None:
             )
 
 
-def _name(row: dict) -> str:
-    kind = row["entity_kind"]
-    if kind == "node":
-        return f"node {row['node']}"
-    if kind == "workload":
-        return f"{row['workload_kind'] or 'workload'} {row['namespace']}/{row['workload']}"
-    if kind == "container":
-        return f"container {row['container']} of pod {row['namespace']}/{row['pod']}"
-    return f"pod {row['namespace']}/{row['pod']}"
-
-
 def _reason(cand: Candidate, key: dict, ev: pd.DataFrame) -> str:
     kinds = ev.groupby("kind")["strength"].max().sort_values(ascending=False)
     words = {
@@ -1716,7 +1705,7 @@ def _reason(cand: Candidate, key: dict, ev: pd.DataFrame) -> str:
     first = cand.first_anomaly
     when = f" from {first:%H:%M:%S}" if pd.notna(first) else ""
     notes = "; ".join(cand.notes)
-    name = _name({"entity_kind": cand.entity_kind, **key})
+    name = schema.entity_name(key, cand.entity_kind, words=True)
     sentence = f"{name}: {what}{when} (strongest: {lead[:120]})"
     return sentence + (f"; {notes}." if notes else ".")
 
@@ -2019,18 +2008,13 @@ def conclusion(suspects: pd.DataFrame) -> str:
     """
     if suspects is None or not len(suspects):
         return "No root-cause suspect: nothing moved against its baseline."
-    names = [_name(_row_dict(row)) for _, row in suspects.iterrows()]
+    names = [
+        schema.entity_name(row, row.get("entity_kind"), words=True)
+        for _, row in suspects.iterrows()
+    ]
     verdict = suspects["verdict"].astype(str).tolist() if "verdict" in suspects else []
     if not verdict or verdict[0] != "ambiguous":
         return f"The top suspect is {names[0]}, clearly ahead of the next."
     close = [n for n, v in zip(names, verdict, strict=True) if v == "ambiguous"][:4]
     listed = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} and {close[-1]}"
     return f"Ambiguous between {listed}: no suspect leads the others clearly."
-
-
-def _row_dict(row: pd.Series) -> dict:
-    out = {c: row.get(c) for c in (*_KEY, "entity_kind")}
-    return {
-        k: (None if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
-        for k, v in out.items()
-    }

@@ -49,6 +49,7 @@ import pandas as pd
 
 from obskit import schema
 from obskit._chars import disguises
+from obskit.analysis._podspec import containers, is_sensitive_path, pod_spec
 from obskit.errors import InvestigationError
 from obskit.redaction import redact
 
@@ -220,28 +221,6 @@ _BODY_RESOURCES = frozenset(
     }
 )
 _WRITES = ("create", "update", "patch")
-_SENSITIVE_PATHS = (
-    "/",
-    "/etc",
-    "/proc",
-    "/root",
-    "/home/admin",
-    "/boot",
-    "/dev",
-    "/sys",
-    "/var/run/docker.sock",
-    "/run/docker.sock",
-    "/var/run/containerd",
-    "/run/containerd",
-    "/var/run/crio",
-    "/run/crio",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    "/var/lib/kubelet",
-    "/etc/kubernetes",
-)
-# Paths below these are as sensitive as the path ("/" and "/dev" only as themselves).
-_SENSITIVE_TREES = tuple(p for p in _SENSITIVE_PATHS if p not in ("/", "/dev"))
 _HEALTH = re.compile(r"^/(?:healthz|livez|readyz|version)(?:/|$|\?)")
 _POD_NAME = "authentication.kubernetes.io/pod-name"
 _NODE_NAME = "authentication.kubernetes.io/node-name"
@@ -339,32 +318,6 @@ def _loads(raw: object) -> dict:
     except orjson.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _pod_spec(body: dict, resource: str) -> dict | None:
-    """The pod spec of a Pod or of a workload's pod template."""
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else None
-    if spec is None:
-        return None
-    if resource == "pods":
-        return spec
-    if resource == "cronjobs":
-        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
-    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
-    inner = template.get("spec")
-    return inner if isinstance(inner, dict) else None
-
-
-def _containers(spec: dict) -> list[dict]:
-    out: list[dict] = []
-    for kind in ("initContainers", "containers", "ephemeralContainers"):
-        out += [c for c in spec.get(kind) or [] if isinstance(c, dict)]
-    return out
-
-
-def _sensitive(path: str) -> bool:
-    path = path.rstrip("/") or "/"
-    return path in _SENSITIVE_PATHS or path.startswith(tuple(t + "/" for t in _SENSITIVE_TREES))
 
 
 def _slug(name: str) -> str:
@@ -682,7 +635,7 @@ class _Written:
             for i, resource, body in a.written:
                 if resource not in self.resources or (self.people_only and a.system[i]):
                     continue
-                checked = _pod_spec(body, resource) if self.pod_spec else body
+                checked = pod_spec(body, resource) if self.pod_spec else body
                 detail = check(checked) if checked else None
                 if detail:
                     details[i] = detail
@@ -857,7 +810,7 @@ def _serviceaccount_token_requested(a: _Audit) -> pd.Series:
 def _privileged_pod_created(spec: dict) -> str | None:
     names = [
         str(c.get("name"))
-        for c in _containers(spec)
+        for c in containers(spec)
         if (c.get("securityContext") or {}).get("privileged") is True
     ]
     return f"privileged container(s) {', '.join(names)}" if names else None
@@ -894,7 +847,7 @@ def _host_paths(spec: dict) -> list[str]:
     written=_POD_SPECS,
 )
 def _sensitive_hostpath_pod_created(spec: dict) -> str | None:
-    sensitive = [p for p in _host_paths(spec) if _sensitive(p)]
+    sensitive = [p for p in _host_paths(spec) if is_sensitive_path(p)]
     return f"hostPath {', '.join(sensitive)}" if sensitive else None
 
 
@@ -909,7 +862,7 @@ def _sensitive_hostpath_pod_created(spec: dict) -> str | None:
 def _hostpath_pod_created(spec: dict) -> str | None:
     paths = _host_paths(spec)
     # a pod with a sensitive path is the sensitive rule's hit alone
-    if not paths or any(_sensitive(p) for p in paths):
+    if not paths or any(is_sensitive_path(p) for p in paths):
         return None
     return f"hostPath {', '.join(paths)}"
 

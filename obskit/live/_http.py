@@ -50,7 +50,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from obskit.errors import CollectionError
+from obskit.errors import CollectionError, ResponseTooLargeError
 
 __all__ = [
     "Deadline",
@@ -298,29 +298,21 @@ class _Adapter(HTTPAdapter):
 # --- reading answers and retrying ---------------------------------------------------------------
 
 
-class BodyTooLarge(Exception):
-    """An answer longer than the cap; ``size`` is its announced length, or None."""
-
-    def __init__(self, size: int | None) -> None:
-        super().__init__(size)
-        self.size = size
-
-
 def read_capped(
     pieces: Iterable[bytes], cap: int, length: object = None, *, truncate: bool = False
 ) -> bytes:
-    """The answer read from ``pieces``; :class:`BodyTooLarge` past ``cap`` bytes (or, with
+    """The answer read from ``pieces``; :class:`ResponseTooLargeError` past ``cap`` bytes (or, with
     ``truncate``, its first ``cap`` bytes). ``length`` is its ``Content-Length``, if any."""
     announced = int(length) if str(length or "").isdigit() else None
     if announced is not None and announced > cap and not truncate:
-        raise BodyTooLarge(announced)
+        raise ResponseTooLargeError(announced, cap)
     body = bytearray()
     for piece in pieces:
         body += piece
         if len(body) > cap:
             if truncate:
                 return bytes(body[:cap])
-            raise BodyTooLarge(announced)
+            raise ResponseTooLargeError(announced, cap)
     return bytes(body)
 
 
@@ -745,7 +737,7 @@ class HttpClient:
                     f"which lets anyone in the middle read the answers)"
                 )
             ) from exc
-        except BodyTooLarge as exc:
+        except ResponseTooLargeError as exc:
             raise CollectionError(
                 self.redact(
                     f"{self.service} at {url} answered {what} "

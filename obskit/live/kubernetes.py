@@ -35,14 +35,13 @@ import pandas as pd
 import urllib3
 
 from obskit import schema
-from obskit.errors import CollectionError
+from obskit.errors import CollectionError, ResponseTooLargeError
 from obskit.live._http import (
     CHUNK,
     ERROR_BYTES,
     MAX_BYTES,
     RETRY_STATUS,
     TIMEOUT,
-    BodyTooLarge,
     Deadline,
     Retry,
     check_limits,
@@ -454,7 +453,7 @@ class Kubernetes:
             ) from None
         except urllib3.exceptions.HTTPError as exc:
             return self._broken(exc, where, deadline, started=response is not None)
-        except BodyTooLarge as exc:
+        except ResponseTooLargeError as exc:
             raise CollectionError(
                 f"{self.service} at {self.url} answered {too_large(self.max_bytes, exc.size)} "
                 f"while {where}; lower page_size= or raise max_bytes="

@@ -57,13 +57,13 @@ import orjson
 import pandas as pd
 import requests
 
-from obskit._time import as_utc
+from obskit._time import as_duration, as_utc
 from obskit.errors import CollectionError, FormatError
 from obskit.live._http import MAX_BYTES, TIMEOUT, HttpClient, looks_like_html
 from obskit.sources._base import ParseResult
 from obskit.sources.prometheus import parse_prometheus_json
 
-__all__ = ["DEFAULT_QUERIES", "DEFAULT_STEP", "Prometheus", "render_query"]
+__all__ = ["DEFAULT_QUERIES", "DEFAULT_STEP", "Prometheus", "render_query", "step_millis"]
 
 #: Metric name -> PromQL: what :func:`obskit.collect` asks Prometheus (see the module docstring).
 DEFAULT_QUERIES: dict[str, str] = {
@@ -140,18 +140,18 @@ def to_timestamp(value: object, name: str) -> pd.Timestamp:
     return as_utc(value, name, error=CollectionError, epoch_seconds=True)
 
 
-def _step_ms(step: object) -> int:
+def step_millis(step: object) -> int:
+    """A query step (a duration like ``'30s'``, or seconds) in whole milliseconds;
+    :data:`DEFAULT_STEP` for ``None``.
+
+    Examples
+    --------
+    >>> step_millis("1m"), step_millis(0.5), step_millis(None)
+    (60000, 500, 30000)
+    """
     if step is None:
         return int(DEFAULT_STEP / pd.Timedelta(milliseconds=1))
-    try:
-        if isinstance(step, int | float) and not isinstance(step, bool):
-            delta = pd.Timedelta(seconds=step)
-        else:
-            delta = pd.Timedelta(step)
-    except (TypeError, ValueError) as exc:
-        raise CollectionError(
-            f"step must be a duration like '30s', '1m' or seconds, got {step!r}"
-        ) from exc
+    delta = as_duration(step, "step", error=CollectionError, seconds=True)
     ms = int(delta / pd.Timedelta(milliseconds=1))
     if ms < 1:
         raise CollectionError(f"step must be at least 1ms, got {step!r}")
@@ -345,7 +345,7 @@ class Prometheus:
         lo, hi = to_timestamp(start, "start"), to_timestamp(end, "end")
         if lo > hi:
             raise CollectionError(f"start {lo} is after end {hi}; swap them")
-        step_ms = _step_ms(step)
+        step_ms = step_millis(step)
         chunks = chunk_range(_epoch_ms(lo), _epoch_ms(hi), step_ms, self.max_points)
         if len(chunks) == 1:
             bodies = self._fetch_chunk(promql, chunks[0], step_ms)

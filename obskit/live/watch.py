@@ -46,12 +46,13 @@ import orjson
 import pandas as pd
 
 from obskit import schema
+from obskit._time import as_duration
 from obskit.errors import CollectionError
 from obskit.investigation import Investigation
 from obskit.live.collection import GAP, _investigation, _loki_selector
 from obskit.live.kubernetes import INVENTORY, RESOURCES, Kubernetes
 from obskit.live.loki import Loki
-from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, _step_ms, render_query
+from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, render_query, step_millis
 from obskit.sources._base import ParseResult, Rejects
 from obskit.sources.kubernetes import _frames, _inventory_row, objects_to_frames
 
@@ -128,21 +129,6 @@ def watch(
     ).start()
 
 
-def _duration(value: object, name: str) -> pd.Timedelta:
-    try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            delta = pd.Timedelta(seconds=value)
-        else:
-            delta = pd.Timedelta(value)
-    except (ValueError, TypeError):
-        delta = pd.NaT
-    if pd.isna(delta) or delta <= pd.Timedelta(0):
-        raise CollectionError(
-            f"{name} must be a positive duration like '15s' or '2h', got {value!r}"
-        )
-    return delta
-
-
 def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
 
@@ -212,10 +198,14 @@ class Watch:
         if isinstance(namespaces, str):
             namespaces = [namespaces]
         self.namespaces = list(namespaces) if namespaces else None
-        self.every = _duration(every, "every")
-        self.keep = _duration(keep, "keep")
-        self.backfill = self.keep if backfill is None else _duration(backfill, "backfill")
-        self.step = pd.Timedelta(milliseconds=_step_ms(self.every if step is None else step))
+        self.every = as_duration(every, "every", error=CollectionError, seconds=True)
+        self.keep = as_duration(keep, "keep", error=CollectionError, seconds=True)
+        self.backfill = (
+            self.keep
+            if backfill is None
+            else as_duration(backfill, "backfill", error=CollectionError, seconds=True)
+        )
+        self.step = pd.Timedelta(milliseconds=step_millis(self.every if step is None else step))
         self.cluster = cluster
         self.kubernetes, self.prometheus, self.loki = kubernetes, prometheus, loki
         chosen = dict(DEFAULT_QUERIES if queries is None else queries)

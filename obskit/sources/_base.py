@@ -9,7 +9,9 @@ with :func:`register` in one line beside them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import io
 import lzma
 import re
@@ -34,7 +36,9 @@ __all__ = [
     "decode_head",
     "decode_tail",
     "detect",
+    "drop_bad_times",
     "first_record",
+    "gc_paused",
     "get_format",
     "read_bytes",
     "register",
@@ -282,6 +286,43 @@ class Rejects:
             df["format"] = [ledger.format for ledger in ledgers for _ in ledger._rows]
             df["origin"] = [ledger.origin for ledger in ledgers for _ in ledger._rows]
         return schema.conform("rejects", df)
+
+
+def drop_bad_times(frame: pd.DataFrame, rejects: Rejects, stamps: list) -> pd.DataFrame:
+    """``frame`` without its rows whose ``timestamp`` could not be read, each added to
+    ``rejects`` with the time as written (``stamps``, by row), its ``message`` and ``line``.
+
+    Examples
+    --------
+    >>> rejects = Rejects("jsonl-log", "app.log")
+    >>> frame = pd.DataFrame({"timestamp": [pd.Timestamp("2024-01-01", tz="UTC"), pd.NaT],
+    ...                       "message": ["ok", "late"], "line": [1, 2]})
+    >>> drop_bad_times(frame, rejects, ["2024-01-01", "yesterday"])["message"].tolist()
+    ['ok']
+    >>> rejects.frame()[["line", "reason"]].values.tolist()
+    [[2, "unreadable time 'yesterday'"]]
+    """
+    bad = frame["timestamp"].isna().to_numpy()
+    for i in np.flatnonzero(bad):
+        rejects.add(
+            f"unreadable time {stamps[i]!r}",
+            frame["message"].iat[i],
+            line=int(frame["line"].iat[i]),
+        )
+    return frame.loc[~bad].reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a large body decodes: it would rescan the millions of small
+    dicts and lists the body becomes, many times over, and find no cycle in them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def is_utf8(data: bytes, lo: int = 0, hi: int | None = None) -> bool:

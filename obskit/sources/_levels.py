@@ -8,15 +8,11 @@ continuation lines take the level of the line they continue. The regular express
 ``_EXCEPTION``, ``_PANIC``, ``_CONTINUATION``) are the reference: the byte-level scanners only
 skip the messages a pattern cannot match and read the common prefixes directly, and
 tests/test_logs_speed_equivalence.py checks them against a plain regex reader of these patterns.
-:func:`log_fields` parses a message's structured fields, on demand.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +22,6 @@ from obskit.sources._base import laid_ranges
 
 __all__ = [
     "derive_level",
-    "log_fields",
     "message_format",
     "normalise_level",
 ]
@@ -629,49 +624,3 @@ def message_format(messages: pd.Series) -> pd.Series:
     """``json``, ``logfmt`` or ``text`` for each message, judged by its shape."""
     codes = _format_codes(_strings(messages))
     return pd.Series(_format_categorical(codes), index=messages.index)
-
-
-_LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|(\S*))')
-
-
-def _logfmt(message: str) -> dict[str, str]:
-    return {
-        k: (q.encode().decode("unicode_escape") if "\\" in q else q) if q else v
-        for k, q, v in _LOGFMT_PAIR.findall(message)
-    }
-
-
-def log_fields(logs: pd.DataFrame) -> pd.DataFrame:
-    """Parse the structured fields of JSON and logfmt messages, on demand.
-
-    Returns a frame on the same index as ``logs`` with one column per field found (nested JSON
-    flattened with dots); text messages give empty rows. Loading keeps messages whole and
-    parses nothing, so this is where the fields come from.
-
-    Examples
-    --------
-    >>> logs = pd.DataFrame({"message": ['{"a": {"b": 1}}', 'k=v n="x y"', 'plain'],
-    ...                      "format": ["json", "logfmt", "text"]})
-    >>> log_fields(logs).to_dict("list")
-    {'a.b': [1.0, nan, nan], 'k': [nan, 'v', nan], 'n': [nan, 'x y', nan]}
-    """
-    fmt = (
-        logs["format"].astype("object")
-        if "format" in logs
-        else message_format(logs["message"]).astype("object")
-    )
-    records: list[dict] = []
-    for message, kind in zip(logs["message"].tolist(), fmt.tolist(), strict=True):
-        if kind == "json":
-            try:
-                value = orjson.loads(message)
-            except orjson.JSONDecodeError:
-                value = {}
-            records.append(value if isinstance(value, dict) else {})
-        elif kind == "logfmt":
-            records.append(_logfmt(message))
-        else:
-            records.append({})
-    out = pd.json_normalize(records)
-    out.index = logs.index
-    return out

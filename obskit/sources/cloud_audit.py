@@ -51,8 +51,8 @@ import orjson
 import yaml
 
 from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
+from obskit.sources._yaml import NoTimestampLoader, alias_bomb, has_anchors
 from obskit.sources.audit import AuditRows, _dict, _text
-from obskit.sources.kubernetes import _ANCHOR, _alias_bomb, _NoTimestampLoader
 
 __all__ = ["parse_aks_audit", "parse_eks_audit", "parse_gke_audit"]
 
@@ -204,11 +204,11 @@ def _yaml_documents(data: bytes, rejects: Rejects) -> tuple[list[tuple[int, obje
             continue
         count += 1
         try:
-            value = yaml.load(text.decode("utf-8"), Loader=_NoTimestampLoader)
+            value = yaml.load(text.decode("utf-8"), Loader=NoTimestampLoader)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             rejects.add(f"not valid YAML: {str(exc).splitlines()[0]}", text, line=first)
             continue
-        bomb = _alias_bomb(value) if _ANCHOR.search(text) else None
+        bomb = alias_bomb(value) if has_anchors(text) else None
         if bomb:
             rejects.add(bomb, None, line=first)
             continue

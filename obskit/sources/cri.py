@@ -61,6 +61,8 @@ from obskit.sources._levels import (
 
 __all__ = [
     "cri_span",
+    "finish_logs",
+    "join_partials",
     "parse_cri_log",
     "parse_cri_logs",
     "path_key",
@@ -112,12 +114,12 @@ def path_key(path: str) -> dict[str, object]:
 # --- partial lines -----------------------------------------------------------------------------
 
 
-def _join_partials(frame: pd.DataFrame, partial: np.ndarray) -> tuple[pd.DataFrame, int]:
+def join_partials(frame: pd.DataFrame, partial: np.ndarray) -> tuple[pd.DataFrame, int]:
     """Join each run of partial lines with the next full line of the same stream.
 
     ``frame`` is in file order with columns ``stream`` and ``message``; ``partial`` flags the
     lines that continue on a later line. Returns the joined frame and how many lines were
-    folded into another.
+    folded into another. Docker's json-file partial lines are joined by it too.
     """
     if not partial.any():
         return frame, 0
@@ -500,12 +502,13 @@ def _annotate(
     return tuple(np.concatenate([d[k] for d in done]) for k in range(3))  # type: ignore[return-value]
 
 
-def _finish_logs(
+def finish_logs(
     frame: pd.DataFrame, origin: str, key: dict[str, object], *, annotated: bool = False
 ) -> pd.DataFrame:
     """Level, format, the path's key and provenance for parsed log lines, conformed.
 
-    ``annotated`` frames already carry their ``level`` and ``format``.
+    The last step of the CRI and Docker json-file parsers alike. ``annotated`` frames already
+    carry their ``level`` and ``format``.
     """
     n = len(frame)
     columns: dict[str, object] = {}
@@ -676,7 +679,7 @@ def _parse_cri(
         )
     ]
     if count == 1:
-        logs = _finish_logs(frame, origin, path_key(origin), annotated=True)
+        logs = finish_logs(frame, origin, path_key(origin), annotated=True)
     else:
         logs = _finish_files(frame, files.origins, kept_owner)
     result = ParseResult(
@@ -796,7 +799,7 @@ def _present(
 
 
 def _finish_files(frame: pd.DataFrame, origins: list[str], owner: np.ndarray) -> pd.DataFrame:
-    """:func:`_finish_logs` for the lines of several files: each row gets its file's key (from
+    """:func:`finish_logs` for the lines of several files: each row gets its file's key (from
     its path), provenance and ``key_source``."""
     keys = [path_key(origin) for origin in origins]
     columns: dict[str, object] = {}

@@ -6,12 +6,18 @@ of the same stream as the CRI format's ``P`` lines are; the key comes from the f
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from obskit._time import parse_times
-from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
-from obskit.sources.cri import _finish_logs, _join_partials, path_key
+from obskit.sources._base import (
+    ParseResult,
+    Rejects,
+    drop_bad_times,
+    first_record,
+    json_lines,
+    register,
+)
+from obskit.sources.cri import finish_logs, join_partials, path_key
 
 __all__ = [
     "parse_docker_json_log",
@@ -46,23 +52,12 @@ def parse_docker_json_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
         stamps.append(rec["time"])
     frame = pd.DataFrame(rows, columns=["stream", "message", "line"])
     frame["timestamp"] = parse_times(pd.Series(stamps, dtype="object")).array
-    frame = _drop_bad_times(frame, rejects, stamps)
+    frame = drop_bad_times(frame, rejects, stamps)
     partial = ~frame["message"].str.endswith("\n").to_numpy(dtype=bool)
     frame["message"] = frame["message"].str.removesuffix("\n").str.removesuffix("\r")
-    frame, merged = _join_partials(frame.reset_index(drop=True), partial)
-    logs = _finish_logs(frame, origin, path_key(origin))
+    frame, merged = join_partials(frame.reset_index(drop=True), partial)
+    logs = finish_logs(frame, origin, path_key(origin))
     return ParseResult(records=count, logs=logs, rejects=rejects.frame(), merged=merged)
-
-
-def _drop_bad_times(frame: pd.DataFrame, rejects: Rejects, stamps: list) -> pd.DataFrame:
-    bad = frame["timestamp"].isna().to_numpy()
-    for i in np.flatnonzero(bad):
-        rejects.add(
-            f"unreadable time {stamps[i]!r}",
-            frame["message"].iat[i],
-            line=int(frame["line"].iat[i]),
-        )
-    return frame.loc[~bad].reset_index(drop=True)
 
 
 def _sniff_docker(head: str, name: str) -> float:

@@ -15,9 +15,8 @@ import pandas as pd
 
 from obskit import schema
 from obskit._time import parse_times
-from obskit.sources._base import ParseResult, Rejects, json_lines, register
+from obskit.sources._base import ParseResult, Rejects, drop_bad_times, json_lines, register
 from obskit.sources._levels import derive_level, message_format
-from obskit.sources.docker import _drop_bad_times
 
 __all__ = [
     "parse_jsonl_log",
@@ -92,7 +91,7 @@ def parse_jsonl_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
         stamps.append(stamp)
     frame = pd.DataFrame(rows, columns=[*_K8S_FIELDS, "message", "stream", "line", "cluster"])
     frame["timestamp"] = parse_times(pd.Series(stamps, dtype="object")).array
-    frame = _drop_bad_times(frame, rejects, stamps)
+    frame = drop_bad_times(frame, rejects, stamps)
     frame["key_source"] = np.where(frame["pod"].notna(), "record", "incomplete")
     logs = schema.conform(
         "logs",

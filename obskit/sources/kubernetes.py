@@ -15,11 +15,9 @@ live Kubernetes client hands over what it fetched.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -41,11 +39,13 @@ from obskit.errors import FormatError
 from obskit.sources._base import (
     ParseResult,
     Rejects,
+    gc_paused,
     json_error,
     large_buffer_pool,
     register,
     utf8_or_replaced,
 )
+from obskit.sources._yaml import NoTimestampLoader, alias_bomb, has_anchors
 
 __all__ = ["objects_to_frames", "parse_k8s_json"]
 
@@ -55,16 +55,6 @@ _FIELD_CONTAINER_NAMED = (
     r"spec\.(?:initContainers|containers|ephemeralContainers)\{(?P<container>[^}]+)\}"
 )
 _FIELD_CONTAINER = re.compile(_FIELD_CONTAINER_NAMED)
-
-
-class _NoTimestampLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """YAML loader that keeps timestamps as text, as the JSON form does."""
-
-
-_NoTimestampLoader.yaml_implicit_resolvers = {
-    k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _controller(meta: dict) -> dict:
@@ -222,18 +212,6 @@ def _containers(field_paths: list | pa.Array) -> list | pa.Array:
     return found.to_pylist()
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a List decodes: it would rescan every new dict many times."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 _TEXT_COLUMNS = ("message", "object_name", "uid", "raw")
 
 
@@ -321,7 +299,7 @@ def objects_to_frames(
     inventory: list[dict] = []
     events: list[tuple] = []
     records = 0
-    with _gc_paused():
+    with gc_paused():
         for doc_index, doc in enumerate(docs):
             if doc is None:
                 continue
@@ -857,7 +835,7 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
     typed: list[Any] = []
     raws: list[bytes] = []
     if item_kind is None and len(items) >= _ARROW_ITEMS:
-        with _gc_paused():
+        with gc_paused():
             read = _arrow_list(items, origin)
         if read is not None:
             return read
@@ -865,7 +843,7 @@ def _parse_list(data: bytes, origin: str) -> ParseResult | None:
     many = len(items) > 1 or item_kind
     listed_kind = msgspec.UNSET if item_kind == "Event" else "Event"
     try:
-        with _gc_paused():
+        with gc_paused():
             for index, item in enumerate(items):
                 text = bytes(item)
                 try:
@@ -940,13 +918,13 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
     try:
         if text_start in (b"{", b"["):
             try:
-                with _gc_paused():
+                with gc_paused():
                     docs: list[object] = [orjson.loads(data)]
             except orjson.JSONDecodeError as exc:
                 raise FormatError(f"not valid JSON: {json_error(exc, data)}") from exc
         else:
             try:
-                docs = list(yaml.load_all(data.decode("utf-8"), Loader=_NoTimestampLoader))
+                docs = list(yaml.load_all(data.decode("utf-8"), Loader=NoTimestampLoader))
             except (yaml.YAMLError, UnicodeDecodeError) as exc:
                 raise FormatError(f"not valid YAML: {str(exc).splitlines()[0]}") from exc
     except FormatError as exc:
@@ -954,9 +932,9 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
         rejects.add(f"{exc}; re-export with kubectl get ... -o json", data)
         return ParseResult(records=1, rejects=rejects.frame())
     bombs = Rejects(FORMAT, origin)
-    if text_start not in (b"{", b"[") and _ANCHOR.search(data):  # aliases may repeat anchors
+    if text_start not in (b"{", b"[") and has_anchors(data):
         for index, doc in enumerate(docs):
-            reason = _alias_bomb(doc)
+            reason = alias_bomb(doc)
             if reason is not None:
                 bombs.add(
                     f"document {index}: {reason}; re-export with kubectl get ... -o json", None
@@ -969,46 +947,6 @@ def _parse_document(data: bytes, origin: str) -> ParseResult:
         result.records += len(bombs)
         result.rejects = schema.concat("rejects", [result.rejects, bombs.frame()])
     return result
-
-
-#: A YAML anchor (``&name`` before a node); text such as ``Tom & Jerry`` or ``?a=1&b=2`` is none.
-_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[^\s\[\]{},]")
-#: Most nodes YAML aliases may add to a document. An alias repeats a node written once (an
-#: anchor) without copying it, but whatever walks the document later (JSON for evidence, a
-#: bundle) walks every repeat: nine levels of nine aliases are 400 million nodes from 1 kB.
-#: kubectl writes no aliases; hand-written manifests repeat a few blocks.
-MAX_ALIAS_NODES = 100_000
-
-
-def _alias_bomb(doc: object) -> str | None:
-    """Why ``doc`` cannot be read as it was decoded: its aliases expand it by more than
-    :data:`MAX_ALIAS_NODES` nodes, or an alias holds itself; None when it can."""
-    if not isinstance(doc, dict | list):
-        return None
-    expanded: dict[int, int] = {}  # a container's size with every alias expanded, by id
-    walking: set[int] = set()  # the containers being walked: an alias to one is a cycle
-    written = 0
-    stack: list[tuple[dict | list, bool]] = [(doc, False)]
-    while stack:  # depth first, without recursion: a document may be deep
-        node, finished = stack.pop()
-        children = list(node.values()) if isinstance(node, dict) else node
-        if finished:
-            walking.discard(id(node))
-            expanded[id(node)] = 1 + sum(expanded.get(id(c), 1) for c in children)
-        elif id(node) in walking:
-            return "a YAML alias refers to a node that holds it (an endless document)"
-        elif id(node) not in expanded:
-            walking.add(id(node))
-            written += 1 + len(children)
-            stack.append((node, True))
-            stack += [(c, False) for c in children if isinstance(c, dict | list)]
-    growth = expanded[id(doc)] - written
-    if growth > MAX_ALIAS_NODES:
-        return (
-            f"YAML aliases expand it from {written:,} nodes by {growth:,} (more than "
-            f"{MAX_ALIAS_NODES:,}): an alias bomb"
-        )
-    return None
 
 
 _KINDS = (

@@ -98,11 +98,10 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
@@ -118,7 +117,7 @@ import pyarrow.csv as pacsv
 from obskit import schema
 from obskit._time import as_utc
 from obskit.errors import FormatError
-from obskit.sources._base import ParseResult, Rejects, json_error, register
+from obskit.sources._base import ParseResult, Rejects, gc_paused, json_error, register
 
 __all__ = ["RESERVED_LABELS", "parse_prometheus_json", "parse_prometheus_text"]
 
@@ -251,18 +250,6 @@ def _seconds_to_ns(seconds: np.ndarray) -> np.ndarray:
 
 def _dumps(obj: object) -> str:
     return orjson.dumps(obj).decode("utf-8", "replace")
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC: it would rescan the million small lists a big body decodes into."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # --- prometheus-json -------------------------------------------------------------------------
@@ -594,7 +581,7 @@ def parse_prometheus_json(
     else:
         arrays = None
         try:
-            with _gc_paused():
+            with gc_paused():
                 doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise FormatError(

@@ -28,6 +28,7 @@ import pandas as pd
 
 from obskit import schema
 from obskit._chars import reveal
+from obskit._time import as_duration, as_utc
 from obskit.analysis.logpatterns import log_templates, message_text
 from obskit.errors import InvestigationError
 from obskit.views._select import Focus, select
@@ -89,6 +90,11 @@ def _limit(limit: int | None) -> int | None:
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise InvestigationError(f"limit must be a positive integer or None, got {limit!r}")
     return limit
+
+
+def _at_least(frame: pd.DataFrame, column: str, minimum: str | None) -> pd.DataFrame:
+    """The rows whose ``column`` (a severity) is at least ``minimum``; all rows for None."""
+    return frame if minimum is None else frame.loc[(frame[column] >= minimum).fillna(False)]
 
 
 def _most_severe_first(frame: pd.DataFrame, level: str, limit: int | None) -> pd.DataFrame:
@@ -159,9 +165,7 @@ def events_table(
     """
     minimum = _min_level(min_severity, "min_severity")
     limit = _limit(limit)
-    events = select(inv, focus, start, end).events
-    if minimum is not None:
-        events = events.loc[(events["severity"] >= minimum).fillna(False)]
+    events = _at_least(select(inv, focus, start, end).events, "severity", minimum)
     if sources is not None:
         events = events.loc[events["source"].isin(list(sources))]
     if reasons is not None:
@@ -235,9 +239,7 @@ def logs_table(
     """
     minimum = _min_level(min_level, "min_level")
     limit = _limit(limit)
-    logs = select(inv, focus, start, end).logs
-    if minimum is not None:
-        logs = logs.loc[(logs["level"] >= minimum).fillna(False)]
+    logs = _at_least(select(inv, focus, start, end).logs, "level", minimum)
     logs = _most_severe_first(logs, "level", limit)
     table = logs.rename(columns={"timestamp": "time"})
     table["message"] = _message_field(logs)
@@ -365,9 +367,7 @@ def log_patterns_table(
     """
     minimum = _min_level(min_level, "min_level")
     limit = _limit(limit)
-    logs = select(inv, focus, start, end).logs
-    if minimum is not None:
-        logs = logs.loc[(logs["level"] >= minimum).fillna(False)]
+    logs = _at_least(select(inv, focus, start, end).logs, "level", minimum)
     if logs.empty:
         return pd.DataFrame(columns=_PATTERN_COLUMNS)
     logs = logs.sort_values("timestamp", kind="stable")
@@ -576,20 +576,22 @@ def _latency_window(
     baseline: object,
 ) -> tuple[pd.Timestamp | None, pd.Timestamp | None, pd.Timestamp | None]:
     """The baseline's start, the window's start and its end (each None where open)."""
-    from obskit.analysis.anomalies import _timedelta, _timestamp
-
     if start is not None:
-        at_ts = _timestamp(start, "start")
+        at_ts = as_utc(start, "start", error=InvestigationError)
     elif at is not None:
-        at_ts = _timestamp(at, "at")
+        at_ts = as_utc(at, "at", error=InvestigationError)
     elif len(metrics):
         from obskit.analysis.rca import find_onset
 
         at_ts = find_onset(inv)[0]
     else:
         at_ts = None
-    hi = _timestamp(end, "end") if end is not None else None
-    lo = at_ts - _timedelta(baseline, "baseline") if baseline is not None and at_ts else None
+    hi = as_utc(end, "end", error=InvestigationError) if end is not None else None
+    lo = (
+        at_ts - as_duration(baseline, "baseline", error=InvestigationError)
+        if baseline is not None and at_ts
+        else None
+    )
     return lo, at_ts, hi
 
 

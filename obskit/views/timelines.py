@@ -511,20 +511,15 @@ def _entities(rows: pd.DataFrame) -> np.ndarray:
     }
 
     def one(i: int) -> str:
-        record = {c: None if pd.isna(v[i]) else v[i] for c, v in columns.items()}
-        return _entity(record)
+        # entity_name reads NaN and NA as missing: no per-cell isna needed
+        return _entity({c: v[i] for c, v in columns.items()})
 
     return np.array([one(i) for i in range(len(rows))], dtype=object)
 
 
 def _entity(record: dict) -> str:
-    if record.get("pod"):
-        pod = record["pod"]
-        return f"{pod}/{record['container']}" if record.get("container") else pod
-    for column in ("node", "workload", "namespace", "cluster"):
-        if record.get(column):
-            return str(record[column])
-    return "all"
+    """The name a series or anomaly is shown by: its entity without the namespace, or "all"."""
+    return schema.entity_name(record, namespace=False) or "all"
 
 
 def _short(escaped: str) -> str:

@@ -935,17 +935,11 @@ def suspects_display(suspects: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in suspects.to_dict("records"):
         kind = row.get("entity_kind")
-        if kind == "node":
-            parts = [row.get("node")]
-        elif kind == "workload":
-            parts = [row.get("namespace"), row.get("workload")]
-        else:
-            parts = [row.get("namespace"), row.get("pod"), row.get("container")]
         rows.append(
             {
                 "rank": row.get("rank"),
                 "kind": kind,
-                "entity": "/".join(str(p) for p in parts if not _missing(p)),
+                "entity": schema.entity_name(row, kind),
                 "score": row.get("score"),
                 "first anomaly": row.get("first_anomaly"),
                 "signals": list(row.get("kinds") or []),
@@ -1124,6 +1118,7 @@ class Explorer(widgets.VBox):
         self._lock = threading.RLock()
         self.outputs: Outputs | None = None
         self.refreshes = 0
+        self._disposed = False  # set by close(): a refresh then in flight draws nothing
         self.sent: dict[str, int] = {}
 
         self._make_controls(view, start, end, metrics, anomalies, tables, min_level, color_by)
@@ -1407,11 +1402,14 @@ class Explorer(widgets.VBox):
         )
         model.tree(self.view.value)  # the heavy part, before taking the widgets
         with self._lock:
+            if self._disposed:
+                return  # close() came while the snapshot was computed: its widgets are gone
             self._show_model(model)
             self.refreshes += 1
 
     def close(self) -> None:
         """Stop following the watch (a live Explorer), then close the widgets."""
+        self._disposed = True
         self._closed = True
         stop = getattr(self, "_stop_following", None)
         if stop is not None:

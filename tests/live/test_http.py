@@ -191,3 +191,15 @@ def test_credentials_never_reach_a_bundle(tmp_path):
         data = file.read_bytes()
         assert TOKEN.encode() not in data and PASSWORD.encode() not in data
         assert b"analyst" not in data
+
+
+def test_an_answer_over_the_cap_is_a_collection_error_with_its_size():
+    from obskit import ResponseTooLargeError
+    from obskit.live._http import read_capped
+
+    with pytest.raises(ResponseTooLargeError, match=r"10,000 bytes is over max_bytes=100; narrow"):
+        read_capped([b"x" * 10], cap=100, length="10000")
+    with pytest.raises(CollectionError, match=r"more than 100 bytes") as caught:
+        read_capped(iter([b"x" * 60] * 3), cap=100)
+    assert (caught.value.size, caught.value.cap) == (None, 100)
+    assert read_capped(iter([b"x" * 60] * 3), cap=100, truncate=True) == b"x" * 100

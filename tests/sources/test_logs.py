@@ -11,10 +11,10 @@ import zstandard
 
 from obskit import schema
 from obskit.sources import load_file
-from obskit.sources._levels import derive_level, log_fields
 from obskit.sources.cri import parse_cri_log, path_key
 from obskit.sources.docker import parse_docker_json_log
 from obskit.sources.jsonl import parse_jsonl_log
+from obskit.sources.logs import derive_level, log_fields
 
 from ..conftest import DATA
 

@@ -113,6 +113,26 @@ def test_closing_stops_the_refreshes(live):
     assert explorer.refreshes == shown
 
 
+def test_a_refresh_overtaken_by_closing_shows_nothing(live, monkeypatch):
+    # close() comes while a refresh computes its snapshot (outside the lock): the refresh
+    # must not then draw on the closed widgets
+    _, _, explorer = live
+    counted: list[int] = []
+    tree = explorer_module.ExplorerModel.tree
+
+    def tree_then_close(model, view):
+        out = tree(model, view)
+        if not counted:
+            explorer.close()
+            with explorer._lock:  # a refresh already drawing finishes before this is read
+                counted.append(explorer.refreshes)
+        return out
+
+    monkeypatch.setattr(explorer_module.ExplorerModel, "tree", tree_then_close)
+    explorer.update()
+    assert counted and explorer.refreshes == counted[0]
+
+
 def test_a_failing_stream_shows_as_a_banner_with_its_error_escaped():
     w = SyntheticWatch(30)
     explorer = Explorer(w, anomalies=False, tables=())
