@@ -37,10 +37,6 @@ PRIVATE_IMPORTS_ALLOWED = {
         "rca's scoring is being reworked on other branches; its _timedelta/_timestamp become "
         "obskit._time.as_duration/as_utc after they merge, as views.tables' did"
     ),
-    ("obskit.live.watch", "obskit.live.collection"): (
-        "collect() is being split on another branch; _investigation and _loki_selector become "
-        "shared helpers after that merges"
-    ),
     ("obskit.live.collection", "obskit.live.kubernetes"): (
         "_Forbidden (a 403 from the API) is a private CollectionError: public errors live in "
         "obskit.errors, and collect() catches it to note the missing RBAC grant and go on"

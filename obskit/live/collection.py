@@ -33,7 +33,7 @@ from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, render_query, to
 from obskit.live.sumologic import SumoLogic
 from obskit.sources._base import ParseResult, reject_far_out_times
 
-__all__ = ["GAP", "collect"]
+__all__ = ["GAP", "assemble", "collect", "loki_selector"]
 
 #: The prefix of the notes that record a coverage gap.
 GAP = "coverage gap: "
@@ -133,7 +133,7 @@ def collect(
             _sumologic(sumologic, run)
     finally:
         run.bar.close()
-    return _investigation(run.results, run.notes, cluster, (lo, hi))
+    return assemble(run.results, run.notes, cluster, (lo, hi))
 
 
 @dataclass
@@ -214,7 +214,7 @@ def _kubernetes(kubernetes: Kubernetes, run: _Run) -> None:
 
 def _loki(loki: Loki, run: _Run) -> None:
     """The window's log lines of the namespaces from Loki."""
-    logql = _loki_selector(run.namespaces)
+    logql = loki_selector(run.namespaces)
     run.bar.describe("Loki logs")
     result = loki.query_range_result(logql, run.lo, run.hi, on_page=run.bar.lines)
     run.results.append((loki.origin(logql), "loki-json", result))
@@ -259,19 +259,25 @@ def _sumologic(sumo: SumoLogic, run: _Run) -> None:
         run.bar.advance()
 
 
-def _loki_selector(namespaces: list[str] | None) -> str:
+def loki_selector(namespaces: list[str] | None) -> str:
+    """The LogQL stream selector of the namespaces (all namespaces for None); names validated."""
     if namespaces:
         render_query("{$ns}", namespaces)  # validates the names
         return '{namespace=~"' + "|".join(namespaces) + '"}'
     return '{namespace=~".+"}'
 
 
-def _investigation(
+def assemble(
     results: list[tuple[str, str, ParseResult]],
     notes: list[str],
     cluster: str | None,
     window: tuple[pd.Timestamp, pd.Timestamp],
 ) -> Investigation:
+    """One investigation from the sources' parse results, as ``obskit.load`` builds one from files.
+
+    Each result keeps its origin and format in the ledger; its rows dated far outside the rest
+    are rejects; ``notes`` (coverage gaps) come first, then each source's own notes.
+    """
     frames: dict[str, list[pd.DataFrame]] = {n: [] for n in ("metrics", "events", "logs")}
     frames["inventory"], rejects, ledger = [], [], []
     for origin, fmt, result in results:

@@ -49,7 +49,7 @@ from obskit import schema
 from obskit._time import as_duration
 from obskit.errors import CollectionError
 from obskit.investigation import Investigation
-from obskit.live.collection import GAP, _investigation, _loki_selector
+from obskit.live.collection import GAP, assemble, loki_selector
 from obskit.live.kubernetes import INVENTORY, RESOURCES, Kubernetes
 from obskit.live.loki import Loki
 from obskit.live.prometheus import DEFAULT_QUERIES, Prometheus, render_query, step_millis
@@ -401,12 +401,12 @@ class Watch:
             results.append((origin, "prometheus-json", ParseResult(records[name], metrics=frame)))
         if self.loki is not None:
             frame = schema.concat("logs", logs)
-            origin = self.loki.origin(_loki_selector(self.namespaces))
+            origin = self.loki.origin(loki_selector(self.namespaces))
             results.append((origin, "loki-json", ParseResult(len(frame), logs=frame)))
         if rejects:
             frame = schema.concat("rejects", rejects)
             results.append(("watch", "watch", ParseResult(len(frame), rejects=frame)))
-        inv = _investigation(results, notes, self.cluster, self._window(as_of, events))
+        inv = assemble(results, notes, self.cluster, self._window(as_of, events))
         inv.changes = _changes_frame(rows, self.cluster)
         return inv
 
@@ -504,7 +504,7 @@ class Watch:
     def _read_loki(self, now: pd.Timestamp) -> None:
         assert self.loki is not None
         health = self._health_of("loki", "logs")
-        logql = _loki_selector(self.namespaces)
+        logql = loki_selector(self.namespaces)
         start = (
             pd.Timestamp(self._log_end, tz="UTC")
             if self._log_end is not None

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from obskit import schema
-from obskit.live.collection import _investigation
+from obskit.live.collection import assemble
 from obskit.sources._base import ParseResult
 from obskit.sources.kubernetes import objects_to_frames
 
@@ -158,7 +158,7 @@ class SyntheticWatch:
             results.append(("logs (synthetic)", "loki-json", ParseResult(len(frame), logs=frame)))
         results.append(("metrics (synthetic)", "prometheus-json", self._metrics(as_of, deleted)))
         lo = max(self.started, as_of - self.keep)
-        return _investigation(results, [], "synthetic", (lo, as_of))
+        return assemble(results, [], "synthetic", (lo, as_of))
 
     def _metrics(self, as_of: pd.Timestamp, deleted: dict[int, pd.Timestamp]) -> ParseResult:
         """Working-set memory of the first namespace's pods over the last hour, or ``keep``
