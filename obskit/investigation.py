@@ -17,7 +17,9 @@ import dataclasses
 import difflib
 import glob as globlib
 import json
+import lzma
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +42,12 @@ from obskit.sources._base import (
     compression,
     decode_head,
     detect,
+    first_record,
     large_buffer_pool,
     reject_far_out_times,
+    stream_lines,
 )
+from obskit.sources.audit import read_audit_window
 from obskit.sources.cri import (
     BATCH_BYTES,
     BATCH_FILE_BYTES,
@@ -83,18 +88,57 @@ class _Parts:
     )
     files: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The load's window: log rows outside it are left out as each file is added, so that
+    #: memory holds what the window keeps, not every file's rows until the end.
+    window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
+    #: Log rows left out by the window, by origin (taken off their files' ledger rows).
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def add(self, path: Path, fmt: str, result: ParseResult) -> None:
         """One file's frames, ledger row and notes."""
+        tally = _tally(result)
         self.add_frames(result)
-        self.files.append(_ledger(path, fmt, "loaded", _tally(result)))
+        self.files.append(_ledger(path, fmt, "loaded", tally))
         self.notes += [f"{path}: {note}" for note in result.notes]
 
     def add_frames(self, result: ParseResult) -> None:
         for name in (*_FRAMES, "rejects"):
             frame = getattr(result, name)
             if frame is not None and len(frame):
+                if name == "logs" and self.window != (None, None):
+                    frame = self._inside(frame)
                 self.frames[name].append(frame)
+
+    def _inside(self, logs: pd.DataFrame) -> pd.DataFrame:
+        """``logs`` without the rows outside the window, counted by origin. Rows that name
+        their pod's node themselves stay (enrichment learns where pods ran from them, see
+        :func:`obskit.enrich.observed_nodes`); the window drops them at the end."""
+        lo, hi = self.window
+        stamps = logs["timestamp"]
+        keep = np.ones(len(logs), dtype=bool)
+        if lo is not None:
+            keep &= (stamps >= lo).to_numpy()
+        if hi is not None:
+            keep &= (stamps <= hi).to_numpy()
+        if keep.all():
+            return logs
+        keep |= (
+            (logs["key_source"] == "record") & logs["pod"].notna() & logs["node"].notna()
+        ).to_numpy()
+        for origin, n in logs.loc[~keep, "origin"].astype(str).value_counts().items():
+            self.left_out[origin] = self.left_out.get(origin, 0) + int(n)
+        return logs.loc[keep].reset_index(drop=True)
+
+    def ledger(self) -> pd.DataFrame:
+        """The ledger rows, each file's rows left out by the window taken off its counts."""
+        for row in self.files:
+            n = self.left_out.get(row["origin"], 0)
+            if n:
+                note = f"{n:,} row(s) outside the window left out as read"
+                row["records"] -= n
+                row["rows"] -= n
+                row["note"] = f"{row['note']}; {note}" if row["note"] else note
+        return pd.DataFrame(self.files, columns=FILES_COLUMNS)
 
 
 @dataclass
@@ -992,27 +1036,28 @@ def load(
     # what the budget leaves beyond the files' expected sizes: a compressed file that expands
     # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
     slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
-    parts = _Parts()
+    parts = _Parts(window=(only.start, only.end))
     batch = _Batch()
     for path, explicit, _root in files:
         if path.name in METADATA_FILES and not explicit:
             batch.flush(parts)
             parts.files.append(_ledger(path, None, "metadata", None))
             continue
-        if (why := only.path_reason(path)) is not None or only.windowed(path, format):
+        if (why := only.path_reason(path)) is not None or (windowed := only.windowed(path, format)):
             batch.flush(parts)
             if why is not None:
                 parts.files.append(_ledger(path, None, why, None))
                 continue
+            reader = read_cri_window if windowed == "cri-log" else read_audit_window
             try:
-                result, note = read_cri_window(str(path), only.start, only.end)
+                result, note = reader(str(path), only.start, only.end)
             except OSError as exc:
                 if explicit:
                     raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
                 parts.files.append(_ledger(path, None, f"skipped: cannot read it: {exc}", None))
                 continue
             result.notes.append(note)
-            parts.add(path, "cri-log", result)
+            parts.add(path, windowed, result)
             continue
         if slack is None:
             limit = None
@@ -1061,7 +1106,7 @@ def load(
         frames,
         cluster=cluster,
         rejects=schema.concat("rejects", parts.frames["rejects"]),
-        files=pd.DataFrame(parts.files, columns=FILES_COLUMNS),
+        files=parts.ledger(),
         notes=parts.notes,
     )
     return only.narrow(inv)
@@ -1119,22 +1164,29 @@ class _Filter:
                 )
         return None
 
-    def windowed(self, path: Path, format: str | None) -> bool:
-        """Whether ``path`` is read in pieces for the window: an uncompressed CRI log larger
-        than the files parsed in batches."""
-        if (self.start is None and self.end is None) or format not in (None, "cri-log"):
-            return False
+    def windowed(self, path: Path, format: str | None) -> str | None:
+        """The format ``path`` is read in for the window, piece by piece (None: it is read
+        whole): an uncompressed CRI log larger than :data:`WINDOW_FILE_BYTES`, or an audit
+        log in JSON lines larger than that or compressed (streamed: it cannot seek)."""
+        if (self.start is None and self.end is None) or format not in (*_WINDOWED, None):
+            return None
         try:
-            if path.stat().st_size <= BATCH_FILE_BYTES:
-                return False
+            size = path.stat().st_size
             with path.open("rb") as fh:
                 head = fh.read(SNIFF_BYTES)
-        except OSError:
-            return False  # the reader says what is wrong with it
-        if compression(head[:8]) is not None:
-            return False
+            kind = compression(head[:8])
+            if kind is not None and format != "cri-log":
+                head = next(stream_lines(path, SNIFF_BYTES), b"")
+        except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error):
+            return None  # the reader says what is wrong with it
+        if kind is None and size <= WINDOW_FILE_BYTES:
+            return None
         fmt = get_format(format) if format else detect(decode_head(head), path.name)
-        return fmt is not None and fmt.name == "cri-log"
+        if fmt is None or fmt.name not in _WINDOWED or (kind and fmt.name == "cri-log"):
+            return None
+        if fmt.name == "audit-log" and first_record(decode_head(head)) is None:
+            return None  # one EventList document: read whole
+        return fmt.name
 
     def span_reason(self, fmt: str, data: bytes) -> str | None:
         """Why a CRI log read whole is not parsed: its first and last lines (and so, written
@@ -1163,6 +1215,12 @@ class _Filter:
         if self.start is not None or self.end is not None:
             inv = inv.window(self.start, self.end)
         return inv._matching(self.where) if self.where else inv
+
+
+#: The formats a load with a window reads piece by piece from large (or compressed) files ...
+_WINDOWED = ("cri-log", "audit-log")
+#: ... larger than this (smaller ones are read whole, CRI logs parsed in batches).
+WINDOW_FILE_BYTES = 1 << 20
 
 
 def _by_time(frame: pd.DataFrame) -> pd.DataFrame:

@@ -227,6 +227,7 @@ def test_a_windowed_load_keeps_what_a_full_load_then_filtered_keeps(
     # pieces of a few kB, so that files are read piece by piece as a large one would be
     monkeypatch.setattr(cri, "WINDOW_PIECE_BYTES", 4000)
     monkeypatch.setattr(investigation, "BATCH_FILE_BYTES", 6000)
+    monkeypatch.setattr(investigation, "WINDOW_FILE_BYTES", 6000)
     full = obskit.load(root)
     rng = np.random.default_rng(seed)
     for _ in range(3):
