@@ -1008,7 +1008,7 @@ def load(
 
     only = _Filter.of(start, end, where)
     if isinstance(paths, str | Path) and bundle.is_bundle(paths):
-        return only.narrow(bundle.read(paths, start=only.start, end=only.end))
+        return only.narrow(bundle.read(paths, start=only.start, end=only.end, where=only.where))
     files = _expand(paths)
     if memory_budget == "auto":
         budget, why = _memory_budget()
