@@ -219,13 +219,15 @@ def _values(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(cats, "object"))
 
 
-@pytest.mark.parametrize("seed", [1])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_a_windowed_load_keeps_what_a_full_load_then_filtered_keeps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     root = _timed_folder(tmp_path, seed)
-    # pieces of a few kB, so that files are read piece by piece as a large one would be
+    # pieces of a few kB, so that files are read piece by piece as a large one would be, and
+    # entered by seeking (a run of partial lines looked back over for 1.5 kB)
     monkeypatch.setattr(cri, "WINDOW_PIECE_BYTES", 4000)
+    monkeypatch.setattr(cri, "_RUN_BYTES", 1500)
     monkeypatch.setattr(investigation, "BATCH_FILE_BYTES", 6000)
     monkeypatch.setattr(investigation, "WINDOW_FILE_BYTES", 6000)
     full = obskit.load(root)

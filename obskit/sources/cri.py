@@ -994,13 +994,17 @@ def read_cri_window(
     (the ledger balances over what was taken), and the rows left out are in the note.
     """
     parsed: list[ParseResult] = []
-    lines_before = records = merged = dropped = 0
-    skipped_bytes = 0
+    records = merged = dropped = 0
     size = os.path.getsize(path)
-    carried: dict[str, int] = {}
     with open(path, "rb") as fh:
+        # seek to the window: what comes before it is counted (for the line numbers) and its
+        # end parsed for the levels it hands on, not parsed whole
+        offset = 0 if start is None else _seek_point(fh, size, start)
+        lines_before = _count_lines(fh, offset)
+        carried = _levels_before(fh, offset, path)
+        skipped_bytes = offset
+        fh.seek(offset)
         carry = b""
-        offset = 0
         while True:
             chunk = fh.read(WINDOW_PIECE_BYTES)
             data = carry + chunk
@@ -1053,6 +1057,77 @@ def read_cri_window(
         f"(outside it), {dropped:,} parsed row(s) outside the window or keys left out"
     )
     return ParseResult(records=records, logs=logs, rejects=rejects, merged=merged), note
+
+
+#: Bytes read at a probe of the bisection for a window's start.
+_PROBE_BYTES = 64 << 10
+
+
+def _seek_point(fh, size: int, when: pd.Timestamp) -> int:
+    """Where to start reading a CRI file (in time order) for lines at or after ``when``: a
+    line start before its first such line where no stream's partial line is open, found by
+    bisection on byte offsets (the time of the first whole line after each probe), then
+    moved back :data:`_RUN_BYTES` (a partial line's run takes its first part's time) to a
+    closed cut. 0 when there is no such place, or the file is small."""
+    lo, hi = 0, size  # lo: a line start, the lines before it seen (by order) to be early
+    while hi - lo > WINDOW_PIECE_BYTES:
+        mid = (lo + hi) // 2
+        fh.seek(mid)
+        data = fh.read(_PROBE_BYTES)
+        begin = data.find(b"\n") + 1
+        stamp = None
+        while begin and stamp is None:
+            end = data.find(b"\n", begin)
+            if end < 0:
+                break
+            stamp = _line_time(data[begin:end])
+            begin = end + 1 if stamp is None else begin
+        if stamp is None or stamp >= when:
+            hi = mid
+        else:
+            lo = mid + begin
+    if lo <= _RUN_BYTES:
+        return 0
+    fh.seek(lo - _RUN_BYTES)
+    data = fh.read(_RUN_BYTES)
+    first = data.find(b"\n") + 1
+    cut = _closed_cut(data[first:]) if first else 0
+    return lo - _RUN_BYTES + first + cut if cut else 0
+
+
+def _count_lines(fh, end: int) -> int:
+    """Newlines in the first ``end`` bytes of the open file, read a piece at a time into one
+    buffer."""
+    fh.seek(0)
+    count = 0
+    buf = bytearray(min(end, WINDOW_PIECE_BYTES))
+    view = memoryview(buf)
+    while end > 0:
+        n = fh.readinto(view[: min(end, len(buf))])
+        if not n:
+            break
+        count += buf.count(b"\n", 0, n)
+        end -= n
+    return count
+
+
+def _levels_before(fh, offset: int, path: str) -> dict[str, int]:
+    """The levels the lines before ``offset`` hand on to continuation lines after it (see
+    :func:`_carry_levels`): the pieces before it, last first, until each stream's is found
+    or the file's start."""
+    carried: dict[str, int] = {}
+    end = offset
+    while end > 0 and len(carried) < len(_STREAMS):
+        begin = max(0, end - WINDOW_PIECE_BYTES)
+        fh.seek(begin)
+        piece = fh.read(end - begin)
+        if begin:
+            skip = piece.find(b"\n") + 1
+            begin, piece = (begin + skip, piece[skip:]) if skip else (begin, piece)
+        found = _levels_after(piece, path, {})
+        carried = {**found, **carried}  # later pieces' levels win
+        end = begin
+    return carried
 
 
 def _shifted(result: ParseResult, lines: int) -> ParseResult:
