@@ -980,15 +980,23 @@ def load(
     start, end : time, optional
         Keep only the rows of ``start <= timestamp <= end`` (UTC), as :meth:`Investigation.
         window` would, filtering while reading: a CRI log file whose first and last lines both
-        lie outside the window is skipped unparsed, and a large uncompressed one is read in
-        pieces, only those that reach into the window parsed (CRI files are written in time
-        order). The budget then applies to what is read and kept, not to the whole file.
+        lie outside the window is skipped unparsed; an uncompressed CRI log over 1 MB is
+        entered by bisection on byte offsets (CRI files are written in time order) and only
+        the pieces that reach into the window are parsed; an audit log over 1 MB (JSON lines)
+        is bisected the same way on its lines' stage times, or streamed when compressed, and
+        only its records inside the window become rows; log rows outside the window are left
+        out as each file is read. The lines before a window are still read to be counted
+        (rows keep their line numbers in the file), not parsed. The budget then applies to
+        what is read at a time and kept, not to the whole input. An evidence bundle reads only
+        the Parquet row groups that can hold rows of the window.
     where : mapping, optional
         Keep only the rows whose key columns hold these values, e.g. ``{"namespace": "shop",
         "node": ["node-1", "node-2"]}`` (as :meth:`Investigation.focus` would, without
         requiring the values to be present). Log files whose kubelet path names another
-        namespace, pod or container are skipped unparsed. Files skipped by ``start``, ``end``
-        or ``where`` are in ``inv.files`` with a ``skipped by filter`` status.
+        namespace, pod or container are skipped unparsed; an evidence bundle's frames are
+        filtered as they are read. Files skipped by ``start``, ``end`` or ``where`` are in
+        ``inv.files`` with a ``skipped by filter`` status; what a file read for the window
+        passed over and left out is in its ledger row's ``note``.
 
     Raises
     ------
@@ -1010,6 +1018,21 @@ def load(
     if isinstance(paths, str | Path) and bundle.is_bundle(paths):
         return only.narrow(bundle.read(paths, start=only.start, end=only.end, where=only.where))
     files = _expand(paths)
+    budget, why = _budget(memory_budget)
+    sizes: dict[Path, int] = {}  # each file's size, looked up once
+    need = _need_within(files, only, budget, why, sizes)
+    cluster = cluster or _manifest_cluster(files)
+    # what the budget leaves beyond the files' expected sizes: a compressed file that expands
+    # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
+    slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
+    parts = _Parts(window=(only.start, only.end))
+    _read_files(parts, files, format, only, slack, sizes)
+    inv = _assembled(parts, cluster)
+    return only.narrow(inv)
+
+
+def _budget(memory_budget: float | str | None) -> tuple[int | None, str]:
+    """:func:`load`'s ``memory_budget`` as bytes (None: no check) and where it comes from."""
     if memory_budget == "auto":
         budget, why = _memory_budget()
     elif memory_budget is None:
@@ -1020,7 +1043,18 @@ def load(
         raise InvestigationError(
             f"memory_budget must be 'auto', None or a number of bytes, got {memory_budget!r}"
         )
-    sizes: dict[Path, int] = {}  # each file's size, looked up once
+    return budget, why
+
+
+def _need_within(
+    files: list[tuple[Path, bool, Path | None]],
+    only: _Filter,
+    budget: int | None,
+    why: str,
+    sizes: dict[Path, int],
+) -> int:
+    """The memory :func:`load` expects to need (:func:`_memory_need`; 0 without a budget),
+    refused at once when it is more than the budget."""
     need = _memory_need(files, only, sizes) if budget is not None else 0
     if budget is not None and need > budget:
         size = sum(_payload_size(path) for path, _, _ in files)
@@ -1032,11 +1066,19 @@ def load(
             f"{budget / 1e9:.2f} GB ({why}). Load a part: fewer files or a glob (one "
             f"namespace, one node, one rotation), e.g. obskit.load('logs/var/log/pods/shop_*')"
         )
-    cluster = cluster or _manifest_cluster(files)
-    # what the budget leaves beyond the files' expected sizes: a compressed file that expands
-    # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
-    slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
-    parts = _Parts(window=(only.start, only.end))
+    return need
+
+
+def _read_files(
+    parts: _Parts,
+    files: list[tuple[Path, bool, Path | None]],
+    format: str | None,
+    only: _Filter,
+    slack: int | None,
+    sizes: dict[Path, int],
+) -> None:
+    """Read and parse ``files`` one after another into ``parts`` (small CRI logs in batches,
+    large ones and audit logs by window when there is one), each with its ledger row."""
     batch = _Batch()
     for path, explicit, _root in files:
         if path.name in METADATA_FILES and not explicit:
@@ -1092,6 +1134,11 @@ def load(
             data = None  # a file's bytes go as soon as they are parsed
         parts.add(path, fmt.name, result)
     batch.flush(parts)
+
+
+def _assembled(parts: _Parts, cluster: str | None) -> Investigation:
+    """The Investigation of what was read: frames joined, the inventory's duplicates dropped,
+    signals in time order, audit requests' final stages marked again, enriched."""
     frames = {name: schema.concat(name, parts.frames[name]) for name in _FRAMES}
     inventory = frames["inventory"]
     if len(inventory):
@@ -1109,7 +1156,7 @@ def load(
         files=parts.ledger(),
         notes=parts.notes,
     )
-    return only.narrow(inv)
+    return inv
 
 
 @dataclass(frozen=True)
