@@ -178,12 +178,25 @@ def prepare(size: int, data: Path, audit: int = 0) -> Path:
     return folder
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _read_bytes() -> int:
+    """Bytes this process has read from files so far (Linux ``/proc/self/io``)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    return 0
+
+
 def _child(folder: str, start: str, end: str, budget: int | None, out) -> None:
     if budget is not None:
         resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
     import obskit
 
-    t0 = time.perf_counter()
+    t0, cpu0, read0 = time.perf_counter(), _cpu(), _read_bytes()
     try:
         inv = obskit.load(folder, start=start, end=end, where={"namespace": "shop"})
     except (obskit.ObskitError, MemoryError) as exc:
@@ -194,6 +207,9 @@ def _child(folder: str, start: str, end: str, budget: int | None, out) -> None:
     out.send(
         {
             "seconds": seconds,
+            # on a shared machine the CPU time says more than the wall time
+            "cpu_seconds": _cpu() - cpu0,
+            "read_gb": (_read_bytes() - read0) / 1e9,
             "rows": len(inv.logs),
             "events": len(inv.events),
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000,

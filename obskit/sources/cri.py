@@ -910,8 +910,10 @@ register(
 
 # --- reading a window of a large CRI file --------------------------------------------------------
 
-#: Bytes of a large CRI file read and parsed at a time by :func:`read_cri_window`.
-WINDOW_PIECE_BYTES = 64 << 20
+#: Bytes of a large CRI file read and parsed at a time by :func:`read_cri_window` (it seeks
+#: to the window first, so a piece about the size of a window's lines is enough; each piece's
+#: lines are scanned whole).
+WINDOW_PIECE_BYTES = 8 << 20
 #: Lines looked back over, at most, for a cut between pieces that leaves no partial line open.
 _CUT_LOOKBACK = 1000
 
@@ -925,9 +927,12 @@ def cri_span(data: bytes) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     >>> cri_span(b"2024-01-01T00:00:00Z stdout F a\\n2024-01-01T00:00:09Z stdout F b\\n")
     (Timestamp('2024-01-01 00:00:00+0000', tz='UTC'), Timestamp('2024-01-01 00:00:09+0000', tz='UTC'))
     """  # noqa: E501
-    body = data.rstrip(b"\n")
-    first = body[: body.find(b"\n")] if b"\n" in body else body
-    last = body[body.rfind(b"\n") + 1 :]
+    end = len(data)
+    while end and data[end - 1] == 10:  # trailing newlines, without copying the payload
+        end -= 1
+    cut = data.find(b"\n", 0, end)
+    first = data[: cut if cut >= 0 else end]
+    last = data[data.rfind(b"\n", 0, end) + 1 : end]
     times = [_line_time(line) for line in (first, last)]
     if times[0] is None or times[1] is None:
         return None
