@@ -2,16 +2,18 @@
 
 Usage::
 
-    python benchmarks/window.py [--size 20GB] [--budget 4GB] [--minutes 30] [--check]
+    python benchmarks/window.py [--size 20GB] [--audit 2GB] [--budget 4GB] [--minutes 30]
+        [--check] [--data DIR]
 
 Writes (or reuses) a folder of kubelet CRI logs of ``--size`` bytes under
 ``benchmarks/_data/window-<size>/`` (git-ignored): files of the four namespaces' pods, each in
 time order over one day, some larger than a read piece and most small; then loads the
 ``--minutes`` around noon of one namespace with ``obskit.load(folder, start=..., end=...,
 where={"namespace": "shop"})`` in a fresh process capped at ``--budget`` of address space
-(``ulimit -v``), and prints the time, the peak memory and the rows kept. ``--check`` also loads
-the whole folder (only sensible for sizes that fit) and checks the rows are exactly those a full
-load then ``window()`` and ``focus()`` keep.
+(``ulimit -v``), and prints the time (wall and CPU), the bytes read, the peak memory and the
+rows kept. ``--check`` also loads the whole folder (only sensible for sizes that fit) and checks
+the log rows and audit events are exactly those a full load then ``window()`` and ``focus()``
+keep. ``--data`` puts the inputs elsewhere (20 GB: a disk with room; delete them after).
 
 ``--audit`` (2GB) adds an API-server audit log, ``audit/audit.log``, its lines in stage-time order
 over the same day, a watch in fifty ending up to 50 minutes after it was received.

@@ -47,6 +47,7 @@ from obskit.sources._base import (
     reject_far_out_times,
     stream_lines,
 )
+from obskit.sources.audit import WINDOW_PIECE_BYTES as AUDIT_PIECE_BYTES
 from obskit.sources.audit import read_audit_window
 from obskit.sources.cri import (
     BATCH_BYTES,
@@ -1336,8 +1337,9 @@ def _memory_need(
         if only.path_reason(path) is not None:
             continue
         size = sizes[path] = _payload_size(path)
-        if only.windowed(path, None):
-            pieces = max(pieces, min(size, WINDOW_PIECE_BYTES * 2))
+        if windowed := only.windowed(path, None):
+            piece = WINDOW_PIECE_BYTES if windowed == "cri-log" else AUDIT_PIECE_BYTES
+            pieces = max(pieces, min(size, piece * 2))
         else:
             need += size
     return (need + pieces) * MEMORY_PER_INPUT_BYTE

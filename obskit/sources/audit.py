@@ -545,8 +545,9 @@ def _sniff(head: str, name: str) -> float:
 
 # --- reading a window of a large audit log ---------------------------------------------------
 
-#: Bytes of a large audit log read and parsed at a time by :func:`read_audit_window`.
-WINDOW_PIECE_BYTES = 64 << 20
+#: Bytes of a large audit log read and parsed at a time by :func:`read_audit_window` (each
+#: line of a piece is decoded, a few times its size in memory, before rows are built).
+WINDOW_PIECE_BYTES = 16 << 20
 #: How far a line's stage time may fall behind the line before it: the log backend writes each
 #: stage as it happens, give or take its buffering. Lines are read from this long before the
 #: window's start.
