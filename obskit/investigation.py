@@ -983,7 +983,8 @@ def load(
         window` would, filtering while reading: a CRI log file whose first and last lines both
         lie outside the window is skipped unparsed; an uncompressed CRI log over 1 MB is
         entered by bisection on byte offsets (CRI files are written in time order) and only
-        the pieces that reach into the window are parsed; an audit log over 1 MB (JSON lines)
+        the pieces that reach into the window are parsed (a compressed one is streamed, as it
+        cannot seek); an audit log over 1 MB (JSON lines)
         is bisected the same way on its lines' stage times, or streamed when compressed, and
         only its records inside the window become rows; log rows outside the window are left
         out as each file is read. The lines before a window are still read to be counted
@@ -1214,8 +1215,8 @@ class _Filter:
 
     def windowed(self, path: Path, format: str | None) -> str | None:
         """The format ``path`` is read in for the window, piece by piece (None: it is read
-        whole): an uncompressed CRI log larger than :data:`WINDOW_FILE_BYTES`, or an audit
-        log in JSON lines larger than that or compressed (streamed: it cannot seek)."""
+        whole): a CRI log or an audit log in JSON lines larger than
+        :data:`WINDOW_FILE_BYTES`, or compressed (streamed: it cannot seek)."""
         if (self.start is None and self.end is None) or format not in (*_WINDOWED, None):
             return None
         try:
@@ -1230,7 +1231,7 @@ class _Filter:
         if kind is None and size <= WINDOW_FILE_BYTES:
             return None
         fmt = get_format(format) if format else detect(decode_head(head), path.name)
-        if fmt is None or fmt.name not in _WINDOWED or (kind and fmt.name == "cri-log"):
+        if fmt is None or fmt.name not in _WINDOWED:
             return None
         if fmt.name == "audit-log" and first_record(decode_head(head)) is None:
             return None  # one EventList document: read whole

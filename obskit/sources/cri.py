@@ -18,8 +18,11 @@ evidence, and the runtime accepted those bytes.
 from __future__ import annotations
 
 import itertools
+import lzma
 import os
 import re
+import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -38,10 +41,12 @@ from obskit.sources._base import (
     Rejects,
     Tally,
     byte_ranges,
+    compression,
     is_utf8,
     laid_ranges,
     large_buffer_pool,
     register,
+    stream_lines,
 )
 from obskit.sources._levels import (
     _FORMATS,
@@ -987,9 +992,11 @@ def _closed_cut(data: bytes) -> int:
 def read_cri_window(
     path: str, start: pd.Timestamp | None, end: pd.Timestamp | None
 ) -> tuple[ParseResult, str]:
-    """Read an uncompressed CRI file piece by piece, parsing only the pieces whose lines may
-    fall in ``[start, end]`` and keeping only their rows inside it: memory holds one piece
-    and what is kept, not the file.
+    """Read a CRI file piece by piece, parsing only the pieces whose lines may fall in
+    ``[start, end]`` and keeping only their rows inside it: memory holds one piece and what is
+    kept, not the file. An uncompressed file is entered by bisection on byte offsets
+    (:func:`_seek_point`); a gzip, xz or zstd one is streamed from its start (a damaged
+    stream keeps what came before the damage, and says so in the result's notes).
 
     CRI files are written in time order, so a piece whose last line is before ``start`` is
     passed over unparsed (its lines counted, for the line numbers after it), and reading stops
@@ -1001,17 +1008,27 @@ def read_cri_window(
     parsed: list[ParseResult] = []
     records = merged = dropped = 0
     size = os.path.getsize(path)
+    damage = None
     with open(path, "rb") as fh:
+        plain = compression(fh.read(8)) is None
         # seek to the window: what comes before it is counted (for the line numbers) and its
-        # end parsed for the levels it hands on, not parsed whole
-        offset = 0 if start is None else _seek_point(fh, size, start)
+        # end parsed for the levels it hands on, not parsed whole; a compressed file cannot
+        # seek, and streams from its start
+        offset = 0 if start is None or not plain else _seek_point(fh, size, start)
         lines_before = _count_lines(fh, offset)
         carried = _levels_before(fh, offset, path)
         skipped_bytes = offset
         fh.seek(offset)
+        stream = _chunks(fh) if plain else stream_lines(path, WINDOW_PIECE_BYTES)
         carry = b""
         while True:
-            chunk = fh.read(WINDOW_PIECE_BYTES)
+            try:
+                chunk = next(stream, b"")
+            except (EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
+                damage = (
+                    f"the compressed stream is truncated or corrupt ({exc}); read what came before"
+                )
+                chunk = b""
             data = carry + chunk
             if not data:
                 break
@@ -1026,7 +1043,7 @@ def read_cri_window(
                 offset += len(piece)
                 continue
             if span is not None and end is not None and span[0] > end:
-                skipped_bytes += size - offset
+                skipped_bytes += size - offset if plain else len(piece)
                 break
             # the lines of the window, found by bisection (the lines are in time order)
             lo, hi = _window_bytes(piece, start, end)
@@ -1057,11 +1074,22 @@ def read_cri_window(
                 break
     logs = schema.concat("logs", [r.logs for r in parsed]) if parsed else None
     rejects = schema.concat("rejects", [r.rejects for r in parsed])
+    of = f"of {size:,} bytes" if plain else "decompressed bytes"
     note = (
-        f"read for the window: {skipped_bytes:,} of {size:,} bytes passed over unparsed "
-        f"(outside it), {dropped:,} parsed row(s) outside the window or keys left out"
+        f"read for the window: {skipped_bytes:,} {of} passed over unparsed (outside it"
+        f"{'' if plain else '; what follows the window not decompressed'}), {dropped:,} parsed "
+        f"row(s) outside the window or keys left out"
     )
-    return ParseResult(records=records, logs=logs, rejects=rejects, merged=merged), note
+    result = ParseResult(records=records, logs=logs, rejects=rejects, merged=merged)
+    if damage is not None:
+        result.notes.append(damage)
+    return result, note
+
+
+def _chunks(fh) -> Iterator[bytes]:
+    """The open file from where it is, :data:`WINDOW_PIECE_BYTES` at a time."""
+    while chunk := fh.read(WINDOW_PIECE_BYTES):
+        yield chunk
 
 
 #: Bytes read at a probe of the bisection for a window's start.
