@@ -2,19 +2,24 @@
 
 Usage::
 
-    python benchmarks/window.py [--size 20GB] [--budget 4GB] [--minutes 30] [--check]
+    python benchmarks/window.py [--size 20GB] [--audit 2GB] [--budget 4GB] [--minutes 30]
+        [--check] [--data DIR]
 
 Writes (or reuses) a folder of kubelet CRI logs of ``--size`` bytes under
 ``benchmarks/_data/window-<size>/`` (git-ignored): files of the four namespaces' pods, each in
 time order over one day, some larger than a read piece and most small; then loads the
 ``--minutes`` around noon of one namespace with ``obskit.load(folder, start=..., end=...,
 where={"namespace": "shop"})`` in a fresh process capped at ``--budget`` of address space
-(``ulimit -v``), and prints the time, the peak memory and the rows kept. ``--check`` also loads
-the whole folder (only sensible for sizes that fit) and checks the rows are exactly those a full
-load then ``window()`` and ``focus()`` keep.
+(``ulimit -v``), and prints the time (wall and CPU), the bytes read, the peak memory and the
+rows kept. ``--check`` also loads the whole folder (only sensible for sizes that fit) and checks
+the log rows and audit events are exactly those a full load then ``window()`` and ``focus()``
+keep. ``--data`` puts the inputs elsewhere (20 GB: a disk with room; delete them after).
 
-The issue's target: a 20 GB folder (plus a 2 GB audit log, not generated here: audit logs are
-not yet read by window) loads in under a minute within a 4 GB budget.
+``--audit`` (2GB) adds an API-server audit log, ``audit/audit.log``, its lines in stage-time order
+over the same day, a watch in fifty ending up to 50 minutes after it was received.
+
+The issue's target: a 20 GB folder plus a 2 GB audit log loads in under a minute within a 4 GB
+budget.
 """
 
 from __future__ import annotations
@@ -76,10 +81,89 @@ def _write_file(path: Path, size: int, seed: int) -> None:
             )
 
 
-def prepare(size: int, data: Path) -> Path:
-    """The folder of CRI logs of ``size`` bytes (written once, then reused)."""
+#: One audit.k8s.io/v1 Event line as the API server's log backend writes it (the struct's
+#: field order; see tests/sources/test_audit.py), with the varying fields left as slots.
+AUDIT_LINE = (
+    '{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":'
+    '"{uid}","stage":"{stage}","requestURI":"/api/v1/namespaces/{ns}/pods/{pod}{sub}",'
+    '"verb":"{verb}","user":{{"username":"system:serviceaccount:{ns}:deployer","uid":'
+    '"5b0b6a3c-1b52-4f0e-9d43-2b1f0e1c9a77","groups":["system:serviceaccounts",'
+    '"system:serviceaccounts:{ns}","system:authenticated"]}},"sourceIPs":["10.0.3.17"],'
+    '"userAgent":"kubectl/v1.30.2 (linux/amd64) kubernetes/3968350","objectRef":'
+    '{{"resource":"pods","namespace":"{ns}","name":"{pod}","apiVersion":"v1"}},'
+    '"responseStatus":{{"metadata":{{}},"code":200}},'
+    '"requestReceivedTimestamp":"{received}","stageTimestamp":"{staged}",'
+    '"annotations":{{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":'
+    '"RBAC: allowed by RoleBinding \\"deployer/{ns}\\" of ClusterRole \\"edit\\" to '
+    'ServiceAccount \\"deployer/{ns}\\""}}}}\n'
+)
+#: One request in this many is a watch, whose last stage comes up to 50 minutes after it was
+#: received (the API server ends watches within an hour).
+WATCH_EVERY = 50
+
+
+def _write_audit(path: Path, size: int, seed: int) -> None:
+    """An audit log of about ``size`` bytes over the day, its lines in the order of their
+    stage times (as the log backend writes them): most requests take milliseconds, one in
+    :data:`WATCH_EVERY` is a watch whose ``ResponseComplete`` comes minutes later."""
+    import numpy as np
+
+    stamp = f"{DAY}T00:00:00.000000Z"
+    sample = AUDIT_LINE.format(
+        uid="0" * 52,
+        stage="ResponseComplete",
+        ns="payments",
+        pod="app0-6d4cf56db6-x00000",
+        sub="",
+        verb="get",
+        received=stamp,
+        staged=stamp,
+    )
+    count = max(2, size // len(sample))
+    start = np.datetime64(f"{DAY}T00:00:00", "ns").astype(np.int64)
+    step = 86_400_000_000_000 // count
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        for lo in range(0, count, 100_000):
+            n = min(100_000, count - lo)
+            staged = start + (lo + np.arange(n)) * step
+            watch = rng.integers(0, WATCH_EVERY, n) == 0
+            took = np.where(watch, rng.integers(60, 3000, n) * 10**9, rng.integers(0, 10**9, n))
+            received = staged - took
+            texts = [
+                np.datetime_as_string(t.astype("datetime64[ns]"), unit="us")
+                for t in (received, staged)
+            ]
+            ns = rng.integers(0, len(NAMESPACES), n)
+            fh.write(
+                "".join(
+                    AUDIT_LINE.format(
+                        uid=f"{seed:04x}{lo + k:012x}-0000-4000-8000-000000000000",
+                        stage="ResponseComplete",
+                        ns=NAMESPACES[ns[k]],
+                        pod=f"app{k % 97}-6d4cf56db6-x{k % 9973:05d}",
+                        sub="?watch=true" if watch[k] else "",
+                        verb="watch" if watch[k] else "get",
+                        received=texts[0][k] + "Z",
+                        staged=texts[1][k] + "Z",
+                    )
+                    for k in range(n)
+                ).encode()
+            )
+
+
+def prepare(size: int, data: Path, audit: int = 0) -> Path:
+    """The folder of CRI logs of ``size`` bytes and an audit log of ``audit`` bytes (each
+    written once, then reused)."""
     folder = data / f"window-{size}"
     done = folder / ".complete"
+    if audit and not (folder / f".audit-{audit}").is_file():
+        path = folder / "audit" / "audit.log"
+        _write_audit(path, audit, 7)
+        for old in folder.glob(".audit-*"):
+            old.unlink()
+        (folder / f".audit-{audit}").write_text(str(path.stat().st_size))
     if done.is_file():
         return folder
     written = k = 0
@@ -96,12 +180,25 @@ def prepare(size: int, data: Path) -> Path:
     return folder
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _read_bytes() -> int:
+    """Bytes this process has read from files so far (Linux ``/proc/self/io``)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    return 0
+
+
 def _child(folder: str, start: str, end: str, budget: int | None, out) -> None:
     if budget is not None:
         resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
     import obskit
 
-    t0 = time.perf_counter()
+    t0, cpu0, read0 = time.perf_counter(), _cpu(), _read_bytes()
     try:
         inv = obskit.load(folder, start=start, end=end, where={"namespace": "shop"})
     except (obskit.ObskitError, MemoryError) as exc:
@@ -112,7 +209,11 @@ def _child(folder: str, start: str, end: str, budget: int | None, out) -> None:
     out.send(
         {
             "seconds": seconds,
+            # on a shared machine the CPU time says more than the wall time
+            "cpu_seconds": _cpu() - cpu0,
+            "read_gb": (_read_bytes() - read0) / 1e9,
             "rows": len(inv.logs),
+            "events": len(inv.events),
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000,
             "files": len(files),
             "skipped": int(files["status"].str.startswith("skipped by filter").sum()),
@@ -141,20 +242,26 @@ def check(folder: Path, start: str, end: str) -> bool:
     got = obskit.load(folder, start=start, end=end, where={"namespace": "shop"})
     full = obskit.load(folder, memory_budget=None).window(start, end)
     expected = full.focus(namespace="shop") if len(full.logs) else full
-    columns = ["timestamp", "message", "origin", "line"]
-    return bool(
-        got.logs[columns]
-        .astype({"origin": str})
-        .equals(expected.logs[columns].astype({"origin": str}).reset_index(drop=True))
-        and len(got.logs) == len(expected.logs)
-        and len(got.logs) > 0
-        and pd.Timestamp(start) <= got.logs["timestamp"].min()
-    )
+    same = len(got.logs) > 0 and pd.Timestamp(start) <= got.logs["timestamp"].min()
+    for name, columns in (
+        ("logs", ["timestamp", "message", "origin", "line"]),
+        ("events", ["timestamp", "message", "origin", "line", "uid", "final_stage"]),
+    ):
+        ours, theirs = getattr(got, name), getattr(expected, name)
+        same = same and len(ours) == len(theirs)
+        same = same and bool(
+            ours[columns]
+            .astype({"origin": str})
+            .equals(theirs[columns].astype({"origin": str}).reset_index(drop=True))
+        )
+        print(f"  {name}: {len(ours):,} rows windowed, {len(theirs):,} from the full load")
+    return same
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="20GB", help="bytes of CRI logs (20GB, 500MB ...)")
+    parser.add_argument("--audit", default="2GB", help="bytes of the audit log (0: none)")
     parser.add_argument("--budget", default="4GB", help="address-space cap of the load")
     parser.add_argument("--minutes", type=int, default=30, help="the window, around noon")
     parser.add_argument("--check", action="store_true", help="compare with a full load")
@@ -162,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     size = _size(args.size)
     t0 = time.perf_counter()
-    folder = prepare(size, args.data)
+    folder = prepare(size, args.data, _size(args.audit))
     print(f"inputs in {folder} ({time.perf_counter() - t0:.1f} s)", flush=True)
     noon = f"{DAY}T12:00:00Z"
     half = f"{args.minutes // 2}min"

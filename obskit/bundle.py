@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -151,13 +152,22 @@ def save(inv, path: str | Path, *, overwrite: bool = False) -> Path:
     return folder
 
 
-def read(path: str | Path, *, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None):
+def read(
+    path: str | Path,
+    *,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    where: Mapping[str, Sequence[str]] | None = None,
+):
     """Read the evidence bundle in folder ``path`` back into the Investigation it was.
 
-    ``start`` and ``end`` (UTC) read only the signal rows of that window: Parquet row groups
-    whose times all lie outside it are skipped unread (a bundle's frames are in time order).
-    The rest of the investigation (inventory, rejects, ledger) is read whole; narrow the result
-    with :meth:`~obskit.Investigation.window` for the window's inventory.
+    ``start`` and ``end`` (UTC) read only the signal rows of that window, and ``where`` (key
+    column -> values) only the rows of every frame whose key columns hold those values: the
+    filters are pushed down to the Parquet files, whose row groups are skipped unread when
+    their statistics (each column's least and greatest value) show no row can match (a
+    bundle's frames are in time order, so a window skips most of them). Rejects and the ledger
+    are read whole; narrow the result with :meth:`~obskit.Investigation.window` for the
+    window's inventory.
 
     Raises
     ------
@@ -211,10 +221,9 @@ def read(path: str | Path, *, start: pd.Timestamp | None = None, end: pd.Timesta
                 f"it. Use the original bundle"
             )
         name = entry["frame"]
-        window = _window_filter(start, end) if name in ("metrics", "events", "logs") else None
-        frames[name] = _decode(
-            pd.read_parquet(file, engine="pyarrow", filters=window), manifest["columns"][name]
-        )
+        window = (start, end) if name in ("metrics", "events", "logs") else (None, None)
+        keys = where if name not in ("rejects", "files") else None
+        frames[name] = _decode(_read_frame(file, *window, keys), manifest["columns"][name])
     window = manifest.get("window") or {}
     return Investigation._from_parts(
         {name: frames[name] for name in ("metrics", "events", "logs", "inventory")},
@@ -231,14 +240,49 @@ def read(path: str | Path, *, start: pd.Timestamp | None = None, end: pd.Timesta
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _window_filter(
-    start: pd.Timestamp | None, end: pd.Timestamp | None
-) -> list[tuple[str, str, pd.Timestamp]] | None:
-    """The Parquet filter of a window on ``timestamp`` (None: no window)."""
-    found = [("timestamp", ">=", start)] if start is not None else []
-    if end is not None:
-        found.append(("timestamp", "<=", end))
-    return found or None
+def _read_frame(
+    file: Path,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+    where: Mapping[str, Sequence[str]] | None,
+) -> pd.DataFrame:
+    """One frame's Parquet file: with a window or key values, only the row groups whose
+    statistics allow a matching row (:func:`_row_groups`), and of them the rows that match."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    dataset = ds.dataset(file, format="parquet")
+    names = set(dataset.schema.names)
+    terms = []
+    stamp = pa.timestamp("ns", tz="UTC")
+    if start is not None and "timestamp" in names:
+        terms.append(ds.field("timestamp") >= pa.scalar(start.value, type=stamp))
+    if end is not None and "timestamp" in names:
+        terms.append(ds.field("timestamp") <= pa.scalar(end.value, type=stamp))
+    for column, values in (where or {}).items():
+        if column in names:
+            terms.append(ds.field(column).isin(list(values)))
+    if not terms:
+        return pd.read_parquet(file, engine="pyarrow")
+    condition = terms[0]
+    for term in terms[1:]:
+        condition = condition & term
+    groups = _row_groups(dataset, condition)
+    table = pq.ParquetFile(file).read_row_groups(groups, use_pandas_metadata=True)
+    return table.filter(condition).to_pandas()
+
+
+def _row_groups(dataset, condition) -> list[int]:
+    """The row groups of a one-file Parquet dataset whose statistics allow a row matching
+    ``condition`` (pyarrow's pruning: those whose least and greatest values rule it out are
+    left out)."""
+    return [
+        group.id
+        for fragment in dataset.get_fragments()
+        for part in fragment.split_by_row_group(condition)
+        for group in part.row_groups
+    ]
 
 
 def _version() -> str:

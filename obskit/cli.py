@@ -14,7 +14,8 @@
     Run a curated notebook on SOURCE (a bundled incident's name, a folder, a file, a glob, an
     evidence bundle, or ``live`` with ``--prometheus``/``--kubernetes``/``--loki``/
     ``--elasticsearch``/``--sumologic``) and write a self-contained, offline, redacted HTML
-    report (``--show-code`` keeps the code).
+    report (``--show-code`` keeps the code). The window and ``--where KEY=VALUE`` (repeatable)
+    are passed down to the load, which reads only what they keep.
 ``obskit watch --kubernetes [CTX] --prometheus URL --loki URL --namespace NS --duration 30m``
     Follow a live cluster (:func:`obskit.watch`): print each object change as it is seen, and
     at the end (the duration, or Ctrl-C) what each source did; ``--bundle DIR`` saves what was
@@ -33,8 +34,9 @@ from typing import TextIO
 
 import pandas as pd
 
-from obskit import datasets, report
+from obskit import datasets, report, schema
 from obskit._chars import reveal
+from obskit._time import as_utc
 from obskit.errors import CollectionError, ObskitError, ReportError
 from obskit.investigation import load
 from obskit.sources import FORMATS
@@ -125,6 +127,37 @@ def _focus(text: str | None) -> dict[str, str] | None:
     return focus
 
 
+def _where(texts: list[str] | None) -> dict[str, list[str]] | None:
+    """Repeated ``--where namespace=shop`` as :func:`obskit.load`'s ``where`` (a key given
+    twice keeps both values)."""
+    if not texts:
+        return None
+    where: dict[str, list[str]] = {}
+    for text in texts:
+        key, sep, value = text.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise ReportError(
+                f"--where takes key=value, e.g. --where namespace=shop (repeat it for more "
+                f"keys or values), got {text!r}"
+            )
+        if key not in schema.KEY:
+            raise ReportError(
+                f"--where names {key!r}, which is no key column; the key columns are: "
+                f"{', '.join(schema.KEY)}"
+            )
+        where.setdefault(key, []).append(value)
+    return where
+
+
+def _window_flag(text: str | None, flag: str) -> str | None:
+    """``--start`` or ``--end`` checked as :func:`obskit.load` reads it (the text is passed
+    on as given)."""
+    if text is not None:
+        as_utc(text, flag, error=ReportError)
+    return text
+
+
 def _live(args: argparse.Namespace) -> dict | None:
     """The live settings from --prometheus, --kubernetes, --loki and --namespace, if any."""
     live: dict[str, object] = {}
@@ -195,8 +228,9 @@ def _report(args: argparse.Namespace) -> int:
         args.out,
         notebook=args.notebook,
         live=live,
-        start=args.start,
-        end=args.end,
+        start=_window_flag(args.start, "--start"),
+        end=_window_flag(args.end, "--end"),
+        where=_where(args.where),
         focus=_focus(args.focus),
         cluster=args.cluster,
         baseline=args.baseline,
@@ -239,8 +273,20 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
         help=f"a curated notebook ({', '.join(report.notebooks())}) or the path of your own "
         f".ipynb with a cell tagged 'parameters' (default: {report.DEFAULT_NOTEBOOK})",
     )
-    p.add_argument("--start", metavar="TIME", help="window start, RFC3339 (UTC if no offset)")
+    p.add_argument(
+        "--start",
+        metavar="TIME",
+        help="window start, RFC3339 (UTC if no offset); only what lies in the window is read",
+    )
     p.add_argument("--end", metavar="TIME", help="window end, RFC3339 (UTC if no offset)")
+    p.add_argument(
+        "--where",
+        action="append",
+        metavar="KEY=VALUE",
+        help="load only the rows of these key values, e.g. --where namespace=shop --where "
+        "node=node-1 (repeatable; namespace, node, workload, pod, container, cluster): log "
+        "files of other namespaces and pods are not read",
+    )
     p.add_argument(
         "--focus",
         metavar="KEY=VALUE,...",

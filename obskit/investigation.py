@@ -17,7 +17,9 @@ import dataclasses
 import difflib
 import glob as globlib
 import json
+import lzma
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +42,13 @@ from obskit.sources._base import (
     compression,
     decode_head,
     detect,
+    first_record,
     large_buffer_pool,
     reject_far_out_times,
+    stream_lines,
 )
+from obskit.sources.audit import WINDOW_PIECE_BYTES as AUDIT_PIECE_BYTES
+from obskit.sources.audit import read_audit_window
 from obskit.sources.cri import (
     BATCH_BYTES,
     BATCH_FILE_BYTES,
@@ -83,18 +89,57 @@ class _Parts:
     )
     files: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The load's window: log rows outside it are left out as each file is added, so that
+    #: memory holds what the window keeps, not every file's rows until the end.
+    window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
+    #: Log rows left out by the window, by origin (taken off their files' ledger rows).
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def add(self, path: Path, fmt: str, result: ParseResult) -> None:
         """One file's frames, ledger row and notes."""
+        tally = _tally(result)
         self.add_frames(result)
-        self.files.append(_ledger(path, fmt, "loaded", _tally(result)))
+        self.files.append(_ledger(path, fmt, "loaded", tally))
         self.notes += [f"{path}: {note}" for note in result.notes]
 
     def add_frames(self, result: ParseResult) -> None:
         for name in (*_FRAMES, "rejects"):
             frame = getattr(result, name)
             if frame is not None and len(frame):
+                if name == "logs" and self.window != (None, None):
+                    frame = self._inside(frame)
                 self.frames[name].append(frame)
+
+    def _inside(self, logs: pd.DataFrame) -> pd.DataFrame:
+        """``logs`` without the rows outside the window, counted by origin. Rows that name
+        their pod's node themselves stay (enrichment learns where pods ran from them, see
+        :func:`obskit.enrich.observed_nodes`); the window drops them at the end."""
+        lo, hi = self.window
+        stamps = logs["timestamp"]
+        keep = np.ones(len(logs), dtype=bool)
+        if lo is not None:
+            keep &= (stamps >= lo).to_numpy()
+        if hi is not None:
+            keep &= (stamps <= hi).to_numpy()
+        if keep.all():
+            return logs
+        keep |= (
+            (logs["key_source"] == "record") & logs["pod"].notna() & logs["node"].notna()
+        ).to_numpy()
+        for origin, n in logs.loc[~keep, "origin"].astype(str).value_counts().items():
+            self.left_out[origin] = self.left_out.get(origin, 0) + int(n)
+        return logs.loc[keep].reset_index(drop=True)
+
+    def ledger(self) -> pd.DataFrame:
+        """The ledger rows, each file's rows left out by the window taken off its counts."""
+        for row in self.files:
+            n = self.left_out.get(row["origin"], 0)
+            if n:
+                note = f"{n:,} row(s) outside the window left out as read"
+                row["records"] -= n
+                row["rows"] -= n
+                row["note"] = f"{row['note']}; {note}" if row["note"] else note
+        return pd.DataFrame(self.files, columns=FILES_COLUMNS)
 
 
 @dataclass
@@ -936,15 +981,24 @@ def load(
     start, end : time, optional
         Keep only the rows of ``start <= timestamp <= end`` (UTC), as :meth:`Investigation.
         window` would, filtering while reading: a CRI log file whose first and last lines both
-        lie outside the window is skipped unparsed, and a large uncompressed one is read in
-        pieces, only those that reach into the window parsed (CRI files are written in time
-        order). The budget then applies to what is read and kept, not to the whole file.
+        lie outside the window is skipped unparsed; an uncompressed CRI log over 1 MB is
+        entered by bisection on byte offsets (CRI files are written in time order) and only
+        the pieces that reach into the window are parsed (a compressed one is streamed, as it
+        cannot seek); an audit log over 1 MB (JSON lines)
+        is bisected the same way on its lines' stage times, or streamed when compressed, and
+        only its records inside the window become rows; log rows outside the window are left
+        out as each file is read. The lines before a window are still read to be counted
+        (rows keep their line numbers in the file), not parsed. The budget then applies to
+        what is read at a time and kept, not to the whole input. An evidence bundle reads only
+        the Parquet row groups that can hold rows of the window.
     where : mapping, optional
         Keep only the rows whose key columns hold these values, e.g. ``{"namespace": "shop",
         "node": ["node-1", "node-2"]}`` (as :meth:`Investigation.focus` would, without
         requiring the values to be present). Log files whose kubelet path names another
-        namespace, pod or container are skipped unparsed. Files skipped by ``start``, ``end``
-        or ``where`` are in ``inv.files`` with a ``skipped by filter`` status.
+        namespace, pod or container are skipped unparsed; an evidence bundle's frames are
+        filtered as they are read. Files skipped by ``start``, ``end`` or ``where`` are in
+        ``inv.files`` with a ``skipped by filter`` status; what a file read for the window
+        passed over and left out is in its ledger row's ``note``.
 
     Raises
     ------
@@ -964,8 +1018,23 @@ def load(
 
     only = _Filter.of(start, end, where)
     if isinstance(paths, str | Path) and bundle.is_bundle(paths):
-        return only.narrow(bundle.read(paths, start=only.start, end=only.end))
+        return only.narrow(bundle.read(paths, start=only.start, end=only.end, where=only.where))
     files = _expand(paths)
+    budget, why = _budget(memory_budget)
+    sizes: dict[Path, int] = {}  # each file's size, looked up once
+    need = _need_within(files, only, budget, why, sizes)
+    cluster = cluster or _manifest_cluster(files)
+    # what the budget leaves beyond the files' expected sizes: a compressed file that expands
+    # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
+    slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
+    parts = _Parts(window=(only.start, only.end))
+    _read_files(parts, files, format, only, slack, sizes)
+    inv = _assembled(parts, cluster)
+    return only.narrow(inv)
+
+
+def _budget(memory_budget: float | str | None) -> tuple[int | None, str]:
+    """:func:`load`'s ``memory_budget`` as bytes (None: no check) and where it comes from."""
     if memory_budget == "auto":
         budget, why = _memory_budget()
     elif memory_budget is None:
@@ -976,7 +1045,18 @@ def load(
         raise InvestigationError(
             f"memory_budget must be 'auto', None or a number of bytes, got {memory_budget!r}"
         )
-    sizes: dict[Path, int] = {}  # each file's size, looked up once
+    return budget, why
+
+
+def _need_within(
+    files: list[tuple[Path, bool, Path | None]],
+    only: _Filter,
+    budget: int | None,
+    why: str,
+    sizes: dict[Path, int],
+) -> int:
+    """The memory :func:`load` expects to need (:func:`_memory_need`; 0 without a budget),
+    refused at once when it is more than the budget."""
     need = _memory_need(files, only, sizes) if budget is not None else 0
     if budget is not None and need > budget:
         size = sum(_payload_size(path) for path, _, _ in files)
@@ -988,31 +1068,40 @@ def load(
             f"{budget / 1e9:.2f} GB ({why}). Load a part: fewer files or a glob (one "
             f"namespace, one node, one rotation), e.g. obskit.load('logs/var/log/pods/shop_*')"
         )
-    cluster = cluster or _manifest_cluster(files)
-    # what the budget leaves beyond the files' expected sizes: a compressed file that expands
-    # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
-    slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
-    parts = _Parts()
+    return need
+
+
+def _read_files(
+    parts: _Parts,
+    files: list[tuple[Path, bool, Path | None]],
+    format: str | None,
+    only: _Filter,
+    slack: int | None,
+    sizes: dict[Path, int],
+) -> None:
+    """Read and parse ``files`` one after another into ``parts`` (small CRI logs in batches,
+    large ones and audit logs by window when there is one), each with its ledger row."""
     batch = _Batch()
     for path, explicit, _root in files:
         if path.name in METADATA_FILES and not explicit:
             batch.flush(parts)
             parts.files.append(_ledger(path, None, "metadata", None))
             continue
-        if (why := only.path_reason(path)) is not None or only.windowed(path, format):
+        if (why := only.path_reason(path)) is not None or (windowed := only.windowed(path, format)):
             batch.flush(parts)
             if why is not None:
                 parts.files.append(_ledger(path, None, why, None))
                 continue
+            reader = read_cri_window if windowed == "cri-log" else read_audit_window
             try:
-                result, note = read_cri_window(str(path), only.start, only.end)
+                result, note = reader(str(path), only.start, only.end)
             except OSError as exc:
                 if explicit:
                     raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
                 parts.files.append(_ledger(path, None, f"skipped: cannot read it: {exc}", None))
                 continue
             result.notes.append(note)
-            parts.add(path, "cri-log", result)
+            parts.add(path, windowed, result)
             continue
         if slack is None:
             limit = None
@@ -1047,6 +1136,11 @@ def load(
             data = None  # a file's bytes go as soon as they are parsed
         parts.add(path, fmt.name, result)
     batch.flush(parts)
+
+
+def _assembled(parts: _Parts, cluster: str | None) -> Investigation:
+    """The Investigation of what was read: frames joined, the inventory's duplicates dropped,
+    signals in time order, audit requests' final stages marked again, enriched."""
     frames = {name: schema.concat(name, parts.frames[name]) for name in _FRAMES}
     inventory = frames["inventory"]
     if len(inventory):
@@ -1061,10 +1155,10 @@ def load(
         frames,
         cluster=cluster,
         rejects=schema.concat("rejects", parts.frames["rejects"]),
-        files=pd.DataFrame(parts.files, columns=FILES_COLUMNS),
+        files=parts.ledger(),
         notes=parts.notes,
     )
-    return only.narrow(inv)
+    return inv
 
 
 @dataclass(frozen=True)
@@ -1119,22 +1213,29 @@ class _Filter:
                 )
         return None
 
-    def windowed(self, path: Path, format: str | None) -> bool:
-        """Whether ``path`` is read in pieces for the window: an uncompressed CRI log larger
-        than the files parsed in batches."""
-        if (self.start is None and self.end is None) or format not in (None, "cri-log"):
-            return False
+    def windowed(self, path: Path, format: str | None) -> str | None:
+        """The format ``path`` is read in for the window, piece by piece (None: it is read
+        whole): a CRI log or an audit log in JSON lines larger than
+        :data:`WINDOW_FILE_BYTES`, or compressed (streamed: it cannot seek)."""
+        if (self.start is None and self.end is None) or format not in (*_WINDOWED, None):
+            return None
         try:
-            if path.stat().st_size <= BATCH_FILE_BYTES:
-                return False
+            size = path.stat().st_size
             with path.open("rb") as fh:
                 head = fh.read(SNIFF_BYTES)
-        except OSError:
-            return False  # the reader says what is wrong with it
-        if compression(head[:8]) is not None:
-            return False
+            kind = compression(head[:8])
+            if kind is not None and format != "cri-log":
+                head = next(stream_lines(path, SNIFF_BYTES), b"")
+        except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error):
+            return None  # the reader says what is wrong with it
+        if kind is None and size <= WINDOW_FILE_BYTES:
+            return None
         fmt = get_format(format) if format else detect(decode_head(head), path.name)
-        return fmt is not None and fmt.name == "cri-log"
+        if fmt is None or fmt.name not in _WINDOWED:
+            return None
+        if fmt.name == "audit-log" and first_record(decode_head(head)) is None:
+            return None  # one EventList document: read whole
+        return fmt.name
 
     def span_reason(self, fmt: str, data: bytes) -> str | None:
         """Why a CRI log read whole is not parsed: its first and last lines (and so, written
@@ -1163,6 +1264,12 @@ class _Filter:
         if self.start is not None or self.end is not None:
             inv = inv.window(self.start, self.end)
         return inv._matching(self.where) if self.where else inv
+
+
+#: The formats a load with a window reads piece by piece from large (or compressed) files ...
+_WINDOWED = ("cri-log", "audit-log")
+#: ... larger than this (smaller ones are read whole, CRI logs parsed in batches).
+WINDOW_FILE_BYTES = 1 << 20
 
 
 def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1231,8 +1338,9 @@ def _memory_need(
         if only.path_reason(path) is not None:
             continue
         size = sizes[path] = _payload_size(path)
-        if only.windowed(path, None):
-            pieces = max(pieces, min(size, WINDOW_PIECE_BYTES * 2))
+        if windowed := only.windowed(path, None):
+            piece = WINDOW_PIECE_BYTES if windowed == "cri-log" else AUDIT_PIECE_BYTES
+            pieces = max(pieces, min(size, piece * 2))
         else:
             need += size
     return (need + pieces) * MEMORY_PER_INPUT_BYTE

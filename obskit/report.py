@@ -60,13 +60,14 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from obskit import schema
 from obskit._chars import reveal
+from obskit._time import as_utc
 from obskit.errors import InvestigationError, ReportError
 from obskit.redaction import redact_for_sharing, redact_markup, redaction_enabled
 
@@ -1028,6 +1029,7 @@ def run(
     live: Mapping[str, object] | None = None,
     start: object = None,
     end: object = None,
+    where: Mapping[str, str | Sequence[str]] | None = None,
     focus: Mapping[str, str] | None = None,
     cluster: str | None = None,
     baseline: object = None,
@@ -1052,7 +1054,12 @@ def run(
     live : mapping, optional
         Live sources instead of files (see :func:`live_sources`); needs ``start`` and ``end``.
     start, end : timestamp, optional
-        The window (RFC3339 text; naive means UTC).
+        The window (RFC3339 text; naive means UTC), passed down to :func:`obskit.load`, which
+        then reads only what lies in it (large CRI and audit logs by seeking, bundles by row
+        group).
+    where : mapping, optional
+        Key values the files are loaded for, e.g. ``{"namespace": "shop", "node": ["n1"]}``
+        (:func:`obskit.load`'s ``where``; the notebook's ``keys`` parameter). Not with ``live``.
     focus : mapping, optional
         The entity to focus on, e.g. ``{"namespace": "shop", "workload": "checkout"}``
         (default: the top suspect).
@@ -1095,47 +1102,14 @@ def run(
     """
     import nbformat
 
-    began = time.monotonic()
-    if (source is None) == (live is None):
-        raise ReportError(
-            "give either a source (a bundled incident's name, a folder, a file or a bundle) or "
-            "live settings, not both and not neither"
-        )
-    if live is not None and (start is None or end is None):
-        raise ReportError(
-            "live sources need a window: give start and end, e.g. --start 2024-05-14T10:00:00Z "
-            "--end 2024-05-14T11:00:00Z"
-        )
     from obskit import datasets
 
-    values: dict[str, object] = {}
-    if source is not None:
-        text = str(source)
-        if text not in datasets.names():
-            is_glob = any(ch in text for ch in "*?[") and not Path(text).exists()
-            if not is_glob and not Path(text).expanduser().exists():
-                raise ReportError(
-                    f"source {text!r} is neither a bundled incident "
-                    f"({', '.join(datasets.names())}) nor an existing file or folder"
-                )
-            # the kernel runs elsewhere: relative paths and globs are taken from here
-            path = Path(text).expanduser()
-            text = str(path if path.is_absolute() else Path.cwd() / path)
-            text = text if is_glob else str(Path(text).resolve())
-        values["source"] = text
-    else:
-        values["source"] = None
-        values["live"] = dict(live)
-    for name, value in (
-        ("start", start),
-        ("end", end),
-        ("focus", focus),
-        ("cluster", cluster),
-        ("baseline", baseline),
-        ("lens", lens),
-    ):
-        if value is not None:
-            values[name] = value
+    began = time.monotonic()
+    _check_inputs(source, live, start, end, where)
+    values = _parameters(
+        source, live, where, start=start, end=end, focus=focus, cluster=cluster,
+        baseline=baseline, lens=lens,
+    )  # fmt: skip
     path = notebook_path(notebook)
     nb = order_sections(nbformat.read(path, as_version=4), lens)
     target = _writable(out)
@@ -1157,3 +1131,83 @@ def run(
         summary=_summary_of(executed),
         seconds=time.monotonic() - began,
     )
+
+
+def _check_inputs(
+    source: object, live: Mapping | None, start: object, end: object, where: Mapping | None
+) -> None:
+    """:func:`run`'s source, window and key values checked before anything runs."""
+    if (source is None) == (live is None):
+        raise ReportError(
+            "give either a source (a bundled incident's name, a folder, a file or a bundle) or "
+            "live settings, not both and not neither"
+        )
+    if live is not None and (start is None or end is None):
+        raise ReportError(
+            "live sources need a window: give start and end, e.g. --start 2024-05-14T10:00:00Z "
+            "--end 2024-05-14T11:00:00Z"
+        )
+    if live is not None and where:
+        raise ReportError(
+            "where (--where) narrows files read from disk; live sources take their namespaces "
+            "from the live settings (--namespace)"
+        )
+    window = [
+        as_utc(value, name, error=ReportError)
+        for name, value in (("start", start), ("end", end))
+        if value is not None
+    ]
+    if len(window) == 2 and window[0] > window[1]:
+        raise ReportError(f"the window's start {start!r} is after its end {end!r}; swap them")
+    if where is not None and not isinstance(where, Mapping):
+        raise ReportError(
+            f"where must be a mapping of key columns to values, e.g. {{'namespace': 'shop'}}, "
+            f"got {type(where).__name__}"
+        )
+    for column, values in (where or {}).items():
+        if column not in schema.KEY:
+            raise ReportError(
+                f"where names {column!r}, which is no key column; the key columns are: "
+                f"{', '.join(schema.KEY)}"
+            )
+        values = [values] if isinstance(values, str) else values
+        if (
+            not isinstance(values, Sequence)
+            or not values
+            or not all(isinstance(v, str) for v in values)
+        ):
+            raise ReportError(
+                f"where[{column!r}] must be a value or a list of values (text), got {values!r}"
+            )
+
+
+def _parameters(
+    source: object, live: Mapping | None, where: Mapping | None, **given: object
+) -> dict[str, object]:
+    """The notebook's parameters: the source (or the live settings), the key values as
+    ``keys`` (lists of values) and the ``given`` values that are not None."""
+    values: dict[str, object] = {"source": None if source is None else _source_text(source)}
+    if live is not None:
+        values["live"] = dict(live)
+    if where is not None:
+        values["keys"] = {k: [v] if isinstance(v, str) else list(v) for k, v in where.items()}
+    return values | {name: value for name, value in given.items() if value is not None}
+
+
+def _source_text(source: str | os.PathLike) -> str:
+    """A bundled incident's name as it is, else the path (or glob) made absolute: the
+    notebook's kernel runs elsewhere, so relative paths are taken from here."""
+    from obskit import datasets
+
+    text = str(source)
+    if text in datasets.names():
+        return text
+    is_glob = any(ch in text for ch in "*?[") and not Path(text).exists()
+    if not is_glob and not Path(text).expanduser().exists():
+        raise ReportError(
+            f"source {text!r} is neither a bundled incident "
+            f"({', '.join(datasets.names())}) nor an existing file or folder"
+        )
+    path = Path(text).expanduser()
+    text = str(path if path.is_absolute() else Path.cwd() / path)
+    return text if is_glob else str(Path(text).resolve())

@@ -138,3 +138,45 @@ def test_credentials_in_notes_are_refused(tmp_path):
 def test_a_folder_that_is_not_a_bundle_loads_as_files(tmp_path):
     (tmp_path / bundle.MANIFEST).write_text('{"name": "something else"}')
     assert not bundle.is_bundle(tmp_path)
+
+
+def _values(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its categories as plain values (their sets and order left aside)."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(cats, "object"))
+
+
+def test_a_windowed_read_reads_only_the_row_groups_it_needs(tmp_path, monkeypatch):
+    inv = obskit.datasets.load("checkout-oom")
+    monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)  # tens of row groups, in time order
+    folder = inv.save(tmp_path / "bundle")
+    read: dict[str, tuple[int, int]] = {}
+    real = bundle._row_groups
+
+    def spy(dataset, condition):
+        groups = real(dataset, condition)
+        total = sum(f.num_row_groups for f in dataset.get_fragments())
+        read[dataset.files[0].rsplit("/", 1)[1]] = (len(groups), total)
+        return groups
+
+    monkeypatch.setattr(bundle, "_row_groups", spy)
+    lo, hi = pd.Timestamp("2024-05-14T10:00:00Z"), pd.Timestamp("2024-05-14T10:10:00Z")
+    where = {"namespace": "shop"}
+    got = obskit.load(folder, start=lo, end=hi, where=where)
+    groups, total = read["metrics.parquet"]
+    assert total >= 20 and 0 < groups <= total // 3
+    monkeypatch.setattr(bundle, "_row_groups", real)
+    expected = obskit.load(folder).window(lo, hi)._matching({"namespace": ["shop"]})
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(
+                _values(getattr(got, name)), _values(frame), check_exact=True
+            )
+    assert 0 < len(got.metrics) < len(inv.metrics)
+    # key values alone filter every frame as it is read (row groups are not told apart by
+    # them: a bundle is in time order, its category columns' row groups hold every value)
+    alone = obskit.load(folder, where=where)
+    assert read["inventory.parquet"][1] >= 1
+    assert alone.inventory["namespace"].eq("shop").all() and len(alone.inventory) > 0

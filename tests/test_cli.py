@@ -54,6 +54,7 @@ def test_report_runs_another_notebook_with_parameters_and_code(capsys, tmp_path)
     argv = [
         "report", "checkout-oom", "--out", str(out_file), "--notebook", "02-incident-timeline",
         "--start", "2024-05-14T08:45:00Z", "--end", "2024-05-14T10:00:00Z",
+        "--where", "namespace=shop", "--where", "namespace=kube-system",
         "--focus", "namespace=shop,workload=frontend", "--show-code", "--quiet",
     ]  # fmt: skip
     assert main(argv) == 0
@@ -62,6 +63,8 @@ def test_report_runs_another_notebook_with_parameters_and_code(capsys, tmp_path)
     text = html.unescape(re.sub(r"<[^>]+>", "", page[page.index("<body") :]))
     assert "focus = {'namespace': 'shop', 'workload': 'frontend'}" in text  # injected
     assert "start = '2024-05-14T08:45:00Z'" in text
+    assert "keys = {'namespace': ['shop', 'kube-system']}" in text  # --where, passed to load
+    assert "obskit.load(path, cluster=cluster, start=start, end=end, where=keys)" in text
     assert "inv.timeline(focus=where" in text  # --show-code keeps the code
     assert "workload=frontend" in page  # the timeline's title names the focus
 
@@ -76,6 +79,23 @@ def test_report_errors_are_one_line(capsys, tmp_path):
         (["report", "live", "--prometheus", "http://127.0.0.1:9", "--out", out], "need a window"),
         (["report", "checkout-oom", "--loki", "http://127.0.0.1:9", "--out", out], "go with"),
         (["report", "checkout-oom", "--focus", "shop", "--out", out], "key=value pairs"),
+        (["report", "checkout-oom", "--start", "noonish", "--out", out], "--start must be a"),
+        (["report", "checkout-oom", "--end", "2024-13-01", "--out", out], "--end must be a"),
+        (["report", "checkout-oom", "--where", "shop", "--out", out], "--where takes key=value"),
+        (["report", "checkout-oom", "--where", "team=a", "--out", out], "no key column"),
+        (
+            [
+                "report",
+                "checkout-oom",
+                "--start",
+                "2024-05-14T10:00Z",
+                "--end",
+                "2024-05-14T09:00Z",
+                "--out",
+                out,
+            ],
+            "is after its end",
+        ),
         (["report", "checkout-oom", "--notebook", "nope", "--out", out], "no notebook 'nope'"),
         # --out is checked before the run, not written after it
         (["report", "checkout-oom", "--out", str(tmp_path)], "is a folder; name the HTML file"),

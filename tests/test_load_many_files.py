@@ -4,6 +4,7 @@ group codes, the time order) give what the plain pandas operations give."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -219,14 +220,17 @@ def _values(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(cats, "object"))
 
 
-@pytest.mark.parametrize("seed", [1])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_a_windowed_load_keeps_what_a_full_load_then_filtered_keeps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     root = _timed_folder(tmp_path, seed)
-    # pieces of a few kB, so that files are read piece by piece as a large one would be
+    # pieces of a few kB, so that files are read piece by piece as a large one would be, and
+    # entered by seeking (a run of partial lines looked back over for 1.5 kB)
     monkeypatch.setattr(cri, "WINDOW_PIECE_BYTES", 4000)
+    monkeypatch.setattr(cri, "_RUN_BYTES", 1500)
     monkeypatch.setattr(investigation, "BATCH_FILE_BYTES", 6000)
+    monkeypatch.setattr(investigation, "WINDOW_FILE_BYTES", 6000)
     full = obskit.load(root)
     rng = np.random.default_rng(seed)
     for _ in range(3):
@@ -401,3 +405,28 @@ def test_the_faster_sniffers_judge_as_before() -> None:
         assert prometheus._sniff_text(head, name) == _old_sniff_prometheus_text(head, name), head[
             :200
         ]
+
+
+def test_a_windowed_load_streams_compressed_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rotated logs, gzipped as the kubelet leaves them: streamed piece by piece (they cannot
+    seek), the same rows as a full load then filtered; a damaged one keeps what came first."""
+    root = _timed_folder(tmp_path, 4)
+    for path in sorted(root.rglob("0.log")):
+        path.with_name("0.log.20240514-120000.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    monkeypatch.setattr(cri, "WINDOW_PIECE_BYTES", 4000)
+    full = obskit.load(root)
+    lo, hi = pd.Timestamp("2024-05-14T10:20:00Z"), pd.Timestamp("2024-05-14T10:50:00Z")
+    got = obskit.load(root, start=lo, end=hi)
+    expected = full.window(lo, hi)
+    assert len(got.logs) == len(expected.logs) > 0
+    pd.testing.assert_frame_equal(_values(got.logs), _values(expected.logs), check_exact=True)
+    read = got.files[got.files["status"] == "loaded"]
+    assert read["note"].str.contains("decompressed bytes passed over").all()
+    assert read["balanced"].all()
+    damaged = sorted(root.rglob("*.gz"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:-40])  # cut short: no end marker
+    got = obskit.load(damaged, start=lo, end=hi)
+    assert "truncated or corrupt" in got.files.iloc[0]["note"]

@@ -425,6 +425,38 @@ def test_run_refuses_unusable_parameters(tmp_path):
         report.run(live={"prometheus": "http://127.0.0.1:9"}, out=tmp_path / "r.html")
     with pytest.raises(ReportError, match="no notebook 'nope'"):
         report.run("checkout-oom", tmp_path / "r.html", notebook="nope")
+    out = tmp_path / "r.html"
+    with pytest.raises(ReportError, match="start must be a timestamp like"):
+        report.run("checkout-oom", out, start="after lunch")
+    with pytest.raises(ReportError, match="is after its end"):
+        report.run("checkout-oom", out, start="2024-05-14T10:00Z", end="2024-05-14T09:00Z")
+    with pytest.raises(ReportError, match="'team', which is no key column"):
+        report.run("checkout-oom", out, where={"team": "payments"})
+    with pytest.raises(ReportError, match=r"where\['namespace'\] must be a value or a list"):
+        report.run("checkout-oom", out, where={"namespace": [3]})
+    with pytest.raises(ReportError, match="live sources take their namespaces"):
+        report.run(
+            live={"prometheus": "http://127.0.0.1:9"}, out=out, start="2024-05-14T10:00Z",
+            end="2024-05-14T11:00Z", where={"namespace": "shop"},
+        )  # fmt: skip
+    assert not out.exists()
+
+
+def test_the_window_and_key_values_go_to_the_notebooks_load():
+    values = report._parameters(
+        "checkout-oom", None, {"namespace": "shop", "node": ["n1", "n2"]}, start="10:00Z", end=None
+    )
+    assert values == {
+        "source": "checkout-oom",
+        "keys": {"namespace": ["shop"], "node": ["n1", "n2"]},
+        "start": "10:00Z",
+    }
+    for name in report.notebooks():
+        if name in ("00-quickstart", "05-live-cluster"):
+            continue  # no window: a first look, and a live watch
+        text = report.notebook_path(name).read_text(encoding="utf-8")
+        assert "keys = None" in text, name
+        assert "start=start, end=end, where=keys)" in text, name
 
 
 def test_an_out_that_cannot_be_written_is_refused_before_the_run(tmp_path, monkeypatch):

@@ -43,6 +43,7 @@ __all__ = [
     "read_bytes",
     "register",
     "registry",
+    "stream_lines",
 ]
 
 # --- byte ranges as Arrow strings ---------------------------------------------------------------
@@ -558,6 +559,64 @@ def _inflate(raw: bytes, kind: str) -> Iterator[bytes]:
             return
         if compression(view[start : start + 8].tobytes()) != kind:
             raise ValueError(f"{len(raw) - start:,} bytes after the {kind} data are not {kind}")
+
+
+def stream_lines(path: str | Path, piece: int, offset: int = 0) -> Iterator[bytes]:
+    """The (decompressed) bytes of ``path`` from ``offset`` on, in pieces of whole lines of
+    about ``piece`` bytes (the last may end without a newline): memory holds one piece, not
+    the file. Gzip, xz and zstd are decompressed by content as they stream (``offset`` then
+    counts decompressed bytes from the start). Raises as the codecs do where the compressed
+    data is damaged (the pieces before the damage have been yielded)."""
+    with open(path, "rb") as fh:
+        kind = compression(fh.read(8))
+        fh.seek(0)
+        chunks = _chunks(fh, piece) if kind is None else _inflate_file(fh, kind)
+        if kind is None:
+            fh.seek(offset)
+            offset = 0
+        carry = bytearray()  # grown in place: decompressed steps are small
+        for chunk in chunks:
+            if offset:
+                skip = min(offset, len(chunk))
+                chunk, offset = chunk[skip:], offset - skip
+            carry += chunk
+            while len(carry) >= piece:
+                cut = (carry.rfind(b"\n", 0, piece) + 1) or (carry.find(b"\n", piece) + 1)
+                if not cut:
+                    break  # a line longer than a piece: read on to its end
+                yield bytes(carry[:cut])
+                del carry[:cut]
+        if carry:
+            yield bytes(carry)
+
+
+def _chunks(fh: Any, size: int) -> Iterator[bytes]:
+    while chunk := fh.read(size):
+        yield chunk
+
+
+def _inflate_file(fh: Any, kind: str) -> Iterator[bytes]:
+    """:func:`_inflate` of an open file, read :data:`_IN` bytes at a time (not held whole)."""
+    pending = b""
+    while True:
+        decoder = _decoder(kind)
+        size = _ZSTD_IN if kind == "zstd" else _IN
+        while not decoder.eof:
+            chunk, pending = pending or fh.read(size), b""
+            if not chunk:
+                raise EOFError(f"the {kind} stream ended before its end marker")
+            yield from _feed(decoder, memoryview(chunk), kind)
+        rest = decoder.unused_data.lstrip(b"\0")  # xz pads streams with zeros
+        while len(rest) < 8:
+            more = fh.read(_IN)
+            if not more:
+                break
+            rest = (rest + more).lstrip(b"\0")
+        if not rest:
+            return
+        if compression(rest[:8]) != kind:
+            raise ValueError(f"bytes after the {kind} data are not {kind}")
+        pending = rest
 
 
 def _past_zeros(raw: bytes, start: int) -> int:

@@ -39,17 +39,36 @@ annotations) and ``raw`` (the record as read).
 
 from __future__ import annotations
 
+import lzma
+import os
 import re
+import zlib
 from urllib.parse import unquote_plus, urlsplit
 
+import numpy as np
 import orjson
 import pandas as pd
 
 from obskit import schema
 from obskit._time import parse_times
-from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
+from obskit.sources._base import (
+    ParseResult,
+    Rejects,
+    compression,
+    first_record,
+    json_lines,
+    register,
+    stream_lines,
+)
 
-__all__ = ["RESOURCE_KINDS", "STAGES", "AuditRows", "final_stages", "parse_audit_log"]
+__all__ = [
+    "RESOURCE_KINDS",
+    "STAGES",
+    "AuditRows",
+    "final_stages",
+    "parse_audit_log",
+    "read_audit_window",
+]
 
 FORMAT = "audit-log"
 
@@ -273,6 +292,19 @@ def _row(event: dict, number: int, raw: bytes) -> dict[str, object]:
     }
 
 
+def _when(event: dict) -> str | None:
+    """The text of a record's row time: ``requestReceivedTimestamp``, else v1beta1's
+    ``timestamp``, else ``stageTimestamp``."""
+    return next(
+        (
+            event[field]
+            for field in ("requestReceivedTimestamp", "timestamp", "stageTimestamp")
+            if _text(event.get(field))
+        ),
+        None,
+    )
+
+
 def _not_an_event(value: dict) -> str | None:
     """Why a JSON object is not an audit Event, or None when it is one."""
     kind = value.get("kind")
@@ -335,8 +367,24 @@ def parse_audit_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     >>> ev.message[0]
     'alice create pods/exec shop/web-1 → 101'
     """
+    return _parse(data, origin)[0]
+
+
+def _parse(
+    data: bytes,
+    origin: str,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> tuple[ParseResult, int]:
+    """:func:`parse_audit_log`, leaving out (unbuilt) the Events whose row time is readable
+    and outside ``[start, end]``; returns the result and how many were left out (not counted
+    in its ``records``)."""
     rejects = Rejects(FORMAT, origin)
     documents, count = _documents(data, rejects)
+    left_out = 0
+    if start is not None or end is not None:
+        documents, left_out = _inside(documents, start, end)
+        count -= left_out
     rows = AuditRows(rejects)
     for number, value, raw in documents:
         if not isinstance(value, dict):
@@ -357,7 +405,34 @@ def parse_audit_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
                     rejects.add(f"EventList item {i} is not a JSON object", item_raw, line=number)
         else:
             rows.add(value, number, raw)
-    return ParseResult(records=count, events=rows.events(origin), rejects=rejects.frame())
+    return ParseResult(records=count, events=rows.events(origin), rejects=rejects.frame()), left_out
+
+
+def _inside(
+    documents: list[tuple[int, object, bytes]],
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+) -> tuple[list[tuple[int, object, bytes]], int]:
+    """The records that may make rows of ``[start, end]``: all but the audit Events whose row
+    time (read as :class:`AuditRows` reads it) lies outside; and how many were left out.
+    Records that would be rejected are kept, for the parser to say why."""
+    at, whens = [], []
+    for k, (_, value, _) in enumerate(documents):
+        if isinstance(value, dict) and _not_an_event(value) is None:
+            when = _when(value)
+            if when is not None:
+                at.append(k)
+                whens.append(when)
+    if not at:
+        return documents, 0
+    times = parse_times(pd.Series(whens, dtype="object"))
+    outside = np.zeros(len(times), dtype=bool)
+    if start is not None:
+        outside |= (times < start).to_numpy()
+    if end is not None:
+        outside |= (times > end).to_numpy()
+    drop = set(np.asarray(at)[outside].tolist())
+    return [d for k, d in enumerate(documents) if k not in drop], len(drop)
 
 
 class AuditRows:
@@ -380,14 +455,7 @@ class AuditRows:
         if problem:
             self.rejects.add(problem, raw, line=number)
             return False
-        when = next(
-            (
-                event[field]
-                for field in ("requestReceivedTimestamp", "timestamp", "stageTimestamp")
-                if _text(event.get(field))
-            ),
-            None,
-        )
+        when = _when(event)
         if when is None:
             self.rejects.add("audit Event has no requestReceivedTimestamp", raw, line=number)
             return False
@@ -473,6 +541,167 @@ def _sniff(head: str, name: str) -> float:
     if '"kind":"Event"' in compact or "audit.k8s.io/" in compact:
         return 0.97
     return 0.8 if '"stage"' in first and '"requestURI"' in first else 0.0
+
+
+# --- reading a window of a large audit log ---------------------------------------------------
+
+#: Bytes of a large audit log read and parsed at a time by :func:`read_audit_window` (each
+#: line of a piece is decoded, a few times its size in memory, before rows are built).
+WINDOW_PIECE_BYTES = 16 << 20
+#: How far a line's stage time may fall behind the line before it: the log backend writes each
+#: stage as it happens, give or take its buffering. Lines are read from this long before the
+#: window's start.
+ORDER_SLACK = pd.Timedelta(minutes=1)
+#: How long after the window's end lines are still read: a request received in the window
+#: logs its later stages when it ends, and the API server ends long requests (watches) within
+#: twice ``--min-request-timeout`` (1800 s by default).
+LONGEST_REQUEST = pd.Timedelta(hours=1)
+#: Bytes read at a probe of the bisection, and lines tried there for a readable time.
+_PROBE_BYTES = 1 << 20
+_PROBE_LINES = 64
+
+
+def read_audit_window(
+    path: str, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> tuple[ParseResult, str]:
+    """Read the audit Events of ``[start, end]`` (by row time, ``requestReceivedTimestamp``)
+    from a JSON-lines audit log, a piece at a time: memory holds one piece and the rows kept.
+
+    The log is written in the order of its stages' times (``stageTimestamp``), and a request's
+    stages come at or after its ``requestReceivedTimestamp``. An uncompressed log is bisected
+    on byte offsets (the stage time of the line at each probe) for the first line written
+    :data:`ORDER_SLACK` before ``start``; a compressed one cannot seek, so it is streamed and
+    the pieces that end before then are passed over unparsed. The lines before are counted
+    (for the line numbers) but not parsed. Reading stops at the first piece that begins
+    :data:`LONGEST_REQUEST` after ``end``. In the pieces read, records whose row time is
+    outside the window are left out before their rows are built.
+
+    Returns the result and a note saying what was passed over and left out. The result's
+    ``records`` count the rows kept and the rejects (the ledger balances over what was
+    taken); the records left out are counted in the note.
+    """
+    size = os.path.getsize(path)
+    after = None if end is None else end + LONGEST_REQUEST
+    with open(path, "rb") as fh:
+        plain = compression(fh.read(8)) is None
+    offset = lines = 0
+    if plain and start is not None:
+        offset = _first_offset(path, size, start - ORDER_SLACK)
+        lines = _count_lines(path, offset)
+    passed, read, left_out, stopped = offset, 0, 0, False
+    parsed: list[ParseResult] = []
+    pieces = stream_lines(path, WINDOW_PIECE_BYTES, offset)
+    note = None
+    try:
+        for piece in pieces:
+            first, last = _stage_time(piece, first=True), _stage_time(piece, first=False)
+            if start is not None and last is not None and last < start - ORDER_SLACK:
+                lines += piece.count(b"\n")
+                passed += len(piece)
+                continue
+            if after is not None and first is not None and first > after:
+                stopped = True
+                break
+            result, dropped = _parse(piece, path, start, end)
+            parsed.append(_shifted(result, lines))
+            left_out += dropped
+            lines += piece.count(b"\n")
+            read += len(piece)
+    except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
+        note = f"the compressed stream is truncated or corrupt ({exc}); read what came before"
+    events = schema.concat("events", [r.events for r in parsed if r.events is not None])
+    rejects = schema.concat("rejects", [r.rejects for r in parsed])
+    rest = (
+        f"{size - passed - read:,} bytes after it not read"
+        if plain
+        else "the rest of the file not read"
+        if stopped
+        else "none after it"
+    )
+    text = (
+        f"read for the window: {read:,} bytes parsed, {passed:,} bytes"
+        f"{'' if plain else ' (decompressed)'} before it passed over unparsed, {rest}; "
+        f"{left_out:,} record(s) read outside the window left out"
+    )
+    records = sum(r.records for r in parsed)
+    result = ParseResult(records=records, events=events, rejects=rejects)
+    if note is not None:
+        result.notes.append(note)
+    return result, text
+
+
+def _shifted(result: ParseResult, lines: int) -> ParseResult:
+    """``result`` with its line numbers ``lines`` further on (a piece after others)."""
+    if lines:
+        if result.events is not None and len(result.events):
+            result.events = result.events.assign(line=result.events["line"] + lines)
+        result.rejects = result.rejects.assign(line=result.rejects["line"] + lines)
+    return result
+
+
+def _line_stage_time(line: bytes) -> pd.Timestamp | None:
+    """The time a line of an audit log was written: its ``stageTimestamp`` (else its row
+    time); None for a line that is no audit Event with a readable time."""
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    when = _text(value.get("stageTimestamp")) or _when(value)
+    try:
+        stamp = pd.Timestamp(when)
+    except (ValueError, TypeError):
+        return None
+    if pd.isna(stamp):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _stage_time(piece: bytes, *, first: bool) -> pd.Timestamp | None:
+    """The stage time of the first (or last) line of ``piece`` that has one, among its first
+    (last) :data:`_PROBE_LINES` lines."""
+    lines = piece.split(b"\n", _PROBE_LINES) if first else piece.rsplit(b"\n", _PROBE_LINES)
+    for line in lines[:_PROBE_LINES] if first else lines[::-1][:_PROBE_LINES]:
+        if line.strip() and (stamp := _line_stage_time(line)) is not None:
+            return stamp
+    return None
+
+
+def _first_offset(path: str, size: int, when: pd.Timestamp) -> int:
+    """A line start of the (uncompressed) audit log at or before its first line written at
+    or after ``when``, found by bisection on byte offsets: each probe reads the stage time of
+    the first whole line after it (or the next with one). A probe that finds no time moves
+    the bound down, so nothing is passed over that was not seen to be early."""
+    lo, hi = 0, size  # lo: a line start, all lines before it seen (by order) to be early
+    with open(path, "rb") as fh:
+        while hi - lo > _PROBE_BYTES:
+            mid = (lo + hi) // 2
+            fh.seek(mid)
+            data = fh.read(_PROBE_BYTES)
+            begin = data.find(b"\n") + 1
+            if begin == 0:
+                hi = mid
+                continue
+            stamp = _stage_time(data[begin : data.rfind(b"\n") + 1 or None], first=True)
+            if stamp is None or stamp >= when:
+                hi = mid
+            else:
+                lo = mid + begin
+    return lo
+
+
+def _count_lines(path: str, end: int) -> int:
+    """Newlines in the first ``end`` bytes of ``path``, read in pieces."""
+    count = 0
+    with open(path, "rb") as fh:
+        while end > 0:
+            chunk = fh.read(min(end, WINDOW_PIECE_BYTES))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            end -= len(chunk)
+    return count
 
 
 register(

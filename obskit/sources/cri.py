@@ -18,8 +18,11 @@ evidence, and the runtime accepted those bytes.
 from __future__ import annotations
 
 import itertools
+import lzma
 import os
 import re
+import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -38,10 +41,12 @@ from obskit.sources._base import (
     Rejects,
     Tally,
     byte_ranges,
+    compression,
     is_utf8,
     laid_ranges,
     large_buffer_pool,
     register,
+    stream_lines,
 )
 from obskit.sources._levels import (
     _FORMATS,
@@ -913,8 +918,10 @@ register(
 
 # --- reading a window of a large CRI file --------------------------------------------------------
 
-#: Bytes of a large CRI file read and parsed at a time by :func:`read_cri_window`.
-WINDOW_PIECE_BYTES = 64 << 20
+#: Bytes of a large CRI file read and parsed at a time by :func:`read_cri_window` (it seeks
+#: to the window first, so a piece about the size of a window's lines is enough; each piece's
+#: lines are scanned whole).
+WINDOW_PIECE_BYTES = 8 << 20
 #: Lines looked back over, at most, for a cut between pieces that leaves no partial line open.
 _CUT_LOOKBACK = 1000
 
@@ -928,9 +935,12 @@ def cri_span(data: bytes) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     >>> cri_span(b"2024-01-01T00:00:00Z stdout F a\\n2024-01-01T00:00:09Z stdout F b\\n")
     (Timestamp('2024-01-01 00:00:00+0000', tz='UTC'), Timestamp('2024-01-01 00:00:09+0000', tz='UTC'))
     """  # noqa: E501
-    body = data.rstrip(b"\n")
-    first = body[: body.find(b"\n")] if b"\n" in body else body
-    last = body[body.rfind(b"\n") + 1 :]
+    end = len(data)
+    while end and data[end - 1] == 10:  # trailing newlines, without copying the payload
+        end -= 1
+    cut = data.find(b"\n", 0, end)
+    first = data[: cut if cut >= 0 else end]
+    last = data[data.rfind(b"\n", 0, end) + 1 : end]
     times = [_line_time(line) for line in (first, last)]
     if times[0] is None or times[1] is None:
         return None
@@ -985,9 +995,11 @@ def _closed_cut(data: bytes) -> int:
 def read_cri_window(
     path: str, start: pd.Timestamp | None, end: pd.Timestamp | None
 ) -> tuple[ParseResult, str]:
-    """Read an uncompressed CRI file piece by piece, parsing only the pieces whose lines may
-    fall in ``[start, end]`` and keeping only their rows inside it: memory holds one piece
-    and what is kept, not the file.
+    """Read a CRI file piece by piece, parsing only the pieces whose lines may fall in
+    ``[start, end]`` and keeping only their rows inside it: memory holds one piece and what is
+    kept, not the file. An uncompressed file is entered by bisection on byte offsets
+    (:func:`_seek_point`); a gzip, xz or zstd one is streamed from its start (a damaged
+    stream keeps what came before the damage, and says so in the result's notes).
 
     CRI files are written in time order, so a piece whose last line is before ``start`` is
     passed over unparsed (its lines counted, for the line numbers after it), and reading stops
@@ -997,15 +1009,29 @@ def read_cri_window(
     (the ledger balances over what was taken), and the rows left out are in the note.
     """
     parsed: list[ParseResult] = []
-    lines_before = records = merged = dropped = 0
-    skipped_bytes = 0
+    records = merged = dropped = 0
     size = os.path.getsize(path)
-    carried: dict[str, int] = {}
+    damage = None
     with open(path, "rb") as fh:
+        plain = compression(fh.read(8)) is None
+        # seek to the window: what comes before it is counted (for the line numbers) and its
+        # end parsed for the levels it hands on, not parsed whole; a compressed file cannot
+        # seek, and streams from its start
+        offset = 0 if start is None or not plain else _seek_point(fh, size, start)
+        lines_before = _count_lines(fh, offset)
+        carried = _levels_before(fh, offset, path)
+        skipped_bytes = offset
+        fh.seek(offset)
+        stream = _chunks(fh) if plain else stream_lines(path, WINDOW_PIECE_BYTES)
         carry = b""
-        offset = 0
         while True:
-            chunk = fh.read(WINDOW_PIECE_BYTES)
+            try:
+                chunk = next(stream, b"")
+            except (EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
+                damage = (
+                    f"the compressed stream is truncated or corrupt ({exc}); read what came before"
+                )
+                chunk = b""
             data = carry + chunk
             if not data:
                 break
@@ -1020,7 +1046,7 @@ def read_cri_window(
                 offset += len(piece)
                 continue
             if span is not None and end is not None and span[0] > end:
-                skipped_bytes += size - offset
+                skipped_bytes += size - offset if plain else len(piece)
                 break
             # the lines of the window, found by bisection (the lines are in time order)
             lo, hi = _window_bytes(piece, start, end)
@@ -1051,11 +1077,93 @@ def read_cri_window(
                 break
     logs = schema.concat("logs", [r.logs for r in parsed]) if parsed else None
     rejects = schema.concat("rejects", [r.rejects for r in parsed])
+    of = f"of {size:,} bytes" if plain else "decompressed bytes"
     note = (
-        f"read for the window: {skipped_bytes:,} of {size:,} bytes passed over unparsed "
-        f"(outside it), {dropped:,} parsed row(s) outside the window or keys left out"
+        f"read for the window: {skipped_bytes:,} {of} passed over unparsed (outside it"
+        f"{'' if plain else '; what follows the window not decompressed'}), {dropped:,} parsed "
+        f"row(s) outside the window or keys left out"
     )
-    return ParseResult(records=records, logs=logs, rejects=rejects, merged=merged), note
+    result = ParseResult(records=records, logs=logs, rejects=rejects, merged=merged)
+    if damage is not None:
+        result.notes.append(damage)
+    return result, note
+
+
+def _chunks(fh) -> Iterator[bytes]:
+    """The open file from where it is, :data:`WINDOW_PIECE_BYTES` at a time."""
+    while chunk := fh.read(WINDOW_PIECE_BYTES):
+        yield chunk
+
+
+#: Bytes read at a probe of the bisection for a window's start.
+_PROBE_BYTES = 64 << 10
+
+
+def _seek_point(fh, size: int, when: pd.Timestamp) -> int:
+    """Where to start reading a CRI file (in time order) for lines at or after ``when``: a
+    line start before its first such line where no stream's partial line is open, found by
+    bisection on byte offsets (the time of the first whole line after each probe), then
+    moved back :data:`_RUN_BYTES` (a partial line's run takes its first part's time) to a
+    closed cut. 0 when there is no such place, or the file is small."""
+    lo, hi = 0, size  # lo: a line start, the lines before it seen (by order) to be early
+    while hi - lo > WINDOW_PIECE_BYTES:
+        mid = (lo + hi) // 2
+        fh.seek(mid)
+        data = fh.read(_PROBE_BYTES)
+        begin = data.find(b"\n") + 1
+        stamp = None
+        while begin and stamp is None:
+            end = data.find(b"\n", begin)
+            if end < 0:
+                break
+            stamp = _line_time(data[begin:end])
+            begin = end + 1 if stamp is None else begin
+        if stamp is None or stamp >= when:
+            hi = mid
+        else:
+            lo = mid + begin
+    if lo <= _RUN_BYTES:
+        return 0
+    fh.seek(lo - _RUN_BYTES)
+    data = fh.read(_RUN_BYTES)
+    first = data.find(b"\n") + 1
+    cut = _closed_cut(data[first:]) if first else 0
+    return lo - _RUN_BYTES + first + cut if cut else 0
+
+
+def _count_lines(fh, end: int) -> int:
+    """Newlines in the first ``end`` bytes of the open file, read a piece at a time into one
+    buffer."""
+    fh.seek(0)
+    count = 0
+    buf = bytearray(min(end, WINDOW_PIECE_BYTES))
+    view = memoryview(buf)
+    while end > 0:
+        n = fh.readinto(view[: min(end, len(buf))])
+        if not n:
+            break
+        count += buf.count(b"\n", 0, n)
+        end -= n
+    return count
+
+
+def _levels_before(fh, offset: int, path: str) -> dict[str, int]:
+    """The levels the lines before ``offset`` hand on to continuation lines after it (see
+    :func:`_carry_levels`): the pieces before it, last first, until each stream's is found
+    or the file's start."""
+    carried: dict[str, int] = {}
+    end = offset
+    while end > 0 and len(carried) < len(_STREAMS):
+        begin = max(0, end - WINDOW_PIECE_BYTES)
+        fh.seek(begin)
+        piece = fh.read(end - begin)
+        if begin:
+            skip = piece.find(b"\n") + 1
+            begin, piece = (begin + skip, piece[skip:]) if skip else (begin, piece)
+        found = _levels_after(piece, path, {})
+        carried = {**found, **carried}  # later pieces' levels win
+        end = begin
+    return carried
 
 
 def _shifted(result: ParseResult, lines: int) -> ParseResult:
