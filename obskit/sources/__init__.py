@@ -14,13 +14,12 @@ from typing import Any
 from obskit import schema
 from obskit.errors import SchemaError, SourceError, UnknownFormatError
 
-# each import registers its formats, in the order of these lines (cloud_audit imports
-# kubernetes, which so registers k8s-json before the cloud audit formats): the order breaks ties
-# between equally sure sniffers, so it is kept as written, not sorted
+# each import registers its formats, in the order of these lines: the order breaks ties between
+# equally sure sniffers, so it is kept as written, not sorted
 # isort: off
-from obskit.sources import audit, cloud_audit  # noqa: F401
+from obskit.sources import audit, kubernetes, cloud_audit  # noqa: F401
 from obskit.sources import cri, docker, jsonl  # noqa: F401  (container logs)
-from obskit.sources import cluster_dump, elasticsearch, falco, kubernetes  # noqa: F401
+from obskit.sources import cluster_dump, elasticsearch, falco  # noqa: F401
 from obskit.sources import loki, prometheus  # noqa: F401
 
 # isort: on
