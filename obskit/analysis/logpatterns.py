@@ -21,6 +21,8 @@ On top of the templates:
 - :func:`template_surges`: the same per warning-or-worse template a pod logged before, so a
   rare error of a pod that surges is not hidden by the pod's chronic warnings;
 - :func:`new_exceptions`: exception classes and messages a pod never logged before;
+- :func:`earlier_incidents`: the lines of error bursts before the onset that began after a
+  quiet stretch (an earlier incident, or this one's beginning): not the baseline;
 - :func:`error_origins`: in trace-correlated lines, the pod whose error line comes first in a
   trace originates it; the pods that log errors after it in the same trace report it;
 - :func:`trace_edges`: caller -> callee workload edges from log lines that carry trace and
@@ -47,6 +49,7 @@ from obskit.errors import InvestigationError
 __all__ = [
     "TemplateMiner",
     "covered_minutes",
+    "earlier_incidents",
     "error_bursts",
     "error_origins",
     "log_templates",
@@ -411,6 +414,111 @@ def covered_minutes(timestamps: pd.Series, at: pd.Timestamp) -> tuple[float, flo
         cut = (at - at_min).total_seconds() / 60
         before, after = before + cut, after + 1 - cut
     return max(before, 1.0), max(after, 1.0)
+
+
+#: A stretch without one of a pod's error templates is quiet when the template, at its rate while
+#: it was being logged, would have shown this many times in it (plus ln of its number of lines,
+#: as every gap between two of its lines is a chance to look quiet): a Poisson count of 3 is
+#: zero 5% of the time, so the template had stopped, not paused.
+QUIET_EXPECTED = 3.0
+#: An episode of an error template still going at the onset that began this long before it is
+#: the pod's state by now, not an incident of its own (as a change this old can still be a
+#: cause, an error this old is what the pod is like).
+STANDING = pd.Timedelta("15min")
+
+
+#: The grain of the clock of collected logs (:func:`_covered_clock`): a stretch this long with
+#: no line at all from any pod was not collected. Finer than a minute, as logs kept around
+#: alerts begin and end inside a minute.
+CLOCK_GRAIN = pd.Timedelta("10s")
+
+
+def _covered_clock(timestamps: pd.Series, stamps: pd.Series) -> np.ndarray:
+    """Minutes of collected logs before each of ``stamps``: a clock that runs only through the
+    :data:`CLOCK_GRAIN` stretches that have a line in ``timestamps``, and stops while the logs
+    were not collected."""
+    grain = CLOCK_GRAIN.value
+    ticks = pd.to_datetime(timestamps, utc=True).to_numpy("datetime64[ns]").view(np.int64)
+    bins = np.unique(ticks // grain)
+    at = pd.to_datetime(stamps, utc=True).to_numpy("datetime64[ns]").view(np.int64)
+    whole = np.searchsorted(bins, at // grain)
+    return (whole + (at % grain) / grain) * (grain / 60e9)
+
+
+def earlier_incidents(
+    logs: pd.DataFrame,
+    at: object,
+    templates: pd.DataFrame | None = None,
+    min_level: str = "error",
+) -> pd.Series:
+    """The lines before ``at`` that belong to an earlier incident: an episode of a pod's
+    ``min_level``-or-worse template that began after a quiet stretch.
+
+    A baseline that holds an earlier incident is not normal: when a pod's error came in a
+    burst that began (after the pod had logged without it) and ended, its rate in that burst
+    is not what the pod normally logs, and a repeat of it (the same fault again; logs kept
+    only around alerts) must not read as "as frequent as before". Per pod and template, the
+    template's lines are cut into episodes at quiet stretches: stretches of collected logs
+    (a clock that runs only through ten-second stretches with a line from any pod) long
+    enough that it would have been logged :data:`QUIET_EXPECTED` (plus ln of its number of
+    lines) times at its rate before ``at`` (from its first line to its last). The lines
+    before ``at`` of every episode that began after a quiet stretch are marked, but for the
+    one still going at ``at`` when it began :data:`STANDING` before it (the pod's state by
+    then). An episode logged from the pod's first lines on is never marked: the template was
+    there from the start.
+
+    Returns
+    -------
+    Series
+        Boolean, on the index of ``logs``: ``True`` for lines of earlier incidents.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2024-01-01T00:00Z", periods=60, freq="10s")
+    >>> level = ["info"] * 10 + ["error"] * 10 + ["info"] * 20 + ["error"] * 20
+    >>> logs = schema.conform("logs", pd.DataFrame({"timestamp": t, "pod": "a",
+    ...     "message": ["ok" if v == "info" else "db down" for v in level], "level": level}))
+    >>> int(earlier_incidents(logs, t[40]).sum())  # the first burst of "db down"
+    10
+    """
+    at_ts = _at(at)
+    out = pd.Series(False, index=logs.index)
+    if logs.empty or "level" not in logs.columns:
+        return out
+    if templates is None:
+        templates = log_templates(logs)
+    bad = logs["pod"].notna() & logs["level"].notna() & (logs["level"] >= min_level)
+    if not bad.any():
+        return out
+    frame = logs.loc[bad, ["pod", "timestamp"]].join(templates["template_id"])
+    frame = frame.assign(
+        pod=frame["pod"].astype("object").astype(str),
+        clock=_covered_clock(logs["timestamp"], frame["timestamp"]),
+    ).sort_values(["pod", "template_id", "timestamp"], kind="stable")
+    first = logs.groupby(logs["pod"].astype("object"), sort=False)["timestamp"].min()
+    start = pd.Series(_covered_clock(logs["timestamp"], first), index=first.index.astype(str))
+    keys = [frame["pod"], frame["template_id"]]
+    clock = frame["clock"].groupby(keys, sort=False)
+    # its rate before ``at`` (lines per collected minute from its first line to its last):
+    # what an earlier burst's stop is measured against (a rare error that surges after ``at``
+    # did not stop between two rare lines)
+    early = frame["clock"].where(frame["timestamp"] < at_ts).groupby(keys, sort=False)
+    count = early.transform("count").to_numpy(dtype=float)
+    span = (early.transform("max") - early.transform("min")).fillna(0).to_numpy(dtype=float)
+    rate = count / np.maximum(span, 1.0)
+    previous = clock.shift(1).fillna(frame["pod"].map(start)).to_numpy(dtype=float)
+    gap = frame["clock"].to_numpy() - previous
+    quiet = gap * rate >= QUIET_EXPECTED + np.log(np.maximum(count, 1.0))
+    episode = pd.Series(quiet.astype(np.int64), index=frame.index).groupby(keys).cumsum()
+    last = episode.groupby(keys).transform("max")
+    began = frame["timestamp"].groupby([*keys, episode], sort=False).transform("min")
+    led = pd.Series(quiet, index=frame.index).groupby([*keys, episode]).transform("first")
+    # an episode logged from the pod's first lines on is what the pod is like; one that began
+    # after a quiet stretch is an incident, unless it is still going and began long ago
+    standing = (episode == last) & (began < at_ts - STANDING)
+    mark = (frame["timestamp"] < at_ts) & led & ~standing
+    out.loc[mark[mark].index] = True
+    return out
 
 
 def template_surges(
