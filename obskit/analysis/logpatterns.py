@@ -21,6 +21,8 @@ On top of the templates:
 - :func:`template_surges`: the same per warning-or-worse template a pod logged before, so a
   rare error of a pod that surges is not hidden by the pod's chronic warnings;
 - :func:`new_exceptions`: exception classes and messages a pod never logged before;
+- :func:`peer_errors`: pods with no line before the onset whose share of error lines is far
+  above their peers' (the workload's other pods, or every other pod);
 - :func:`earlier_incidents`: the lines of error bursts before the onset that began after a
   quiet stretch (an earlier incident, or this one's beginning): not the baseline;
 - :func:`error_origins`: in trace-correlated lines, the pod whose error line comes first in a
@@ -57,6 +59,7 @@ __all__ = [
     "message_text",
     "new_exceptions",
     "new_templates",
+    "peer_errors",
     "template_surges",
     "trace_edges",
     "trace_latency",
@@ -744,7 +747,9 @@ def error_bursts(
 
     The rate before ``at`` (with one line of prior, so a pod that never erred still has a rate)
     is the expectation; the score is the Poisson deviation of the count after ``at``,
-    ``(observed - expected) / sqrt(expected)``.
+    ``(observed - expected) / sqrt(expected)``. Only pods that logged before ``at`` are
+    scored: a pod with no line before it has no rate of its own to rise from (it is compared
+    with its peers by :func:`peer_errors`).
 
     Parameters
     ----------
@@ -823,7 +828,68 @@ def error_bursts(
     expected = (agg["before"] + 1) * span_after / span_before
     agg["ratio"] = agg["rate_after"] / np.maximum(agg["rate_before"], 1 / span_before)
     agg["score"] = (agg["after"] - expected) / np.sqrt(expected)
-    agg = agg[agg["score"] >= min_score]
+    past = logs.loc[logs["timestamp"] < at_ts, "pod"].astype("object").dropna().unique()
+    agg = agg[(agg["score"] >= min_score) & agg["pod"].astype("object").isin(past)]
+    return agg.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
+
+
+def peer_errors(logs: pd.DataFrame, at: object, min_score: float = 3.0) -> pd.DataFrame:
+    """Pods with no line before ``at`` whose share of error-or-worse lines after it is far
+    above their peers'.
+
+    A pod with no log baseline (new, or logs collected only from the onset on) cannot be
+    compared with its own past; it is compared with its peers in the same window: its
+    workload's other pods when it has some that logged after ``at``, else every other pod.
+    The expectation is the pod's lines after ``at`` times the peers' share of error lines
+    (with one line of prior); the score is the Poisson deviation of its error lines from it.
+    Warnings are left out: a chatty service's warnings are its habit, not an error.
+
+    Returns
+    -------
+    DataFrame
+        The key, ``errors``, ``lines`` (after ``at``), ``peer_share``, ``score``,
+        ``first_error``; highest score first.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2024-01-01T00:00Z", periods=40, freq="15s")
+    >>> logs = schema.conform("logs", pd.DataFrame({"timestamp": list(t) * 2,
+    ...     "pod": ["a"] * 40 + ["b"] * 40, "message": "x",
+    ...     "level": ["error", "info"] * 20 + ["info"] * 40}))
+    >>> peer_errors(logs, t[0])[["pod", "errors", "lines"]].values.tolist()
+    [['a', 20, 40]]
+    """
+    at_ts = _at(at)
+    columns = [*_ENTITY, "errors", "lines", "peer_share", "score", "first_error"]
+    if logs.empty or "level" not in logs.columns:
+        return pd.DataFrame(columns=columns)
+    pod = logs["pod"].astype("object")
+    past = set(pod[logs["timestamp"] < at_ts].dropna())
+    after = logs[(logs["timestamp"] >= at_ts) & pod.notna()]
+    if after.empty:
+        return pd.DataFrame(columns=columns)
+    worse = (after["level"].notna() & (after["level"] >= "error")).to_numpy()
+    frame = (
+        after[_ENTITY].astype("object").assign(error=worse, stamp=after["timestamp"].where(worse))
+    )
+    agg = (
+        frame.groupby(_ENTITY, dropna=False, sort=False)
+        .agg(errors=("error", "sum"), lines=("error", "size"), first_error=("stamp", "min"))
+        .reset_index()
+    )
+    total_errors, total_lines = agg["errors"].sum(), agg["lines"].sum()
+    sums = agg.groupby("workload", dropna=True)[["errors", "lines"]].sum()
+    wl_errors = agg["workload"].map(sums["errors"]).fillna(agg["errors"]) - agg["errors"]
+    wl_lines = agg["workload"].map(sums["lines"]).fillna(agg["lines"]) - agg["lines"]
+    own = wl_lines > 0  # the workload has other pods that logged: they are the peers
+    peer_errors_n = np.where(own, wl_errors, total_errors - agg["errors"])
+    peer_lines = np.where(own, wl_lines, total_lines - agg["lines"])
+    agg["peer_share"] = (peer_errors_n + 1) / (peer_lines + 1)
+    expected = agg["lines"] * agg["peer_share"]
+    agg["score"] = (agg["errors"] - expected) / np.sqrt(expected)
+    agg = agg[(agg["score"] >= min_score) & ~agg["pod"].isin(past) & (agg["errors"] > 0)]
+    agg = agg.astype({"errors": np.int64, "lines": np.int64})
+    agg["first_error"] = pd.to_datetime(agg["first_error"], utc=True)
     return agg.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
 
 

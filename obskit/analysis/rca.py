@@ -43,7 +43,9 @@ Code-level faults show in logs: templates and exceptions new to a pod, known err
 that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
 callers that log it after it only report it). An error template a pod logged before the onset
 only in bursts that began after a quiet stretch (earlier incidents: a repeat of the same fault,
-logs kept only around alerts) is new again: the baseline is the pod's quiet state. A metric
+logs kept only around alerts) is new again: the baseline is the pod's quiet state. A pod with
+no log line before the onset has no baseline of its own: its share of error lines is compared
+with its peers' (the workload's other pods, else every other pod), and it has no "burst". A metric
 family that moved the same way in a third or more of the pods moved with the load, and counts
 less.
 
@@ -79,6 +81,7 @@ from obskit.analysis.logpatterns import (
     log_templates,
     new_exceptions,
     new_templates,
+    peer_errors,
     template_surges,
     trace_edges,
     trace_latency,
@@ -712,6 +715,21 @@ def _log_evidence(
                 bursts["errors_after"],
                 bursts["score"],
                 strict=True,
+            )
+        ]
+        parts.append(ev)
+    peers = peer_errors(logs, at)
+    if len(peers):
+        ev = _key_of(peers)
+        ev["kind"] = "log"
+        ev["signal"] = "errors above peers"
+        ev["time"] = peers["first_error"].to_numpy()
+        ev["strength"] = _log_strength(peers["score"].to_numpy(dtype=float))
+        ev["text"] = [
+            f"no log baseline of its own: {e} of its {n} lines after the onset are errors, "
+            f"against {p:.1%} of its peers' (Poisson score {sc:.0f})"
+            for e, n, p, sc in zip(
+                peers["errors"], peers["lines"], peers["peer_share"], peers["score"], strict=True
             )
         ]
         parts.append(ev)

@@ -14,6 +14,7 @@ from obskit.analysis.logpatterns import (
     log_templates,
     mask,
     new_templates,
+    peer_errors,
     trace_latency,
 )
 
@@ -342,3 +343,21 @@ def test_an_error_going_on_since_long_before_the_onset_is_the_pods_state():
     # five minutes in, the same burst is this incident's beginning, not the baseline
     early = earlier_incidents(logs, T0 + pd.Timedelta(minutes=10))
     assert early.sum() == 30
+
+
+def test_a_pod_with_no_log_baseline_is_compared_with_its_peers():
+    # logs collected from the onset on: nobody has a past; "a" errs in a quarter of its lines,
+    # "b" warns in half of its (a chatty service's habit), "c" errs once in 40 lines
+    rows = []
+    for i in range(40):
+        t = T0 + pd.Timedelta(seconds=15 * i)
+        rows.append((t, "a", "x", "error" if i % 4 == 0 else "info"))
+        rows.append((t, "b", "x", "warning" if i % 2 else "info"))
+        rows.append((t, "c", "x", "error" if i == 7 else "info"))
+    logs = obskit.schema.conform(
+        "logs", pd.DataFrame(rows, columns=["timestamp", "pod", "message", "level"])
+    )
+    peers = peer_errors(logs, T0)
+    assert peers[["pod", "errors", "lines"]].values.tolist() == [["a", 10, 40]]
+    # with no rate of their own to rise from, none of them "bursts"
+    assert error_bursts(logs, T0).empty

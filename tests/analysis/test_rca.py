@@ -712,6 +712,25 @@ def test_an_error_logged_from_the_first_lines_on_is_no_earlier_incident():
     assert out["pod"].tolist() == ["api-1"]
 
 
+def test_with_no_log_baseline_errors_are_weighed_against_the_peers_not_warnings():
+    # logs begin at the onset: orders warns on half its lines (as it always does), api fails a
+    # quarter of its payments; neither has a past, so the error share against peers decides
+    rows = []
+    for i in range(60):
+        t = T0 + pd.Timedelta(minutes=20, seconds=5 * i)
+        rows.append((t, "orders-1", None, None, "INFO Orders#1 [list] listed"))
+        if i % 2:
+            rows.append((t, "orders-1", None, None, "WARN Orders#8 [sold] left ticket info empty"))
+        rows.append((t, "api-1", None, None, "INFO Api#1 [pay] handled"))
+        if i % 4 == 0:
+            rows.append((t, "api-1", None, None, "ERROR PayService#77 [pay][Pay failed]"))
+    inv = obskit.Investigation(logs=_traced(rows))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=20, seconds=30), level="pod")
+    assert out.loc[0, "pod"] == "api-1"
+    assert out.loc[0, "evidence"][0].startswith("no log baseline of its own: 15 of its 75 lines")
+    assert "orders-1" not in out["pod"].tolist()
+
+
 def test_a_move_shared_by_many_pods_is_the_load_not_a_suspect():
     # received bytes rise in six pods at once (more traffic); one pod's own CPU steps up
     metrics = pd.concat(
