@@ -490,16 +490,18 @@ def earlier_incidents(
         return out
     if templates is None:
         templates = log_templates(logs)
-    bad = logs["pod"].notna() & logs["level"].notna() & (logs["level"] >= min_level)
+    stamped = logs["timestamp"].notna()
+    bad = stamped & logs["pod"].notna() & logs["level"].notna() & (logs["level"] >= min_level)
     if not bad.any():
         return out
+    collected = logs.loc[stamped, "timestamp"]
     frame = logs.loc[bad, ["pod", "timestamp"]].join(templates["template_id"])
     frame = frame.assign(
         pod=frame["pod"].astype("object").astype(str),
-        clock=_covered_clock(logs["timestamp"], frame["timestamp"]),
+        clock=_covered_clock(collected, frame["timestamp"]),
     ).sort_values(["pod", "template_id", "timestamp"], kind="stable")
-    first = logs.groupby(logs["pod"].astype("object"), sort=False)["timestamp"].min()
-    start = pd.Series(_covered_clock(logs["timestamp"], first), index=first.index.astype(str))
+    first = collected.groupby(logs.loc[stamped, "pod"].astype("object"), sort=False).min()
+    start = pd.Series(_covered_clock(collected, first), index=first.index.astype(str))
     keys = [frame["pod"], frame["template_id"]]
     clock = frame["clock"].groupby(keys, sort=False)
     # its rate before ``at`` (lines per collected minute from its first line to its last):
@@ -515,11 +517,10 @@ def earlier_incidents(
     episode = pd.Series(quiet.astype(np.int64), index=frame.index).groupby(keys).cumsum()
     last = episode.groupby(keys).transform("max")
     began = frame["timestamp"].groupby([*keys, episode], sort=False).transform("min")
-    led = pd.Series(quiet, index=frame.index).groupby([*keys, episode]).transform("first")
-    # an episode logged from the pod's first lines on is what the pod is like; one that began
-    # after a quiet stretch is an incident, unless it is still going and began long ago
+    # episode 0 was logged from the pod's first lines on: what the pod is like; a later one
+    # began after a quiet stretch: an incident, unless it is still going and began long ago
     standing = (episode == last) & (began < at_ts - STANDING)
-    mark = (frame["timestamp"] < at_ts) & led & ~standing
+    mark = (frame["timestamp"] < at_ts) & (episode > 0) & ~standing
     out.loc[mark[mark].index] = True
     return out
 
