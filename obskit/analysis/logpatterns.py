@@ -21,6 +21,10 @@ On top of the templates:
 - :func:`template_surges`: the same per warning-or-worse template a pod logged before, so a
   rare error of a pod that surges is not hidden by the pod's chronic warnings;
 - :func:`new_exceptions`: exception classes and messages a pod never logged before;
+- :func:`peer_errors`: pods with no line before the onset whose share of error lines is far
+  above their peers' (the workload's other pods, or every other pod);
+- :func:`earlier_incidents`: the lines of error bursts before the onset that began after a
+  quiet stretch (an earlier incident, or this one's beginning): not the baseline;
 - :func:`error_origins`: in trace-correlated lines, the pod whose error line comes first in a
   trace originates it; the pods that log errors after it in the same trace report it;
 - :func:`trace_edges`: caller -> callee workload edges from log lines that carry trace and
@@ -47,6 +51,7 @@ from obskit.errors import InvestigationError
 __all__ = [
     "TemplateMiner",
     "covered_minutes",
+    "earlier_incidents",
     "error_bursts",
     "error_origins",
     "log_templates",
@@ -54,6 +59,7 @@ __all__ = [
     "message_text",
     "new_exceptions",
     "new_templates",
+    "peer_errors",
     "template_surges",
     "trace_edges",
     "trace_latency",
@@ -413,6 +419,112 @@ def covered_minutes(timestamps: pd.Series, at: pd.Timestamp) -> tuple[float, flo
     return max(before, 1.0), max(after, 1.0)
 
 
+#: A stretch without one of a pod's error templates is quiet when the template, at its rate while
+#: it was being logged, would have shown this many times in it (plus ln of its number of lines,
+#: as every gap between two of its lines is a chance to look quiet): a Poisson count of 3 is
+#: zero 5% of the time, so the template had stopped, not paused.
+QUIET_EXPECTED = 3.0
+#: An episode of an error template still going at the onset that began this long before it is
+#: the pod's state by now, not an incident of its own (as a change this old can still be a
+#: cause, an error this old is what the pod is like).
+STANDING = pd.Timedelta("15min")
+
+
+#: The grain of the clock of collected logs (:func:`_covered_clock`): a stretch this long with
+#: no line at all from any pod was not collected. Finer than a minute, as logs kept around
+#: alerts begin and end inside a minute.
+CLOCK_GRAIN = pd.Timedelta("10s")
+
+
+def _covered_clock(timestamps: pd.Series, stamps: pd.Series) -> np.ndarray:
+    """Minutes of collected logs before each of ``stamps``: a clock that runs only through the
+    :data:`CLOCK_GRAIN` stretches that have a line in ``timestamps``, and stops while the logs
+    were not collected."""
+    grain = CLOCK_GRAIN.value
+    ticks = pd.to_datetime(timestamps, utc=True).to_numpy("datetime64[ns]").view(np.int64)
+    bins = np.unique(ticks // grain)
+    at = pd.to_datetime(stamps, utc=True).to_numpy("datetime64[ns]").view(np.int64)
+    whole = np.searchsorted(bins, at // grain)
+    return (whole + (at % grain) / grain) * (grain / 60e9)
+
+
+def earlier_incidents(
+    logs: pd.DataFrame,
+    at: object,
+    templates: pd.DataFrame | None = None,
+    min_level: str = "error",
+) -> pd.Series:
+    """The lines before ``at`` that belong to an earlier incident: an episode of a pod's
+    ``min_level``-or-worse template that began after a quiet stretch.
+
+    A baseline that holds an earlier incident is not normal: when a pod's error came in a
+    burst that began (after the pod had logged without it) and ended, its rate in that burst
+    is not what the pod normally logs, and a repeat of it (the same fault again; logs kept
+    only around alerts) must not read as "as frequent as before". Per pod and template, the
+    template's lines are cut into episodes at quiet stretches: stretches of collected logs
+    (a clock that runs only through ten-second stretches with a line from any pod) long
+    enough that it would have been logged :data:`QUIET_EXPECTED` (plus ln of its number of
+    lines) times at its rate before ``at`` (from its first line to its last). The lines
+    before ``at`` of every episode that began after a quiet stretch are marked, but for the
+    one still going at ``at`` when it began :data:`STANDING` before it (the pod's state by
+    then). An episode logged from the pod's first lines on is never marked: the template was
+    there from the start.
+
+    Returns
+    -------
+    Series
+        Boolean, on the index of ``logs``: ``True`` for lines of earlier incidents.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2024-01-01T00:00Z", periods=60, freq="10s")
+    >>> level = ["info"] * 10 + ["error"] * 10 + ["info"] * 20 + ["error"] * 20
+    >>> logs = schema.conform("logs", pd.DataFrame({"timestamp": t, "pod": "a",
+    ...     "message": ["ok" if v == "info" else "db down" for v in level], "level": level}))
+    >>> int(earlier_incidents(logs, t[40]).sum())  # the first burst of "db down"
+    10
+    """
+    at_ts = _at(at)
+    out = pd.Series(False, index=logs.index)
+    if logs.empty or "level" not in logs.columns:
+        return out
+    if templates is None:
+        templates = log_templates(logs)
+    stamped = logs["timestamp"].notna()
+    bad = stamped & logs["pod"].notna() & logs["level"].notna() & (logs["level"] >= min_level)
+    if not bad.any():
+        return out
+    collected = logs.loc[stamped, "timestamp"]
+    frame = logs.loc[bad, ["pod", "timestamp"]].join(templates["template_id"])
+    frame = frame.assign(
+        pod=frame["pod"].astype("object").astype(str),
+        clock=_covered_clock(collected, frame["timestamp"]),
+    ).sort_values(["pod", "template_id", "timestamp"], kind="stable")
+    first = collected.groupby(logs.loc[stamped, "pod"].astype("object"), sort=False).min()
+    start = pd.Series(_covered_clock(collected, first), index=first.index.astype(str))
+    keys = [frame["pod"], frame["template_id"]]
+    clock = frame["clock"].groupby(keys, sort=False)
+    # its rate before ``at`` (lines per collected minute from its first line to its last):
+    # what an earlier burst's stop is measured against (a rare error that surges after ``at``
+    # did not stop between two rare lines)
+    early = frame["clock"].where(frame["timestamp"] < at_ts).groupby(keys, sort=False)
+    count = early.transform("count").to_numpy(dtype=float)
+    span = (early.transform("max") - early.transform("min")).fillna(0).to_numpy(dtype=float)
+    rate = count / np.maximum(span, 1.0)
+    previous = clock.shift(1).fillna(frame["pod"].map(start)).to_numpy(dtype=float)
+    gap = frame["clock"].to_numpy() - previous
+    quiet = gap * rate >= QUIET_EXPECTED + np.log(np.maximum(count, 1.0))
+    episode = pd.Series(quiet.astype(np.int64), index=frame.index).groupby(keys).cumsum()
+    last = episode.groupby(keys).transform("max")
+    began = frame["timestamp"].groupby([*keys, episode], sort=False).transform("min")
+    # episode 0 was logged from the pod's first lines on: what the pod is like; a later one
+    # began after a quiet stretch: an incident, unless it is still going and began long ago
+    standing = (episode == last) & (began < at_ts - STANDING)
+    mark = (frame["timestamp"] < at_ts) & (episode > 0) & ~standing
+    out.loc[mark[mark].index] = True
+    return out
+
+
 def template_surges(
     logs: pd.DataFrame,
     at: object,
@@ -636,7 +748,9 @@ def error_bursts(
 
     The rate before ``at`` (with one line of prior, so a pod that never erred still has a rate)
     is the expectation; the score is the Poisson deviation of the count after ``at``,
-    ``(observed - expected) / sqrt(expected)``.
+    ``(observed - expected) / sqrt(expected)``. Only pods that logged before ``at`` are
+    scored: a pod with no line before it has no rate of its own to rise from (it is compared
+    with its peers by :func:`peer_errors`).
 
     Parameters
     ----------
@@ -715,7 +829,68 @@ def error_bursts(
     expected = (agg["before"] + 1) * span_after / span_before
     agg["ratio"] = agg["rate_after"] / np.maximum(agg["rate_before"], 1 / span_before)
     agg["score"] = (agg["after"] - expected) / np.sqrt(expected)
-    agg = agg[agg["score"] >= min_score]
+    past = logs.loc[logs["timestamp"] < at_ts, "pod"].astype("object").dropna().unique()
+    agg = agg[(agg["score"] >= min_score) & agg["pod"].astype("object").isin(past)]
+    return agg.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
+
+
+def peer_errors(logs: pd.DataFrame, at: object, min_score: float = 3.0) -> pd.DataFrame:
+    """Pods with no line before ``at`` whose share of error-or-worse lines after it is far
+    above their peers'.
+
+    A pod with no log baseline (new, or logs collected only from the onset on) cannot be
+    compared with its own past; it is compared with its peers in the same window: its
+    workload's other pods when it has some that logged after ``at``, else every other pod.
+    The expectation is the pod's lines after ``at`` times the peers' share of error lines
+    (with one line of prior); the score is the Poisson deviation of its error lines from it.
+    Warnings are left out: a chatty service's warnings are its habit, not an error.
+
+    Returns
+    -------
+    DataFrame
+        The key, ``errors``, ``lines`` (after ``at``), ``peer_share``, ``score``,
+        ``first_error``; highest score first.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2024-01-01T00:00Z", periods=40, freq="15s")
+    >>> logs = schema.conform("logs", pd.DataFrame({"timestamp": list(t) * 2,
+    ...     "pod": ["a"] * 40 + ["b"] * 40, "message": "x",
+    ...     "level": ["error", "info"] * 20 + ["info"] * 40}))
+    >>> peer_errors(logs, t[0])[["pod", "errors", "lines"]].values.tolist()
+    [['a', 20, 40]]
+    """
+    at_ts = _at(at)
+    columns = [*_ENTITY, "errors", "lines", "peer_share", "score", "first_error"]
+    if logs.empty or "level" not in logs.columns:
+        return pd.DataFrame(columns=columns)
+    pod = logs["pod"].astype("object")
+    past = set(pod[logs["timestamp"] < at_ts].dropna())
+    after = logs[(logs["timestamp"] >= at_ts) & pod.notna()]
+    if after.empty:
+        return pd.DataFrame(columns=columns)
+    worse = (after["level"].notna() & (after["level"] >= "error")).to_numpy()
+    frame = (
+        after[_ENTITY].astype("object").assign(error=worse, stamp=after["timestamp"].where(worse))
+    )
+    agg = (
+        frame.groupby(_ENTITY, dropna=False, sort=False)
+        .agg(errors=("error", "sum"), lines=("error", "size"), first_error=("stamp", "min"))
+        .reset_index()
+    )
+    total_errors, total_lines = agg["errors"].sum(), agg["lines"].sum()
+    sums = agg.groupby("workload", dropna=True)[["errors", "lines"]].sum()
+    wl_errors = agg["workload"].map(sums["errors"]).fillna(agg["errors"]) - agg["errors"]
+    wl_lines = agg["workload"].map(sums["lines"]).fillna(agg["lines"]) - agg["lines"]
+    own = wl_lines > 0  # the workload has other pods that logged: they are the peers
+    peer_errors_n = np.where(own, wl_errors, total_errors - agg["errors"])
+    peer_lines = np.where(own, wl_lines, total_lines - agg["lines"])
+    agg["peer_share"] = (peer_errors_n + 1) / (peer_lines + 1)
+    expected = agg["lines"] * agg["peer_share"]
+    agg["score"] = (agg["errors"] - expected) / np.sqrt(expected)
+    agg = agg[(agg["score"] >= min_score) & ~agg["pod"].isin(past) & (agg["errors"] > 0)]
+    agg = agg.astype({"errors": np.int64, "lines": np.int64})
+    agg["first_error"] = pd.to_datetime(agg["first_error"], utc=True)
     return agg.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
 
 

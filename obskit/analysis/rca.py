@@ -41,8 +41,13 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
 
 Code-level faults show in logs: templates and exceptions new to a pod, known error templates
 that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
-callers that log it after it only report it). A metric family that moved the same way in a
-third or more of the pods moved with the load, and counts less.
+callers that log it after it only report it). An error template a pod logged before the onset
+only in bursts that began after a quiet stretch (earlier incidents: a repeat of the same fault,
+logs kept only around alerts) is new again: the baseline is the pod's quiet state. A pod with
+no log line before the onset has no baseline of its own: its share of error lines is compared
+with its peers' (the workload's other pods, else every other pod), and it has no "burst". A metric
+family that moved the same way in a third or more of the pods moved with the load, and counts
+less.
 
 Each candidate is a :class:`Candidate`; every weight the scores use is a module constant with a
 comment saying why (``*_WEIGHT``, ``*_SHARE``, ``*_CAP``, :data:`CHANGE_BONUS`, ...). The steps
@@ -70,11 +75,13 @@ from obskit.analysis.anomalies import (
     series_matrix,
 )
 from obskit.analysis.logpatterns import (
+    earlier_incidents,
     error_bursts,
     error_origins,
     log_templates,
     new_exceptions,
     new_templates,
+    peer_errors,
     template_surges,
     trace_edges,
     trace_latency,
@@ -631,6 +638,12 @@ def _log_evidence(
     if logs.empty:
         empty = pd.DataFrame(columns=_EVIDENCE_COLUMNS)
         return empty, new_templates(logs, at, templates), origins
+    # an error template whose every line before the onset was in earlier incidents (bursts
+    # that ended, or this one's beginning) is new again: a repeat of a fault is measured against
+    # the pod's quiet state, not against the previous fault's window
+    past = _returning(logs, at, templates)
+    if past.any():
+        logs, templates = logs[~past], templates[~past]
     fresh = new_templates(logs, at, templates)
     surges = template_surges(logs, at, templates)
     raised = new_exceptions(logs, at)
@@ -705,10 +718,39 @@ def _log_evidence(
             )
         ]
         parts.append(ev)
+    peers = peer_errors(logs, at)
+    if len(peers):
+        ev = _key_of(peers)
+        ev["kind"] = "log"
+        ev["signal"] = "errors above peers"
+        ev["time"] = peers["first_error"].to_numpy()
+        ev["strength"] = _log_strength(peers["score"].to_numpy(dtype=float))
+        ev["text"] = [
+            f"no log baseline of its own: {e} of its {n} lines after the onset are errors, "
+            f"against {p:.1%} of its peers' (Poisson score {sc:.0f})"
+            for e, n, p, sc in zip(
+                peers["errors"], peers["lines"], peers["peer_share"], peers["score"], strict=True
+            )
+        ]
+        parts.append(ev)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EVIDENCE_COLUMNS)
     if len(surges):
         fresh = pd.concat([fresh, surges.assign(count=surges["after"])], ignore_index=True)
     return out, fresh, origins
+
+
+def _returning(logs: pd.DataFrame, at: pd.Timestamp, templates: pd.DataFrame) -> pd.Series:
+    """The lines before ``at`` of error templates that a pod logged before ``at`` only in
+    earlier incidents (:func:`~obskit.analysis.logpatterns.earlier_incidents`): left out, the
+    template is new for the pod again. A template also logged outside them keeps all its lines
+    (its rate before is what the pod is like)."""
+    past = earlier_incidents(logs, at, templates)
+    if not past.any():
+        return past
+    before = (logs["timestamp"] < at) & logs["pod"].notna()
+    pair = logs["pod"].astype("object").astype(str) + "\x1f" + templates["template_id"].astype(str)
+    kept = set(pair[before & ~past])
+    return past & ~pair.isin(kept)
 
 
 def _origin_evidence(

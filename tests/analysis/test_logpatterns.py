@@ -9,10 +9,12 @@ import pytest
 import obskit
 from obskit.analysis.logpatterns import (
     TemplateMiner,
+    earlier_incidents,
     error_bursts,
     log_templates,
     mask,
     new_templates,
+    peer_errors,
     trace_latency,
 )
 
@@ -306,3 +308,56 @@ def test_a_missing_or_unreadable_at_is_refused_not_compared_as_nat(at):
     )
     with pytest.raises(obskit.InvestigationError, match="at must be a timestamp like"):
         new_templates(logs, at)
+
+
+def _episodes(errors: list[range], minutes: int = 40, chronic: bool = False) -> pd.DataFrame:
+    """One pod logging a line every 10 s; an error line beside each in the ``errors`` minutes
+    (and, if ``chronic``, another error once a minute from the first line on)."""
+    rows = []
+    for m in range(minutes):
+        for k in range(6):
+            t = T0 + pd.Timedelta(minutes=m, seconds=10 * k)
+            rows.append((t, "ok", "info"))
+            if any(m in r for r in errors):
+                rows.append((t, "db down", "error"))
+            if chronic and k == 0:
+                rows.append((t, "cache miss", "error"))
+    frame = pd.DataFrame(rows, columns=["timestamp", "message", "level"]).assign(pod="a")
+    return obskit.schema.conform("logs", frame)
+
+
+def test_earlier_incidents_are_bursts_that_began_after_a_quiet_stretch():
+    logs = _episodes([range(5, 10), range(30, 40)], chronic=True)
+    at = T0 + pd.Timedelta(minutes=30)
+    marked = logs[earlier_incidents(logs, at)]
+    # the first burst of "db down" (5 minutes, 6 lines each), not the chronic "cache miss"
+    assert marked["message"].unique().tolist() == ["db down"]
+    assert len(marked) == 30
+    assert (marked["timestamp"] < T0 + pd.Timedelta(minutes=10)).all()
+
+
+def test_an_error_going_on_since_long_before_the_onset_is_the_pods_state():
+    # "db down" began at minute 5 and never stopped: 25 minutes later it is what the pod is like
+    logs = _episodes([range(5, 40)])
+    assert not earlier_incidents(logs, T0 + pd.Timedelta(minutes=30)).any()
+    # five minutes in, the same burst is this incident's beginning, not the baseline
+    early = earlier_incidents(logs, T0 + pd.Timedelta(minutes=10))
+    assert early.sum() == 30
+
+
+def test_a_pod_with_no_log_baseline_is_compared_with_its_peers():
+    # logs collected from the onset on: nobody has a past; "a" errs in a quarter of its lines,
+    # "b" warns in half of its (a chatty service's habit), "c" errs once in 40 lines
+    rows = []
+    for i in range(40):
+        t = T0 + pd.Timedelta(seconds=15 * i)
+        rows.append((t, "a", "x", "error" if i % 4 == 0 else "info"))
+        rows.append((t, "b", "x", "warning" if i % 2 else "info"))
+        rows.append((t, "c", "x", "error" if i == 7 else "info"))
+    logs = obskit.schema.conform(
+        "logs", pd.DataFrame(rows, columns=["timestamp", "pod", "message", "level"])
+    )
+    peers = peer_errors(logs, T0)
+    assert peers[["pod", "errors", "lines"]].values.tolist() == [["a", 10, 40]]
+    # with no rate of their own to rise from, none of them "bursts"
+    assert error_bursts(logs, T0).empty

@@ -673,6 +673,64 @@ def test_a_repeat_of_a_known_error_counts_when_its_rate_surges():
     assert any(e.startswith(surge) for e in out.loc[0, "evidence"])
 
 
+def _windows(fault_at: list[int], windows: list[range], chronic: str | None = None) -> list:
+    """Logs kept only around alerts: api fails its payments from each minute in ``fault_at``
+    to the end of that minute's window; web (and a chronic error, if given) log throughout."""
+    rows = []
+    for window in windows:
+        start = next(f for f in fault_at if f in window)
+        for m in window:
+            for k in range(6):
+                t = T0 + pd.Timedelta(minutes=m, seconds=10 * k)
+                rows.append((t, "api-1", None, None, "INFO Api#1 [pay] handled"))
+                rows.append((t, "web-1", None, None, "INFO Web#1 [home] served"))
+                if m >= start and k < 4:
+                    rows.append((t, "api-1", None, None, "ERROR PayService#77 [pay][Pay failed]"))
+                if chronic and k == 0:
+                    rows.append((t, "web-1", None, None, chronic))
+    return rows
+
+
+def test_a_repeat_of_a_fault_is_new_again_against_the_pods_quiet_state():
+    # logs kept around alerts: the same payment error in the previous alert's window, which
+    # began after api had logged without it and stopped; at the repeat it is as frequent as
+    # then, so against a baseline holding the earlier burst it would not stand out at all
+    rows = _windows([2, 14], [range(0, 6), range(12, 18)])
+    inv = obskit.Investigation(logs=_traced(rows))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=14), level="pod")
+    assert out.loc[0, "pod"] == "api-1"
+    new = 'new log pattern "ERROR PayService#<*> [pay][Pay failed]"'
+    assert any(e.startswith(new) for e in out.loc[0, "evidence"])
+
+
+def test_an_error_logged_from_the_first_lines_on_is_no_earlier_incident():
+    # web's error line every minute from its first line on is what web is like: it
+    # stays in the baseline, and only api's repeat stands out
+    rows = _windows([2, 14], [range(0, 6), range(12, 18)], chronic="ERROR Web#9 [home] cache miss")
+    inv = obskit.Investigation(logs=_traced(rows))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=14), level="pod")
+    assert out["pod"].tolist() == ["api-1"]
+
+
+def test_with_no_log_baseline_errors_are_weighed_against_the_peers_not_warnings():
+    # logs begin at the onset: orders warns on half its lines (as it always does), api fails a
+    # quarter of its payments; neither has a past, so the error share against peers decides
+    rows = []
+    for i in range(60):
+        t = T0 + pd.Timedelta(minutes=20, seconds=5 * i)
+        rows.append((t, "orders-1", None, None, "INFO Orders#1 [list] listed"))
+        if i % 2:
+            rows.append((t, "orders-1", None, None, "WARN Orders#8 [sold] left ticket info empty"))
+        rows.append((t, "api-1", None, None, "INFO Api#1 [pay] handled"))
+        if i % 4 == 0:
+            rows.append((t, "api-1", None, None, "ERROR PayService#77 [pay][Pay failed]"))
+    inv = obskit.Investigation(logs=_traced(rows))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=20, seconds=30), level="pod")
+    assert out.loc[0, "pod"] == "api-1"
+    assert out.loc[0, "evidence"][0].startswith("no log baseline of its own: 15 of its 75 lines")
+    assert "orders-1" not in out["pod"].tolist()
+
+
 def test_a_move_shared_by_many_pods_is_the_load_not_a_suspect():
     # received bytes rise in six pods at once (more traffic); one pod's own CPU steps up
     metrics = pd.concat(
