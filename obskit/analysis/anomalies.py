@@ -20,7 +20,10 @@ Beyond BARO:
   own past (an expanding baseline), and the onset is the start of the densest burst of series
   that left their past behaviour;
 - the scale is floored (5% of the median, 0.1% of the series' largest value) so a flat series
-  that moves a little is not scored as infinitely anomalous.
+  that moves a little is not scored as infinitely anomalous;
+- a quantile that sat on one value through its baseline is read off a histogram (``bucketed``):
+  its resolution is a bucket, so its scale is its own value and a move to the next bucket
+  scores about one IQR, where the floor would make hundreds of it.
 
 All of it runs on one (time bins x series) matrix, so thousands of series cost one pass of
 numpy, not one Python loop per series.
@@ -28,6 +31,7 @@ numpy, not one Python loop per series.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -62,6 +66,9 @@ INSTANCE_LABELS = frozenset(
     }
 )
 _MAX_BINS = 4000
+#: A quantile metric (``LatencyP99``, ``latency.p95``, a ``quantile`` label): estimated from the
+#: requests of each interval, it varies with them, unless it is read off a histogram.
+_QUANTILE_RE = re.compile(r"P\d{2,3}(?!\d)|[._]p\d{2,3}(?!\d)|quantile")
 #: How long before the onset a series' departure from its own past can be the start of the
 #: anomaly (a leak or a filling disk building up): ``began`` goes back at most this far.
 BUILD_UP = pd.Timedelta("30min")
@@ -82,6 +89,7 @@ _COLUMNS = [
     "base_share",
     "base_samples",
     "flat",
+    "bucketed",
     "anomalous",
     "confirmed",
     "baseline_from",
@@ -305,6 +313,16 @@ def _scores(
     scale = _floor(median, spread, magnitude)
     sd = _floor(mean, std, magnitude)
     flat = spread < scale  # no spread of its own: the score is measured against the floor
+    # a quantile that sat on one value (exactly, in half its baseline samples or more) is read
+    # off a histogram, interpolated to a fixed point inside one bucket: its resolution is a
+    # bucket, and latency buckets are laid out about twice as far apart each (5, 10, 25, 50
+    # ms ...), so its scale is its own value: moving to the next bucket is about one IQR, not
+    # the hundreds the 5% floor would make of it
+    with np.errstate(invalid="ignore"):
+        sits = np.sum(np.abs(base - median) <= 1e-9 * np.abs(median), axis=0)
+    bucketed = own & (sits >= 0.5 * n_base) & (median != 0) & _is_quantile(sm.series)
+    scale = np.where(bucketed, np.fmax(scale, np.abs(median)), scale)
+    sd = np.where(bucketed, np.fmax(sd, np.abs(median)), sd)
     usable = (baseline_from != None) & (n_post > 0)  # noqa: E711
     robust = (post - median) / scale
     nsig = np.abs(post - mean) / sd
@@ -348,6 +366,7 @@ def _scores(
     out["base_share"] = np.where(usable, base_share, np.nan)
     out["base_samples"] = np.where(baseline_from == "own", n_base, 0)
     out["flat"] = usable & flat
+    out["bucketed"] = usable & bucketed
     out["anomalous"] = usable & (np.nan_to_num(score) >= threshold)
     out["confirmed"] = out["anomalous"] & (np.nan_to_num(nsigma) >= threshold)
     out["baseline_from"] = baseline_from
@@ -358,6 +377,12 @@ def _scores(
         is_new = out["direction"].eq("new").to_numpy()
         out.loc[is_new, "onset"] = new_onset[is_new]
     return out
+
+
+def _is_quantile(series: pd.DataFrame) -> np.ndarray:
+    """Whether each series is a quantile (its name or its labels say so)."""
+    text = series["metric"].astype(str) + " " + series["labels"].astype(str)
+    return text.str.contains(_QUANTILE_RE).to_numpy()
 
 
 def _expanding_onsets(sm: SeriesMatrix, threshold: float, min_periods: int) -> pd.Series:
@@ -484,7 +509,10 @@ def anomalies(
         often the series did this before), ``base_samples`` (how many baseline samples it
         has of its own; 0 when measured against its peers), ``flat`` (the baseline did not
         vary more than the floor: ``score`` is measured against the floor, 5% of the median
-        or 0.1% of the series' largest value), ``anomalous``, ``confirmed``
+        or 0.1% of the series' largest value), ``bucketed`` (a quantile that sat on one value,
+        exactly, for at least half its baseline: the point a histogram's quantile is
+        interpolated to inside one bucket, so its scale is a bucket, taken as its own value:
+        ``score`` counts its move in multiples of it), ``anomalous``, ``confirmed``
         (NSigma agrees), ``baseline_from`` (``own``, ``peers``: the workload's other pods, or
         ``node peers``: the other pods on its node). ``attrs["at"]`` and ``attrs["at_source"]``
         say which time was used.

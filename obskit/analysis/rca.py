@@ -410,9 +410,14 @@ def _metric_text(
     client: bool,
     waited_on: str,
     common: bool = False,
+    bucketed: bool = False,
 ) -> str:
     """One sentence for a series that moved: how far, against what, and what weakens it."""
-    if flat:  # no spread of its own: a count of IQRs would only measure the floor
+    if bucketed:  # its scale is a histogram bucket, not a spread it had
+        head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
+        head += f" to {peak:.3g} ({peak / baseline if baseline else np.inf:.1f}x)"
+        notes = []
+    elif flat:  # no spread of its own: a count of IQRs would only measure the floor
         head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
         head += f" to {peak:.3g}"
         notes = []
@@ -431,6 +436,8 @@ def _metric_text(
         notes.append(f"its calls out slowed as much ({waited_on}): waiting on them")
     if common:
         notes.append("it moved the same way in many pods at once: the load, not this pod")
+    if bucketed:
+        notes.append("a quantile read off histogram buckets: counted in multiples of its value")
     return head + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -491,6 +498,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     habit = _surely(base_share * hit["base_samples"].to_numpy(dtype=float), hit["base_samples"])
     excess = np.maximum(0.0, hit["share"].to_numpy(dtype=float) - habit)
     strength *= 0.5 + 0.5 * np.minimum(1.0, excess * 3)
+    bucketed = hit["bucketed"].to_numpy(dtype=bool)
     client = _is_client(hit["metric"].astype(str)).to_numpy()
     strength *= np.where(client, CLIENT_WEIGHT, 1.0)
     strength *= np.where(common, COMMON_WEIGHT, 1.0)
@@ -515,6 +523,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             client,
             twins,
             common,
+            bucketed,
             strict=True,
         )
     ]

@@ -783,3 +783,24 @@ def test_a_new_pod_that_behaves_like_its_workloads_peers_is_not_flagged():
     ranked = suspects(inv, at=at, level="pod")
     assert ranked.iloc[0]["pod"] == "cart-1"
     assert "web-new" not in ranked["pod"].astype(str).tolist()
+
+
+# --- what the metrics themselves say about where a fault is -------------------------------------
+
+
+def test_a_quantile_moving_one_histogram_bucket_does_not_outrank_a_move_measured_inside_one():
+    at = T0 + pd.Timedelta(seconds=1200)
+    # web's P99 sits on 9.95 ms (every request in the 5-10 ms bucket) and moves to the next
+    # bucket's point, 24.8 ms; cart's P99, spread inside its bucket, rises 6 IQRs
+    web = _series("web-1", "web", "node-0", "PodServerLatencyP99(s)").assign(value=0.00995)
+    web.loc[web.index >= 40, "value"] = 0.0248
+    cart = _series("cart-1", "cart", "node-1", "PodServerLatencyP99(s)", 40, 0.4, seed=3)
+    out = suspects(obskit.Investigation(metrics=pd.concat([web, cart, *_quiet_pods()])), at=at)
+    assert out.loc[0, "pod"] == "cart-1"
+    assert "web-1" not in out["pod"].astype(str).tolist()
+    # four buckets up (22.7x) is strong evidence, and told in values
+    web.loc[web.index >= 40, "value"] = 0.226
+    out = suspects(obskit.Investigation(metrics=pd.concat([web, cart, *_quiet_pods()])), at=at)
+    lines = out.set_index("pod").loc["web-1", "evidence"]
+    assert lines[0].startswith("PodServerLatencyP99(s) up from 0.00995, where it sat for most")
+    assert "(22.7x)" in lines[0] and "histogram buckets" in lines[0]
