@@ -7,8 +7,11 @@ metadata key:
   anomalies`, BARO's robust score with NSigma as a cross-check), and kube-state-metrics
   termination reasons (``OOMKilled``) that appear. A series counts less when it was beyond
   the threshold as often in its baseline (it spikes now and then), when it is a client-side
-  measurement (a caller's view of what it calls), and when it is a server-side latency whose
-  rise the pod's own calls out match (exclusive time: it was waiting, not working);
+  measurement (a caller's view of what it calls) or a rise in the bytes a pod receives (what
+  its callers send it), and when it is a server-side latency whose rise the pod's own calls
+  out match (exclusive time: it was waiting, not working). A quantile read off histogram
+  buckets moves in whole buckets and is measured in multiples of its value
+  (:func:`~obskit.analysis.anomalies.anomalies`, ``bucketed``);
 - **events**: OOMKilled, BackOff, Unhealthy, Evicted, FailedScheduling, node pressure and
   readiness, rollouts (``ScalingReplicaSet``) and image changes; an event the same object also
   had before the onset counts for less;
@@ -192,6 +195,12 @@ _KIND_WEIGHTS = {
 #: Weight of a client-side metric (a caller's view of the latency or errors of what it calls,
 #: e.g. ``PodClientLatencyP99``, ``grpc_client_handling_seconds``): a symptom, not a cause.
 CLIENT_WEIGHT = 0.4
+#: Weight of a rise in the bytes a pod receives (``NetworkReceiveBytes``,
+#: ``container_network_receive_bytes_total``): what its callers send it, their doing (more
+#: calls, retries, bursts of delayed calls arriving at once) rather than its own, as a
+#: client-side measurement is its callees'. A drop in what it receives or sends, and a rise
+#: in what it sends, stay its own.
+INBOUND_WEIGHT = CLIENT_WEIGHT
 #: A caller whose callee (directly or further down the call graph) has at least this share of
 #: its own score is explained by it: its score is multiplied by :data:`EXPLAINED_WEIGHT`.
 EXPLAINED_SHARE = 0.5
@@ -232,6 +241,7 @@ ORIGIN_CAP = 4.0
 #: hint (the caller's own call path may be what fails), worth this much of a plain hint.
 HEALTHY_NAMED_WEIGHT = 0.3
 _CLIENT_RE = re.compile(r"client", re.IGNORECASE)
+_INBOUND_RE = re.compile(r"receive|rx_bytes", re.IGNORECASE)
 _SIDE_RE = re.compile(r"client|server", re.IGNORECASE)
 _LATENCY_RE = re.compile(r"latency|duration|response_time|handling_seconds", re.IGNORECASE)
 #: Metrics whose trouble travels up a call graph (a slow or failing callee makes its callers
@@ -411,6 +421,7 @@ def _metric_text(
     waited_on: str,
     common: bool = False,
     bucketed: bool = False,
+    inbound: bool = False,
 ) -> str:
     """One sentence for a series that moved: how far, against what, and what weakens it."""
     if bucketed:  # its scale is a histogram bucket, not a spread it had
@@ -438,6 +449,8 @@ def _metric_text(
         notes.append("it moved the same way in many pods at once: the load, not this pod")
     if bucketed:
         notes.append("a quantile read off histogram buckets: counted in multiples of its value")
+    if inbound:
+        notes.append("what its callers send it: their doing as much as its own")
     return head + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -501,6 +514,9 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     bucketed = hit["bucketed"].to_numpy(dtype=bool)
     client = _is_client(hit["metric"].astype(str)).to_numpy()
     strength *= np.where(client, CLIENT_WEIGHT, 1.0)
+    inbound = hit["metric"].astype(str).str.contains(_INBOUND_RE) & hit["direction"].eq("up")
+    inbound = inbound.to_numpy(dtype=bool)
+    strength *= np.where(inbound, INBOUND_WEIGHT, 1.0)
     strength *= np.where(common, COMMON_WEIGHT, 1.0)
     # a server-side latency rise its own calls out account for counts as a client-side one
     covered, twins = _covered_by_calls(hit, client)
@@ -524,6 +540,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             twins,
             common,
             bucketed,
+            inbound,
             strict=True,
         )
     ]

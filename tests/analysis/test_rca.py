@@ -804,3 +804,19 @@ def test_a_quantile_moving_one_histogram_bucket_does_not_outrank_a_move_measured
     lines = out.set_index("pod").loc["web-1", "evidence"]
     assert lines[0].startswith("PodServerLatencyP99(s) up from 0.00995, where it sat for most")
     assert "(22.7x)" in lines[0] and "histogram buckets" in lines[0]
+
+
+def test_a_callee_receiving_more_bytes_is_its_callers_doing_not_its_own_trouble():
+    at = T0 + pd.Timedelta(seconds=1200)
+    # checkout's memory rose 15 IQRs; email, which checkout calls, received ten times its
+    # usual bytes when checkout's delayed calls arrived at once
+    memory = _series("checkout-1", "checkout", "node-0", "MemoryUsage(Mi)", 40, 1.0, seed=1)
+    received = _series("email-1", "email", "node-1", "NetworkReceiveBytes", 40, 9.0, seed=2)
+    inv = obskit.Investigation(metrics=pd.concat([memory, received, *_quiet_pods()]))
+    out = suspects(inv, at=at, level="pod")
+    assert out["pod"].tolist()[:2] == ["checkout-1", "email-1"]
+    assert "what its callers send it" in out.loc[1, "evidence"][0]
+    # what a pod sends, and a drop in what it receives, stay its own evidence
+    sent = received.assign(metric="NetworkTransmitBytes")
+    inv = obskit.Investigation(metrics=pd.concat([memory, sent, *_quiet_pods()]))
+    assert suspects(inv, at=at, level="pod").loc[0, "pod"] == "email-1"
