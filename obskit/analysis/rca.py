@@ -65,6 +65,7 @@ import pandas as pd
 
 from obskit import schema
 from obskit.analysis.anomalies import (
+    BUILD_UP,
     _timedelta,
     _timestamp,
     anomalies,
@@ -1447,8 +1448,13 @@ def _pods_table(inv, ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def _first(ev: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp:
+    """When the evidence began: changes from :data:`_LEAD` before the onset, a metric's build-up
+    (a leak's climb) from :data:`~obskit.analysis.anomalies.BUILD_UP` before it, the rest from
+    :data:`_GRACE` before it."""
     t = ev["time"]
-    t = t[t.notna() & ((t >= at - _GRACE) | ev["kind"].eq("change"))]
+    kind = ev["kind"]
+    early = t >= at - BUILD_UP
+    t = t[t.notna() & ((t >= at - _GRACE) | kind.eq("change") | (kind.eq("metric") & early))]
     return t.min() if len(t) else pd.NaT
 
 

@@ -724,11 +724,31 @@ def test_a_slow_leak_ending_in_oom_kills_outranks_its_callers_louder_latency():
     assert out["pod"].tolist()[:2] == ["cart-1", "web-1"]
     assert out.loc[0, "first_anomaly"] < out.loc[1, "first_anomaly"]
     assert "termination" in out.loc[0, "kinds"]
-    # without the call graph nothing says who waits on whom: the two are called ambiguous,
-    # not one of them named
+    # the leak's climb is dated from where it began (sample 31, smoothed), not from the onset
+    assert out.loc[0, "first_anomaly"] == T0 + pd.Timedelta(seconds=930)
+    # without the call graph time order still puts the leak first, but nothing says who waits
+    # on whom: the two are called ambiguous, not one of them named
     alone = suspects(inv, at=at, level="pod")
+    assert alone["pod"].tolist()[:2] == ["cart-1", "web-1"]
+    assert "first to go anomalous (00:15:30)" in alone.loc[0, "reason"]
     assert alone.attrs["verdict"] == "ambiguous"
     assert set(alone.loc[alone["verdict"] == "ambiguous", "pod"]) == {"cart-1", "web-1"}
+
+
+def test_a_step_or_an_earlier_blip_is_dated_from_the_onset_a_climb_from_its_start():
+    from obskit.analysis.anomalies import anomalies
+
+    at = T0 + pd.Timedelta(seconds=1200)
+    step = _series("cart-1", "cart", "node-0", "memory", 40, 2.0, seed=5)
+    leak = _series("db-1", "db", "node-1", "memory", seed=6)
+    leak.loc[30:, "value"] += np.linspace(0, 2.0, N - 30)
+    # api spiked 10 minutes before the onset and came back: that was something else
+    blip = _series("api-1", "api", "node-2", "memory", 40, 2.0, seed=7)
+    blip.loc[20:21, "value"] += 2.0
+    inv = obskit.Investigation(metrics=pd.concat([step, leak, blip, *_quiet_pods()]))
+    began = anomalies(inv, at=at).set_index("pod")["began"]
+    assert began["cart-1"] == at and began["api-1"] == at
+    assert T0 + pd.Timedelta(seconds=900) <= began["db-1"] < at - pd.Timedelta("2min")
 
 
 # --- newcomers: a pod with no baseline of its own -----------------------------------------------
