@@ -20,7 +20,10 @@ Beyond BARO:
   own past (an expanding baseline), and the onset is the start of the densest burst of series
   that left their past behaviour;
 - the scale is floored (5% of the median, 0.1% of the series' largest value) so a flat series
-  that moves a little is not scored as infinitely anomalous.
+  that moves a little is not scored as infinitely anomalous;
+- a quantile that sat on one value through its baseline is read off a histogram (``bucketed``):
+  its resolution is a bucket, so its scale is its own value and a move to the next bucket
+  scores about one IQR, where the floor would make hundreds of it.
 
 All of it runs on one (time bins x series) matrix, so thousands of series cost one pass of
 numpy, not one Python loop per series.
@@ -28,6 +31,7 @@ numpy, not one Python loop per series.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -62,6 +66,19 @@ INSTANCE_LABELS = frozenset(
     }
 )
 _MAX_BINS = 4000
+#: A climb into the onset (:func:`_climbs`) is a build-up from this many bins on (two and a
+#: half minutes at 30 s, five at a minute): fewer are a blip, the tail of an earlier move, or
+#: the first samples of the fault itself.
+CLIMB_MIN_BINS = 5
+#: ... and only in a series that was beyond the threshold in less than this share of its
+#: baseline (the share from which a move is told as "beyond it in N% of the baseline too").
+CLIMB_MAX_HABIT = 0.1
+#: A climb's bins are at least this many IQRs beyond the baseline's median, in the direction
+#: the series moved: outside the middle half of its baseline.
+CLIMB_IQRS = 1.0
+#: A quantile metric (``LatencyP99``, ``latency.p95``, a ``quantile`` label): estimated from the
+#: requests of each interval, it varies with them, unless it is read off a histogram.
+_QUANTILE_RE = re.compile(r"P\d{2,3}(?!\d)|[._]p\d{2,3}(?!\d)|quantile")
 #: How long before the onset a series' departure from its own past can be the start of the
 #: anomaly (a leak or a filling disk building up): ``began`` goes back at most this far.
 BUILD_UP = pd.Timedelta("30min")
@@ -82,6 +99,7 @@ _COLUMNS = [
     "base_share",
     "base_samples",
     "flat",
+    "bucketed",
     "anomalous",
     "confirmed",
     "baseline_from",
@@ -297,6 +315,16 @@ def _scores(
     scale = _floor(median, spread, magnitude)
     sd = _floor(mean, std, magnitude)
     flat = spread < scale  # no spread of its own: the score is measured against the floor
+    # a quantile that sat on one value (exactly, in half its baseline samples or more) is read
+    # off a histogram, interpolated to a fixed point inside one bucket: its resolution is a
+    # bucket, and latency buckets are laid out about twice as far apart each (5, 10, 25, 50
+    # ms ...), so its scale is its own value: moving to the next bucket is about one IQR, not
+    # the hundreds the 5% floor would make of it
+    with np.errstate(invalid="ignore"):
+        sits = np.sum(np.abs(base - median) <= 1e-9 * np.abs(median), axis=0)
+    bucketed = own & (sits >= 0.5 * n_base) & (median != 0) & _is_quantile(sm.series)
+    scale = np.where(bucketed, np.fmax(scale, np.abs(median)), scale)
+    sd = np.where(bucketed, np.fmax(sd, np.abs(median)), sd)
     usable = (baseline_from != None) & (n_post > 0)  # noqa: E711
     robust = (post - median) / scale
     nsig = np.abs(post - mean) / sd
@@ -340,6 +368,7 @@ def _scores(
     out["base_share"] = np.where(usable, base_share, np.nan)
     out["base_samples"] = np.where(baseline_from == "own", n_base, 0)
     out["flat"] = usable & flat
+    out["bucketed"] = usable & bucketed
     out["anomalous"] = usable & (np.nan_to_num(score) >= threshold)
     out["confirmed"] = out["anomalous"] & (np.nan_to_num(nsigma) >= threshold)
     out["baseline_from"] = baseline_from
@@ -350,6 +379,51 @@ def _scores(
         is_new = out["direction"].eq("new").to_numpy()
         out.loc[is_new, "onset"] = new_onset[is_new]
     return out
+
+
+def _climbs(sm: SeriesMatrix, at: pd.Timestamp, scored: pd.DataFrame) -> pd.Series:
+    """Per series, when a climb that ran into the onset began (NaT when none did).
+
+    A leak or a filling disk rises steadily for a while before it crosses the threshold, and
+    its own past (an expanding baseline) rises with it, so it never "leaves" it. Walking back
+    from the onset over the last :data:`BUILD_UP`, the climb is the run of bins (smoothed over
+    three) that stayed at least :data:`CLIMB_IQRS` beyond the baseline's median, in the
+    direction the series moved, and went further that way from each third of the run to the
+    next; it counts from :data:`CLIMB_MIN_BINS` bins.
+    """
+    times = sm.times
+    pre = (times >= at - BUILD_UP) & (times < at)
+    out = pd.Series(pd.NaT, index=scored.index, dtype=schema.TIME)
+    if pre.sum() < CLIMB_MIN_BINS or scored.empty:
+        return out
+    cols = scored["series"].to_numpy()
+    values = pd.DataFrame(sm.values[pre][:, cols])
+    smooth = values.rolling(3, center=True, min_periods=1).median().to_numpy()
+    sign = np.where(scored["direction"].eq("up").to_numpy(), 1.0, -1.0)
+    base = scored["baseline"].to_numpy(dtype=float)
+    scale = np.abs(base - scored["peak_value"].to_numpy(dtype=float)) / np.fmax(
+        scored["score"].to_numpy(dtype=float), 1e-12
+    )
+    with np.errstate(invalid="ignore"):
+        beyond = sign * (smooth - base) >= CLIMB_IQRS * scale
+    # the trailing run of bins beyond, counted back from the last bin before the onset
+    run = np.cumprod(beyond[::-1], axis=0).sum(axis=0)
+    n = len(smooth)
+    first = np.clip(n - run, 0, n - 1)
+    cols_idx = np.arange(len(cols))
+    ok = run >= CLIMB_MIN_BINS
+    for j in np.flatnonzero(ok):
+        thirds = np.array_split(sign[j] * smooth[first[j] :, cols_idx[j]], 3)
+        means = [part.mean() for part in thirds]
+        ok[j] = means[0] < means[1] < means[2]  # a steady climb, not a plateau or a tail
+    out[ok] = times[pre][first[ok]]
+    return out
+
+
+def _is_quantile(series: pd.DataFrame) -> np.ndarray:
+    """Whether each series is a quantile (its name or its labels say so)."""
+    text = series["metric"].astype(str) + " " + series["labels"].astype(str)
+    return text.str.contains(_QUANTILE_RE).to_numpy()
 
 
 def _expanding_onsets(sm: SeriesMatrix, threshold: float, min_periods: int) -> pd.Series:
@@ -467,16 +541,19 @@ def anomalies(
     DataFrame
         One row per series, most anomalous first: ``series``, ``metric``, the key,
         ``labels``, ``onset`` (first time beyond the threshold, or first sample of a new
-        series), ``began`` (when the series first left its own past, which for a fault that
-        builds up can be before ``at``, by up to :data:`BUILD_UP`), ``peak`` (time of the
-        largest deviation), ``score`` (robust), ``nsigma``,
+        series), ``began`` (when its climb into the onset began, which for a fault that builds
+        up can be before ``at``, by up to :data:`BUILD_UP`; see :func:`_climbs`), ``peak``
+        (time of the largest deviation), ``score`` (robust), ``nsigma``,
         ``direction`` (``up``, ``down``, ``new``: no baseline even from peers, ``gone``: no
         sample after ``at``), ``baseline`` (median), ``peak_value``, ``share`` (of samples
         after ``at`` beyond the threshold), ``base_share`` (of baseline samples beyond it: how
         often the series did this before), ``base_samples`` (how many baseline samples it
         has of its own; 0 when measured against its peers), ``flat`` (the baseline did not
         vary more than the floor: ``score`` is measured against the floor, 5% of the median
-        or 0.1% of the series' largest value), ``anomalous``, ``confirmed``
+        or 0.1% of the series' largest value), ``bucketed`` (a quantile that sat on one value,
+        exactly, for at least half its baseline: the point a histogram's quantile is
+        interpolated to inside one bucket, so its scale is a bucket, taken as its own value:
+        ``score`` counts its move in multiples of it), ``anomalous``, ``confirmed``
         (NSigma agrees), ``baseline_from`` (``own``, ``peers``: the workload's other pods, or
         ``node peers``: the other pods on its node). ``attrs["at"]`` and ``attrs["at_source"]``
         say which time was used.
@@ -513,14 +590,15 @@ def anomalies(
     hi = sm.times[-1] if horizon is None else at_ts + _timedelta(horizon, "horizon")
     min_baseline = 3
     out = _scores(sm, at_ts, lo, hi, threshold, min_baseline)
-    departed = onsets if at is None else metric_onsets(sm)
-    # a fault that builds up (a leak, a filling disk) leaves its past before it crosses the
-    # threshold against the baseline: keep that earlier time when it is near the onset (a
-    # series that spikes now and then left its past long ago too, for another reason)
-    near = departed.notna() & (departed >= max(lo, at_ts - BUILD_UP)) & (departed <= hi)
-    near &= out["anomalous"]
-    out.insert(out.columns.get_loc("onset") + 1, "began", out["onset"].where(~near, departed))
-    out["began"] = out[["onset", "began"]].min(axis=1)
+    # a fault that builds up (a leak, a filling disk) climbs for a while before it crosses the
+    # threshold: date it from the start of that climb, when it ran without a break into the
+    # onset (a series that left its past and came back before the onset did something else);
+    # a series beyond the threshold in a tenth of its baseline or more rises now and then, so a
+    # rise before the onset is its habit, not a build-up
+    steady = out["anomalous"] & (out["base_share"] < CLIMB_MAX_HABIT)
+    climb = _climbs(sm, at_ts, out).where(steady)
+    began = pd.concat([out["onset"], climb], axis=1).min(axis=1)
+    out.insert(out.columns.get_loc("onset") + 1, "began", began)
     if not all_series:
         keep = out["anomalous"] | out["direction"].isin(["new", "gone"])
         out = out[keep]

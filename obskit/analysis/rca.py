@@ -7,8 +7,11 @@ metadata key:
   anomalies`, BARO's robust score with NSigma as a cross-check), and kube-state-metrics
   termination reasons (``OOMKilled``) that appear. A series counts less when it was beyond
   the threshold as often in its baseline (it spikes now and then), when it is a client-side
-  measurement (a caller's view of what it calls), and when it is a server-side latency whose
-  rise the pod's own calls out match (exclusive time: it was waiting, not working);
+  measurement (a caller's view of what it calls) or a rise in the bytes a pod receives (what
+  its callers send it), and when it is a server-side latency whose rise the pod's own calls
+  out match (exclusive time: it was waiting, not working). A quantile read off histogram
+  buckets moves in whole buckets and is measured in multiples of its value
+  (:func:`~obskit.analysis.anomalies.anomalies`, ``bucketed``);
 - **events**: OOMKilled, BackOff, Unhealthy, Evicted, FailedScheduling, node pressure and
   readiness, rollouts (``ScalingReplicaSet``) and image changes; an event the same object also
   had before the onset counts for less;
@@ -67,6 +70,7 @@ import pandas as pd
 
 from obskit import schema
 from obskit.analysis.anomalies import (
+    BUILD_UP,
     _timedelta,
     _timestamp,
     anomalies,
@@ -199,6 +203,12 @@ _KIND_WEIGHTS = {
 #: Weight of a client-side metric (a caller's view of the latency or errors of what it calls,
 #: e.g. ``PodClientLatencyP99``, ``grpc_client_handling_seconds``): a symptom, not a cause.
 CLIENT_WEIGHT = 0.4
+#: Weight of a rise in the bytes a pod receives (``NetworkReceiveBytes``,
+#: ``container_network_receive_bytes_total``): what its callers send it, their doing (more
+#: calls, retries, bursts of delayed calls arriving at once) rather than its own, as a
+#: client-side measurement is its callees'. A drop in what it receives or sends, and a rise
+#: in what it sends, stay its own.
+INBOUND_WEIGHT = CLIENT_WEIGHT
 #: A caller whose callee (directly or further down the call graph) has at least this share of
 #: its own score is explained by it: its score is multiplied by :data:`EXPLAINED_WEIGHT`.
 EXPLAINED_SHARE = 0.5
@@ -239,6 +249,7 @@ ORIGIN_CAP = 4.0
 #: hint (the caller's own call path may be what fails), worth this much of a plain hint.
 HEALTHY_NAMED_WEIGHT = 0.3
 _CLIENT_RE = re.compile(r"client", re.IGNORECASE)
+_INBOUND_RE = re.compile(r"receive|rx_bytes", re.IGNORECASE)
 _SIDE_RE = re.compile(r"client|server", re.IGNORECASE)
 _LATENCY_RE = re.compile(r"latency|duration|response_time|handling_seconds", re.IGNORECASE)
 #: Metrics whose trouble travels up a call graph (a slow or failing callee makes its callers
@@ -417,9 +428,15 @@ def _metric_text(
     client: bool,
     waited_on: str,
     common: bool = False,
+    bucketed: bool = False,
+    inbound: bool = False,
 ) -> str:
     """One sentence for a series that moved: how far, against what, and what weakens it."""
-    if flat:  # no spread of its own: a count of IQRs would only measure the floor
+    if bucketed:  # its scale is a histogram bucket, not a spread it had
+        head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
+        head += f" to {peak:.3g} ({peak / baseline if baseline else np.inf:.1f}x)"
+        notes = []
+    elif flat:  # no spread of its own: a count of IQRs would only measure the floor
         head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
         head += f" to {peak:.3g}"
         notes = []
@@ -438,6 +455,10 @@ def _metric_text(
         notes.append(f"its calls out slowed as much ({waited_on}): waiting on them")
     if common:
         notes.append("it moved the same way in many pods at once: the load, not this pod")
+    if bucketed:
+        notes.append("a quantile read off histogram buckets: counted in multiples of its value")
+    if inbound:
+        notes.append("what its callers send it: their doing as much as its own")
     return head + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -498,8 +519,12 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     habit = _surely(base_share * hit["base_samples"].to_numpy(dtype=float), hit["base_samples"])
     excess = np.maximum(0.0, hit["share"].to_numpy(dtype=float) - habit)
     strength *= 0.5 + 0.5 * np.minimum(1.0, excess * 3)
+    bucketed = hit["bucketed"].to_numpy(dtype=bool)
     client = _is_client(hit["metric"].astype(str)).to_numpy()
     strength *= np.where(client, CLIENT_WEIGHT, 1.0)
+    inbound = hit["metric"].astype(str).str.contains(_INBOUND_RE) & hit["direction"].eq("up")
+    inbound = inbound.to_numpy(dtype=bool)
+    strength *= np.where(inbound, INBOUND_WEIGHT, 1.0)
     strength *= np.where(common, COMMON_WEIGHT, 1.0)
     # a server-side latency rise its own calls out account for counts as a client-side one
     covered, twins = _covered_by_calls(hit, client)
@@ -522,6 +547,8 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             client,
             twins,
             common,
+            bucketed,
+            inbound,
             strict=True,
         )
     ]
@@ -1463,8 +1490,13 @@ def _pods_table(inv, ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def _first(ev: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp:
+    """When the evidence began: changes from :data:`_LEAD` before the onset, a metric's build-up
+    (a leak's climb) from :data:`~obskit.analysis.anomalies.BUILD_UP` before it, the rest from
+    :data:`_GRACE` before it."""
     t = ev["time"]
-    t = t[t.notna() & ((t >= at - _GRACE) | ev["kind"].eq("change"))]
+    kind = ev["kind"]
+    early = t >= at - BUILD_UP
+    t = t[t.notna() & ((t >= at - _GRACE) | kind.eq("change") | (kind.eq("metric") & early))]
     return t.min() if len(t) else pd.NaT
 
 

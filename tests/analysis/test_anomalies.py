@@ -138,3 +138,38 @@ def test_began_goes_back_to_a_build_up_but_not_to_an_old_unrelated_blip():
     out = anomalies(obskit.Investigation(metrics=frame), at=at).set_index("pod")
     assert at - pd.Timedelta("6min") < out.loc["leaky", "began"] < at
     assert out.loc["blip", "began"] == out.loc["blip", "onset"] == at
+
+
+def _bucketed_p99(pod: str, after: float, n: int = 60, step_at: int = 40) -> pd.DataFrame:
+    """A P99 read off a histogram: all requests in the 5-10 ms bucket, so it sits on
+    5 + 5 * 0.99 = 9.95 ms (now and then one request in the next bucket), then moves."""
+    values = np.full(n, 0.00995)
+    values[[7, 23, 31]] = 0.0248
+    values[step_at:] = after
+    return pd.DataFrame(
+        {
+            "timestamp": T0 + pd.to_timedelta(np.arange(n) * 30, unit="s"),
+            "metric": "PodServerLatencyP99(s)",
+            "value": values,
+            "pod": pod,
+            "namespace": "shop",
+            "workload": pod.split("-")[0],
+        }
+    )
+
+
+def test_a_quantile_sitting_on_a_histogram_value_is_scored_in_multiples_of_it():
+    one_bucket = _bucketed_p99("web-1", 0.0248)  # to the next bucket's point: 2.5x
+    many = _bucketed_p99("cart-1", 0.226)  # four buckets up: 22.7x
+    inv = obskit.Investigation(metrics=pd.concat([one_bucket, many]))
+    out = anomalies(inv, at=T0 + pd.Timedelta(seconds=1200), all_series=True).set_index("pod")
+    assert out["bucketed"].all() and out["flat"].all()
+    # against the 5% floor the one-bucket move would be 30 "IQRs"; in its own value it is 1.5
+    assert out.loc["web-1", "score"] == pytest.approx(1.49, abs=0.01)
+    assert not out.loc["web-1", "anomalous"]
+    assert out.loc["cart-1", "score"] == pytest.approx(21.7, abs=0.1)
+    assert out.loc["cart-1", "anomalous"]
+    # a latency that is not a quantile, sitting as still, keeps the floor
+    mean = one_bucket.assign(metric="PodServerLatencyMean(s)")
+    plain = anomalies(obskit.Investigation(metrics=mean), at=T0 + pd.Timedelta(seconds=1200))
+    assert not plain["bucketed"].any() and plain.loc[0, "score"] > 20

@@ -782,11 +782,31 @@ def test_a_slow_leak_ending_in_oom_kills_outranks_its_callers_louder_latency():
     assert out["pod"].tolist()[:2] == ["cart-1", "web-1"]
     assert out.loc[0, "first_anomaly"] < out.loc[1, "first_anomaly"]
     assert "termination" in out.loc[0, "kinds"]
-    # without the call graph nothing says who waits on whom: the two are called ambiguous,
-    # not one of them named
+    # the leak's climb is dated from where it began (sample 31, smoothed), not from the onset
+    assert out.loc[0, "first_anomaly"] == T0 + pd.Timedelta(seconds=930)
+    # without the call graph time order still puts the leak first, but nothing says who waits
+    # on whom: the two are called ambiguous, not one of them named
     alone = suspects(inv, at=at, level="pod")
+    assert alone["pod"].tolist()[:2] == ["cart-1", "web-1"]
+    assert "first to go anomalous (00:15:30)" in alone.loc[0, "reason"]
     assert alone.attrs["verdict"] == "ambiguous"
     assert set(alone.loc[alone["verdict"] == "ambiguous", "pod"]) == {"cart-1", "web-1"}
+
+
+def test_a_step_or_an_earlier_blip_is_dated_from_the_onset_a_climb_from_its_start():
+    from obskit.analysis.anomalies import anomalies
+
+    at = T0 + pd.Timedelta(seconds=1200)
+    step = _series("cart-1", "cart", "node-0", "memory", 40, 2.0, seed=5)
+    leak = _series("db-1", "db", "node-1", "memory", seed=6)
+    leak.loc[30:, "value"] += np.linspace(0, 2.0, N - 30)
+    # api spiked 10 minutes before the onset and came back: that was something else
+    blip = _series("api-1", "api", "node-2", "memory", 40, 2.0, seed=7)
+    blip.loc[20:21, "value"] += 2.0
+    inv = obskit.Investigation(metrics=pd.concat([step, leak, blip, *_quiet_pods()]))
+    began = anomalies(inv, at=at).set_index("pod")["began"]
+    assert began["cart-1"] == at and began["api-1"] == at
+    assert T0 + pd.Timedelta(seconds=900) <= began["db-1"] < at - pd.Timedelta("2min")
 
 
 # --- newcomers: a pod with no baseline of its own -----------------------------------------------
@@ -841,3 +861,40 @@ def test_a_new_pod_that_behaves_like_its_workloads_peers_is_not_flagged():
     ranked = suspects(inv, at=at, level="pod")
     assert ranked.iloc[0]["pod"] == "cart-1"
     assert "web-new" not in ranked["pod"].astype(str).tolist()
+
+
+# --- what the metrics themselves say about where a fault is -------------------------------------
+
+
+def test_a_quantile_moving_one_histogram_bucket_does_not_outrank_a_move_measured_inside_one():
+    at = T0 + pd.Timedelta(seconds=1200)
+    # web's P99 sits on 9.95 ms (every request in the 5-10 ms bucket) and moves to the next
+    # bucket's point, 24.8 ms; cart's P99, spread inside its bucket, rises 6 IQRs
+    web = _series("web-1", "web", "node-0", "PodServerLatencyP99(s)").assign(value=0.00995)
+    web.loc[web.index >= 40, "value"] = 0.0248
+    cart = _series("cart-1", "cart", "node-1", "PodServerLatencyP99(s)", 40, 0.4, seed=3)
+    out = suspects(obskit.Investigation(metrics=pd.concat([web, cart, *_quiet_pods()])), at=at)
+    assert out.loc[0, "pod"] == "cart-1"
+    assert "web-1" not in out["pod"].astype(str).tolist()
+    # four buckets up (22.7x) is strong evidence, and told in values
+    web.loc[web.index >= 40, "value"] = 0.226
+    out = suspects(obskit.Investigation(metrics=pd.concat([web, cart, *_quiet_pods()])), at=at)
+    lines = out.set_index("pod").loc["web-1", "evidence"]
+    assert lines[0].startswith("PodServerLatencyP99(s) up from 0.00995, where it sat for most")
+    assert "(22.7x)" in lines[0] and "histogram buckets" in lines[0]
+
+
+def test_a_callee_receiving_more_bytes_is_its_callers_doing_not_its_own_trouble():
+    at = T0 + pd.Timedelta(seconds=1200)
+    # checkout's memory rose 15 IQRs; email, which checkout calls, received ten times its
+    # usual bytes when checkout's delayed calls arrived at once
+    memory = _series("checkout-1", "checkout", "node-0", "MemoryUsage(Mi)", 40, 1.0, seed=1)
+    received = _series("email-1", "email", "node-1", "NetworkReceiveBytes", 40, 9.0, seed=2)
+    inv = obskit.Investigation(metrics=pd.concat([memory, received, *_quiet_pods()]))
+    out = suspects(inv, at=at, level="pod")
+    assert out["pod"].tolist()[:2] == ["checkout-1", "email-1"]
+    assert "what its callers send it" in out.loc[1, "evidence"][0]
+    # what a pod sends, and a drop in what it receives, stay its own evidence
+    sent = received.assign(metric="NetworkTransmitBytes")
+    inv = obskit.Investigation(metrics=pd.concat([memory, sent, *_quiet_pods()]))
+    assert suspects(inv, at=at, level="pod").loc[0, "pod"] == "email-1"
