@@ -33,10 +33,6 @@ PRIVATE_IMPORTS_ALLOWED = {
         "their names while cri.py is tuned for speed on another branch (make them public "
         "names of the private module after that merges)"
     ),
-    ("obskit.analysis.rca", "obskit.analysis.anomalies"): (
-        "rca's scoring is being reworked on other branches; its _timedelta/_timestamp become "
-        "obskit._time.as_duration/as_utc after they merge, as views.tables' did"
-    ),
     ("obskit.live.collection", "obskit.live.kubernetes"): (
         "_Forbidden (a 403 from the API) is a private CollectionError: public errors live in "
         "obskit.errors, and collect() catches it to note the missing RBAC grant and go on"

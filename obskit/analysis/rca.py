@@ -69,10 +69,9 @@ import numpy as np
 import pandas as pd
 
 from obskit import schema
+from obskit._time import as_duration, as_utc
 from obskit.analysis.anomalies import (
     BUILD_UP,
-    _timedelta,
-    _timestamp,
     anomalies,
     detect_onset,
     metric_onsets,
@@ -1045,7 +1044,7 @@ def evidence(inv, at: object, baseline: object = None, horizon: object = None) -
     >>> inv = obskit.datasets.load("node-pressure")  # doctest: +SKIP
     >>> evidence(inv, "2024-07-22T02:41:00Z").groupby("kind").size()  # doctest: +SKIP
     """
-    return _evidence(inv, _timestamp(at, "at"), baseline, horizon)[0]
+    return _evidence(inv, as_utc(at, "at", error=InvestigationError), baseline, horizon)[0]
 
 
 def _evidence(
@@ -1870,14 +1869,14 @@ def _check_arguments(level: str, top: int, baseline: object) -> None:
     if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
         raise InvestigationError(f"top must be a positive integer, got {top!r}")
     if baseline is not None:
-        _timedelta(baseline, "baseline")
+        as_duration(baseline, "baseline", error=InvestigationError)
 
 
 def _incident_time(inv, at: object) -> tuple[pd.Timestamp | None, str]:
     """The time given (``"given"``), else the onset found in the data (``None`` if none is)."""
     if at is None:
         return find_onset(inv)
-    return _timestamp(at, "at"), "given"
+    return as_utc(at, "at", error=InvestigationError), "given"
 
 
 def _at_level(
