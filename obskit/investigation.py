@@ -1191,7 +1191,11 @@ def _taken(values: pd.Series, order: np.ndarray) -> pd.Series:
             data = data.combine_chunks(memory_pool=pool)
         taken = pc.take(data, pa.array(order), memory_pool=pool)
         return pd.Series(pd.array(taken, dtype=schema.STRING), name=values.name)
-    return values.take(order).reset_index(drop=True)
+    # the array's own take: Series.take would also check ``order`` and take the index, per column
+    data = values.array
+    if isinstance(data, pd.arrays.NumpyExtensionArray):
+        return pd.Series(data.to_numpy().take(order), name=values.name, copy=False)
+    return pd.Series(data.take(order), name=values.name, copy=False)
 
 
 _NAT = np.iinfo(np.int64).min
