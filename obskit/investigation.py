@@ -24,8 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from obskit import schema
 from obskit._time import as_utc
@@ -40,8 +38,8 @@ from obskit.sources._base import (
     compression,
     decode_head,
     detect,
-    large_buffer_pool,
     reject_far_out_times,
+    taken_text,
 )
 from obskit.sources.cri import (
     BATCH_BYTES,
@@ -1180,16 +1178,11 @@ def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _taken(values: pd.Series, order: np.ndarray) -> pd.Series:
-    """``values`` at rows ``order`` (a new RangeIndex). Arrow text is taken in one piece into
-    the loaders' pool for payload-sized buffers: stacked files leave it in pieces, which Arrow
-    takes from at half the speed, and the default pool faults a million strings' buffer in
-    slowly where memory is fragmented (see :func:`obskit.sources._base.large_buffer_pool`)."""
+    """``values`` at rows ``order`` (a new RangeIndex). Arrow text is taken by
+    :func:`obskit.sources._base.taken_text`: into the loaders' pool for payload-sized buffers,
+    runs of consecutive rows copied whole."""
     if values.dtype == schema.STRING:
-        data = values.array.__arrow_array__()
-        pool = large_buffer_pool()
-        if isinstance(data, pa.ChunkedArray):
-            data = data.combine_chunks(memory_pool=pool)
-        taken = pc.take(data, pa.array(order), memory_pool=pool)
+        taken = taken_text(values.array.__arrow_array__(), order)
         return pd.Series(pd.array(taken, dtype=schema.STRING), name=values.name)
     # the array's own take: Series.take would also check ``order`` and take the index, per column
     data = values.array

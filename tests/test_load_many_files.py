@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import obskit
 from obskit import enrich as enrich_module
 from obskit import investigation, schema
+from obskit.sources import _base as source_base
 from obskit.sources import _levels, cri
 
 # CRI lines as the kubelet writes them (time, stream, P/F tag, message), and the kinds of damage
@@ -188,6 +191,47 @@ def test_time_order_is_pandas_stable_sort() -> None:
     with_nat = stacked.assign(timestamp=stacked["timestamp"].where(stacked.index % 7 != 0))
     expected = with_nat.sort_values("timestamp", kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(investigation._by_time(with_nat), expected, check_exact=True)
+
+
+def test_time_order_of_files_stacked_in_time_order_is_pandas_stable_sort() -> None:
+    # each "file" in time order, stacked: long runs of consecutive rows, copied whole
+    rng = np.random.default_rng(6)
+    # files of overlapping hours, not in time order one after another
+    runs = [np.sort(rng.integers(k * 9_800, k * 9_800 + 10_000, 400)) for k in (3, 0, 4, 1, 2)]
+    n = sum(map(len, runs))
+    texts = [
+        None if i % 97 == 0 else "" if i % 89 == 0 else f"line {i} " * (i % 5) for i in range(n)
+    ]
+    frame = schema.conform(
+        "logs",
+        pd.DataFrame(
+            {
+                "timestamp": pd.to_datetime(np.concatenate(runs), unit="ms", utc=True),
+                "message": pd.array(texts, dtype=schema.STRING),
+            }
+        ),
+    )
+    for stacked in (frame, schema.concat("logs", [frame.iloc[:900], frame.iloc[900:]])):
+        expected = stacked.sort_values("timestamp", kind="stable").reset_index(drop=True)
+        got = investigation._by_time(stacked)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        got["message"].array.__arrow_array__().validate(full=True)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [[], [3], [0, 1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1, 0], [2, 3, 4, 0, 1, 5, 6], [5, 6, 0, 1]],
+)
+def test_taken_text_is_arrows_take(order: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    values = pa.array(["a", None, "ccc", "", "dd", None, "é"], type=pa.large_string())
+    rows = np.array(order, dtype=np.int64)
+    expected = pc.take(values, pa.array(rows, type=pa.int64()))
+    for runs_at_least in (1, 16):  # runs copied whole, and Arrow's take
+        monkeypatch.setattr(source_base, "_RUN_ROWS", runs_at_least)
+        for given in (values, pa.chunked_array([values.slice(0, 3), values.slice(3)])):
+            got = source_base.taken_text(given, rows)
+            got.validate(full=True)
+            assert got.equals(expected)
 
 
 # --- windowed loads: filtering while reading keeps exactly what filtering afterwards keeps ---
