@@ -4,7 +4,8 @@ group codes, the time order) give what the plain pandas operations give."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import itertools
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -445,3 +446,17 @@ def test_the_faster_sniffers_judge_as_before() -> None:
         assert prometheus._sniff_text(head, name) == _old_sniff_prometheus_text(head, name), head[
             :200
         ]
+
+
+def test_path_key_reads_paths_as_their_normal_form() -> None:
+    # path_key normalises a path only where PurePosixPath would change it
+    segments = ["", ".", "..", "shop_web-1_u1", "web", "0.log", "2.log.gz", "pods", "x/"]
+    segments.append("web-1_shop_app-" + "a" * 64 + ".log")
+    for k in (1, 2, 3):
+        for parts in itertools.product(segments, repeat=k):
+            for sep in ("/", "\\", "//", "/./"):
+                path = sep.join(parts)
+                if path:
+                    normal = str(PurePosixPath(path.replace("\\", "/")))
+                    assert cri.path_key(path) == cri.path_key(normal), path
+    assert cri.path_key("logs//shop_web-1_u1/./web/0.log")["pod"] == "web-1"

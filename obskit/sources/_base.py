@@ -510,7 +510,7 @@ def read_bytes(path: str | Path, limit: int | None = None) -> tuple[bytes, str |
         When the file cannot be opened, naming it and the OS error; or when it expands past
         ``limit``, naming its compressed size, how far it expanded and what to do.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -88,7 +88,9 @@ def path_key(path: str) -> dict[str, object]:
     >>> path_key("/var/log/pods/shop_checkout-7d9f-x2x9z_0b1c/checkout/2.log")
     {'namespace': 'shop', 'pod': 'checkout-7d9f-x2x9z', 'pod_uid': '0b1c', 'container': 'checkout', 'restart': 2}
     """  # noqa: E501
-    posix = str(PurePosixPath(path.replace("\\", "/")))
+    posix = path.replace("\\", "/")
+    if "//" in posix or "/./" in posix or posix.startswith("./") or posix.endswith(("/", "/.")):
+        posix = str(PurePosixPath(posix))  # only these does PurePosixPath change
     m = _POD_DIR.search(posix)
     if m:
         return {
