@@ -45,6 +45,7 @@ works on both frames.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 
@@ -210,6 +211,12 @@ def empty(frame: str) -> pd.DataFrame:
     >>> list(empty("logs").columns[:4])
     ['timestamp', 'stream', 'level', 'message']
     """
+    return _empty(frame).copy()
+
+
+@functools.cache
+def _empty(frame: str) -> pd.DataFrame:
+    """:func:`empty`'s frame, built once (some 40 empty Series cost ~5 ms; a copy ~0.05 ms)."""
     spec = _spec(frame)
     return pd.DataFrame({c: pd.Series([], dtype=_DTYPES[k]) for c, k in spec.items()})
 
