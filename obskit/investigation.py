@@ -19,6 +19,7 @@ import glob as globlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1172,9 +1173,20 @@ def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
     if not len(stamps) or stamps.min() == _NAT:  # missing times go last: pandas knows how
         return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     order = np.argsort(stamps, kind="stable")
-    return pd.DataFrame(
-        {column: _taken(frame[column], order) for column in frame.columns}, copy=False
-    )
+    columns = [frame[column] for column in frame.columns]
+    if len(order) < _PARALLEL_TAKE_ROWS:
+        taken = [_taken(values, order) for values in columns]
+    else:
+        # the copies release the GIL: text (the longest) on one core, the rest beside it
+        columns.sort(key=lambda values: values.dtype != schema.STRING)
+        with ThreadPoolExecutor(2) as pool:
+            taken = list(pool.map(lambda values: _taken(values, order), columns))
+    by_name = {values.name: values for values in taken}
+    return pd.DataFrame({column: by_name[column] for column in frame.columns}, copy=False)
+
+
+#: Rows from which :func:`_by_time` takes its columns on two threads.
+_PARALLEL_TAKE_ROWS = 100_000
 
 
 def _taken(values: pd.Series, order: np.ndarray) -> pd.Series:

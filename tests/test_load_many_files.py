@@ -173,6 +173,14 @@ def test_enrich_groups_rows_as_pandas_does() -> None:
     assert (first == expected_first).all()
 
 
+@pytest.fixture(params=["one thread", "two threads"])
+def take_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways :func:`investigation._by_time` takes its columns."""
+    rows = 10**12 if request.param == "one thread" else 1
+    monkeypatch.setattr(investigation, "_PARALLEL_TAKE_ROWS", rows)
+
+
+@pytest.mark.usefixtures("take_threads")
 def test_time_order_is_pandas_stable_sort() -> None:
     rng = np.random.default_rng(5)
     n = 2000
@@ -194,6 +202,7 @@ def test_time_order_is_pandas_stable_sort() -> None:
     pd.testing.assert_frame_equal(investigation._by_time(with_nat), expected, check_exact=True)
 
 
+@pytest.mark.usefixtures("take_threads")
 def test_time_order_of_files_stacked_in_time_order_is_pandas_stable_sort() -> None:
     # each "file" in time order, stacked: long runs of consecutive rows, copied whole
     rng = np.random.default_rng(6)
