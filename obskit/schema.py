@@ -501,7 +501,11 @@ def concat(frame: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
                 ).astype("category")
         elif cats:
             dtype = cats[0].dtype
-            if dtype.ordered:
+            if dtype.ordered and len(cats) == len(pieces) and all(s.dtype == dtype for s in cats):
+                # one scale (the severities): its codes mean the same in every piece
+                codes = np.concatenate([s.cat.codes.to_numpy() for s in cats])
+                out[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=dtype))
+            elif dtype.ordered:
                 out[column] = pd.Series(
                     pd.Categorical(
                         pd.concat([s.astype("object") for s in pieces], ignore_index=True),

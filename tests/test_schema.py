@@ -70,3 +70,28 @@ def test_subclass_is_refused():
 
     with pytest.raises(SchemaError, match="plain pandas DataFrame"):
         schema.validate("logs", Sub(schema.empty("logs")))
+
+
+def test_concat_keeps_the_severity_scale_and_its_values():
+    levels = [["error", None, "info"], ["debug"], [None], ["critical", "warning"]]
+    parts = [
+        schema.conform("logs", pd.DataFrame({"level": pd.Series(v, dtype="object")}))
+        for v in levels
+    ]
+    parts.append(pd.DataFrame({"message": pd.array(["no level column"], dtype=schema.STRING)}))
+    got = schema.concat("logs", parts)["level"]
+    assert got.dtype == schema.SEVERITY
+    assert got.astype("object").where(got.notna(), None).tolist() == [
+        "error",
+        None,
+        "info",
+        "debug",
+        None,
+        "critical",
+        "warning",
+        None,
+    ]
+    same_scale = schema.concat("logs", parts[:4])["level"]
+    assert same_scale.dtype == schema.SEVERITY
+    pd.testing.assert_series_equal(same_scale, got.iloc[:7])
+    schema.validate("logs", schema.concat("logs", parts))
