@@ -852,8 +852,6 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
     starts, lines = [], []
     at = count = 0
     for data, _origin in payloads:
-        if not is_utf8(data):  # replaced file by file, as each would be alone
-            data = data.decode("utf-8", "replace").encode("utf-8")
         starts.append(at)
         lines.append(count)
         parts.append(data)
@@ -864,6 +862,15 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
             at += 1
             count += 1
     joined = b"".join(parts)
+    if not is_utf8(joined):
+        # bytes that are no UTF-8 are replaced file by file, as each would be alone (a file
+        # is cut from the next by a newline, so the joined bytes are valid when all files are)
+        return parse_cri_logs(
+            [
+                (data if is_utf8(data) else data.decode("utf-8", "replace").encode("utf-8"), origin)
+                for data, origin in payloads
+            ]
+        )
     files = _Files(
         [origin for _, origin in payloads],
         np.array(starts, dtype=np.int64),
