@@ -173,6 +173,31 @@ def test_enrich_groups_rows_as_pandas_does() -> None:
     assert (first == expected_first).all()
 
 
+def test_observed_nodes_are_pandas_groupby_pairs() -> None:
+    # pods seen on two nodes (the first pair in group-by order wins), categories not in
+    # alphabetical order, missing parts, rows whose key did not come from their record
+    rng = np.random.default_rng(12)
+    n = 5000
+    frame = pd.DataFrame(
+        {
+            "namespace": pd.Categorical(rng.choice(["z", "a", None], n), categories=["z", "a"]),
+            "pod": pd.Categorical(rng.choice(["p9", "p1", "p5", None], n), ["p9", "p1", "p5"]),
+            "node": pd.Categorical(rng.choice(["n2", "n1", None], n), categories=["n2", "n1"]),
+            "key_source": pd.Categorical(rng.choice(["record", "inventory", None], n)),
+        }
+    )
+    for given in (frame, frame.astype("object")):
+        own = given[
+            (given["key_source"] == "record") & given["pod"].notna() & given["node"].notna()
+        ]
+        pairs = own.groupby(["namespace", "pod", "node"], observed=True).size().index
+        expected: dict[tuple[str, str], str] = {}
+        for namespace, pod, node in pairs:
+            expected.setdefault((namespace, pod), node)
+        assert enrich_module.observed_nodes(given) == expected
+    assert enrich_module.observed_nodes(frame)[("z", "p1")] == "n2"
+
+
 @pytest.fixture(params=["one thread", "two threads"])
 def take_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ways :func:`investigation._by_time` takes its columns."""
