@@ -1199,7 +1199,9 @@ def _taken(values: pd.Series, order: np.ndarray) -> pd.Series:
     # the array's own take: Series.take would also check ``order`` and take the index, per column
     data = values.array
     if isinstance(data, pd.arrays.NumpyExtensionArray):
-        return pd.Series(data.to_numpy().take(order), name=values.name, copy=False)
+        # the dtype given: pandas would infer one anew from an object column's values
+        taken = data.to_numpy().take(order)
+        return pd.Series(taken, name=values.name, dtype=values.dtype, copy=False)
     return pd.Series(data.take(order), name=values.name, copy=False)
 
 

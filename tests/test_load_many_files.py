@@ -228,6 +228,23 @@ def test_time_order_is_pandas_stable_sort() -> None:
 
 
 @pytest.mark.usefixtures("take_threads")
+def test_time_order_keeps_object_columns_as_objects() -> None:
+    # an audit Event's stage time is kept as the record gave it: pandas must not infer anew
+    stamps = pd.to_datetime([3, 1, 2], unit="s", utc=True)
+    frame = pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "stage_timestamp": pd.Series(list(stamps), dtype="object"),
+            "user": pd.Series(["c", None, "b"], dtype="object"),
+        }
+    )
+    got = investigation._by_time(frame)
+    expected = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert (got.dtypes == frame.dtypes).all()
+
+
+@pytest.mark.usefixtures("take_threads")
 def test_time_order_of_files_stacked_in_time_order_is_pandas_stable_sort() -> None:
     # each "file" in time order, stacked: long runs of consecutive rows, copied whole
     rng = np.random.default_rng(6)
