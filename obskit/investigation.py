@@ -1173,16 +1173,22 @@ def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
     if not len(stamps) or stamps.min() == _NAT:  # missing times go last: pandas knows how
         return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     order = np.argsort(stamps, kind="stable")
-    columns = [frame[column] for column in frame.columns]
     if len(order) < _PARALLEL_TAKE_ROWS:
-        taken = [_taken(values, order) for values in columns]
-    else:
-        # the copies release the GIL: text (the longest) on one core, the rest beside it
-        columns.sort(key=lambda values: values.dtype != schema.STRING)
-        with ThreadPoolExecutor(2) as pool:
-            taken = list(pool.map(lambda values: _taken(values, order), columns))
-    by_name = {values.name: values for values in taken}
-    return pd.DataFrame({column: by_name[column] for column in frame.columns}, copy=False)
+        taken = {column: _taken(frame[column], order) for column in frame.columns}
+        return pd.DataFrame(taken, copy=False)
+    # the copies release the GIL: the NumPy ones on two threads, the text on this one (Arrow's
+    # allocator keeps an arena per thread: text taken on another would not reuse the memory
+    # this thread's parse freed, and the peak would grow by the text's size)
+    text = [column for column in frame.columns if frame[column].dtype == schema.STRING]
+    with ThreadPoolExecutor(2) as pool:
+        pending = {
+            column: pool.submit(_taken, frame[column], order)
+            for column in frame.columns
+            if column not in text
+        }
+        taken = {column: _taken(frame[column], order) for column in text}
+        taken.update({column: future.result() for column, future in pending.items()})
+    return pd.DataFrame({column: taken[column] for column in frame.columns}, copy=False)
 
 
 #: Rows from which :func:`_by_time` takes its columns on two threads.
