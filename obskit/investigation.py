@@ -21,13 +21,12 @@ import lzma
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from obskit import schema
 from obskit._time import as_utc
@@ -43,9 +42,9 @@ from obskit.sources._base import (
     decode_head,
     detect,
     first_record,
-    large_buffer_pool,
     reject_far_out_times,
     stream_lines,
+    taken_text,
 )
 from obskit.sources.audit import WINDOW_PIECE_BYTES as AUDIT_PIECE_BYTES
 from obskit.sources.audit import read_audit_window
@@ -1281,24 +1280,42 @@ def _by_time(frame: pd.DataFrame) -> pd.DataFrame:
     if not len(stamps) or stamps.min() == _NAT:  # missing times go last: pandas knows how
         return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     order = np.argsort(stamps, kind="stable")
-    return pd.DataFrame(
-        {column: _taken(frame[column], order) for column in frame.columns}, copy=False
-    )
+    if len(order) < _PARALLEL_TAKE_ROWS:
+        taken = {column: _taken(frame[column], order) for column in frame.columns}
+        return pd.DataFrame(taken, copy=False)
+    # the copies release the GIL: the NumPy ones on two threads, the text on this one (Arrow's
+    # allocator keeps an arena per thread: text taken on another would not reuse the memory
+    # this thread's parse freed, and the peak would grow by the text's size)
+    text = [column for column in frame.columns if frame[column].dtype == schema.STRING]
+    with ThreadPoolExecutor(2) as pool:
+        pending = {
+            column: pool.submit(_taken, frame[column], order)
+            for column in frame.columns
+            if column not in text
+        }
+        taken = {column: _taken(frame[column], order) for column in text}
+        taken.update({column: future.result() for column, future in pending.items()})
+    return pd.DataFrame({column: taken[column] for column in frame.columns}, copy=False)
+
+
+#: Rows from which :func:`_by_time` takes its columns on two threads.
+_PARALLEL_TAKE_ROWS = 100_000
 
 
 def _taken(values: pd.Series, order: np.ndarray) -> pd.Series:
-    """``values`` at rows ``order`` (a new RangeIndex). Arrow text is taken in one piece into
-    the loaders' pool for payload-sized buffers: stacked files leave it in pieces, which Arrow
-    takes from at half the speed, and the default pool faults a million strings' buffer in
-    slowly where memory is fragmented (see :func:`obskit.sources._base.large_buffer_pool`)."""
+    """``values`` at rows ``order`` (a new RangeIndex). Arrow text is taken by
+    :func:`obskit.sources._base.taken_text`: into the loaders' pool for payload-sized buffers,
+    runs of consecutive rows copied whole."""
     if values.dtype == schema.STRING:
-        data = values.array.__arrow_array__()
-        pool = large_buffer_pool()
-        if isinstance(data, pa.ChunkedArray):
-            data = data.combine_chunks(memory_pool=pool)
-        taken = pc.take(data, pa.array(order), memory_pool=pool)
+        taken = taken_text(values.array.__arrow_array__(), order)
         return pd.Series(pd.array(taken, dtype=schema.STRING), name=values.name)
-    return values.take(order).reset_index(drop=True)
+    # the array's own take: Series.take would also check ``order`` and take the index, per column
+    data = values.array
+    if isinstance(data, pd.arrays.NumpyExtensionArray):
+        # the dtype given: pandas would infer one anew from an object column's values
+        taken = data.to_numpy().take(order)
+        return pd.Series(taken, name=values.name, dtype=values.dtype, copy=False)
+    return pd.Series(data.take(order), name=values.name, copy=False)
 
 
 _NAT = np.iinfo(np.int64).min
@@ -1313,17 +1330,22 @@ MEMORY_SHARE = 0.8
 def _payload_size(path: Path) -> int:
     """Bytes of ``path`` once decompressed (gzip records it; xz and zstd are guessed at 10x)."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            magic = fh.read(6)
-            if magic[:2] == b"\x1f\x8b" and size >= 18:
-                fh.seek(-4, 2)
-                # ISIZE is the size modulo 2**32: never less than the compressed size
-                return max(int.from_bytes(fh.read(4), "little"), size)
-            if magic.startswith((b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")):
-                return size * 10
+        # a descriptor, not a file object: this runs once per file, thousands in a folder
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return 0  # unreadable files are reported by the loader, not here
+    try:
+        size = os.fstat(fd).st_size
+        magic = os.read(fd, 6)
+        if magic[:2] == b"\x1f\x8b" and size >= 18:
+            # ISIZE is the size modulo 2**32: never less than the compressed size
+            return max(int.from_bytes(os.pread(fd, 4, size - 4), "little"), size)
+        if magic.startswith((b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")):
+            return size * 10
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
     return size
 
 

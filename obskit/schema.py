@@ -51,6 +51,7 @@ root-cause evidence name it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 
@@ -221,6 +222,12 @@ def empty(frame: str) -> pd.DataFrame:
     >>> list(empty("logs").columns[:4])
     ['timestamp', 'stream', 'level', 'message']
     """
+    return _empty(frame).copy()
+
+
+@functools.cache
+def _empty(frame: str) -> pd.DataFrame:
+    """:func:`empty`'s frame, built once (some 40 empty Series cost ~5 ms; a copy ~0.05 ms)."""
     spec = _spec(frame)
     return pd.DataFrame({c: pd.Series([], dtype=_DTYPES[k]) for c, k in spec.items()})
 
@@ -612,7 +619,11 @@ def concat(frame: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
                 ).astype("category")
         elif cats:
             dtype = cats[0].dtype
-            if dtype.ordered:
+            if dtype.ordered and len(cats) == len(pieces) and all(s.dtype == dtype for s in cats):
+                # one scale (the severities): its codes mean the same in every piece
+                codes = np.concatenate([s.cat.codes.to_numpy() for s in cats])
+                out[column] = pd.Series(pd.Categorical.from_codes(codes, dtype=dtype))
+            elif dtype.ordered:
                 out[column] = pd.Series(
                     pd.Categorical(
                         pd.concat([s.astype("object") for s in pieces], ignore_index=True),

@@ -5,15 +5,19 @@ group codes, the time order) give what the plain pandas operations give."""
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
+import itertools
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import obskit
 from obskit import enrich as enrich_module
 from obskit import investigation, schema
+from obskit.sources import _base as source_base
 from obskit.sources import _levels, cri
 
 # CRI lines as the kubelet writes them (time, stream, P/F tag, message), and the kinds of damage
@@ -170,6 +174,39 @@ def test_enrich_groups_rows_as_pandas_does() -> None:
     assert (first == expected_first).all()
 
 
+def test_observed_nodes_are_pandas_groupby_pairs() -> None:
+    # pods seen on two nodes (the first pair in group-by order wins), categories not in
+    # alphabetical order, missing parts, rows whose key did not come from their record
+    rng = np.random.default_rng(12)
+    n = 5000
+    frame = pd.DataFrame(
+        {
+            "namespace": pd.Categorical(rng.choice(["z", "a", None], n), categories=["z", "a"]),
+            "pod": pd.Categorical(rng.choice(["p9", "p1", "p5", None], n), ["p9", "p1", "p5"]),
+            "node": pd.Categorical(rng.choice(["n2", "n1", None], n), categories=["n2", "n1"]),
+            "key_source": pd.Categorical(rng.choice(["record", "inventory", None], n)),
+        }
+    )
+    for given in (frame, frame.astype("object")):
+        own = given[
+            (given["key_source"] == "record") & given["pod"].notna() & given["node"].notna()
+        ]
+        pairs = own.groupby(["namespace", "pod", "node"], observed=True).size().index
+        expected: dict[tuple[str, str], str] = {}
+        for namespace, pod, node in pairs:
+            expected.setdefault((namespace, pod), node)
+        assert enrich_module.observed_nodes(given) == expected
+    assert enrich_module.observed_nodes(frame)[("z", "p1")] == "n2"
+
+
+@pytest.fixture(params=["one thread", "two threads"])
+def take_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways :func:`investigation._by_time` takes its columns."""
+    rows = 10**12 if request.param == "one thread" else 1
+    monkeypatch.setattr(investigation, "_PARALLEL_TAKE_ROWS", rows)
+
+
+@pytest.mark.usefixtures("take_threads")
 def test_time_order_is_pandas_stable_sort() -> None:
     rng = np.random.default_rng(5)
     n = 2000
@@ -189,6 +226,65 @@ def test_time_order_is_pandas_stable_sort() -> None:
     with_nat = stacked.assign(timestamp=stacked["timestamp"].where(stacked.index % 7 != 0))
     expected = with_nat.sort_values("timestamp", kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(investigation._by_time(with_nat), expected, check_exact=True)
+
+
+@pytest.mark.usefixtures("take_threads")
+def test_time_order_keeps_object_columns_as_objects() -> None:
+    # an audit Event's stage time is kept as the record gave it: pandas must not infer anew
+    stamps = pd.to_datetime([3, 1, 2], unit="s", utc=True)
+    frame = pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "stage_timestamp": pd.Series(list(stamps), dtype="object"),
+            "user": pd.Series(["c", None, "b"], dtype="object"),
+        }
+    )
+    got = investigation._by_time(frame)
+    expected = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert (got.dtypes == frame.dtypes).all()
+
+
+@pytest.mark.usefixtures("take_threads")
+def test_time_order_of_files_stacked_in_time_order_is_pandas_stable_sort() -> None:
+    # each "file" in time order, stacked: long runs of consecutive rows, copied whole
+    rng = np.random.default_rng(6)
+    # files of overlapping hours, not in time order one after another
+    runs = [np.sort(rng.integers(k * 9_800, k * 9_800 + 10_000, 400)) for k in (3, 0, 4, 1, 2)]
+    n = sum(map(len, runs))
+    texts = [
+        None if i % 97 == 0 else "" if i % 89 == 0 else f"line {i} " * (i % 5) for i in range(n)
+    ]
+    frame = schema.conform(
+        "logs",
+        pd.DataFrame(
+            {
+                "timestamp": pd.to_datetime(np.concatenate(runs), unit="ms", utc=True),
+                "message": pd.array(texts, dtype=schema.STRING),
+            }
+        ),
+    )
+    for stacked in (frame, schema.concat("logs", [frame.iloc[:900], frame.iloc[900:]])):
+        expected = stacked.sort_values("timestamp", kind="stable").reset_index(drop=True)
+        got = investigation._by_time(stacked)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        got["message"].array.__arrow_array__().validate(full=True)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [[], [3], [0, 1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1, 0], [2, 3, 4, 0, 1, 5, 6], [5, 6, 0, 1]],
+)
+def test_taken_text_is_arrows_take(order: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    values = pa.array(["a", None, "ccc", "", "dd", None, "é"], type=pa.large_string())
+    rows = np.array(order, dtype=np.int64)
+    expected = pc.take(values, pa.array(rows, type=pa.int64()))
+    for runs_at_least in (1, 16):  # runs copied whole, and Arrow's take
+        monkeypatch.setattr(source_base, "_RUN_ROWS", runs_at_least)
+        for given in (values, pa.chunked_array([values.slice(0, 3), values.slice(3)])):
+            got = source_base.taken_text(given, rows)
+            got.validate(full=True)
+            assert got.equals(expected)
 
 
 # --- windowed loads: filtering while reading keeps exactly what filtering afterwards keeps ---
@@ -430,3 +526,17 @@ def test_a_windowed_load_streams_compressed_logs(
     damaged.write_bytes(damaged.read_bytes()[:-40])  # cut short: no end marker
     got = obskit.load(damaged, start=lo, end=hi)
     assert "truncated or corrupt" in got.files.iloc[0]["note"]
+
+
+def test_path_key_reads_paths_as_their_normal_form() -> None:
+    # path_key normalises a path only where PurePosixPath would change it
+    segments = ["", ".", "..", "shop_web-1_u1", "web", "0.log", "2.log.gz", "pods", "x/"]
+    segments.append("web-1_shop_app-" + "a" * 64 + ".log")
+    for k in (1, 2, 3):
+        for parts in itertools.product(segments, repeat=k):
+            for sep in ("/", "\\", "//", "/./"):
+                path = sep.join(parts)
+                if path:
+                    normal = str(PurePosixPath(path.replace("\\", "/")))
+                    assert cri.path_key(path) == cri.path_key(normal), path
+    assert cri.path_key("logs//shop_web-1_u1/./web/0.log")["pod"] == "web-1"

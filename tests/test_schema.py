@@ -120,3 +120,28 @@ def test_entity_name(row, kind, options, name):
 def test_entity_name_refuses_an_unknown_kind():
     with pytest.raises(SchemaError, match=r"kind must be one of container, pod, .* got 'service'"):
         schema.entity_name(_POD_ROW, "service")
+
+
+def test_concat_keeps_the_severity_scale_and_its_values():
+    levels = [["error", None, "info"], ["debug"], [None], ["critical", "warning"]]
+    parts = [
+        schema.conform("logs", pd.DataFrame({"level": pd.Series(v, dtype="object")}))
+        for v in levels
+    ]
+    parts.append(pd.DataFrame({"message": pd.array(["no level column"], dtype=schema.STRING)}))
+    got = schema.concat("logs", parts)["level"]
+    assert got.dtype == schema.SEVERITY
+    assert got.astype("object").where(got.notna(), None).tolist() == [
+        "error",
+        None,
+        "info",
+        "debug",
+        None,
+        "critical",
+        "warning",
+        None,
+    ]
+    same_scale = schema.concat("logs", parts[:4])["level"]
+    assert same_scale.dtype == schema.SEVERITY
+    pd.testing.assert_series_equal(same_scale, got.iloc[:7])
+    schema.validate("logs", schema.concat("logs", parts))

@@ -93,7 +93,7 @@ def read_file(
     Returns the bytes, a note when a compressed file was damaged (the bytes decoded before the
     damage are kept), and the format. Raises as :func:`load_file` does.
     """
-    return _guarded(Path(path), _read_file, format, limit)
+    return _guarded(_as_path(path), _read_file, format, limit)
 
 
 def parse_file(path: str | Path, data: bytes, fmt: Format, note: str | None = None) -> ParseResult:
@@ -105,7 +105,12 @@ def parse_file(path: str | Path, data: bytes, fmt: Format, note: str | None = No
         Naming the file, when a record of an unexpected shape stops the parser or the file
         runs out of memory.
     """
-    return _guarded(Path(path), _parse_file, data, fmt, note)
+    return _guarded(_as_path(path), _parse_file, data, fmt, note)
+
+
+def _as_path(path: str | Path) -> Path:
+    """``path`` as a Path (one given is kept: making it anew parses it again, per file)."""
+    return path if isinstance(path, Path) else Path(path)
 
 
 def _guarded(path: Path, step: Callable[..., Any], *args: object) -> Any:

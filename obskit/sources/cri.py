@@ -95,7 +95,9 @@ def path_key(path: str) -> dict[str, object]:
     >>> path_key("/var/log/pods/shop_checkout-7d9f-x2x9z_0b1c/checkout/2.log")
     {'namespace': 'shop', 'pod': 'checkout-7d9f-x2x9z', 'pod_uid': '0b1c', 'container': 'checkout', 'restart': 2}
     """  # noqa: E501
-    posix = str(PurePosixPath(path.replace("\\", "/")))
+    posix = path.replace("\\", "/")
+    if "//" in posix or "/./" in posix or posix.startswith("./") or posix.endswith(("/", "/.")):
+        posix = str(PurePosixPath(posix))  # only these does PurePosixPath change
     m = _POD_DIR.search(posix)
     if m:
         return {
@@ -858,8 +860,6 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
     starts, lines = [], []
     at = count = 0
     for data, _origin in payloads:
-        if not is_utf8(data):  # replaced file by file, as each would be alone
-            data = data.decode("utf-8", "replace").encode("utf-8")
         starts.append(at)
         lines.append(count)
         parts.append(data)
@@ -870,6 +870,15 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
             at += 1
             count += 1
     joined = b"".join(parts)
+    if not is_utf8(joined):
+        # bytes that are no UTF-8 are replaced file by file, as each would be alone (a file
+        # is cut from the next by a newline, so the joined bytes are valid when all files are)
+        return parse_cri_logs(
+            [
+                (data if is_utf8(data) else data.decode("utf-8", "replace").encode("utf-8"), origin)
+                for data, origin in payloads
+            ]
+        )
     files = _Files(
         [origin for _, origin in payloads],
         np.array(starts, dtype=np.int64),

@@ -574,70 +574,23 @@ def parse_prometheus_json(
         data = data[3:]
     default_name = _default_name(query, origin)
     out = _Collected(origin)
-    notes: list[str] = []
-    fast = _matrix_fast(data)
-    if fast is not None:
-        doc, arrays = fast
-    else:
-        arrays = None
-        try:
-            with gc_paused():
-                doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise FormatError(
-                f"{origin!r} is not valid JSON, so not a Prometheus API response: "
-                f"{json_error(exc, data)}"
-            ) from exc
+    doc, arrays = _decoded(data, origin)
     body = _envelope(doc, origin)
-    for key, label in (("warnings", "warning"), ("infos", "info")):
-        for message in doc.get(key) or []:
-            notes.append(f"Prometheus {label}: {message}")
+    notes = [
+        f"Prometheus {label}: {message}"
+        for key, label in (("warnings", "warning"), ("infos", "info"))
+        for message in doc.get(key) or []
+    ]
     if isinstance(body, list):
-        if body and all(isinstance(x, str) for x in body):
-            raise FormatError(
-                f"{origin!r} is a list of {len(body)} strings (an /api/v1/labels or "
-                f"/api/v1/label/<name>/values response), which holds no samples; save a "
-                f"/api/v1/query_range response instead"
-            )
-        for i, labels in enumerate(body):
-            out.records += 1
-            out.rejects.add(
-                f"data[{i}]: series metadata without samples (/api/v1/series); query "
-                f"/api/v1/query_range for its values",
-                _dumps(labels),
-            )
-        notes.append(
-            f"an /api/v1/series response: {len(body)} label sets and no samples, kept in "
-            f"rejects; query /api/v1/query_range for values"
-        )
+        notes.append(_series_only(body, origin, out))
     elif isinstance(body, dict) and "resultType" in body:
-        kind, result = body.get("resultType"), body.get("result")
-        if kind in ("matrix", "vector"):
-            if not isinstance(result, list):
-                raise FormatError(
-                    f"{origin!r}: a {kind} result must be a list of series, got "
-                    f"{_dumps(result)[:80]}"
-                )
-            _collect_series(result, kind, out, None if arrays is None else arrays[0])
-        elif kind == "scalar":
-            _series_floats([result], "result", {}, out, "value")
-        elif kind == "string":
-            out.records += 1
-            out.rejects.add(
-                "a string result holds text, not a sample value", _dumps({"result": result})
-            )
-        else:
-            raise FormatError(
-                f"{origin!r}: unknown resultType {kind!r}; Prometheus answers matrix, vector, "
-                f"scalar or string"
-            )
+        _collect_result(body, origin, out, None if arrays is None else arrays[0])
     else:
         shape = sorted(body) if isinstance(body, dict) else type(body).__name__
         raise FormatError(
             f"{origin!r} is a Prometheus response without samples (its data holds {shape!r}); "
             f"obskit reads /api/v1/query, /api/v1/query_range and /api/v1/series bodies"
         )
-    counts = np.array(out.counts, dtype=np.int64)
     if arrays is not None:
         ts, values = arrays[1], arrays[2]
     else:
@@ -645,6 +598,7 @@ def parse_prometheus_json(
         values = np.concatenate(out.values) if out.values else np.empty(0, np.float64)
     ns = _seconds_to_ns(ts)
     timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
+    counts = np.array(out.counts, dtype=np.int64)
     metrics = _metrics_frame(
         out.labels, counts, timestamps, values, default_name=default_name, origin=origin
     )
@@ -656,6 +610,68 @@ def parse_prometheus_json(
     return ParseResult(
         records=out.records, metrics=metrics, rejects=out.rejects.frame(), notes=notes
     )
+
+
+def _decoded(
+    data: bytes, origin: str
+) -> tuple[object, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """The response as JSON, and the fast path's sample arrays when it could read them (None:
+    the samples are in the document)."""
+    fast = _matrix_fast(data)
+    if fast is not None:
+        return fast
+    try:
+        with gc_paused():
+            return orjson.loads(data), None
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(
+            f"{origin!r} is not valid JSON, so not a Prometheus API response: "
+            f"{json_error(exc, data)}"
+        ) from exc
+
+
+def _series_only(body: list, origin: str, out: _Collected) -> str:
+    """An /api/v1/series answer: each label set one rejected record; returns the note."""
+    if body and all(isinstance(x, str) for x in body):
+        raise FormatError(
+            f"{origin!r} is a list of {len(body)} strings (an /api/v1/labels or "
+            f"/api/v1/label/<name>/values response), which holds no samples; save a "
+            f"/api/v1/query_range response instead"
+        )
+    for i, labels in enumerate(body):
+        out.records += 1
+        out.rejects.add(
+            f"data[{i}]: series metadata without samples (/api/v1/series); query "
+            f"/api/v1/query_range for its values",
+            _dumps(labels),
+        )
+    return (
+        f"an /api/v1/series response: {len(body)} label sets and no samples, kept in "
+        f"rejects; query /api/v1/query_range for values"
+    )
+
+
+def _collect_result(body: dict, origin: str, out: _Collected, fast: np.ndarray | None) -> None:
+    """A query or query_range answer's samples into ``out``, by its ``resultType``."""
+    kind, result = body.get("resultType"), body.get("result")
+    if kind in ("matrix", "vector"):
+        if not isinstance(result, list):
+            raise FormatError(
+                f"{origin!r}: a {kind} result must be a list of series, got {_dumps(result)[:80]}"
+            )
+        _collect_series(result, kind, out, fast)
+    elif kind == "scalar":
+        _series_floats([result], "result", {}, out, "value")
+    elif kind == "string":
+        out.records += 1
+        out.rejects.add(
+            "a string result holds text, not a sample value", _dumps({"result": result})
+        )
+    else:
+        raise FormatError(
+            f"{origin!r}: unknown resultType {kind!r}; Prometheus answers matrix, vector, "
+            f"scalar or string"
+        )
 
 
 _STATUS = re.compile(r'^\{\s*"status"\s*:\s*"(success|error)"')
