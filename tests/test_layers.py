@@ -28,11 +28,6 @@ PACKAGE = ROOT / "obskit"
 
 # (importing module, imported module) -> why it may still use that module's underscore names
 PRIVATE_IMPORTS_ALLOWED = {
-    ("obskit.sources.cri", "obskit.sources._levels"): (
-        "the byte-level level scanner was split out of cri, its only user; its internals keep "
-        "their names while cri.py is tuned for speed on another branch (make them public "
-        "names of the private module after that merges)"
-    ),
     ("obskit.live.collection", "obskit.live.kubernetes"): (
         "_Forbidden (a 403 from the API) is a private CollectionError: public errors live in "
         "obskit.errors, and collect() catches it to note the missing RBAC grant and go on"

@@ -144,7 +144,7 @@ def test_many_stream_groups_join_and_inherit_as_a_few_do(monkeypatch: pytest.Mon
         payloads.append((b"\n".join(lines) + b"\n", f"/var/log/pods/ns_p{k}_u{k}/c/0.log"))
     few, _ = cri.parse_cri_logs(payloads)
     with monkeypatch.context() as m:
-        m.setattr(_levels, "_FEW_GROUPS", 10_000)  # group by group, as for one file
+        m.setattr(_levels, "FEW_GROUPS", 10_000)  # group by group, as for one file
         many, _ = cri.parse_cri_logs(payloads)
     pd.testing.assert_frame_equal(few.logs, many.logs, check_exact=True)
     assert few.merged == many.merged > 0

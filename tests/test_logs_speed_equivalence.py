@@ -81,10 +81,12 @@ def reference_inherit(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -
 
 def check(messages: list[str | None]) -> None:
     arr = pa.array(messages, type=pa.large_string())
-    heads = _levels._heads(arr)
-    np.testing.assert_array_equal(_levels._level_codes(arr, heads), reference_levels(messages))
-    np.testing.assert_array_equal(_levels._format_codes(arr, heads[1]), reference_formats(messages))
-    np.testing.assert_array_equal(_levels._continues(arr, heads[1]), reference_continues(messages))
+    heads = _levels.string_heads(arr)
+    np.testing.assert_array_equal(_levels.level_codes(arr, heads), reference_levels(messages))
+    np.testing.assert_array_equal(_levels.format_codes(arr, heads[1]), reference_formats(messages))
+    np.testing.assert_array_equal(
+        _levels.continuation_lines(arr, heads[1]), reference_continues(messages)
+    )
     # the same through pieces that start at an offset into the buffers
     codes, cont, formats = cri._annotate(arr.slice(1), None) if len(arr) > 1 else (None,) * 3
     if codes is not None:
@@ -242,7 +244,7 @@ def test_continuations_inherit_as_the_plain_loop(rows: list[tuple[int, bool, int
     cont = np.array([r[1] for r in rows], dtype=bool)
     groups = np.array([r[2] for r in rows], dtype=np.int64)
     np.testing.assert_array_equal(
-        _levels._inherit_codes(codes, cont, groups), reference_inherit(codes, cont, groups)
+        _levels.inherit_codes(codes, cont, groups), reference_inherit(codes, cont, groups)
     )
 
 

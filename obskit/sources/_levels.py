@@ -21,9 +21,23 @@ from obskit import schema
 from obskit.sources._base import laid_ranges
 
 __all__ = [
+    "FEW_GROUPS",
+    "MESSAGE_FORMATS",
+    "arrow_strings",
+    "byte_windows",
+    "continuation_lines",
     "derive_level",
+    "distinct_groups",
+    "format_categorical",
+    "format_codes",
+    "inherit_codes",
+    "level_codes",
     "message_format",
     "normalise_level",
+    "stream_groups",
+    "string_heads",
+    "word_of",
+    "words64",
 ]
 
 
@@ -98,7 +112,7 @@ def _extract(arr: pa.Array, pattern: str) -> pa.Array:
     return pc.struct_field(pc.extract_regex(arr, pattern), [0])
 
 
-def _strings(values: pd.Series) -> pa.Array:
+def arrow_strings(values: pd.Series) -> pa.Array:
     """The text of a Series as one Arrow string array (zero-copy when Arrow already holds it)."""
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         arr = pa.array(values.array)
@@ -133,7 +147,7 @@ def _spans(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Buffer | None]:
     return lo, lengths, data
 
 
-def _windows(
+def byte_windows(
     data: pa.Buffer | None, lo: np.ndarray, lengths: np.ndarray, width: int, *, pad: bool = False
 ) -> np.ndarray:
     """The first ``width`` bytes of the strings at ``lo`` of ``lengths`` bytes in ``data``,
@@ -165,11 +179,11 @@ def _windows(
     return whole
 
 
-def _heads(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def string_heads(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The first :data:`_HEAD` bytes of each string, zero-padded past its end, and each
     string's first byte (``-1`` for an empty or null one), read off the Arrow buffers."""
     lo, lengths, data = _spans(arr)
-    heads = _windows(data, lo, lengths, _HEAD)
+    heads = byte_windows(data, lo, lengths, _HEAD)
     first = np.full(len(arr), -1, dtype=np.int16)
     first[lengths > 0] = heads[lengths > 0, 0]
     return heads, first
@@ -177,7 +191,7 @@ def _heads(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def _first_bytes(arr: pa.Array) -> np.ndarray:
     """The first byte of each string (``-1`` for an empty or null one)."""
-    return _heads(arr)[1]
+    return string_heads(arr)[1]
 
 
 def _byte_set(chars: str) -> np.ndarray:
@@ -251,12 +265,12 @@ _CONTINUATION = r"^(?:\s+at |\s+File \"|\s+\.\.\. \d+ (?:more|common frames)|Cau
 _ALL_WORDS = {**_LEVEL_WORDS, **_NUMERIC_LEVELS}
 
 
-def _words64(data: pa.Buffer | bytes) -> np.ndarray:
+def words64(data: pa.Buffer | bytes) -> np.ndarray:
     """The little-endian 8-byte word at every byte offset of ``data`` (a view, not a copy)."""
     return np.ndarray((max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
 
 
-def _word(text: bytes) -> int:
+def word_of(text: bytes) -> int:
     return int.from_bytes(text, "little")
 
 
@@ -340,17 +354,17 @@ def _prefixed_levels(heads: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, 
 
     What :data:`_JSON_LEVEL` finds there: its leftmost match is the opening field (no ``"``
     comes before it), and the word is the run of letters after the prefix. ``heads`` and
-    ``first`` are :func:`_heads` of the strings.
+    ``first`` are :func:`string_heads` of the strings.
     """
     width = heads.shape[1]
     words = heads.view(np.uint64)
-    at = _words64(heads.reshape(-1))
+    at = words64(heads.reshape(-1))
     found_rows, found_codes = [], []
     for prefix in _JSON_PREFIXES:
         k = len(prefix)
-        rest = _word(prefix[8:]) if k > 8 else 0
+        rest = word_of(prefix[8:]) if k > 8 else 0
         mask = (1 << (8 * (k - 8))) - 1
-        hit = np.flatnonzero(words[:, 0] == _word(prefix[:8]))
+        hit = np.flatnonzero(words[:, 0] == word_of(prefix[:8]))
         hit = hit[(words[hit, 1] & np.uint64(mask)) == rest]
         # the word's letters (zero padding and a quote are no letters)
         run, codes = _word_codes(at[hit * width + k], at[hit * width + k + 8])
@@ -385,7 +399,7 @@ def _logfmt_levels(
     unsure = lengths > _LOGFMT_WIDE
     for b in range(0, m, _BLOCK):
         part = slice(b, b + _BLOCK)
-        heads = _windows(data, lo[part], lengths[part], _LOGFMT_WIDE, pad=True)
+        heads = byte_windows(data, lo[part], lengths[part], _LOGFMT_WIDE, pad=True)
         rows, got = _logfmt_heads(heads, lengths[part])
         rows, sure = b + rows, got >= -1
         found[rows[sure]], codes[rows[sure]] = True, got[sure]
@@ -397,7 +411,7 @@ def _logfmt_heads(heads: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     """The strings whose head decides :data:`_LOGFMT_LEVEL` (as :func:`_logfmt_levels`), and
     for each its code (-1 for a word not on the scale) or -2 when the head cannot tell.
 
-    ``heads`` are :func:`_windows` with ``pad=True``: a zero row before and after the heads.
+    ``heads`` are :func:`byte_windows` with ``pad=True``: a zero row before and after the heads.
 
     The regex's match starts at the start or at a ``\\s`` byte, then a key
     (``level``/``lvl``/``severity`` in any case), ``=``, an optional ``"`` and one or more ASCII
@@ -412,13 +426,13 @@ def _logfmt_heads(heads: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     last = flat[at - 1] | np.uint8(0x20)
     at = at[(last == ord("l")) | (last == ord("y"))]
     rows, cols = np.divmod(at - width, width)
-    before = _words64(flat)[at - 8]  # the 8 bytes before the "=", the last one highest
+    before = words64(flat)[at - 8]  # the 8 bytes before the "=", the last one highest
     low = before | np.uint64(0x2020202020202020)  # ASCII letters lower-cased, all exactly
     key_len = np.zeros(len(at), dtype=np.int64)
     for k, key in _LOGFMT_KEYS:
-        key_len[(low >> np.uint64(64 - 8 * k)) == _word(key)] = k
+        key_len[(low >> np.uint64(64 - 8 * k)) == word_of(key)] = k
     long_s = (
-        ((low >> np.uint64(8)) == _word(b"everity"))
+        ((low >> np.uint64(8)) == word_of(b"everity"))
         & ((before & np.uint64(0xFF)) == _LONG_S[1])
         & (flat[at - 9] == _LONG_S[0])
     )
@@ -430,7 +444,7 @@ def _logfmt_heads(heads: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     rows, cols, at = rows[keyed], cols[keyed], at[keyed]
     word_at = at + 1 + (flat[at + 1] == ord('"'))
     # the word's letters, up to the end of the head (the next head's bytes follow it)
-    words = _words64(flat)
+    words = words64(flat)
     room = width - (word_at - at + cols)
     run, codes = _word_codes(words[word_at], words[word_at + 8], np.maximum(room, 0))
     # a word that reaches the end of the head may go on past it
@@ -442,16 +456,16 @@ def _logfmt_heads(heads: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     return rows[first], np.where(cut[first], -2, codes[first])
 
 
-def _level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Severity codes (-1 for none) of Arrow strings; see :func:`derive_level` for the rules.
 
-    ``heads`` is :func:`_heads` of ``arr`` when the caller has it. The anchored patterns run
+    ``heads`` is :func:`string_heads` of ``arr`` when the caller has it. The anchored patterns run
     only on the rows whose first byte can start them; each later rule only on the rows the
     earlier ones left without a level. Most logfmt levels are read off the messages' first
     bytes (:func:`_logfmt_levels`); the regex reads the rest.
     """
     n = len(arr)
-    head, first = _heads(arr) if heads is None else heads
+    head, first = string_heads(arr) if heads is None else heads
     codes = np.full(n, -1, dtype=np.int8)
     # a JSON level field anywhere, else a logfmt level= anywhere, else a leading level word;
     # a word found but not on the scale stops the search (and leaves the level to klog)
@@ -509,11 +523,11 @@ def derive_level(messages: pd.Series) -> pd.Series:
     ...                         'E0102 15:04:05.1 1 x.go:1] boom', '[INFO] up', 'hello'])).tolist()
     ['warning', 'error', 'error', 'info', nan]
     """
-    codes = _level_codes(_strings(messages))
+    codes = level_codes(arrow_strings(messages))
     return pd.Series(pd.Categorical.from_codes(codes, dtype=schema.SEVERITY), index=messages.index)
 
 
-def _stream_groups(stream: pd.Series) -> np.ndarray:
+def stream_groups(stream: pd.Series) -> np.ndarray:
     """Group numbers of a stream column, missing streams grouped with ``""``."""
     if isinstance(stream.dtype, pd.CategoricalDtype):
         if "" not in stream.cat.categories:
@@ -526,7 +540,7 @@ def _stream_groups(stream: pd.Series) -> np.ndarray:
         return pd.factorize(values.map(str))[0]
 
 
-def _continues(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
+def continuation_lines(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
     """Whether each message is a stack-trace continuation line (``  at ...``, ``Caused by:``)."""
     if first is None:
         first = _first_bytes(arr)
@@ -537,7 +551,7 @@ def _continues(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
     return cont
 
 
-def _distinct(groups: np.ndarray) -> np.ndarray:
+def distinct_groups(groups: np.ndarray) -> np.ndarray:
     """The distinct values of small non-negative group numbers, in order."""
     if len(groups) and groups.min() >= 0:
         return np.flatnonzero(np.bincount(groups.astype(np.int64)))
@@ -546,10 +560,10 @@ def _distinct(groups: np.ndarray) -> np.ndarray:
 
 #: Up to this many groups, rows are looked up group by group; beyond, in one sorted pass (for
 #: continuation lines here, and for partial lines in :mod:`obskit.sources.cri`).
-_FEW_GROUPS = 8
+FEW_GROUPS = 8
 
 
-def _inherit_codes(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def inherit_codes(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """``codes`` with each levelless continuation line taking its stream's last line's level
     (the last line before it in the same group that is no continuation and has one)."""
     if not cont.any():
@@ -557,7 +571,7 @@ def _inherit_codes(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -> n
     out = codes.copy()
     targets = np.flatnonzero(cont & (codes < 0))
     source = ~cont & (codes >= 0)
-    if len(_distinct(groups[targets])) > _FEW_GROUPS:
+    if len(distinct_groups(groups[targets])) > FEW_GROUPS:
         # many groups (streams of many files): the last source row before each row of its
         # group, found in one pass over the rows sorted by group
         order = np.argsort(groups, kind="stable")
@@ -570,7 +584,7 @@ def _inherit_codes(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -> n
         same = (held >= 0) & (groups[held_row] == groups[targets])
         out[targets] = np.where(same, codes[held_row], -1)
         return out.astype(np.int8)
-    for g in _distinct(groups[targets]):
+    for g in distinct_groups(groups[targets]):
         rows = targets[groups[targets] == g]
         held = np.flatnonzero(source & (groups == g))
         if len(held):
@@ -582,18 +596,18 @@ def _inherit_codes(codes: np.ndarray, cont: np.ndarray, groups: np.ndarray) -> n
 def _inherit_level(frame: pd.DataFrame) -> pd.Series:
     """Stack-trace continuation lines take the level of the line they continue (same stream)."""
     level = frame["level"]
-    cont = _continues(_strings(frame["message"]))
+    cont = continuation_lines(arrow_strings(frame["message"]))
     if not cont.any():
         return level
     codes = pd.Categorical(level, dtype=schema.SEVERITY).codes
-    out = _inherit_codes(codes, cont, _stream_groups(frame["stream"]))
+    out = inherit_codes(codes, cont, stream_groups(frame["stream"]))
     return pd.Series(pd.Categorical.from_codes(out, dtype=schema.SEVERITY), index=level.index)
 
 
-_FORMATS = ("json", "logfmt", "text")
+MESSAGE_FORMATS = ("json", "logfmt", "text")
 
 
-def _format_codes(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
+def format_codes(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
     """0 (json), 1 (logfmt) or 2 (text) for each message; see :func:`message_format`."""
     if first is None:
         first = _first_bytes(arr)
@@ -611,16 +625,16 @@ def _format_codes(arr: pa.Array, first: np.ndarray | None = None) -> np.ndarray:
     return codes
 
 
-def _format_categorical(codes: np.ndarray) -> pd.Categorical:
+def format_categorical(codes: np.ndarray) -> pd.Categorical:
     present = np.flatnonzero(np.bincount(codes, minlength=3))
     remap = np.full(3, -1, dtype=np.int8)
     remap[present] = np.arange(len(present))
     return pd.Categorical.from_codes(
-        remap[codes], categories=pd.Index([_FORMATS[i] for i in present], dtype="str")
+        remap[codes], categories=pd.Index([MESSAGE_FORMATS[i] for i in present], dtype="str")
     )
 
 
 def message_format(messages: pd.Series) -> pd.Series:
     """``json``, ``logfmt`` or ``text`` for each message, judged by its shape."""
-    codes = _format_codes(_strings(messages))
-    return pd.Series(_format_categorical(codes), index=messages.index)
+    codes = format_codes(arrow_strings(messages))
+    return pd.Series(format_categorical(codes), index=messages.index)

@@ -49,19 +49,19 @@ from obskit.sources._base import (
     stream_lines,
 )
 from obskit.sources._levels import (
-    _FORMATS,
-    _continues,
-    _distinct,
-    _format_categorical,
-    _format_codes,
-    _heads,
-    _inherit_codes,
-    _level_codes,
-    _stream_groups,
-    _strings,
-    _windows,
-    _word,
-    _words64,
+    MESSAGE_FORMATS,
+    arrow_strings,
+    byte_windows,
+    continuation_lines,
+    distinct_groups,
+    format_categorical,
+    format_codes,
+    inherit_codes,
+    level_codes,
+    stream_groups,
+    string_heads,
+    word_of,
+    words64,
 )
 
 __all__ = [
@@ -131,14 +131,14 @@ def join_partials(frame: pd.DataFrame, partial: np.ndarray) -> tuple[pd.DataFram
     if not partial.any():
         return frame, 0
     n = len(frame)
-    group, involved, keep = _partial_groups(_stream_groups(frame["stream"]), partial)
+    group, involved, keep = _partial_groups(stream_groups(frame["stream"]), partial)
     rows = np.flatnonzero(involved)
     parts = frame["message"].iloc[rows]
     joined = parts.groupby(group[rows], sort=False).agg("".join)
     heads = np.flatnonzero(involved & keep)
     mask = np.zeros(n, dtype=bool)
     mask[heads] = True
-    messages = _strings(frame["message"])
+    messages = arrow_strings(frame["message"])
     replaced = pc.replace_with_mask(
         messages, pa.array(mask), pa.array(joined.loc[heads].tolist(), type=messages.type)
     )
@@ -213,8 +213,8 @@ def _times(ts: pa.Array) -> np.ndarray:
 
 
 _STREAMS = ("stdout", "stderr")
-_STDOUT = _word(b" stdout ")
-_STDERR = _word(b" stderr ")
+_STDOUT = word_of(b" stdout ")
+_STDERR = word_of(b" stderr ")
 
 
 _WINDOW = 48  # bytes of a CRI line read at once: its time, stream and tag, as a rule
@@ -245,7 +245,7 @@ def _cri_fields(
     for b in range(0, n, _LINE_BLOCK):
         part = slice(b, b + _LINE_BLOCK)
         size = lengths[part]
-        heads = _windows(data, starts[part], size, _WINDOW)  # zeros past each line's end
+        heads = byte_windows(data, starts[part], size, _WINDOW)  # zeros past each line's end
         first[part] = np.where(size > 0, heads[:, 0].astype(np.int16), -1)
         space = heads == 32
         col = space.argmax(axis=1)
@@ -256,7 +256,7 @@ def _cri_fields(
         at = col[fast]
         first_space[b + fast] = at
         # " stdout " or " stderr " from the first space on (zero padding never matches)
-        word = _words64(heads.reshape(-1))[fast * _WINDOW + at]
+        word = words64(heads.reshape(-1))[fast * _WINDOW + at]
         kind = np.where(word == _STDOUT, 0, np.where(word == _STDERR, 1, -1))
         kind[at == 0] = -1  # the time is empty
         ok = kind >= 0
@@ -298,7 +298,7 @@ def _cri_fields_exact(
     # " stdout " or " stderr " from the first space on: the time is not empty, the tags follow
     rows = np.flatnonzero((first_space > 0) & (ends - ts_end >= 8))
     if len(rows):
-        window = _words64(data)[ts_end[rows]]
+        window = words64(data)[ts_end[rows]]
         stream[rows[window == _STDOUT]] = 0
         stream[rows[window == _STDERR]] = 1
     ok = stream >= 0
@@ -432,7 +432,7 @@ def _next_in_group(groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
         at[todo] += 1
         if not len(todo):
             return found
-    if len(_distinct(groups[rows[todo]])) > _levels._FEW_GROUPS:
+    if len(distinct_groups(groups[rows[todo]])) > _levels.FEW_GROUPS:
         order = np.argsort(groups, kind="stable")  # each group's rows, in order
         where = np.empty(n, dtype=np.int64)
         where[order] = np.arange(n)
@@ -441,7 +441,7 @@ def _next_in_group(groups: np.ndarray, rows: np.ndarray) -> np.ndarray:
         inside[inside] = groups[order[after[inside]]] == groups[rows[todo[inside]]]
         found[todo[inside]] = order[after[inside]]
         return found
-    for g in _distinct(groups[rows[todo]]):
+    for g in distinct_groups(groups[rows[todo]]):
         mine = todo[groups[rows[todo]] == g]
         lines = np.flatnonzero(groups == g)
         after = np.searchsorted(lines, rows[mine], side="right")
@@ -490,8 +490,12 @@ def _annotate(
 
     def one(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sub = arr.slice(span[0], span[1] - span[0])
-        heads = _heads(sub)
-        return _level_codes(sub, heads), _continues(sub, heads[1]), _format_codes(sub, heads[1])
+        heads = string_heads(sub)
+        return (
+            level_codes(sub, heads),
+            continuation_lines(sub, heads[1]),
+            format_codes(sub, heads[1]),
+        )
 
     n = len(arr)
     workers = min(os.cpu_count() or 1, 8, max(1, n // (_PARALLEL_ROWS // 2)))
@@ -520,10 +524,10 @@ def finish_logs(
     n = len(frame)
     columns: dict[str, object] = {}
     if not annotated:
-        codes, cont, formats = _annotate(_strings(frame["message"]))
-        codes = _inherit_codes(codes, cont, _stream_groups(frame["stream"]))
+        codes, cont, formats = _annotate(arrow_strings(frame["message"]))
+        codes = inherit_codes(codes, cont, stream_groups(frame["stream"]))
         columns["level"] = pd.Categorical.from_codes(codes, dtype=schema.SEVERITY)
-        columns["format"] = _format_categorical(formats)
+        columns["format"] = format_categorical(formats)
     for column in ("namespace", "pod", "container"):
         if column not in frame and key.get(column) is not None:
             columns[column] = pd.Categorical.from_codes(
@@ -667,10 +671,10 @@ def _parse_cri(
             # order the files bring them
             "stream": _present(stream, _STREAMS, (1, 0), kept_owner),
             "level": pd.Categorical.from_codes(
-                _inherit_codes(codes, cont, groups), dtype=schema.SEVERITY
+                inherit_codes(codes, cont, groups), dtype=schema.SEVERITY
             ),
             "message": _as_string_series(message).array,
-            "format": _present(formats, _FORMATS, (0, 1, 2), kept_owner),
+            "format": _present(formats, MESSAGE_FORMATS, (0, 1, 2), kept_owner),
             "line": numbers,
         }
     )
@@ -1193,7 +1197,7 @@ def _carry_levels(frame: pd.DataFrame, carried: dict[str, int]) -> tuple[pd.Data
     whole file. Returns the frame and the levels handed on to the next piece."""
     if not len(frame):
         return frame, carried
-    cont = _continues(_strings(frame["message"]))
+    cont = continuation_lines(arrow_strings(frame["message"]))
     codes = frame["level"].cat.codes.to_numpy().copy()
     streams = frame["stream"].cat
     carried = dict(carried)
