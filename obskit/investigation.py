@@ -995,7 +995,10 @@ def load(
         Keep only the rows whose key columns hold these values, e.g. ``{"namespace": "shop",
         "node": ["node-1", "node-2"]}`` (as :meth:`Investigation.focus` would, without
         requiring the values to be present). Log files whose kubelet path names another
-        namespace, pod or container are skipped unparsed; an evidence bundle's frames are
+        namespace, pod or container are skipped unparsed; an audit log over 1 MB (JSON
+        lines) is read in pieces and its records naming another namespace, pod, node or
+        container are left out before their rows are built (records naming none are kept
+        until enrichment, then filtered); an evidence bundle's frames are
         filtered as they are read. Files skipped by ``start``, ``end`` or ``where`` are in
         ``inv.files`` with a ``skipped by filter`` status; what a file read for the window
         passed over and left out is in its ledger row's ``note``.
@@ -1092,9 +1095,11 @@ def _read_files(
             if why is not None:
                 parts.files.append(_ledger(path, None, why, None))
                 continue
-            reader = read_cri_window if windowed == "cri-log" else read_audit_window
             try:
-                result, note = reader(str(path), only.start, only.end)
+                if windowed == "cri-log":
+                    result, note = read_cri_window(str(path), only.start, only.end)
+                else:
+                    result, note = read_audit_window(str(path), only.start, only.end, only.where)
             except OSError as exc:
                 if explicit:
                     raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
@@ -1216,8 +1221,12 @@ class _Filter:
     def windowed(self, path: Path, format: str | None) -> str | None:
         """The format ``path`` is read in for the window, piece by piece (None: it is read
         whole): a CRI log or an audit log in JSON lines larger than
-        :data:`WINDOW_FILE_BYTES`, or compressed (streamed: it cannot seek)."""
-        if (self.start is None and self.end is None) or format not in (*_WINDOWED, None):
+        :data:`WINDOW_FILE_BYTES`, or compressed (streamed: it cannot seek). An audit log is
+        read so for ``where`` alone too, its records of other key values left out unbuilt."""
+        timed = self.start is not None or self.end is not None
+        if not (timed or self.where) or format not in (*_WINDOWED, None):
+            return None
+        if not timed and format == "cri-log":
             return None
         try:
             size = path.stat().st_size
@@ -1231,7 +1240,7 @@ class _Filter:
         if kind is None and size <= WINDOW_FILE_BYTES:
             return None
         fmt = get_format(format) if format else detect(decode_head(head), path.name)
-        if fmt is None or fmt.name not in _WINDOWED:
+        if fmt is None or fmt.name not in _WINDOWED or (not timed and fmt.name == "cri-log"):
             return None
         if fmt.name == "audit-log" and first_record(decode_head(head)) is None:
             return None  # one EventList document: read whole
