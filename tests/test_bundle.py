@@ -175,8 +175,94 @@ def test_a_windowed_read_reads_only_the_row_groups_it_needs(tmp_path, monkeypatc
                 _values(getattr(got, name)), _values(frame), check_exact=True
             )
     assert 0 < len(got.metrics) < len(inv.metrics)
-    # key values alone filter every frame as it is read (row groups are not told apart by
-    # them: a bundle is in time order, its category columns' row groups hold every value)
+    # key values alone filter every frame as it is read
     alone = obskit.load(folder, where=where)
     assert read["inventory.parquet"][1] >= 1
     assert alone.inventory["namespace"].eq("shop").all() and len(alone.inventory) > 0
+
+
+@pytest.fixture
+def read_groups(monkeypatch) -> dict[int, tuple[int, int]]:
+    """Rows of a Parquet file -> (row groups read, row groups in it), of each filtered read."""
+    import pyarrow.parquet as pq
+
+    read: dict[int, tuple[int, int]] = {}
+    real = pq.ParquetFile.read_row_groups
+
+    def spy(self, row_groups, *args, **kwargs):
+        read[self.metadata.num_rows] = (len(row_groups), self.num_row_groups)
+        return real(self, row_groups, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", spy)
+    return read
+
+
+def _filtered_reads_equal_full_reads_filtered(folder, where, start=None, end=None) -> None:
+    got = obskit.load(folder, start=start, end=end, where=where)
+    full = obskit.load(folder)
+    if start is not None:
+        full = full.window(start, end)
+    expected = full._matching({k: [v] if isinstance(v, str) else v for k, v in where.items()})
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(
+                _values(getattr(got, name)), _values(frame), check_exact=True
+            )
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"namespace": "batch"},
+        {"node": "ip-10-0-17-11.eu-west-1.compute.internal"},
+        {"namespace": ["batch", "monitoring"], "node": "ip-10-0-1-59.eu-west-1.compute.internal"},
+    ],
+)
+def test_key_values_skip_the_row_groups_of_other_keys(tmp_path, monkeypatch, read_groups, where):
+    inv = obskit.datasets.load("checkout-oom")
+    monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)  # 26 row groups of metrics
+    folder = inv.save(tmp_path / "bundle")
+    _filtered_reads_equal_full_reads_filtered(folder, where)
+    groups, total = read_groups[len(inv.metrics)]
+    # rows are grouped by namespace first, then node: a namespace's row groups are few, a
+    # node's (alone) fewer than all
+    most = total // 2 if "namespace" in where else total - 1
+    assert total >= 20 and 0 < groups <= most, (groups, total)
+    # and with a window: both prunings apply
+    lo, hi = pd.Timestamp("2024-05-14T09:40:00Z"), pd.Timestamp("2024-05-14T10:10:00Z")
+    _filtered_reads_equal_full_reads_filtered(folder, where, lo, hi)
+    assert read_groups[len(inv.metrics)][0] < groups
+
+
+def test_a_bundle_in_the_old_layout_still_reads_and_filters(tmp_path, monkeypatch, read_groups):
+    """Version 1 wrote each frame's rows in their order, with no row-place column."""
+    inv = obskit.datasets.load("checkout-oom")
+    monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)
+    monkeypatch.setattr(bundle, "VERSION", 1)
+    monkeypatch.setattr(bundle, "_grouped", lambda frame: frame)
+    folder = inv.save(tmp_path / "old")
+    monkeypatch.undo()
+    assert json.loads((folder / bundle.MANIFEST).read_text())["version"] == 1
+    import pyarrow.parquet as pq
+
+    assert bundle.ROW not in pq.ParquetFile(folder / "metrics.parquet").schema_arrow.names
+    back = obskit.load(folder)
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(inv, name), check_exact=True)
+    _filtered_reads_equal_full_reads_filtered(folder, {"namespace": "batch"})
+
+
+def test_a_keyed_bundle_keeps_row_places_and_reads_back_in_order(tmp_path, monkeypatch):
+    inv = obskit.datasets.load("checkout-oom")
+    monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)
+    folder = inv.save(tmp_path / "bundle")
+    import pyarrow.parquet as pq
+
+    stored = pq.read_table(folder / "metrics.parquet", columns=["namespace", bundle.ROW])
+    assert sorted(stored[bundle.ROW].to_pylist()) == list(range(len(inv.metrics)))
+    assert stored[bundle.ROW].to_pylist() != list(range(len(inv.metrics)))  # grouped by key
+    back = obskit.load(folder)
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(inv, name), check_exact=True)
