@@ -146,8 +146,8 @@ def _values(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(cats, "object"))
 
 
-def test_a_windowed_read_reads_only_the_row_groups_it_needs(tmp_path, monkeypatch):
-    inv = obskit.datasets.load("checkout-oom")
+def test_a_windowed_read_reads_only_the_row_groups_it_needs(oom, tmp_path, monkeypatch):
+    inv = oom
     monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)  # tens of row groups, in time order
     folder = inv.save(tmp_path / "bundle")
     read: dict[str, tuple[int, int]] = {}
@@ -181,6 +181,20 @@ def test_a_windowed_read_reads_only_the_row_groups_it_needs(tmp_path, monkeypatc
     assert alone.inventory["namespace"].eq("shop").all() and len(alone.inventory) > 0
 
 
+@pytest.fixture(scope="module")
+def oom() -> obskit.Investigation:
+    return obskit.datasets.load("checkout-oom")
+
+
+@pytest.fixture(scope="module")
+def keyed(oom, tmp_path_factory) -> tuple:
+    """checkout-oom saved in row groups of 2,000 rows (26 of metrics), and read back whole."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bundle, "ROW_GROUP", 2_000)
+        folder = oom.save(tmp_path_factory.mktemp("keyed") / "bundle")
+    return folder, obskit.load(folder)
+
+
 @pytest.fixture
 def read_groups(monkeypatch) -> dict[int, tuple[int, int]]:
     """Rows of a Parquet file -> (row groups read, row groups in it), of each filtered read."""
@@ -197,9 +211,8 @@ def read_groups(monkeypatch) -> dict[int, tuple[int, int]]:
     return read
 
 
-def _filtered_reads_equal_full_reads_filtered(folder, where, start=None, end=None) -> None:
+def _filtered_reads_equal_full_reads_filtered(folder, full, where, start=None, end=None) -> None:
     got = obskit.load(folder, start=start, end=end, where=where)
-    full = obskit.load(folder)
     if start is not None:
         full = full.window(start, end)
     expected = full._matching({k: [v] if isinstance(v, str) else v for k, v in where.items()})
@@ -220,49 +233,44 @@ def _filtered_reads_equal_full_reads_filtered(folder, where, start=None, end=Non
         {"namespace": ["batch", "monitoring"], "node": "ip-10-0-1-59.eu-west-1.compute.internal"},
     ],
 )
-def test_key_values_skip_the_row_groups_of_other_keys(tmp_path, monkeypatch, read_groups, where):
-    inv = obskit.datasets.load("checkout-oom")
-    monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)  # 26 row groups of metrics
-    folder = inv.save(tmp_path / "bundle")
-    _filtered_reads_equal_full_reads_filtered(folder, where)
-    groups, total = read_groups[len(inv.metrics)]
+def test_key_values_skip_the_row_groups_of_other_keys(oom, keyed, read_groups, where):
+    folder, full = keyed
+    _filtered_reads_equal_full_reads_filtered(folder, full, where)
+    groups, total = read_groups[len(oom.metrics)]
     # rows are grouped by namespace first, then node: a namespace's row groups are few, a
     # node's (alone) fewer than all
     most = total // 2 if "namespace" in where else total - 1
     assert total >= 20 and 0 < groups <= most, (groups, total)
     # and with a window: both prunings apply
     lo, hi = pd.Timestamp("2024-05-14T09:40:00Z"), pd.Timestamp("2024-05-14T10:10:00Z")
-    _filtered_reads_equal_full_reads_filtered(folder, where, lo, hi)
-    assert read_groups[len(inv.metrics)][0] < groups
+    _filtered_reads_equal_full_reads_filtered(folder, full, where, lo, hi)
+    assert read_groups[len(oom.metrics)][0] < groups
 
 
-def test_a_bundle_in_the_old_layout_still_reads_and_filters(tmp_path, monkeypatch, read_groups):
+def test_a_keyed_bundle_keeps_row_places_and_reads_back_in_order(oom, keyed):
+    import pyarrow.parquet as pq
+
+    folder, back = keyed
+    stored = pq.read_table(folder / "metrics.parquet", columns=[bundle.ROW])[bundle.ROW]
+    assert sorted(stored.to_pylist()) == list(range(len(oom.metrics)))
+    assert stored.to_pylist() != list(range(len(oom.metrics)))  # grouped by key
+    assert json.loads((folder / bundle.MANIFEST).read_text())["version"] == 2
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(oom, name), check_exact=True)
+
+
+def test_a_bundle_in_the_old_layout_still_reads_and_filters(oom, tmp_path, monkeypatch):
     """Version 1 wrote each frame's rows in their order, with no row-place column."""
-    inv = obskit.datasets.load("checkout-oom")
+    import pyarrow.parquet as pq
+
     monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)
     monkeypatch.setattr(bundle, "VERSION", 1)
     monkeypatch.setattr(bundle, "_grouped", lambda frame: frame)
-    folder = inv.save(tmp_path / "old")
+    folder = oom.save(tmp_path / "old")
     monkeypatch.undo()
     assert json.loads((folder / bundle.MANIFEST).read_text())["version"] == 1
-    import pyarrow.parquet as pq
-
     assert bundle.ROW not in pq.ParquetFile(folder / "metrics.parquet").schema_arrow.names
     back = obskit.load(folder)
     for name in FRAMES:
-        pd.testing.assert_frame_equal(getattr(back, name), getattr(inv, name), check_exact=True)
-    _filtered_reads_equal_full_reads_filtered(folder, {"namespace": "batch"})
-
-
-def test_a_keyed_bundle_keeps_row_places_and_reads_back_in_order(tmp_path, monkeypatch):
-    inv = obskit.datasets.load("checkout-oom")
-    monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)
-    folder = inv.save(tmp_path / "bundle")
-    import pyarrow.parquet as pq
-
-    stored = pq.read_table(folder / "metrics.parquet", columns=["namespace", bundle.ROW])
-    assert sorted(stored[bundle.ROW].to_pylist()) == list(range(len(inv.metrics)))
-    assert stored[bundle.ROW].to_pylist() != list(range(len(inv.metrics)))  # grouped by key
-    back = obskit.load(folder)
-    for name in FRAMES:
-        pd.testing.assert_frame_equal(getattr(back, name), getattr(inv, name), check_exact=True)
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(oom, name), check_exact=True)
+    _filtered_reads_equal_full_reads_filtered(folder, back, {"namespace": "batch"})
