@@ -16,11 +16,12 @@ review works on exactly what was collected.
 
 Layout
 ------
-Each frame's rows over :data:`ROW_GROUP` are written grouped by key: within each hour and
-stretch of :data:`STRETCH` row groups, sorted by namespace then node, with each row's place in
-the frame in the column :data:`ROW`, which a read restores the order from and drops. A row group
-then spans few namespaces, so a read for one skips the others' row groups by their statistics
-(layout version 2; version 1 kept the rows in order and is still read).
+Each frame's rows over :data:`ROW_GROUP` are written grouped by key: within each stretch of
+:data:`STRETCH` row groups, sorted by namespace then node (in their order within), with each
+row's place in the frame in the column :data:`ROW`, which a read restores the order from and
+drops. A row group then spans few namespaces, so a read for one skips the others' row groups by
+their statistics; a window skips the stretches outside it (layout version 2; version 1 kept the
+rows in order and is still read).
 
 Exactness
 ---------
@@ -59,9 +60,9 @@ VERSION = 2
 READS = (1, 2)
 #: Rows a Parquet row group of a bundle holds at most.
 ROW_GROUP = 64 * 1024
-#: Row groups a stretch of a signal frame spans (within one hour) whose rows are written
-#: grouped by namespace and node, so each row group holds few of them.
-STRETCH = 8
+#: Row groups a stretch of a frame spans whose rows are written grouped by namespace and
+#: node, so each row group holds few of them (a frame's stretches follow its order: time).
+STRETCH = 4
 #: The column of a keyed frame's file that holds each row's place in the frame, which a read
 #: puts the rows back in.
 ROW = "__obskit_row"
@@ -187,9 +188,9 @@ def read(
     column -> values) only the rows of every frame whose key columns hold those values: the
     filters are pushed down to the Parquet files, whose row groups are skipped unread when
     their statistics (each column's least and greatest value) show no row can match. A
-    bundle's signal frames are written hour by hour in time order, and within each hour and
-    stretch of :data:`STRETCH` row groups grouped by namespace and node, so a window skips
-    most row groups and a namespace (or a node in it) skips most of the rest. Bundles of
+    bundle's signal frames are written in time order, each stretch of :data:`STRETCH` row
+    groups grouped by namespace and node (in time order within), so a window skips the
+    stretches outside it and a namespace (or a node in it) most row groups of the rest. Bundles of
     layout version 1 (rows in their order, not grouped) read the same, skipping less. The rows
     come back in the frame's order either way. Rejects and the ledger are read whole; narrow
     the result with :meth:`~obskit.Investigation.window` for the window's inventory.
@@ -305,10 +306,12 @@ def _read_frame(
 
 
 def _grouped(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame``'s rows grouped by key for writing: within each hour (by ``timestamp``) and
-    each stretch of :data:`STRETCH` row groups, sorted by :data:`SORT_KEYS` (text order, as
-    Parquet's statistics compare), with their places in :data:`ROW`. A row group then spans
-    few namespaces and nodes, and a read for one skips the others' row groups."""
+    """``frame``'s rows grouped by key for writing: within each stretch of :data:`STRETCH`
+    row groups, sorted by :data:`SORT_KEYS` (text order, as Parquet's statistics compare),
+    then in their order (time, for the signals), with their places in :data:`ROW`. A row
+    group then spans few namespaces and nodes, and a read for one skips the others' row
+    groups; a window still skips the stretches outside it and, in one namespace's rows of a
+    stretch, the row groups outside it."""
     keys = [c for c in SORT_KEYS if c in frame.columns]
     n = len(frame)
     if not keys or n <= ROW_GROUP:
@@ -318,9 +321,6 @@ def _grouped(frame: pd.DataFrame) -> pd.DataFrame:
     for column in reversed(keys):
         levels.append(_text_rank(frame[column]))
     levels.append(place // (ROW_GROUP * STRETCH))
-    if "timestamp" in frame.columns:
-        stamps = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
-        levels.append(stamps // (3_600 * 10**9))  # missing times (the least int64) first
     order = np.lexsort(levels)
     grouped = frame.take(order).reset_index(drop=True)
     grouped[ROW] = order
