@@ -89,10 +89,10 @@ class _Parts:
     )
     files: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: The load's window: log rows outside it are left out as each file is added, so that
+    #: The load's window: signal rows outside it are left out as each file is added, so that
     #: memory holds what the window keeps, not every file's rows until the end.
     window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
-    #: Log rows left out by the window, by origin (taken off their files' ledger rows).
+    #: Signal rows left out by the window, by origin (taken off their files' ledger rows).
     left_out: dict[str, int] = field(default_factory=dict)
 
     def add(self, path: Path, fmt: str, result: ParseResult) -> None:
@@ -106,29 +106,36 @@ class _Parts:
         for name in (*_FRAMES, "rejects"):
             frame = getattr(result, name)
             if frame is not None and len(frame):
-                if name == "logs" and self.window != (None, None):
+                if name in _SIGNALS and self.window != (None, None):
                     frame = self._inside(frame)
                 self.frames[name].append(frame)
 
-    def _inside(self, logs: pd.DataFrame) -> pd.DataFrame:
-        """``logs`` without the rows outside the window, counted by origin. Rows that name
-        their pod's node themselves stay (enrichment learns where pods ran from them, see
-        :func:`obskit.enrich.observed_nodes`); the window drops them at the end."""
+    def _inside(self, signals: pd.DataFrame) -> pd.DataFrame:
+        """A signal frame (logs, events, metrics) without the rows outside the window that
+        the load needs nothing from, counted by origin. Rows outside stay when enrichment
+        learns where pods ran from them (:func:`obskit.enrich.observed_nodes`: a row naming
+        its pod's node itself, a scheduler's ``Scheduled`` Event), and audit rows stay (a
+        request's final stage is marked over all its rows, see :func:`_final_audit_stages`);
+        the window drops them at the end."""
         lo, hi = self.window
-        stamps = logs["timestamp"]
-        keep = np.ones(len(logs), dtype=bool)
+        stamps = signals["timestamp"]
+        keep = np.ones(len(signals), dtype=bool)
         if lo is not None:
             keep &= (stamps >= lo).to_numpy()
         if hi is not None:
             keep &= (stamps <= hi).to_numpy()
         if keep.all():
-            return logs
+            return signals
         keep |= (
-            (logs["key_source"] == "record") & logs["pod"].notna() & logs["node"].notna()
+            (signals["key_source"] == "record") & signals["pod"].notna() & signals["node"].notna()
         ).to_numpy()
-        for origin, n in logs.loc[~keep, "origin"].astype(str).value_counts().items():
+        if "reason" in signals.columns:
+            keep |= (signals["reason"] == "Scheduled").to_numpy(dtype=bool, na_value=False)
+        if "source" in signals.columns:
+            keep |= (signals["source"] == "audit").to_numpy(dtype=bool, na_value=False)
+        for origin, n in signals.loc[~keep, "origin"].astype(str).value_counts().items():
             self.left_out[origin] = self.left_out.get(origin, 0) + int(n)
-        return logs.loc[keep].reset_index(drop=True)
+        return signals.loc[keep].reset_index(drop=True)
 
     def ledger(self) -> pd.DataFrame:
         """The ledger rows, each file's rows left out by the window taken off its counts."""
@@ -986,11 +993,13 @@ def load(
         the pieces that reach into the window are parsed (a compressed one is streamed, as it
         cannot seek); an audit log over 1 MB (JSON lines)
         is bisected the same way on its lines' stage times, or streamed when compressed, and
-        only its records inside the window become rows; log rows outside the window are left
-        out as each file is read. The lines before a window are still read to be counted
-        (rows keep their line numbers in the file), not parsed. The budget then applies to
-        what is read at a time and kept, not to the whole input. An evidence bundle reads only
-        the Parquet row groups that can hold rows of the window.
+        only its records inside the window become rows; log rows, metric samples and Events
+        outside the window are left out as each file is read (but those enrichment learns a
+        pod's node from, and audit rows, which are windowed at the end). The lines before a
+        window are still read to be counted (rows keep their line numbers in the file), not
+        parsed. The budget then applies to what is read at a time and kept, not to the whole
+        input. An evidence bundle reads only the Parquet row groups that can hold rows of the
+        window.
     where : mapping, optional
         Keep only the rows whose key columns hold these values, e.g. ``{"namespace": "shop",
         "node": ["node-1", "node-2"]}`` (as :meth:`Investigation.focus` would, without

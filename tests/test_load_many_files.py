@@ -430,3 +430,40 @@ def test_a_windowed_load_streams_compressed_logs(
     damaged.write_bytes(damaged.read_bytes()[:-40])  # cut short: no end marker
     got = obskit.load(damaged, start=lo, end=hi)
     assert "truncated or corrupt" in got.files.iloc[0]["note"]
+
+
+def test_metrics_and_events_outside_the_window_are_left_out_as_read() -> None:
+    """A folder of every kind of file (Prometheus answers, kubectl Events, an audit log, CRI
+    logs, the inventory): each signal frame equals a full load's then windowed, enrichment
+    included (108 metric rows of this window take their pod's node from rows outside it),
+    while the metric samples and Events outside the window were never kept."""
+    folder = obskit.datasets.path("checkout-oom")
+    full = obskit.load(folder)
+    start = pd.Timestamp("2024-05-14T09:40:00Z")
+    end = start + pd.Timedelta(minutes=20)
+    got = obskit.load(folder, start=start, end=end)
+    expected = full.window(start, end)
+    assert (got.metrics["key_source"] == "signals").sum() > 0
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(
+                _values(getattr(got, name)), _values(frame), check_exact=True
+            )
+    files = got.files.set_index("origin")
+    whole = full.files.set_index("origin")
+    assert files["balanced"].all()
+    for fmt in ("prometheus-json", "k8s-json"):
+        mine = files[files["format"] == fmt]
+        dropped = mine["note"].fillna("").str.contains("outside the window left out as read")
+        assert dropped.any(), fmt
+        for origin in mine.index[dropped]:
+            n = int(
+                mine.at[origin, "note"].split(" row(s) outside")[0].split("; ")[-1].replace(",", "")
+            )
+            # rows in = rows kept + rejects + merged + rows left out by the window
+            assert whole.at[origin, "records"] == mine.at[origin, "records"] + n
+            assert mine.at[origin, "records"] == (
+                mine.at[origin, "rows"] + mine.at[origin, "rejects"] + mine.at[origin, "merged"]
+            )
