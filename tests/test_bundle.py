@@ -274,3 +274,21 @@ def test_a_bundle_in_the_old_layout_still_reads_and_filters(oom, tmp_path, monke
     for name in FRAMES:
         pd.testing.assert_frame_equal(getattr(back, name), getattr(oom, name), check_exact=True)
     _filtered_reads_equal_full_reads_filtered(folder, back, {"namespace": "batch"})
+
+
+def test_row_groups_of_missing_key_values_are_skipped_and_unknown_ones_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = [None] * 100 + ["a"] * 100 + ["b"] * 100  # three row groups
+    file = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"namespace": values}), file, row_group_size=100)
+    metadata = pq.ParquetFile(file).metadata
+    assert bundle._key_groups(metadata, {"namespace": ["a"]}) == {1}
+    assert bundle._key_groups(metadata, {"namespace": ["b", "zz"]}) == {2}
+    assert bundle._key_groups(metadata, {"node": ["x"]}) == {0, 1, 2}  # no such column
+    bare = tmp_path / "bare.parquet"  # written without statistics: nothing is ruled out
+    pq.write_table(
+        pa.table({"namespace": values}), bare, row_group_size=100, write_statistics=False
+    )
+    assert bundle._key_groups(pq.ParquetFile(bare).metadata, {"namespace": ["a"]}) == {0, 1, 2}
