@@ -92,8 +92,14 @@ class _Parts:
     #: The load's window: signal rows outside it are left out as each file is added, so that
     #: memory holds what the window keeps, not every file's rows until the end.
     window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
+    #: The load's key values (``where``): signal rows that hold another namespace or pod, or
+    #: (when enrichment learns nothing from them) another node or container, are left out
+    #: as each file is added too.
+    where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Signal rows left out by the window, by origin (taken off their files' ledger rows).
     left_out: dict[str, int] = field(default_factory=dict)
+    #: Signal rows left out by ``where``, by origin (taken off their files' ledger rows).
+    other_keys: dict[str, int] = field(default_factory=dict)
 
     def add(self, path: Path, fmt: str, result: ParseResult) -> None:
         """One file's frames, ledger row and notes."""
@@ -106,7 +112,7 @@ class _Parts:
         for name in (*_FRAMES, "rejects"):
             frame = getattr(result, name)
             if frame is not None and len(frame):
-                if name in _SIGNALS and self.window != (None, None):
+                if name in _SIGNALS and (self.window != (None, None) or self.where):
                     frame = self._inside(frame)
                 self.frames[name].append(frame)
 
@@ -116,7 +122,13 @@ class _Parts:
         learns where pods ran from them (:func:`obskit.enrich.observed_nodes`: a row naming
         its pod's node itself, a scheduler's ``Scheduled`` Event), and audit rows stay (a
         request's final stage is marked over all its rows, see :func:`_final_audit_stages`);
-        the window drops them at the end."""
+        the window drops them at the end.
+
+        With ``where``, rows whose namespace or pod is another (never overwritten, and what
+        enrichment learns from a row only serves rows of the same namespace and pod) are left
+        out too, and so are rows of another node or container that enrichment learns nothing
+        from; rows missing the value, and ``Scheduled`` Events, stay, for enrichment to fill
+        and learn from and the load to filter."""
         lo, hi = self.window
         stamps = signals["timestamp"]
         keep = np.ones(len(signals), dtype=bool)
@@ -124,28 +136,51 @@ class _Parts:
             keep &= (stamps >= lo).to_numpy()
         if hi is not None:
             keep &= (stamps <= hi).to_numpy()
-        if keep.all():
-            return signals
-        keep |= (
+        learns = (
             (signals["key_source"] == "record") & signals["pod"].notna() & signals["node"].notna()
         ).to_numpy()
-        if "reason" in signals.columns:
-            keep |= (signals["reason"] == "Scheduled").to_numpy(dtype=bool, na_value=False)
-        if "source" in signals.columns:
-            keep |= (signals["source"] == "audit").to_numpy(dtype=bool, na_value=False)
-        for origin, n in signals.loc[~keep, "origin"].astype(str).value_counts().items():
-            self.left_out[origin] = self.left_out.get(origin, 0) + int(n)
+        scheduled = np.zeros(len(signals), dtype=bool)
+        if "reason" in signals.columns:  # its message names the pod and node it speaks of
+            scheduled = (signals["reason"] == "Scheduled").to_numpy(dtype=bool, na_value=False)
+            learns = learns | scheduled
+        if not keep.all():
+            keep |= learns
+            if "source" in signals.columns:
+                keep |= (signals["source"] == "audit").to_numpy(dtype=bool, na_value=False)
+            self._count(self.left_out, signals, ~keep)
+        other = np.zeros(len(signals), dtype=bool)
+        for column in ("namespace", "pod", "node", "container"):
+            if column in self.where:
+                values = signals[column]
+                differs = (values.notna() & ~values.isin(list(self.where[column]))).to_numpy()
+                other |= differs if column in ("namespace", "pod") else differs & ~learns
+        other &= keep & ~scheduled
+        if other.any():
+            self._count(self.other_keys, signals, other)
+            keep &= ~other
+        if keep.all():
+            return signals
         return signals.loc[keep].reset_index(drop=True)
+
+    @staticmethod
+    def _count(counts: dict[str, int], frame: pd.DataFrame, rows: np.ndarray) -> None:
+        """Add the ``rows`` of ``frame`` left out to ``counts``, by origin."""
+        for origin, n in frame.loc[rows, "origin"].astype(str).value_counts().items():
+            counts[origin] = counts.get(origin, 0) + int(n)
 
     def ledger(self) -> pd.DataFrame:
         """The ledger rows, each file's rows left out by the window taken off its counts."""
         for row in self.files:
-            n = self.left_out.get(row["origin"], 0)
-            if n:
-                note = f"{n:,} row(s) outside the window left out as read"
-                row["records"] -= n
-                row["rows"] -= n
-                row["note"] = f"{row['note']}; {note}" if row["note"] else note
+            for counts, why in (
+                (self.left_out, "outside the window"),
+                (self.other_keys, "of other key values (where)"),
+            ):
+                n = counts.get(row["origin"], 0)
+                if n:
+                    note = f"{n:,} row(s) {why} left out as read"
+                    row["records"] -= n
+                    row["rows"] -= n
+                    row["note"] = f"{row['note']}; {note}" if row["note"] else note
         return pd.DataFrame(self.files, columns=FILES_COLUMNS)
 
 
@@ -1007,10 +1042,12 @@ def load(
         namespace, pod or container are skipped unparsed; an audit log over 1 MB (JSON
         lines) is read in pieces and its records naming another namespace, pod, node or
         container are left out before their rows are built (records naming none are kept
-        until enrichment, then filtered); an evidence bundle's frames are
-        filtered as they are read. Files skipped by ``start``, ``end`` or ``where`` are in
-        ``inv.files`` with a ``skipped by filter`` status; what a file read for the window
-        passed over and left out is in its ledger row's ``note``.
+        until enrichment, then filtered); every file's signal rows of another namespace or
+        pod, or of another node or container that enrichment learns nothing from, are left
+        out as it is read; an evidence bundle's frames are filtered as they are read. Files
+        skipped by ``start``, ``end`` or ``where`` are in ``inv.files`` with a ``skipped by
+        filter`` status; what a file read for the window passed over and left out is in its
+        ledger row's ``note``.
 
     Raises
     ------
@@ -1039,7 +1076,7 @@ def load(
     # what the budget leaves beyond the files' expected sizes: a compressed file that expands
     # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
     slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
-    parts = _Parts(window=(only.start, only.end))
+    parts = _Parts(window=(only.start, only.end), where=only.where)
     _read_files(parts, files, format, only, slack, sizes)
     inv = _assembled(parts, cluster)
     return only.narrow(inv)

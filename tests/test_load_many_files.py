@@ -432,13 +432,20 @@ def test_a_windowed_load_streams_compressed_logs(
     assert "truncated or corrupt" in got.files.iloc[0]["note"]
 
 
-def test_metrics_and_events_outside_the_window_are_left_out_as_read() -> None:
+@pytest.fixture(scope="module")
+def oom_full() -> obskit.Investigation:
+    return obskit.load(obskit.datasets.path("checkout-oom"))
+
+
+def test_metrics_and_events_outside_the_window_are_left_out_as_read(
+    oom_full: obskit.Investigation,
+) -> None:
     """A folder of every kind of file (Prometheus answers, kubectl Events, an audit log, CRI
     logs, the inventory): each signal frame equals a full load's then windowed, enrichment
     included (108 metric rows of this window take their pod's node from rows outside it),
     while the metric samples and Events outside the window were never kept."""
     folder = obskit.datasets.path("checkout-oom")
-    full = obskit.load(folder)
+    full = oom_full
     start = pd.Timestamp("2024-05-14T09:40:00Z")
     end = start + pd.Timedelta(minutes=20)
     got = obskit.load(folder, start=start, end=end)
@@ -467,3 +474,38 @@ def test_metrics_and_events_outside_the_window_are_left_out_as_read() -> None:
             assert mine.at[origin, "records"] == (
                 mine.at[origin, "rows"] + mine.at[origin, "rejects"] + mine.at[origin, "merged"]
             )
+
+
+@pytest.mark.parametrize(
+    ("where", "window"),
+    [
+        ({"namespace": ["batch", "monitoring"], "pod": "prometheus-0"}, True),
+        ({"node": "ip-10-0-1-59.eu-west-1.compute.internal"}, False),
+    ],
+)
+def test_signal_rows_of_other_key_values_are_left_out_as_read(
+    oom_full: obskit.Investigation, where: dict, window: bool
+) -> None:
+    """The same folder with ``where`` (with a window and without): every frame equals a full
+    load's then windowed and filtered, while rows that could not match were never kept (a
+    node's rows that name a pod stay until enrichment: other rows learn the node from them)."""
+    folder = obskit.datasets.path("checkout-oom")
+    start = pd.Timestamp("2024-05-14T09:40:00Z") if window else None
+    end = start + pd.Timedelta(minutes=20) if window else None
+    got = obskit.load(folder, start=start, end=end, where=where)
+    assert sum(len(getattr(got, n)) for n in ("metrics", "events", "logs")) > 0
+    expected = (oom_full.window(start, end) if window else oom_full)._matching(
+        {k: [v] if isinstance(v, str) else v for k, v in where.items()}
+    )
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(
+                _values(getattr(got, name)), _values(frame), check_exact=True
+            )
+    assert got.files["balanced"].all()
+    notes = got.files["note"].fillna("")
+    assert notes.str.contains("of other key values \\(where\\) left out as read").any()
+    loaded = got.files[got.files["status"] == "loaded"]
+    assert (loaded["records"] == loaded["rows"] + loaded["rejects"] + loaded["merged"]).all()
