@@ -14,6 +14,15 @@ The frames are the evidence and are saved as they are.
 bundle whose files were changed, added to the manifest's list, or removed, so a post-incident
 review works on exactly what was collected.
 
+Layout
+------
+Each frame's rows over :data:`ROW_GROUP` are written grouped by key: within each stretch of
+:data:`STRETCH` row groups, sorted by namespace then node (in their order within), with each
+row's place in the frame in the column :data:`ROW`, which a read restores the order from and
+drops. A row group then spans few namespaces, so a read for one skips the others' row groups by
+their statistics; a window skips the stretches outside it (layout version 2; version 1 kept the
+rows in order and is still read).
+
 Exactness
 ---------
 Parquet keeps the dtypes obskit uses (``category`` with its categories and order,
@@ -45,9 +54,21 @@ __all__ = ["MANIFEST", "is_bundle", "read", "save"]
 MANIFEST = "manifest.json"
 #: What the manifest's ``"format"`` says, and the layout version this module writes.
 FORMAT = "obskit-evidence-bundle"
-VERSION = 1
+VERSION = 2
+#: The layout versions this module reads: 1 kept each frame's rows in their order; 2 groups
+#: them by key (see :data:`ROW`).
+READS = (1, 2)
 #: Rows a Parquet row group of a bundle holds at most.
 ROW_GROUP = 64 * 1024
+#: Row groups a stretch of a frame spans whose rows are written grouped by namespace and
+#: node, so each row group holds few of them (a frame's stretches follow its order: time).
+STRETCH = 4
+#: The column of a keyed frame's file that holds each row's place in the frame, which a read
+#: puts the rows back in.
+ROW = "__obskit_row"
+#: The frames written grouped by key, and the key columns, in the order they are sorted by.
+KEYED = ("metrics", "events", "logs", "inventory", "changes")
+SORT_KEYS = ("namespace", "node")
 #: The frames a bundle holds, each in ``<name>.parquet``.
 FRAMES = ("metrics", "events", "logs", "inventory", "rejects", "files")
 #: Frames a bundle holds when the investigation has them (a watch's change log); a bundle
@@ -125,6 +146,8 @@ def save(inv, path: str | Path, *, overwrite: bool = False) -> Path:
     for name in written:
         frame = getattr(inv, name)
         encoded, info = _encode(frame)
+        if name in KEYED:
+            encoded = _grouped(encoded)
         file = folder / f"{name}.parquet"
         # row groups of a bounded size: a windowed read skips those outside the window
         encoded.to_parquet(
@@ -164,10 +187,13 @@ def read(
     ``start`` and ``end`` (UTC) read only the signal rows of that window, and ``where`` (key
     column -> values) only the rows of every frame whose key columns hold those values: the
     filters are pushed down to the Parquet files, whose row groups are skipped unread when
-    their statistics (each column's least and greatest value) show no row can match (a
-    bundle's frames are in time order, so a window skips most of them). Rejects and the ledger
-    are read whole; narrow the result with :meth:`~obskit.Investigation.window` for the
-    window's inventory.
+    their statistics (each column's least and greatest value) show no row can match. A
+    bundle's signal frames are written in time order, each stretch of :data:`STRETCH` row
+    groups grouped by namespace and node (in time order within), so a window skips the
+    stretches outside it and a namespace (or a node in it) most row groups of the rest. Bundles of
+    layout version 1 (rows in their order, not grouped) read the same, skipping less. The rows
+    come back in the frame's order either way. Rejects and the ledger are read whole; narrow
+    the result with :meth:`~obskit.Investigation.window` for the window's inventory.
 
     Raises
     ------
@@ -195,10 +221,11 @@ def read(
         ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise FormatError(f"{str(manifest_path)!r} is not an obskit evidence bundle manifest")
-    if manifest.get("version") != VERSION:
+    if manifest.get("version") not in READS:
         raise FormatError(
             f"{str(folder)!r} is a bundle of layout version {manifest.get('version')!r}; this "
-            f"obskit reads version {VERSION}: read it with the obskit that wrote it "
+            f"obskit reads versions {', '.join(map(str, READS))}: read it with the obskit "
+            f"that wrote it "
             f"({manifest.get('obskit_version')})"
         )
     listed = manifest.get("files") or {}
@@ -246,8 +273,9 @@ def _read_frame(
     end: pd.Timestamp | None,
     where: Mapping[str, Sequence[str]] | None,
 ) -> pd.DataFrame:
-    """One frame's Parquet file: with a window or key values, only the row groups whose
-    statistics allow a matching row (:func:`_row_groups`), and of them the rows that match."""
+    """One frame's Parquet file, its rows in their order in the frame: with a window or key
+    values, only the row groups whose statistics allow a matching row (:func:`_row_groups`,
+    :func:`_key_groups`), and of them the rows that match."""
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
@@ -264,13 +292,94 @@ def _read_frame(
         if column in names:
             terms.append(ds.field(column).isin(list(values)))
     if not terms:
-        return pd.read_parquet(file, engine="pyarrow")
+        return _in_order(pd.read_parquet(file, engine="pyarrow"))
     condition = terms[0]
     for term in terms[1:]:
         condition = condition & term
+    parquet = pq.ParquetFile(file)
     groups = _row_groups(dataset, condition)
-    table = pq.ParquetFile(file).read_row_groups(groups, use_pandas_metadata=True)
-    return table.filter(condition).to_pandas()
+    if where:
+        keep = _key_groups(parquet.metadata, {c: v for c, v in where.items() if c in names})
+        groups = [g for g in groups if g in keep]
+    table = parquet.read_row_groups(groups, use_pandas_metadata=True)
+    return _in_order(table.filter(condition).to_pandas())
+
+
+def _grouped(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s rows grouped by key for writing: within each stretch of :data:`STRETCH`
+    row groups, sorted by :data:`SORT_KEYS` (text order, as Parquet's statistics compare),
+    then in their order (time, for the signals), with their places in :data:`ROW`. A row
+    group then spans few namespaces and nodes, and a read for one skips the others' row
+    groups; a window still skips the stretches outside it and, in one namespace's rows of a
+    stretch, the row groups outside it."""
+    keys = [c for c in SORT_KEYS if c in frame.columns]
+    n = len(frame)
+    if not keys or n <= ROW_GROUP:
+        return frame
+    place = np.arange(n, dtype=np.int64)
+    levels = [place]  # np.lexsort: the last key sorts first
+    for column in reversed(keys):
+        levels.append(_text_rank(frame[column]))
+    levels.append(place // (ROW_GROUP * STRETCH))
+    order = np.lexsort(levels)
+    grouped = frame.take(order).reset_index(drop=True)
+    grouped[ROW] = order
+    return grouped
+
+
+def _text_rank(values: pd.Series) -> np.ndarray:
+    """Each value's rank in text order (missing values last)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = values.cat.categories.astype(str)
+        rank = np.empty(len(categories) + 1, dtype=np.int64)
+        rank[np.argsort(np.asarray(categories, dtype=object), kind="stable")] = np.arange(
+            len(categories)
+        )
+        rank[-1] = len(categories)  # code -1, a missing value
+        return rank[values.cat.codes.to_numpy()]
+    codes, _ = pd.factorize(values.astype("object"), sort=True)
+    return np.where(codes < 0, codes.max() + 1, codes).astype(np.int64)
+
+
+def _in_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame read from its file with its rows back in the frame's order (a file written
+    grouped by key holds their places in :data:`ROW`; an older one is in order)."""
+    if ROW not in frame.columns:
+        return frame
+    order = np.argsort(frame[ROW].to_numpy(), kind="stable")
+    return frame.drop(columns=ROW).take(order).reset_index(drop=True)
+
+
+def _key_groups(metadata, where: Mapping[str, Sequence[str]]) -> set[int]:
+    """The row groups whose statistics allow a row holding the ``where`` values: a group is
+    left out when, for a column ``where`` names, no wanted value lies between the column's
+    least and greatest value there, or the column holds no value there.
+
+    pyarrow's own pruning (:func:`_row_groups`) does not do this for category columns: they
+    are written dictionary-encoded with their least and greatest values, but the dataset
+    reads them as dictionary fields, whose statistics it does not compare with a filter."""
+    schema = metadata.schema
+    index = {schema.column(i).name: i for i in range(len(schema))}
+    keep = set()
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        possible = True
+        for column, values in where.items():
+            if column not in index:
+                continue
+            stats = row_group.column(index[column]).statistics
+            if stats is None:
+                continue  # unknown: read it
+            if not stats.has_min_max:
+                possible = stats.null_count != row_group.num_rows  # only missing values
+            else:
+                low, high = stats.min, stats.max
+                possible = any(low <= value <= high for value in values)
+            if not possible:
+                break
+        if possible:
+            keep.add(group)
+    return keep
 
 
 def _row_groups(dataset, condition) -> list[int]:

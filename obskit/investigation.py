@@ -88,11 +88,17 @@ class _Parts:
     )
     files: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: The load's window: log rows outside it are left out as each file is added, so that
+    #: The load's window: signal rows outside it are left out as each file is added, so that
     #: memory holds what the window keeps, not every file's rows until the end.
     window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
-    #: Log rows left out by the window, by origin (taken off their files' ledger rows).
+    #: The load's key values (``where``): signal rows that hold another namespace or pod, or
+    #: (when enrichment learns nothing from them) another node or container, are left out
+    #: as each file is added too.
+    where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Signal rows left out by the window, by origin (taken off their files' ledger rows).
     left_out: dict[str, int] = field(default_factory=dict)
+    #: Signal rows left out by ``where``, by origin (taken off their files' ledger rows).
+    other_keys: dict[str, int] = field(default_factory=dict)
 
     def add(self, path: Path, fmt: str, result: ParseResult) -> None:
         """One file's frames, ledger row and notes."""
@@ -105,39 +111,75 @@ class _Parts:
         for name in (*_FRAMES, "rejects"):
             frame = getattr(result, name)
             if frame is not None and len(frame):
-                if name == "logs" and self.window != (None, None):
+                if name in _SIGNALS and (self.window != (None, None) or self.where):
                     frame = self._inside(frame)
                 self.frames[name].append(frame)
 
-    def _inside(self, logs: pd.DataFrame) -> pd.DataFrame:
-        """``logs`` without the rows outside the window, counted by origin. Rows that name
-        their pod's node themselves stay (enrichment learns where pods ran from them, see
-        :func:`obskit.enrich.observed_nodes`); the window drops them at the end."""
+    def _inside(self, signals: pd.DataFrame) -> pd.DataFrame:
+        """A signal frame (logs, events, metrics) without the rows outside the window that
+        the load needs nothing from, counted by origin. Rows outside stay when enrichment
+        learns where pods ran from them (:func:`obskit.enrich.observed_nodes`: a row naming
+        its pod's node itself, a scheduler's ``Scheduled`` Event), and audit rows stay (a
+        request's final stage is marked over all its rows, see :func:`_final_audit_stages`);
+        the window drops them at the end.
+
+        With ``where``, rows whose namespace or pod is another (never overwritten, and what
+        enrichment learns from a row only serves rows of the same namespace and pod) are left
+        out too, and so are rows of another node or container that enrichment learns nothing
+        from; rows missing the value, and ``Scheduled`` Events, stay, for enrichment to fill
+        and learn from and the load to filter."""
         lo, hi = self.window
-        stamps = logs["timestamp"]
-        keep = np.ones(len(logs), dtype=bool)
+        stamps = signals["timestamp"]
+        keep = np.ones(len(signals), dtype=bool)
         if lo is not None:
             keep &= (stamps >= lo).to_numpy()
         if hi is not None:
             keep &= (stamps <= hi).to_numpy()
-        if keep.all():
-            return logs
-        keep |= (
-            (logs["key_source"] == "record") & logs["pod"].notna() & logs["node"].notna()
+        learns = (
+            (signals["key_source"] == "record") & signals["pod"].notna() & signals["node"].notna()
         ).to_numpy()
-        for origin, n in logs.loc[~keep, "origin"].astype(str).value_counts().items():
-            self.left_out[origin] = self.left_out.get(origin, 0) + int(n)
-        return logs.loc[keep].reset_index(drop=True)
+        scheduled = np.zeros(len(signals), dtype=bool)
+        if "reason" in signals.columns:  # its message names the pod and node it speaks of
+            scheduled = (signals["reason"] == "Scheduled").to_numpy(dtype=bool, na_value=False)
+            learns = learns | scheduled
+        if not keep.all():
+            keep |= learns
+            if "source" in signals.columns:
+                keep |= (signals["source"] == "audit").to_numpy(dtype=bool, na_value=False)
+            self._count(self.left_out, signals, ~keep)
+        other = np.zeros(len(signals), dtype=bool)
+        for column in ("namespace", "pod", "node", "container"):
+            if column in self.where:
+                values = signals[column]
+                differs = (values.notna() & ~values.isin(list(self.where[column]))).to_numpy()
+                other |= differs if column in ("namespace", "pod") else differs & ~learns
+        other &= keep & ~scheduled
+        if other.any():
+            self._count(self.other_keys, signals, other)
+            keep &= ~other
+        if keep.all():
+            return signals
+        return signals.loc[keep].reset_index(drop=True)
+
+    @staticmethod
+    def _count(counts: dict[str, int], frame: pd.DataFrame, rows: np.ndarray) -> None:
+        """Add the ``rows`` of ``frame`` left out to ``counts``, by origin."""
+        for origin, n in frame.loc[rows, "origin"].astype(str).value_counts().items():
+            counts[origin] = counts.get(origin, 0) + int(n)
 
     def ledger(self) -> pd.DataFrame:
         """The ledger rows, each file's rows left out by the window taken off its counts."""
         for row in self.files:
-            n = self.left_out.get(row["origin"], 0)
-            if n:
-                note = f"{n:,} row(s) outside the window left out as read"
-                row["records"] -= n
-                row["rows"] -= n
-                row["note"] = f"{row['note']}; {note}" if row["note"] else note
+            for counts, why in (
+                (self.left_out, "outside the window"),
+                (self.other_keys, "of other key values (where)"),
+            ):
+                n = counts.get(row["origin"], 0)
+                if n:
+                    note = f"{n:,} row(s) {why} left out as read"
+                    row["records"] -= n
+                    row["rows"] -= n
+                    row["note"] = f"{row['note']}; {note}" if row["note"] else note
         return pd.DataFrame(self.files, columns=FILES_COLUMNS)
 
 
@@ -985,19 +1027,26 @@ def load(
         the pieces that reach into the window are parsed (a compressed one is streamed, as it
         cannot seek); an audit log over 1 MB (JSON lines)
         is bisected the same way on its lines' stage times, or streamed when compressed, and
-        only its records inside the window become rows; log rows outside the window are left
-        out as each file is read. The lines before a window are still read to be counted
-        (rows keep their line numbers in the file), not parsed. The budget then applies to
-        what is read at a time and kept, not to the whole input. An evidence bundle reads only
-        the Parquet row groups that can hold rows of the window.
+        only its records inside the window become rows; log rows, metric samples and Events
+        outside the window are left out as each file is read (but those enrichment learns a
+        pod's node from, and audit rows, which are windowed at the end). The lines before a
+        window are still read to be counted (rows keep their line numbers in the file), not
+        parsed. The budget then applies to what is read at a time and kept, not to the whole
+        input. An evidence bundle reads only the Parquet row groups that can hold rows of the
+        window.
     where : mapping, optional
         Keep only the rows whose key columns hold these values, e.g. ``{"namespace": "shop",
         "node": ["node-1", "node-2"]}`` (as :meth:`Investigation.focus` would, without
         requiring the values to be present). Log files whose kubelet path names another
-        namespace, pod or container are skipped unparsed; an evidence bundle's frames are
-        filtered as they are read. Files skipped by ``start``, ``end`` or ``where`` are in
-        ``inv.files`` with a ``skipped by filter`` status; what a file read for the window
-        passed over and left out is in its ledger row's ``note``.
+        namespace, pod or container are skipped unparsed; an audit log over 1 MB (JSON
+        lines) is read in pieces and its records naming another namespace, pod, node or
+        container are left out before their rows are built (records naming none are kept
+        until enrichment, then filtered); every file's signal rows of another namespace or
+        pod, or of another node or container that enrichment learns nothing from, are left
+        out as it is read; an evidence bundle's frames are filtered as they are read. Files
+        skipped by ``start``, ``end`` or ``where`` are in ``inv.files`` with a ``skipped by
+        filter`` status; what a file read for the window passed over and left out is in its
+        ledger row's ``note``.
 
     Raises
     ------
@@ -1026,7 +1075,7 @@ def load(
     # what the budget leaves beyond the files' expected sizes: a compressed file that expands
     # past its own size and this slack is refused as it streams (a bomb, a lying trailer)
     slack = None if budget is None else max(budget - need, 0) // MEMORY_PER_INPUT_BYTE
-    parts = _Parts(window=(only.start, only.end))
+    parts = _Parts(window=(only.start, only.end), where=only.where)
     _read_files(parts, files, format, only, slack, sizes)
     inv = _assembled(parts, cluster)
     return only.narrow(inv)
@@ -1091,9 +1140,11 @@ def _read_files(
             if why is not None:
                 parts.files.append(_ledger(path, None, why, None))
                 continue
-            reader = read_cri_window if windowed == "cri-log" else read_audit_window
             try:
-                result, note = reader(str(path), only.start, only.end)
+                if windowed == "cri-log":
+                    result, note = read_cri_window(str(path), only.start, only.end)
+                else:
+                    result, note = read_audit_window(str(path), only.start, only.end, only.where)
             except OSError as exc:
                 if explicit:
                     raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
@@ -1215,8 +1266,12 @@ class _Filter:
     def windowed(self, path: Path, format: str | None) -> str | None:
         """The format ``path`` is read in for the window, piece by piece (None: it is read
         whole): a CRI log or an audit log in JSON lines larger than
-        :data:`WINDOW_FILE_BYTES`, or compressed (streamed: it cannot seek)."""
-        if (self.start is None and self.end is None) or format not in (*_WINDOWED, None):
+        :data:`WINDOW_FILE_BYTES`, or compressed (streamed: it cannot seek). An audit log is
+        read so for ``where`` alone too, its records of other key values left out unbuilt."""
+        timed = self.start is not None or self.end is not None
+        if not (timed or self.where) or format not in (*_WINDOWED, None):
+            return None
+        if not timed and format == "cri-log":
             return None
         try:
             size = path.stat().st_size
@@ -1230,7 +1285,7 @@ class _Filter:
         if kind is None and size <= WINDOW_FILE_BYTES:
             return None
         fmt = get_format(format) if format else detect(decode_head(head), path.name)
-        if fmt is None or fmt.name not in _WINDOWED:
+        if fmt is None or fmt.name not in _WINDOWED or (not timed and fmt.name == "cri-log"):
             return None
         if fmt.name == "audit-log" and first_record(decode_head(head)) is None:
             return None  # one EventList document: read whole

@@ -146,8 +146,8 @@ def _values(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(cats, "object"))
 
 
-def test_a_windowed_read_reads_only_the_row_groups_it_needs(tmp_path, monkeypatch):
-    inv = obskit.datasets.load("checkout-oom")
+def test_a_windowed_read_reads_only_the_row_groups_it_needs(oom, tmp_path, monkeypatch):
+    inv = oom
     monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)  # tens of row groups, in time order
     folder = inv.save(tmp_path / "bundle")
     read: dict[str, tuple[int, int]] = {}
@@ -175,8 +175,120 @@ def test_a_windowed_read_reads_only_the_row_groups_it_needs(tmp_path, monkeypatc
                 _values(getattr(got, name)), _values(frame), check_exact=True
             )
     assert 0 < len(got.metrics) < len(inv.metrics)
-    # key values alone filter every frame as it is read (row groups are not told apart by
-    # them: a bundle is in time order, its category columns' row groups hold every value)
+    # key values alone filter every frame as it is read
     alone = obskit.load(folder, where=where)
     assert read["inventory.parquet"][1] >= 1
     assert alone.inventory["namespace"].eq("shop").all() and len(alone.inventory) > 0
+
+
+@pytest.fixture(scope="module")
+def oom() -> obskit.Investigation:
+    return obskit.datasets.load("checkout-oom")
+
+
+@pytest.fixture(scope="module")
+def keyed(oom, tmp_path_factory) -> tuple:
+    """checkout-oom saved in row groups of 2,000 rows (26 of metrics), and read back whole."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bundle, "ROW_GROUP", 2_000)
+        folder = oom.save(tmp_path_factory.mktemp("keyed") / "bundle")
+    return folder, obskit.load(folder)
+
+
+@pytest.fixture
+def read_groups(monkeypatch) -> dict[int, tuple[int, int]]:
+    """Rows of a Parquet file -> (row groups read, row groups in it), of each filtered read."""
+    import pyarrow.parquet as pq
+
+    read: dict[int, tuple[int, int]] = {}
+    real = pq.ParquetFile.read_row_groups
+
+    def spy(self, row_groups, *args, **kwargs):
+        read[self.metadata.num_rows] = (len(row_groups), self.num_row_groups)
+        return real(self, row_groups, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", spy)
+    return read
+
+
+def _filtered_reads_equal_full_reads_filtered(folder, full, where, start=None, end=None) -> None:
+    got = obskit.load(folder, start=start, end=end, where=where)
+    if start is not None:
+        full = full.window(start, end)
+    expected = full._matching({k: [v] if isinstance(v, str) else v for k, v in where.items()})
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(
+                _values(getattr(got, name)), _values(frame), check_exact=True
+            )
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"namespace": "batch"},
+        {"node": "ip-10-0-17-11.eu-west-1.compute.internal"},
+        {"namespace": ["batch", "monitoring"], "node": "ip-10-0-1-59.eu-west-1.compute.internal"},
+    ],
+)
+def test_key_values_skip_the_row_groups_of_other_keys(oom, keyed, read_groups, where):
+    folder, full = keyed
+    _filtered_reads_equal_full_reads_filtered(folder, full, where)
+    groups, total = read_groups[len(oom.metrics)]
+    # rows are grouped by namespace first, then node: a namespace's row groups are few (and
+    # a node in it narrows them); a node alone is in most stretches' every row group
+    most = total // 2 if "namespace" in where else total
+    assert total >= 20 and 0 < groups <= most, (groups, total)
+    # and with a window: both prunings apply
+    lo, hi = pd.Timestamp("2024-05-14T09:40:00Z"), pd.Timestamp("2024-05-14T10:10:00Z")
+    _filtered_reads_equal_full_reads_filtered(folder, full, where, lo, hi)
+    assert read_groups[len(oom.metrics)][0] < groups
+
+
+def test_a_keyed_bundle_keeps_row_places_and_reads_back_in_order(oom, keyed):
+    import pyarrow.parquet as pq
+
+    folder, back = keyed
+    stored = pq.read_table(folder / "metrics.parquet", columns=[bundle.ROW])[bundle.ROW]
+    assert sorted(stored.to_pylist()) == list(range(len(oom.metrics)))
+    assert stored.to_pylist() != list(range(len(oom.metrics)))  # grouped by key
+    assert json.loads((folder / bundle.MANIFEST).read_text())["version"] == 2
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(oom, name), check_exact=True)
+
+
+def test_a_bundle_in_the_old_layout_still_reads_and_filters(oom, tmp_path, monkeypatch):
+    """Version 1 wrote each frame's rows in their order, with no row-place column."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(bundle, "ROW_GROUP", 2_000)
+    monkeypatch.setattr(bundle, "VERSION", 1)
+    monkeypatch.setattr(bundle, "_grouped", lambda frame: frame)
+    folder = oom.save(tmp_path / "old")
+    monkeypatch.undo()
+    assert json.loads((folder / bundle.MANIFEST).read_text())["version"] == 1
+    assert bundle.ROW not in pq.ParquetFile(folder / "metrics.parquet").schema_arrow.names
+    back = obskit.load(folder)
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(oom, name), check_exact=True)
+    _filtered_reads_equal_full_reads_filtered(folder, back, {"namespace": "batch"})
+
+
+def test_row_groups_of_missing_key_values_are_skipped_and_unknown_ones_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = [None] * 100 + ["a"] * 100 + ["b"] * 100  # three row groups
+    file = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"namespace": values}), file, row_group_size=100)
+    metadata = pq.ParquetFile(file).metadata
+    assert bundle._key_groups(metadata, {"namespace": ["a"]}) == {1}
+    assert bundle._key_groups(metadata, {"namespace": ["b", "zz"]}) == {2}
+    assert bundle._key_groups(metadata, {"node": ["x"]}) == {0, 1, 2}  # no such column
+    bare = tmp_path / "bare.parquet"  # written without statistics: nothing is ruled out
+    pq.write_table(
+        pa.table({"namespace": values}), bare, row_group_size=100, write_statistics=False
+    )
+    assert bundle._key_groups(pq.ParquetFile(bare).metadata, {"namespace": ["a"]}) == {0, 1, 2}

@@ -540,3 +540,82 @@ def test_path_key_reads_paths_as_their_normal_form() -> None:
                     normal = str(PurePosixPath(path.replace("\\", "/")))
                     assert cri.path_key(path) == cri.path_key(normal), path
     assert cri.path_key("logs//shop_web-1_u1/./web/0.log")["pod"] == "web-1"
+
+
+@pytest.fixture(scope="module")
+def oom_full() -> obskit.Investigation:
+    return obskit.load(obskit.datasets.path("checkout-oom"))
+
+
+def test_metrics_and_events_outside_the_window_are_left_out_as_read(
+    oom_full: obskit.Investigation,
+) -> None:
+    """A folder of every kind of file (Prometheus answers, kubectl Events, an audit log, CRI
+    logs, the inventory): each signal frame equals a full load's then windowed, enrichment
+    included (108 metric rows of this window take their pod's node from rows outside it),
+    while the metric samples and Events outside the window were never kept."""
+    folder = obskit.datasets.path("checkout-oom")
+    full = oom_full
+    start = pd.Timestamp("2024-05-14T09:40:00Z")
+    end = start + pd.Timedelta(minutes=20)
+    got = obskit.load(folder, start=start, end=end)
+    expected = full.window(start, end)
+    assert (got.metrics["key_source"] == "signals").sum() > 0
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(
+                _values(getattr(got, name)), _values(frame), check_exact=True
+            )
+    files = got.files.set_index("origin")
+    whole = full.files.set_index("origin")
+    assert files["balanced"].all()
+    for fmt in ("prometheus-json", "k8s-json"):
+        mine = files[files["format"] == fmt]
+        dropped = mine["note"].fillna("").str.contains("outside the window left out as read")
+        assert dropped.any(), fmt
+        for origin in mine.index[dropped]:
+            n = int(
+                mine.at[origin, "note"].split(" row(s) outside")[0].split("; ")[-1].replace(",", "")
+            )
+            # rows in = rows kept + rejects + merged + rows left out by the window
+            assert whole.at[origin, "records"] == mine.at[origin, "records"] + n
+            assert mine.at[origin, "records"] == (
+                mine.at[origin, "rows"] + mine.at[origin, "rejects"] + mine.at[origin, "merged"]
+            )
+
+
+@pytest.mark.parametrize(
+    ("where", "window"),
+    [
+        ({"namespace": ["batch", "monitoring"], "pod": "prometheus-0"}, True),
+        ({"node": "ip-10-0-1-59.eu-west-1.compute.internal"}, False),
+    ],
+)
+def test_signal_rows_of_other_key_values_are_left_out_as_read(
+    oom_full: obskit.Investigation, where: dict, window: bool
+) -> None:
+    """The same folder with ``where`` (with a window and without): every frame equals a full
+    load's then windowed and filtered, while rows that could not match were never kept (a
+    node's rows that name a pod stay until enrichment: other rows learn the node from them)."""
+    folder = obskit.datasets.path("checkout-oom")
+    start = pd.Timestamp("2024-05-14T09:40:00Z") if window else None
+    end = start + pd.Timedelta(minutes=20) if window else None
+    got = obskit.load(folder, start=start, end=end, where=where)
+    assert sum(len(getattr(got, n)) for n in ("metrics", "events", "logs")) > 0
+    expected = (oom_full.window(start, end) if window else oom_full)._matching(
+        {k: [v] if isinstance(v, str) else v for k, v in where.items()}
+    )
+    for name in ("metrics", "events", "logs", "inventory"):
+        frame = getattr(expected, name)
+        assert len(getattr(got, name)) == len(frame), name
+        if len(frame):
+            pd.testing.assert_frame_equal(
+                _values(getattr(got, name)), _values(frame), check_exact=True
+            )
+    assert got.files["balanced"].all()
+    notes = got.files["note"].fillna("")
+    assert notes.str.contains("of other key values \\(where\\) left out as read").any()
+    loaded = got.files[got.files["status"] == "loaded"]
+    assert (loaded["records"] == loaded["rows"] + loaded["rejects"] + loaded["merged"]).all()

@@ -43,6 +43,7 @@ import lzma
 import os
 import re
 import zlib
+from collections.abc import Mapping, Sequence
 from urllib.parse import unquote_plus, urlsplit
 
 import numpy as np
@@ -206,6 +207,44 @@ def _severity(
     return "info"
 
 
+def _keys(
+    event: dict, ref: dict
+) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """An Event's object name and the key values its row takes from the record: namespace
+    (a namespace object's own name), pod, node and container (of a pod's exec, attach or log
+    request)."""
+    name = _object_name(event, ref) if ref else None
+    namespace = _text(ref.get("namespace"))
+    resource = _text(ref.get("resource"))
+    core = _text(ref.get("apiGroup")) is None
+    if resource == "namespaces" and core and namespace is None:
+        namespace = name
+    pod = name if resource == "pods" and core else None
+    node = name if resource == "nodes" and core else None
+    uri = _text(event.get("requestURI"))
+    subresource = _text(ref.get("subresource"))
+    container = _container_param(uri) if pod and subresource in _CONTAINER_SUBRESOURCES else None
+    return name, namespace, pod, node, container
+
+
+#: The key columns an audit row takes from its record alone, which enrichment never changes:
+#: a ``where`` on them can leave a record out before its row is built.
+RECORD_KEYS = ("namespace", "pod", "node", "container")
+
+
+def _other_keys(event: dict, where: Mapping[str, Sequence[str]]) -> bool:
+    """Whether the row of ``event`` holds, in a column of :data:`RECORD_KEYS` that ``where``
+    names, a value ``where`` does not list (a missing value may still be filled, so it is
+    kept)."""
+    _, namespace, pod, node, container = _keys(event, _dict(event.get("objectRef")))
+    values = {"namespace": namespace, "pod": pod, "node": node, "container": container}
+    return any(
+        values[column] is not None and values[column] not in where[column]
+        for column in RECORD_KEYS
+        if column in where
+    )
+
+
 def _row(event: dict, number: int, raw: bytes) -> dict[str, object]:
     """One events row from one audit Event."""
     ref = _dict(event.get("objectRef"))
@@ -228,14 +267,8 @@ def _row(event: dict, number: int, raw: bytes) -> dict[str, object]:
     username = _text(user.get("username"))
     as_user = _text(impersonated.get("username"))
 
-    name = _object_name(event, ref) if ref else None
-    namespace = _text(ref.get("namespace"))
+    name, namespace, pod, node, container = _keys(event, ref)
     core = api_group is None
-    if resource == "namespaces" and core and namespace is None:
-        namespace = name
-    pod = name if resource == "pods" and core else None
-    node = name if resource == "nodes" and core else None
-    container = _container_param(uri) if pod and subresource in _CONTAINER_SUBRESOURCES else None
 
     if resource:
         target = f"{resource}/{subresource}" if subresource else resource
@@ -375,16 +408,19 @@ def _parse(
     origin: str,
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
-) -> tuple[ParseResult, int]:
+    where: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[ParseResult, int, int]:
     """:func:`parse_audit_log`, leaving out (unbuilt) the Events whose row time is readable
-    and outside ``[start, end]``; returns the result and how many were left out (not counted
-    in its ``records``)."""
+    and outside ``[start, end]``, and those inside whose row would hold, in a column of
+    :data:`RECORD_KEYS`, a value ``where`` does not list; returns the result and how many
+    were left out by the window and by ``where`` (not counted in its ``records``)."""
     rejects = Rejects(FORMAT, origin)
     documents, count = _documents(data, rejects)
-    left_out = 0
-    if start is not None or end is not None:
-        documents, left_out = _inside(documents, start, end)
-        count -= left_out
+    by_window = by_key = 0
+    keyed = {column: where[column] for column in RECORD_KEYS if where and column in where}
+    if start is not None or end is not None or keyed:
+        documents, by_window, by_key = _inside(documents, start, end, keyed)
+        count -= by_window + by_key
     rows = AuditRows(rejects)
     for number, value, raw in documents:
         if not isinstance(value, dict):
@@ -405,17 +441,21 @@ def _parse(
                     rejects.add(f"EventList item {i} is not a JSON object", item_raw, line=number)
         else:
             rows.add(value, number, raw)
-    return ParseResult(records=count, events=rows.events(origin), rejects=rejects.frame()), left_out
+    result = ParseResult(records=count, events=rows.events(origin), rejects=rejects.frame())
+    return result, by_window, by_key
 
 
 def _inside(
     documents: list[tuple[int, object, bytes]],
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
-) -> tuple[list[tuple[int, object, bytes]], int]:
-    """The records that may make rows of ``[start, end]``: all but the audit Events whose row
-    time (read as :class:`AuditRows` reads it) lies outside; and how many were left out.
-    Records that would be rejected are kept, for the parser to say why."""
+    where: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[list[tuple[int, object, bytes]], int, int]:
+    """The records that may make rows of ``[start, end]`` holding the ``where`` values: all
+    but the audit Events whose row time (read as :class:`AuditRows` reads it) lies outside,
+    or lies inside while their row would hold another value of a key column :data:`RECORD_KEYS`
+    (see :func:`_other_keys`); and how many were left out for each reason. Records that would
+    be rejected (no Event, no readable time) are kept, for the parser to say why."""
     at, whens = [], []
     for k, (_, value, _) in enumerate(documents):
         if isinstance(value, dict) and _not_an_event(value) is None:
@@ -424,15 +464,22 @@ def _inside(
                 at.append(k)
                 whens.append(when)
     if not at:
-        return documents, 0
+        return documents, 0, 0
     times = parse_times(pd.Series(whens, dtype="object"))
     outside = np.zeros(len(times), dtype=bool)
     if start is not None:
         outside |= (times < start).to_numpy()
     if end is not None:
         outside |= (times > end).to_numpy()
-    drop = set(np.asarray(at)[outside].tolist())
-    return [d for k, d in enumerate(documents) if k not in drop], len(drop)
+    other = np.zeros(len(times), dtype=bool)
+    if where:
+        readable = times.notna().to_numpy()
+        for n, k in enumerate(at):
+            if readable[n] and not outside[n]:
+                other[n] = _other_keys(documents[k][1], where)
+    drop = set(np.asarray(at)[outside | other].tolist())
+    kept = [d for k, d in enumerate(documents) if k not in drop]
+    return kept, int(outside.sum()), int(other.sum())
 
 
 class AuditRows:
@@ -562,7 +609,10 @@ _PROBE_LINES = 64
 
 
 def read_audit_window(
-    path: str, start: pd.Timestamp | None, end: pd.Timestamp | None
+    path: str,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+    where: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[ParseResult, str]:
     """Read the audit Events of ``[start, end]`` (by row time, ``requestReceivedTimestamp``)
     from a JSON-lines audit log, a piece at a time: memory holds one piece and the rows kept.
@@ -574,7 +624,10 @@ def read_audit_window(
     the pieces that end before then are passed over unparsed. The lines before are counted
     (for the line numbers) but not parsed. Reading stops at the first piece that begins
     :data:`LONGEST_REQUEST` after ``end``. In the pieces read, records whose row time is
-    outside the window are left out before their rows are built.
+    outside the window are left out before their rows are built, and so are those whose row
+    would hold a namespace, pod, node or container that ``where`` (key column -> the values
+    kept) does not list; rows without such a value are kept, for the load's own ``where``
+    filter to decide after enrichment (a cluster-scoped object has no namespace, for one).
 
     Returns the result and a note saying what was passed over and left out. The result's
     ``records`` count the rows kept and the rejects (the ledger balances over what was
@@ -588,7 +641,7 @@ def read_audit_window(
     if plain and start is not None:
         offset = _first_offset(path, size, start - ORDER_SLACK)
         lines = _count_lines(path, offset)
-    passed, read, left_out, stopped = offset, 0, 0, False
+    passed, read, left_out, other_keys, stopped = offset, 0, 0, 0, False
     parsed: list[ParseResult] = []
     pieces = stream_lines(path, WINDOW_PIECE_BYTES, offset)
     note = None
@@ -602,9 +655,10 @@ def read_audit_window(
             if after is not None and first is not None and first > after:
                 stopped = True
                 break
-            result, dropped = _parse(piece, path, start, end)
+            result, dropped, other = _parse(piece, path, start, end, where)
             parsed.append(_shifted(result, lines))
             left_out += dropped
+            other_keys += other
             lines += piece.count(b"\n")
             read += len(piece)
     except (EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
@@ -623,6 +677,8 @@ def read_audit_window(
         f"{'' if plain else ' (decompressed)'} before it passed over unparsed, {rest}; "
         f"{left_out:,} record(s) read outside the window left out"
     )
+    if where:
+        text += f"; {other_keys:,} record(s) of other key values (where) left out"
     records = sum(r.records for r in parsed)
     result = ParseResult(records=records, events=events, rejects=rejects)
     if note is not None:

@@ -154,3 +154,78 @@ def test_streamed_pieces_are_whole_lines_of_every_member(tmp_path: Path) -> None
     plain = tmp_path / "plain.log"
     plain.write_bytes(data)
     assert b"".join(stream_lines(plain, 10_000, offset=half)) == data[half:]
+
+
+def _left_out_by_key(note: str) -> int:
+    return int(note.split("; ")[-1].split(" record")[0].replace(",", ""))
+
+
+@pytest.mark.parametrize(
+    ("where", "window"),
+    [
+        ({"namespace": "foo"}, False),  # the cluster-scoped clusterroles rows (no namespace) go
+        ({"namespace": ["default", "foo"], "pod": "nginx-deployment-7998647bdf-phvq7"}, True),
+        ({"container": "nginx2"}, False),  # the exec rows into nginx1 go early, the rest after
+        ({"node": "minikube"}, True),  # no row names a node: none is left out early, all after
+    ],
+)
+def test_an_audit_log_read_with_where_keeps_what_a_full_load_then_filter_keeps(
+    tmp_path: Path,
+    small_pieces: None,
+    monkeypatch: pytest.MonkeyPatch,
+    where: dict,
+    window: bool,
+) -> None:
+    path = tmp_path / "audit.log"
+    path.write_bytes(_log())
+    full = obskit.load(path)
+    start, end = (
+        (T0 + pd.Timedelta("30min"), T0 + pd.Timedelta("80min")) if window else (None, None)
+    )
+    built: list[int] = []
+    real = audit.AuditRows.add
+
+    def counted(self: audit.AuditRows, event: dict, *args: object, **kw: object) -> bool:
+        built.append(1)
+        return real(self, event, *args, **kw)
+
+    monkeypatch.setattr(audit.AuditRows, "add", counted)
+    got = obskit.load(path, start=start, end=end, where=where)
+    expected = (full.window(start, end) if window else full)._matching(
+        {k: [v] if isinstance(v, str) else v for k, v in where.items()}
+    )
+    assert len(got.events) == len(expected.events)
+    pd.testing.assert_frame_equal(_values(got.events), _values(expected.events), check_exact=True)
+    row = got.files.iloc[0]
+    assert row["status"] == "loaded" and row["balanced"]
+    assert row["records"] == row["rows"] + row["rejects"]
+    by_key = _left_out_by_key(row["note"])
+    if "node" in where:
+        assert by_key == 0 and len(got.events) == 0
+    else:
+        assert by_key > 0
+        # records whose key cannot match were never made into rows
+        assert len(built) == row["records"] - row["rejects"] + 1  # + the Event with no time
+    if not window:  # every record read: the ledger balances over the whole file
+        whole = full.files.iloc[0]
+        assert whole["records"] == row["records"] + by_key
+        assert whole["rejects"] == row["rejects"]
+
+
+def test_a_cluster_scoped_event_is_kept_when_where_names_no_namespace(
+    tmp_path: Path, small_pieces: None
+) -> None:
+    path = tmp_path / "audit.log"
+    path.write_bytes(_log())
+    got = obskit.load(path, where={"pod": "nginx-deployment-5cdcc99dbf-rgw6z"})
+    assert len(got.events) > 0 and set(got.events["pod"]) == {"nginx-deployment-5cdcc99dbf-rgw6z"}
+    # no namespace in where: the clusterroles rows hold no pod, so the load's filter decides
+    # (drops them), never the early skip, which leaves out only rows naming another pod
+    full = obskit.load(path)
+    roles = full.events["resource"] == "clusterroles"
+    assert roles.sum() > 0 and full.events.loc[roles, "namespace"].isna().all()
+    note = got.files.iloc[0]["note"]
+    other_pods = full.events["pod"].notna() & (
+        full.events["pod"] != "nginx-deployment-5cdcc99dbf-rgw6z"
+    )
+    assert _left_out_by_key(note) == int(other_pods.sum())
