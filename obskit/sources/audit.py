@@ -766,4 +766,5 @@ register(
     "EventList)",
     _sniff,
     parse_audit_log,
+    ceiling=0.97,
 )

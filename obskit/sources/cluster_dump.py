@@ -158,4 +158,5 @@ register(
     _sniff,
     parse_cluster_info_dump,
     reads_tail=True,
+    ceiling=0.95,
 )

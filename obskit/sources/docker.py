@@ -76,4 +76,5 @@ register(
     'Docker json-file container logs ({"log", "stream", "time"} lines)',
     _sniff_docker,
     parse_docker_json_log,
+    ceiling=0.9,
 )

@@ -131,4 +131,10 @@ def _sniff(head: str, name: str) -> float:
     return 0.95 if all(f in record for f in ("rule", "priority", "output")) else 0.0
 
 
-register(FORMAT, "Falco alerts written with json_output (JSON lines)", _sniff, parse_falco_json)
+register(
+    FORMAT,
+    "Falco alerts written with json_output (JSON lines)",
+    _sniff,
+    parse_falco_json,
+    ceiling=0.95,
+)

@@ -135,4 +135,5 @@ register(
     "JSON-lines log records as Fluent Bit, Fluentd or Vector ship them, with kubernetes metadata",
     _sniff_jsonl,
     parse_jsonl_log,
+    ceiling=0.92,
 )

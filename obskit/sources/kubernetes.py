@@ -993,4 +993,5 @@ register(
     _sniff,
     parse_k8s_json,
     reads_tail=True,
+    ceiling=0.85,
 )

@@ -700,6 +700,7 @@ register(
     "Prometheus HTTP API response: query_range (matrix), query (vector/scalar), series",
     _sniff_json,
     parse_prometheus_json,
+    ceiling=0.9,
 )
 
 
@@ -1093,4 +1094,5 @@ register(
     "Prometheus text exposition 0.0.4 or OpenMetrics 1.0 (a /metrics scrape)",
     _sniff_text,
     _parse_text_source,
+    ceiling=0.9,
 )

@@ -1,0 +1,139 @@
+"""Detection with a likely format sniffed first (a kubelet log path's CRI) gives the answer the
+full detection gives, on every file the tests and datasets hold, on the many-files benchmark's
+folder, and on files under kubelet paths that hold another format."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib.util
+import sys
+from pathlib import Path
+
+import obskit
+from obskit.sources import _base, cri, detect_format, read_file
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "benchmarks" / "run.py"
+KUBELET = "var/log/pods/shop_web-1_0b1c/web"
+
+
+def _files() -> list[Path]:
+    files = sorted(p for p in (ROOT / "tests" / "data").rglob("*") if p.is_file())
+    for name in obskit.datasets.names():
+        files += sorted(p for p in obskit.datasets.path(name).rglob("*") if p.is_file())
+    return files
+
+
+def _benchmark_folder(root: Path) -> list[Path]:
+    """The many-files benchmark's folder, written by its own generator from the datasets' CRI
+    lines (40 files of 250 lines)."""
+    spec = importlib.util.spec_from_file_location("bench_run", RUN)
+    run = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = run  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(run)
+    finally:
+        del sys.modules[spec.name]
+    lines = []
+    for path in _files():
+        if path.suffix == ".log" and cri.path_key(str(path)):
+            lines += [ln for ln in path.read_bytes().split(b"\n") if ln]
+    assert len(lines) > 250
+    run._write_many(root, lines, 40, 250)
+    return sorted((root / "many").rglob("*.log"))
+
+
+def _crafted(root: Path) -> list[Path]:
+    """Files under kubelet paths (live, rotated, gzipped) that hold no CRI log, or CRI lines
+    that carry another format's record, or CRI lines after a line that is not one."""
+    cri_line = "2024-05-14T10:00:00.000000000Z stdout F {}\n"
+    bodies = {
+        "docker": '{"log":"hello\\n","stream":"stdout","time":"2024-05-14T10:00:00Z"}\n',
+        "json": '{"level":"info","msg":"hello","kubernetes":{"pod_name":"web-1"}}\n',
+        "text": "plain text, no time at all\n",
+        "gke": cri_line.format(
+            '{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog",'
+            '"serviceName":"k8s.io"}}'
+        ),
+        "aks": cri_line.format('{"category":"kube-audit","properties":{"log":"{}"}}') * 3,
+        "mixed": "not cri\n" + cri_line.format("a") * 5,
+        "cri": cri_line.format("a") * 5,
+        "blank": "",
+    }
+    paths = []
+    for k, (kind, body) in enumerate(bodies.items()):
+        folder = root / KUBELET.replace("web-1", f"web-{kind}")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in (
+            (f"{k}.log", body.encode()),
+            (f"{k}.log.20240514-100000", body.encode()),
+            (f"{k}.log.20240514-100000.gz", gzip.compress(body.encode())),
+        ):
+            (folder / name).write_bytes(data)
+            paths.append(folder / name)
+    return paths
+
+
+@functools.cache
+def _heads() -> tuple[tuple[Path, str, str], ...]:
+    """(path, head, tail) of every file of :func:`_files`, read once."""
+    out = []
+    for path in _files():
+        data = _base.read_bytes(path)[0]
+        out.append((path, _base.decode_head(data), _base.decode_tail(data)))
+    return tuple(out)
+
+
+def _both(path: Path) -> tuple[str | None, str | None]:
+    data = _base.read_bytes(path)[0]
+    full = detect_format(data, path.name)
+    first = detect_format(data, path.name, "cri-log")
+    return (full and full.name), (first and first.name)
+
+
+def test_cri_first_detects_as_the_full_detection(tmp_path: Path) -> None:
+    for path, head, tail in _heads():
+        full = _base.detect(head, path.name, tail)
+        assert _base.detect(head, path.name, tail, "cri-log") is full, path
+    files = _benchmark_folder(tmp_path / "bench") + _crafted(tmp_path / "crafted")
+    assert len(_heads()) + len(files) > 200
+    found = {}
+    for path in files:
+        full, first = _both(path)
+        assert first == full, path
+        found[path] = full
+    # the crafted files reach the other formats through the shortcut's fall-through
+    crafted = {p.parent.parent.name.split("_")[1]: found[p] for p in files if "crafted" in p.parts}
+    assert crafted == {
+        "web-docker": "docker-json-log",
+        "web-json": "jsonl-log",
+        "web-text": None,
+        "web-gke": "gke-audit",
+        "web-aks": "aks-audit",
+        "web-mixed": "cri-log",
+        "web-cri": "cri-log",
+        "web-blank": None,
+    }
+
+
+def test_no_sniffer_is_surer_than_its_ceiling() -> None:
+    for path, head, tail in _heads():
+        for fmt in _base.registry().values():
+            assert _base._sniffed(fmt, head, path.name, tail) <= fmt.ceiling, (fmt.name, path)
+
+
+def test_a_kubelet_file_of_another_format_loads_as_that_format(tmp_path: Path) -> None:
+    path = _crafted(tmp_path)[0]  # the Docker json-file line under a kubelet path
+    _, note, fmt = read_file(path)
+    assert (fmt.name, note) == ("docker-json-log", None)
+    inv = obskit.load(path)
+    assert inv.files["format"].tolist() == ["docker-json-log"]
+    assert inv.logs["message"].tolist() == ["hello"]
+
+
+def test_any_format_sniffed_first_gives_the_same_answer() -> None:
+    names = list(_base.registry())
+    for k, (path, head, tail) in enumerate(_heads()[::4]):
+        likely = names[k % len(names)]
+        assert _base.detect(head, path.name, tail, likely) is _base.detect(head, path.name, tail)
