@@ -109,6 +109,31 @@ def test_a_folder_of_small_files_loads_as_each_file_alone(
     assert batched.rejects["line"].notna().all()
 
 
+def test_files_starting_with_blank_lines_keep_their_own_line_numbers() -> None:
+    line = b"2024-05-14T10:00:00.000000000Z stdout F {}\n"
+    bodies = [
+        b"\n\n  \n" + line.replace(b"{}", b"a") + b"bad\n",
+        b"",
+        b"\n \n\n",
+        b"bad first\n\n" + line.replace(b"{}", b"b"),
+        b" \t\n" + line.replace(b"{}", b"c").rstrip(b"\n"),
+        b"\n" * 5,
+        line.replace(b"{}", b"d") * 3,
+    ]
+    payloads = [(body, f"/var/log/pods/shop_w-{k}_u{k}/w/0.log") for k, body in enumerate(bodies)]
+    batched, tallies = cri.parse_cri_logs(payloads)
+    alone = [cri.parse_cri_log(body, origin) for body, origin in payloads]
+    lines = [r.logs["line"].tolist() for r in alone if r.logs is not None and len(r.logs)]
+    assert batched.logs["line"].tolist() == [n for ln in lines for n in ln] == [4, 3, 2, 1, 2, 3]
+    rejects = pd.concat([r.rejects for r in alone], ignore_index=True)
+    assert batched.rejects[["origin", "line"]].values.tolist() == (
+        rejects[["origin", "line"]].values.tolist()
+    )
+    assert [(t.records, t.rows, t.rejects) for t in tallies] == [
+        (r.records, r.rows, len(r.rejects)) for r in alone
+    ]
+
+
 def test_batches_split_by_size_give_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

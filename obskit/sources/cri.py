@@ -608,12 +608,10 @@ def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
 
 @dataclass
 class _Files:
-    """Files joined into one payload: their origins, the byte each starts at, and how many
-    lines (blank ones too) come before it."""
+    """Files joined into one payload: their origins and the byte each starts at."""
 
     origins: list[str]
     starts: np.ndarray
-    lines: np.ndarray
 
 
 def _parse_cri(
@@ -635,12 +633,12 @@ def _parse_cri(
     stream, tag, msg_start = lines["stream"], lines["tag"], lines["msg_start"]
     records = len(starts)
     if files is None:
-        files = _Files([origin], np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+        files = _Files([origin], np.zeros(1, dtype=np.int64))
         owner = np.zeros(records, dtype=np.int64)
         groups = stream
     else:
         owner = np.searchsorted(files.starts, starts, side="right") - 1
-        numbers = numbers - files.lines[owner]
+        numbers = numbers - _lines_before(data, files.starts, starts, numbers, owner)[owner]
         groups = stream.astype(np.int64) + 2 * owner  # streams of different files never join
     count = len(files.origins)
     origin = files.origins[0] if count == 1 else origin
@@ -700,6 +698,25 @@ def _parse_cri(
         merged=int(merged.sum()),
     )
     return result, tallies
+
+
+def _lines_before(
+    data: bytes, file_starts: np.ndarray, starts: np.ndarray, numbers: np.ndarray, owner: np.ndarray
+) -> np.ndarray:
+    """How many lines (blank ones too) of the joined payload come before each file: its first
+    non-blank line's number, less one and the blank lines above it in its file (counted only
+    for the files that start with some)."""
+    count = len(file_starts)
+    if not len(owner):
+        return np.zeros(count, dtype=np.int64)
+    first = np.searchsorted(owner, np.arange(count))  # each file's first line, if it has one
+    has = first < len(owner)
+    has[has] = owner[first[has]] == np.flatnonzero(has)
+    before = np.zeros(count, dtype=np.int64)
+    before[has] = numbers[first[has]] - 1
+    for k in np.flatnonzero(has & (starts[np.minimum(first, len(owner) - 1)] > file_starts)):
+        before[k] -= data.count(b"\n", int(file_starts[k]), int(starts[first[k]]))
+    return before
 
 
 def _line_times(lines: dict[str, object], buf: pa.Buffer) -> np.ndarray:
@@ -861,18 +878,15 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
     [(1, 1, 0), (2, 1, 1)]
     """
     parts: list[bytes] = []
-    starts, lines = [], []
-    at = count = 0
+    starts = []
+    at = 0
     for data, _origin in payloads:
         starts.append(at)
-        lines.append(count)
         parts.append(data)
         at += len(data)
-        count += data.count(b"\n")
         if data and not data.endswith(b"\n"):
             parts.append(b"\n")  # the last line ends with its file
             at += 1
-            count += 1
     joined = b"".join(parts)
     if not is_utf8(joined):
         # bytes that are no UTF-8 are replaced file by file, as each would be alone (a file
@@ -883,11 +897,7 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
                 for data, origin in payloads
             ]
         )
-    files = _Files(
-        [origin for _, origin in payloads],
-        np.array(starts, dtype=np.int64),
-        np.array(lines, dtype=np.int64),
-    )
+    files = _Files([origin for _, origin in payloads], np.array(starts, dtype=np.int64))
     workers = min(os.cpu_count() or 1, 8, max(1, len(joined) // _PIECE_BYTES))
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
     try:
