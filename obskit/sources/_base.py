@@ -38,6 +38,7 @@ __all__ = [
     "decode_tail",
     "detect",
     "drop_bad_times",
+    "first_line",
     "first_record",
     "gc_paused",
     "get_format",
@@ -759,12 +760,18 @@ def decode_tail(data: bytes) -> str:
     return data[-SNIFF_BYTES:].decode("utf-8", "replace")
 
 
+def first_line(text: str) -> str:
+    """``text.split("\\n", 1)[0]``, without copying the rest of a long text."""
+    end = text.find("\n")
+    return text if end < 0 else text[:end]
+
+
 def first_record(head: str) -> dict | None:
     """The first non-blank line of ``head`` as a JSON object, or None when it is not one (a
     sniffer judges a JSON-lines record by its fields, not by where they fall in its text)."""
     import orjson
 
-    line = head.lstrip().split("\n", 1)[0]
+    line = first_line(head.lstrip())
     if not line.startswith("{"):
         return None
     try:

@@ -50,7 +50,14 @@ import re
 import orjson
 import yaml
 
-from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
+from obskit.sources._base import (
+    ParseResult,
+    Rejects,
+    first_line,
+    first_record,
+    json_lines,
+    register,
+)
 from obskit.sources._yaml import NoTimestampLoader, alias_bomb, has_anchors
 from obskit.sources.audit import AuditRows, _dict, _text
 
@@ -434,7 +441,7 @@ def _sniff_eks(head: str, name: str, tail: str = "") -> float:
         # a log group's other streams (the authenticator's) may fill the head
         audit = any(m in first or m in tail for m in (_ESCAPED_AUDIT, _AUDIT_STREAM))
         return 0.97 if wrapped and audit else 0.0
-    line = first.split("\n", 1)[0]
+    line = first_line(first)
     if _EXPORT_LINE.match(line.encode()) and '"auditID"' in line:
         return 0.97
     return 0.0

@@ -15,7 +15,14 @@ import pandas as pd
 
 from obskit import schema
 from obskit._time import parse_times
-from obskit.sources._base import ParseResult, Rejects, drop_bad_times, json_lines, register
+from obskit.sources._base import (
+    ParseResult,
+    Rejects,
+    drop_bad_times,
+    first_line,
+    json_lines,
+    register,
+)
 from obskit.sources._levels import derive_level, message_format
 
 __all__ = [
@@ -111,7 +118,7 @@ def _journal_time(record: dict) -> int | None:
 
 
 def _sniff_jsonl(head: str, name: str) -> float:
-    line = head.lstrip().split("\n", 1)[0]
+    line = first_line(head.lstrip())
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:  # a first line cut or corrupt: judged by its text
