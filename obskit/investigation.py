@@ -21,7 +21,7 @@ import lzma
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,38 +187,80 @@ class _Parts:
 class _Batch:
     """Small CRI log files met one after another, parsed together in one pass
     (:func:`obskit.sources.cri.parse_cri_logs`): a node's folder of a few thousand small
-    files then costs about what one file of the same lines does, not a parse each."""
+    files then costs about what one file of the same lines does, not a parse each.
 
+    A run of files is parsed in groups of up to :data:`BATCH_BYTES`; with a ``pool``, each
+    full group is parsed on its thread while the next group's files are read and detected
+    (the parse's NumPy and Arrow work leaves the interpreter to the reading). Results reach
+    ``parts`` in file order: a group's only when the one before it is in."""
+
+    pool: ThreadPoolExecutor | None = None
     files: list[tuple[Path, bytes, bool]] = field(default_factory=list)
     size: int = 0
+    pending: list[tuple[list[tuple[Path, bytes, bool]], Future]] = field(default_factory=list)
+    #: whether the current run of files has had a group parsed already (a run of one file
+    #: alone is parsed as that file, not as a batch)
+    split: bool = False
 
     def takes(self, fmt: str, data: bytes, note: str | None) -> bool:
         return fmt == "cri-log" and note is None and len(data) <= BATCH_FILE_BYTES
 
-    def add(self, path: Path, data: bytes, explicit: bool) -> None:
+    def add(self, path: Path, data: bytes, explicit: bool, parts: _Parts) -> None:
+        if self.pool is not None and self.files and self.size + len(data) > BATCH_BYTES:
+            self._finish(parts)  # one group parsing at a time: the one before goes in first
+            group, self.files, self.size, self.split = self.files, [], 0, True
+            self.pending.append((group, self.pool.submit(_parse_group, group)))
         self.files.append((path, data, explicit))
         self.size += len(data)
 
     def flush(self, parts: _Parts) -> None:
         """Parse the files held, adding their frames and a ledger row each to ``parts``."""
+        self._finish(parts)
         files, self.files, self.size = self.files, [], 0
-        if len(files) == 1:
+        split, self.split = self.split, False
+        if not files:
+            return
+        if len(files) == 1 and not split:
             path, data, explicit = files[0]
             _parse_alone(parts, path, data, explicit)
             return
         for group in _batches(files):
-            try:
-                result, tallies = parse_cri_logs([(data, str(path)) for path, data, _ in group])
-            except (SourceError, SchemaError, ValueError, TypeError, IndexError):
-                # something the batch did not expect: each file alone says which it was in
-                for path, data, explicit in group:
-                    _parse_alone(parts, path, data, explicit)
-                continue
-            result, tallies = _far_out_by_file(result, tallies, [p for p, _, _ in group])
-            parts.add_frames(result)
-            for (path, _, _), tally in zip(group, tallies, strict=True):
-                parts.files.append(_ledger(path, "cri-log", "loaded", tally))
-                parts.notes += [f"{path}: {note}" for note in tally.notes]
+            _add_group(parts, group, _parse_group(group))
+
+    def _finish(self, parts: _Parts) -> None:
+        """Wait for the groups parsing on the pool and add them to ``parts``."""
+        pending, self.pending = self.pending, []
+        for group, future in pending:
+            _add_group(parts, group, future.result())
+
+
+def _parse_group(
+    group: list[tuple[Path, bytes, bool]],
+) -> tuple[ParseResult, list[Tally]] | None:
+    """A group of CRI files parsed as one (None: something the batch did not expect)."""
+    try:
+        result, tallies = parse_cri_logs([(data, str(path)) for path, data, _ in group])
+    except (SourceError, SchemaError, ValueError, TypeError, IndexError):
+        return None
+    return _far_out_by_file(result, tallies, [p for p, _, _ in group])
+
+
+def _add_group(
+    parts: _Parts,
+    group: list[tuple[Path, bytes, bool]],
+    parsed: tuple[ParseResult, list[Tally]] | None,
+) -> None:
+    """A parsed group's frames and ledger rows into ``parts``; a group whose parse failed is
+    read file by file, so that each file says whether it was the one."""
+    if parsed is None:
+        for path, data, explicit in group:
+            _parse_alone(parts, path, data, explicit)
+        return
+    result, tallies = parsed
+    parts.add_frames(result)
+    for (path, _, _), tally in zip(group, tallies, strict=True):
+        parts.files.append(_ledger(path, "cri-log", "loaded", tally))
+        parts.notes += [f"{path}: {note}" for note in tally.notes]
 
 
 def _batches(
@@ -1129,7 +1171,20 @@ def _read_files(
 ) -> None:
     """Read and parse ``files`` one after another into ``parts`` (small CRI logs in batches,
     large ones and audit logs by window when there is one), each with its ledger row."""
-    batch = _Batch()
+    with ThreadPoolExecutor(1) as pool:
+        _read_each(parts, files, format, only, slack, sizes, _Batch(pool))
+
+
+def _read_each(
+    parts: _Parts,
+    files: list[tuple[Path, bool, Path | None]],
+    format: str | None,
+    only: _Filter,
+    slack: int | None,
+    sizes: dict[Path, int],
+    batch: _Batch,
+) -> None:
+    """:func:`_read_files`' loop, small CRI logs gathered in ``batch``."""
     for path, explicit, _root in files:
         if path.name in METADATA_FILES and not explicit:
             batch.flush(parts)
@@ -1164,7 +1219,7 @@ def _read_files(
                 parts.files.append(_ledger(path, fmt.name, why, None))
                 continue
             if batch.takes(fmt.name, data, note):
-                batch.add(path, data, explicit)
+                batch.add(path, data, explicit, parts)
                 continue
             batch.flush(parts)
             result = parse_file(path, data, fmt, note)

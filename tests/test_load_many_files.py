@@ -144,6 +144,34 @@ def test_batches_split_by_size_give_the_same_result(
         _same(obskit.load(root), whole)
 
 
+def test_groups_parsed_while_reading_go_in_in_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # groups of a few files parse on a thread while the next are read; a file of another
+    # format between them, and a group whose batch parse fails (read file by file instead),
+    # leave the ledger, rows and rejects in the order of loading each file alone
+    root = _folder(tmp_path, 11, files=30)
+    (root / "pods" / "shop_web-4-x2x9z_u4" / "web" / "events.json").write_text(
+        '{"kind": "EventList", "apiVersion": "v1", "items": []}'
+    )
+    alone = _unbatched(monkeypatch, root)
+    real = cri.parse_cri_logs
+    calls = []
+
+    def failing_second(payloads: list[tuple[bytes, str]]) -> tuple:
+        calls.append(len(payloads))
+        if len(calls) == 2:
+            raise ValueError("a shape the batch did not expect")
+        return real(payloads)
+
+    with monkeypatch.context() as m:
+        m.setattr(investigation, "BATCH_BYTES", 6000)
+        m.setattr(investigation, "parse_cri_logs", failing_second)
+        _same(obskit.load(root), alone)
+    assert len(calls) > 4 and max(calls) > 1  # groups of several files, several groups
+    assert alone.files["format"].tolist().count("k8s-json") == 1
+
+
 def test_a_far_out_clock_is_rejected_in_its_own_file_only(tmp_path: Path) -> None:
     ok = tmp_path / "pods" / "shop_a-1_u1" / "a" / "0.log"
     off = tmp_path / "pods" / "shop_b-1_u2" / "b" / "0.log"
