@@ -179,3 +179,27 @@ def test_house_prints_the_longest_functions_and_largest_modules() -> None:
     assert longest == sorted(longest, reverse=True) and longest[0] > 20
     assert sum("::" in line for line in sections[0].splitlines()) == 4
     assert sum(line.strip().endswith(".py") for line in sections[2].splitlines()) == 4
+
+
+WINDOW = ROOT / "benchmarks" / "window.py"
+
+
+@pytest.mark.skipif(not WINDOW.is_file(), reason="benchmarks/ is not in this checkout")
+def test_window_benchmark_keeps_exactly_a_full_loads_rows_at_a_tiny_size(tmp_path: Path) -> None:
+    # the 20 GB run is by hand; this keeps its generator, its capped load and its check working
+    args = ("--size", "5MB", "--audit", "1MB", "--check", "--data", str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, str(WINDOW), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "exactly the rows of a full load, windowed: True" in done.stdout
+    # "  logs: 948 rows windowed, 948 from the full load" and the same for the audit events
+    kept = [
+        line.split(":")[1].split()[0] for line in done.stdout.splitlines() if "windowed," in line
+    ]
+    assert len(kept) == 2 and all(int(n) > 0 for n in kept), done.stdout
+    assert "'skipped': 0," not in done.stdout  # other namespaces' files are left unread
