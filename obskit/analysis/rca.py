@@ -414,6 +414,172 @@ def _covered_by_calls(hit: pd.DataFrame, client: np.ndarray) -> tuple[np.ndarray
     return covered, twins
 
 
+#: The labels a service mesh puts on its request metrics (Istio's
+#: ``istio_request_duration_milliseconds``): the caller's workload, the callee's, and whose
+#: proxy measured the call (``source``: the caller's, ``destination``: the callee's).
+_EDGE_CALLER, _EDGE_CALLEE, _EDGE_REPORTER = "source_workload", "destination_workload", "reporter"
+#: A call edge whose rise, as the caller's proxy measured it, the callee's own proxy saw less
+#: than this share of slowed on the path between them (the network, either end's proxy), not
+#: inside the callee: most of the time it gained was spent where the callee cannot see it.
+PATH_SHARE = 0.5
+
+
+def _label_map(text: str) -> dict[str, str]:
+    """``{"reporter": "source", ...}`` from a series' ``"reporter=source,..."`` label text."""
+    return dict(p.split("=", 1) for p in str(text).split(",") if "=" in p)
+
+
+def _edge_series(an: pd.DataFrame) -> pd.DataFrame:
+    """The call-edge series among ``an``'s rows: ``caller``, ``callee`` (workloads),
+    ``reporter`` and ``edge`` (the series' identity with its reporter left out, so one edge's
+    caller-side and callee-side series share it), indexed like ``an``."""
+    columns = ["caller", "callee", "reporter", "edge"]
+    if an.empty or "labels" not in an:
+        return pd.DataFrame(columns=columns)
+    labels = an["labels"].astype(str)
+    maybe = labels.str.contains(_EDGE_CALLER, regex=False) & labels.str.contains(
+        _EDGE_REPORTER, regex=False
+    )
+    rows = []
+    for i, text, metric, pod, workload in zip(
+        an.index[maybe],
+        labels[maybe],
+        an.loc[maybe, "metric"].astype(str),
+        an.loc[maybe, "pod"].astype("object"),
+        an.loc[maybe, "workload"].astype("object"),
+        strict=True,
+    ):
+        found = _label_map(text)
+        reporter = found.pop(_EDGE_REPORTER, None)
+        callee = found.get(_EDGE_CALLEE) or workload
+        if reporter not in ("source", "destination") or not found.get(_EDGE_CALLER) or not callee:
+            continue
+        rest = ",".join(f"{k}={v}" for k, v in sorted(found.items()))
+        rows.append((i, found[_EDGE_CALLER], str(callee), reporter, f"{metric}|{pod}|{rest}"))
+    out = pd.DataFrame(rows, columns=["index", *columns])
+    return out.set_index("index").rename_axis(None)
+
+
+def _edge_paths(an: pd.DataFrame, hit: pd.DataFrame, strength: np.ndarray) -> tuple:
+    """Where the time a call edge gained went, by its two ends (the callee, the caller).
+
+    An edge's latency reported by the caller's proxy (``reporter=source``) is the callee's
+    time plus the path between them; the callee's proxy (``reporter=destination``) sees only
+    the callee's. The share of the caller-side rise the callee-side series rose too (at their
+    peaks, in the metric's unit; none when it did not move) is the callee's own; the rest
+    is on the path, and its side is the end common to the edges that slowed on the path
+    (:func:`_path_side`): a caller whose other calls slowed that way too is where the delay
+    is (its network, its pod), a callee whose calls from its other callers did is; an end
+    whose other edges stayed fast is not; a single slowed edge between two ends alike is
+    split evenly. Path time does not travel up the call graph (a callee's network delay does
+    not lengthen its callers' other calls), so whether the callers are related does not
+    matter. An edge with no callee-side series is left as it is.
+
+    Returns, per ``hit`` row, the factor its strength keeps and a note ("" when none), and
+    evidence rows for the callers (their share of the path time).
+    """
+    keep = np.ones(len(hit))
+    notes = [""] * len(hit)
+    empty = pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    edges = _edge_series(an)
+    if edges.empty:
+        return keep, notes, empty
+    known = edges[["caller", "callee"]].drop_duplicates()
+    fan_out = known.groupby("caller")["callee"].nunique()
+    fan_in = known.groupby("callee")["caller"].nunique()
+    rise = (an["peak_value"] - an["baseline"]).where(
+        an["anomalous"].astype(bool) & an["direction"].eq("up"), 0.0
+    )
+    callee_side = edges[edges["reporter"] == "destination"]
+    seen = dict(zip(callee_side["edge"], rise.loc[callee_side.index], strict=True))
+    pos = {ix: j for j, ix in enumerate(hit.index)}
+    slowed = []  # (hit position, caller, callee, covered)
+    for ix, rec in edges[edges["reporter"] == "source"].iterrows():
+        j = pos.get(ix)
+        if j is None or rise.loc[ix] <= 0 or rec["edge"] not in seen:
+            continue
+        covered = float(np.clip(seen[rec["edge"]] / rise.loc[ix], 0.0, 1.0))
+        slowed.append((j, rec["caller"], rec["callee"], covered))
+    on_path = pd.DataFrame(
+        [(a, b) for _, a, b, c in slowed if c < PATH_SHARE], columns=["caller", "callee"]
+    ).drop_duplicates()
+    n_out = on_path.groupby("caller")["callee"].nunique()
+    n_in = on_path.groupby("callee")["caller"].nunique()
+    callers = []
+    for j, caller, callee, covered in slowed:
+        this = int(covered < PATH_SHARE)  # this edge among its ends' slowed ones: leave it out
+        to_callee = _path_side(
+            _others(n_out.get(caller, 0) - this, fan_out.get(caller, 0)),
+            _others(n_in.get(callee, 0) - this, fan_in.get(callee, 0)),
+        )
+        keep[j] = covered + (1.0 - covered) * to_callee
+        if covered >= 0.95:  # next to nothing on the path: nothing to say or to share
+            continue
+        notes[j] = (
+            f"the caller's proxy measured it; {callee}'s own saw {covered:.0%} of the rise: "
+            f"the rest is on the path, {to_callee:.0%} of it put on {callee}"
+        )
+        part = strength[j] * (1.0 - covered) * (1.0 - to_callee)
+        callers.append((j, caller, callee, part, n_out.get(caller, 0), fan_out[caller]))
+    return keep, notes, _caller_rows(an, hit, callers)
+
+
+def _others(slowed: int, edges: int) -> float | None:
+    """The share of an end's other edges (this one left out) that slowed on the path; ``None``
+    when it has no other edge, which tells nothing about that end."""
+    return slowed / (edges - 1) if edges >= 2 else None
+
+
+def _path_side(caller_others: float | None, callee_others: float | None) -> float:
+    """The share of an edge's path time put on its callee, from the share of the caller's
+    other calls and of the callee's other callers' calls that slowed on the path too (``None``:
+    that end has no other edge). An end whose other edges stayed fast is not where the delay
+    is; both ends alike (or neither known) split it evenly."""
+    if caller_others is None and callee_others is None:
+        return 0.5
+    if caller_others is None:
+        return float(callee_others)
+    if callee_others is None:
+        return 1.0 - float(caller_others)
+    if caller_others + callee_others == 0:
+        return 0.5
+    return float(callee_others / (caller_others + callee_others))
+
+
+def _caller_rows(an: pd.DataFrame, hit: pd.DataFrame, callers: list[tuple]) -> pd.DataFrame:
+    """Evidence for the callers' share of their edges' path time, on the caller's one pod (a
+    caller workload of several pods gets none: no single pod to name)."""
+    if not callers:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    pods = an.loc[an["pod"].notna(), _KEY].astype("object").drop_duplicates("pod")
+    single = pods.dropna(subset=["workload"]).drop_duplicates("workload", keep=False)
+    single = single.set_index("workload")
+    rows = []
+    for j, caller, callee, share, slowed, fan in callers:
+        if caller not in single.index or share <= 0:
+            continue
+        rec = hit.iloc[j]
+        key = single.loc[caller].to_dict()
+        rows.append(
+            {
+                **{c: key.get(c) for c in _KEY if c != "workload"},
+                "workload": caller,
+                "container": None,
+                "kind": "metric",
+                # its own family, and not one that travels up the call graph: a slow path out
+                # of a pod is its network's, not something its callees cause
+                "signal": "slow call path",
+                "time": rec["began"],
+                "strength": share,
+                "text": f"its calls to {callee} slowed on the way ({rec['metric']} as its own "
+                f"proxy measured it, {rec['baseline']:.3g} -> {rec['peak_value']:.3g}; "
+                f"{callee}'s proxy saw less of it; its calls to {slowed} of its {fan} callees "
+                "slowed that way)",
+            }
+        )
+    return pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
+
+
 def _metric_text(
     name: str,
     direction: str,
@@ -429,6 +595,7 @@ def _metric_text(
     common: bool = False,
     bucketed: bool = False,
     inbound: bool = False,
+    on_path: str = "",
 ) -> str:
     """One sentence for a series that moved: how far, against what, and what weakens it."""
     if bucketed:  # its scale is a histogram bucket, not a spread it had
@@ -458,6 +625,8 @@ def _metric_text(
         notes.append("a quantile read off histogram buckets: counted in multiples of its value")
     if inbound:
         notes.append("what its callers send it: their doing as much as its own")
+    if on_path:
+        notes.append(on_path)
     return head + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -505,10 +674,14 @@ def _log_strength(poisson: np.ndarray) -> np.ndarray:
 
 
 def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
-    hit = an[an["anomalous"]]
+    """Evidence from the series that moved; ``an`` may hold every series (``all_series``):
+    the ones that did not move tell a call edge's callee-side series stayed flat."""
+    anomalous = an["anomalous"].astype(bool)
+    hit = an[anomalous]
     if hit.empty:
         return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
-    common = _common_moves(an, hit)
+    # the families' spread over pods is counted among the series that moved, appeared or went
+    common = _common_moves(an[anomalous | an["direction"].isin(["new", "gone"])], hit)
     score = hit["score"].to_numpy(dtype=float)
     strength = _metric_strength(score)
     strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, UNCONFIRMED_WEIGHT)
@@ -529,6 +702,9 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     covered, twins = _covered_by_calls(hit, client)
     strength *= 1.0 - covered * (1.0 - CLIENT_WEIGHT)
     twins = [tw if cv >= 0.5 else "" for tw, cv in zip(twins, covered, strict=True)]
+    # a call edge's rise its callee's own proxy did not see is on the path: its ends share it
+    path_keep, on_path, callers = _edge_paths(an, hit, strength.copy())
+    strength *= path_keep
     labels = hit["labels"].astype(str)
     name = hit["metric"].astype(str) + np.where(labels != "", "{" + labels + "}", "")
     text = [
@@ -548,6 +724,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             common,
             bucketed,
             inbound,
+            on_path,
             strict=True,
         )
     ]
@@ -557,7 +734,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     out["time"] = hit["began"].to_numpy()
     out["strength"] = strength
     out["text"] = text
-    return out
+    return pd.concat([out, callers], ignore_index=True) if len(callers) else out
 
 
 def _termination_evidence(inv, at: pd.Timestamp, sm) -> pd.DataFrame:
@@ -1051,7 +1228,9 @@ def _evidence(
     inv, at_ts: pd.Timestamp, baseline: object, horizon: object
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timedelta]:
     """The evidence, the pods whose errors name another workload, and the metrics' time step."""
-    an = anomalies(inv, at=at_ts, baseline=baseline, horizon=horizon)
+    # every series, those that stayed put too: a call edge's flat callee-side series says
+    # where its caller-side rise was spent (:func:`_edge_paths`)
+    an = anomalies(inv, at=at_ts, baseline=baseline, horizon=horizon, all_series=True)
     parts = [_metric_evidence(an), _termination_evidence(inv, at_ts, None)]
     parts.append(_event_evidence(inv.events, at_ts))
     parts.append(_rollouts(inv.inventory, at_ts))
