@@ -475,15 +475,18 @@ def _edge_paths(an: pd.DataFrame, hit: pd.DataFrame, strength: np.ndarray) -> tu
     not lengthen its callers' other calls), so whether the callers are related does not
     matter. An edge with no callee-side series is left as it is.
 
-    Returns, per ``hit`` row, the factor its strength keeps and a note ("" when none), and
-    evidence rows for the callers (their share of the path time).
+    Returns, per ``hit`` row, the factor its strength keeps, a note ("" when none) and whether
+    it rests on the caller's measurement alone (a caller-side series with no callee-side
+    twin, or one mostly on a path whose side no other edge decides); and evidence rows for
+    the callers (their share of the path time).
     """
     keep = np.ones(len(hit))
     notes = [""] * len(hit)
+    alone = np.zeros(len(hit), dtype=bool)
     empty = pd.DataFrame(columns=_EVIDENCE_COLUMNS)
     edges = _edge_series(an)
     if edges.empty:
-        return keep, notes, empty
+        return keep, notes, alone, empty
     known = edges[["caller", "callee"]].drop_duplicates()
     fan_out = known.groupby("caller")["callee"].nunique()
     fan_in = known.groupby("callee")["caller"].nunique()
@@ -496,7 +499,10 @@ def _edge_paths(an: pd.DataFrame, hit: pd.DataFrame, strength: np.ndarray) -> tu
     slowed = []  # (hit position, caller, callee, covered)
     for ix, rec in edges[edges["reporter"] == "source"].iterrows():
         j = pos.get(ix)
-        if j is None or rise.loc[ix] <= 0 or rec["edge"] not in seen:
+        if j is None or rise.loc[ix] <= 0:
+            continue
+        if rec["edge"] not in seen:  # no callee-side series to tell the path from the callee
+            alone[j] = True
             continue
         covered = float(np.clip(seen[rec["edge"]] / rise.loc[ix], 0.0, 1.0))
         slowed.append((j, rec["caller"], rec["callee"], covered))
@@ -513,6 +519,7 @@ def _edge_paths(an: pd.DataFrame, hit: pd.DataFrame, strength: np.ndarray) -> tu
             _others(n_in.get(callee, 0) - this, fan_in.get(callee, 0)),
         )
         keep[j] = covered + (1.0 - covered) * to_callee
+        alone[j] = covered < PATH_SHARE and to_callee == 0.5
         if covered >= 0.95:  # next to nothing on the path: nothing to say or to share
             continue
         notes[j] = (
@@ -521,7 +528,7 @@ def _edge_paths(an: pd.DataFrame, hit: pd.DataFrame, strength: np.ndarray) -> tu
         )
         part = strength[j] * (1.0 - covered) * (1.0 - to_callee)
         callers.append((j, caller, callee, part, n_out.get(caller, 0), fan_out[caller]))
-    return keep, notes, _caller_rows(an, hit, callers)
+    return keep, notes, alone, _caller_rows(an, hit, callers)
 
 
 def _others(slowed: int, edges: int) -> float | None:
@@ -703,7 +710,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     strength *= 1.0 - covered * (1.0 - CLIENT_WEIGHT)
     twins = [tw if cv >= 0.5 else "" for tw, cv in zip(twins, covered, strict=True)]
     # a call edge's rise its callee's own proxy did not see is on the path: its ends share it
-    path_keep, on_path, callers = _edge_paths(an, hit, strength.copy())
+    path_keep, on_path, by_caller, callers = _edge_paths(an, hit, strength.copy())
     strength *= path_keep
     labels = hit["labels"].astype(str)
     name = hit["metric"].astype(str) + np.where(labels != "", "{" + labels + "}", "")
@@ -734,6 +741,9 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     out["time"] = hit["began"].to_numpy()
     out["strength"] = strength
     out["text"] = text
+    # what only another pod measured about this one: a call edge its caller's proxy timed,
+    # that neither its own proxy nor its ends' other edges bear out
+    out["measured_by"] = np.where(by_caller, "caller", None)
     return pd.concat([out, callers], ignore_index=True) if len(callers) else out
 
 
@@ -1213,7 +1223,10 @@ def evidence(inv, at: object, baseline: object = None, horizon: object = None) -
     DataFrame
         The key, ``kind`` (metric, termination, event, change, log, trace, security,
         dependency),
-        ``signal`` (metric name, event reason, ...), ``time``, ``strength`` and ``text``.
+        ``signal`` (metric name, event reason, ...), ``time``, ``strength`` and ``text``;
+        ``measured_by`` is ``caller`` for a call edge's series timed by the caller's proxy
+        that neither the callee's proxy nor the ends' other edges bear out (what only another
+        pod measured about this one), else empty.
 
     Examples
     --------
@@ -2204,7 +2217,7 @@ def _result(
             }
         )
     scores = [float(r.score) for r in rows]
-    margins, verdicts = _margins(scores)
+    margins, verdicts = _margins(scores, _own_share(rows[0]) * scores[0] if rows else None)
     for rec, m, v in zip(records, margins, verdicts, strict=True):
         rec["margin"], rec["verdict"] = m, v
     out = pd.DataFrame.from_records(records, columns=columns)
@@ -2223,13 +2236,19 @@ def _result(
     return out
 
 
-def _margins(scores: list[float]) -> tuple[list[float], list[str]]:
+def _margins(scores: list[float], own_top: float | None = None) -> tuple[list[float], list[str]]:
     """Each suspect's lead over the next one, as a share of its own score, and the verdicts.
 
     The top suspect is ``clear`` when its lead is at least :data:`CLEAR_MARGIN` (or it is the
     only suspect); otherwise it and every suspect within :data:`CLEAR_MARGIN` of its score are
     ``ambiguous`` (the ranking cannot tell them apart). The others are ``behind``. The last
     suspect's margin is over a score of 0 (nothing came after it among those returned).
+
+    The lead must hold on the top suspect's own evidence (``own_top``: its score from what it
+    measured itself, see :func:`_own_share`): a top whose lead rests on what other pods
+    measured about it (its callers' proxies timing their calls to it, which holds the path
+    between them too) is not called clear over a suspect with evidence of its own; it is
+    ambiguous with the suspects its own evidence does not lead clearly.
     """
     if not scores:
         return [], []
@@ -2238,11 +2257,22 @@ def _margins(scores: list[float]) -> tuple[list[float], list[str]]:
         nxt = scores[i + 1] if i + 1 < len(scores) else 0.0
         margins.append(round((s - nxt) / s, 3) if s > 0 else 0.0)
     top = scores[0]
-    if margins[0] >= CLEAR_MARGIN:
+    ref = top if own_top is None or len(scores) < 2 else min(top, own_top)
+    if margins[0] >= CLEAR_MARGIN and (len(scores) < 2 or (ref - scores[1]) / top >= CLEAR_MARGIN):
         return margins, ["clear"] + ["behind"] * (len(scores) - 1)
-    close = [top > 0 and (top - s) / top < CLEAR_MARGIN for s in scores]
+    close = [top > 0 and (ref - s) / top < CLEAR_MARGIN for s in scores]
     close[0] = True
     return margins, ["ambiguous" if c else "behind" for c in close]
+
+
+def _own_share(cand: Candidate) -> float:
+    """The share of a candidate's score its own measurements make: without the evidence only
+    other pods measured about it (``measured_by``: a call edge timed by the caller's proxy
+    that nothing else bears out, :func:`_edge_paths`)."""
+    ev = cand.ev
+    if "measured_by" not in ev or not ev["measured_by"].notna().any():
+        return 1.0
+    return _score(ev[ev["measured_by"].isna()]) / max(_score(ev), 1e-9)
 
 
 def conclusion(suspects: pd.DataFrame) -> str:

@@ -64,6 +64,12 @@ def _mesh(source_jumps: dict, destination_jumps: dict | None = None) -> obskit.I
     return obskit.Investigation(metrics=pd.concat(frames, ignore_index=True))
 
 
+def _without_currencys_own_proxy(inv: obskit.Investigation) -> obskit.Investigation:
+    metrics = inv.metrics
+    keep = ~((metrics["reporter"] == "destination") & (metrics["workload"] == "currency"))
+    return obskit.Investigation(metrics=metrics[keep])
+
+
 def _evidence_of(out: pd.DataFrame, pod: str) -> list[str]:
     return out.set_index("pod").loc[pod, "evidence"]
 
@@ -115,10 +121,8 @@ def test_a_rise_the_callees_own_proxy_saw_too_is_the_callees_own_time():
 
 
 def test_a_caller_side_rise_with_no_callee_side_series_is_left_as_it_is():
-    inv = _mesh({("checkout", "currency"): 200})
-    metrics = inv.metrics
-    keep = ~((metrics["reporter"] == "destination") & (metrics["workload"] == "currency"))
-    out = suspects(obskit.Investigation(metrics=metrics[keep]), at=AT, level="pod")
+    inv = _without_currencys_own_proxy(_mesh({("checkout", "currency"): 200}))
+    out = suspects(inv, at=AT, level="pod")
     assert out["pod"].iloc[0] == "currency-1"
     assert not any("on the path" in line for line in _evidence_of(out, "currency-1"))
 
@@ -138,3 +142,18 @@ def test_the_path_time_goes_to_the_end_common_to_the_slowed_edges(
     caller_others, callee_others, to_callee
 ):
     assert _path_side(caller_others, callee_others) == pytest.approx(to_callee)
+
+
+def test_a_lead_resting_on_what_only_a_caller_measured_is_not_called_clear():
+    # checkout's proxy times its calls to currency 200 ms slower; currency's own proxy reports
+    # nothing; ads' own proxy sees its answers slow down, less
+    slow = {("checkout", "currency"): 200}
+    own = {("frontend", "ads"): 4}
+    out = suspects(_without_currencys_own_proxy(_mesh(slow, own)), at=AT, level="pod")
+    assert out["pod"].tolist()[:2] == ["currency-1", "ads-1"]
+    assert out["margin"].iloc[0] >= 1 / 3  # ahead by the score ...
+    assert out["verdict"].tolist()[:2] == ["ambiguous", "ambiguous"]  # ... not by its own
+    assert obskit.analysis.rca.conclusion(out).startswith("Ambiguous between pod shop/currency-1")
+    # when currency's own proxy saw the same rise, the lead is its own: clear
+    out = suspects(_mesh(slow, {**slow, **own}), at=AT, level="pod")
+    assert out["pod"].iloc[0] == "currency-1" and out.attrs["verdict"] == "clear"
