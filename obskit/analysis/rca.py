@@ -11,7 +11,12 @@ metadata key:
   its callers send it), and when it is a server-side latency whose rise the pod's own calls
   out match (exclusive time: it was waiting, not working). A quantile read off histogram
   buckets moves in whole buckets and is measured in multiples of its value
-  (:func:`~obskit.analysis.anomalies.anomalies`, ``bucketed``);
+  (:func:`~obskit.analysis.anomalies.anomalies`, ``bucketed``). A call edge's latency (a
+  service mesh's series with ``source_workload`` and ``reporter`` labels, keyed on the callee)
+  timed by the caller's proxy rises with the callee's time and with the path between them;
+  the part the callee's own proxy did not see is on the path, and goes to the end common to
+  the edges that slowed that way (a caller whose other calls slowed too, a callee whose other
+  callers' calls did), evenly when neither's did (:func:`_edge_paths`);
 - **events**: OOMKilled, BackOff, Unhealthy, Evicted, FailedScheduling, node pressure and
   readiness, rollouts (``ScalingReplicaSet``) and image changes; an event the same object also
   had before the onset counts for less;
@@ -40,7 +45,8 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
 - every row carries its evidence and a one-sentence ``reason``;
 - how sure: every row carries its ``margin`` over the next suspect, and the ranking a
   ``verdict``: ``clear`` when the top suspect leads the next by :data:`CLEAR_MARGIN` of its
-  score, else ``ambiguous`` between the suspects that close (:func:`conclusion`).
+  score, on its own evidence too (not on a call edge only its caller's proxy timed), else
+  ``ambiguous`` between the suspects that close (:func:`conclusion`).
 
 Code-level faults show in logs: templates and exceptions new to a pod, known error templates
 that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
