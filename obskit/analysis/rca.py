@@ -424,6 +424,10 @@ def _covered_by_calls(hit: pd.DataFrame, client: np.ndarray) -> tuple[np.ndarray
 #: ``istio_request_duration_milliseconds``): the caller's workload, the callee's, and whose
 #: proxy measured the call (``source``: the caller's, ``destination``: the callee's).
 _EDGE_CALLER, _EDGE_CALLEE, _EDGE_REPORTER = "source_workload", "destination_workload", "reporter"
+#: Labels Istio sets differently by reporter on one call edge (the caller's proxy reports
+#: ``connection_security_policy="unknown"``, and its own response flags): left out when the
+#: caller-side and the callee-side series of an edge are paired.
+_EDGE_BY_REPORTER = frozenset({_EDGE_REPORTER, "connection_security_policy", "response_flags"})
 #: A call edge whose rise, as the caller's proxy measured it, the callee's own proxy saw less
 #: than this share of slowed on the path between them (the network, either end's proxy), not
 #: inside the callee: most of the time it gained was spent where the callee cannot see it.
@@ -456,11 +460,11 @@ def _edge_series(an: pd.DataFrame) -> pd.DataFrame:
         strict=True,
     ):
         found = _label_map(text)
-        reporter = found.pop(_EDGE_REPORTER, None)
+        reporter = found.get(_EDGE_REPORTER)
         callee = found.get(_EDGE_CALLEE) or workload
         if reporter not in ("source", "destination") or not found.get(_EDGE_CALLER) or not callee:
             continue
-        rest = ",".join(f"{k}={v}" for k, v in sorted(found.items()))
+        rest = ",".join(f"{k}={v}" for k, v in sorted(found.items()) if k not in _EDGE_BY_REPORTER)
         rows.append((i, found[_EDGE_CALLER], str(callee), reporter, f"{metric}|{pod}|{rest}"))
     out = pd.DataFrame(rows, columns=["index", *columns])
     return out.set_index("index").rename_axis(None)

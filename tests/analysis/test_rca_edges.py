@@ -51,6 +51,8 @@ def _edge(caller, callee, reporter, jump=0.0, seed=0):
             "reporter": reporter,
             "source_workload": caller,
             "destination_workload": callee,
+            # as Istio sets it: only the callee's proxy knows the connection's mTLS policy
+            "connection_security_policy": "unknown" if reporter == "source" else "mutual_tls",
         }
     )
 
