@@ -11,7 +11,12 @@ metadata key:
   its callers send it), and when it is a server-side latency whose rise the pod's own calls
   out match (exclusive time: it was waiting, not working). A quantile read off histogram
   buckets moves in whole buckets and is measured in multiples of its value
-  (:func:`~obskit.analysis.anomalies.anomalies`, ``bucketed``);
+  (:func:`~obskit.analysis.anomalies.anomalies`, ``bucketed``). A call edge's latency (a
+  service mesh's series with ``source_workload`` and ``reporter`` labels, keyed on the callee)
+  timed by the caller's proxy rises with the callee's time and with the path between them;
+  the part the callee's own proxy did not see is on the path, and goes to the end common to
+  the edges that slowed that way (a caller whose other calls slowed too, a callee whose other
+  callers' calls did), evenly when neither's did (:func:`_edge_paths`);
 - **events**: OOMKilled, BackOff, Unhealthy, Evicted, FailedScheduling, node pressure and
   readiness, rollouts (``ScalingReplicaSet``) and image changes; an event the same object also
   had before the onset counts for less;
@@ -40,7 +45,8 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
 - every row carries its evidence and a one-sentence ``reason``;
 - how sure: every row carries its ``margin`` over the next suspect, and the ranking a
   ``verdict``: ``clear`` when the top suspect leads the next by :data:`CLEAR_MARGIN` of its
-  score, else ``ambiguous`` between the suspects that close (:func:`conclusion`).
+  score, on its own evidence too (not on a call edge only its caller's proxy timed), else
+  ``ambiguous`` between the suspects that close (:func:`conclusion`).
 
 Code-level faults show in logs: templates and exceptions new to a pod, known error templates
 that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
@@ -414,6 +420,183 @@ def _covered_by_calls(hit: pd.DataFrame, client: np.ndarray) -> tuple[np.ndarray
     return covered, twins
 
 
+#: The labels a service mesh puts on its request metrics (Istio's
+#: ``istio_request_duration_milliseconds``): the caller's workload, the callee's, and whose
+#: proxy measured the call (``source``: the caller's, ``destination``: the callee's).
+_EDGE_CALLER, _EDGE_CALLEE, _EDGE_REPORTER = "source_workload", "destination_workload", "reporter"
+#: Labels Istio sets differently by reporter on one call edge (the caller's proxy reports
+#: ``connection_security_policy="unknown"``, and its own response flags): left out when the
+#: caller-side and the callee-side series of an edge are paired.
+_EDGE_BY_REPORTER = frozenset({_EDGE_REPORTER, "connection_security_policy", "response_flags"})
+#: A call edge whose rise, as the caller's proxy measured it, the callee's own proxy saw less
+#: than this share of slowed on the path between them (the network, either end's proxy), not
+#: inside the callee: most of the time it gained was spent where the callee cannot see it.
+PATH_SHARE = 0.5
+
+
+def _label_map(text: str) -> dict[str, str]:
+    """``{"reporter": "source", ...}`` from a series' ``"reporter=source,..."`` label text."""
+    return dict(p.split("=", 1) for p in str(text).split(",") if "=" in p)
+
+
+def _edge_series(an: pd.DataFrame) -> pd.DataFrame:
+    """The call-edge series among ``an``'s rows: ``caller``, ``callee`` (workloads),
+    ``reporter`` and ``edge`` (the series' identity with its reporter left out, so one edge's
+    caller-side and callee-side series share it), indexed like ``an``."""
+    columns = ["caller", "callee", "reporter", "edge"]
+    if an.empty or "labels" not in an:
+        return pd.DataFrame(columns=columns)
+    labels = an["labels"].astype(str)
+    maybe = labels.str.contains(_EDGE_CALLER, regex=False) & labels.str.contains(
+        _EDGE_REPORTER, regex=False
+    )
+    rows = []
+    for i, text, metric, pod, workload in zip(
+        an.index[maybe],
+        labels[maybe],
+        an.loc[maybe, "metric"].astype(str),
+        an.loc[maybe, "pod"].astype("object"),
+        an.loc[maybe, "workload"].astype("object"),
+        strict=True,
+    ):
+        found = _label_map(text)
+        reporter = found.get(_EDGE_REPORTER)
+        callee = found.get(_EDGE_CALLEE) or workload
+        if reporter not in ("source", "destination") or not found.get(_EDGE_CALLER) or not callee:
+            continue
+        rest = ",".join(f"{k}={v}" for k, v in sorted(found.items()) if k not in _EDGE_BY_REPORTER)
+        rows.append((i, found[_EDGE_CALLER], str(callee), reporter, f"{metric}|{pod}|{rest}"))
+    out = pd.DataFrame(rows, columns=["index", *columns])
+    return out.set_index("index").rename_axis(None)
+
+
+def _edge_paths(an: pd.DataFrame, hit: pd.DataFrame, strength: np.ndarray) -> tuple:
+    """Where the time a call edge gained went, by its two ends (the callee, the caller).
+
+    An edge's latency reported by the caller's proxy (``reporter=source``) is the callee's
+    time plus the path between them; the callee's proxy (``reporter=destination``) sees only
+    the callee's. The share of the caller-side rise the callee-side series rose too (at their
+    peaks, in the metric's unit; none when it did not move) is the callee's own; the rest
+    is on the path, and its side is the end common to the edges that slowed on the path
+    (:func:`_path_side`): a caller whose other calls slowed that way too is where the delay
+    is (its network, its pod), a callee whose calls from its other callers did is; an end
+    whose other edges stayed fast is not; a single slowed edge between two ends alike is
+    split evenly. Path time does not travel up the call graph (a callee's network delay does
+    not lengthen its callers' other calls), so whether the callers are related does not
+    matter. An edge with no callee-side series is left as it is.
+
+    Returns, per ``hit`` row, the factor its strength keeps, a note ("" when none) and whether
+    it rests on the caller's measurement alone (a caller-side series with no callee-side
+    twin, or one mostly on a path whose side no other edge decides); and evidence rows for
+    the callers (their share of the path time).
+    """
+    keep = np.ones(len(hit))
+    notes = [""] * len(hit)
+    alone = np.zeros(len(hit), dtype=bool)
+    empty = pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    edges = _edge_series(an)
+    if edges.empty:
+        return keep, notes, alone, empty
+    known = edges[["caller", "callee"]].drop_duplicates()
+    fan_out = known.groupby("caller")["callee"].nunique()
+    fan_in = known.groupby("callee")["caller"].nunique()
+    rise = (an["peak_value"] - an["baseline"]).where(
+        an["anomalous"].astype(bool) & an["direction"].eq("up"), 0.0
+    )
+    callee_side = edges[edges["reporter"] == "destination"]
+    seen = dict(zip(callee_side["edge"], rise.loc[callee_side.index], strict=True))
+    pos = {ix: j for j, ix in enumerate(hit.index)}
+    slowed = []  # (hit position, caller, callee, covered)
+    for ix, rec in edges[edges["reporter"] == "source"].iterrows():
+        j = pos.get(ix)
+        if j is None or rise.loc[ix] <= 0:
+            continue
+        if rec["edge"] not in seen:  # no callee-side series to tell the path from the callee
+            alone[j] = True
+            continue
+        covered = float(np.clip(seen[rec["edge"]] / rise.loc[ix], 0.0, 1.0))
+        slowed.append((j, rec["caller"], rec["callee"], covered))
+    on_path = pd.DataFrame(
+        [(a, b) for _, a, b, c in slowed if c < PATH_SHARE], columns=["caller", "callee"]
+    ).drop_duplicates()
+    n_out = on_path.groupby("caller")["callee"].nunique()
+    n_in = on_path.groupby("callee")["caller"].nunique()
+    callers = []
+    for j, caller, callee, covered in slowed:
+        this = int(covered < PATH_SHARE)  # this edge among its ends' slowed ones: leave it out
+        to_callee = _path_side(
+            _others(n_out.get(caller, 0) - this, fan_out.get(caller, 0)),
+            _others(n_in.get(callee, 0) - this, fan_in.get(callee, 0)),
+        )
+        keep[j] = covered + (1.0 - covered) * to_callee
+        alone[j] = covered < PATH_SHARE and to_callee == 0.5
+        if covered >= 0.95:  # next to nothing on the path: nothing to say or to share
+            continue
+        notes[j] = (
+            f"the caller's proxy measured it; {callee}'s own saw {covered:.0%} of the rise: "
+            f"the rest is on the path, {to_callee:.0%} of it put on {callee}"
+        )
+        part = strength[j] * (1.0 - covered) * (1.0 - to_callee)
+        callers.append((j, caller, callee, part, n_out.get(caller, 0), fan_out[caller]))
+    return keep, notes, alone, _caller_rows(an, hit, callers)
+
+
+def _others(slowed: int, edges: int) -> float | None:
+    """The share of an end's other edges (this one left out) that slowed on the path; ``None``
+    when it has no other edge, which tells nothing about that end."""
+    return slowed / (edges - 1) if edges >= 2 else None
+
+
+def _path_side(caller_others: float | None, callee_others: float | None) -> float:
+    """The share of an edge's path time put on its callee, from the share of the caller's
+    other calls and of the callee's other callers' calls that slowed on the path too (``None``:
+    that end has no other edge). An end whose other edges stayed fast is not where the delay
+    is; both ends alike (or neither known) split it evenly."""
+    if caller_others is None and callee_others is None:
+        return 0.5
+    if caller_others is None:
+        return float(callee_others)
+    if callee_others is None:
+        return 1.0 - float(caller_others)
+    if caller_others + callee_others == 0:
+        return 0.5
+    return float(callee_others / (caller_others + callee_others))
+
+
+def _caller_rows(an: pd.DataFrame, hit: pd.DataFrame, callers: list[tuple]) -> pd.DataFrame:
+    """Evidence for the callers' share of their edges' path time, on the caller's one pod (a
+    caller workload of several pods gets none: no single pod to name)."""
+    if not callers:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    pods = an.loc[an["pod"].notna(), _KEY].astype("object").drop_duplicates("pod")
+    single = pods.dropna(subset=["workload"]).drop_duplicates("workload", keep=False)
+    single = single.set_index("workload")
+    rows = []
+    for j, caller, callee, share, slowed, fan in callers:
+        if caller not in single.index or share <= 0:
+            continue
+        rec = hit.iloc[j]
+        key = single.loc[caller].to_dict()
+        rows.append(
+            {
+                **{c: key.get(c) for c in _KEY if c != "workload"},
+                "workload": caller,
+                "container": None,
+                "kind": "metric",
+                # its own family, and not one that travels up the call graph: a slow path out
+                # of a pod is its network's, not something its callees cause
+                "signal": "slow call path",
+                "time": rec["began"],
+                "strength": share,
+                "text": f"its calls to {callee} slowed on the way ({rec['metric']} as its own "
+                f"proxy measured it, {rec['baseline']:.3g} -> {rec['peak_value']:.3g}; "
+                f"{callee}'s proxy saw less of it; its calls to {slowed} of its {fan} callees "
+                "slowed that way)",
+            }
+        )
+    return pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
+
+
 def _metric_text(
     name: str,
     direction: str,
@@ -429,6 +612,7 @@ def _metric_text(
     common: bool = False,
     bucketed: bool = False,
     inbound: bool = False,
+    on_path: str = "",
 ) -> str:
     """One sentence for a series that moved: how far, against what, and what weakens it."""
     if bucketed:  # its scale is a histogram bucket, not a spread it had
@@ -458,6 +642,8 @@ def _metric_text(
         notes.append("a quantile read off histogram buckets: counted in multiples of its value")
     if inbound:
         notes.append("what its callers send it: their doing as much as its own")
+    if on_path:
+        notes.append(on_path)
     return head + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -505,10 +691,14 @@ def _log_strength(poisson: np.ndarray) -> np.ndarray:
 
 
 def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
-    hit = an[an["anomalous"]]
+    """Evidence from the series that moved; ``an`` may hold every series (``all_series``):
+    the ones that did not move tell a call edge's callee-side series stayed flat."""
+    anomalous = an["anomalous"].astype(bool)
+    hit = an[anomalous]
     if hit.empty:
         return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
-    common = _common_moves(an, hit)
+    # the families' spread over pods is counted among the series that moved, appeared or went
+    common = _common_moves(an[anomalous | an["direction"].isin(["new", "gone"])], hit)
     score = hit["score"].to_numpy(dtype=float)
     strength = _metric_strength(score)
     strength *= np.where(hit["confirmed"].to_numpy(dtype=bool), 1.0, UNCONFIRMED_WEIGHT)
@@ -529,6 +719,9 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     covered, twins = _covered_by_calls(hit, client)
     strength *= 1.0 - covered * (1.0 - CLIENT_WEIGHT)
     twins = [tw if cv >= 0.5 else "" for tw, cv in zip(twins, covered, strict=True)]
+    # a call edge's rise its callee's own proxy did not see is on the path: its ends share it
+    path_keep, on_path, by_caller, callers = _edge_paths(an, hit, strength.copy())
+    strength *= path_keep
     labels = hit["labels"].astype(str)
     name = hit["metric"].astype(str) + np.where(labels != "", "{" + labels + "}", "")
     text = [
@@ -548,6 +741,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             common,
             bucketed,
             inbound,
+            on_path,
             strict=True,
         )
     ]
@@ -557,7 +751,10 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     out["time"] = hit["began"].to_numpy()
     out["strength"] = strength
     out["text"] = text
-    return out
+    # what only another pod measured about this one: a call edge its caller's proxy timed,
+    # that neither its own proxy nor its ends' other edges bear out
+    out["measured_by"] = np.where(by_caller, "caller", None)
+    return pd.concat([out, callers], ignore_index=True) if len(callers) else out
 
 
 def _termination_evidence(inv, at: pd.Timestamp, sm) -> pd.DataFrame:
@@ -1036,7 +1233,10 @@ def evidence(inv, at: object, baseline: object = None, horizon: object = None) -
     DataFrame
         The key, ``kind`` (metric, termination, event, change, log, trace, security,
         dependency),
-        ``signal`` (metric name, event reason, ...), ``time``, ``strength`` and ``text``.
+        ``signal`` (metric name, event reason, ...), ``time``, ``strength`` and ``text``;
+        ``measured_by`` is ``caller`` for a call edge's series timed by the caller's proxy
+        that neither the callee's proxy nor the ends' other edges bear out (what only another
+        pod measured about this one), else empty.
 
     Examples
     --------
@@ -1051,7 +1251,9 @@ def _evidence(
     inv, at_ts: pd.Timestamp, baseline: object, horizon: object
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timedelta]:
     """The evidence, the pods whose errors name another workload, and the metrics' time step."""
-    an = anomalies(inv, at=at_ts, baseline=baseline, horizon=horizon)
+    # every series, those that stayed put too: a call edge's flat callee-side series says
+    # where its caller-side rise was spent (:func:`_edge_paths`)
+    an = anomalies(inv, at=at_ts, baseline=baseline, horizon=horizon, all_series=True)
     parts = [_metric_evidence(an), _termination_evidence(inv, at_ts, None)]
     parts.append(_event_evidence(inv.events, at_ts))
     parts.append(_rollouts(inv.inventory, at_ts))
@@ -2025,7 +2227,7 @@ def _result(
             }
         )
     scores = [float(r.score) for r in rows]
-    margins, verdicts = _margins(scores)
+    margins, verdicts = _margins(scores, _own_share(rows[0]) * scores[0] if rows else None)
     for rec, m, v in zip(records, margins, verdicts, strict=True):
         rec["margin"], rec["verdict"] = m, v
     out = pd.DataFrame.from_records(records, columns=columns)
@@ -2044,13 +2246,19 @@ def _result(
     return out
 
 
-def _margins(scores: list[float]) -> tuple[list[float], list[str]]:
+def _margins(scores: list[float], own_top: float | None = None) -> tuple[list[float], list[str]]:
     """Each suspect's lead over the next one, as a share of its own score, and the verdicts.
 
     The top suspect is ``clear`` when its lead is at least :data:`CLEAR_MARGIN` (or it is the
     only suspect); otherwise it and every suspect within :data:`CLEAR_MARGIN` of its score are
     ``ambiguous`` (the ranking cannot tell them apart). The others are ``behind``. The last
     suspect's margin is over a score of 0 (nothing came after it among those returned).
+
+    The lead must hold on the top suspect's own evidence (``own_top``: its score from what it
+    measured itself, see :func:`_own_share`): a top whose lead rests on what other pods
+    measured about it (its callers' proxies timing their calls to it, which holds the path
+    between them too) is not called clear over a suspect with evidence of its own; it is
+    ambiguous with the suspects its own evidence does not lead clearly.
     """
     if not scores:
         return [], []
@@ -2059,11 +2267,22 @@ def _margins(scores: list[float]) -> tuple[list[float], list[str]]:
         nxt = scores[i + 1] if i + 1 < len(scores) else 0.0
         margins.append(round((s - nxt) / s, 3) if s > 0 else 0.0)
     top = scores[0]
-    if margins[0] >= CLEAR_MARGIN:
+    ref = top if own_top is None or len(scores) < 2 else min(top, own_top)
+    if margins[0] >= CLEAR_MARGIN and (len(scores) < 2 or (ref - scores[1]) / top >= CLEAR_MARGIN):
         return margins, ["clear"] + ["behind"] * (len(scores) - 1)
-    close = [top > 0 and (top - s) / top < CLEAR_MARGIN for s in scores]
+    close = [top > 0 and (ref - s) / top < CLEAR_MARGIN for s in scores]
     close[0] = True
     return margins, ["ambiguous" if c else "behind" for c in close]
+
+
+def _own_share(cand: Candidate) -> float:
+    """The share of a candidate's score its own measurements make: without the evidence only
+    other pods measured about it (``measured_by``: a call edge timed by the caller's proxy
+    that nothing else bears out, :func:`_edge_paths`)."""
+    ev = cand.ev
+    if "measured_by" not in ev or not ev["measured_by"].notna().any():
+        return 1.0
+    return _score(ev[ev["measured_by"].isna()]) / max(_score(ev), 1e-9)
 
 
 def conclusion(suspects: pd.DataFrame) -> str:
