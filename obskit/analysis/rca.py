@@ -42,15 +42,16 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
   ``verdict``: ``clear`` when the top suspect leads the next by :data:`CLEAR_MARGIN` of its
   score, else ``ambiguous`` between the suspects that close (:func:`conclusion`).
 
-Code-level faults show in logs: templates and exceptions new to a pod, known error templates
-that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
-callers that log it after it only report it). An error template a pod logged before the onset
-only in bursts that began after a quiet stretch (earlier incidents: a repeat of the same fault,
-logs kept only around alerts) is new again: the baseline is the pod's quiet state. A pod with
-no log line before the onset has no baseline of its own: its share of error lines is compared
+Code-level faults show in logs: templates and exceptions new to a pod, known error templates that
+surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the callers that
+log it after it only report it), and a step of a pod's own code path that stopped following the
+step before it in its traces (a swallowed exception, a wrong value that ends requests early; the
+traces where the pod says a call failed are left out). An error template a pod logged before the
+onset only in bursts that began after a quiet stretch (earlier incidents: a repeat of the same
+fault, logs kept only around alerts) is new again: the baseline is the pod's quiet state. A pod
+with no log line before the onset has no baseline of its own: its share of error lines is compared
 with its peers' (the workload's other pods, else every other pod), and it has no "burst". A metric
-family that moved the same way in a third or more of the pods moved with the load, and counts
-less.
+family that moved the same way in a third or more of the pods moved with the load, and counts less.
 
 Each candidate is a :class:`Candidate`; every weight the scores use is a module constant with a
 comment saying why (``*_WEIGHT``, ``*_SHARE``, ``*_CAP``, :data:`CHANGE_BONUS`, ...). The steps
@@ -78,6 +79,7 @@ from obskit.analysis.anomalies import (
     series_matrix,
 )
 from obskit.analysis.logpatterns import (
+    broken_sequences,
     earlier_incidents,
     error_bursts,
     error_origins,
@@ -198,6 +200,7 @@ _KIND_WEIGHTS = {
     "dependency": 1.0,
     "trace": 1.0,
     "origin": 1.0,
+    "sequence": 1.0,
 }
 #: Weight of a client-side metric (a caller's view of the latency or errors of what it calls,
 #: e.g. ``PodClientLatencyP99``, ``grpc_client_handling_seconds``): a symptom, not a cause.
@@ -247,6 +250,9 @@ ORIGIN_CAP = 4.0
 #: the onset with no new or surging error of its own answered other calls: the name is a weak
 #: hint (the caller's own call path may be what fails), worth this much of a plain hint.
 HEALTHY_NAMED_WEIGHT = 0.3
+#: The most a broken step of a pod's own code path counts (:func:`_sequence_evidence`), on a
+#: metric's scale: like an error origin, it is the pod's own doing, and below a metric's cap.
+SEQUENCE_CAP = ORIGIN_CAP
 _CLIENT_RE = re.compile(r"client", re.IGNORECASE)
 _INBOUND_RE = re.compile(r"receive|rx_bytes", re.IGNORECASE)
 _SIDE_RE = re.compile(r"client|server", re.IGNORECASE)
@@ -667,6 +673,9 @@ def _log_evidence(
     # an error template whose every line before the onset was in earlier incidents (bursts
     # that ended, or this one's beginning) is new again: a repeat of a fault is measured against
     # the pod's quiet state, not against the previous fault's window
+    # the sequence of steps is judged on every line: a call that failed in an earlier incident
+    # still marks its trace as a report (left out), not as a request that stopped short
+    sequence = _sequence_evidence(logs, at, templates)
     past = _returning(logs, at, templates)
     if past.any():
         logs, templates = logs[~past], templates[~past]
@@ -710,6 +719,7 @@ def _log_evidence(
     origins, begun = _origin_evidence(logs, at, templates, fresh, surges, raised)
     if begun is not None:
         parts.append(begun)
+    parts.append(sequence)
     if len(fresh):
         level = fresh["level"].astype("object")
         per = np.select([level.isin(["error", "critical"]), level.eq("warning")], [1.0, 0.5], 0.15)
@@ -763,6 +773,46 @@ def _log_evidence(
     if len(surges):
         fresh = pd.concat([fresh, surges.assign(count=surges["after"])], ignore_index=True)
     return out, fresh, origins
+
+
+def _sequence_evidence(
+    logs: pd.DataFrame, at: pd.Timestamp, templates: pd.DataFrame
+) -> pd.DataFrame:
+    """Evidence for pods a step of whose own code path stopped following the step before it
+    (:func:`~obskit.analysis.logpatterns.broken_sequences`): the code between the two failed
+    in the pod itself (an exception swallowed, a wrong value that ends the request early), as
+    the traces where it reported a failed call are left out."""
+    broken = broken_sequences(logs, at, templates)
+    if broken.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    ev = _key_of(broken)
+    ev["kind"] = "sequence"
+    ev["signal"] = "broken sequence"
+    ev["time"] = broken["first_seen"].to_numpy()
+    # on a metric's scale: a score of 3 (a plain Poisson signal) counts 1, like 3 IQRs
+    score = broken["score"].to_numpy(dtype=float)
+    ev["strength"] = np.minimum(np.log2(1 + score / METRIC_IQRS_UNIT), SEQUENCE_CAP)
+    ev["text"] = [
+        f'its code path broke: "{_step_text(m)}" no longer follows "{_step_text(st)}" in '
+        f"{k} of {n} traces after the onset ({kb} of {nb} before; trace-correlated logs)"
+        for m, st, k, n, kb, nb in zip(
+            broken["missing"],
+            broken["step"],
+            broken["short_after"],
+            broken["after"],
+            broken["short_before"],
+            broken["before"],
+            strict=True,
+        )
+    ]
+    return ev
+
+
+def _step_text(template: str) -> str:
+    """A step's template without the line's leading time, level and logger, for a sentence."""
+    text = re.sub(r"^(?:\S*<\*>\S*\s+)*", "", str(template))
+    text = re.sub(r"TraceID: <\*> SpanID: <\*>\s*", "", text)
+    return text[:80]
 
 
 def _returning(logs: pd.DataFrame, at: pd.Timestamp, templates: pd.DataFrame) -> pd.Series:
