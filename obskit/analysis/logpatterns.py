@@ -773,14 +773,19 @@ def call_failures(logs: pd.DataFrame) -> pd.Series:
     >>> call_failures(logs).tolist()
     [True, False]
     """
+    out = pd.Series(False, index=logs.index)
     if logs.empty:
-        return pd.Series(False, index=logs.index)
-    codes, raw = _distinct(logs["message"])
-    said = pc.match_substring_regex(raw, CALL_FAILURE_RE).to_numpy(zero_copy_only=False)[codes]
+        return out
+    # lines below warning level report nothing: only the others go through the pattern
+    worth = np.ones(len(logs), dtype=bool)
     if "level" in logs.columns:
-        level = logs["level"]
-        said = said & ~(level.notna() & (level < "warning")).to_numpy()
-    return pd.Series(said, index=logs.index)
+        worth = ~(logs["level"].notna() & (logs["level"] < "warning")).to_numpy()
+    if not worth.any():
+        return out
+    codes, raw = _distinct(logs.loc[worth, "message"])
+    said = pc.match_substring_regex(raw, CALL_FAILURE_RE).to_numpy(zero_copy_only=False)[codes]
+    out.loc[worth] = said
+    return out
 
 
 #: A step B is bound to a step A of a pod's code path when, in this share of the pod's traces
@@ -868,14 +873,17 @@ def broken_sequences(
     # a bound pair needs its two steps in the same visits: pods with too few visits of two
     # steps or more before ``at`` (or none after it) are left out before the pairs are counted
     shape = lines.groupby("visit", sort=False).agg(
-        pod=("pod", "first"), after=("after", "first"), steps=("template_id", "nunique")
+        pod=("pod", "first"),
+        after=("after", "first"),
+        steps=("template_id", "nunique"),
+        at=("timestamp", "min"),
     )
     many = shape[~shape["after"] & (shape["steps"] > 1)].groupby("pod").size()
     later = set(shape.loc[shape["after"], "pod"])
     worth = [p for p in many[many >= BOUND_SHARE * min_traces].index if p in later]
     rows = []
     for code, own in lines[lines["pod"].isin(worth)].groupby("pod", sort=False):
-        found = _pod_breaks(own, min_traces, min_score)
+        found = _pod_breaks(own, shape, min_traces, min_score)
         if found is not None:
             rows.append({"pod": pods[code], **found})
     if not rows:
@@ -892,11 +900,13 @@ def broken_sequences(
     return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
 
 
-def _pod_breaks(own: pd.DataFrame, min_traces: int, min_score: float) -> dict | None:
-    """The strongest broken step of one pod's step lines (:func:`broken_sequences`)."""
+def _pod_breaks(
+    own: pd.DataFrame, shape: pd.DataFrame, min_traces: int, min_score: float
+) -> dict | None:
+    """The strongest broken step of one pod's step lines (:func:`broken_sequences`); ``shape``
+    holds each visit's side of the onset (``after``) and first line (``at``)."""
     counts = own.groupby(["visit", "template_id"], sort=False).size().unstack(fill_value=0)
-    visits = own.groupby("visit", sort=False).agg(after=("after", "first"), at=("timestamp", "min"))
-    visits = visits.reindex(counts.index)
+    visits = shape.reindex(counts.index)
     after = visits["after"].to_numpy(dtype=bool)
     past, now = counts.to_numpy()[~after], counts.to_numpy()[after]
     if (past.shape[0] < min_traces) or not len(now):
