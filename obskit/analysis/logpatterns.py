@@ -827,6 +827,18 @@ def broken_sequences(
         templates A and B), ``per_step`` (k), ``before`` and ``short_before`` (traces with A
         before ``at``, and those short of B), ``after`` and ``short_after``, ``score``,
         ``first_seen`` (the first short trace's A line); highest score first.
+
+    Examples
+    --------
+    >>> t0 = pd.Timestamp("2024-01-01T00:00Z")
+    >>> steps = [["got seat", "priced"]] * 30 + [["got seat"]] * 5
+    >>> logs = schema.conform("logs", pd.DataFrame(
+    ...     [(t0 + pd.Timedelta(seconds=10 * i), "a", f"t{i}", s, "info")
+    ...      for i, trace in enumerate(steps) for s in trace],
+    ...     columns=["timestamp", "pod", "trace_id", "message", "level"]))
+    >>> out = broken_sequences(logs, t0 + pd.Timedelta(minutes=5))
+    >>> out[["pod", "step", "missing", "short_after"]].values.tolist()
+    [['a', 'got seat', 'priced', 5]]
     """
     at_ts = _at(at)
     columns = [

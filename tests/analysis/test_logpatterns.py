@@ -458,3 +458,21 @@ def test_call_failures_are_lines_that_say_a_call_failed():
     )
     logs = obskit.schema.conform("logs", frame)
     assert call_failures(logs).tolist() == [True, True, False, False]
+
+
+def test_a_branch_that_splits_requests_is_no_bound_step():
+    from obskit.analysis.logpatterns import broken_sequences
+
+    # "Calculate distance" followed "Get Rest tickets num" in three requests of four before:
+    # a branch of the code, so requests without it after the onset broke nothing
+    before = [(m % 10, [_REST, _DISTANCE] if m % 4 else [_REST]) for m in range(40)]
+    after = [(12, [_REST])] * 6
+    assert broken_sequences(_traced(before + after), T0 + pd.Timedelta(minutes=11)).empty
+
+
+def test_traces_without_ids_or_before_the_onset_only_have_no_breaks():
+    from obskit.analysis.logpatterns import broken_sequences
+
+    logs = _traced([(m % 10, [_REST, _DISTANCE]) for m in range(40)])
+    assert broken_sequences(logs, T0 + pd.Timedelta(minutes=11)).empty
+    assert broken_sequences(logs.drop(columns="trace_id"), T0).empty
