@@ -1919,6 +1919,7 @@ def _reason(cand: Candidate, key: dict, ev: pd.DataFrame) -> str:
         "dependency": "callers' errors name it",
         "trace": "its calls slowed (trace-correlated logs)",
         "origin": "traced errors begin here",
+        "sequence": "a step of its own code stopped running (trace-correlated logs)",
     }
     what = ", ".join(words.get(k, k) for k in kinds.index[:3])
     lead = ev.sort_values("strength", ascending=False)["text"].iloc[0] if len(ev) else ""

@@ -931,6 +931,7 @@ def test_a_silent_break_in_a_pods_code_path_outranks_a_neighbours_reported_call_
     assert "sequence" in out.loc[0, "kinds"]
     broke = '"[getTickets][Calculate distance][calculate time <*>]" no longer follows'
     assert any(broke in e for e in out.loc[0, "evidence"])
+    assert "a step of its own code stopped running" in out.loc[0, "reason"]
 
 
 def test_errors_that_only_say_a_call_failed_are_reports_not_origins():
