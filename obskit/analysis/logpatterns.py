@@ -27,6 +27,9 @@ On top of the templates:
   quiet stretch (an earlier incident, or this one's beginning): not the baseline;
 - :func:`error_origins`: in trace-correlated lines, the pod whose error line comes first in a
   trace originates it; the pods that log errors after it in the same trace report it;
+- :func:`broken_sequences`: per pod, a step of its code path (a line template) that followed
+  another in its traces before the onset and stops following it after: the code between the
+  two failed in the pod, when it did not say a call failed (:func:`call_failures`);
 - :func:`trace_edges`: caller -> callee workload edges from log lines that carry trace and
   span ids (a span that begins and ends inside another workload's span of the same trace was
   called by it);
@@ -50,6 +53,8 @@ from obskit.errors import InvestigationError
 
 __all__ = [
     "TemplateMiner",
+    "broken_sequences",
+    "call_failures",
     "covered_minutes",
     "earlier_incidents",
     "error_bursts",
@@ -739,6 +744,217 @@ def error_origins(logs: pd.DataFrame, at: object, lines: pd.Series) -> pd.DataFr
     agg["reported"] = agg["reported"].astype(np.int64)
     agg["followed"] = agg["followed"].astype(np.int64)
     return agg.sort_values("originated", ascending=False, kind="stable").reset_index(drop=True)
+
+
+#: How a line says that a call it made failed (a report of the callee's trouble, not a fault of
+#: the pod's own code): Spring's load balancer finding no instance of the callee ("No instances
+#: available for ts-seat-service"), the client exception classes of Spring's RestTemplate,
+#: Feign, OkHttp and java.net, an HTTP error status as a client prints it ("500 Internal Server
+#: Error"), and gRPC's status codes for a callee that could not be reached or answer in time.
+CALL_FAILURE_RE = (
+    r"No instances available for|HttpServerErrorException|HttpClientErrorException|"
+    r"RestClientException|ResourceAccessException|FeignException|RetryableException|"
+    r"ConnectException|SocketTimeoutException|UnknownHostException|"
+    r"\b[45]\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b|"
+    r"\b(?:UNAVAILABLE|DEADLINE_EXCEEDED)\b"
+)
+
+
+def call_failures(logs: pd.DataFrame) -> pd.Series:
+    """The warning-or-worse lines (or lines without a level) that report a failed call
+    (:data:`CALL_FAILURE_RE`): the line's pod tells of its callee's trouble.
+
+    >>> logs = schema.conform("logs", pd.DataFrame({"message": [
+    ...     "ERROR Servlet.service() threw exception [Request processing failed; nested "
+    ...     "exception is java.lang.IllegalStateException: No instances available for "
+    ...     "ts-basic-service] with root cause",
+    ...     "ERROR [getAllFood][reGetTrainFoodListResult][Get the Get Food Request Failed!]"],
+    ...     "level": ["error", "error"]}))
+    >>> call_failures(logs).tolist()
+    [True, False]
+    """
+    out = pd.Series(False, index=logs.index)
+    if logs.empty:
+        return out
+    # lines below warning level report nothing: only the others go through the pattern
+    worth = np.ones(len(logs), dtype=bool)
+    if "level" in logs.columns:
+        worth = ~(logs["level"].notna() & (logs["level"] < "warning")).to_numpy()
+    if not worth.any():
+        return out
+    codes, raw = _distinct(logs.loc[worth, "message"])
+    said = pc.match_substring_regex(raw, CALL_FAILURE_RE).to_numpy(zero_copy_only=False)[codes]
+    out.loc[worth] = said
+    return out
+
+
+#: A step B is bound to a step A of a pod's code path when, in this share of the pod's traces
+#: before the onset that log A, B follows at least k times per A (k >= 1): nine in ten, as a
+#: branch of the code (a cache hit or miss, a found or not-found) splits requests more evenly,
+#: and a few requests of an earlier incident in the baseline do not unbind a step.
+BOUND_SHARE = 0.9
+#: A break needs at least this many traces that stopped short after the onset: one or two
+#: requests that stop early can be clients that hung up.
+MIN_BROKEN = 3
+
+
+def broken_sequences(
+    logs: pd.DataFrame,
+    at: object,
+    templates: pd.DataFrame | None = None,
+    min_traces: int = 20,
+    min_score: float = 3.0,
+) -> pd.DataFrame:
+    """Per pod, a step of its own code path that stopped following the step before it.
+
+    A request through a pod logs the same steps each time ("Seat request", "Get Rest tickets
+    num", "Calculate distance"). When a step B followed a step A in the pod's traces before
+    ``at`` (in :data:`BOUND_SHARE` of the traces with A, at least k B lines per A line, for a
+    ``min_traces`` traces or more) and after ``at`` traces with A stop short of B, the pod's
+    code between A and B failed: an exception thrown and swallowed, a wrong value that ends the
+    request early. Only lines below warning level are steps; a trace in which the pod
+    reports a failed call (:func:`call_failures`) is left out, before ``at`` and after it, as
+    the step was skipped because the callee failed (its trouble, not the pod's code). The
+    shortfall is scored like a Poisson count against the
+    share of short traces before ``at`` (with one trace of prior), must be at least
+    :data:`~obskit.analysis.logpatterns.SURGE_RATIO` times that share, and hold
+    :data:`MIN_BROKEN` traces.
+
+    Returns
+    -------
+    DataFrame
+        One row per pod (its strongest break): the key, ``step`` and ``missing`` (the
+        templates A and B), ``per_step`` (k), ``before`` and ``short_before`` (traces with A
+        before ``at``, and those short of B), ``after`` and ``short_after``, ``score``,
+        ``first_seen`` (the first short trace's A line); highest score first.
+
+    Examples
+    --------
+    >>> t0 = pd.Timestamp("2024-01-01T00:00Z")
+    >>> steps = [["got seat", "priced"]] * 30 + [["got seat"]] * 5
+    >>> logs = schema.conform("logs", pd.DataFrame(
+    ...     [(t0 + pd.Timedelta(seconds=10 * i), "a", f"t{i}", s, "info")
+    ...      for i, trace in enumerate(steps) for s in trace],
+    ...     columns=["timestamp", "pod", "trace_id", "message", "level"]))
+    >>> out = broken_sequences(logs, t0 + pd.Timedelta(minutes=5))
+    >>> out[["pod", "step", "missing", "short_after"]].values.tolist()
+    [['a', 'got seat', 'priced', 5]]
+    """
+    at_ts = _at(at)
+    columns = [
+        *_ENTITY,
+        "step",
+        "missing",
+        "per_step",
+        "before",
+        "short_before",
+        "after",
+        "short_after",
+        "score",
+        "first_seen",
+    ]
+    if logs.empty or "trace_id" not in logs.columns:
+        return pd.DataFrame(columns=columns)
+    if templates is None:
+        templates = log_templates(logs)
+    traced = logs["trace_id"].notna() & logs["pod"].notna()
+    if not traced.any():
+        return pd.DataFrame(columns=columns)
+    pod_code, pods = pd.factorize(logs.loc[traced, "pod"].astype("object"))
+    trace_code, _ = pd.factorize(logs.loc[traced, "trace_id"].astype("object"))
+    # one integer per (pod, trace): a request's pass through the pod
+    visit = pod_code.astype(np.int64) * (int(trace_code.max()) + 1) + trace_code
+    stamps = logs.loc[traced, "timestamp"].to_numpy(dtype="datetime64[ns]")
+    first = pd.Series(stamps).groupby(visit, sort=False).transform("min").to_numpy()
+    lines = pd.DataFrame(
+        {
+            "visit": visit,
+            "pod": pod_code,
+            "template_id": templates.loc[traced, "template_id"].to_numpy(),
+            "timestamp": stamps,
+            # a visit belongs to the side of ``at`` where the pod's first line of it falls
+            "after": first >= at_ts.to_datetime64(),
+        }
+    )
+    reported = call_failures(logs.loc[traced]).to_numpy()
+    step = ~np.isin(visit, visit[reported])
+    if "level" in logs.columns:
+        level = logs.loc[traced, "level"]
+        step &= ~(level.notna() & (level >= "warning")).to_numpy()
+    lines = lines[step]
+    # a bound pair needs its two steps in the same visits: pods with too few visits of two
+    # steps or more before ``at`` (or none after it) are left out before the pairs are counted
+    shape = lines.groupby("visit", sort=False).agg(
+        pod=("pod", "first"),
+        after=("after", "first"),
+        steps=("template_id", "nunique"),
+        at=("timestamp", "min"),
+    )
+    many = shape[~shape["after"] & (shape["steps"] > 1)].groupby("pod").size()
+    later = set(shape.loc[shape["after"], "pod"])
+    worth = [p for p in many[many >= BOUND_SHARE * min_traces].index if p in later]
+    rows = []
+    for code, own in lines[lines["pod"].isin(worth)].groupby("pod", sort=False):
+        found = _pod_breaks(own, shape, min_traces, min_score)
+        if found is not None:
+            rows.append({"pod": pods[code], **found})
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame(rows)
+    key = logs.loc[traced, _ENTITY].astype("object").drop_duplicates("pod").set_index("pod")
+    for c in _ENTITY:
+        if c != "pod":
+            out[c] = out["pod"].map(key[c]) if c in key.columns else None
+    names = templates.drop_duplicates("template_id").set_index("template_id")["template"]
+    out["step"] = out["step"].map(names)
+    out["missing"] = out["missing"].map(names)
+    out["first_seen"] = pd.to_datetime(out["first_seen"], utc=True)
+    return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)[columns]
+
+
+def _pod_breaks(
+    own: pd.DataFrame, shape: pd.DataFrame, min_traces: int, min_score: float
+) -> dict | None:
+    """The strongest broken step of one pod's step lines (:func:`broken_sequences`); ``shape``
+    holds each visit's side of the onset (``after``) and first line (``at``)."""
+    counts = own.groupby(["visit", "template_id"], sort=False).size().unstack(fill_value=0)
+    visits = shape.reindex(counts.index)
+    after = visits["after"].to_numpy(dtype=bool)
+    past, now = counts.to_numpy()[~after], counts.to_numpy()[after]
+    if (past.shape[0] < min_traces) or not len(now):
+        return None
+    now_stamps = visits["at"].to_numpy()[after]
+    best = None
+    for a in np.flatnonzero((past > 0).sum(axis=0) >= min_traces):
+        with_a = past[past[:, a] > 0]
+        ratio = with_a / with_a[:, [a]]
+        per = np.floor(np.quantile(ratio, 1 - BOUND_SHARE, axis=0))
+        per[a] = 0
+        hit = now[:, a] > 0
+        for b in np.flatnonzero(per >= 1):
+            short = hit & (now[:, b] < per[b] * now[:, a])
+            k = int(short.sum())
+            if k < MIN_BROKEN:
+                continue
+            n_before, n_after = len(with_a), int(hit.sum())
+            k_before = int((with_a[:, b] < per[b] * with_a[:, a]).sum())
+            expected = (k_before + 1) * n_after / n_before
+            score = (k - expected) / np.sqrt(expected)
+            if score < min_score or k / n_after < SURGE_RATIO * (k_before + 1) / n_before:
+                continue
+            if best is None or score > best["score"]:
+                best = {
+                    "step": counts.columns[a],
+                    "missing": counts.columns[b],
+                    "per_step": int(per[b]),
+                    "before": n_before,
+                    "short_before": k_before,
+                    "after": n_after,
+                    "short_after": k,
+                    "score": float(score),
+                    "first_seen": now_stamps[short].min(),
+                }
+    return best
 
 
 def error_bursts(

@@ -48,15 +48,20 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
   score, on its own evidence too (not on a call edge only its caller's proxy timed), else
   ``ambiguous`` between the suspects that close (:func:`conclusion`).
 
-Code-level faults show in logs: templates and exceptions new to a pod, known error templates
-that surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the
-callers that log it after it only report it). An error template a pod logged before the onset
-only in bursts that began after a quiet stretch (earlier incidents: a repeat of the same fault,
-logs kept only around alerts) is new again: the baseline is the pod's quiet state. A pod with
-no log line before the onset has no baseline of its own: its share of error lines is compared
-with its peers' (the workload's other pods, else every other pod), and it has no "burst". A metric
-family that moved the same way in a third or more of the pods moved with the load, and counts
-less.
+Code-level faults show in logs: templates and exceptions new to a pod, known error templates that
+surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the callers that
+log it after it only report it), and a step of a pod's own code path that stopped following the
+step before it in its traces (a swallowed exception, a wrong value that ends requests early; the
+traces where the pod says a call failed are left out). A pod whose incident errors mostly say that
+a call it made failed ("No instances available for X", "500 Internal Server Error", a client
+exception class), of a callee that did not keep answering others, reports its callees' trouble: its
+log evidence counts half, and it begins only the traces its error travelled up from. An error
+template a pod logged before the onset only in bursts that began after a quiet stretch (earlier
+incidents: a repeat of the same fault, logs kept only around alerts) is new again: the baseline is
+the pod's quiet state. A pod with no log line before the onset has no baseline of its own: its
+share of error lines is compared with its peers' (the workload's other pods, else every other pod),
+and it has no "burst". A metric family that moved the same way in a third or more of the pods moved
+with the load, and counts less.
 
 Each candidate is a :class:`Candidate`; every weight the scores use is a module constant with a
 comment saying why (``*_WEIGHT``, ``*_SHARE``, ``*_CAP``, :data:`CHANGE_BONUS`, ...). The steps
@@ -84,6 +89,8 @@ from obskit.analysis.anomalies import (
     series_matrix,
 )
 from obskit.analysis.logpatterns import (
+    broken_sequences,
+    call_failures,
     earlier_incidents,
     error_bursts,
     error_origins,
@@ -204,6 +211,7 @@ _KIND_WEIGHTS = {
     "dependency": 1.0,
     "trace": 1.0,
     "origin": 1.0,
+    "sequence": 1.0,
 }
 #: Weight of a client-side metric (a caller's view of the latency or errors of what it calls,
 #: e.g. ``PodClientLatencyP99``, ``grpc_client_handling_seconds``): a symptom, not a cause.
@@ -247,13 +255,23 @@ LOG_SCORE_SCALE = 1.5
 LOG_CAP = 3.0
 #: A surging template of warning (or lower) level counts this much of an error one.
 WARNING_WEIGHT = 0.5
+#: A pod at least this share of whose incident error lines say that a call it made failed
+#: ("No instances available for X", "500 Internal Server Error", a client exception class) is
+#: reporting its callees' trouble, most of the time: its log evidence counts
+#: :data:`REPORTED_WEIGHT`. Half: more of its errors report than do not.
+CALL_REPORT_SHARE = 0.5
 #: The most a pod's errors that begin traces can count (a metric's move counts at most 5).
 ORIGIN_CAP = 4.0
 #: A workload named in callers' errors ("No instances available for X") that kept logging after
 #: the onset with no new or surging error of its own answered other calls: the name is a weak
 #: hint (the caller's own call path may be what fails), worth this much of a plain hint.
 HEALTHY_NAMED_WEIGHT = 0.3
+#: The most a broken step of a pod's own code path counts (:func:`_sequence_evidence`), on a
+#: metric's scale: like an error origin, it is the pod's own doing, and below a metric's cap.
+SEQUENCE_CAP = ORIGIN_CAP
 _CLIENT_RE = re.compile(r"client", re.IGNORECASE)
+_TRACE_IDS_RE = re.compile(r"\b(?:TraceID|SpanID|trace_id|span_id)[:=] ?<\*>\s*", re.IGNORECASE)
+_LEVEL_WORDS = frozenset({"TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "FATAL"})
 _INBOUND_RE = re.compile(r"receive|rx_bytes", re.IGNORECASE)
 _SIDE_RE = re.compile(r"client|server", re.IGNORECASE)
 _LATENCY_RE = re.compile(r"latency|duration|response_time|handling_seconds", re.IGNORECASE)
@@ -864,6 +882,9 @@ def _log_evidence(
     # an error template whose every line before the onset was in earlier incidents (bursts
     # that ended, or this one's beginning) is new again: a repeat of a fault is measured against
     # the pod's quiet state, not against the previous fault's window
+    # the sequence of steps is judged on every line: a call that failed in an earlier incident
+    # still marks its trace as a report (left out), not as a request that stopped short
+    sequence = _sequence_evidence(logs, at, templates)
     past = _returning(logs, at, templates)
     if past.any():
         logs, templates = logs[~past], templates[~past]
@@ -904,9 +925,18 @@ def _log_evidence(
             )
         ]
         parts.append(ev)
-    origins, begun = _origin_evidence(logs, at, templates, fresh, surges, raised)
+    lines = (
+        _incident_lines(logs, templates, fresh, surges, raised)
+        if len(fresh) + len(surges) + len(raised)
+        else None
+    )
+    reporters: set = set()
+    if lines is not None:
+        reporters = _call_reporters(logs, at, lines, _reports(logs, at, fresh, surges))
+    origins, begun = _origin_evidence(logs, at, lines, reporters)
     if begun is not None:
         parts.append(begun)
+    parts.append(sequence)
     if len(fresh):
         level = fresh["level"].astype("object")
         per = np.select([level.isin(["error", "critical"]), level.eq("warning")], [1.0, 0.5], 0.15)
@@ -957,9 +987,70 @@ def _log_evidence(
         ]
         parts.append(ev)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    if len(out) and lines is not None:
+        out = _discount_call_reports(out, reporters)
     if len(surges):
         fresh = pd.concat([fresh, surges.assign(count=surges["after"])], ignore_index=True)
     return out, fresh, origins
+
+
+def _discount_call_reports(ev: pd.DataFrame, reporters: set) -> pd.DataFrame:
+    """Log evidence of pods whose incident errors mostly say a call failed counts
+    :data:`REPORTED_WEIGHT`, as a pod whose errors follow another's in its traces does."""
+    hit = (ev["kind"].eq("log") & ev["pod"].astype("object").isin(reporters)).to_numpy()
+    if not hit.any():
+        return ev
+    ev = ev.copy()
+    ev.loc[hit, "strength"] = ev.loc[hit, "strength"].astype(float) * REPORTED_WEIGHT
+    ev.loc[hit, "text"] = ev.loc[hit, "text"] + " (its errors say calls it made failed)"
+    return ev
+
+
+def _sequence_evidence(
+    logs: pd.DataFrame, at: pd.Timestamp, templates: pd.DataFrame
+) -> pd.DataFrame:
+    """Evidence for pods a step of whose own code path stopped following the step before it
+    (:func:`~obskit.analysis.logpatterns.broken_sequences`): the code between the two failed
+    in the pod itself (an exception swallowed, a wrong value that ends the request early), as
+    the traces where it reported a failed call are left out."""
+    broken = broken_sequences(logs, at, templates)
+    if broken.empty:
+        return pd.DataFrame(columns=_EVIDENCE_COLUMNS)
+    ev = _key_of(broken)
+    ev["kind"] = "sequence"
+    ev["signal"] = "broken sequence"
+    ev["time"] = broken["first_seen"].to_numpy()
+    # on a metric's scale: a score of 3 (a plain Poisson signal) counts 1, like 3 IQRs
+    score = broken["score"].to_numpy(dtype=float)
+    ev["strength"] = np.minimum(np.log2(1 + score / METRIC_IQRS_UNIT), SEQUENCE_CAP)
+    ev["text"] = [
+        f'its code path broke: "{_step_text(m)}" no longer follows "{_step_text(st)}" in '
+        f"{k} of {n} traces after the onset ({kb} of {nb} before; trace-correlated logs)"
+        for m, st, k, n, kb, nb in zip(
+            broken["missing"],
+            broken["step"],
+            broken["short_after"],
+            broken["after"],
+            broken["short_before"],
+            broken["before"],
+            strict=True,
+        )
+    ]
+    return ev
+
+
+def _step_text(template: str) -> str:
+    """A step's template for a sentence: without the line's leading time, level and logger
+    (``12:00:01.5 INFO t.s.TravelServiceImpl#372 TraceID: <*> SpanID: <*>``)."""
+    text = _TRACE_IDS_RE.sub("", str(template))
+    tokens = text.split()
+    while tokens and "<*>" in tokens[0] and "[" not in tokens[0]:
+        tokens.pop(0)
+    if tokens and tokens[0].upper() in _LEVEL_WORDS:
+        tokens.pop(0)
+        if len(tokens) > 1 and "[" not in tokens[0] and re.search(r"[.#]", tokens[0]):
+            tokens.pop(0)  # the logger after the level word
+    return " ".join(tokens)[:90] or text[:90]
 
 
 def _returning(logs: pd.DataFrame, at: pd.Timestamp, templates: pd.DataFrame) -> pd.Series:
@@ -977,19 +1068,61 @@ def _returning(logs: pd.DataFrame, at: pd.Timestamp, templates: pd.DataFrame) ->
 
 
 def _origin_evidence(
+    logs: pd.DataFrame, at: pd.Timestamp, lines: pd.Series | None, reporters: set
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The error origins per pod in trace-correlated lines, and evidence for the pods whose
+    errors begin traces (``None`` when none does). The lines followed are ``lines``, those
+    of the new and surging warning/error templates and of the new exceptions
+    (:func:`_incident_lines`). A pod whose errors mostly report failed calls
+    (``reporters``, :func:`_call_reporters`) begins only the traces its error travelled up
+    from (other pods' errors followed it): alone in a trace, its report says that a call
+    failed, not where."""
+    origins = pd.DataFrame(columns=["namespace", "workload", "pod", "originated", "reported"])
+    if "trace_id" not in logs.columns or lines is None:
+        return origins, None
+    origins = error_origins(logs, at, lines)
+    reporting = origins["pod"].astype("object").isin(reporters).to_numpy()
+    counted = np.where(reporting, origins["followed"], origins["originated"])
+    origins = origins.assign(counted=counted)
+    begun = origins[(origins["counted"] > 0) & (origins["originated"] >= origins["reported"])]
+    if len(begun):
+        ev = begun[["namespace", "workload", "pod"]].copy()
+        for c in _KEY:
+            if c not in ev:
+                ev[c] = None
+        ev = _key_of(ev)
+        n = begun["counted"].to_numpy(dtype=float)
+        m = begun["followed"].to_numpy(dtype=float)
+        alone = begun["originated"].to_numpy(dtype=float) - n
+        ev["kind"] = "origin"
+        ev["signal"] = "error origin"
+        ev["time"] = pd.NaT
+        # on a metric's scale (log2 of 1 + IQRs / 3): each trace whose error begins here
+        # counts like 3 IQRs; capped below a metric's 5, as a trace's first error line can
+        # be an early reporter's
+        ev["strength"] = np.minimum(np.log2(1 + n), ORIGIN_CAP)
+        followed = _followers(origins, begun["pod"])
+        ev["text"] = [
+            f"its errors come first in {int(k)} trace{'s' if k > 1 else ''} after the onset"
+            + (f", {int(j)} of them followed by other pods' errors" if j and j < k else "")
+            + (", all followed by other pods' errors" if j and j == k else "")
+            + (f" (then reported by {', '.join(f[:3])})" if f else "")
+            + (f"; in {int(a)} more only its report of a failed call" if a else "")
+            + " (trace-correlated logs)"
+            for k, j, f, a in zip(n, m, followed, alone, strict=True)
+        ]
+        return origins, ev
+    return origins, None
+
+
+def _incident_lines(
     logs: pd.DataFrame,
-    at: pd.Timestamp,
     templates: pd.DataFrame,
     fresh: pd.DataFrame,
     surges: pd.DataFrame,
     raised: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The error origins per pod in trace-correlated lines, and evidence for the pods whose
-    errors begin traces (``None`` when none does). The lines followed are those of the new
-    and surging warning/error templates and of the new exceptions."""
-    origins = pd.DataFrame(columns=["namespace", "workload", "pod", "originated", "reported"])
-    if "trace_id" not in logs.columns or not len(fresh) + len(surges) + len(raised):
-        return origins, None
+) -> pd.Series:
+    """The lines of the new and surging warning/error templates and of the new exceptions."""
     bad = ["warning", "error", "critical"]
     worth = [
         f.loc[f["level"].astype("object").isin(bad), ["pod", "template_id"]]
@@ -1006,33 +1139,47 @@ def _origin_evidence(
     lines = keys.isin({f"{p}\x1f{t}" for p, t in pairs})
     if len(raised):
         lines.loc[[i for ls in raised["lines"] for i in ls]] = True
-    origins = error_origins(logs, at, lines)
-    begun = origins[(origins["originated"] > 0) & (origins["originated"] >= origins["reported"])]
-    if len(begun):
-        ev = begun[["namespace", "workload", "pod"]].copy()
-        for c in _KEY:
-            if c not in ev:
-                ev[c] = None
-        ev = _key_of(ev)
-        n = begun["originated"].to_numpy(dtype=float)
-        m = begun["followed"].to_numpy(dtype=float)
-        ev["kind"] = "origin"
-        ev["signal"] = "error origin"
-        ev["time"] = pd.NaT
-        # on a metric's scale (log2 of 1 + IQRs / 3): each trace whose error begins here
-        # counts like 3 IQRs; capped below a metric's 5, as a trace's first error line can
-        # be an early reporter's
-        ev["strength"] = np.minimum(np.log2(1 + n), ORIGIN_CAP)
-        followed = _followers(origins, begun["pod"])
-        ev["text"] = [
-            f"its errors come first in {int(k)} trace{'s' if k > 1 else ''} after the onset"
-            + (f", {int(j)} of them followed by other pods' errors" if j else "")
-            + (f" (then reported by {', '.join(f[:3])})" if f else "")
-            + " (trace-correlated logs)"
-            for k, j, f in zip(n, m, followed, strict=True)
-        ]
-        return origins, ev
-    return origins, None
+    return lines
+
+
+def _reports(
+    logs: pd.DataFrame, at: pd.Timestamp, fresh: pd.DataFrame, surges: pd.DataFrame
+) -> pd.Series:
+    """The lines that report a failed call (:func:`~obskit.analysis.logpatterns.
+    call_failures`) of a callee in trouble: a line naming a workload that kept logging after
+    ``at`` with no new or surging error of its own (:func:`_healthy_workloads`) is left out,
+    as the callee answered others and the caller's own call path (its discovery client, its
+    load balancer, its injected exception) is what failed."""
+    said = call_failures(logs)
+    if not said.any():
+        return said
+    healthy = {
+        str(w) for w in _healthy_workloads(logs, at, pd.concat([fresh, surges])) if len(str(w)) > 2
+    }
+    if healthy:
+        named = re.compile(
+            r"(?<![\w.-])(?:"
+            + "|".join(sorted(map(re.escape, healthy), key=len, reverse=True))
+            + r")(?![\w-])"
+        )
+        messages = logs.loc[said, "message"].astype("object").astype(str)
+        hits = {m: named.search(m) is not None for m in messages.unique()}
+        said.loc[said] = ~messages.map(hits).to_numpy(dtype=bool)
+    return said
+
+
+def _call_reporters(
+    logs: pd.DataFrame, at: pd.Timestamp, lines: pd.Series, reports: pd.Series
+) -> set:
+    """Pods at least :data:`CALL_REPORT_SHARE` of whose incident error lines (``lines`` at or
+    after ``at``) are ``reports`` of failed calls (:func:`_reports`): they report their
+    callees' trouble."""
+    mine = lines.to_numpy(dtype=bool) & (logs["timestamp"] >= at).to_numpy()
+    if not mine.any():
+        return set()
+    said = reports.to_numpy(dtype=bool)[mine]
+    share = pd.Series(said).groupby(logs.loc[mine, "pod"].astype("object").to_numpy()).mean()
+    return set(share[share >= CALL_REPORT_SHARE].index)
 
 
 def _followers(origins: pd.DataFrame, pods: pd.Series) -> list[list[str]]:
@@ -1974,6 +2121,7 @@ def _reason(cand: Candidate, key: dict, ev: pd.DataFrame) -> str:
         "dependency": "callers' errors name it",
         "trace": "its calls slowed (trace-correlated logs)",
         "origin": "traced errors begin here",
+        "sequence": "a step of its own code stopped running (trace-correlated logs)",
     }
     what = ", ".join(words.get(k, k) for k in kinds.index[:3])
     lead = ev.sort_values("strength", ascending=False)["text"].iloc[0] if len(ev) else ""

@@ -361,3 +361,118 @@ def test_a_pod_with_no_log_baseline_is_compared_with_its_peers():
     assert peers[["pod", "errors", "lines"]].values.tolist() == [["a", 10, 40]]
     # with no rate of their own to rise from, none of them "bursts"
     assert error_bursts(logs, T0).empty
+
+
+# Lines as TrainTicket's services log them (Nezha, 2023-01-29, ts-travel-service and
+# ts-food-service container logs; MIT): trace and span ids replaced per test trace.
+_REST = (
+    "16:43:08.462 INFO  t.s.TravelServiceImpl#469 TraceID: {t} SpanID: 3005e6c3a34584b7 "
+    "[getRestTicketNumber][Get Rest tickets num][num is: Response(status=1, msg=Get Left Ticket "
+    "of Internal Success, data=1073741721)]"
+)
+_DISTANCE = (
+    "16:43:08.462 INFO  t.s.TravelServiceImpl#372 TraceID: {t} SpanID: 3005e6c3a34584b7 "
+    "[getTickets][Calculate distance][calculate time：175  time: Sat May 04 12:46:52 CST 2013]"
+)
+_NO_INSTANCES = (
+    "16:52:57.197 ERROR o.a.c.c.C.[.[.[.[dispatcherServlet]#175 TraceID: {t} SpanID: "
+    "095fe3b612a4bc9a Servlet.service() for servlet [dispatcherServlet] in context with path [] "
+    "threw exception [Request processing failed; nested exception is "
+    "java.lang.IllegalStateException: No instances available for ts-basic-service] with root cause"
+)
+_SERVER_ERROR = (
+    "17:20:29.299 ERROR o.a.c.c.C.[.[.[.[dispatcherServlet]#175 TraceID: {t} SpanID: "
+    "dea06c5b784cbd1d Servlet.service() for servlet [dispatcherServlet] in context with path [] "
+    "threw exception [Request processing failed; nested exception is "
+    "org.springframework.web.client.HttpServerErrorException$InternalServerError: 500 Internal "
+    'Server Error: [{{"timestamp":"2023-01-29T09:20:29.295+00:00","status":500,"error":"Internal '
+    'Server Error","message":"","path":"/api/v1/basicservice/basic/travels"}}]] with root cause'
+)
+_FOOD_FAILED = (
+    "17:32:01.101 ERROR  f.s.FoodServiceImpl#245 TraceID: {t} SpanID: c5548b370b69f0cb "
+    "[getAllFood][reGetTrainFoodListResult][Get the Get Food Request Failed!]"
+)
+
+
+def _traced(traces: list[tuple[int, list[str]]], pod: str = "travel-1") -> pd.DataFrame:
+    """One line per (minute, template) of each trace, in order, 10 ms apart."""
+    rows = []
+    for i, (minute, lines) in enumerate(traces):
+        t = T0 + pd.Timedelta(minutes=minute, seconds=i % 50)
+        for k, line in enumerate(lines):
+            level = "error" if " ERROR " in line else "info"
+            stamp = t + pd.Timedelta(milliseconds=10 * k)
+            rows.append((stamp, pod, f"t{i:04d}", line.format(t=f"{i:032x}"), level))
+    frame = pd.DataFrame(rows, columns=["timestamp", "pod", "trace_id", "message", "level"])
+    return obskit.schema.conform("logs", frame.assign(namespace="ts", workload=pod[:-2]))
+
+
+def test_a_step_that_stops_following_the_one_before_it_is_a_broken_sequence():
+    from obskit.analysis.logpatterns import broken_sequences
+
+    before = [(m % 10, [_REST, _DISTANCE]) for m in range(40)]
+    after = [(12, [_REST, _DISTANCE])] * 6 + [(12, [_REST])] * 5
+    out = broken_sequences(_traced(before + after), T0 + pd.Timedelta(minutes=11))
+    assert out["pod"].tolist() == ["travel-1"]
+    row = out.iloc[0]
+    assert "[Get Rest tickets num]" in row["step"] and "[Calculate distance]" in row["missing"]
+    assert row[["before", "short_before", "after", "short_after"]].tolist() == [40, 0, 11, 5]
+    assert row["score"] > 3
+    # the same requests all complete: nothing broke
+    assert broken_sequences(_traced(before + after[:6]), T0 + pd.Timedelta(minutes=11)).empty
+
+
+def test_a_step_skipped_because_a_call_failed_is_the_callees_not_a_break():
+    from obskit.analysis.logpatterns import broken_sequences
+
+    before = [(m % 10, [_REST, _DISTANCE]) for m in range(40)]
+    # the request stopped after the pod said its call failed: a report, left out
+    after = [(12, [_REST, _NO_INSTANCES])] * 5 + [(12, [_REST, _SERVER_ERROR])] * 5
+    assert broken_sequences(_traced(before + after), T0 + pd.Timedelta(minutes=11)).empty
+    # the pod's own error line (no failed call in it) does not explain the stop
+    own = [(12, [_REST, _FOOD_FAILED])] * 5
+    out = broken_sequences(_traced(before + own), T0 + pd.Timedelta(minutes=11))
+    assert out["short_after"].tolist() == [5]
+
+
+def test_a_step_logged_twice_per_request_is_short_when_logged_once():
+    from obskit.analysis.logpatterns import broken_sequences
+
+    # "Get Train Food Start!" and "Get Train Food List!" make one template logged twice per
+    # request; the wrong return value ends the request after the first
+    start = "INFO f.s.FoodServiceImpl#1 TraceID: {t} [getAllFood][get All Food with info]"
+    food = "INFO f.s.FoodServiceImpl#2 TraceID: {t} [getAllFood][Get Train Food {x}!]"
+    full = [start, food.replace("{x}", "Start"), food.replace("{x}", "List")]
+    before = [(m % 10, full) for m in range(30)]
+    after = [(12, full[:2])] * 4
+    out = broken_sequences(_traced(before + after, "food-1"), T0 + pd.Timedelta(minutes=11))
+    assert out[["pod", "per_step", "short_after"]].values.tolist() == [["food-1", 2, 4]]
+
+
+def test_call_failures_are_lines_that_say_a_call_failed():
+    from obskit.analysis.logpatterns import call_failures
+
+    lines = [_NO_INSTANCES, _SERVER_ERROR, _FOOD_FAILED, _REST]
+    frame = pd.DataFrame(
+        {"message": [x.format(t="ab") for x in lines], "level": ["error"] * 3 + ["info"]}
+    )
+    logs = obskit.schema.conform("logs", frame)
+    assert call_failures(logs).tolist() == [True, True, False, False]
+
+
+def test_a_branch_that_splits_requests_is_no_bound_step():
+    from obskit.analysis.logpatterns import broken_sequences
+
+    # "Calculate distance" followed "Get Rest tickets num" in three requests of four before:
+    # a branch of the code, so requests without it after the onset broke nothing
+    before = [(m % 10, [_REST, _DISTANCE] if m % 4 else [_REST]) for m in range(40)]
+    after = [(12, [_REST])] * 6
+    assert broken_sequences(_traced(before + after), T0 + pd.Timedelta(minutes=11)).empty
+
+
+def test_traces_without_ids_or_before_the_onset_only_have_no_breaks():
+    from obskit.analysis.logpatterns import broken_sequences
+
+    logs = _traced([(m % 10, [_REST, _DISTANCE]) for m in range(40)])
+    assert broken_sequences(logs, T0 + pd.Timedelta(minutes=11)).empty
+    assert broken_sequences(logs.drop(columns="trace_id"), T0).empty

@@ -898,3 +898,68 @@ def test_a_callee_receiving_more_bytes_is_its_callers_doing_not_its_own_trouble(
     sent = received.assign(metric="NetworkTransmitBytes")
     inv = obskit.Investigation(metrics=pd.concat([memory, sent, *_quiet_pods()]))
     assert suspects(inv, at=at, level="pod").loc[0, "pod"] == "email-1"
+
+
+def test_a_silent_break_in_a_pods_code_path_outranks_a_neighbours_reported_call_failures():
+    # shapes of TrainTicket's lines (Nezha 2023-01-29; MIT): travel's injected exception is
+    # swallowed, so "Calculate distance" silently stops following "Get Rest tickets num"; its
+    # neighbour travel2 fails calls it cannot make ("No instances available for ts-basic-
+    # service"), first in its traces, and logs more errors: reports of a call, not a fault
+    rest = "INFO t.s.TravelServiceImpl#469 [getRestTicketNumber][Get Rest tickets num][num is: 1]"
+    distance = "INFO t.s.TravelServiceImpl#372 [getTickets][Calculate distance][calculate time 7]"
+    failed = (
+        "ERROR o.a.c.c.C.[.[.[.[dispatcherServlet]#175 Servlet.service() for servlet "
+        "[dispatcherServlet] threw exception [Request processing failed; nested exception is "
+        "java.lang.IllegalStateException: No instances available for ts-basic-service] with root "
+        "cause"
+    )
+    rows = []
+    for m in range(40):
+        for k in range(4):
+            t = T0 + pd.Timedelta(minutes=m, seconds=15 * k)
+            for pod in ("travel-1", "travel2-1"):
+                tid = f"{pod}-{m}-{k}"
+                rows.append((t, pod, tid, f"s{tid}", rest))
+                broken = m >= 20 and k < 2 and pod == "travel-1"
+                if not broken:
+                    rows.append((t + pd.Timedelta("2ms"), pod, tid, f"s{tid}", distance))
+                if m >= 20 and pod == "travel2-1":
+                    rows.append((t + pd.Timedelta("3ms"), pod, tid, f"s{tid}", failed))
+    inv = obskit.Investigation(logs=_traced(rows))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
+    assert out.loc[0, "pod"] == "travel-1"
+    assert "sequence" in out.loc[0, "kinds"]
+    broke = '"[getTickets][Calculate distance][calculate time <*>]" no longer follows'
+    assert any(broke in e for e in out.loc[0, "evidence"])
+    assert "a step of its own code stopped running" in out.loc[0, "reason"]
+
+
+def test_errors_that_only_say_a_call_failed_are_reports_not_origins():
+    # travel2 cannot reach seat ("No instances available for ts-seat-service", a line shape of
+    # Nezha's TrainTicket 2023-01-29 logs; MIT) and logs it alone in each trace, four a minute;
+    # orders throws an error of its own code in one trace a minute: the origin is orders
+    failed = (
+        "ERROR o.a.c.c.C.[.[.[.[dispatcherServlet]#175 Servlet.service() threw exception "
+        "[Request processing failed; nested exception is java.lang.IllegalStateException: No "
+        "instances available for ts-seat-service] with root cause"
+    )
+    own = "ERROR o.s.OrderServiceImpl#88 [create][Order Status Wrong]"
+    rows = []
+    for m in range(40):
+        for k in range(4):
+            t = T0 + pd.Timedelta(minutes=m, seconds=15 * k)
+            for pod in ("travel2-1", "orders-1"):
+                tid = f"{pod}-{m}-{k}"
+                rows.append((t, pod, tid, f"s{tid}", "INFO Controller#1 [query] handled"))
+            if m >= 20:
+                tid = f"travel2-1-{m}-{k}"
+                rows.append((t + pd.Timedelta("3ms"), "travel2-1", tid, f"s{tid}", failed))
+            if m >= 20 and k == 0:
+                tid = f"orders-1-{m}-{k}"
+                rows.append((t + pd.Timedelta("3ms"), "orders-1", tid, f"s{tid}", own))
+    inv = obskit.Investigation(logs=_traced(rows))
+    out = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
+    assert out.loc[0, "pod"] == "orders-1"
+    travel2 = out[out["pod"] == "travel2-1"].iloc[0]
+    assert "origin" not in travel2["kinds"]
+    assert any(e.endswith("(its errors say calls it made failed)") for e in travel2["evidence"])
