@@ -296,6 +296,30 @@ def test_heads_longer_than_the_window_fall_back_to_the_regex() -> None:
     check(batch)
 
 
+def _around_the_head(parts: list[str]) -> list[str]:
+    """``parts`` joined after fillers that put them at each byte from 24 to 36."""
+    return [
+        filler + part
+        for part in parts
+        for k in range(24, 37)
+        for filler in ("x" * k, "a " * (k // 2))
+    ]
+
+
+def test_leading_level_words_and_exception_headlines_near_the_head_s_end() -> None:
+    # the text-level and exception prefilters read 32 bytes: words, brackets, colons and ends
+    # that fall just inside, on and just past that edge are all decided as the regex decides
+    parts = ["ERROR x", "[WARN] x", "(", "<INFO", "Error", "E", " INFO", "\vINFO", "\fWARN"]
+    parts += ["Exception", "Exception:", "Error: x", ".FooError", "$Error", "\u00e9Error"]
+    batch = _around_the_head(parts)
+    batch += ["a b c " + "d" * k + " ERROR" for k in range(20, 30)]
+    batch += ["a b " + "c" * k + " [ERROR] x" for k in range(20, 30)]
+    batch += ["w" * k + "Exception" for k in range(15, 30)]
+    batch += ["com.x.BadError" + ":" * (k % 2) + "x" * k for k in range(10, 30)]
+    batch += ["Traceback (", "Traceback (most recent call last):", "Traceback(x", "Foo\x00Error:"]
+    check(batch)
+
+
 # --- real captures ---------------------------------------------------------------------------
 
 

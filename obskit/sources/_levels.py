@@ -456,6 +456,74 @@ def _logfmt_heads(heads: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     return rows[first], np.where(cut[first], -2, codes[first])
 
 
+def _bits(mask: np.ndarray) -> np.ndarray:
+    """Each row of a ``(rows, 32)`` bool array as a uint32, bit ``j`` its column ``j``."""
+    return np.packbits(mask, axis=1, bitorder="little").view("<u4").ravel()
+
+
+def _lowest(bits: np.ndarray) -> np.ndarray:
+    """The lowest set bit of each uint32 (0 when none)."""
+    return bits & (~bits + np.uint32(1))
+
+
+def _within(heads: np.ndarray, first: str, last: str) -> np.ndarray:
+    """Which bytes of ``heads`` lie from ``first`` to ``last`` (ASCII; compared, not looked up:
+    NumPy compares bytes many at a time)."""
+    return (heads - np.uint8(ord(first))) <= np.uint8(ord(last) - ord(first))
+
+
+_TRACEBACK = (word_of(b"Tracebac"), word_of(b"k ("), np.uint64((1 << 24) - 1))
+
+
+def _may_be_exception(heads: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Which strings :data:`_EXCEPTION` may match, judged by their first 32 bytes (``heads``,
+    zero-padded past each string's end, as :func:`string_heads` reads them; ``lengths`` their
+    byte lengths). Every match is a run of word characters, ``$`` and ``.`` from the start, then
+    a ``:`` or the end of the string: kept are the strings whose first byte outside such a run
+    is a ``:`` or their end or lies past the head, and the ``Traceback (`` ones."""
+    run = _within(heads | np.uint8(0x20), "a", "z") | _within(heads, "0", "9")
+    run |= (heads == ord("_")) | (heads == ord("$")) | (heads == ord("."))
+    stop = _bits(~run)  # zero padding stops the run where the string ends
+    at = np.log2(np.maximum(_lowest(stop), 1).astype(np.float64)).astype(np.int64)
+    byte = heads[np.arange(len(heads)), at]
+    maybe = (stop == 0) | (byte == ord(":")) | (at == lengths)
+    words = heads.view("<u8")
+    traceback = (words[:, 0] == _TRACEBACK[0]) & ((words[:, 1] & _TRACEBACK[2]) == _TRACEBACK[1])
+    return maybe | traceback
+
+
+_ALL_BITS = np.uint64(0xFFFFFFFF)
+
+
+def _may_be_text_level(heads: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Which strings :data:`_TEXT_LEVEL` may match, judged by their first 32 bytes (as
+    :func:`_may_be_exception`): those where one of the first four space-separated words
+    starts with a capital letter (the level words' first letters), perhaps after a bracket,
+    and those whose head holds fewer than four words' starts and is not the whole string."""
+    size = np.minimum(lengths, 32).astype(np.uint64)
+    inside = np.where(lengths >= 32, _ALL_BITS, (np.uint64(1) << size) - np.uint64(1))
+    inside = inside.astype(np.uint32)
+    # RE2's \s: tab, newline, form feed, carriage return (9, 10, 12, 13; not 11) and space
+    space = (heads == ord(" ")) | (_within(heads, "\t", "\r") & (heads != ord("\v")))
+    space = _bits(space)
+    word = inside & ~space
+    # a word starts after a space; the first one only at the string's start, as the pattern
+    # reads its words from there
+    one = np.uint32(1)
+    starts = np.where(word & one, word & ((space << one) | one), 0).astype(np.uint32)
+    early = np.zeros(len(heads), dtype=np.uint32)
+    low = starts
+    for _ in range(4):
+        low = _lowest(starts)
+        early |= low
+        starts ^= low
+    capital = _bits(_within(heads, "A", "Z"))
+    bracket = _bits((heads == ord("[")) | (heads == ord("(")) | (heads == ord("<")))
+    maybe = (early & (capital | (bracket & (capital >> one)))) != 0
+    maybe |= (early & bracket & np.uint32(1 << 31)) != 0  # its word lies past the head
+    return maybe | ((low == 0) & (lengths > 32))
+
+
 def level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Severity codes (-1 for none) of Arrow strings; see :func:`derive_level` for the rules.
 
@@ -489,6 +557,7 @@ def level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = Non
         codes[rows] = _codes(pc.utf8_lower(_extract(sub, _LOGFMT_LEVEL)), _ALL_WORDS)
         has_word[rows] = True
     need = np.flatnonzero(~has_word & _CAN_TEXT[first + 1])
+    need = need[_may_be_text_level(head[need], lengths[need])]
     rows, sub = _rows_matching(arr, need, _TEXT_LEVEL, anchored=True)
     if len(rows):
         codes[rows] = _codes(pc.utf8_lower(_extract(sub, _TEXT_LEVEL)), _ALL_WORDS)
@@ -499,6 +568,7 @@ def level_codes(arr: pa.Array, heads: tuple[np.ndarray, np.ndarray] | None = Non
         codes[rows] = _codes(_extract(sub, _KLOG_LEVEL), _KLOG)
     # an exception headline is an error even when the runtime printed no level
     need = np.flatnonzero((codes < 0) & _CAN_EXCEPTION[first + 1])
+    need = need[_may_be_exception(head[need], lengths[need])]
     rows, _ = _rows_matching(arr, need, _EXCEPTION, strings=False, anchored=True)
     codes[rows] = _SEVERITY_CODE["error"]
     need = np.flatnonzero((codes < 0) & _CAN_PANIC[first + 1])
