@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table.to_string(index=False))
     print()
     print(by_fault.to_string(index=False))
-    print("\nleave-one-system-out (the clear margin chosen on the other system):")
+    print("\nleave-one-system-out (default verdict; clear margin chosen on the other system):")
     print(loso.to_string(index=False))
     misses = result[result["obskit"] > 1]
     if len(misses):
@@ -487,8 +487,13 @@ def _choose_margin(part: pd.DataFrame, target: float = 0.9) -> float:
 
 def _leave_one_system_out(result: pd.DataFrame) -> pd.DataFrame:
     """Develop on one system, measure on the other: the clear-margin threshold is chosen on one
-    system's faults and scored on the other's (and on the other's new day alone). The ranking
-    itself has no constant fitted to these faults; its top-k is the same in both directions."""
+    system's faults and scored on the other's (and on the other's new day alone), next to the
+    default verdict, which was fitted to neither. The ranking itself has no constant fitted to
+    these faults; its top-k is the same in both directions.
+
+    When the training system is right often enough at every margin, the rule picks 0 (call
+    every ranking clear): the training system then cannot pick a threshold at all, which the
+    ``threshold`` column shows rather than hides."""
     out = []
     for system in sorted(result["system"].unique()):
         train = result[result["system"] != system]
@@ -502,21 +507,25 @@ def _leave_one_system_out(result: pd.DataFrame) -> pd.DataFrame:
         ):
             if not len(test):
                 continue
-            clear = test["margin"] >= threshold
-            out.append(
-                {
-                    "measured on": name,
-                    "margin chosen on": ", ".join(sorted(train["system"].unique())),
-                    "threshold": threshold,
-                    "n": len(test),
-                    "obskit@1": round(float((test["obskit"] == 1).mean()), 2),
-                    "obskit@3": round(float((test["obskit"] <= 3).mean()), 2),
-                    "clear share": round(float(clear.mean()), 2),
-                    "clear@1": round(float((test.loc[clear, "obskit"] == 1).mean()), 2)
-                    if clear.any()
-                    else None,
-                }
-            )
+            chosen = ", ".join(sorted(train["system"].unique()))
+            for clear_by, threshold_text, clear in (
+                ("default verdict", f"{CLEAR_MARGIN:.3f}", test["verdict"].eq("clear")),
+                (f"margin chosen on {chosen}", str(threshold), test["margin"] >= threshold),
+            ):
+                out.append(
+                    {
+                        "measured on": name,
+                        "clear by": clear_by,
+                        "threshold": threshold_text,
+                        "n": len(test),
+                        "obskit@1": round(float((test["obskit"] == 1).mean()), 2),
+                        "obskit@3": round(float((test["obskit"] <= 3).mean()), 2),
+                        "clear share": round(float(clear.mean()), 2),
+                        "clear@1": round(float((test.loc[clear, "obskit"] == 1).mean()), 2)
+                        if clear.any()
+                        else None,
+                    }
+                )
     return pd.DataFrame(out)
 
 
@@ -570,8 +579,10 @@ def _write(
         "",
         *_markdown(by_fault),
         "",
-        "Leave-one-system-out: the clear-margin threshold chosen on one system (the smallest "
-        "whose clear rankings are right 90% of the time there), measured on the other:",
+        "Leave-one-system-out: each system measured with the default verdict (fitted to "
+        "neither) and with the clear-margin threshold chosen on the other system (the smallest "
+        "whose clear rankings are right 90% of the time there; 0 when the other system is "
+        "right that often at every margin, so it cannot choose one):",
         "",
         *_markdown(loso),
         "",

@@ -127,6 +127,33 @@ def test_nezha_adapter_rejects_a_sample_far_from_the_rest_of_its_file_with_a_not
     assert kept["TimeStamp"].max() == stamps[59]
 
 
+@pytest.mark.skipif(
+    not (ROOT / "benchmarks" / "rca_nezha.py").is_file(), reason="benchmarks/ is not here"
+)
+def test_leave_one_system_out_shows_the_default_verdict_beside_the_chosen_margin() -> None:
+    import pandas as pd
+
+    nezha = _nezha_adapter()
+    # system A: right at every margin, so it cannot choose a threshold (the rule picks 0);
+    # system B: wrong on its two low-margin rankings, which the default verdict left ambiguous
+    result = pd.DataFrame(
+        {
+            "system": ["A"] * 4 + ["B"] * 4,
+            "day": ["2022-08-23"] * 4 + ["2023-01-30"] * 4,
+            "obskit": [1, 1, 1, 1, 2, 5, 1, 1],
+            "margin": [0.1, 0.2, 0.5, 0.9, 0.05, 0.1, 0.6, 0.8],
+            "verdict": ["ambiguous", "ambiguous", "clear", "clear"] * 2,
+        }
+    )
+    loso = nezha._leave_one_system_out(result).set_index(["measured on", "clear by"])
+    default = loso.loc[("B", "default verdict")]
+    chosen = loso.loc[("B", "margin chosen on A")]
+    assert (default["clear share"], default["clear@1"]) == (0.5, 1.0)
+    assert (chosen["threshold"], chosen["clear share"], chosen["clear@1"]) == ("0.0", 1.0, 0.5)
+    # B is wrong below 0.2, so A is measured with the first threshold above B's errors
+    assert loso.loc[("A", "margin chosen on B"), "threshold"] == "0.125"
+
+
 def _house():
     import importlib.util
 
