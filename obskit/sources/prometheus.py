@@ -720,7 +720,8 @@ _PAIR = re.compile(
 )
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _UNESCAPE = {"\\": "\\", '"': '"', "n": "\n"}
-_TYPE_LINE = re.compile(r"#[ \t]+TYPE[ \t]+(\S+)[ \t]+(\S+)[ \t]*")
+# the family name is bare, or quoted as Prometheus 3 writes a UTF-8 name ("my.dotted.metric")
+_TYPE_LINE = re.compile(r'#[ \t]+TYPE[ \t]+(?:"((?:[^"\\]|\\.)*)"|(\S+))[ \t]+(\S+)[ \t]*')
 _MS_TS = re.compile(r"-?\d+")
 _OM_TS = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 TYPES = frozenset(
@@ -982,11 +983,13 @@ def _type_line(line: str, types: Mapping[str, str]) -> tuple[str, str]:
     m = _TYPE_LINE.fullmatch(line)
     if m is None:
         raise _BadLine("a TYPE line needs a metric name and a type")
-    if m.group(2) not in TYPES:
-        raise _BadLine(f"unknown metric type {m.group(2)!r}; valid: {sorted(TYPES)}")
-    if m.group(1) in types:
-        raise _BadLine(f"second TYPE line for {m.group(1)!r}")
-    return m.group(1), m.group(2)
+    family = _unescape(m.group(1)) if m.group(1) is not None else m.group(2)
+    kind = m.group(3)
+    if kind not in TYPES:
+        raise _BadLine(f"unknown metric type {kind!r}; valid: {sorted(TYPES)}")
+    if family in types:
+        raise _BadLine(f"second TYPE line for {family!r}")
+    return family, kind
 
 
 def _sample_line(
