@@ -517,7 +517,12 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
 
 
 def _envelope(doc: object, origin: str) -> object:
-    """Check the response envelope; return ``data``. Raises FormatError for error answers."""
+    """Check the response envelope; return ``data``. Raises FormatError for error answers.
+
+    A ``data`` object saved alone (``jq .data``, or a Go client's marshalled query value) is
+    its own ``data``: ``{"resultType": ..., "result": ...}`` without the envelope."""
+    if isinstance(doc, dict) and "status" not in doc and "resultType" in doc and "result" in doc:
+        return doc
     if not isinstance(doc, dict) or "status" not in doc:
         raise FormatError(
             f"{origin!r} is not a Prometheus HTTP API response: expected a JSON object with "
@@ -539,7 +544,8 @@ def parse_prometheus_json(
     Parameters
     ----------
     data
-        The body of ``/api/v1/query_range``, ``/api/v1/query`` or ``/api/v1/series``.
+        The body of ``/api/v1/query_range``, ``/api/v1/query`` or ``/api/v1/series``, or its
+        ``data`` object saved alone (``{"resultType": ..., "result": ...}``).
     origin
         Where the body came from (a file path or a URL), kept in the ``origin`` column.
     query
@@ -676,6 +682,7 @@ def _collect_result(body: dict, origin: str, out: _Collected, fast: np.ndarray |
 
 _STATUS = re.compile(r'^\{\s*"status"\s*:\s*"(success|error)"')
 _RESULT_TYPE = re.compile(r'"resultType"\s*:\s*"(matrix|vector|scalar|string)"')
+_BARE_DATA = re.compile(r'^\{\s*"resultType"\s*:\s*"(matrix|vector|scalar|string)"')
 _SERIES_DATA = re.compile(r'"data"\s*:\s*\[\s*(?:\{\s*"|\])')
 
 
@@ -683,6 +690,9 @@ def _sniff_json(head: str, name: str) -> float:
     first = head.lstrip("\ufeff \t\r\n")
     status = _STATUS.match(first)
     if status is None:
+        # a data object saved without its envelope: {"resultType": "vector", "result": [...]}
+        if _BARE_DATA.match(first) and not ('"summary"' in first and '"stats"' in first):
+            return 0.8
         return 0.0
     if status.group(1) == "error":
         # Loki answers errors in the same shape; either parser raises the same FormatError.

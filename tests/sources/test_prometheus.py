@@ -68,6 +68,19 @@ def test_docs_vector():
     assert (r.metrics["origin"] == "q.json").all()
 
 
+def test_a_data_object_saved_without_its_envelope(tmp_path):
+    # `curl .../api/v1/query | jq .data`, or a Go client's marshalled query value (promql-sdk's
+    # README shows one with "stats"): {"resultType", "result"} without "status"
+    data = orjson.loads((DATA / "query_up.json").read_bytes())["data"]
+    path = tmp_path / "up.json"
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    result, used = load_file(path)
+    assert used == "prometheus-json"
+    check(result)
+    assert result.metrics["value"].tolist() == [1.0, 0.0]
+    assert (result.metrics["timestamp"] == pd.Timestamp("2015-07-01T20:10:51.781Z")).all()
+
+
 def test_series_endpoint_label_sets_are_records_kept_as_rejects():
     r = check(parse_prometheus_json((DATA / "series_up.json").read_bytes()))
     assert r.records == 3 and len(r.metrics) == 0 and len(r.rejects) == 3
