@@ -14,7 +14,7 @@ import pytest
 
 from obskit import schema
 from obskit.errors import FormatError
-from obskit.sources import detect_format, load_file
+from obskit.sources import detect_format, load_file, parse
 from obskit.sources._levels import derive_level
 from obskit.sources.loki import parse_loki_json
 
@@ -382,3 +382,31 @@ def test_load_file(tmp_path):
     result, name = load_file(path)
     assert name == "loki-json" and len(result.logs) == 5
     assert set(result.logs["origin"]) == {str(path)}
+
+
+def test_logcli_jsonl_lines_are_json_lines_logs():
+    # logcli query --output=jsonl: labels, line and an RFC 3339 time in the chosen zone
+    result, fmt = load_file(DATA / "logcli-jsonl-test.jsonl")
+    assert fmt == "jsonl-log" and result.balanced()
+    logs = result.logs
+    assert logs["message"].tolist() == ["Hello", ""]
+    assert logs["type"].tolist() == ["test", "test"]
+    # 10:04:05+02:00 is 08:04:05 UTC
+    assert (logs["timestamp"] == pd.Timestamp("2006-01-02T08:04:05Z")).all()
+
+
+def test_logcli_labels_give_the_key_as_stream_labels_do():
+    line = (
+        b'{"labels":{"namespace":"shop","pod":"web-1","container":"web","node_name":"n1",'
+        b'"level":"loud","stream":"stderr"},"line":"boom","timestamp":"2024-01-01T00:00:00Z"}\n'
+    )
+    logs = parse(line, "jsonl-log").logs
+    row = logs.iloc[0]
+    assert [row[c] for c in ("namespace", "pod", "container", "node", "stream")] == [
+        "shop",
+        "web-1",
+        "web",
+        "n1",
+        "stderr",
+    ]
+    assert row["label_level"] == "loud" and row["key_source"] == "record"
