@@ -613,3 +613,22 @@ def test_real_client_golang_openmetrics_scrape():
     assert created["metric_type"].tolist() == ["summary"] * 3
     assert created["value"].iloc[0] == 1.7268398130168908e09
     assert (m["timestamp"] == SCRAPE).all()
+
+
+def test_openmetrics_spec_stateset_and_info_keep_their_types():
+    stateset = check(
+        parse_prometheus_text((DATA / "real/om-spec-stateset.txt").read_bytes(), scrape_time=SCRAPE)
+    ).metrics
+    assert set(stateset["metric_type"]) == {"stateset"}
+    on = stateset[stateset["value"] == 1.0]
+    assert list(zip(on["entity"], on["foo"], strict=True)) == [
+        ("controller", "a"),
+        ("replica", "a"),
+        ("replica", "ccc"),
+    ]
+    info = check(
+        parse_prometheus_text((DATA / "real/om-spec-info.txt").read_bytes(), scrape_time=SCRAPE)
+    ).metrics
+    assert info["metric"].tolist() == ["foo_info", "foo_info"]
+    assert set(info["metric_type"]) == {"info"}
+    assert info["version"].tolist() == ["8.2.7", "8.1.9"]
