@@ -260,7 +260,8 @@ def test_error_response_raises():
     [
         (b'{"status":"success","data":{"resultType":"streams"', r"'r.json' .*not valid JSON"),
         (b"[1, 2]", r"'r.json' is not a Loki query response: .* got a JSON list"),
-        (b'{"streams": []}', r"'r.json' is not a Loki query response: expected 'status'"),
+        # {"streams": [...]} is a push body or a tail frame, read as streams (tests below)
+        (b'{"data": {"streams": []}}', r"'r.json' is not a Loki query response: expected 'status'"),
         (
             b'{"status":"success","data":{"resultType":"streams","result":{}}}',
             r"'r.json': Loki streams 'result' is not a list",
@@ -410,3 +411,24 @@ def test_logcli_labels_give_the_key_as_stream_labels_do():
         "stderr",
     ]
     assert row["label_level"] == "loud" and row["key_source"] == "record"
+
+
+def test_a_push_body_is_read_as_streams():
+    # Loki's HTTP API reference: the body of its /loki/api/v1/push example
+    result, fmt = load_file(DATA / "push-docs.json")
+    assert fmt == "loki-json" and result.balanced() and result.records == 1
+    row = result.logs.iloc[0]
+    assert (row["message"], row["foo"]) == ("fizzbuzz", "bar2")
+    assert row["timestamp"] == pd.Timestamp(1570818238000000000, tz="UTC")
+
+
+def test_tail_frames_one_per_line_with_dropped_entries_and_a_bad_line(tmp_path):
+    frame = json.loads((DATA / "push-docs.json").read_bytes())
+    second = {"streams": frame["streams"], "dropped_entries": [{"labels": {"foo": "bar2"}}]}
+    path = tmp_path / "tail.jsonl"
+    path.write_text(json.dumps(frame) + "\n" + json.dumps(second) + "\nnot a frame\n")
+    result, fmt = load_file(path)
+    assert fmt == "loki-json" and result.balanced()
+    assert result.records == 3 and len(result.logs) == 2
+    assert result.rejects["line"].tolist() == [3]
+    assert "dropped 1 entries" in result.notes[0]
