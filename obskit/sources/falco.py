@@ -4,15 +4,23 @@ Each alert becomes one ``events`` row with ``source="falco"``. The key comes fro
 ``output_fields``: ``k8s.ns.name``, ``k8s.pod.name``, ``container.name`` (or, for the
 ``k8s_audit`` source, ``ka.target.namespace`` / ``ka.target.name``); the node is the alert's
 ``hostname``, which is the node the Falco DaemonSet pod runs on.
+
+A ``k8s_audit`` alert is about an API request, not about the node Falco runs on: its object is
+the request's target (``ka.target.resource`` as a kind, ``ka.target.name``), its namespace the
+target's or the one in ``ka.uri``, with ``verb``, ``response_code`` and ``source_ip`` from
+``ka.verb``, ``ka.response.code`` and ``ka.sourceips``; it has no node.
 """
 
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 
 from obskit import schema
 from obskit._time import parse_times
 from obskit.sources._base import ParseResult, Rejects, first_record, json_lines, register
+from obskit.sources.audit import RESOURCE_KINDS
 
 __all__ = ["PRIORITY_SEVERITY", "parse_falco_json"]
 
@@ -47,6 +55,29 @@ def _field(fields: dict, *names: str) -> object:
     return None
 
 
+_URI_NAMESPACE = re.compile(r"/namespaces/([^/?]+)/")
+
+
+def _audit_target(fields: dict) -> dict[str, object]:
+    """What a ``k8s_audit`` alert is about: the audited request's object, namespace, verb,
+    answer code and client (the alert's hostname is the Falco node, not the object's)."""
+    resource = _field(fields, "ka.target.resource")
+    namespace = _field(fields, "ka.target.namespace")
+    if namespace is None:  # a request under /namespaces/<ns>/... names it only in its URI
+        m = _URI_NAMESPACE.search(str(_field(fields, "ka.uri") or ""))
+        namespace = m.group(1) if m else None
+    code = _field(fields, "ka.response.code")
+    ips = fields.get("ka.sourceips")
+    return {
+        "object_kind": RESOURCE_KINDS.get(resource, resource) if resource else None,
+        "object_name": _field(fields, "ka.target.name"),
+        "namespace": namespace,
+        "verb": _field(fields, "ka.verb"),
+        "response_code": int(code) if str(code).isdigit() else None,
+        "source_ip": ips[0] if isinstance(ips, list) and ips else None,
+    }
+
+
 def parse_falco_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
     """Parse Falco ``json_output`` alerts into an events frame.
 
@@ -75,35 +106,34 @@ def parse_falco_json(data: bytes, origin: str = "<bytes>") -> ParseResult:
         source = alert.get("source") or "syscall"
         if pod is None and source == "k8s_audit" and fields.get("ka.target.resource") == "pods":
             pod = _field(fields, "ka.target.name")
-        rows.append(
-            {
-                "source": "falco",
-                "severity": PRIORITY_SEVERITY.get(priority),
-                "reason": alert["rule"],
-                "rule": alert["rule"],
-                "message": alert.get("output"),
-                "object_kind": "Pod"
-                if pod
-                else ("Container" if fields.get("container.id") not in (None, "host") else "Node"),
-                "object_name": pod or _field(fields, "container.name") or alert.get("hostname"),
-                "namespace": namespace,
-                "pod": pod,
-                "container": _field(fields, "k8s.container.name", "container.name")
-                if pod
-                else None,
-                "node": alert.get("hostname") if source != "k8s_audit" else None,
-                "user": _field(fields, "user.name", "ka.user.name"),
-                "source_ip": _field(fields, "fd.sip", "fd.rip"),
-                "count": 1,
-                "line": number,
-                "raw": line.decode("utf-8", "replace"),
-                "falco_source": source,
-                "tags": _tags(alert.get("tags")),
-                "proc_cmdline": _field(fields, "proc.cmdline"),
-                "container_id": _field(fields, "container.id"),
-                "key_source": "record",
-            }
-        )
+        row = {
+            "source": "falco",
+            "severity": PRIORITY_SEVERITY.get(priority),
+            "reason": alert["rule"],
+            "rule": alert["rule"],
+            "message": alert.get("output"),
+            "object_kind": "Pod"
+            if pod
+            else ("Container" if fields.get("container.id") not in (None, "host") else "Node"),
+            "object_name": pod or _field(fields, "container.name") or alert.get("hostname"),
+            "namespace": namespace,
+            "pod": pod,
+            "container": _field(fields, "k8s.container.name", "container.name") if pod else None,
+            "node": alert.get("hostname") if source != "k8s_audit" else None,
+            "user": _field(fields, "user.name", "ka.user.name"),
+            "source_ip": _field(fields, "fd.sip", "fd.rip"),
+            "count": 1,
+            "line": number,
+            "raw": line.decode("utf-8", "replace"),
+            "falco_source": source,
+            "tags": _tags(alert.get("tags")),
+            "proc_cmdline": _field(fields, "proc.cmdline"),
+            "container_id": _field(fields, "container.id"),
+            "key_source": "record",
+        }
+        if source == "k8s_audit":
+            row |= _audit_target(fields)
+        rows.append(row)
         times.append(alert["time"])
     frame = pd.DataFrame(rows)
     if rows:

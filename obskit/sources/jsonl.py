@@ -4,7 +4,9 @@ One JSON record per line with a ``kubernetes`` metadata object
 (``namespace_name``/``pod_name``/``container_name``/``host``, or Vector's
 ``pod_namespace``/``pod_node_name``); Fluent Bit's ``[time, {record}]`` lines too, and the
 journal entries of its systemd input (``MESSAGE``, ``_HOSTNAME``, ``_SYSTEMD_UNIT``..., with or
-without the ``kubernetes`` object its filter adds).
+without the ``kubernetes`` object its filter adds). Loki's ``logcli query --output=jsonl``
+lines (``{"labels": {...}, "line": "...", "timestamp": "<RFC 3339>"}``) too: their labels give
+the key as a Loki answer's stream labels do, and every other label is a column of its own.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ _TIME_FIELDS = ("time", "timestamp", "@timestamp", "date", "_p_time")
 # journal fields of a record from Fluent Bit's systemd input: the node it was read on, and when
 # the program logged it (microseconds since the epoch, as text)
 _JOURNAL_FIELDS = ("_HOSTNAME", "_SYSTEMD_UNIT", "_SOURCE_REALTIME_TIMESTAMP")
+#: The logs frame's columns, which a logcli label must not overwrite.
+_COLUMNS = frozenset(schema.FRAMES["logs"]) | {"line", "origin", "key_source", "format"}
 _JOURNAL_TIMES = ("_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP")
 
 
@@ -69,6 +73,10 @@ def parse_jsonl_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     rows, stamps = [], []
     for number, rec, raw in records:
         stamp = None
+        if _is_logcli(rec):
+            rows.append(_logcli_row(rec, number))
+            stamps.append(rec["timestamp"])
+            continue
         if isinstance(rec, list):
             if len(rec) != 2 or not isinstance(rec[1], dict):
                 rejects.add("expected a [time, record] pair", raw, line=number)
@@ -96,7 +104,10 @@ def parse_jsonl_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
         )
         rows.append(row)
         stamps.append(stamp)
-    frame = pd.DataFrame(rows, columns=[*_K8S_FIELDS, "message", "stream", "line", "cluster"])
+    columns = [*_K8S_FIELDS, "message", "stream", "line", "cluster"]
+    frame = pd.DataFrame(
+        rows, columns=list(dict.fromkeys([*columns, *(k for r in rows for k in r)]))
+    )
     frame["timestamp"] = parse_times(pd.Series(stamps, dtype="object")).array
     frame = drop_bad_times(frame, rejects, stamps)
     frame["key_source"] = np.where(frame["pod"].notna(), "record", "incomplete")
@@ -106,6 +117,37 @@ def parse_jsonl_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
         origin=origin,
     )
     return ParseResult(records=count, logs=logs, rejects=rejects.frame())
+
+
+def _is_logcli(record: object) -> bool:
+    """A line of ``logcli query --output=jsonl``: labels, the log line and its time."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("line"), str)
+        and isinstance(record.get("labels", {}), dict)
+        and isinstance(record.get("timestamp"), str)
+    )
+
+
+def _logcli_row(record: dict, number: int) -> dict[str, object]:
+    """A logcli line's row: the key from its labels as Loki's stream labels name it, the
+    ``stream`` label, and every other label in a column of its own (``label_`` before a name
+    that is already a column)."""
+    # imported here: importing loki at the top would register its format before the
+    # container-log formats, and the registration order breaks ties between sniffers
+    from obskit.sources.loki import KEY_LABELS
+
+    labels = {k: str(v) for k, v in record.get("labels", {}).items()}
+    row: dict[str, object] = {
+        column: next((labels[n] for n in names if labels.get(n)), None)
+        for column, names in KEY_LABELS.items()
+    }
+    taken = {n for names in KEY_LABELS.values() for n in names} | {"stream"}
+    row.update(message=record["line"], stream=labels.get("stream"), line=number)
+    for name, value in labels.items():
+        if name not in taken:
+            row[f"label_{name}" if name in _COLUMNS else name] = value
+    return row
 
 
 def _journal_time(record: dict) -> int | None:
@@ -129,6 +171,8 @@ def _sniff_jsonl(head: str, name: str) -> float:
         record = record[1]  # Fluent Bit's [time, record]
     if not isinstance(record, dict):
         return 0.0
+    if _is_logcli(record) and "labels" in record:
+        return 0.9
     has_message = any(isinstance(record.get(f), str) for f in _MESSAGE_FIELDS)
     if has_message and isinstance(record.get("kubernetes"), dict):
         return 0.92
@@ -139,7 +183,8 @@ def _sniff_jsonl(head: str, name: str) -> float:
 
 register(
     "jsonl-log",
-    "JSON-lines log records as Fluent Bit, Fluentd or Vector ship them, with kubernetes metadata",
+    "JSON-lines log records as Fluent Bit, Fluentd or Vector ship them, with kubernetes metadata"
+    " (and logcli --output=jsonl lines)",
     _sniff_jsonl,
     parse_jsonl_log,
     ceiling=0.92,

@@ -26,6 +26,10 @@ those. Then:
 - ``origin`` is where the payload came from and ``line`` is ``NA``: a response has no lines.
   Rejects name the entry as ``result[i].values[j]`` in their reason.
 
+A push body (``/loki/api/v1/push``) or tail frames (``/loki/api/v1/tail``, saved one per line)
+hold ``{"streams": [...]}`` without the response envelope: their streams are read the same way,
+a line that is no frame is a reject, and a tail's ``dropped_entries`` are counted in a note.
+
 The ledger counts entries (samples for metric queries). A response with ``"status": "error"``
 or that is not a Loki query response at all raises :class:`~obskit.errors.FormatError`.
 """
@@ -139,9 +143,12 @@ def parse_loki_json(
     >>> logs.timestamp[0].value
     1704067200123456789
     """
+    rejects = Rejects(FORMAT, origin)
+    frames = _pushed(data, rejects) if isinstance(data, (bytes, str)) else None
+    if frames is not None:
+        return _frames_result(*frames, rejects, origin, query)
     payload = _payload(data, origin)
     body = _check_status(payload, origin)
-    rejects = Rejects(FORMAT, origin)
     notes = [f"Loki warning: {w}" for w in payload.get("warnings") or [] if isinstance(w, str)]
     result_type = body.get("resultType")
     result = body.get("result")
@@ -157,6 +164,60 @@ def parse_loki_json(
         f"{origin!r}: Loki resultType {result_type!r} is not one obskit reads; expected "
         f"'streams', 'matrix', 'vector' or 'scalar'"
     )
+
+
+# --- push bodies and tail frames ---------------------------------------------------------------
+
+# {"streams": [...]}: a push body (/loki/api/v1/push) or a tail frame (/loki/api/v1/tail), which
+# may put "encodingFlags" first; tail frames saved one per line
+_PUSHED = re.compile(r'^\{\s*(?:"encodingFlags"\s*:\s*\[[^\]]*\]\s*,\s*)?"streams"\s*:\s*\[')
+
+
+def _pushed(data: bytes | str, rejects: Rejects) -> tuple[list, int, int] | None:
+    """The streams of a push body or of tail frames (one JSON object per line), their dropped
+    entries and the lines that are no frame (rejected); None for a query response."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    if not _PUSHED.match(text.lstrip("\ufeff \t\r\n")):
+        return None
+    try:
+        documents = [(1, orjson.loads(text), text)]
+    except orjson.JSONDecodeError:  # tail frames, one per line
+        documents = [(n, _json_or_none(line), line) for n, line in _lines(text)]
+    streams: list = []
+    dropped = bad = 0
+    for number, frame, raw in documents:
+        if not isinstance(frame, dict) or not isinstance(frame.get("streams"), list):
+            rejects.add("not a Loki push body or tail frame: no 'streams' list", raw, line=number)
+            bad += 1
+            continue
+        streams += frame["streams"]
+        dropped += len(frame.get("dropped_entries") or [])
+    return streams, dropped, bad
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    return [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+
+
+def _json_or_none(line: str) -> object:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _frames_result(
+    streams: list, dropped: int, bad: int, rejects: Rejects, origin: str, query: str | None
+) -> ParseResult:
+    """The logs of pushed or tailed streams, read as a query's streams are."""
+    logs, count = _streams(streams, rejects, origin, query)
+    notes = []
+    if dropped:
+        notes.append(
+            f"Loki's tail dropped {dropped} entries it could not send in time (its "
+            f"dropped_entries): query that window with query_range for them"
+        )
+    return ParseResult(records=count + bad, logs=logs, rejects=rejects.frame(), notes=notes)
 
 
 # --- streams ---------------------------------------------------------------------------------
@@ -394,6 +455,8 @@ def _sniff(head: str, name: str, tail: str = "") -> float:
     first = head.lstrip()
     if not first.startswith("{"):
         return 0.0
+    if _PUSHED.match(first):
+        return 0.95  # a push body or tail frames: {"streams": [{"stream": ..., "values": ...}]}
     match = _RESULT_TYPE.search(first)
     if match is None:
         return 0.0

@@ -517,7 +517,12 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
 
 
 def _envelope(doc: object, origin: str) -> object:
-    """Check the response envelope; return ``data``. Raises FormatError for error answers."""
+    """Check the response envelope; return ``data``. Raises FormatError for error answers.
+
+    A ``data`` object saved alone (``jq .data``, or a Go client's marshalled query value) is
+    its own ``data``: ``{"resultType": ..., "result": ...}`` without the envelope."""
+    if isinstance(doc, dict) and "status" not in doc and "resultType" in doc and "result" in doc:
+        return doc
     if not isinstance(doc, dict) or "status" not in doc:
         raise FormatError(
             f"{origin!r} is not a Prometheus HTTP API response: expected a JSON object with "
@@ -539,7 +544,8 @@ def parse_prometheus_json(
     Parameters
     ----------
     data
-        The body of ``/api/v1/query_range``, ``/api/v1/query`` or ``/api/v1/series``.
+        The body of ``/api/v1/query_range``, ``/api/v1/query`` or ``/api/v1/series``, or its
+        ``data`` object saved alone (``{"resultType": ..., "result": ...}``).
     origin
         Where the body came from (a file path or a URL), kept in the ``origin`` column.
     query
@@ -676,6 +682,7 @@ def _collect_result(body: dict, origin: str, out: _Collected, fast: np.ndarray |
 
 _STATUS = re.compile(r'^\{\s*"status"\s*:\s*"(success|error)"')
 _RESULT_TYPE = re.compile(r'"resultType"\s*:\s*"(matrix|vector|scalar|string)"')
+_BARE_DATA = re.compile(r'^\{\s*"resultType"\s*:\s*"(matrix|vector|scalar|string)"')
 _SERIES_DATA = re.compile(r'"data"\s*:\s*\[\s*(?:\{\s*"|\])')
 
 
@@ -683,6 +690,9 @@ def _sniff_json(head: str, name: str) -> float:
     first = head.lstrip("\ufeff \t\r\n")
     status = _STATUS.match(first)
     if status is None:
+        # a data object saved without its envelope: {"resultType": "vector", "result": [...]}
+        if _BARE_DATA.match(first) and not ('"summary"' in first and '"stats"' in first):
+            return 0.8
         return 0.0
     if status.group(1) == "error":
         # Loki answers errors in the same shape; either parser raises the same FormatError.
@@ -720,7 +730,8 @@ _PAIR = re.compile(
 )
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _UNESCAPE = {"\\": "\\", '"': '"', "n": "\n"}
-_TYPE_LINE = re.compile(r"#[ \t]+TYPE[ \t]+(\S+)[ \t]+(\S+)[ \t]*")
+# the family name is bare, or quoted as Prometheus 3 writes a UTF-8 name ("my.dotted.metric")
+_TYPE_LINE = re.compile(r'#[ \t]+TYPE[ \t]+(?:"((?:[^"\\]|\\.)*)"|(\S+))[ \t]+(\S+)[ \t]*')
 _MS_TS = re.compile(r"-?\d+")
 _OM_TS = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 TYPES = frozenset(
@@ -982,11 +993,13 @@ def _type_line(line: str, types: Mapping[str, str]) -> tuple[str, str]:
     m = _TYPE_LINE.fullmatch(line)
     if m is None:
         raise _BadLine("a TYPE line needs a metric name and a type")
-    if m.group(2) not in TYPES:
-        raise _BadLine(f"unknown metric type {m.group(2)!r}; valid: {sorted(TYPES)}")
-    if m.group(1) in types:
-        raise _BadLine(f"second TYPE line for {m.group(1)!r}")
-    return m.group(1), m.group(2)
+    family = _unescape(m.group(1)) if m.group(1) is not None else m.group(2)
+    kind = m.group(3)
+    if kind not in TYPES:
+        raise _BadLine(f"unknown metric type {kind!r}; valid: {sorted(TYPES)}")
+    if family in types:
+        raise _BadLine(f"second TYPE line for {family!r}")
+    return family, kind
 
 
 def _sample_line(

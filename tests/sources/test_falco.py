@@ -42,3 +42,23 @@ def test_k8s_fields_and_priority_mapping():
     assert row["proc_cmdline"] == "xmrig -o pool:3333"
     assert result.rejects["line"].tolist() == [2]
     assert result.balanced()
+
+
+def test_real_k8s_audit_alerts_name_the_audited_object_not_the_falco_node():
+    result, fmt = load_file(DATA / "falco/k8saudit-ovh-blog.jsonl")
+    assert fmt == "falco-json" and result.balanced() and len(result.events) == 4
+    e = result.events
+    cols = ["object_kind", "object_name", "namespace", "verb", "response_code", "user"]
+    rows = [[None if pd.isna(v) else v for v in row] for row in e[cols].values.tolist()]
+    assert rows[0][:2] == [
+        "volumeattachments",
+        "csi-6afb06dce281b86b7bab718b5d966dc261b2b1554941ae449519a128cb2e3fb3",
+    ]
+    assert rows[0][2:] == [None, "patch", 200, "csi-cinder-controller"]
+    # no ka.target.namespace: the namespace is read from the request's URI
+    assert rows[1] == ["Event", "my-pool-1.18051c0a88716868", "default", "patch", 403, "yacht"]
+    assert rows[3] == ["Pod", "nginx-676b6c5bbc-4xc6t", "hello-app", None, None, "kubernetes-admin"]
+    assert e["pod"].iloc[3] == "nginx-676b6c5bbc-4xc6t"
+    # the hostname is the node Falco runs on, not where the audited object lives
+    assert e["node"].isna().all()
+    assert e["timestamp"].iloc[3] == pd.Timestamp("2025-02-10T09:29:46.302906Z")

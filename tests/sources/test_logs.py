@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import lzma
 
+import orjson
 import pandas as pd
 import pytest
 import zstandard
@@ -112,6 +113,32 @@ def test_docker_json_log_real_fixture():
     assert result.balanced()
     assert result.logs["message"].iloc[0].startswith('Text with embedded quoted "text')
     assert str(result.logs["timestamp"].iloc[0]) == "2019-04-01 17:58:33.598656444+00:00"
+
+
+def test_docker_json_log_keeps_attrs_real_fixture():
+    result, fmt = load_file(DATA / "docker/beats-attrs.log")
+    assert fmt == "docker-json-log" and result.balanced()
+    row = result.logs.iloc[0]
+    assert (row["message"], row["attrs.KEY1"], row["attrs.KEY2"]) == ("hello", "value1", "value2")
+    assert row["timestamp"] == pd.Timestamp("2017-11-09T13:27:36.277747246Z")
+
+
+def test_docker_json_log_attrs_with_dockershim_labels_fill_the_key(tmp_path):
+    # built from the real line above: the labels dockershim gives a pod's containers, as
+    # "log-opts": {"labels": "io.kubernetes.pod.namespace,..."} copies them into attrs
+    record = orjson.loads((DATA / "docker/beats-attrs.log").read_bytes())
+    labels = {
+        "io.kubernetes.container.name": "web",
+        "io.kubernetes.pod.name": "web-7d9f8b6c4-x2x9z",
+        "io.kubernetes.pod.namespace": "shop",
+    }
+    lines = [record | {"attrs": labels}, record]  # the second line has its own attrs
+    path = tmp_path / "0123abcd-json.log"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
+    logs = load_file(path)[0].logs
+    assert logs["pod"].tolist()[0] == "web-7d9f8b6c4-x2x9z" and pd.isna(logs["pod"].iloc[1])
+    assert logs[["namespace", "container"]].iloc[0].tolist() == ["shop", "web"]
+    assert logs["attrs.KEY1"].isna().tolist() == [True, False]
 
 
 def test_docker_json_log_partial_lines_and_bad_records():

@@ -14,7 +14,7 @@ import pytest
 
 from obskit import schema
 from obskit.errors import FormatError
-from obskit.sources import detect_format, load_file
+from obskit.sources import detect_format, load_file, parse
 from obskit.sources._levels import derive_level
 from obskit.sources.loki import parse_loki_json
 
@@ -260,7 +260,8 @@ def test_error_response_raises():
     [
         (b'{"status":"success","data":{"resultType":"streams"', r"'r.json' .*not valid JSON"),
         (b"[1, 2]", r"'r.json' is not a Loki query response: .* got a JSON list"),
-        (b'{"streams": []}', r"'r.json' is not a Loki query response: expected 'status'"),
+        # {"streams": [...]} is a push body or a tail frame, read as streams (tests below)
+        (b'{"data": {"streams": []}}', r"'r.json' is not a Loki query response: expected 'status'"),
         (
             b'{"status":"success","data":{"resultType":"streams","result":{}}}',
             r"'r.json': Loki streams 'result' is not a list",
@@ -382,3 +383,52 @@ def test_load_file(tmp_path):
     result, name = load_file(path)
     assert name == "loki-json" and len(result.logs) == 5
     assert set(result.logs["origin"]) == {str(path)}
+
+
+def test_logcli_jsonl_lines_are_json_lines_logs():
+    # logcli query --output=jsonl: labels, line and an RFC 3339 time in the chosen zone
+    result, fmt = load_file(DATA / "logcli-jsonl-test.jsonl")
+    assert fmt == "jsonl-log" and result.balanced()
+    logs = result.logs
+    assert logs["message"].tolist() == ["Hello", ""]
+    assert logs["type"].tolist() == ["test", "test"]
+    # 10:04:05+02:00 is 08:04:05 UTC
+    assert (logs["timestamp"] == pd.Timestamp("2006-01-02T08:04:05Z")).all()
+
+
+def test_logcli_labels_give_the_key_as_stream_labels_do():
+    line = (
+        b'{"labels":{"namespace":"shop","pod":"web-1","container":"web","node_name":"n1",'
+        b'"level":"loud","stream":"stderr"},"line":"boom","timestamp":"2024-01-01T00:00:00Z"}\n'
+    )
+    logs = parse(line, "jsonl-log").logs
+    row = logs.iloc[0]
+    assert [row[c] for c in ("namespace", "pod", "container", "node", "stream")] == [
+        "shop",
+        "web-1",
+        "web",
+        "n1",
+        "stderr",
+    ]
+    assert row["label_level"] == "loud" and row["key_source"] == "record"
+
+
+def test_a_push_body_is_read_as_streams():
+    # Loki's HTTP API reference: the body of its /loki/api/v1/push example
+    result, fmt = load_file(DATA / "push-docs.json")
+    assert fmt == "loki-json" and result.balanced() and result.records == 1
+    row = result.logs.iloc[0]
+    assert (row["message"], row["foo"]) == ("fizzbuzz", "bar2")
+    assert row["timestamp"] == pd.Timestamp(1570818238000000000, tz="UTC")
+
+
+def test_tail_frames_one_per_line_with_dropped_entries_and_a_bad_line(tmp_path):
+    frame = json.loads((DATA / "push-docs.json").read_bytes())
+    second = {"streams": frame["streams"], "dropped_entries": [{"labels": {"foo": "bar2"}}]}
+    path = tmp_path / "tail.jsonl"
+    path.write_text(json.dumps(frame) + "\n" + json.dumps(second) + "\nnot a frame\n")
+    result, fmt = load_file(path)
+    assert fmt == "loki-json" and result.balanced()
+    assert result.records == 3 and len(result.logs) == 2
+    assert result.rejects["line"].tolist() == [3]
+    assert "dropped 1 entries" in result.notes[0]

@@ -68,6 +68,19 @@ def test_docs_vector():
     assert (r.metrics["origin"] == "q.json").all()
 
 
+def test_a_data_object_saved_without_its_envelope(tmp_path):
+    # `curl .../api/v1/query | jq .data`, or a Go client's marshalled query value (promql-sdk's
+    # README shows one with "stats"): {"resultType", "result"} without "status"
+    data = orjson.loads((DATA / "query_up.json").read_bytes())["data"]
+    path = tmp_path / "up.json"
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    result, used = load_file(path)
+    assert used == "prometheus-json"
+    check(result)
+    assert result.metrics["value"].tolist() == [1.0, 0.0]
+    assert (result.metrics["timestamp"] == pd.Timestamp("2015-07-01T20:10:51.781Z")).all()
+
+
 def test_series_endpoint_label_sets_are_records_kept_as_rejects():
     r = check(parse_prometheus_json((DATA / "series_up.json").read_bytes()))
     assert r.records == 3 and len(r.metrics) == 0 and len(r.rejects) == 3
@@ -569,3 +582,53 @@ def test_other_formats_are_not_claimed():
     assert prom._sniff_text(log, "") == 0.0
     streams = '{"status":"success","data":{"resultType":"streams","result":[]}}'
     assert prom._sniff_json(streams, "") == 0.0
+
+
+# --- prometheus-text: real expositions from upstream test data (see data/prometheus/SOURCES.md)
+
+
+def test_real_utf8_family_name_keeps_its_type():
+    # node_exporter's textfile-collector test input: Prometheus 3's quoted UTF-8 names
+    data = (DATA / "real/node-exporter-utf8-names.prom").read_bytes()
+    r = check(parse_prometheus_text(data, scrape_time=SCRAPE))
+    row = r.metrics.iloc[0]
+    assert (row["metric"], row["metric_type"], row["value"]) == ("my.dotted.metric", "gauge", 1.0)
+    assert row["error.message"] == "Not Found"
+
+
+def test_real_client_golang_openmetrics_scrape():
+    # client_golang's random example scraped as OpenMetrics: negative buckets, exemplars with
+    # timestamps, _created series of counters, histograms and summaries
+    r = check(
+        parse_prometheus_text((DATA / "real/omtestdata.txt").read_bytes(), scrape_time=SCRAPE)
+    )
+    m = r.metrics
+    assert len(m) == 53 and r.records == 53 and len(r.rejects) == 0
+    buckets = m[m["metric"] == "rpc_durations_histogram_seconds_bucket"]
+    assert buckets["le"].iloc[0] == "-0.00099" and buckets["le"].iloc[-1] == "+Inf"
+    assert buckets["exemplar"].iloc[7] == (
+        '{dummyID="17783"} -0.0003825067330956884 1.7268398142239082e+09'
+    )
+    created = m[m["metric"] == "rpc_durations_seconds_created"]
+    assert created["metric_type"].tolist() == ["summary"] * 3
+    assert created["value"].iloc[0] == 1.7268398130168908e09
+    assert (m["timestamp"] == SCRAPE).all()
+
+
+def test_openmetrics_spec_stateset_and_info_keep_their_types():
+    stateset = check(
+        parse_prometheus_text((DATA / "real/om-spec-stateset.txt").read_bytes(), scrape_time=SCRAPE)
+    ).metrics
+    assert set(stateset["metric_type"]) == {"stateset"}
+    on = stateset[stateset["value"] == 1.0]
+    assert list(zip(on["entity"], on["foo"], strict=True)) == [
+        ("controller", "a"),
+        ("replica", "a"),
+        ("replica", "ccc"),
+    ]
+    info = check(
+        parse_prometheus_text((DATA / "real/om-spec-info.txt").read_bytes(), scrape_time=SCRAPE)
+    ).metrics
+    assert info["metric"].tolist() == ["foo_info", "foo_info"]
+    assert set(info["metric_type"]) == {"info"}
+    assert info["version"].tolist() == ["8.2.7", "8.1.9"]
