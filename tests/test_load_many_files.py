@@ -181,11 +181,12 @@ def test_the_first_group_is_small_and_the_last_is_parsed_on_the_calling_thread(
     root = _folder(tmp_path, 12, files=30)
     alone = _unbatched(monkeypatch, root)
     real = cri.parse_cri_logs
-    calls: list[tuple[int, int, bool]] = []
+    calls: list[tuple[list[str], int, bool]] = []
 
     def recording(payloads: list[tuple[bytes, str]]) -> tuple:
         here = threading.current_thread() is threading.main_thread()
-        calls.append((len(payloads), sum(len(data) for data, _ in payloads), here))
+        origins = [origin for _, origin in payloads]
+        calls.append((origins, sum(len(data) for data, _ in payloads), here))
         return real(payloads)
 
     with monkeypatch.context() as m:
@@ -194,10 +195,13 @@ def test_the_first_group_is_small_and_the_last_is_parsed_on_the_calling_thread(
         m.setattr(investigation, "parse_cri_logs", recording)
         _same(obskit.load(root), alone)
     assert len(calls) >= 4
+    order = alone.files["origin"].tolist()
+    calls.sort(key=lambda call: order.index(call[0][0]))  # file order (the last two run at once)
     files, size, _ = calls[0]
-    assert size <= 1500 or files == 1
+    assert size <= 1500 or len(files) == 1
     assert max(size for _, size, _ in calls[1:-1]) > 1500
     assert [here for _, _, here in calls] == [False] * (len(calls) - 1) + [True]
+    assert calls[-1][0][-1] == alone.files["origin"].iloc[-2]  # the last log file (then truth.json)
 
 
 def test_a_far_out_clock_is_rejected_in_its_own_file_only(tmp_path: Path) -> None:
