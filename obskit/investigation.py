@@ -1253,8 +1253,10 @@ def _read_each(
 
 def _assembled(parts: _Parts, cluster: str | None) -> Investigation:
     """The Investigation of what was read: frames joined, the inventory's duplicates dropped,
-    signals in time order, audit requests' final stages marked again, enriched."""
-    frames = {name: schema.concat(name, parts.frames[name]) for name in _FRAMES}
+    signals in time order, audit requests' final stages marked again, enriched. Each file's
+    frames are let go once joined, before the time order copies the signals again."""
+    frames = {name: schema.concat(name, parts.frames.pop(name)) for name in _FRAMES}
+    rejects = schema.concat("rejects", parts.frames.pop("rejects"))
     inventory = frames["inventory"]
     if len(inventory):
         # the same object exported twice (pods.json and all.json) is one object
@@ -1267,7 +1269,7 @@ def _assembled(parts: _Parts, cluster: str | None) -> Investigation:
     inv = Investigation._from_parts(
         frames,
         cluster=cluster,
-        rejects=schema.concat("rejects", parts.frames["rejects"]),
+        rejects=rejects,
         files=parts.ledger(),
         notes=parts.notes,
     )
