@@ -60,6 +60,10 @@ from obskit.sources.cri import (
 
 __all__ = ["Investigation", "load"]
 
+#: The first group of a run of small CRI files sent to be parsed while the next are read:
+#: small, so that parsing starts soon after the reading does.
+FIRST_GROUP_BYTES = 8 << 20
+
 _SIGNALS = ("metrics", "events", "logs")
 _FRAMES = (*_SIGNALS, "inventory")
 MANIFEST = "obskit.json"
@@ -191,8 +195,10 @@ class _Batch:
 
     A run of files is parsed in groups of up to :data:`BATCH_BYTES`; with a ``pool``, each
     full group is parsed on its thread while the next group's files are read and detected
-    (the parse's NumPy and Arrow work leaves the interpreter to the reading). Results reach
-    ``parts`` in file order: a group's only when the one before it is in."""
+    (the parse's NumPy and Arrow work leaves the interpreter to the reading). The run's first
+    group is small (:data:`FIRST_GROUP_BYTES`), so that parsing starts soon after the reading
+    does; the last is parsed on the calling thread while the pool parses the one before it.
+    Results reach ``parts`` in file order: a group's only when the one before it is in."""
 
     pool: ThreadPoolExecutor | None = None
     files: list[tuple[Path, bytes, bool]] = field(default_factory=list)
@@ -206,7 +212,8 @@ class _Batch:
         return fmt == "cri-log" and note is None and len(data) <= BATCH_FILE_BYTES
 
     def add(self, path: Path, data: bytes, explicit: bool, parts: _Parts) -> None:
-        if self.pool is not None and self.files and self.size + len(data) > BATCH_BYTES:
+        limit = BATCH_BYTES if self.split else min(FIRST_GROUP_BYTES, BATCH_BYTES)
+        if self.pool is not None and self.files and self.size + len(data) > limit:
             self._finish(parts)  # one group parsing at a time: the one before goes in first
             group, self.files, self.size, self.split = self.files, [], 0, True
             self.pending.append((group, self.pool.submit(_parse_group, group)))
@@ -215,17 +222,18 @@ class _Batch:
 
     def flush(self, parts: _Parts) -> None:
         """Parse the files held, adding their frames and a ledger row each to ``parts``."""
-        self._finish(parts)
         files, self.files, self.size = self.files, [], 0
         split, self.split = self.split, False
-        if not files:
-            return
         if len(files) == 1 and not split:
+            self._finish(parts)
             path, data, explicit = files[0]
             _parse_alone(parts, path, data, explicit)
             return
-        for group in _batches(files):
-            _add_group(parts, group, _parse_group(group))
+        # parsed here while the pool parses the group before them, and added after it
+        parsed = [(group, _parse_group(group)) for group in _batches(files)]
+        self._finish(parts)
+        for group, result in parsed:
+            _add_group(parts, group, result)
 
     def _finish(self, parts: _Parts) -> None:
         """Wait for the groups parsing on the pool and add them to ``parts``."""
@@ -1245,8 +1253,10 @@ def _read_each(
 
 def _assembled(parts: _Parts, cluster: str | None) -> Investigation:
     """The Investigation of what was read: frames joined, the inventory's duplicates dropped,
-    signals in time order, audit requests' final stages marked again, enriched."""
-    frames = {name: schema.concat(name, parts.frames[name]) for name in _FRAMES}
+    signals in time order, audit requests' final stages marked again, enriched. Each file's
+    frames are let go once joined, before the time order copies the signals again."""
+    frames = {name: schema.concat(name, parts.frames.pop(name)) for name in _FRAMES}
+    rejects = schema.concat("rejects", parts.frames.pop("rejects"))
     inventory = frames["inventory"]
     if len(inventory):
         # the same object exported twice (pods.json and all.json) is one object
@@ -1259,7 +1269,7 @@ def _assembled(parts: _Parts, cluster: str | None) -> Investigation:
     inv = Investigation._from_parts(
         frames,
         cluster=cluster,
-        rejects=schema.concat("rejects", parts.frames["rejects"]),
+        rejects=rejects,
         files=parts.ledger(),
         notes=parts.notes,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import threading
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -170,6 +171,37 @@ def test_groups_parsed_while_reading_go_in_in_file_order(
         _same(obskit.load(root), alone)
     assert len(calls) > 4 and max(calls) > 1  # groups of several files, several groups
     assert alone.files["format"].tolist().count("k8s-json") == 1
+
+
+def test_the_first_group_is_small_and_the_last_is_parsed_on_the_calling_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run's first group is cut early (parsing starts soon after the reading does) and the
+    # last is parsed here while the pool parses the one before it; the result is unchanged
+    root = _folder(tmp_path, 12, files=30)
+    alone = _unbatched(monkeypatch, root)
+    real = cri.parse_cri_logs
+    calls: list[tuple[list[str], int, bool]] = []
+
+    def recording(payloads: list[tuple[bytes, str]]) -> tuple:
+        here = threading.current_thread() is threading.main_thread()
+        origins = [origin for _, origin in payloads]
+        calls.append((origins, sum(len(data) for data, _ in payloads), here))
+        return real(payloads)
+
+    with monkeypatch.context() as m:
+        m.setattr(investigation, "FIRST_GROUP_BYTES", 1500)
+        m.setattr(investigation, "BATCH_BYTES", 6000)
+        m.setattr(investigation, "parse_cri_logs", recording)
+        _same(obskit.load(root), alone)
+    assert len(calls) >= 4
+    order = alone.files["origin"].tolist()
+    calls.sort(key=lambda call: order.index(call[0][0]))  # file order (the last two run at once)
+    files, size, _ = calls[0]
+    assert size <= 1500 or len(files) == 1
+    assert max(size for _, size, _ in calls[1:-1]) > 1500
+    assert [here for _, _, here in calls] == [False] * (len(calls) - 1) + [True]
+    assert calls[-1][0][-1] == alone.files["origin"].iloc[-2]  # the last log file (then truth.json)
 
 
 def test_a_far_out_clock_is_rejected_in_its_own_file_only(tmp_path: Path) -> None:
