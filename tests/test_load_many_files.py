@@ -513,8 +513,12 @@ def _old_sniff_cri(head: str, name: str) -> float:
 
 
 def _old_sniff_aks(head: str, name: str, tail: str = "") -> float:
+    import re
+
     from obskit.sources.cloud_audit import _AKS_CATEGORY
 
+    if re.match(r"\s*\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [PF]", head):
+        return 0.0  # a container's CRI log of the records is its log, not the export
     category = _AKS_CATEGORY.search(head) or _AKS_CATEGORY.search(tail)
     return 0.98 if category and '"properties"' in head else 0.0
 

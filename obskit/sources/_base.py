@@ -766,6 +766,22 @@ def first_line(text: str) -> str:
     return text if end < 0 else text[:end]
 
 
+#: A container runtime (CRI) log line's start: time, stream, tag. A file whose lines start so is
+#: a container log whatever its messages hold (a container may print audit records).
+CRI_LINE = re.compile(r"\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [PF]\S* ?")
+
+
+def container_log_head(head: str) -> bool:
+    """Whether ``head``'s first non-blank line is a CRI container log line.
+
+    >>> container_log_head('2024-05-01T10:00:00.1Z stdout F {"category": "kube-audit"}')
+    True
+    >>> container_log_head('{"category": "kube-audit"}')
+    False
+    """
+    return CRI_LINE.match(first_line(head.lstrip())) is not None
+
+
 def first_record(head: str) -> dict | None:
     """The first non-blank line of ``head`` as a JSON object, or None when it is not one (a
     sniffer judges a JSON-lines record by its fields, not by where they fall in its text)."""

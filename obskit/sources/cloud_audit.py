@@ -53,6 +53,7 @@ import yaml
 from obskit.sources._base import (
     ParseResult,
     Rejects,
+    container_log_head,
     first_line,
     first_record,
     json_lines,
@@ -303,7 +304,9 @@ def _gke_object_ref(method: str, name: str | None) -> dict | None:
 
 
 def _sniff_gke(head: str, name: str, tail: str = "") -> float:
-    if _AUDIT_LOG_TYPE not in head:
+    # a container that prints entries writes its own log, not an export (checked first: it is
+    # the cheap test for the many CRI files a node holds)
+    if container_log_head(head) or _AUDIT_LOG_TYPE not in head:
         return 0.0
     # the Kubernetes API's entries, or GKE's own (cluster operations) beside them; gcloud sorts
     # an entry's keys, so serviceName and resource follow a request body that may fill the head
@@ -516,7 +519,11 @@ def _sniff_aks(head: str, name: str, tail: str = "") -> float:
     # above the Docker json-file and audit sniffers: the record holds "log", "stream" and
     # "time", and its audit Event's own fields, in its properties; records of other categories
     # (a diagnostic setting streams them together) may fill the head
-    # substring tests first: they rule out most files at a fraction of the regex searches
+    # a container that prints the records writes its own log, not the export (checked first:
+    # it is the cheap test for the many CRI files a node holds)
+    if container_log_head(head):
+        return 0.0
+    # substring tests next: they rule out most files at a fraction of the regex searches
     if '"properties"' not in head or ('"category"' not in head and '"category"' not in tail):
         return 0.0
     category = _AKS_CATEGORY.search(head) or _AKS_CATEGORY.search(tail)

@@ -36,6 +36,7 @@ from obskit import schema
 from obskit._time import parse_times
 from obskit.sources import _levels
 from obskit.sources._base import (
+    CRI_LINE,
     MAX_LINE,
     ParseResult,
     Rejects,
@@ -918,16 +919,12 @@ def _first_lines(text: str, count: int) -> list[str]:
     return text.splitlines()[:count]
 
 
-#: A CRI line's start, as the sniffer judges it: time, stream, tag.
-_CRI_LINE = re.compile(r"\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [PF]\S* ?")
-
-
 def _sniff_cri(head: str, name: str) -> float:
     lines = _first_lines(head, 20)
     lines = [ln for ln in lines if ln.strip()]
     if not lines:
         return 0.0
-    hits = sum(_CRI_LINE.match(ln) is not None for ln in lines)
+    hits = sum(CRI_LINE.match(ln) is not None for ln in lines)
     return 0.9 * hits / len(lines) + (0.05 if hits else 0.0)
 
 

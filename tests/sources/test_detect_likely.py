@@ -16,6 +16,7 @@ from obskit.sources import _base, cri, detect_format, read_file
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "benchmarks" / "run.py"
 KUBELET = "var/log/pods/shop_web-1_0b1c/web"
+DATA = ROOT / "tests" / "data"
 
 
 def _files() -> list[Path]:
@@ -109,8 +110,8 @@ def test_cri_first_detects_as_the_full_detection(tmp_path: Path) -> None:
         "web-docker": "docker-json-log",
         "web-json": "jsonl-log",
         "web-text": None,
-        "web-gke": "gke-audit",
-        "web-aks": "aks-audit",
+        "web-gke": "cri-log",  # a container that prints audit records: its log
+        "web-aks": "cri-log",
         "web-mixed": "cri-log",
         "web-cri": "cri-log",
         "web-blank": None,
@@ -137,3 +138,23 @@ def test_any_format_sniffed_first_gives_the_same_answer() -> None:
     for k, (path, head, tail) in enumerate(_heads()[::4]):
         likely = names[k % len(names)]
         assert _base.detect(head, path.name, tail, likely) is _base.detect(head, path.name, tail)
+
+
+def test_a_container_log_of_cloud_audit_records_is_read_as_the_container_log(
+    tmp_path: Path,
+) -> None:
+    # a log forwarder's container echoing the AKS/GKE records it ships: its kubelet log file,
+    # wherever it lies, is CRI lines; every line is a log row, none an audit event or a reject
+    aks = (DATA / "aks" / "records.jsonl").read_text().splitlines()
+    gke = (DATA / "gke" / "sink-export.jsonl").read_text().splitlines()
+    for name, records in (("aks", aks), ("gke", gke)):
+        path = tmp_path / f"{name}.log"
+        path.write_text(
+            "".join(
+                f"2024-05-14T10:00:{k:02d}.000000000Z stdout F {r}\n" for k, r in enumerate(records)
+            )
+        )
+        inv = obskit.load(path)
+        assert inv.files["format"].tolist() == ["cri-log"], name
+        assert len(inv.logs) == len(records) and inv.events.empty and inv.rejects.empty, name
+        assert inv.logs["message"].tolist() == records, name
