@@ -479,3 +479,73 @@ def test_cri_capture_in_pieces_as_in_one(monkeypatch: pytest.MonkeyPatch) -> Non
             m.setattr(cri, "_PIECE_BYTES", 1)
             m.setattr(cri.os, "cpu_count", lambda: 2)
             _frames_equal(whole, cri.parse_cri_log(data, str(path)))
+
+
+# --- rows in time order: the messages gathered once, in that order --------------------------
+
+_TIMES = [f"2024-06-03T13:20:0{s}Z" for s in (1, 2, 3)] + ["2024-06-03T15:20:01+02:00", "x"]
+_PARTS = ["ERROR boom", "  at Foo.bar(Foo.java:1)", "\tat x", '{"level":"warn"}', "part ", ""]
+
+
+@st.composite
+def unordered_cri_line(draw: st.DrawFn) -> bytes:
+    """A CRI line of a few times (equal ones too, one unreadable), two streams, partial and full
+    lines, levels and continuation lines: a file not in time order."""
+    stamp = draw(st.sampled_from(_TIMES))
+    stream = draw(st.sampled_from(["stdout", "stderr"]))
+    tag = draw(st.sampled_from(["F", "F", "P"]))
+    return f"{stamp} {stream} {tag} {draw(st.sampled_from(_PARTS))}".encode()
+
+
+def _by_time_equals_sorted(data: bytes) -> None:
+    origin = "/var/log/pods/shop_web-1_u1/web/0.log"
+    plain = cri.parse_cri_log(data, origin)
+    ordered = cri.parse_cri_log(data, origin, by_time=True)
+    # what the load did with the file's order: a stable sort by time
+    want = plain.logs.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ordered.logs, want, check_exact=True)
+    pd.testing.assert_frame_equal(ordered.rejects, plain.rejects, check_exact=True)
+    assert (ordered.records, ordered.rows, ordered.merged) == (
+        plain.records,
+        plain.rows,
+        plain.merged,
+    )
+
+
+_INTERLEAVED = [  # partial lines of two streams interleaved, records out of time order
+    b"2024-06-03T13:20:03Z stdout P ERROR a ",
+    b"2024-06-03T13:20:01Z stderr P WARN b ",
+    b"2024-06-03T13:20:03Z stdout F end-a",
+    b"2024-06-03T13:20:01Z stderr F end-b",
+    b"2024-06-03T13:20:02Z stdout F   at Foo.bar(Foo.java:1)",
+    b"2024-06-03T13:20:01Z stdout F INFO c",
+    b"2024-06-03T13:20:02Z stderr F \tat x",
+    b"not a cri line",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(unordered_cri_line(), st.just(b"")), max_size=30))
+@example(_INTERLEAVED)
+@example([b"2024-06-03T13:20:02Z stdout P a", b"2024-06-03T13:20:01Z stdout F b"])
+def test_rows_by_time_are_the_file_s_rows_stably_sorted(lines: list[bytes]) -> None:
+    _by_time_equals_sorted(b"\n".join(lines) + b"\n")
+
+
+def test_interleaved_partials_by_time_join_and_inherit_as_in_the_file() -> None:
+    logs = cri.parse_cri_log(b"\n".join(_INTERLEAVED), by_time=True).logs
+    assert logs["message"].tolist() == [
+        "WARN b end-b",
+        "INFO c",
+        "  at Foo.bar(Foo.java:1)",
+        "\tat x",
+        "ERROR a end-a",
+    ]
+    assert logs["line"].tolist() == [2, 6, 5, 7, 1]
+    # the continuation lines take the level of the line before them in their stream's file
+    # order (stdout's ERROR a, stderr's WARN b), not of the row before them in time
+    assert logs["level"].tolist() == ["warning", "info", "error", "warning", "error"]
+
+
+def test_generated_incident_logs_by_time_as_sorted(generated: dict[str, bytes]) -> None:
+    _by_time_equals_sorted(b"".join(generated.values()))  # files joined: not in time order
