@@ -579,18 +579,12 @@ def _gathered(
     )
 
 
-def parse_cri_log(data: bytes, origin: str = "<bytes>", *, by_time: bool = False) -> ParseResult:
+def parse_cri_log(data: bytes, origin: str = "<bytes>") -> ParseResult:
     """Parse a kubelet CRI container log.
 
     The key (namespace, pod, container, restart) comes from ``origin`` when it is a kubelet log
     path. Lines that are not CRI lines, carry an unreadable time or an unknown tag, or exceed
     the line limit are rejects with their line numbers.
-
-    Rows come in the file's order; with ``by_time``, in time order (a stable sort: lines of the
-    same time keep the file's order, and ``line`` still numbers each in the file), which is
-    what a load does next. A file not written in time order then has its messages copied once,
-    in that order, instead of once in the file's order and again when sorted. The format
-    registered as ``cri-log`` (what :func:`obskit.load` reads with) parses ``by_time``.
 
     Examples
     --------
@@ -602,13 +596,11 @@ def parse_cri_log(data: bytes, origin: str = "<bytes>", *, by_time: bool = False
     [['hello world', nan, 'web-1'], ['E0101 00:00:01.0 1 x.go:1] boom', 'error', 'web-1']]
     >>> (r.records, r.rows, r.merged)
     (3, 2, 1)
-    >>> parse_cri_log(data, by_time=True).logs["line"].tolist()  # 00:00:01+01:00 is earlier
-    [3, 1]
     """
     workers = min(os.cpu_count() or 1, 8, max(1, len(data) // _PIECE_BYTES))
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
     try:
-        return _parse_cri(data, origin, pool, workers, by_time=by_time)[0]
+        return _parse_cri(data, origin, pool, workers)[0]
     finally:
         if pool is not None:
             pool.shutdown()
@@ -628,12 +620,10 @@ def _parse_cri(
     pool: ThreadPoolExecutor | None,
     workers: int,
     files: _Files | None = None,
-    by_time: bool = False,
 ) -> tuple[ParseResult, list[Tally]]:
     """:func:`parse_cri_log`, its threads (if any) on ``pool``; with ``files``, the payload is
     several files joined (valid UTF-8 each), and each gets its own line numbers, key, partial
-    lines and rejects, as if parsed alone, and its own ledger counts. ``by_time`` (one file
-    only) puts the rows in time order."""
+    lines and rejects, as if parsed alone, and its own ledger counts."""
     lines = _cri_lines(data, pool, workers)
     if lines is None:  # the slow path replaces invalid UTF-8 bytes by U+FFFD
         data = data.decode("utf-8", "replace").encode("utf-8")
@@ -665,27 +655,13 @@ def _parse_cri(
     kept = np.flatnonzero(good) if len(bad) else np.arange(records)
     laid = laid_ranges(buf, msg_start, ends)  # every line's message (value 2i), in place
     longest = int(lengths.max()) if records else 0  # no message is longer than its line
-    ordered = None
-    if by_time and count == 1 and not _ascending(times[kept].view("int64")):
-        ordered = _records_by_time(laid, kept, tag, groups, times)
-    if ordered is None:
-        message, kept, merged = _records(laid, kept, longest, tag, groups, owner, count)
-        rec = None
-    else:
-        message, kept, merged, rec = ordered
-    if len(kept) < records or rec is not None:
+    message, kept, merged = _records(laid, kept, longest, tag, groups, owner, count)
+    if len(kept) < records:
         stream, times, numbers = stream[kept], times[kept], numbers[kept]
         groups, kept_owner = groups[kept], owner[kept]
     else:
         kept_owner = owner
     codes, cont, formats = _annotate(message, pool)
-    if rec is not None:
-        # a continuation line takes the level of the line before it in its stream, in the file:
-        # its codes are inherited in file order, then put back in time order
-        back = np.empty_like(rec)
-        back[rec] = np.arange(len(rec))
-        codes = inherit_codes(codes[back], cont[back], groups[back])[rec]
-        cont = np.zeros(len(rec), dtype=bool)  # inherited already
     frame = pd.DataFrame(
         {
             "timestamp": pd.DatetimeIndex(times).tz_localize("UTC"),
@@ -831,54 +807,6 @@ def _records(
     return message, kept[keep], merged
 
 
-def _records_by_time(
-    laid: pa.Array, kept: np.ndarray, tag: np.ndarray, groups: np.ndarray, times: np.ndarray
-) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray] | None:
-    """:func:`_records` of one file, the records in time order (stable) and their messages
-    gathered once in that order (Arrow's ``take`` of each record's parts, one after another),
-    and that order (positions of the records in file order); None when the records are in time
-    order already (only partial lines were out of it)."""
-    partial = tag[kept] == ord("P")
-    merged = np.zeros(1, dtype=np.int64)
-    if not partial.any():
-        heads, lines = kept, kept
-        bounds = np.arange(len(kept) + 1)
-    else:
-        # the records and their parts as :func:`_records` makes them: each record's lines in a
-        # row in ``lines``, record ``i`` from ``bounds[i]`` to ``bounds[i + 1]``
-        group, involved, keep = _partial_groups(groups[kept], partial)
-        merged[0] = int((involved & ~keep).sum())
-        order = np.argsort(group, kind="stable")
-        lines = kept[order]
-        bounds = np.append(np.flatnonzero(keep[order]), len(order))
-        heads = kept[keep]
-    stamps = times[heads].view("int64")
-    if _ascending(stamps):
-        return None
-    rec = np.argsort(stamps, kind="stable")
-    sizes = np.diff(bounds)[rec]
-    ends = np.cumsum(sizes)
-    # each record's parts, the records in time order
-    at = np.repeat(bounds[:-1][rec] - (ends - sizes), sizes) + np.arange(int(ends[-1]))
-    parts = pc.take(laid, pa.array(2 * lines[at]), memory_pool=large_buffer_pool())
-    offsets = np.frombuffer(parts.buffers()[1], dtype=np.int64)[parts.offset :]
-    message = pa.Array.from_buffers(
-        pa.large_string(),
-        len(rec),
-        [
-            None,
-            pa.py_buffer(np.ascontiguousarray(offsets[np.append(0, ends)])),
-            parts.buffers()[2] or pa.py_buffer(b""),
-        ],
-    )
-    return message, heads[rec], merged, rec
-
-
-def _ascending(values: np.ndarray) -> bool:
-    """Whether ``values`` never decrease."""
-    return bool((values[1:] >= values[:-1]).all())
-
-
 def _present(
     codes: np.ndarray, labels: tuple[str, ...], rank: tuple[int, ...], owner: np.ndarray
 ) -> pd.Categorical:
@@ -1003,16 +931,11 @@ def _sniff_cri(head: str, name: str) -> float:
     return 0.9 * hits / len(lines) + (0.05 if hits else 0.0)
 
 
-def _parse_by_time(data: bytes, origin: str = "<bytes>") -> ParseResult:
-    """:func:`parse_cri_log` with the rows in time order, as a load wants them."""
-    return parse_cri_log(data, origin, by_time=True)
-
-
 register(
     "cri-log",
     "kubelet container logs in the CRI format (/var/log/pods/<ns>_<pod>_<uid>/<container>/N.log)",
     _sniff_cri,
-    _parse_by_time,
+    parse_cri_log,
 )
 
 
