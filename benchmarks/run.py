@@ -14,11 +14,14 @@ are the same. ``--scale 1`` gives the full sizes (1M samples, 1M log lines, 100k
 Each case has up to three variants measured on the same bytes: ``obskit``, ``peer`` (what an
 analyst does today) and ``limit`` (the least work any reader must do). Every run is a fresh
 child process forked from a server that has only imported the libraries (``multiprocessing``'s
-forkserver), so a run's peak RSS is its own and its import time is not counted. Runs are
-interleaved: each round runs every variant of a case once, in a rotating order, so the ratios
-hold on a shared, noisy machine even when the absolute times drift. The first ``--warmup``
-rounds are discarded (they warm the page cache); the table shows medians of ``--repeats``
-rounds.
+forkserver), so a run's peak RSS is its own and its import time is not counted. Each run
+reports its wall seconds and, for the same timed part, its CPU seconds (user + system of all
+the child's threads, and of any process it waits for) and its major and minor page faults: on
+a shared machine wall time swings with the load, CPU time much less. Runs are interleaved: each
+round runs every variant of a case once, in file order and then reversed (A B, B A, A B...), so
+whichever variant runs second is not always the same one and load hits all of them alike. The
+first ``--warmup`` rounds are discarded (they warm the page cache); the table shows medians of
+``--repeats`` rounds.
 
 The table is printed and written, with the machine and the versions, to
 ``benchmarks/RESULTS.md`` (``--out`` elsewhere, ``--out -`` nowhere).
@@ -107,6 +110,13 @@ TARGETS = [
     "Peak RSS is the child's high-water mark (imports included); (Δ) is over the child's RSS "
     "before the timed run. The beyond-memory runs have the budget as an address-space cap "
     "(ulimit -v), so the peer fails at the cap instead of swapping the shared machine.",
+    "",
+    "s columns are wall seconds; CPU s columns are the same timed part's CPU seconds (user + "
+    "system of every thread of the run's process, and of any process it waited for). A run that "
+    "uses two threads (obskit's loaders split work over both cores) can show more CPU than wall "
+    "seconds; a run that waits for the machine shows less. On a shared machine the CPU ratios "
+    "are the steadier ones. Faults are the run's major/minor page faults (k = thousands; minor "
+    "faults are mostly fresh memory touched for the first time).",
     "",
 ]
 
@@ -772,19 +782,36 @@ def _child(case: str, variant: str, folder: str, meta: dict, rss_cap_mb: float |
         args = (*args, spec.inputs(Path(folder)))
     inputs_rss = _rss_mb()
     try:
+        before = _usage()
         t0 = time.perf_counter()
         rows, extra = spec.run(*args)
         seconds = time.perf_counter() - t0
+        after = _usage()
     except Skip as exc:
         return {"skip": str(exc)}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000
     return {
         "seconds": seconds,
+        "cpu": after[0] - before[0],
+        "major_faults": after[1] - before[1],
+        "minor_faults": after[2] - before[2],
         "rows": rows,
         "extra": extra,
         "peak_mb": peak,
         "base_mb": max(start_rss, inputs_rss),
     }
+
+
+def _usage() -> tuple[float, int, int]:
+    """CPU seconds (user + system) and major and minor page faults so far, of this process's
+    threads and of the processes it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (
+        own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
+        own.ru_majflt + kids.ru_majflt,
+        own.ru_minflt + kids.ru_minflt,
+    )
 
 
 def _vm_size_mb() -> float:
@@ -803,6 +830,9 @@ class Result:
     case: str
     variant: str
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    major_faults: list[int] = field(default_factory=list)
+    minor_faults: list[int] = field(default_factory=list)
     peak_mb: list[float] = field(default_factory=list)
     base_mb: list[float] = field(default_factory=list)
     rows: int = 0
@@ -813,6 +843,21 @@ class Result:
     @property
     def median(self) -> float | None:
         return statistics.median(self.seconds) if self.seconds else None
+
+    @property
+    def median_cpu(self) -> float | None:
+        return statistics.median(self.cpu) if self.cpu else None
+
+    def faults(self) -> str:
+        """Median major/minor page faults, e.g. ``0/148k``."""
+        if not self.minor_faults:
+            return "—"
+        major = statistics.median(self.major_faults)
+        return f"{major:.0f}/{_count(statistics.median(self.minor_faults))}"
+
+
+def _count(n: float) -> str:
+    return f"{n / 1000:.0f}k" if n >= 10_000 else f"{n:.0f}"
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -840,7 +885,8 @@ def measure(
             variants = list(spec.variants)
             rounds = spec.rounds or (warmup + repeats)
             for r in range(rounds):
-                order = variants[r % len(variants) :] + variants[: r % len(variants)]
+                # A B C, then C B A: every pair swaps which of the two runs first each round
+                order = variants if r % 2 == 0 else variants[::-1]
                 for variant in order:
                     res = results.setdefault((case, variant), Result(case, variant))
                     if res.skip or res.error:
@@ -860,12 +906,17 @@ def measure(
                     timed = spec.rounds is not None or r >= warmup
                     if timed:
                         res.seconds.append(out["seconds"])
+                        res.cpu.append(out["cpu"])
+                        res.major_faults.append(out["major_faults"])
+                        res.minor_faults.append(out["minor_faults"])
                         res.peak_mb.append(out["peak_mb"])
                         res.base_mb.append(out["base_mb"])
                     res.rows, res.extra = out["rows"], out["extra"]
                     log(
-                        f"  {case:13} {variant:6} round {r}: {out['seconds']:.3f} s, "
-                        f"peak {out['peak_mb']:.0f} MB{'' if timed else ' (warm-up)'}"
+                        f"  {case:15} {variant:6} round {r}: {out['seconds']:.3f} s, "
+                        f"CPU {out['cpu']:.3f} s, faults {out['major_faults']}/"
+                        f"{_count(out['minor_faults'])}, peak {out['peak_mb']:.0f} MB"
+                        f"{'' if timed else ' (warm-up)'}"
                     )
     finally:
         pool.shutdown()
@@ -879,14 +930,16 @@ def _fmt_s(x: float | None) -> str:
 def table(folder: Path, meta: dict, results: dict, cases: list[str]) -> list[str]:
     """The results as Markdown table lines."""
     head = (
-        "| case | input | obskit s | peer s | limit s | peer/obskit | obskit/limit | MB/s | "
-        "rows/s | peak RSS MB (Δ) | notes |"
+        "| case | input | obskit s | peer s | limit s | obskit CPU s | peer CPU s | limit CPU s "
+        "| peer/obskit | peer/obskit CPU | obskit/limit | obskit/limit CPU | MB/s | rows/s "
+        "| obskit faults maj/min | peak RSS MB (Δ) | notes |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for case in cases:
         spec = REGISTRY[case]
         get = {v: results.get((case, v)) for v in VARIANTS}
         ob, peer, lim = (get[v].median if get[v] else None for v in VARIANTS)
+        cob, cpeer, clim = (get[v].median_cpu if get[v] else None for v in VARIANTS)
         nbytes = spec.bytes_of(folder, meta) if (ob is not None or case == "beyond-memory") else 0
         notes = []
         for v in VARIANTS:
@@ -909,16 +962,30 @@ def table(folder: Path, meta: dict, results: dict, cases: list[str]) -> list[str
         if get["peer"] and get["peer"].peak_mb:
             pk = statistics.median(get["peer"].peak_mb)
             notes.append(f"peer peak {pk:.0f} MB")
+        for v in ("peer", "limit"):
+            if get[v] and get[v].minor_faults:
+                notes.append(f"{v} faults {get[v].faults()}")
         ratio_peer = f"{peer / ob:.1f}x" if ob and peer else "—"
         ratio_lim = f"{ob / lim:.2f}x" if ob and lim else "—"
+        cpu_peer = f"{cpeer / cob:.1f}x" if cob and cpeer else "—"
+        cpu_lim = f"{cob / clim:.2f}x" if cob and clim else "—"
+        faults = o.faults() if o else "—"
         mbs = f"{nbytes / MB / ob:.0f}" if ob and nbytes else "—"
         rows = f"{o.rows / ob:,.0f}" if ob and o and o.rows else "—"
         size = f"{nbytes / MB:.1f} MB" if nbytes else _describe(meta.get(case, {}))
         lines.append(
-            f"| {case} | {size} | {_fmt_s(ob)} | {_fmt_s(peer)} | {_fmt_s(lim)} | {ratio_peer} "
-            f"| {ratio_lim} | {mbs} | {rows} | {rss} | {'; '.join(notes)} |"
+            f"| {case} | {size} | {_fmt_s(ob)} | {_fmt_s(peer)} | {_fmt_s(lim)} | {_fmt_s(cob)} "
+            f"| {_fmt_s(cpeer)} | {_fmt_s(clim)} | {ratio_peer} | {cpu_peer} | {ratio_lim} "
+            f"| {cpu_lim} | {mbs} | {rows} | {faults} | {rss} | {'; '.join(notes)} |"
         )
     return lines
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _describe(meta: dict) -> str:
@@ -980,13 +1047,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     lines = table(folder, meta, results, cases)
     print("\n".join(lines))
+    print(f"load average {_load()}", flush=True)
     if args.out != "-":
         text = [
             "# obskit benchmarks",
             "",
             f"`python benchmarks/run.py --scale {args.scale:g} --repeats {args.repeats} "
             f"--warmup {args.warmup}` — medians of {args.repeats} interleaved rounds, each run "
-            "in a fresh process; ratios are what count on a shared machine.",
+            "in a fresh process; ratios are what count on a shared machine, and CPU seconds "
+            f"swing less than wall seconds with its load (load average {_load()} at the end).",
             "",
             *machine(),
             "",

@@ -230,3 +230,52 @@ def test_window_benchmark_keeps_exactly_a_full_loads_rows_at_a_tiny_size(tmp_pat
     ]
     assert len(kept) == 2 and all(int(n) > 0 for n in kept), done.stdout
     assert "'skipped': 0," not in done.stdout  # other namespaces' files are left unread
+
+
+@pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ is not in this checkout")
+def test_harness_reports_cpu_seconds_faults_and_cpu_ratios_of_interleaved_runs(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "RESULTS.md"
+    args = ("--scale", "0.0005", "--only", "load-cri", "--repeats", "2", "--warmup", "0")
+    done = subprocess.run(
+        [sys.executable, str(RUN), *args, "--out", str(out), "--data", str(tmp_path / "data")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # every run's log line: wall seconds, CPU seconds, major/minor faults
+    runs = [line.split() for line in done.stdout.splitlines() if " round " in line]
+    assert len(runs) == 6, done.stdout
+    order = [(words[1], int(words[3].rstrip(":"))) for words in runs]
+    # interleaved, and the order reversed each round: obskit peer limit, limit peer obskit
+    assert order == [
+        ("obskit", 0),
+        ("peer", 0),
+        ("limit", 0),
+        ("limit", 1),
+        ("peer", 1),
+        ("obskit", 1),
+    ]
+    for words in runs:
+        cpu = float(words[words.index("CPU") + 1])
+        major, minor = words[words.index("faults") + 1].rstrip(",").split("/")
+        assert int(major) >= 0 and int(minor.rstrip("k")) >= 0, words
+        # the limit (a split of 1,000 lines) can take less than the clock's tick
+        assert cpu > 0 if words[1] != "limit" else cpu >= 0, words
+    for text in (done.stdout, out.read_text()):
+        lines = [line for line in text.splitlines() if line.startswith("| ")]
+        head = [c.strip() for c in lines[0].strip("|").split("|")]
+        row = dict(zip(head, [c.strip() for c in lines[-1].strip("|").split("|")], strict=True))
+        assert row["case"] == "load-cri"
+        assert float(row["obskit CPU s"]) > 0 and float(row["peer CPU s"]) > 0, row
+        assert float(row["limit CPU s"]) >= 0, row
+        assert row["peer/obskit CPU"].endswith("x"), row
+        assert float(row["peer/obskit CPU"][:-1]) > 0, row
+        major, minor = row["obskit faults maj/min"].split("/")
+        assert int(major) >= 0 and int(minor.rstrip("k")) > 0, row
+        assert "peer faults " in row["notes"] and "limit faults " in row["notes"], row
+    assert "can show more CPU than wall seconds" in out.read_text()
