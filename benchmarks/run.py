@@ -79,6 +79,7 @@ CASES = (
     "load-prometheus",
     "cri-logs",
     "load-cri",
+    "load-cri-ordered",
     "many-files",
     "k8s-events",
     "enrich",
@@ -97,14 +98,18 @@ TARGETS = [
     "beyond-memory: fail early with a message naming the budget, or load within it.",
     "",
     "Which is which: `prometheus`, `cri-logs` and `k8s-events` time the parser alone (bytes in "
-    "memory -> frame); `load-prometheus`, `load-cri` and `many-files` time the user's path, "
-    "`obskit.load(path)` -> Investigation (reading, detection, parsing, the ledger, sorting, "
-    "enrichment), next to the same peers and limits. `many-files`' limit is `obskit.load` of one "
-    "file holding the same lines in the same order.",
+    "memory -> frame); `load-prometheus`, `load-cri`, `load-cri-ordered` and `many-files` time "
+    "the user's path, `obskit.load(path)` -> Investigation (reading, detection, parsing, the "
+    "ledger, sorting, enrichment), next to the same peers and limits. `many-files`' limit is "
+    "`obskit.load` of one file holding the same lines in the same order. `load-cri`'s file is "
+    "an incident's container logs joined and repeated, so its times fall back every few "
+    "thousand lines and the load sorts them; `load-cri-ordered` holds the same lines restamped "
+    "in time order, as a kubelet writes a container's file (the per-line loop sorts neither).",
     "",
     "Targets (issue 18): load-prometheus >= 10x the peer (prometheus-api-client "
-    "MetricRangeDataFrame); load-cri >= 6x the peer (a per-line loop: regex, json.loads of JSON "
-    "messages for the level, a DataFrame, pd.to_datetime(utc=True)), steadily; cri-logs <= 1.5x "
+    "MetricRangeDataFrame); load-cri and load-cri-ordered >= 6x the peer (a per-line loop: "
+    "regex, json.loads of JSON messages for the level, a DataFrame, pd.to_datetime(utc=True)), "
+    "steadily; cri-logs <= 1.5x "
     "the limit; many-files <= 1.5x the limit.",
     "",
     "Peak RSS is the child's high-water mark (imports included); (Δ) is over the child's RSS "
@@ -168,6 +173,33 @@ def _write_cri(path: Path, lines: list[bytes], count: int) -> None:
         for _ in range(whole):
             fh.write(block)
         fh.write(b"\n".join(lines[:rest]) + (b"\n" if rest else b""))
+
+
+def _write_cri_ordered(path: Path, lines: list[bytes], count: int) -> None:
+    """``count`` of ``lines`` as a kubelet writes them: the same lines, in the same order, their
+    times restamped to rise a millisecond a line (each keeping its own sub-millisecond digits,
+    written as Go's RFC3339Nano writes them: trailing zeros dropped). Lines without a time at
+    their start are written as they are."""
+    import numpy as np
+    import pandas as pd
+
+    stamps = [ln.split(b" ", 1)[0].decode() for ln in lines]
+    parsed = pd.to_datetime(pd.Series(stamps), utc=True, format="ISO8601", errors="coerce")
+    jitter = (parsed.astype("int64") % 1_000_000).to_numpy()
+    timed = parsed.notna().to_numpy()
+    start = np.datetime64("2024-06-03T13:20:00", "ns")
+    at = np.arange(count)
+    times = np.datetime_as_string(
+        start + (at * 1_000_000 + jitter[at % len(lines)]).astype("timedelta64[ns]"), unit="ns"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        for k in range(count):
+            line = lines[k % len(lines)]
+            if timed[k % len(lines)]:
+                stamp = times[k].rstrip("0").rstrip(".") + "Z"
+                line = stamp.encode() + b" " + line.split(b" ", 1)[1]
+            fh.write(line + b"\n")
 
 
 def _write_many(folder: Path, lines: list[bytes], files: int, per_file: int) -> None:
@@ -407,6 +439,11 @@ def prepare(scale: float, only: str | None, data: Path = DATA) -> tuple[Path, di
                 _write_cri(cri_path, _cri_lines(base), n["cri_lines"])
                 meta["cri-logs"] = {"lines": n["cri_lines"]}
             meta[case] = dict(meta["cri-logs"])
+        elif case == "load-cri-ordered":
+            _write_cri_ordered(
+                folder / "ordered" / cri_path.relative_to(folder), _cri_lines(base), n["cri_lines"]
+            )
+            meta[case] = {"lines": n["cri_lines"]}
         elif case == "many-files":
             _write_many(folder, _cri_lines(base), n["many_files"], n["many_lines"])
             meta[case] = {"files": n["many_files"], "lines": n["many_files"] * n["many_lines"]}
@@ -431,6 +468,7 @@ def prepare(scale: float, only: str | None, data: Path = DATA) -> tuple[Path, di
                 meta[case] = {"samples": n["timeline_samples"]}
         meta_path.write_text(json.dumps(meta, indent=2))
     meta["cri_path"] = str(cri_path)
+    meta["cri_ordered_path"] = str(folder / "ordered" / cri_path.relative_to(folder))
     meta_path.write_text(json.dumps(meta, indent=2))
     return folder, meta
 
@@ -539,6 +577,10 @@ def _load_cri(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
         inv = obskit.load(meta["cri_path"])
         return int(inv.files["records"].sum()), {}
     return _cri(variant, folder, meta)
+
+
+def _load_cri_ordered(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
+    return _load_cri(variant, folder, {**meta, "cri_path": meta["cri_ordered_path"]})
 
 
 def _many(variant: str, folder: Path, meta: dict) -> tuple[int, dict]:
@@ -710,6 +752,12 @@ REGISTRY = {
             _load_cri,
             "end to end: obskit.load(0.log) -> Investigation",
             bytes_of=lambda folder, meta: Path(meta["cri_path"]).stat().st_size,
+        ),
+        Case(
+            "load-cri-ordered",
+            _load_cri_ordered,
+            "end to end: obskit.load(0.log) of the same lines in time order, as a kubelet writes",
+            bytes_of=lambda folder, meta: Path(meta["cri_ordered_path"]).stat().st_size,
         ),
         Case(
             "many-files",

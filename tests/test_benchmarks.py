@@ -15,6 +15,7 @@ CASES = (
     "load-prometheus",
     "cri-logs",
     "load-cri",
+    "load-cri-ordered",
     "many-files",
     "k8s-events",
     "enrich",
@@ -65,6 +66,38 @@ def test_harness_prints_a_row_per_case(tmp_path: Path) -> None:
     text = out.read_text()
     assert "python " in text and "pandas" in text
     assert all(f"| {case} |" in text for case in CASES)
+
+
+@pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ is not in this checkout")
+def test_the_ordered_cri_file_holds_the_same_lines_in_time_order(tmp_path: Path) -> None:
+    import importlib.util
+
+    import obskit
+
+    spec = importlib.util.spec_from_file_location("bench_run_ordered", RUN)
+    run = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = run  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(run)
+    finally:
+        del sys.modules[spec.name]
+    lines = [
+        b"2024-06-03T13:20:06.21071138Z stdout F first",
+        b"2024-06-03T13:19:00Z stderr P second, ",
+        b"2024-06-03T13:19:00.5Z stderr F continued",
+        b"not a cri line",
+    ]
+    path = tmp_path / "pods" / "shop_web-1_u1" / "web" / "0.log"
+    run._write_cri_ordered(path, lines, 10)
+    written = path.read_bytes().split(b"\n")[:-1]
+    assert [w.split(b" ", 1)[1] for w in written if w != b"not a cri line"] == [
+        ln.split(b" ", 1)[1] for ln in (lines * 3)[:10] if ln != b"not a cri line"
+    ]
+    assert written[0].startswith(b"2024-06-03T13:20:00.00071138Z ")  # Go's RFC3339Nano
+    inv = obskit.load(path)
+    times = inv.logs["timestamp"]
+    assert times.is_monotonic_increasing and len(inv.rejects) == 2  # the two non-CRI lines
+    assert inv.logs["message"].tolist()[:2] == ["first", "second, continued"]
 
 
 WATCH = ROOT / "benchmarks" / "watch.py"
