@@ -98,6 +98,8 @@ _COLUMNS = [
     "share",
     "base_share",
     "base_samples",
+    "base_reach",
+    "post_samples",
     "flat",
     "bucketed",
     "anomalous",
@@ -346,6 +348,11 @@ def _scores(
     cols = np.arange(len(median))
     peak_value = post[peak_idx, cols] if len(post) else np.full(len(median), np.nan)
     signed = robust[peak_idx, cols] if len(post) else np.full(len(median), np.nan)
+    # how often the baseline went as far as the peak, the same way: a series that reaches this
+    # height every few minutes did nothing new by reaching it once more after the onset
+    with np.errstate(invalid="ignore", divide="ignore"):
+        toward = np.where(signed >= 0, 1.0, -1.0) * (base - median) / scale
+        base_reach = np.sum(toward >= np.abs(signed), axis=0) / np.maximum(n_base, 1)
     out = sm.series.copy()
     out.insert(0, "series", np.arange(len(out)))
     nat = pd.Series(pd.NaT, index=out.index, dtype=schema.TIME)
@@ -367,6 +374,8 @@ def _scores(
     out["share"] = np.where(usable, share, np.nan)
     out["base_share"] = np.where(usable, base_share, np.nan)
     out["base_samples"] = np.where(baseline_from == "own", n_base, 0)
+    out["base_reach"] = np.where(usable & (baseline_from == "own"), base_reach, np.nan)
+    out["post_samples"] = n_post
     out["flat"] = usable & flat
     out["bucketed"] = usable & bucketed
     out["anomalous"] = usable & (np.nan_to_num(score) >= threshold)
@@ -548,15 +557,17 @@ def anomalies(
         sample after ``at``), ``baseline`` (median), ``peak_value``, ``share`` (of samples
         after ``at`` beyond the threshold), ``base_share`` (of baseline samples beyond it: how
         often the series did this before), ``base_samples`` (how many baseline samples it
-        has of its own; 0 when measured against its peers), ``flat`` (the baseline did not
-        vary more than the floor: ``score`` is measured against the floor, 5% of the median
-        or 0.1% of the series' largest value), ``bucketed`` (a quantile that sat on one value,
-        exactly, for at least half its baseline: the point a histogram's quantile is
-        interpolated to inside one bucket, so its scale is a bucket, taken as its own value:
-        ``score`` counts its move in multiples of it), ``anomalous``, ``confirmed``
-        (NSigma agrees), ``baseline_from`` (``own``, ``peers``: the workload's other pods, or
-        ``node peers``: the other pods on its node). ``attrs["at"]`` and ``attrs["at_source"]``
-        say which time was used.
+        has of its own; 0 when measured against its peers), ``base_reach`` (of its own
+        baseline samples, the share as far out as the peak, the same way: how often it went
+        this far before), ``post_samples`` (how many samples it has after ``at``), ``flat``
+        (the baseline did not vary more than the floor: ``score`` is measured against the
+        floor, 5% of the median or 0.1% of the series' largest value), ``bucketed`` (a
+        quantile that sat on one value, exactly, for at least half its baseline: the point a
+        histogram's quantile is interpolated to inside one bucket, so its scale is a bucket,
+        taken as its own value: ``score`` counts its move in multiples of it), ``anomalous``,
+        ``confirmed`` (NSigma agrees), ``baseline_from`` (``own``, ``peers``: the workload's
+        other pods, or ``node peers``: the other pods on its node). ``attrs["at"]`` and
+        ``attrs["at_source"]`` say which time was used.
 
     Raises
     ------

@@ -6,7 +6,9 @@ metadata key:
 - **metrics**: series that moved against their baseline (:func:`~obskit.analysis.anomalies.
   anomalies`, BARO's robust score with NSigma as a cross-check), and kube-state-metrics
   termination reasons (``OOMKilled``) that appear. A series counts less when it was beyond
-  the threshold as often in its baseline (it spikes now and then), when it is a client-side
+  the threshold as often in its baseline (it spikes now and then), when its baseline went as
+  far as its peak often enough to get there again by chance in as many samples (a spike it
+  reaches every few minutes is not news), when it is a client-side
   measurement (a caller's view of what it calls) or a rise in the bytes a pod receives (what
   its callers send it), and when it is a server-side latency whose rise the pod's own calls
   out match (exclusive time: it was waiting, not working). A quantile read off histogram
@@ -631,6 +633,7 @@ def _metric_text(
     bucketed: bool = False,
     inbound: bool = False,
     on_path: str = "",
+    reached: float = 0.0,
 ) -> str:
     """One sentence for a series that moved: how far, against what, and what weakens it."""
     if bucketed:  # its scale is a histogram bucket, not a spread it had
@@ -650,6 +653,8 @@ def _metric_text(
         notes.append("baseline from the other pods on its node")
     if habit >= 0.1:
         notes.append(f"beyond it in {habit:.0%} of the baseline too")
+    if reached >= 0.1:
+        notes.append(f"its baseline went this far often: {reached:.0%} likely by chance")
     if client:
         notes.append("client side: a symptom of what it calls")
     if waited_on:
@@ -698,6 +703,20 @@ def _common_moves(an: pd.DataFrame, hit: pd.DataFrame) -> np.ndarray:
     )
 
 
+def _reached(hit: pd.DataFrame) -> np.ndarray:
+    """Per anomalous series, the chance its own baseline would have reached its peak in as many
+    samples as it has after the onset: ``1 - (1 - q) ** n``, ``q`` the share of baseline
+    samples as far out as the peak (its Wilson lower bound, :func:`_surely`, so an earlier
+    incident's few samples are not read as a habit). 0 without a baseline of its own."""
+    if "base_reach" not in hit:
+        return np.zeros(len(hit))
+    n_base = hit["base_samples"].to_numpy(dtype=float)
+    k = np.nan_to_num(hit["base_reach"].to_numpy(dtype=float)) * n_base
+    q = np.where(n_base > 0, _surely(np.round(k), n_base), 0.0)
+    n_post = np.maximum(hit["post_samples"].to_numpy(dtype=float), 1.0)
+    return 1.0 - (1.0 - q) ** n_post
+
+
 def _metric_strength(iqrs: np.ndarray) -> np.ndarray:
     """How much a move of this many IQRs counts: log2(1 + IQRs / 3), at most :data:`METRIC_CAP`."""
     return np.minimum(np.log2(1 + iqrs / METRIC_IQRS_UNIT), METRIC_CAP)
@@ -726,6 +745,12 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     habit = _surely(base_share * hit["base_samples"].to_numpy(dtype=float), hit["base_samples"])
     excess = np.maximum(0.0, hit["share"].to_numpy(dtype=float) - habit)
     strength *= 0.5 + 0.5 * np.minimum(1.0, excess * 3)
+    # and the chance that its baseline, as often as it surely went as far as this peak, would
+    # have gone that far in as many samples as it has after the onset: a series that reaches
+    # this height every few minutes did so once more, weak evidence (at least half, as above:
+    # the fault can be what made it reach that far this time)
+    reached = _reached(hit)
+    strength *= 1.0 - 0.5 * reached
     bucketed = hit["bucketed"].to_numpy(dtype=bool)
     client = _is_client(hit["metric"].astype(str)).to_numpy()
     strength *= np.where(client, CLIENT_WEIGHT, 1.0)
@@ -760,6 +785,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             bucketed,
             inbound,
             on_path,
+            reached,
             strict=True,
         )
     ]
