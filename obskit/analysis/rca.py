@@ -47,8 +47,9 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
 - every row carries its evidence and a one-sentence ``reason``;
 - how sure: every row carries its ``margin`` over the next suspect, and the ranking a
   ``verdict``: ``clear`` when the top suspect leads the next by :data:`CLEAR_MARGIN` of its
-  score, on its own evidence too (not on a call edge only its caller's proxy timed), else
-  ``ambiguous`` between the suspects that close (:func:`conclusion`).
+  score, on its own evidence too (not on a call edge only its caller's proxy timed, nor on
+  moves of a series that varied before which NSigma does not confirm), else ``ambiguous``
+  between the suspects that close (:func:`conclusion`).
 
 Code-level faults show in logs: templates and exceptions new to a pod, known error templates that
 surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the callers that
@@ -798,6 +799,9 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     # what only another pod measured about this one: a call edge its caller's proxy timed,
     # that neither its own proxy nor its ends' other edges bear out
     out["measured_by"] = np.where(by_caller, "caller", None)
+    # a move only one of the two detectors saw (BARO's robust score, not NSigma) on a series
+    # that varied before (a flat one's NSigma is no test: it has no spread to measure against)
+    out["unconfirmed"] = ~hit["confirmed"].to_numpy(dtype=bool) & ~hit["flat"].to_numpy(dtype=bool)
     return pd.concat([out, callers], ignore_index=True) if len(callers) else out
 
 
@@ -1409,7 +1413,8 @@ def evidence(inv, at: object, baseline: object = None, horizon: object = None) -
         ``signal`` (metric name, event reason, ...), ``time``, ``strength`` and ``text``;
         ``measured_by`` is ``caller`` for a call edge's series timed by the caller's proxy
         that neither the callee's proxy nor the ends' other edges bear out (what only another
-        pod measured about this one), else empty.
+        pod measured about this one), else empty; ``unconfirmed`` is true for a metric's move
+        on a series that varied before which NSigma does not confirm.
 
     Examples
     --------
@@ -2428,11 +2433,12 @@ def _margins(scores: list[float], own_top: float | None = None) -> tuple[list[fl
     ``ambiguous`` (the ranking cannot tell them apart). The others are ``behind``. The last
     suspect's margin is over a score of 0 (nothing came after it among those returned).
 
-    The lead must hold on the top suspect's own evidence (``own_top``: its score from what it
-    measured itself, see :func:`_own_share`): a top whose lead rests on what other pods
-    measured about it (its callers' proxies timing their calls to it, which holds the path
-    between them too) is not called clear over a suspect with evidence of its own; it is
-    ambiguous with the suspects its own evidence does not lead clearly.
+    The lead must hold on the top suspect's own, confirmed evidence (``own_top``: its score
+    from what it measured itself and both detectors saw, see :func:`_own_share`): a top whose
+    lead rests on what other pods measured about it (its callers' proxies timing their calls
+    to it, which holds the path between them too) or on spikes of a noisy series that NSigma
+    does not call out is not called clear; it is ambiguous with the suspects its sure evidence
+    does not lead clearly.
     """
     if not scores:
         return [], []
@@ -2450,13 +2456,20 @@ def _margins(scores: list[float], own_top: float | None = None) -> tuple[list[fl
 
 
 def _own_share(cand: Candidate) -> float:
-    """The share of a candidate's score its own measurements make: without the evidence only
-    other pods measured about it (``measured_by``: a call edge timed by the caller's proxy
-    that nothing else bears out, :func:`_edge_paths`)."""
+    """The share of a candidate's score its own, confirmed measurements make: without the
+    evidence only other pods measured about it (``measured_by``: a call edge timed by the
+    caller's proxy that nothing else bears out, :func:`_edge_paths`), nor the moves only one
+    of the two detectors saw (``unconfirmed``: a spike NSigma does not call out of the ordinary
+    is not enough to be sure of)."""
     ev = cand.ev
-    if "measured_by" not in ev or not ev["measured_by"].notna().any():
+    unsure = pd.Series(False, index=ev.index)
+    if "measured_by" in ev:
+        unsure |= ev["measured_by"].notna()
+    if "unconfirmed" in ev:
+        unsure |= ev["unconfirmed"].eq(True)
+    if not unsure.any():
         return 1.0
-    return _score(ev[ev["measured_by"].isna()]) / max(_score(ev), 1e-9)
+    return _score(ev[~unsure]) / max(_score(ev), 1e-9)
 
 
 def conclusion(suspects: pd.DataFrame) -> str:

@@ -561,6 +561,36 @@ def test_a_ranking_is_clear_when_its_top_leads_and_ambiguous_between_close_suspe
     assert said.startswith("Ambiguous between pod shop/") and "db-1" in said and "cache-1" in said
 
 
+def test_a_lead_resting_on_spikes_only_one_detector_saw_is_not_called_clear():
+    at = T0 + pd.Timedelta(seconds=1200)
+    db = _series("db-1", "db", "node-1", "PodServerLatencyP95(s)", 40, 0.1, seed=5)
+    families = ["PodServerLatencyP95(s)", "SyscallWrite", "NetworkTransmitBytes"]
+
+    def ads(spiky):
+        # ad-1 spiked by 3 four times before the onset, then by 2.5 for three samples: far out
+        # in IQRs, not in standard deviations (NSigma), which the earlier spikes widened
+        out = []
+        for seed, metric in enumerate(families):
+            s = _series("ad-1", "ad", "node-0", metric, seed=seed)
+            if spiky:
+                s.loc[s.index.isin([5, 15, 25, 35]), "value"] += 3.0
+            s.loc[s.index.isin([45, 46, 47]), "value"] += 2.5
+            out.append(s)
+        return out
+
+    inv = obskit.Investigation(metrics=pd.concat([*ads(spiky=True), db, *_quiet_pods()]))
+    an = obskit.analysis.anomalies.anomalies(inv, at=at)
+    assert not an.loc[an["pod"] == "ad-1", "confirmed"].any()
+    out = suspects(inv, at=at, level="pod")
+    assert out["pod"].tolist()[:2] == ["ad-1", "db-1"]
+    assert out["margin"].iloc[0] >= 1 / 3  # ahead by the score, not on moves NSigma confirms
+    assert out["verdict"].tolist()[:2] == ["ambiguous", "ambiguous"]
+    # the same spikes out of a quiet baseline both detectors call out: clear
+    inv = obskit.Investigation(metrics=pd.concat([*ads(spiky=False), db, *_quiet_pods()]))
+    out = suspects(inv, at=at, level="pod")
+    assert out["pod"].iloc[0] == "ad-1" and out.attrs["verdict"] == "clear"
+
+
 def test_the_review_summary_names_no_single_suspect_when_the_ranking_is_ambiguous():
     from obskit.report import review_summary
 
