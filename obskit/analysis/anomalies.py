@@ -15,7 +15,9 @@ Beyond BARO:
 - a series with no baseline of its own (a pod created by a rollout, a container restarted with
   a new id) is measured against the baseline of its *peers*: the same metric and labels in the
   other pods of its workload, else (a batch Job's pod, the only one of its workload) in the other
-  pods on its node;
+  pods on its node; a series seen only a few samples before the onset with no such peer (the
+  recording began just before it) is measured against those few samples moved as far as the
+  same metric moved in the other pods at the same time (``peers' change``);
 - when the onset is not known, :func:`detect_onset` finds it: each series is scored against its
   own past (an expanding baseline), and the onset is the start of the densest burst of series
   that left their past behaviour;
@@ -277,6 +279,36 @@ def _pool_peers(
     return out
 
 
+#: Pods whose same metric's change at the same time a series with only a few samples before
+#: the onset is measured against: fewer is no spread to measure against.
+MIN_CHANGE_PEERS = 3
+
+
+def _changes_of_peers(
+    base: np.ndarray, post: np.ndarray, series: pd.DataFrame, short: np.ndarray
+) -> dict[int, tuple[float, np.ndarray]]:
+    """For each short series, its own level before the onset (the median of its few samples)
+    and the ratios of the other pods' same metric after the onset to their own level before
+    it (only where at least :data:`MIN_CHANGE_PEERS` pods have a positive level)."""
+    if not len(short):
+        return {}
+    center = _quiet(np.nanmedian, base[:, short], axis=0)
+    metric = series["metric"].astype(str).to_numpy()[short]
+    labels = series["labels"].astype(str).to_numpy()[short] if "labels" in series else None
+    out: dict[int, tuple[float, np.ndarray]] = {}
+    for j, i in enumerate(short):
+        same = (metric == metric[j]) & (center > 0) & (np.arange(len(short)) != j)
+        if labels is not None:
+            same &= labels == labels[j]
+        if same.sum() < MIN_CHANGE_PEERS or not center[j] > 0:
+            continue
+        ratios = (post[:, short[same]] / center[same]).ravel()
+        ratios = ratios[np.isfinite(ratios)]
+        if len(ratios):
+            out[int(i)] = (float(center[j]), ratios)
+    return out
+
+
 def _scores(
     sm: SeriesMatrix,
     at: pd.Timestamp,
@@ -314,6 +346,16 @@ def _scores(
             spread[i] = 2.0 * np.median(np.abs(pooled - median[i]))
             mean[i], std[i] = pooled.mean(), pooled.std()
             baseline_from[i] = source
+    # series seen only a few samples before the onset (telemetry that began just before it),
+    # with no peer that has more: their level is those few samples, and how far they may move
+    # is how far every pod's same metric moved from its own few samples at the same time (the
+    # load changes them all alike; the pod whose change stands out among them is news)
+    short = np.array([i for i in rest if i not in tenants and n_base[i] > 0], dtype=int)
+    for i, (center, ratios) in _changes_of_peers(base, post, sm.series, short).items():
+        median[i] = center * np.median(ratios)
+        spread[i] = center * 2.0 * np.median(np.abs(ratios - np.median(ratios)))
+        mean[i], std[i] = center * ratios.mean(), center * ratios.std()
+        baseline_from[i] = "peers' change"
     scale = _floor(median, spread, magnitude)
     sd = _floor(mean, std, magnitude)
     flat = spread < scale  # no spread of its own: the score is measured against the floor
@@ -566,7 +608,9 @@ def anomalies(
         histogram's quantile is interpolated to inside one bucket, so its scale is a bucket,
         taken as its own value: ``score`` counts its move in multiples of it), ``anomalous``,
         ``confirmed`` (NSigma agrees), ``baseline_from`` (``own``, ``peers``: the workload's
-        other pods, or ``node peers``: the other pods on its node). ``attrs["at"]`` and
+        other pods, ``node peers``: the other pods on its node, or ``peers' change``: its few
+        samples before ``at`` times the other pods' change of the same metric at the same
+        time). ``attrs["at"]`` and
         ``attrs["at_source"]`` say which time was used.
 
     Raises

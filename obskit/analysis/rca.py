@@ -641,6 +641,9 @@ def _metric_text(
         head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
         head += f" to {peak:.3g} ({peak / baseline if baseline else np.inf:.1f}x)"
         notes = []
+    elif flat and peers == "peers' change":  # the other pods changed alike, to the floor
+        head = f"{name} {direction} from {baseline:.3g} to {peak:.3g}"
+        notes = []
     elif flat:  # no spread of its own: a count of IQRs would only measure the floor
         head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
         head += f" to {peak:.3g}"
@@ -652,6 +655,11 @@ def _metric_text(
         notes.append("baseline from peer pods")
     elif peers == "node peers":
         notes.append("baseline from the other pods on its node")
+    elif peers == "peers' change":
+        notes.append(
+            "no baseline of its own: its few samples before the onset, moved as far as the "
+            "other pods' same metric moved at the same time"
+        )
     if habit >= 0.1:
         notes.append(f"beyond it in {habit:.0%} of the baseline too")
     if reached >= 0.1:
