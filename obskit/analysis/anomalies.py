@@ -15,7 +15,9 @@ Beyond BARO:
 - a series with no baseline of its own (a pod created by a rollout, a container restarted with
   a new id) is measured against the baseline of its *peers*: the same metric and labels in the
   other pods of its workload, else (a batch Job's pod, the only one of its workload) in the other
-  pods on its node;
+  pods on its node; a series seen only a few samples before the onset with no such peer (the
+  recording began just before it) is measured against those few samples moved as far as the
+  same metric moved in the other pods at the same time (``peers' change``);
 - when the onset is not known, :func:`detect_onset` finds it: each series is scored against its
   own past (an expanding baseline), and the onset is the start of the densest burst of series
   that left their past behaviour;
@@ -98,6 +100,8 @@ _COLUMNS = [
     "share",
     "base_share",
     "base_samples",
+    "base_reach",
+    "post_samples",
     "flat",
     "bucketed",
     "anomalous",
@@ -275,6 +279,36 @@ def _pool_peers(
     return out
 
 
+#: Pods whose same metric's change at the same time a series with only a few samples before
+#: the onset is measured against: fewer is no spread to measure against.
+MIN_CHANGE_PEERS = 3
+
+
+def _changes_of_peers(
+    base: np.ndarray, post: np.ndarray, series: pd.DataFrame, short: np.ndarray
+) -> dict[int, tuple[float, np.ndarray]]:
+    """For each short series, its own level before the onset (the median of its few samples)
+    and the ratios of the other pods' same metric after the onset to their own level before
+    it (only where at least :data:`MIN_CHANGE_PEERS` pods have a positive level)."""
+    if not len(short):
+        return {}
+    center = _quiet(np.nanmedian, base[:, short], axis=0)
+    metric = series["metric"].astype(str).to_numpy()[short]
+    labels = series["labels"].astype(str).to_numpy()[short] if "labels" in series else None
+    out: dict[int, tuple[float, np.ndarray]] = {}
+    for j, i in enumerate(short):
+        same = (metric == metric[j]) & (center > 0) & (np.arange(len(short)) != j)
+        if labels is not None:
+            same &= labels == labels[j]
+        if same.sum() < MIN_CHANGE_PEERS or not center[j] > 0:
+            continue
+        ratios = (post[:, short[same]] / center[same]).ravel()
+        ratios = ratios[np.isfinite(ratios)]
+        if len(ratios):
+            out[int(i)] = (float(center[j]), ratios)
+    return out
+
+
 def _scores(
     sm: SeriesMatrix,
     at: pd.Timestamp,
@@ -312,6 +346,16 @@ def _scores(
             spread[i] = 2.0 * np.median(np.abs(pooled - median[i]))
             mean[i], std[i] = pooled.mean(), pooled.std()
             baseline_from[i] = source
+    # series seen only a few samples before the onset (telemetry that began just before it),
+    # with no peer that has more: their level is those few samples, and how far they may move
+    # is how far every pod's same metric moved from its own few samples at the same time (the
+    # load changes them all alike; the pod whose change stands out among them is news)
+    short = np.array([i for i in rest if i not in tenants and n_base[i] > 0], dtype=int)
+    for i, (center, ratios) in _changes_of_peers(base, post, sm.series, short).items():
+        median[i] = center * np.median(ratios)
+        spread[i] = center * 2.0 * np.median(np.abs(ratios - np.median(ratios)))
+        mean[i], std[i] = center * ratios.mean(), center * ratios.std()
+        baseline_from[i] = "peers' change"
     scale = _floor(median, spread, magnitude)
     sd = _floor(mean, std, magnitude)
     flat = spread < scale  # no spread of its own: the score is measured against the floor
@@ -346,6 +390,11 @@ def _scores(
     cols = np.arange(len(median))
     peak_value = post[peak_idx, cols] if len(post) else np.full(len(median), np.nan)
     signed = robust[peak_idx, cols] if len(post) else np.full(len(median), np.nan)
+    # how often the baseline went as far as the peak, the same way: a series that reaches this
+    # height every few minutes did nothing new by reaching it once more after the onset
+    with np.errstate(invalid="ignore", divide="ignore"):
+        toward = np.where(signed >= 0, 1.0, -1.0) * (base - median) / scale
+        base_reach = np.sum(toward >= np.abs(signed), axis=0) / np.maximum(n_base, 1)
     out = sm.series.copy()
     out.insert(0, "series", np.arange(len(out)))
     nat = pd.Series(pd.NaT, index=out.index, dtype=schema.TIME)
@@ -367,6 +416,8 @@ def _scores(
     out["share"] = np.where(usable, share, np.nan)
     out["base_share"] = np.where(usable, base_share, np.nan)
     out["base_samples"] = np.where(baseline_from == "own", n_base, 0)
+    out["base_reach"] = np.where(usable & (baseline_from == "own"), base_reach, np.nan)
+    out["post_samples"] = n_post
     out["flat"] = usable & flat
     out["bucketed"] = usable & bucketed
     out["anomalous"] = usable & (np.nan_to_num(score) >= threshold)
@@ -548,15 +599,19 @@ def anomalies(
         sample after ``at``), ``baseline`` (median), ``peak_value``, ``share`` (of samples
         after ``at`` beyond the threshold), ``base_share`` (of baseline samples beyond it: how
         often the series did this before), ``base_samples`` (how many baseline samples it
-        has of its own; 0 when measured against its peers), ``flat`` (the baseline did not
-        vary more than the floor: ``score`` is measured against the floor, 5% of the median
-        or 0.1% of the series' largest value), ``bucketed`` (a quantile that sat on one value,
-        exactly, for at least half its baseline: the point a histogram's quantile is
-        interpolated to inside one bucket, so its scale is a bucket, taken as its own value:
-        ``score`` counts its move in multiples of it), ``anomalous``, ``confirmed``
-        (NSigma agrees), ``baseline_from`` (``own``, ``peers``: the workload's other pods, or
-        ``node peers``: the other pods on its node). ``attrs["at"]`` and ``attrs["at_source"]``
-        say which time was used.
+        has of its own; 0 when measured against its peers), ``base_reach`` (of its own
+        baseline samples, the share as far out as the peak, the same way: how often it went
+        this far before), ``post_samples`` (how many samples it has after ``at``), ``flat``
+        (the baseline did not vary more than the floor: ``score`` is measured against the
+        floor, 5% of the median or 0.1% of the series' largest value), ``bucketed`` (a
+        quantile that sat on one value, exactly, for at least half its baseline: the point a
+        histogram's quantile is interpolated to inside one bucket, so its scale is a bucket,
+        taken as its own value: ``score`` counts its move in multiples of it), ``anomalous``,
+        ``confirmed`` (NSigma agrees), ``baseline_from`` (``own``, ``peers``: the workload's
+        other pods, ``node peers``: the other pods on its node, or ``peers' change``: its few
+        samples before ``at`` times the other pods' change of the same metric at the same
+        time). ``attrs["at"]`` and
+        ``attrs["at_source"]`` say which time was used.
 
     Raises
     ------

@@ -6,7 +6,9 @@ metadata key:
 - **metrics**: series that moved against their baseline (:func:`~obskit.analysis.anomalies.
   anomalies`, BARO's robust score with NSigma as a cross-check), and kube-state-metrics
   termination reasons (``OOMKilled``) that appear. A series counts less when it was beyond
-  the threshold as often in its baseline (it spikes now and then), when it is a client-side
+  the threshold as often in its baseline (it spikes now and then), when its baseline went as
+  far as its peak often enough to get there again by chance in as many samples (a spike it
+  reaches every few minutes is not news), when it is a client-side
   measurement (a caller's view of what it calls) or a rise in the bytes a pod receives (what
   its callers send it), and when it is a server-side latency whose rise the pod's own calls
   out match (exclusive time: it was waiting, not working). A quantile read off histogram
@@ -45,8 +47,9 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
 - every row carries its evidence and a one-sentence ``reason``;
 - how sure: every row carries its ``margin`` over the next suspect, and the ranking a
   ``verdict``: ``clear`` when the top suspect leads the next by :data:`CLEAR_MARGIN` of its
-  score, on its own evidence too (not on a call edge only its caller's proxy timed), else
-  ``ambiguous`` between the suspects that close (:func:`conclusion`).
+  score, on its own evidence too (not on a call edge only its caller's proxy timed, nor on
+  moves of a series that varied before which NSigma does not confirm), else ``ambiguous``
+  between the suspects that close (:func:`conclusion`).
 
 Code-level faults show in logs: templates and exceptions new to a pod, known error templates that
 surge, and, in trace-correlated lines, the pod whose error comes first in a trace (the callers that
@@ -631,11 +634,15 @@ def _metric_text(
     bucketed: bool = False,
     inbound: bool = False,
     on_path: str = "",
+    reached: float = 0.0,
 ) -> str:
     """One sentence for a series that moved: how far, against what, and what weakens it."""
     if bucketed:  # its scale is a histogram bucket, not a spread it had
         head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
         head += f" to {peak:.3g} ({peak / baseline if baseline else np.inf:.1f}x)"
+        notes = []
+    elif flat and peers == "peers' change":  # the other pods changed alike, to the floor
+        head = f"{name} {direction} from {baseline:.3g} to {peak:.3g}"
         notes = []
     elif flat:  # no spread of its own: a count of IQRs would only measure the floor
         head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
@@ -648,8 +655,15 @@ def _metric_text(
         notes.append("baseline from peer pods")
     elif peers == "node peers":
         notes.append("baseline from the other pods on its node")
+    elif peers == "peers' change":
+        notes.append(
+            "no baseline of its own: its few samples before the onset, moved as far as the "
+            "other pods' same metric moved at the same time"
+        )
     if habit >= 0.1:
         notes.append(f"beyond it in {habit:.0%} of the baseline too")
+    if reached >= 0.1:
+        notes.append(f"its baseline went this far often: {reached:.0%} likely by chance")
     if client:
         notes.append("client side: a symptom of what it calls")
     if waited_on:
@@ -698,6 +712,20 @@ def _common_moves(an: pd.DataFrame, hit: pd.DataFrame) -> np.ndarray:
     )
 
 
+def _reached(hit: pd.DataFrame) -> np.ndarray:
+    """Per anomalous series, the chance its own baseline would have reached its peak in as many
+    samples as it has after the onset: ``1 - (1 - q) ** n``, ``q`` the share of baseline
+    samples as far out as the peak (its Wilson lower bound, :func:`_surely`, so an earlier
+    incident's few samples are not read as a habit). 0 without a baseline of its own."""
+    if "base_reach" not in hit:
+        return np.zeros(len(hit))
+    n_base = hit["base_samples"].to_numpy(dtype=float)
+    k = np.nan_to_num(hit["base_reach"].to_numpy(dtype=float)) * n_base
+    q = np.where(n_base > 0, _surely(np.round(k), n_base), 0.0)
+    n_post = np.maximum(hit["post_samples"].to_numpy(dtype=float), 1.0)
+    return 1.0 - (1.0 - q) ** n_post
+
+
 def _metric_strength(iqrs: np.ndarray) -> np.ndarray:
     """How much a move of this many IQRs counts: log2(1 + IQRs / 3), at most :data:`METRIC_CAP`."""
     return np.minimum(np.log2(1 + iqrs / METRIC_IQRS_UNIT), METRIC_CAP)
@@ -726,6 +754,12 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     habit = _surely(base_share * hit["base_samples"].to_numpy(dtype=float), hit["base_samples"])
     excess = np.maximum(0.0, hit["share"].to_numpy(dtype=float) - habit)
     strength *= 0.5 + 0.5 * np.minimum(1.0, excess * 3)
+    # and the chance that its baseline, as often as it surely went as far as this peak, would
+    # have gone that far in as many samples as it has after the onset: a series that reaches
+    # this height every few minutes did so once more, weak evidence (at least half, as above:
+    # the fault can be what made it reach that far this time)
+    reached = _reached(hit)
+    strength *= 1.0 - 0.5 * reached
     bucketed = hit["bucketed"].to_numpy(dtype=bool)
     client = _is_client(hit["metric"].astype(str)).to_numpy()
     strength *= np.where(client, CLIENT_WEIGHT, 1.0)
@@ -760,6 +794,7 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             bucketed,
             inbound,
             on_path,
+            reached,
             strict=True,
         )
     ]
@@ -772,6 +807,9 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
     # what only another pod measured about this one: a call edge its caller's proxy timed,
     # that neither its own proxy nor its ends' other edges bear out
     out["measured_by"] = np.where(by_caller, "caller", None)
+    # a move only one of the two detectors saw (BARO's robust score, not NSigma) on a series
+    # that varied before (a flat one's NSigma is no test: it has no spread to measure against)
+    out["unconfirmed"] = ~hit["confirmed"].to_numpy(dtype=bool) & ~hit["flat"].to_numpy(dtype=bool)
     return pd.concat([out, callers], ignore_index=True) if len(callers) else out
 
 
@@ -1383,7 +1421,8 @@ def evidence(inv, at: object, baseline: object = None, horizon: object = None) -
         ``signal`` (metric name, event reason, ...), ``time``, ``strength`` and ``text``;
         ``measured_by`` is ``caller`` for a call edge's series timed by the caller's proxy
         that neither the callee's proxy nor the ends' other edges bear out (what only another
-        pod measured about this one), else empty.
+        pod measured about this one), else empty; ``unconfirmed`` is true for a metric's move
+        on a series that varied before which NSigma does not confirm.
 
     Examples
     --------
@@ -2402,11 +2441,12 @@ def _margins(scores: list[float], own_top: float | None = None) -> tuple[list[fl
     ``ambiguous`` (the ranking cannot tell them apart). The others are ``behind``. The last
     suspect's margin is over a score of 0 (nothing came after it among those returned).
 
-    The lead must hold on the top suspect's own evidence (``own_top``: its score from what it
-    measured itself, see :func:`_own_share`): a top whose lead rests on what other pods
-    measured about it (its callers' proxies timing their calls to it, which holds the path
-    between them too) is not called clear over a suspect with evidence of its own; it is
-    ambiguous with the suspects its own evidence does not lead clearly.
+    The lead must hold on the top suspect's own, confirmed evidence (``own_top``: its score
+    from what it measured itself and both detectors saw, see :func:`_own_share`): a top whose
+    lead rests on what other pods measured about it (its callers' proxies timing their calls
+    to it, which holds the path between them too) or on spikes of a noisy series that NSigma
+    does not call out is not called clear; it is ambiguous with the suspects its sure evidence
+    does not lead clearly.
     """
     if not scores:
         return [], []
@@ -2424,13 +2464,20 @@ def _margins(scores: list[float], own_top: float | None = None) -> tuple[list[fl
 
 
 def _own_share(cand: Candidate) -> float:
-    """The share of a candidate's score its own measurements make: without the evidence only
-    other pods measured about it (``measured_by``: a call edge timed by the caller's proxy
-    that nothing else bears out, :func:`_edge_paths`)."""
+    """The share of a candidate's score its own, confirmed measurements make: without the
+    evidence only other pods measured about it (``measured_by``: a call edge timed by the
+    caller's proxy that nothing else bears out, :func:`_edge_paths`), nor the moves only one
+    of the two detectors saw (``unconfirmed``: a spike NSigma does not call out of the ordinary
+    is not enough to be sure of)."""
     ev = cand.ev
-    if "measured_by" not in ev or not ev["measured_by"].notna().any():
+    unsure = pd.Series(False, index=ev.index)
+    if "measured_by" in ev:
+        unsure |= ev["measured_by"].notna()
+    if "unconfirmed" in ev:
+        unsure |= ev["unconfirmed"].eq(True)
+    if not unsure.any():
         return 1.0
-    return _score(ev[ev["measured_by"].isna()]) / max(_score(ev), 1e-9)
+    return _score(ev[~unsure]) / max(_score(ev), 1e-9)
 
 
 def conclusion(suspects: pd.DataFrame) -> str:

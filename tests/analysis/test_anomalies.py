@@ -85,6 +85,36 @@ def test_a_new_pod_with_no_workload_peers_is_measured_against_its_nodes_other_po
     assert lone.empty or lone.iloc[0]["baseline_from"] not in ("peers", "node peers")
 
 
+def test_telemetry_begun_just_before_the_onset_is_measured_against_the_other_pods_change():
+    # the recording began two samples before the onset: no pod has a baseline of its own. The
+    # load rose every pod's cpu by a tenth; web's tripled.
+    rng = np.random.default_rng(3)
+    rows = []
+    levels = {"web-0": 16.0, "ads-0": 4.0, "cart-0": 8.0, "db-0": 30.0, "mail-0": 2.0}
+    for pod, level in levels.items():
+        for i in range(7):
+            after = i >= 2
+            value = level * (1.0 + 0.02 * rng.standard_normal()) * (1.1 if after else 1.0)
+            value *= 3.0 if after and pod == "web-0" else 1.0
+            rows.append((T0 + pd.Timedelta(seconds=60 * i), "CpuUsageRate(%)", value, pod))
+    frame = pd.DataFrame(rows, columns=["timestamp", "metric", "value", "pod"])
+    frame["namespace"] = "shop"
+    frame["workload"] = frame["pod"].str.split("-").str[0]
+    out = anomalies(obskit.Investigation(metrics=frame), at=T0 + pd.Timedelta(seconds=120))
+    out = out.set_index("pod")
+    assert (out["baseline_from"] == "peers' change").all()
+    assert out.loc["web-0", "anomalous"] and out.loc["web-0", "direction"] == "up"
+    assert out.loc["web-0", "baseline"] == pytest.approx(16.0 * 1.1, rel=0.05)
+    assert not out.drop(index="web-0")["anomalous"].any()
+    found = obskit.Investigation(metrics=frame).suspects(at=T0 + pd.Timedelta(seconds=120))
+    assert found["pod"].iloc[0] == "web-0"
+    assert "moved as far as the other pods' same metric moved" in found["evidence"].iloc[0][0]
+    # with fewer than three other pods to compare with, there is no baseline at all
+    few = frame[frame["pod"].isin(["web-0", "ads-0", "cart-0"])]
+    out = anomalies(obskit.Investigation(metrics=few), at=T0 + pd.Timedelta(seconds=120))
+    assert (out["direction"] == "new").all() and not out["anomalous"].any()
+
+
 def test_series_matrix_bins_and_keeps_labels():
     frame = _metrics()
     frame["code"] = "200"

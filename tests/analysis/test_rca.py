@@ -434,6 +434,26 @@ def test_a_series_that_spiked_as_often_before_counts_less_than_a_new_step():
     assert "of the baseline too" not in ev["text"].iloc[1]
 
 
+def test_a_peak_its_baseline_often_reached_is_no_news():
+    from obskit.analysis.rca import _metric_evidence
+
+    # cache-1 spiked by 3 four times in its 40 baseline samples and once more after the onset:
+    # in 40 samples its baseline would likely have got that far again by chance
+    spiky = _series("cache-1", "cache", "node-0", "latency", seed=4)
+    spiky.loc[spiky.index.isin([5, 15, 25, 35, 45]), "value"] += 3.0
+    inv = obskit.Investigation(metrics=pd.concat([spiky, *_quiet_pods()]))
+    an = obskit.analysis.anomalies.anomalies(inv, at=T0 + pd.Timedelta(seconds=1200))
+    row = an[an["pod"] == "cache-1"]
+    assert row["anomalous"].all() and row["post_samples"].iloc[0] == 40
+    assert 0.05 <= row["base_reach"].iloc[0] <= 0.1  # its 4 spikes, less the noise's shortfall
+    # the same anomaly, had its baseline never gone that far, is stronger evidence
+    both = pd.concat([row, row.assign(base_reach=0.0)], ignore_index=True)
+    ev = _metric_evidence(both)
+    assert ev["strength"].iloc[0] < 0.75 * ev["strength"].iloc[1]
+    assert re.search(r"its baseline went this far often: \d+% likely by chance", ev["text"].iloc[0])
+    assert "went this far often" not in ev["text"].iloc[1]
+
+
 def test_a_move_off_a_flat_baseline_is_told_in_values_not_in_iqrs():
     # a restart counter sat at 0: it has no spread, so "IQRs" would only measure the floor
     flat = _series("api-1", "api", "node-0", "restarts", 40, 3.0).assign(value=0.0)
@@ -539,6 +559,36 @@ def test_a_ranking_is_clear_when_its_top_leads_and_ambiguous_between_close_suspe
     assert out.loc[0, "margin"] < CLEAR_MARGIN
     said = conclusion(out)
     assert said.startswith("Ambiguous between pod shop/") and "db-1" in said and "cache-1" in said
+
+
+def test_a_lead_resting_on_spikes_only_one_detector_saw_is_not_called_clear():
+    at = T0 + pd.Timedelta(seconds=1200)
+    db = _series("db-1", "db", "node-1", "PodServerLatencyP95(s)", 40, 0.1, seed=5)
+    families = ["PodServerLatencyP95(s)", "SyscallWrite", "NetworkTransmitBytes"]
+
+    def ads(spiky):
+        # ad-1 spiked by 3 four times before the onset, then by 2.5 for three samples: far out
+        # in IQRs, not in standard deviations (NSigma), which the earlier spikes widened
+        out = []
+        for seed, metric in enumerate(families):
+            s = _series("ad-1", "ad", "node-0", metric, seed=seed)
+            if spiky:
+                s.loc[s.index.isin([5, 15, 25, 35]), "value"] += 3.0
+            s.loc[s.index.isin([45, 46, 47]), "value"] += 2.5
+            out.append(s)
+        return out
+
+    inv = obskit.Investigation(metrics=pd.concat([*ads(spiky=True), db, *_quiet_pods()]))
+    an = obskit.analysis.anomalies.anomalies(inv, at=at)
+    assert not an.loc[an["pod"] == "ad-1", "confirmed"].any()
+    out = suspects(inv, at=at, level="pod")
+    assert out["pod"].tolist()[:2] == ["ad-1", "db-1"]
+    assert out["margin"].iloc[0] >= 1 / 3  # ahead by the score, not on moves NSigma confirms
+    assert out["verdict"].tolist()[:2] == ["ambiguous", "ambiguous"]
+    # the same spikes out of a quiet baseline both detectors call out: clear
+    inv = obskit.Investigation(metrics=pd.concat([*ads(spiky=False), db, *_quiet_pods()]))
+    out = suspects(inv, at=at, level="pod")
+    assert out["pod"].iloc[0] == "ad-1" and out.attrs["verdict"] == "clear"
 
 
 def test_the_review_summary_names_no_single_suspect_when_the_ranking_is_ambiguous():
