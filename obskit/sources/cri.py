@@ -66,9 +66,11 @@ from obskit.sources._levels import (
 )
 
 __all__ = [
+    "CriFiles",
     "cri_span",
     "finish_logs",
     "join_partials",
+    "parse_cri_files",
     "parse_cri_log",
     "parse_cri_logs",
     "path_key",
@@ -342,10 +344,12 @@ def _cast_times(buf: pa.Buffer, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | 
     return values[0::2].view("datetime64[ns]")
 
 
-def _cri_piece(data: bytes, view: np.ndarray, lo: int, hi: int) -> dict[str, object] | None:
+def _cri_piece(
+    data: bytes, view: np.ndarray, lo: int, hi: int, checked: bool = False
+) -> dict[str, object] | None:
     """The lines of ``data[lo:hi]`` split into their CRI fields, with their times (None when
-    the bytes are not valid UTF-8)."""
-    if not is_utf8(data, lo, hi):
+    the bytes are not valid UTF-8; ``checked``: known to be)."""
+    if not checked and not is_utf8(data, lo, hi):
         return None
     starts, ends = _line_spans(view, lo, hi)
     total = len(starts)
@@ -386,17 +390,18 @@ def _cuts(data: bytes, pieces: int) -> list[tuple[int, int]]:
 
 
 def _cri_lines(
-    data: bytes, pool: ThreadPoolExecutor | None, workers: int = 1
+    data: bytes, pool: ThreadPoolExecutor | None, workers: int = 1, checked: bool = False
 ) -> dict[str, object] | None:
     """:func:`_cri_piece` of the whole payload, read in pieces (on ``pool`` and its ``workers``
-    threads when there is one); None when the payload is not valid UTF-8."""
+    threads when there is one); None when the payload is not valid UTF-8 (``checked``: known
+    to be)."""
     view = np.frombuffer(data, dtype=np.uint8)
     # pieces of a few MB, at least one a thread; threads done early take the next
     spans = _cuts(data, max(workers, -(-len(data) // _CHUNK_BYTES)))
     if pool is None:
-        done = [_cri_piece(data, view, *span) for span in spans]
+        done = [_cri_piece(data, view, *span, checked) for span in spans]
     else:
-        done = list(pool.map(lambda span: _cri_piece(data, view, *span), spans))
+        done = list(pool.map(lambda span: _cri_piece(data, view, *span, checked), spans))
     if any(d is None for d in done):
         return None
     if len(done) == 1:
@@ -621,11 +626,13 @@ def _parse_cri(
     pool: ThreadPoolExecutor | None,
     workers: int,
     files: _Files | None = None,
+    checked: bool = False,
 ) -> tuple[ParseResult, list[Tally]]:
     """:func:`parse_cri_log`, its threads (if any) on ``pool``; with ``files``, the payload is
     several files joined (valid UTF-8 each), and each gets its own line numbers, key, partial
-    lines and rejects, as if parsed alone, and its own ledger counts."""
-    lines = _cri_lines(data, pool, workers)
+    lines and rejects, as if parsed alone, and its own ledger counts. ``checked``: the payload
+    is known to be valid UTF-8."""
+    lines = _cri_lines(data, pool, workers, checked)
     if lines is None:  # the slow path replaces invalid UTF-8 bytes by U+FFFD
         data = data.decode("utf-8", "replace").encode("utf-8")
         lines = _cri_lines(data, pool, workers)
@@ -888,21 +895,76 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
         if data and not data.endswith(b"\n"):
             parts.append(b"\n")  # the last line ends with its file
             at += 1
-    joined = b"".join(parts)
-    if not is_utf8(joined):
-        # bytes that are no UTF-8 are replaced file by file, as each would be alone (a file
-        # is cut from the next by a newline, so the joined bytes are valid when all files are)
-        return parse_cri_logs(
-            [
-                (data if is_utf8(data) else data.decode("utf-8", "replace").encode("utf-8"), origin)
-                for data, origin in payloads
-            ]
-        )
-    files = _Files([origin for _, origin in payloads], np.array(starts, dtype=np.int64))
-    workers = min(os.cpu_count() or 1, 8, max(1, len(joined) // _PIECE_BYTES))
+    return _parse_joined(b"".join(parts), starts, [origin for _, origin in payloads])
+
+
+class CriFiles:
+    """CRI log files joined into one payload as they are read, for :func:`parse_cri_files`:
+    each file's bytes are copied in at once (and can go), so the files are never held twice,
+    and the payload's memory is written once, not once a file and again when joined.
+
+    Examples
+    --------
+    >>> files = CriFiles()
+    >>> files.add(b"2024-01-01T00:00:00Z stdout F a", "/var/log/pods/shop_web-1_u1/web/0.log")
+    >>> files.add(b"2024-01-01T00:00:01Z stdout F b\\n", "/var/log/pods/shop_db-1_u2/db/0.log")
+    >>> (len(files), files.size, files.file(0))
+    (2, 64, b'2024-01-01T00:00:00Z stdout F a')
+    """
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.origins: list[str] = []
+        self.starts: list[int] = []
+        self.lengths: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    @property
+    def size(self) -> int:
+        """Bytes joined so far."""
+        return len(self.data)
+
+    def add(self, data: bytes, origin: str) -> None:
+        """Join one file's bytes, a newline after them when they lack one (a file's last line
+        ends with the file)."""
+        self.starts.append(len(self.data))
+        self.lengths.append(len(data))
+        self.origins.append(origin)
+        self.data += data
+        if data and not data.endswith(b"\n"):
+            self.data += b"\n"
+
+    def file(self, k: int) -> bytes:
+        """The ``k``-th file's bytes, as it was read."""
+        return bytes(self.data[self.starts[k] : self.starts[k] + self.lengths[k]])
+
+
+def parse_cri_files(files: CriFiles) -> tuple[ParseResult, list[Tally]]:
+    """:func:`parse_cri_logs` of files already joined (a :class:`CriFiles`)."""
+    return _parse_joined(files.data, files.starts, files.origins)
+
+
+def _parse_joined(
+    data: bytes | bytearray, file_starts: list[int], origins: list[str]
+) -> tuple[ParseResult, list[Tally]]:
+    """:func:`parse_cri_logs` of ``data``, files joined (each ending with a newline) that
+    start at ``file_starts``; the joined bytes are checked for UTF-8 once."""
+    starts = np.array(file_starts, dtype=np.int64)
+    if not is_utf8(data):
+        # bytes that are no UTF-8 are replaced file by file, as each would be alone (each
+        # file ends with a newline, so no bad sequence runs from one file into the next)
+        bounds = [*file_starts, len(data)]
+        pieces = [bytes(data[a:b]) for a, b in itertools.pairwise(bounds)]
+        pieces = [p if is_utf8(p) else p.decode("utf-8", "replace").encode("utf-8") for p in pieces]
+        starts = np.cumsum([0] + [len(p) for p in pieces[:-1]], dtype=np.int64)
+        data = b"".join(pieces)
+    workers = min(os.cpu_count() or 1, 8, max(1, len(data) // _PIECE_BYTES))
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
     try:
-        return _parse_cri(joined, "<files>", pool, workers, files)
+        # the joined bytes are valid UTF-8 now: the parse does not check them again
+        return _parse_cri(data, "<files>", pool, workers, _Files(origins, starts), True)
     finally:
         if pool is not None:
             pool.shutdown()
