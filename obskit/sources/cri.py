@@ -17,6 +17,7 @@ evidence, and the runtime accepted those bytes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import lzma
 import os
@@ -98,27 +99,34 @@ def path_key(path: str) -> dict[str, object]:
     >>> path_key("/var/log/pods/shop_checkout-7d9f-x2x9z_0b1c/checkout/2.log")
     {'namespace': 'shop', 'pod': 'checkout-7d9f-x2x9z', 'pod_uid': '0b1c', 'container': 'checkout', 'restart': 2}
     """  # noqa: E501
+    return dict(_path_key(path))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _path_key(path: str) -> tuple[tuple[str, object], ...]:
+    """:func:`path_key` as pairs, kept for the last files asked about: a load asks about each
+    file twice (its format's hint, then its rows' key)."""
     posix = path.replace("\\", "/")
     if "//" in posix or "/./" in posix or posix.startswith("./") or posix.endswith(("/", "/.")):
         posix = str(PurePosixPath(posix))  # only these does PurePosixPath change
     m = _POD_DIR.search(posix)
     if m:
-        return {
-            "namespace": m["namespace"],
-            "pod": m["pod"],
-            "pod_uid": m["uid"],
-            "container": m["container"],
-            "restart": int(m["restart"]),
-        }
+        return (
+            ("namespace", m["namespace"]),
+            ("pod", m["pod"]),
+            ("pod_uid", m["uid"]),
+            ("container", m["container"]),
+            ("restart", int(m["restart"])),
+        )
     m = _CONTAINERS.search(posix)
     if m:
-        return {
-            "namespace": m["namespace"],
-            "pod": m["pod"],
-            "container": m["container"],
-            "container_id": m["container_id"],
-        }
-    return {}
+        return (
+            ("namespace", m["namespace"]),
+            ("pod", m["pod"]),
+            ("container", m["container"]),
+            ("container_id", m["container_id"]),
+        )
+    return ()
 
 
 # --- partial lines -----------------------------------------------------------------------------
