@@ -846,27 +846,37 @@ def _finish_files(frame: pd.DataFrame, origins: list[str], owner: np.ndarray) ->
     """:func:`finish_logs` for the lines of several files: each row gets its file's key (from
     its path), provenance and ``key_source``."""
     keys = [path_key(origin) for origin in origins]
+    # the files that have rows, in order: each column's categories are theirs
+    present = np.flatnonzero(np.bincount(owner, minlength=len(origins)))
+    # each row's place among them, in the smallest integer that holds it
+    rank = np.full(len(origins), -1, dtype=np.int32)
+    rank[present] = np.arange(len(present), dtype=np.int32)
+    row_rank = rank[owner]
     columns: dict[str, object] = {}
     for column in ("namespace", "pod", "container"):
         values = [key.get(column) for key in keys]
         if any(v is not None for v in values):
-            columns[column] = _per_file(values, owner)
+            columns[column] = _per_file(values, present, row_rank)
     if any("restart" in key for key in keys):
         restart = pd.array([key.get("restart") for key in keys], dtype="Int64")
         columns["restart"] = restart.take(owner)
-    columns["key_source"] = _per_file(["record" if k else "incomplete" for k in keys], owner)
-    columns["origin"] = _per_file(origins, owner)
+    kinds = ["record" if k else "incomplete" for k in keys]
+    columns["key_source"] = _per_file(kinds, present, row_rank)
+    columns["origin"] = _per_file(origins, present, row_rank)
     return schema.conform("logs", frame.assign(**columns))
 
 
-def _per_file(values: list[object], owner: np.ndarray) -> pd.Categorical:
-    """A value per file as a categorical per row: the values of the files that have rows,
-    in the order the files come (as stacking each file's frame would make it)."""
-    present = np.flatnonzero(np.bincount(owner, minlength=len(values)))
+def _per_file(values: list[object], present: np.ndarray, row_rank: np.ndarray) -> pd.Categorical:
+    """A value per file as a categorical per row: the values of the files that have rows
+    (``present``), in the order the files come (as stacking each file's frame would make
+    it); ``row_rank`` is each row's file's place among ``present``. The per-file values are
+    factorized, and each row's code is found through its file's."""
     codes, uniques = pd.factorize(pd.Series([values[k] for k in present], dtype="object"))
-    table = np.full(len(values), -1, dtype=np.int64)
-    table[present] = codes
-    return pd.Categorical.from_codes(table[owner], categories=pd.Index(list(uniques)))
+    width = np.int8 if len(uniques) < 128 else np.int16 if len(uniques) < 32768 else np.int32
+    table = codes.astype(width)
+    return pd.Categorical.from_codes(
+        table[row_rank], categories=pd.Index(list(uniques)), validate=False
+    )
 
 
 #: Files up to this size are parsed together with the others of a batch ...
