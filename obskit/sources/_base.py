@@ -772,7 +772,8 @@ def decode_head(data: bytes) -> str:
     end = data.find(b"\n", start, start + RECORD_BYTES)
     if end < 0 and len(data) - start <= RECORD_BYTES:
         end = len(data)  # the whole payload is one line
-    return data[: max(SNIFF_BYTES, end + 1)].decode("utf-8", "replace")
+    # decoded from a view: slicing the bytes first would copy them once more
+    return str(memoryview(data)[: max(SNIFF_BYTES, end + 1)], "utf-8", "replace")
 
 
 def decode_tail(data: bytes) -> str:
@@ -780,7 +781,7 @@ def decode_tail(data: bytes) -> str:
     when the head already holds the whole payload."""
     if len(data) <= SNIFF_BYTES:
         return ""
-    return data[-SNIFF_BYTES:].decode("utf-8", "replace")
+    return str(memoryview(data)[-SNIFF_BYTES:], "utf-8", "replace")
 
 
 def first_line(text: str) -> str:
