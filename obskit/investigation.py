@@ -190,15 +190,15 @@ class _Parts:
 
 @dataclass
 class _Group:
-    """Small CRI log files to parse together: their bytes joined as they are read
+    """Small CRI log files to parse together: their bytes and origins
     (:class:`obskit.sources.cri.CriFiles`), their paths, and whether each was named."""
 
-    joined: CriFiles = field(default_factory=CriFiles)
+    files: CriFiles = field(default_factory=CriFiles)
     paths: list[Path] = field(default_factory=list)
     explicit: list[bool] = field(default_factory=list)
 
     def add(self, path: Path, data: bytes, explicit: bool) -> None:
-        self.joined.add(data, str(path))
+        self.files.add(data, str(path))
         self.paths.append(path)
         self.explicit.append(explicit)
 
@@ -209,13 +209,12 @@ class _Batch:
     (:func:`obskit.sources.cri.parse_cri_files`): a node's folder of a few thousand small
     files then costs about what one file of the same lines does, not a parse each.
 
-    A run of files is parsed in groups of up to :data:`BATCH_BYTES`, each file's bytes joined
-    to its group's as it is read; with a ``pool``, each full group is parsed on its thread
-    while the next group's files are read and detected (the parse's NumPy and Arrow work
-    leaves the interpreter to the reading). The run's first group is small
-    (:data:`FIRST_GROUP_BYTES`), so that parsing starts soon after the reading does; the
-    last is parsed on the calling thread while the pool parses the one before it. Results
-    reach ``parts`` in file order: a group's only when the one before it is in."""
+    A run of files is parsed in groups of up to :data:`BATCH_BYTES`; with a ``pool``, each
+    full group is parsed on its thread while the next group's files are read and detected
+    (the parse's NumPy and Arrow work leaves the interpreter to the reading). The run's first
+    group is small (:data:`FIRST_GROUP_BYTES`), so that parsing starts soon after the reading
+    does; the last is parsed on the calling thread while the pool parses the one before it.
+    Results reach ``parts`` in file order: a group's only when the one before it is in."""
 
     pool: ThreadPoolExecutor | None = None
     group: _Group = field(default_factory=_Group)
@@ -229,7 +228,7 @@ class _Batch:
 
     def add(self, path: Path, data: bytes, explicit: bool, parts: _Parts) -> None:
         limit = BATCH_BYTES if self.split else min(FIRST_GROUP_BYTES, BATCH_BYTES)
-        if self.group.paths and self.group.joined.size + len(data) > limit:
+        if self.group.paths and self.group.files.size + len(data) > limit:
             self._finish(parts)  # one group parsing at a time: the one before goes in first
             group, self.group, self.split = self.group, _Group(), True
             if self.pool is None:
@@ -244,7 +243,7 @@ class _Batch:
         split, self.split = self.split, False
         if len(group.paths) == 1 and not split:
             self._finish(parts)
-            _parse_alone(parts, group.paths[0], group.joined.file(0), group.explicit[0])
+            _parse_alone(parts, group.paths[0], group.files.file(0), group.explicit[0])
             return
         # parsed here while the pool parses the group before them, and added after it
         result = _parse_group(group) if group.paths else None
@@ -262,7 +261,7 @@ class _Batch:
 def _parse_group(group: _Group) -> tuple[ParseResult, list[Tally]] | None:
     """A group of CRI files parsed as one (None: something the batch did not expect)."""
     try:
-        result, tallies = parse_cri_files(group.joined)
+        result, tallies = parse_cri_files(group.files)
     except (SourceError, SchemaError, ValueError, TypeError, IndexError):
         return None
     return _far_out_by_file(result, tallies, group.paths)
@@ -275,7 +274,7 @@ def _add_group(
     read file by file, so that each file says whether it was the one."""
     if parsed is None:
         for k, path in enumerate(group.paths):
-            _parse_alone(parts, path, group.joined.file(k), group.explicit[k])
+            _parse_alone(parts, path, group.files.file(k), group.explicit[k])
         return
     result, tallies = parsed
     parts.add_frames(result)

@@ -903,23 +903,15 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
     >>> [(t.records, t.rows, t.rejects) for t in tallies]
     [(1, 1, 0), (2, 1, 1)]
     """
-    parts: list[bytes] = []
-    starts = []
-    at = 0
-    for data, _origin in payloads:
-        starts.append(at)
-        parts.append(data)
-        at += len(data)
-        if data and not data.endswith(b"\n"):
-            parts.append(b"\n")  # the last line ends with its file
-            at += 1
-    return _parse_joined(b"".join(parts), starts, [origin for _, origin in payloads])
+    files = CriFiles()
+    for data, origin in payloads:
+        files.add(data, origin)
+    return parse_cri_files(files)
 
 
 class CriFiles:
-    """CRI log files joined into one payload as they are read, for :func:`parse_cri_files`:
-    each file's bytes are copied in at once (and can go), so the files are never held twice,
-    and the payload's memory is written once, not once a file and again when joined.
+    """CRI log files gathered for one parse (:func:`parse_cri_files`): their bytes, joined
+    when the parse asks for them, each file's start in the joined bytes, and origins.
 
     Examples
     --------
@@ -931,41 +923,44 @@ class CriFiles:
     """
 
     def __init__(self) -> None:
-        self.data = bytearray()
+        self.parts: list[bytes] = []
         self.origins: list[str] = []
         self.starts: list[int] = []
-        self.lengths: list[int] = []
+        self.size = 0  # bytes joined, a newline after each file that lacks one
 
     def __len__(self) -> int:
         return len(self.origins)
 
-    @property
-    def size(self) -> int:
-        """Bytes joined so far."""
-        return len(self.data)
-
     def add(self, data: bytes, origin: str) -> None:
-        """Join one file's bytes, a newline after them when they lack one (a file's last line
-        ends with the file)."""
-        self.starts.append(len(self.data))
-        self.lengths.append(len(data))
+        """Add one file's bytes (its last line ends with the file)."""
+        self.starts.append(self.size)
         self.origins.append(origin)
-        self.data += data
+        self.parts.append(data)
+        self.size += len(data)
         if data and not data.endswith(b"\n"):
-            self.data += b"\n"
+            self.size += 1
 
     def file(self, k: int) -> bytes:
         """The ``k``-th file's bytes, as it was read."""
-        return bytes(self.data[self.starts[k] : self.starts[k] + self.lengths[k]])
+        return self.parts[k]
+
+    def joined(self) -> bytes:
+        """The files' bytes in one payload, each file ending with a newline."""
+        pieces: list[bytes] = []
+        for data in self.parts:
+            pieces.append(data)
+            if data and not data.endswith(b"\n"):
+                pieces.append(b"\n")
+        return b"".join(pieces)
 
 
 def parse_cri_files(files: CriFiles) -> tuple[ParseResult, list[Tally]]:
-    """:func:`parse_cri_logs` of files already joined (a :class:`CriFiles`)."""
-    return _parse_joined(files.data, files.starts, files.origins)
+    """:func:`parse_cri_logs` of files gathered in a :class:`CriFiles`."""
+    return _parse_joined(files.joined(), files.starts, files.origins)
 
 
 def _parse_joined(
-    data: bytes | bytearray, file_starts: list[int], origins: list[str]
+    data: bytes, file_starts: list[int], origins: list[str]
 ) -> tuple[ParseResult, list[Tally]]:
     """:func:`parse_cri_logs` of ``data``, files joined (each ending with a newline) that
     start at ``file_starts``; the joined bytes are checked for UTF-8 once."""
@@ -974,7 +969,7 @@ def _parse_joined(
         # bytes that are no UTF-8 are replaced file by file, as each would be alone (each
         # file ends with a newline, so no bad sequence runs from one file into the next)
         bounds = [*file_starts, len(data)]
-        pieces = [bytes(data[a:b]) for a, b in itertools.pairwise(bounds)]
+        pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
         pieces = [p if is_utf8(p) else p.decode("utf-8", "replace").encode("utf-8") for p in pieces]
         starts = np.cumsum([0] + [len(p) for p in pieces[:-1]], dtype=np.int64)
         data = b"".join(pieces)
