@@ -52,8 +52,9 @@ from obskit.sources.cri import (
     BATCH_BYTES,
     BATCH_FILE_BYTES,
     WINDOW_PIECE_BYTES,
+    CriFiles,
     cri_span,
-    parse_cri_logs,
+    parse_cri_files,
     path_key,
     read_cri_window,
 )
@@ -188,9 +189,24 @@ class _Parts:
 
 
 @dataclass
+class _Group:
+    """Small CRI log files to parse together: their bytes and origins
+    (:class:`obskit.sources.cri.CriFiles`), their paths, and whether each was named."""
+
+    files: CriFiles = field(default_factory=CriFiles)
+    paths: list[Path] = field(default_factory=list)
+    explicit: list[bool] = field(default_factory=list)
+
+    def add(self, path: Path, data: bytes, explicit: bool) -> None:
+        self.files.add(data, str(path))
+        self.paths.append(path)
+        self.explicit.append(explicit)
+
+
+@dataclass
 class _Batch:
     """Small CRI log files met one after another, parsed together in one pass
-    (:func:`obskit.sources.cri.parse_cri_logs`): a node's folder of a few thousand small
+    (:func:`obskit.sources.cri.parse_cri_files`): a node's folder of a few thousand small
     files then costs about what one file of the same lines does, not a parse each.
 
     A run of files is parsed in groups of up to :data:`BATCH_BYTES`; with a ``pool``, each
@@ -201,9 +217,8 @@ class _Batch:
     Results reach ``parts`` in file order: a group's only when the one before it is in."""
 
     pool: ThreadPoolExecutor | None = None
-    files: list[tuple[Path, bytes, bool]] = field(default_factory=list)
-    size: int = 0
-    pending: list[tuple[list[tuple[Path, bytes, bool]], Future]] = field(default_factory=list)
+    group: _Group = field(default_factory=_Group)
+    pending: list[tuple[_Group, Future]] = field(default_factory=list)
     #: whether the current run of files has had a group parsed already (a run of one file
     #: alone is parsed as that file, not as a batch)
     split: bool = False
@@ -213,26 +228,27 @@ class _Batch:
 
     def add(self, path: Path, data: bytes, explicit: bool, parts: _Parts) -> None:
         limit = BATCH_BYTES if self.split else min(FIRST_GROUP_BYTES, BATCH_BYTES)
-        if self.pool is not None and self.files and self.size + len(data) > limit:
+        if self.group.paths and self.group.files.size + len(data) > limit:
             self._finish(parts)  # one group parsing at a time: the one before goes in first
-            group, self.files, self.size, self.split = self.files, [], 0, True
-            self.pending.append((group, self.pool.submit(_parse_group, group)))
-        self.files.append((path, data, explicit))
-        self.size += len(data)
+            group, self.group, self.split = self.group, _Group(), True
+            if self.pool is None:
+                _add_group(parts, group, _parse_group(group))
+            else:
+                self.pending.append((group, self.pool.submit(_parse_group, group)))
+        self.group.add(path, data, explicit)
 
     def flush(self, parts: _Parts) -> None:
         """Parse the files held, adding their frames and a ledger row each to ``parts``."""
-        files, self.files, self.size = self.files, [], 0
+        group, self.group = self.group, _Group()
         split, self.split = self.split, False
-        if len(files) == 1 and not split:
+        if len(group.paths) == 1 and not split:
             self._finish(parts)
-            path, data, explicit = files[0]
-            _parse_alone(parts, path, data, explicit)
+            _parse_alone(parts, group.paths[0], group.files.file(0), group.explicit[0])
             return
         # parsed here while the pool parses the group before them, and added after it
-        parsed = [(group, _parse_group(group)) for group in _batches(files)]
+        result = _parse_group(group) if group.paths else None
         self._finish(parts)
-        for group, result in parsed:
+        if group.paths:
             _add_group(parts, group, result)
 
     def _finish(self, parts: _Parts) -> None:
@@ -242,49 +258,29 @@ class _Batch:
             _add_group(parts, group, future.result())
 
 
-def _parse_group(
-    group: list[tuple[Path, bytes, bool]],
-) -> tuple[ParseResult, list[Tally]] | None:
+def _parse_group(group: _Group) -> tuple[ParseResult, list[Tally]] | None:
     """A group of CRI files parsed as one (None: something the batch did not expect)."""
     try:
-        result, tallies = parse_cri_logs([(data, str(path)) for path, data, _ in group])
+        result, tallies = parse_cri_files(group.files)
     except (SourceError, SchemaError, ValueError, TypeError, IndexError):
         return None
-    return _far_out_by_file(result, tallies, [p for p, _, _ in group])
+    return _far_out_by_file(result, tallies, group.paths)
 
 
 def _add_group(
-    parts: _Parts,
-    group: list[tuple[Path, bytes, bool]],
-    parsed: tuple[ParseResult, list[Tally]] | None,
+    parts: _Parts, group: _Group, parsed: tuple[ParseResult, list[Tally]] | None
 ) -> None:
     """A parsed group's frames and ledger rows into ``parts``; a group whose parse failed is
     read file by file, so that each file says whether it was the one."""
     if parsed is None:
-        for path, data, explicit in group:
-            _parse_alone(parts, path, data, explicit)
+        for k, path in enumerate(group.paths):
+            _parse_alone(parts, path, group.files.file(k), group.explicit[k])
         return
     result, tallies = parsed
     parts.add_frames(result)
-    for (path, _, _), tally in zip(group, tallies, strict=True):
+    for path, tally in zip(group.paths, tallies, strict=True):
         parts.files.append(_ledger(path, "cri-log", "loaded", tally))
         parts.notes += [f"{path}: {note}" for note in tally.notes]
-
-
-def _batches(
-    files: list[tuple[Path, bytes, bool]],
-) -> Iterator[list[tuple[Path, bytes, bool]]]:
-    """``files`` in runs of up to :data:`BATCH_BYTES` (at least one file a run)."""
-    run: list[tuple[Path, bytes, bool]] = []
-    size = 0
-    for item in files:
-        if run and size + len(item[1]) > BATCH_BYTES:
-            yield run
-            run, size = [], 0
-        run.append(item)
-        size += len(item[1])
-    if run:
-        yield run
 
 
 def _parse_alone(parts: _Parts, path: Path, data: bytes, explicit: bool) -> None:

@@ -135,6 +135,33 @@ def test_files_starting_with_blank_lines_keep_their_own_line_numbers() -> None:
     ]
 
 
+def test_bad_utf8_at_a_files_end_is_replaced_as_in_that_file_alone() -> None:
+    # a file cut inside a multi-byte character (no newline after it), followed by files
+    # whose first bytes would complete it: each file's bytes are replaced as its own
+    line = b"2024-05-14T10:00:00.000000000Z stdout F "
+    bodies = [
+        line + b"caf\xc3",
+        b"\xa9" + line[1:] + b"tail\n",
+        line + b"euro \xe2\x82",
+        line + b"ok \xe2\x82\xac\n",
+        line + b"\xff\n",
+    ]
+    payloads = [(body, f"/var/log/pods/shop_w-{k}_u{k}/w/0.log") for k, body in enumerate(bodies)]
+    joined = cri.CriFiles()
+    for body, origin in payloads:
+        joined.add(body, origin)
+    assert [joined.file(k) for k in range(len(joined))] == bodies
+    alone = [cri.parse_cri_log(body, origin) for body, origin in payloads]
+    expected = [m for r in alone for m in r.logs["message"].tolist()]
+    assert expected == ["caf\ufffd", "euro \ufffd", "ok \u20ac", "\ufffd"]
+    for batched, tallies in (cri.parse_cri_logs(payloads), cri.parse_cri_files(joined)):
+        assert batched.logs["message"].tolist() == expected
+        assert batched.rejects["origin"].tolist() == [payloads[1][1]]  # its first line
+        assert [(t.records, t.rows, t.rejects) for t in tallies] == [
+            (r.records, r.rows, len(r.rejects)) for r in alone
+        ]
+
+
 def test_batches_split_by_size_give_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,18 +183,18 @@ def test_groups_parsed_while_reading_go_in_in_file_order(
         '{"kind": "EventList", "apiVersion": "v1", "items": []}'
     )
     alone = _unbatched(monkeypatch, root)
-    real = cri.parse_cri_logs
+    real = cri.parse_cri_files
     calls = []
 
-    def failing_second(payloads: list[tuple[bytes, str]]) -> tuple:
-        calls.append(len(payloads))
+    def failing_second(files: cri.CriFiles) -> tuple:
+        calls.append(len(files))
         if len(calls) == 2:
             raise ValueError("a shape the batch did not expect")
-        return real(payloads)
+        return real(files)
 
     with monkeypatch.context() as m:
         m.setattr(investigation, "BATCH_BYTES", 6000)
-        m.setattr(investigation, "parse_cri_logs", failing_second)
+        m.setattr(investigation, "parse_cri_files", failing_second)
         _same(obskit.load(root), alone)
     assert len(calls) > 4 and max(calls) > 1  # groups of several files, several groups
     assert alone.files["format"].tolist().count("k8s-json") == 1
@@ -180,19 +207,18 @@ def test_the_first_group_is_small_and_the_last_is_parsed_on_the_calling_thread(
     # last is parsed here while the pool parses the one before it; the result is unchanged
     root = _folder(tmp_path, 12, files=30)
     alone = _unbatched(monkeypatch, root)
-    real = cri.parse_cri_logs
+    real = cri.parse_cri_files
     calls: list[tuple[list[str], int, bool]] = []
 
-    def recording(payloads: list[tuple[bytes, str]]) -> tuple:
+    def recording(files: cri.CriFiles) -> tuple:
         here = threading.current_thread() is threading.main_thread()
-        origins = [origin for _, origin in payloads]
-        calls.append((origins, sum(len(data) for data, _ in payloads), here))
-        return real(payloads)
+        calls.append((list(files.origins), files.size, here))
+        return real(files)
 
     with monkeypatch.context() as m:
         m.setattr(investigation, "FIRST_GROUP_BYTES", 1500)
         m.setattr(investigation, "BATCH_BYTES", 6000)
-        m.setattr(investigation, "parse_cri_logs", recording)
+        m.setattr(investigation, "parse_cri_files", recording)
         _same(obskit.load(root), alone)
     assert len(calls) >= 4
     order = alone.files["origin"].tolist()

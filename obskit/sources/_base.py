@@ -14,6 +14,7 @@ import functools
 import gc
 import io
 import lzma
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -580,7 +581,7 @@ def read_bytes(path: str | Path, limit: int | None = None) -> tuple[bytes, str |
     """
     path = path if isinstance(path, Path) else Path(path)
     try:
-        raw = path.read_bytes()
+        raw = _read_whole(path)
     except OSError as exc:
         raise SourceError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
     kind = compression(raw[:8])
@@ -608,6 +609,28 @@ def read_bytes(path: str | Path, limit: int | None = None) -> tuple[bytes, str |
             f"decoded before the damage"
         )
     return out.getvalue(), None
+
+
+#: Files up to this size are read with one ``os.read`` sized by ``fstat``; larger ones by
+#: Python's file object, which grows one buffer instead of holding pieces to join.
+_ONE_READ_BYTES = 64 << 20
+
+
+def _read_whole(path: Path) -> bytes:
+    """All of ``path``'s bytes, to its end (a file still written to is read as far as it goes).
+    A small file takes four system calls and no file object: a folder holds thousands."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if not 0 < size <= _ONE_READ_BYTES:
+            with open(fd, "rb", closefd=False) as fh:
+                return fh.read()
+        parts = [os.read(fd, size)]
+        while chunk := os.read(fd, 1 << 20):  # empty at the end, as a rule at once
+            parts.append(chunk)
+    finally:
+        os.close(fd)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _inflate(raw: bytes, kind: str) -> Iterator[bytes]:
@@ -749,7 +772,8 @@ def decode_head(data: bytes) -> str:
     end = data.find(b"\n", start, start + RECORD_BYTES)
     if end < 0 and len(data) - start <= RECORD_BYTES:
         end = len(data)  # the whole payload is one line
-    return data[: max(SNIFF_BYTES, end + 1)].decode("utf-8", "replace")
+    # decoded from a view: slicing the bytes first would copy them once more
+    return str(memoryview(data)[: max(SNIFF_BYTES, end + 1)], "utf-8", "replace")
 
 
 def decode_tail(data: bytes) -> str:
@@ -757,7 +781,7 @@ def decode_tail(data: bytes) -> str:
     when the head already holds the whole payload."""
     if len(data) <= SNIFF_BYTES:
         return ""
-    return data[-SNIFF_BYTES:].decode("utf-8", "replace")
+    return str(memoryview(data)[-SNIFF_BYTES:], "utf-8", "replace")
 
 
 def first_line(text: str) -> str:

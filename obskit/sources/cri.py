@@ -17,6 +17,7 @@ evidence, and the runtime accepted those bytes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import lzma
 import os
@@ -66,9 +67,11 @@ from obskit.sources._levels import (
 )
 
 __all__ = [
+    "CriFiles",
     "cri_span",
     "finish_logs",
     "join_partials",
+    "parse_cri_files",
     "parse_cri_log",
     "parse_cri_logs",
     "path_key",
@@ -96,27 +99,34 @@ def path_key(path: str) -> dict[str, object]:
     >>> path_key("/var/log/pods/shop_checkout-7d9f-x2x9z_0b1c/checkout/2.log")
     {'namespace': 'shop', 'pod': 'checkout-7d9f-x2x9z', 'pod_uid': '0b1c', 'container': 'checkout', 'restart': 2}
     """  # noqa: E501
+    return dict(_path_key(path))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _path_key(path: str) -> tuple[tuple[str, object], ...]:
+    """:func:`path_key` as pairs, kept for the last files asked about: a load asks about each
+    file twice (its format's hint, then its rows' key)."""
     posix = path.replace("\\", "/")
     if "//" in posix or "/./" in posix or posix.startswith("./") or posix.endswith(("/", "/.")):
         posix = str(PurePosixPath(posix))  # only these does PurePosixPath change
     m = _POD_DIR.search(posix)
     if m:
-        return {
-            "namespace": m["namespace"],
-            "pod": m["pod"],
-            "pod_uid": m["uid"],
-            "container": m["container"],
-            "restart": int(m["restart"]),
-        }
+        return (
+            ("namespace", m["namespace"]),
+            ("pod", m["pod"]),
+            ("pod_uid", m["uid"]),
+            ("container", m["container"]),
+            ("restart", int(m["restart"])),
+        )
     m = _CONTAINERS.search(posix)
     if m:
-        return {
-            "namespace": m["namespace"],
-            "pod": m["pod"],
-            "container": m["container"],
-            "container_id": m["container_id"],
-        }
-    return {}
+        return (
+            ("namespace", m["namespace"]),
+            ("pod", m["pod"]),
+            ("container", m["container"]),
+            ("container_id", m["container_id"]),
+        )
+    return ()
 
 
 # --- partial lines -----------------------------------------------------------------------------
@@ -342,10 +352,12 @@ def _cast_times(buf: pa.Buffer, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | 
     return values[0::2].view("datetime64[ns]")
 
 
-def _cri_piece(data: bytes, view: np.ndarray, lo: int, hi: int) -> dict[str, object] | None:
+def _cri_piece(
+    data: bytes, view: np.ndarray, lo: int, hi: int, checked: bool = False
+) -> dict[str, object] | None:
     """The lines of ``data[lo:hi]`` split into their CRI fields, with their times (None when
-    the bytes are not valid UTF-8)."""
-    if not is_utf8(data, lo, hi):
+    the bytes are not valid UTF-8; ``checked``: known to be)."""
+    if not checked and not is_utf8(data, lo, hi):
         return None
     starts, ends = _line_spans(view, lo, hi)
     total = len(starts)
@@ -386,17 +398,18 @@ def _cuts(data: bytes, pieces: int) -> list[tuple[int, int]]:
 
 
 def _cri_lines(
-    data: bytes, pool: ThreadPoolExecutor | None, workers: int = 1
+    data: bytes, pool: ThreadPoolExecutor | None, workers: int = 1, checked: bool = False
 ) -> dict[str, object] | None:
     """:func:`_cri_piece` of the whole payload, read in pieces (on ``pool`` and its ``workers``
-    threads when there is one); None when the payload is not valid UTF-8."""
+    threads when there is one); None when the payload is not valid UTF-8 (``checked``: known
+    to be)."""
     view = np.frombuffer(data, dtype=np.uint8)
     # pieces of a few MB, at least one a thread; threads done early take the next
     spans = _cuts(data, max(workers, -(-len(data) // _CHUNK_BYTES)))
     if pool is None:
-        done = [_cri_piece(data, view, *span) for span in spans]
+        done = [_cri_piece(data, view, *span, checked) for span in spans]
     else:
-        done = list(pool.map(lambda span: _cri_piece(data, view, *span), spans))
+        done = list(pool.map(lambda span: _cri_piece(data, view, *span, checked), spans))
     if any(d is None for d in done):
         return None
     if len(done) == 1:
@@ -621,11 +634,13 @@ def _parse_cri(
     pool: ThreadPoolExecutor | None,
     workers: int,
     files: _Files | None = None,
+    checked: bool = False,
 ) -> tuple[ParseResult, list[Tally]]:
     """:func:`parse_cri_log`, its threads (if any) on ``pool``; with ``files``, the payload is
     several files joined (valid UTF-8 each), and each gets its own line numbers, key, partial
-    lines and rejects, as if parsed alone, and its own ledger counts."""
-    lines = _cri_lines(data, pool, workers)
+    lines and rejects, as if parsed alone, and its own ledger counts. ``checked``: the payload
+    is known to be valid UTF-8."""
+    lines = _cri_lines(data, pool, workers, checked)
     if lines is None:  # the slow path replaces invalid UTF-8 bytes by U+FFFD
         data = data.decode("utf-8", "replace").encode("utf-8")
         lines = _cri_lines(data, pool, workers)
@@ -831,27 +846,37 @@ def _finish_files(frame: pd.DataFrame, origins: list[str], owner: np.ndarray) ->
     """:func:`finish_logs` for the lines of several files: each row gets its file's key (from
     its path), provenance and ``key_source``."""
     keys = [path_key(origin) for origin in origins]
+    # the files that have rows, in order: each column's categories are theirs
+    present = np.flatnonzero(np.bincount(owner, minlength=len(origins)))
+    # each row's place among them, in the smallest integer that holds it
+    rank = np.full(len(origins), -1, dtype=np.int32)
+    rank[present] = np.arange(len(present), dtype=np.int32)
+    row_rank = rank[owner]
     columns: dict[str, object] = {}
     for column in ("namespace", "pod", "container"):
         values = [key.get(column) for key in keys]
         if any(v is not None for v in values):
-            columns[column] = _per_file(values, owner)
+            columns[column] = _per_file(values, present, row_rank)
     if any("restart" in key for key in keys):
         restart = pd.array([key.get("restart") for key in keys], dtype="Int64")
         columns["restart"] = restart.take(owner)
-    columns["key_source"] = _per_file(["record" if k else "incomplete" for k in keys], owner)
-    columns["origin"] = _per_file(origins, owner)
+    kinds = ["record" if k else "incomplete" for k in keys]
+    columns["key_source"] = _per_file(kinds, present, row_rank)
+    columns["origin"] = _per_file(origins, present, row_rank)
     return schema.conform("logs", frame.assign(**columns))
 
 
-def _per_file(values: list[object], owner: np.ndarray) -> pd.Categorical:
-    """A value per file as a categorical per row: the values of the files that have rows,
-    in the order the files come (as stacking each file's frame would make it)."""
-    present = np.flatnonzero(np.bincount(owner, minlength=len(values)))
+def _per_file(values: list[object], present: np.ndarray, row_rank: np.ndarray) -> pd.Categorical:
+    """A value per file as a categorical per row: the values of the files that have rows
+    (``present``), in the order the files come (as stacking each file's frame would make
+    it); ``row_rank`` is each row's file's place among ``present``. The per-file values are
+    factorized, and each row's code is found through its file's."""
     codes, uniques = pd.factorize(pd.Series([values[k] for k in present], dtype="object"))
-    table = np.full(len(values), -1, dtype=np.int64)
-    table[present] = codes
-    return pd.Categorical.from_codes(table[owner], categories=pd.Index(list(uniques)))
+    width = np.int8 if len(uniques) < 128 else np.int16 if len(uniques) < 32768 else np.int32
+    table = codes.astype(width)
+    return pd.Categorical.from_codes(
+        table[row_rank], categories=pd.Index(list(uniques)), validate=False
+    )
 
 
 #: Files up to this size are parsed together with the others of a batch ...
@@ -878,31 +903,81 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
     >>> [(t.records, t.rows, t.rejects) for t in tallies]
     [(1, 1, 0), (2, 1, 1)]
     """
-    parts: list[bytes] = []
-    starts = []
-    at = 0
-    for data, _origin in payloads:
-        starts.append(at)
-        parts.append(data)
-        at += len(data)
+    files = CriFiles()
+    for data, origin in payloads:
+        files.add(data, origin)
+    return parse_cri_files(files)
+
+
+class CriFiles:
+    """CRI log files gathered for one parse (:func:`parse_cri_files`): their bytes, joined
+    when the parse asks for them, each file's start in the joined bytes, and origins.
+
+    Examples
+    --------
+    >>> files = CriFiles()
+    >>> files.add(b"2024-01-01T00:00:00Z stdout F a", "/var/log/pods/shop_web-1_u1/web/0.log")
+    >>> files.add(b"2024-01-01T00:00:01Z stdout F b\\n", "/var/log/pods/shop_db-1_u2/db/0.log")
+    >>> (len(files), files.size, files.file(0))
+    (2, 64, b'2024-01-01T00:00:00Z stdout F a')
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.origins: list[str] = []
+        self.starts: list[int] = []
+        self.size = 0  # bytes joined, a newline after each file that lacks one
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    def add(self, data: bytes, origin: str) -> None:
+        """Add one file's bytes (its last line ends with the file)."""
+        self.starts.append(self.size)
+        self.origins.append(origin)
+        self.parts.append(data)
+        self.size += len(data)
         if data and not data.endswith(b"\n"):
-            parts.append(b"\n")  # the last line ends with its file
-            at += 1
-    joined = b"".join(parts)
-    if not is_utf8(joined):
-        # bytes that are no UTF-8 are replaced file by file, as each would be alone (a file
-        # is cut from the next by a newline, so the joined bytes are valid when all files are)
-        return parse_cri_logs(
-            [
-                (data if is_utf8(data) else data.decode("utf-8", "replace").encode("utf-8"), origin)
-                for data, origin in payloads
-            ]
-        )
-    files = _Files([origin for _, origin in payloads], np.array(starts, dtype=np.int64))
-    workers = min(os.cpu_count() or 1, 8, max(1, len(joined) // _PIECE_BYTES))
+            self.size += 1
+
+    def file(self, k: int) -> bytes:
+        """The ``k``-th file's bytes, as it was read."""
+        return self.parts[k]
+
+    def joined(self) -> bytes:
+        """The files' bytes in one payload, each file ending with a newline."""
+        pieces: list[bytes] = []
+        for data in self.parts:
+            pieces.append(data)
+            if data and not data.endswith(b"\n"):
+                pieces.append(b"\n")
+        return b"".join(pieces)
+
+
+def parse_cri_files(files: CriFiles) -> tuple[ParseResult, list[Tally]]:
+    """:func:`parse_cri_logs` of files gathered in a :class:`CriFiles`."""
+    return _parse_joined(files.joined(), files.starts, files.origins)
+
+
+def _parse_joined(
+    data: bytes, file_starts: list[int], origins: list[str]
+) -> tuple[ParseResult, list[Tally]]:
+    """:func:`parse_cri_logs` of ``data``, files joined (each ending with a newline) that
+    start at ``file_starts``; the joined bytes are checked for UTF-8 once."""
+    starts = np.array(file_starts, dtype=np.int64)
+    if not is_utf8(data):
+        # bytes that are no UTF-8 are replaced file by file, as each would be alone (each
+        # file ends with a newline, so no bad sequence runs from one file into the next)
+        bounds = [*file_starts, len(data)]
+        pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
+        pieces = [p if is_utf8(p) else p.decode("utf-8", "replace").encode("utf-8") for p in pieces]
+        starts = np.cumsum([0] + [len(p) for p in pieces[:-1]], dtype=np.int64)
+        data = b"".join(pieces)
+    workers = min(os.cpu_count() or 1, 8, max(1, len(data) // _PIECE_BYTES))
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
     try:
-        return _parse_cri(joined, "<files>", pool, workers, files)
+        # the joined bytes are valid UTF-8 now: the parse does not check them again
+        return _parse_cri(data, "<files>", pool, workers, _Files(origins, starts), True)
     finally:
         if pool is not None:
             pool.shutdown()
