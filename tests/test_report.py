@@ -51,7 +51,7 @@ LEAKED_SECRETS = [secret for _, _, secret in LEAKED]
 
 
 def _lines_of_secrets(width: int = 140) -> list[str]:
-    """The planted secrets' lines, a few to a log line (pandas shows 160 characters of a cell).
+    """The planted secrets' lines, a few to a log line (a report shows 600 characters of a cell).
 
     A ``Cookie:`` value runs to the end of its line, so cookie lines go last.
     """

@@ -430,8 +430,8 @@ def test_a_series_that_spiked_as_often_before_counts_less_than_a_new_step():
     both = pd.concat([an.iloc[[0]], an.iloc[[0]].assign(base_share=0.0)], ignore_index=True)
     ev = _metric_evidence(both)
     assert ev["strength"].iloc[0] < 0.8 * ev["strength"].iloc[1]
-    assert "beyond it in 25% of the baseline too" in ev["text"].iloc[0]
-    assert "of the baseline too" not in ev["text"].iloc[1]
+    assert "as unusual in 25% of its baseline too" in ev["text"].iloc[0]
+    assert "of its baseline too" not in ev["text"].iloc[1]
 
 
 def test_a_peak_its_baseline_often_reached_is_no_news():
@@ -450,8 +450,9 @@ def test_a_peak_its_baseline_often_reached_is_no_news():
     both = pd.concat([row, row.assign(base_reach=0.0)], ignore_index=True)
     ev = _metric_evidence(both)
     assert ev["strength"].iloc[0] < 0.75 * ev["strength"].iloc[1]
-    assert re.search(r"its baseline went this far often: \d+% likely by chance", ev["text"].iloc[0])
-    assert "went this far often" not in ev["text"].iloc[1]
+    told = r"its baseline reached this peak often: \d+% likely by chance"
+    assert re.search(told, ev["text"].iloc[0])
+    assert "reached this peak" not in ev["text"].iloc[1]
 
 
 def test_a_move_off_a_flat_baseline_is_told_in_values_not_in_iqrs():
@@ -465,7 +466,11 @@ def test_a_move_off_a_flat_baseline_is_told_in_values_not_in_iqrs():
     assert an.loc["api-1", "flat"] and not an.loc["db-1", "flat"]
     lines = dict(zip(*suspects(inv, at=at, level="pod")[["pod", "evidence"]].values.T, strict=True))
     assert lines["api-1"][0] == "restarts up from 0, where it sat for most of its baseline, to 3"
-    told = r"latency up [\d.]+ IQRs from its baseline \(0\.9\d* -> 2\.\d+, NSigma [\d.]+\)"
+    # the values, how far that is against the spread it had, and in standard deviations
+    told = (
+        r"latency up from 0\.9\d* to 2\.\d+, [\d.]+ times its usual spread "
+        r"\([\d.]+ standard deviations\)"
+    )
     assert re.fullmatch(told, lines["db-1"][0])
 
 
@@ -559,9 +564,12 @@ def test_a_ranking_is_clear_when_its_top_leads_and_ambiguous_between_close_suspe
     assert out.loc[0, "margin"] < CLEAR_MARGIN
     said = conclusion(out)
     assert said.startswith("Ambiguous between pod shop/") and "db-1" in said and "cache-1" in said
+    assert re.search(r"their scores are within a third of each other \([\d.]+ and [\d.]+\)", said)
 
 
 def test_a_lead_resting_on_spikes_only_one_detector_saw_is_not_called_clear():
+    from obskit.analysis.rca import conclusion
+
     at = T0 + pd.Timedelta(seconds=1200)
     db = _series("db-1", "db", "node-1", "PodServerLatencyP95(s)", 40, 0.1, seed=5)
     families = ["PodServerLatencyP95(s)", "SyscallWrite", "NetworkTransmitBytes"]
@@ -585,6 +593,9 @@ def test_a_lead_resting_on_spikes_only_one_detector_saw_is_not_called_clear():
     assert out["pod"].tolist()[:2] == ["ad-1", "db-1"]
     assert out["margin"].iloc[0] >= 1 / 3  # ahead by the score, not on moves NSigma confirms
     assert out["verdict"].tolist()[:2] == ["ambiguous", "ambiguous"]
+    said = conclusion(out)
+    assert said.startswith("Ambiguous between pod shop/ad-1 and pod shop/db-1: ")
+    assert "lead rests on spikes only one of the two detectors saw" in said
     # the same spikes out of a quiet baseline both detectors call out: clear
     inv = obskit.Investigation(metrics=pd.concat([*ads(spiky=False), db, *_quiet_pods()]))
     out = suspects(inv, at=at, level="pod")
