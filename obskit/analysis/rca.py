@@ -691,8 +691,8 @@ def _metric_text(
         notes.append("baseline from the other pods on its node")
     elif peers == "peers' change":
         notes.append(
-            "its series began just before the onset: measured against its first samples, "
-            "moved as far as the other pods' same metric moved meanwhile"
+            "its series began just before the onset: measured against how far the other "
+            "pods' same metric moved"
         )
     if habit >= 0.1:
         notes.append(f"as unusual in {habit:.0%} of its baseline too")
@@ -2559,9 +2559,11 @@ def _why_ambiguous(suspects: pd.DataFrame, close: list[str]) -> str:
         return "no suspect leads the others clearly"
     top, nxt = (float(x) for x in suspects["score"].iloc[:2])
     if top <= 0 or (top - nxt) / top < CLEAR_MARGIN:
+        scores = [f"{float(x):.1f}" for x in suspects["score"].iloc[: len(close)]]
+        listed = f"{', '.join(scores[:-1])} and {scores[-1]}"
         return (
-            f"their scores are within a third of each other ({top:.1f} and {nxt:.1f}); "
-            "look at each before settling on one"
+            f"their scores are within a third of the top one's ({listed}); look at each "
+            "before settling on one"
         )
     unsure = suspects.attrs.get("unsure") or list(_UNSURE_WORDS)
     rests = " and on ".join(_UNSURE_WORDS[k] for k in unsure if k in _UNSURE_WORDS)
@@ -2588,7 +2590,7 @@ def conclusion(suspects: pd.DataFrame) -> str:
     >>> frame["score"] = [4.0, 3.5]
     >>> conclusion(frame)  # doctest: +NORMALIZE_WHITESPACE
     'Ambiguous between pod shop/api-1 and pod shop/db-0: their scores are within a third of
-    each other (4.0 and 3.5); look at each before settling on one.'
+    the top one's (4.0 and 3.5); look at each before settling on one.'
     """
     if suspects is None or not len(suspects):
         return "No root-cause suspect: nothing moved against its baseline."

@@ -564,7 +564,9 @@ def test_a_ranking_is_clear_when_its_top_leads_and_ambiguous_between_close_suspe
     assert out.loc[0, "margin"] < CLEAR_MARGIN
     said = conclusion(out)
     assert said.startswith("Ambiguous between pod shop/") and "db-1" in said and "cache-1" in said
-    assert re.search(r"their scores are within a third of each other \([\d.]+ and [\d.]+\)", said)
+    assert re.search(
+        r"their scores are within a third of the top one's \([\d.]+ and [\d.]+\)", said
+    )
 
 
 def test_a_lead_resting_on_spikes_only_one_detector_saw_is_not_called_clear():
@@ -1024,3 +1026,56 @@ def test_errors_that_only_say_a_call_failed_are_reports_not_origins():
     travel2 = out[out["pod"] == "travel2-1"].iloc[0]
     assert "origin" not in travel2["kinds"]
     assert any(e.endswith("(its errors say calls it made failed)") for e in travel2["evidence"])
+
+
+# --- how the evidence reads ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metric", "unit"),
+    [
+        ("container_cpu_usage_seconds_total.rate5m", " cores"),
+        ("http_request_duration_seconds.p99", " s"),
+        ("container_memory_working_set_bytes", " B"),
+        ("container_network_receive_bytes_total.rate5m", " B/s"),
+        ("http_requests_total.rate5m", "/s"),
+        ("PodServerLatencyP99(s)", " s"),
+        ("MemoryUsageRate(%)", "%"),
+        ("MemoryUsage(Mi)", " MiB"),
+        ("kube_pod_container_status_restarts_total", ""),
+    ],
+)
+def test_a_metric_value_is_told_in_the_unit_its_name_says(metric, unit):
+    from obskit.analysis.rca import metric_unit
+
+    assert metric_unit(metric) == unit
+
+
+def test_a_move_reads_as_values_the_spread_it_had_and_standard_deviations():
+    from obskit.analysis.rca import _metric_text
+
+    args = dict(name="latency", direction="up", score=12.34, baseline=0.1, peak=0.9, nsigma=4.56)
+    plain = dict(flat=False, peers="own", habit=0.0, client=False, waited_on="")
+    said = _metric_text(**args, **plain, unit=" s")
+    assert (
+        said
+        == "latency up from 0.1 to 0.9 s, 12.3 times its usual spread (4.6 standard deviations)"
+    )
+    # a move only the robust score calls out says the second detector did not
+    said = _metric_text(**args, **plain, confirmed=False)
+    assert said.endswith("(4.6 standard deviations: too few for the second detector, NSigma)")
+    # a series begun just before the onset says what it was measured against
+    said = _metric_text(**args, **{**plain, "peers": "peers' change"})
+    assert (
+        "its series began just before the onset: measured against how far the other pods'" in said
+    )
+
+
+def test_a_reason_quotes_its_strongest_evidence_to_a_words_end():
+    from obskit.analysis.rca import REASON_LEAD_CHARS, _clip
+
+    assert _clip("short enough", 20) == "short enough"
+    text = "EdgeLatencyP50(s) up from 0.00625 to 0.75 s, 130.5 times its usual spread " * 4
+    cut = _clip(text, REASON_LEAD_CHARS)
+    assert len(cut) <= REASON_LEAD_CHARS and cut.endswith("…")
+    assert text.startswith(cut[:-1]) and text[len(cut) - 1] in " ,"  # at a word's end
