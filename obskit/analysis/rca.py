@@ -2588,9 +2588,9 @@ def conclusion(suspects: pd.DataFrame) -> str:
     >>> conclusion(frame)
     'Ambiguous between pod shop/api-1 and pod shop/db-0: no suspect leads the others clearly.'
     >>> frame["score"] = [4.0, 3.5]
-    >>> conclusion(frame)  # doctest: +NORMALIZE_WHITESPACE
-    'Ambiguous between pod shop/api-1 and pod shop/db-0: their scores are within a third of
-    the top one's (4.0 and 3.5); look at each before settling on one.'
+    >>> print(conclusion(frame))  # doctest: +NORMALIZE_WHITESPACE
+    Ambiguous between pod shop/api-1 and pod shop/db-0: their scores are within a third of
+    the top one's (4.0 and 3.5); look at each before settling on one.
     """
     if suspects is None or not len(suspects):
         return "No root-cause suspect: nothing moved against its baseline."
