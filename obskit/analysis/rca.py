@@ -987,8 +987,8 @@ def _log_evidence(
             level.isin(["error", "critical"]), 1.0, WARNING_WEIGHT
         )
         ev["text"] = [
-            f'log pattern "{t[:110]}" {b} before -> {a} after the onset ({lv}, Poisson score '
-            f"{sc:.0f})"
+            f'log pattern "{t[:110]}" {b} before -> {a} after the onset ({lv}; {sc:.0f} '
+            "standard deviations above its earlier rate)"
             for t, b, a, lv, sc in zip(
                 surges["template"],
                 surges["before"],
@@ -1034,11 +1034,14 @@ def _log_evidence(
         ev["time"] = bursts["burst_start"].to_numpy()
         ev["strength"] = _log_strength(bursts["score"].to_numpy(dtype=float))
         ev["text"] = [
-            f"warning/error lines {b} before -> {a} after the onset ({e} errors, Poisson "
-            f"score {s:.0f})"
-            for b, a, e, s in zip(
+            f"warning/error lines rose from {rb:.2g} to {ra:.2g} a minute after the onset "
+            f"({b} before, {a} after, {e} of them errors; {s:.0f} standard deviations above "
+            "its earlier rate)"
+            for b, a, rb, ra, e, s in zip(
                 bursts["before"],
                 bursts["after"],
+                bursts["rate_before"],
+                bursts["rate_after"],
                 bursts["errors_after"],
                 bursts["score"],
                 strict=True,
@@ -1054,7 +1057,7 @@ def _log_evidence(
         ev["strength"] = _log_strength(peers["score"].to_numpy(dtype=float))
         ev["text"] = [
             f"no log baseline of its own: {e} of its {n} lines after the onset are errors, "
-            f"against {p:.1%} of its peers' (Poisson score {sc:.0f})"
+            f"against {p:.1%} of its peers' ({sc:.0f} standard deviations above theirs)"
             for e, n, p, sc in zip(
                 peers["errors"], peers["lines"], peers["peer_share"], peers["score"], strict=True
             )
@@ -2186,7 +2189,7 @@ def _time_order(rows: list[Candidate], step: pd.Timedelta) -> None:
 
 #: How much of its strongest evidence a suspect's one-sentence reason quotes (the evidence
 #: column has it whole).
-REASON_LEAD_CHARS = 160
+REASON_LEAD_CHARS = 240
 
 
 def _clip(text: str, limit: int) -> str:

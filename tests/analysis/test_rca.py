@@ -734,6 +734,13 @@ def test_a_repeat_of_a_known_error_counts_when_its_rate_surges():
     assert out.loc[0, "pod"] == "api-1"
     surge = 'log pattern "ERROR PayService#<*> [pay][Pay failed]" 2 before -> 80 after the onset'
     assert any(e.startswith(surge) for e in out.loc[0, "evidence"])
+    # the burst reads as rates a minute (its baseline is longer than the window after it) and
+    # its score as standard deviations above the earlier rate
+    burst = (
+        r"warning/error lines rose from 0\.11 to 3\.6 a minute after the onset \(2 before, 80 "
+        r"after, 80 of them errors; \d+ standard deviations above its earlier rate\)"
+    )
+    assert any(re.fullmatch(burst, e) for e in out.loc[0, "evidence"]), out.loc[0, "evidence"]
 
 
 def _windows(fault_at: list[int], windows: list[range], chronic: str | None = None) -> list:
@@ -791,6 +798,7 @@ def test_with_no_log_baseline_errors_are_weighed_against_the_peers_not_warnings(
     out = suspects(inv, at=T0 + pd.Timedelta(minutes=20, seconds=30), level="pod")
     assert out.loc[0, "pod"] == "api-1"
     assert out.loc[0, "evidence"][0].startswith("no log baseline of its own: 15 of its 75 lines")
+    assert out.loc[0, "evidence"][0].endswith("standard deviations above theirs)")
     assert "orders-1" not in out["pod"].tolist()
 
 
