@@ -649,6 +649,19 @@ def metric_unit(metric: str) -> str:
     return ""
 
 
+_BINARY = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def _with_unit(value: float, unit: str) -> str:
+    """A value with its unit; bytes in KiB, MiB or GiB rather than powers of ten."""
+    if unit in (" B", " B/s") and np.isfinite(value):
+        step = 0
+        while abs(value) >= 1024 and step < len(_BINARY) - 1:
+            value, step = value / 1024, step + 1
+        return f"{value:.3g} {_BINARY[step]}{unit[2:]}"
+    return f"{value:.3g}{unit}"
+
+
 def _metric_text(
     name: str,
     direction: str,
@@ -671,16 +684,17 @@ def _metric_text(
 ) -> str:
     """One sentence for a series that moved: from what to what, how far that is against the
     spread it had, and what weakens it."""
-    values = f"from {baseline:.3g} to {peak:.3g}{unit}"
+    before, after = _with_unit(baseline, unit), _with_unit(peak, unit)
+    values = f"from {before} to {after}"
     notes = []
     if bucketed:  # its scale is a histogram bucket, not a spread it had
-        head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
-        head += f" to {peak:.3g}{unit} ({peak / baseline if baseline else np.inf:.1f}x)"
+        head = f"{name} {direction} from {before}, where it sat for most of its baseline,"
+        head += f" to {after} ({peak / baseline if baseline else np.inf:.1f}x)"
     elif flat and peers == "peers' change":  # the other pods changed alike, to the floor
         head = f"{name} {direction} {values}"
     elif flat:  # no spread of its own: a count of IQRs would only measure the floor
-        head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
-        head += f" to {peak:.3g}{unit}"
+        head = f"{name} {direction} from {before}, where it sat for most of its baseline,"
+        head += f" to {after}"
     else:
         head = f"{name} {direction} {values}, {score:.1f} times its usual spread"
         sd = f"{nsigma:.1f} standard deviations"

@@ -951,7 +951,7 @@ def test_a_quantile_moving_one_histogram_bucket_does_not_outrank_a_move_measured
     web.loc[web.index >= 40, "value"] = 0.226
     out = suspects(obskit.Investigation(metrics=pd.concat([web, cart, *_quiet_pods()])), at=at)
     lines = out.set_index("pod").loc["web-1", "evidence"]
-    assert lines[0].startswith("PodServerLatencyP99(s) up from 0.00995, where it sat for most")
+    assert lines[0].startswith("PodServerLatencyP99(s) up from 0.00995 s, where it sat for most")
     assert "(22.7x)" in lines[0] and "histogram buckets" in lines[0]
 
 
@@ -1065,10 +1065,11 @@ def test_a_move_reads_as_values_the_spread_it_had_and_standard_deviations():
     args = dict(name="latency", direction="up", score=12.34, baseline=0.1, peak=0.9, nsigma=4.56)
     plain = dict(flat=False, peers="own", habit=0.0, client=False, waited_on="")
     said = _metric_text(**args, **plain, unit=" s")
-    assert (
-        said
-        == "latency up from 0.1 to 0.9 s, 12.3 times its usual spread (4.6 standard deviations)"
-    )
+    told = "latency up from 0.1 s to 0.9 s, 12.3 times its usual spread (4.6 standard deviations)"
+    assert said == told
+    # bytes in binary multiples, not in powers of ten
+    said = _metric_text(**{**args, "baseline": 2.78e8, "peak": 5.35e8}, **plain, unit=" B")
+    assert said.startswith("latency up from 265 MiB to 510 MiB, ")
     # a move only the robust score calls out says the second detector did not
     said = _metric_text(**args, **plain, confirmed=False)
     assert said.endswith("(4.6 standard deviations: too few for the second detector, NSigma)")
