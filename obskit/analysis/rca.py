@@ -1115,8 +1115,8 @@ def _sequence_evidence(
     score = broken["score"].to_numpy(dtype=float)
     ev["strength"] = np.minimum(np.log2(1 + score / METRIC_IQRS_UNIT), SEQUENCE_CAP)
     ev["text"] = [
-        f'its code path broke: "{_step_text(m)}" no longer follows "{_step_text(st)}" in '
-        f"{k} of {n} traces after the onset ({kb} of {nb} before; trace-correlated logs)"
+        f"its code path broke in {k} of {n} traces after the onset ({kb} of {nb} before): "
+        f'"{_step_text(st)}" was not followed by "{_step_text(m)}" (trace-correlated logs)'
         for m, st, k, n, kb, nb in zip(
             broken["missing"],
             broken["step"],

@@ -1000,8 +1000,13 @@ def test_a_silent_break_in_a_pods_code_path_outranks_a_neighbours_reported_call_
     out = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
     assert out.loc[0, "pod"] == "travel-1"
     assert "sequence" in out.loc[0, "kinds"]
-    broke = '"[getTickets][Calculate distance][calculate time <*>]" no longer follows'
-    assert any(broke in e for e in out.loc[0, "evidence"])
+    # the counts first, then the two steps in the order the code runs them
+    broke = (
+        r'its code path broke in \d+ of \d+ traces after the onset \(0 of \d+ before\): "[^"]+" '
+        r'was not followed by "\[getTickets\]\[Calculate distance\]\[calculate time <\*>\]" '
+        r"\(trace-correlated logs\)"
+    )
+    assert any(re.fullmatch(broke, e) for e in out.loc[0, "evidence"]), out.loc[0, "evidence"]
     assert "a step of its own code stopped running" in out.loc[0, "reason"]
 
 
