@@ -1037,6 +1037,8 @@ def _log_evidence(
         ev["strength"] = per
         ev["text"] = [
             f'new log pattern "{t[:110]}" x{c} ({lv or "no level"})'
+            if str(t).strip()
+            else f"new log lines with an empty message x{c} ({lv or 'no level'})"
             for t, c, lv in zip(fresh["template"], fresh["count"], level, strict=True)
         ]
         parts.append(ev)

@@ -1093,3 +1093,20 @@ def test_a_reason_quotes_its_strongest_evidence_to_a_words_end():
     cut = _clip(text, REASON_LEAD_CHARS)
     assert len(cut) <= REASON_LEAD_CHARS and cut.endswith("…")
     assert text.startswith(cut[:-1]) and text[len(cut) - 1] in " ,"  # at a word's end
+
+
+def test_new_error_lines_with_no_message_say_so_instead_of_an_empty_pattern():
+    # api logs ERROR lines with nothing in them after the onset (a level field, no text)
+    rows = []
+    for m in range(40):
+        t = T0 + pd.Timedelta(minutes=m)
+        rows.append((t, "api-1", None, None, "INFO Api#1 [pay] handled"))
+        rows.append((t, "web-1", None, None, "INFO Web#1 [home] served"))
+        if m >= 20:
+            rows += [(t + pd.Timedelta(seconds=k), "api-1", None, None, "") for k in range(1, 4)]
+    logs = _traced(rows)
+    logs["level"] = np.where(logs["message"] == "", "error", "info")
+    out = suspects(obskit.Investigation(logs=logs), at=T0 + pd.Timedelta(minutes=20), level="pod")
+    said = out.loc[out["pod"] == "api-1", "evidence"].iloc[0]
+    assert "new log lines with an empty message x60 (error)" in said, said
+    assert not any('pattern ""' in e for e in said)
