@@ -437,7 +437,7 @@ def _covered_by_calls(hit: pd.DataFrame, client: np.ndarray) -> tuple[np.ndarray
         if twin is not None and (pod, twin) in calls:
             waited, name = calls[(pod, twin)]
             covered[i] = min(1.0, waited / r)
-            twins[i] = f"{name} +{waited:.3g}"
+            twins[i] = f"{name} +{_with_unit(waited, metric_unit(name))}"
     return covered, twins
 
 
