@@ -45,6 +45,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from obskit import schema
 from obskit.errors import FormatError, SourceError
 from obskit.schema import STRING, STRING_CATS
 
@@ -250,7 +251,7 @@ def read(
         name = entry["frame"]
         window = (start, end) if name in ("metrics", "events", "logs") else (None, None)
         keys = where if name not in ("rejects", "files") else None
-        frames[name] = _decode(_read_frame(file, *window, keys), manifest["columns"][name])
+        frames[name] = _decode(_read_frame(file, *window, keys), manifest["columns"][name], name)
     window = manifest.get("window") or {}
     return Investigation._from_parts(
         {name: frames[name] for name in ("metrics", "events", "logs", "inventory")},
@@ -443,7 +444,19 @@ def _encode(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(columns, index=frame.index), info
 
 
-def _decode(frame: pd.DataFrame, info: dict) -> pd.DataFrame:
+_CONTRACT_FRAMES = frozenset({"metrics", "events", "logs", "inventory"})
+
+
+def _scale(name: str, column: str) -> pd.CategoricalDtype | None:
+    """The contract's fixed categories of a frame's column (the severity scale), if any."""
+    if name not in _CONTRACT_FRAMES or column not in schema.empty(name).columns:
+        return None
+    dtype = schema.empty(name)[column].dtype
+    has = isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories)
+    return dtype if has else None
+
+
+def _decode(frame: pd.DataFrame, info: dict, name: str = "") -> pd.DataFrame:
     for column in frame.columns:
         # pandas < 3 reads Parquet's text back in its default string storage, python
         if frame[column].dtype == pd.StringDtype("python"):
@@ -459,6 +472,13 @@ def _decode(frame: pd.DataFrame, info: dict) -> pd.DataFrame:
     for column, dtype in info.get("categories", {}).items():
         values = frame[column]
         target = here if dtype == theirs else dtype
+        scale = _scale(name, column)
+        if scale is not None and not values.notna().any():
+            # a column of no values comes back without its categories (Parquet's null type,
+            # or a dictionary of none): a severity keeps its ordered scale, which
+            # "severity >= 'warning'" compares against
+            frame[column] = values.astype(scale)
+            continue
         if not isinstance(values.dtype, pd.CategoricalDtype):
             # a column of no values is written with Parquet's null type, not as a dictionary
             values = values.astype(pd.CategoricalDtype(pd.Index([], dtype=target)))

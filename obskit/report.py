@@ -142,11 +142,12 @@ _ATTRIBUTES = {
     "table": ["border"],
 }
 _TEMPLATES = Path(__file__).parent / "templates"
-#: Run first in the report's kernel: tables show whole sentences, not 50 characters.
+#: Run first in the report's kernel: tables show whole sentences (a suspect's reason and its
+#: evidence run to a few hundred characters), not 50 characters.
 _SETUP = """# Display settings of obskit report
 import pandas as pd
 
-pd.set_option("display.max_colwidth", 160)
+pd.set_option("display.max_colwidth", 600)
 pd.set_option("display.max_rows", 60)"""
 _SETUP_TAG = "obskit-report-setup"
 _TEMPLATE = "obskit-report.html.j2"

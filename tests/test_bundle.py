@@ -82,6 +82,24 @@ def test_round_trip_keeps_odd_cells_and_the_window(tmp_path):
     assert (back.start, back.end) == (inv.start, inv.end)
 
 
+def test_a_bundle_of_metrics_alone_keeps_the_severity_scale_of_its_empty_frames(tmp_path):
+    # no event and no log line: their severity columns hold no value, and come back on the
+    # ordered scale all the same, so a view's "severity >= 'warning'" does not fail
+    metrics = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-01-01T00:00:00Z"]),
+            "metric": ["m"],
+            "value": [1.0],
+            "pod": ["p-1"],
+        }
+    )
+    back = obskit.load(obskit.Investigation(metrics=metrics).save(tmp_path / "b"))
+    assert back.events["severity"].dtype == obskit.schema.SEVERITY
+    assert back.logs["level"].dtype == obskit.schema.SEVERITY
+    assert not (back.events["severity"] >= "warning").any()
+    assert len(back.hierarchy("workload").data)
+
+
 def test_manifest_says_what_the_bundle_is(incident, saved):
     manifest = json.loads((saved / bundle.MANIFEST).read_text())
     assert manifest["format"] == "obskit-evidence-bundle"

@@ -51,7 +51,7 @@ LEAKED_SECRETS = [secret for _, _, secret in LEAKED]
 
 
 def _lines_of_secrets(width: int = 140) -> list[str]:
-    """The planted secrets' lines, a few to a log line (pandas shows 160 characters of a cell).
+    """The planted secrets' lines, a few to a log line (a report shows 600 characters of a cell).
 
     A ``Cookie:`` value runs to the end of its line, so cookie lines go last.
     """
@@ -634,3 +634,17 @@ def test_the_summary_names_suspects_and_detections_as_the_rest_of_obskit_does():
     # the kind said as obskit.analysis.rca.conclusion says it, a container named with its pod
     assert "Next: Deployment shop/api; container pg of pod shop/db-0." in summary
     assert "Shell in a container on shop/api-1/server at 2024-01-01 00:01 UTC." in summary
+
+
+def test_a_review_of_metrics_alone_says_posture_was_not_checked(tmp_path):
+    # a folder with one Prometheus export and no Kubernetes object: the review is written,
+    # and says why it has no posture finding instead of failing on the missing objects
+    folder = tmp_path / "metrics-only"
+    folder.mkdir()
+    name = "http_request_duration_seconds.p99.json.gz"
+    shutil.copy(obskit.datasets.path("checkout-oom") / "metrics" / name, folder / name)
+    out = tmp_path / "review.html"
+    report.run(str(folder), out, progress=False)
+    page = out.read_text(encoding="utf-8")
+    said = "No Kubernetes objects were loaded (kubectl get -o json, the API), so posture and RBAC"
+    assert page.count(said) == 3  # the findings, the severe ones and the RBAC reach

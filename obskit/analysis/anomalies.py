@@ -73,7 +73,7 @@ _MAX_BINS = 4000
 #: the first samples of the fault itself.
 CLIMB_MIN_BINS = 5
 #: ... and only in a series that was beyond the threshold in less than this share of its
-#: baseline (the share from which a move is told as "beyond it in N% of the baseline too").
+#: baseline (the share from which a move is told as "as unusual in N% of its baseline too").
 CLIMB_MAX_HABIT = 0.1
 #: A climb's bins are at least this many IQRs beyond the baseline's median, in the direction
 #: the series moved: outside the middle half of its baseline.

@@ -437,7 +437,7 @@ def _covered_by_calls(hit: pd.DataFrame, client: np.ndarray) -> tuple[np.ndarray
         if twin is not None and (pod, twin) in calls:
             waited, name = calls[(pod, twin)]
             covered[i] = min(1.0, waited / r)
-            twins[i] = f"{name} +{waited:.3g}"
+            twins[i] = f"{name} +{_with_unit(waited, metric_unit(name))}"
     return covered, twins
 
 
@@ -554,8 +554,9 @@ def _edge_paths(an: pd.DataFrame, hit: pd.DataFrame, strength: np.ndarray) -> tu
         if covered >= 0.95:  # next to nothing on the path: nothing to say or to share
             continue
         notes[j] = (
-            f"the caller's proxy measured it; {callee}'s own saw {covered:.0%} of the rise: "
-            f"the rest is on the path, {to_callee:.0%} of it put on {callee}"
+            f"timed by the caller's proxy; {callee}'s own proxy saw {covered:.0%} of the rise, "
+            f"the rest is between the pods (network, proxies): {to_callee:.0%} of it counted "
+            f"against {callee}"
         )
         part = strength[j] * (1.0 - covered) * (1.0 - to_callee)
         callers.append((j, caller, callee, part, n_out.get(caller, 0), fan_out[caller]))
@@ -609,13 +610,56 @@ def _caller_rows(an: pd.DataFrame, hit: pd.DataFrame, callers: list[tuple]) -> p
                 "signal": "slow call path",
                 "time": rec["began"],
                 "strength": share,
-                "text": f"its calls to {callee} slowed on the way ({rec['metric']} as its own "
-                f"proxy measured it, {rec['baseline']:.3g} -> {rec['peak_value']:.3g}; "
-                f"{callee}'s proxy saw less of it; its calls to {slowed} of its {fan} callees "
-                "slowed that way)",
+                "text": f"its calls to {callee} slowed between the pods: its own proxy timed "
+                f"them from {rec['baseline']:.3g} to {rec['peak_value']:.3g}"
+                f"{metric_unit(str(rec['metric']))} ({rec['metric']}), {callee}'s own proxy "
+                f"saw less of it (its calls to {slowed} of its {fan} callees slowed that way)",
             }
         )
     return pd.DataFrame(rows, columns=_EVIDENCE_COLUMNS)
+
+
+#: Units told by a metric's name: a Prometheus suffix (before a ``.rate5m`` or ``.p99`` of
+#: obskit's), or a unit in parentheses as some exporters write it (``PodServerLatencyP99(s)``).
+_NAME_UNITS = (
+    (re.compile(r"cpu.*_seconds_total\.rate"), " cores"),
+    (re.compile(r"_seconds_total\.rate"), " s/s"),
+    (re.compile(r"_bytes_total\.rate"), " B/s"),
+    (re.compile(r"_total\.rate"), "/s"),
+    (re.compile(r"_seconds(?:\.|$)"), " s"),
+    (re.compile(r"_bytes(?:\.|$)"), " B"),
+    (re.compile(r"\(s\)$"), " s"),
+    (re.compile(r"\(ms\)$"), " ms"),
+    (re.compile(r"\(%\)$"), "%"),
+    (re.compile(r"\(Mi\)$"), " MiB"),
+)
+
+
+def metric_unit(metric: str) -> str:
+    """The unit a value of ``metric`` is in, as a suffix ("" when its name does not say).
+
+    Examples
+    --------
+    >>> metric_unit("container_cpu_usage_seconds_total.rate5m"), metric_unit("MemoryUsage(Mi)")
+    (' cores', ' MiB')
+    """
+    for pattern, unit in _NAME_UNITS:
+        if pattern.search(metric):
+            return unit
+    return ""
+
+
+_BINARY = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def _with_unit(value: float, unit: str) -> str:
+    """A value with its unit; bytes in KiB, MiB or GiB rather than powers of ten."""
+    if unit in (" B", " B/s") and np.isfinite(value):
+        step = 0
+        while abs(value) >= 1024 and step < len(_BINARY) - 1:
+            value, step = value / 1024, step + 1
+        return f"{value:.3g} {_BINARY[step]}{unit[2:]}"
+    return f"{value:.3g}{unit}"
 
 
 def _metric_text(
@@ -635,35 +679,39 @@ def _metric_text(
     inbound: bool = False,
     on_path: str = "",
     reached: float = 0.0,
+    confirmed: bool = True,
+    unit: str = "",
 ) -> str:
-    """One sentence for a series that moved: how far, against what, and what weakens it."""
+    """One sentence for a series that moved: from what to what, how far that is against the
+    spread it had, and what weakens it."""
+    before, after = _with_unit(baseline, unit), _with_unit(peak, unit)
+    values = f"from {before} to {after}"
+    notes = []
     if bucketed:  # its scale is a histogram bucket, not a spread it had
-        head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
-        head += f" to {peak:.3g} ({peak / baseline if baseline else np.inf:.1f}x)"
-        notes = []
+        head = f"{name} {direction} from {before}, where it sat for most of its baseline,"
+        head += f" to {after} ({peak / baseline if baseline else np.inf:.1f}x)"
     elif flat and peers == "peers' change":  # the other pods changed alike, to the floor
-        head = f"{name} {direction} from {baseline:.3g} to {peak:.3g}"
-        notes = []
+        head = f"{name} {direction} {values}"
     elif flat:  # no spread of its own: a count of IQRs would only measure the floor
-        head = f"{name} {direction} from {baseline:.3g}, where it sat for most of its baseline,"
-        head += f" to {peak:.3g}"
-        notes = []
+        head = f"{name} {direction} from {before}, where it sat for most of its baseline,"
+        head += f" to {after}"
     else:
-        head = f"{name} {direction} {score:.1f} IQRs from its baseline"
-        notes = [f"{baseline:.3g} -> {peak:.3g}, NSigma {nsigma:.1f}"]
+        head = f"{name} {direction} {values}, {score:.1f} times its usual spread"
+        sd = f"{nsigma:.1f} standard deviations"
+        notes.append(sd if confirmed else f"{sd}: too few for the second detector, NSigma")
     if peers == "peers":
         notes.append("baseline from peer pods")
     elif peers == "node peers":
         notes.append("baseline from the other pods on its node")
     elif peers == "peers' change":
         notes.append(
-            "no baseline of its own: its few samples before the onset, moved as far as the "
-            "other pods' same metric moved at the same time"
+            "its series began just before the onset: measured against how far the other "
+            "pods' same metric moved"
         )
     if habit >= 0.1:
-        notes.append(f"beyond it in {habit:.0%} of the baseline too")
+        notes.append(f"as unusual in {habit:.0%} of its baseline too")
     if reached >= 0.1:
-        notes.append(f"its baseline went this far often: {reached:.0%} likely by chance")
+        notes.append(f"its baseline reached this peak often: {reached:.0%} likely by chance")
     if client:
         notes.append("client side: a symptom of what it calls")
     if waited_on:
@@ -795,6 +843,8 @@ def _metric_evidence(an: pd.DataFrame) -> pd.DataFrame:
             inbound,
             on_path,
             reached,
+            hit["confirmed"].to_numpy(dtype=bool),
+            hit["metric"].astype(str).map(metric_unit),
             strict=True,
         )
     ]
@@ -951,8 +1001,8 @@ def _log_evidence(
             level.isin(["error", "critical"]), 1.0, WARNING_WEIGHT
         )
         ev["text"] = [
-            f'log pattern "{t[:110]}" {b} before -> {a} after the onset ({lv}, Poisson score '
-            f"{sc:.0f})"
+            f'log pattern "{t[:110]}" {b} before -> {a} after the onset ({lv}; {sc:.0f} '
+            "standard deviations above its earlier rate)"
             for t, b, a, lv, sc in zip(
                 surges["template"],
                 surges["before"],
@@ -987,6 +1037,8 @@ def _log_evidence(
         ev["strength"] = per
         ev["text"] = [
             f'new log pattern "{t[:110]}" x{c} ({lv or "no level"})'
+            if str(t).strip()
+            else f"new log lines with an empty message x{c} ({lv or 'no level'})"
             for t, c, lv in zip(fresh["template"], fresh["count"], level, strict=True)
         ]
         parts.append(ev)
@@ -998,11 +1050,14 @@ def _log_evidence(
         ev["time"] = bursts["burst_start"].to_numpy()
         ev["strength"] = _log_strength(bursts["score"].to_numpy(dtype=float))
         ev["text"] = [
-            f"warning/error lines {b} before -> {a} after the onset ({e} errors, Poisson "
-            f"score {s:.0f})"
-            for b, a, e, s in zip(
+            f"warning/error lines rose from {rb:.2g} to {ra:.2g} a minute after the onset "
+            f"({b} before, {a} after, {e} of them errors; {s:.0f} standard deviations above "
+            "its earlier rate)"
+            for b, a, rb, ra, e, s in zip(
                 bursts["before"],
                 bursts["after"],
+                bursts["rate_before"],
+                bursts["rate_after"],
                 bursts["errors_after"],
                 bursts["score"],
                 strict=True,
@@ -1018,7 +1073,7 @@ def _log_evidence(
         ev["strength"] = _log_strength(peers["score"].to_numpy(dtype=float))
         ev["text"] = [
             f"no log baseline of its own: {e} of its {n} lines after the onset are errors, "
-            f"against {p:.1%} of its peers' (Poisson score {sc:.0f})"
+            f"against {p:.1%} of its peers' ({sc:.0f} standard deviations above theirs)"
             for e, n, p, sc in zip(
                 peers["errors"], peers["lines"], peers["peer_share"], peers["score"], strict=True
             )
@@ -1062,8 +1117,8 @@ def _sequence_evidence(
     score = broken["score"].to_numpy(dtype=float)
     ev["strength"] = np.minimum(np.log2(1 + score / METRIC_IQRS_UNIT), SEQUENCE_CAP)
     ev["text"] = [
-        f'its code path broke: "{_step_text(m)}" no longer follows "{_step_text(st)}" in '
-        f"{k} of {n} traces after the onset ({kb} of {nb} before; trace-correlated logs)"
+        f"its code path broke in {k} of {n} traces after the onset ({kb} of {nb} before): "
+        f'"{_step_text(st)}" was not followed by "{_step_text(m)}" (trace-correlated logs)'
         for m, st, k, n, kb, nb in zip(
             broken["missing"],
             broken["step"],
@@ -2148,6 +2203,20 @@ def _time_order(rows: list[Candidate], step: pd.Timedelta) -> None:
             )
 
 
+#: How much of its strongest evidence a suspect's one-sentence reason quotes (the evidence
+#: column has it whole).
+REASON_LEAD_CHARS = 240
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word's end, with "…" when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    cut = cut[: cut.rfind(" ")] if " " in cut else cut
+    return cut.rstrip(" ,;:(") + "…"
+
+
 def _reason(cand: Candidate, key: dict, ev: pd.DataFrame) -> str:
     kinds = ev.groupby("kind")["strength"].max().sort_values(ascending=False)
     words = {
@@ -2168,7 +2237,7 @@ def _reason(cand: Candidate, key: dict, ev: pd.DataFrame) -> str:
     when = f" from {first:%H:%M:%S}" if pd.notna(first) else ""
     notes = "; ".join(cand.notes)
     name = schema.entity_name(key, cand.entity_kind, words=True)
-    sentence = f"{name}: {what}{when} (strongest: {lead[:120]})"
+    sentence = f"{name}: {what}{when} (strongest: {_clip(lead, REASON_LEAD_CHARS)})"
     return sentence + (f"; {notes}." if notes else ".")
 
 
@@ -2427,6 +2496,7 @@ def _result(
     out["margin"] = out["margin"].astype(float)
     out["verdict"] = out["verdict"].astype(object)
     out.attrs["verdict"] = verdicts[0] if verdicts else "none"
+    out.attrs["unsure"] = _unsure_kinds(rows[0]) if rows else []
     out.attrs["at"] = at
     out.attrs["at_source"] = at_source
     out.attrs["level"] = level
@@ -2480,11 +2550,55 @@ def _own_share(cand: Candidate) -> float:
     return _score(ev[~unsure]) / max(_score(ev), 1e-9)
 
 
+def _unsure_kinds(cand: Candidate) -> list[str]:
+    """What of a candidate's evidence :func:`_own_share` leaves out: ``caller`` (what only its
+    callers' proxies measured), ``unconfirmed`` (moves only one of the two detectors saw)."""
+    ev = cand.ev
+    kinds = []
+    if "measured_by" in ev and ev["measured_by"].notna().any():
+        kinds.append("caller")
+    if "unconfirmed" in ev and ev["unconfirmed"].eq(True).any():
+        kinds.append("unconfirmed")
+    return kinds
+
+
+#: How :func:`conclusion` says what a lead rests on that is not the top suspect's own.
+_UNSURE_WORDS = {
+    "caller": "what its callers' proxies measured (their timing includes the network between "
+    "the pods)",
+    "unconfirmed": "spikes only one of the two detectors saw (far out against the median, "
+    "not against the mean and standard deviation of a baseline that spiked before)",
+}
+
+
+def _why_ambiguous(suspects: pd.DataFrame, close: list[str]) -> str:
+    """Why a ranking is ambiguous: its first scores are close, or the top one's lead rests on
+    evidence it did not measure itself or that one detector alone saw."""
+    if "score" not in suspects or len(suspects) < 2:
+        return "no suspect leads the others clearly"
+    top, nxt = (float(x) for x in suspects["score"].iloc[:2])
+    if top <= 0 or (top - nxt) / top < CLEAR_MARGIN:
+        scores = [f"{float(x):.1f}" for x in suspects["score"].iloc[: len(close)]]
+        listed = f"{', '.join(scores[:-1])} and {scores[-1]}"
+        return (
+            f"their scores are within a third of the top one's ({listed}); look at each "
+            "before settling on one"
+        )
+    unsure = suspects.attrs.get("unsure") or list(_UNSURE_WORDS)
+    rests = " and on ".join(_UNSURE_WORDS[k] for k in unsure if k in _UNSURE_WORDS)
+    return (
+        f"{close[0]} scores highest ({top:.1f} against {nxt:.1f}), but that lead rests on "
+        f"{rests}; on its own, sure evidence it does not lead by a third"
+    )
+
+
 def conclusion(suspects: pd.DataFrame) -> str:
     """One sentence on what a :func:`suspects` frame concludes, as sure as its verdict is.
 
     ``clear``: names the top suspect. ``ambiguous``: names the suspects the ranking cannot tell
-    apart ("ambiguous between A and B") instead of picking one.
+    apart ("ambiguous between A and B") instead of picking one, and says why: their scores are
+    within a third of each other, or the top one's lead rests on what its callers measured or
+    on moves only one of the two detectors saw (``attrs["unsure"]``).
 
     Examples
     --------
@@ -2492,6 +2606,10 @@ def conclusion(suspects: pd.DataFrame) -> str:
     ...     "pod": ["api-1", "db-0"], "verdict": ["ambiguous", "ambiguous"]})
     >>> conclusion(frame)
     'Ambiguous between pod shop/api-1 and pod shop/db-0: no suspect leads the others clearly.'
+    >>> frame["score"] = [4.0, 3.5]
+    >>> print(conclusion(frame))  # doctest: +NORMALIZE_WHITESPACE
+    Ambiguous between pod shop/api-1 and pod shop/db-0: their scores are within a third of
+    the top one's (4.0 and 3.5); look at each before settling on one.
     """
     if suspects is None or not len(suspects):
         return "No root-cause suspect: nothing moved against its baseline."
@@ -2504,4 +2622,4 @@ def conclusion(suspects: pd.DataFrame) -> str:
         return f"The top suspect is {names[0]}, clearly ahead of the next."
     close = [n for n, v in zip(names, verdict, strict=True) if v == "ambiguous"][:4]
     listed = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} and {close[-1]}"
-    return f"Ambiguous between {listed}: no suspect leads the others clearly."
+    return f"Ambiguous between {listed}: {_why_ambiguous(suspects, close)}."

@@ -41,6 +41,7 @@ from plotly.callbacks import Points
 from obskit import schema
 from obskit._chars import reveal
 from obskit._time import as_utc
+from obskit.analysis.rca import conclusion
 from obskit.errors import InvestigationError, ObskitError
 from obskit.redaction import redact_for_sharing
 from obskit.views import VIEWS
@@ -1631,6 +1632,8 @@ class Explorer(widgets.VBox):
             at = self.model.suspects().attrs.get("at")
             when = f", onset {at:%Y-%m-%d %H:%M:%S} UTC" if isinstance(at, pd.Timestamp) else ""
             note = f"{len(frame)} of the incident's {total} top suspects involve this node{when}."
+            # how sure the whole ranking is: the top suspect, or whom it cannot tell apart and why
+            note += " " + redact_for_sharing(conclusion(self.model.suspects()))
             table = redact_for_sharing(suspects_display(frame))
             return html_table(table, note=note, empty="no suspect involves it")
         if name in _ANALYSIS_NOTES:

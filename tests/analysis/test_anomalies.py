@@ -108,7 +108,9 @@ def test_telemetry_begun_just_before_the_onset_is_measured_against_the_other_pod
     assert not out.drop(index="web-0")["anomalous"].any()
     found = obskit.Investigation(metrics=frame).suspects(at=T0 + pd.Timedelta(seconds=120))
     assert found["pod"].iloc[0] == "web-0"
-    assert "moved as far as the other pods' same metric moved" in found["evidence"].iloc[0][0]
+    said = found["evidence"].iloc[0][0]
+    assert said.startswith("CpuUsageRate(%) up from 17.6% to 53.2% (")
+    assert "its series began just before the onset: measured against how far the other" in said
     # with fewer than three other pods to compare with, there is no baseline at all
     few = frame[frame["pod"].isin(["web-0", "ads-0", "cart-0"])]
     out = anomalies(obskit.Investigation(metrics=few), at=T0 + pd.Timedelta(seconds=120))

@@ -408,7 +408,9 @@ def test_a_server_latency_rise_its_own_calls_account_for_is_waiting_not_working(
     assert out["pod"].tolist()[:2] == ["db-1", "api-1"]
     api = out.set_index("pod").loc["api-1", "evidence"]
     server = next(line for line in api if line.startswith("PodServerLatencyP90"))
-    assert "its calls out slowed as much (PodClientLatencyP90(s) +2" in server
+    assert re.search(
+        r"its calls out slowed as much \(PodClientLatencyP90\(s\) \+2[\d.]* s\)", server
+    )
     # without the calls out, api's own slower answers outrank db's smaller rise
     alone = metrics[metrics["metric"] != "PodClientLatencyP90(s)"]
     out = suspects(obskit.Investigation(metrics=alone), at=T0 + pd.Timedelta(seconds=1200))
@@ -430,8 +432,8 @@ def test_a_series_that_spiked_as_often_before_counts_less_than_a_new_step():
     both = pd.concat([an.iloc[[0]], an.iloc[[0]].assign(base_share=0.0)], ignore_index=True)
     ev = _metric_evidence(both)
     assert ev["strength"].iloc[0] < 0.8 * ev["strength"].iloc[1]
-    assert "beyond it in 25% of the baseline too" in ev["text"].iloc[0]
-    assert "of the baseline too" not in ev["text"].iloc[1]
+    assert "as unusual in 25% of its baseline too" in ev["text"].iloc[0]
+    assert "of its baseline too" not in ev["text"].iloc[1]
 
 
 def test_a_peak_its_baseline_often_reached_is_no_news():
@@ -450,8 +452,9 @@ def test_a_peak_its_baseline_often_reached_is_no_news():
     both = pd.concat([row, row.assign(base_reach=0.0)], ignore_index=True)
     ev = _metric_evidence(both)
     assert ev["strength"].iloc[0] < 0.75 * ev["strength"].iloc[1]
-    assert re.search(r"its baseline went this far often: \d+% likely by chance", ev["text"].iloc[0])
-    assert "went this far often" not in ev["text"].iloc[1]
+    told = r"its baseline reached this peak often: \d+% likely by chance"
+    assert re.search(told, ev["text"].iloc[0])
+    assert "reached this peak" not in ev["text"].iloc[1]
 
 
 def test_a_move_off_a_flat_baseline_is_told_in_values_not_in_iqrs():
@@ -465,7 +468,11 @@ def test_a_move_off_a_flat_baseline_is_told_in_values_not_in_iqrs():
     assert an.loc["api-1", "flat"] and not an.loc["db-1", "flat"]
     lines = dict(zip(*suspects(inv, at=at, level="pod")[["pod", "evidence"]].values.T, strict=True))
     assert lines["api-1"][0] == "restarts up from 0, where it sat for most of its baseline, to 3"
-    told = r"latency up [\d.]+ IQRs from its baseline \(0\.9\d* -> 2\.\d+, NSigma [\d.]+\)"
+    # the values, how far that is against the spread it had, and in standard deviations
+    told = (
+        r"latency up from 0\.9\d* to 2\.\d+, [\d.]+ times its usual spread "
+        r"\([\d.]+ standard deviations\)"
+    )
     assert re.fullmatch(told, lines["db-1"][0])
 
 
@@ -559,9 +566,14 @@ def test_a_ranking_is_clear_when_its_top_leads_and_ambiguous_between_close_suspe
     assert out.loc[0, "margin"] < CLEAR_MARGIN
     said = conclusion(out)
     assert said.startswith("Ambiguous between pod shop/") and "db-1" in said and "cache-1" in said
+    assert re.search(
+        r"their scores are within a third of the top one's \([\d.]+ and [\d.]+\)", said
+    )
 
 
 def test_a_lead_resting_on_spikes_only_one_detector_saw_is_not_called_clear():
+    from obskit.analysis.rca import conclusion
+
     at = T0 + pd.Timedelta(seconds=1200)
     db = _series("db-1", "db", "node-1", "PodServerLatencyP95(s)", 40, 0.1, seed=5)
     families = ["PodServerLatencyP95(s)", "SyscallWrite", "NetworkTransmitBytes"]
@@ -585,6 +597,9 @@ def test_a_lead_resting_on_spikes_only_one_detector_saw_is_not_called_clear():
     assert out["pod"].tolist()[:2] == ["ad-1", "db-1"]
     assert out["margin"].iloc[0] >= 1 / 3  # ahead by the score, not on moves NSigma confirms
     assert out["verdict"].tolist()[:2] == ["ambiguous", "ambiguous"]
+    said = conclusion(out)
+    assert said.startswith("Ambiguous between pod shop/ad-1 and pod shop/db-1: ")
+    assert "lead rests on spikes only one of the two detectors saw" in said
     # the same spikes out of a quiet baseline both detectors call out: clear
     inv = obskit.Investigation(metrics=pd.concat([*ads(spiky=False), db, *_quiet_pods()]))
     out = suspects(inv, at=at, level="pod")
@@ -721,6 +736,13 @@ def test_a_repeat_of_a_known_error_counts_when_its_rate_surges():
     assert out.loc[0, "pod"] == "api-1"
     surge = 'log pattern "ERROR PayService#<*> [pay][Pay failed]" 2 before -> 80 after the onset'
     assert any(e.startswith(surge) for e in out.loc[0, "evidence"])
+    # the burst reads as rates a minute (its baseline is longer than the window after it) and
+    # its score as standard deviations above the earlier rate
+    burst = (
+        r"warning/error lines rose from 0\.11 to 3\.6 a minute after the onset \(2 before, 80 "
+        r"after, 80 of them errors; \d+ standard deviations above its earlier rate\)"
+    )
+    assert any(re.fullmatch(burst, e) for e in out.loc[0, "evidence"]), out.loc[0, "evidence"]
 
 
 def _windows(fault_at: list[int], windows: list[range], chronic: str | None = None) -> list:
@@ -778,6 +800,7 @@ def test_with_no_log_baseline_errors_are_weighed_against_the_peers_not_warnings(
     out = suspects(inv, at=T0 + pd.Timedelta(minutes=20, seconds=30), level="pod")
     assert out.loc[0, "pod"] == "api-1"
     assert out.loc[0, "evidence"][0].startswith("no log baseline of its own: 15 of its 75 lines")
+    assert out.loc[0, "evidence"][0].endswith("standard deviations above theirs)")
     assert "orders-1" not in out["pod"].tolist()
 
 
@@ -930,7 +953,7 @@ def test_a_quantile_moving_one_histogram_bucket_does_not_outrank_a_move_measured
     web.loc[web.index >= 40, "value"] = 0.226
     out = suspects(obskit.Investigation(metrics=pd.concat([web, cart, *_quiet_pods()])), at=at)
     lines = out.set_index("pod").loc["web-1", "evidence"]
-    assert lines[0].startswith("PodServerLatencyP99(s) up from 0.00995, where it sat for most")
+    assert lines[0].startswith("PodServerLatencyP99(s) up from 0.00995 s, where it sat for most")
     assert "(22.7x)" in lines[0] and "histogram buckets" in lines[0]
 
 
@@ -979,8 +1002,13 @@ def test_a_silent_break_in_a_pods_code_path_outranks_a_neighbours_reported_call_
     out = suspects(inv, at=T0 + pd.Timedelta(minutes=20), level="pod")
     assert out.loc[0, "pod"] == "travel-1"
     assert "sequence" in out.loc[0, "kinds"]
-    broke = '"[getTickets][Calculate distance][calculate time <*>]" no longer follows'
-    assert any(broke in e for e in out.loc[0, "evidence"])
+    # the counts first, then the two steps in the order the code runs them
+    broke = (
+        r'its code path broke in \d+ of \d+ traces after the onset \(0 of \d+ before\): "[^"]+" '
+        r'was not followed by "\[getTickets\]\[Calculate distance\]\[calculate time <\*>\]" '
+        r"\(trace-correlated logs\)"
+    )
+    assert any(re.fullmatch(broke, e) for e in out.loc[0, "evidence"]), out.loc[0, "evidence"]
     assert "a step of its own code stopped running" in out.loc[0, "reason"]
 
 
@@ -1013,3 +1041,74 @@ def test_errors_that_only_say_a_call_failed_are_reports_not_origins():
     travel2 = out[out["pod"] == "travel2-1"].iloc[0]
     assert "origin" not in travel2["kinds"]
     assert any(e.endswith("(its errors say calls it made failed)") for e in travel2["evidence"])
+
+
+# --- how the evidence reads ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metric", "unit"),
+    [
+        ("container_cpu_usage_seconds_total.rate5m", " cores"),
+        ("http_request_duration_seconds.p99", " s"),
+        ("container_memory_working_set_bytes", " B"),
+        ("container_network_receive_bytes_total.rate5m", " B/s"),
+        ("http_requests_total.rate5m", "/s"),
+        ("PodServerLatencyP99(s)", " s"),
+        ("MemoryUsageRate(%)", "%"),
+        ("MemoryUsage(Mi)", " MiB"),
+        ("kube_pod_container_status_restarts_total", ""),
+    ],
+)
+def test_a_metric_value_is_told_in_the_unit_its_name_says(metric, unit):
+    from obskit.analysis.rca import metric_unit
+
+    assert metric_unit(metric) == unit
+
+
+def test_a_move_reads_as_values_the_spread_it_had_and_standard_deviations():
+    from obskit.analysis.rca import _metric_text
+
+    args = dict(name="latency", direction="up", score=12.34, baseline=0.1, peak=0.9, nsigma=4.56)
+    plain = dict(flat=False, peers="own", habit=0.0, client=False, waited_on="")
+    said = _metric_text(**args, **plain, unit=" s")
+    told = "latency up from 0.1 s to 0.9 s, 12.3 times its usual spread (4.6 standard deviations)"
+    assert said == told
+    # bytes in binary multiples, not in powers of ten
+    said = _metric_text(**{**args, "baseline": 2.78e8, "peak": 5.35e8}, **plain, unit=" B")
+    assert said.startswith("latency up from 265 MiB to 510 MiB, ")
+    # a move only the robust score calls out says the second detector did not
+    said = _metric_text(**args, **plain, confirmed=False)
+    assert said.endswith("(4.6 standard deviations: too few for the second detector, NSigma)")
+    # a series begun just before the onset says what it was measured against
+    said = _metric_text(**args, **{**plain, "peers": "peers' change"})
+    assert (
+        "its series began just before the onset: measured against how far the other pods'" in said
+    )
+
+
+def test_a_reason_quotes_its_strongest_evidence_to_a_words_end():
+    from obskit.analysis.rca import REASON_LEAD_CHARS, _clip
+
+    assert _clip("short enough", 20) == "short enough"
+    text = "EdgeLatencyP50(s) up from 0.00625 to 0.75 s, 130.5 times its usual spread " * 4
+    cut = _clip(text, REASON_LEAD_CHARS)
+    assert len(cut) <= REASON_LEAD_CHARS and cut.endswith("…")
+    assert text.startswith(cut[:-1]) and text[len(cut) - 1] in " ,"  # at a word's end
+
+
+def test_new_error_lines_with_no_message_say_so_instead_of_an_empty_pattern():
+    # api logs ERROR lines with nothing in them after the onset (a level field, no text)
+    rows = []
+    for m in range(40):
+        t = T0 + pd.Timedelta(minutes=m)
+        rows.append((t, "api-1", None, None, "INFO Api#1 [pay] handled"))
+        rows.append((t, "web-1", None, None, "INFO Web#1 [home] served"))
+        if m >= 20:
+            rows += [(t + pd.Timedelta(seconds=k), "api-1", None, None, "") for k in range(1, 4)]
+    logs = _traced(rows)
+    logs["level"] = np.where(logs["message"] == "", "error", "info")
+    out = suspects(obskit.Investigation(logs=logs), at=T0 + pd.Timedelta(minutes=20), level="pod")
+    said = out.loc[out["pod"] == "api-1", "evidence"].iloc[0]
+    assert "new log lines with an empty message x60 (error)" in said, said
+    assert not any('pattern ""' in e for e in said)

@@ -85,7 +85,10 @@ def test_a_callee_whose_every_caller_saw_it_slow_on_the_path_is_the_suspect():
     assert out["pod"].iloc[0] == "currency-1"
     assert out.attrs["verdict"] == "clear"
     line = _evidence_of(out, "currency-1")[0]
-    assert "own saw 0% of the rise: the rest is on the path, 100% of it put on currency" in line
+    assert (
+        "timed by the caller's proxy; currency's own proxy saw 0% of the rise, the rest is "
+        "between the pods (network, proxies): 100% of it counted against currency" in line
+    )
     # the callers' other calls stayed fast: neither gets a share of the path
     assert "frontend-1" not in set(out["pod"]) and "checkout-1" not in set(out["pod"])
 
@@ -111,7 +114,7 @@ def test_a_rise_the_callees_own_proxy_saw_too_is_the_callees_own_time():
     slow = {("checkout", "currency"): 200}
     out = suspects(_mesh(slow, slow), at=AT, level="pod")
     assert out["pod"].tolist() == ["currency-1"]
-    assert not any("on the path" in line for line in _evidence_of(out, "currency-1"))
+    assert not any("between the pods" in line for line in _evidence_of(out, "currency-1"))
     # the same rise seen only by the caller's proxy, on an edge whose two ends have other,
     # fast edges: the path is as likely either end's, so currency keeps half of it and
     # checkout takes the other half
@@ -121,7 +124,8 @@ def test_a_rise_the_callees_own_proxy_saw_too_is_the_callees_own_time():
     assert scores["currency-1"] < 0.7 * out["score"].iloc[0]
     assert scores["checkout-1"] == pytest.approx(scores["currency-1"])
     assert any(
-        "its calls to currency slowed on the way" in e for e in _evidence_of(alone, "checkout-1")
+        "its calls to currency slowed between the pods" in e
+        for e in _evidence_of(alone, "checkout-1")
     )
 
 
@@ -129,7 +133,7 @@ def test_a_caller_side_rise_with_no_callee_side_series_is_left_as_it_is():
     inv = _without_currencys_own_proxy(_mesh({("checkout", "currency"): 200}))
     out = suspects(inv, at=AT, level="pod")
     assert out["pod"].iloc[0] == "currency-1"
-    assert not any("on the path" in line for line in _evidence_of(out, "currency-1"))
+    assert not any("between the pods" in line for line in _evidence_of(out, "currency-1"))
 
 
 @pytest.mark.parametrize(
@@ -158,7 +162,11 @@ def test_a_lead_resting_on_what_only_a_caller_measured_is_not_called_clear():
     assert out["pod"].tolist()[:2] == ["currency-1", "ads-1"]
     assert out["margin"].iloc[0] >= 1 / 3  # ahead by the score ...
     assert out["verdict"].tolist()[:2] == ["ambiguous", "ambiguous"]  # ... not by its own
-    assert obskit.analysis.rca.conclusion(out).startswith("Ambiguous between pod shop/currency-1")
+    said = obskit.analysis.rca.conclusion(out)
+    assert said.startswith("Ambiguous between pod shop/currency-1 and pod shop/ads-1: ")
+    # it says why: the lead is on the callers' measurement, not that the scores are close
+    assert "lead rests on what its callers' proxies measured" in said
+    assert "within a third" not in said
     # when currency's own proxy saw the same rise, the lead is its own: clear
     out = suspects(_mesh(slow, {**slow, **own}), at=AT, level="pod")
     assert out["pod"].iloc[0] == "currency-1" and out.attrs["verdict"] == "clear"
@@ -216,6 +224,6 @@ def test_a_recorded_network_delay_on_a_callee_is_put_on_the_callee_not_its_calle
     assert out["pod"].iloc[0] == "currencyservice-cf787dd48-vpjrd"
     lines = _evidence_of(out, "currencyservice-cf787dd48-vpjrd")
     # both callers' proxies timed the calls far slower than currency's own proxy did
-    path = [line for line in lines if "reporter=source" in line and "on the path" in line]
+    path = [line for line in lines if "reporter=source" in line and "between the pods" in line]
     assert len(path) == 2
-    assert all("100% of it put on currencyservice" in line for line in path)
+    assert all("100% of it counted against currencyservice" in line for line in path)

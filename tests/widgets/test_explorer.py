@@ -86,6 +86,10 @@ def test_drilling_down_to_a_pod(model, ids):
     suspects = explorer.outputs.suspects
     assert suspects.iloc[0]["workload"] == "checkout" and suspects.iloc[0]["rank"] == 1
     assert "checkout" in explorer._tables["suspects"].value
+    # above the table, how sure the incident's whole ranking is
+    assert "The top suspect is Deployment shop/checkout, clearly ahead of the next." in (
+        explorer._tables["suspects"].value
+    )
     assert pod in explorer.status.value
     # going back up: "(all)" at the workload level selects the namespace again
     explorer.levels[1].value = ""
