@@ -13,7 +13,7 @@ several seeds and scales and scores every draw the way a report reads it:
 3. the truth's rank is the first suspect of the truth's level whose key columns are the
    truth's (a pod of the culprit workload does not count for a workload-level truth); the
    verdict is the ranking's (``clear`` / ``ambiguous``); ``at off`` is how far the onset found
-   is from the fault's start.
+   is from the fault's start (the table gives its median and largest size).
 
 It prints a table per incident and overall (top-1, top-3, clear share, clear@1 = top-1
 accuracy of the rankings called clear, wrong clear calls, suspects() time), then every draw
@@ -131,6 +131,9 @@ def summarise(result: pd.DataFrame) -> pd.DataFrame:
                 if clear.any()
                 else None,
                 "wrong clear": int((clear & (part["rank"] != 1)).sum()),
+                # how far the onset found from the data is from the fault's start
+                "at off median min": round(float(part["at off (min)"].abs().median()), 1),
+                "at off max min": round(float(part["at off (min)"].abs().max()), 1),
                 "median s": round(float(part["seconds"].median()), 2),
                 "max s": round(float(part["seconds"].max()), 2),
             }

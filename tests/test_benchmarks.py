@@ -363,6 +363,7 @@ def test_scenarios_benchmark_scores_a_generated_incident_and_writes_its_table(
         assert 0 <= float(row["top1"]) <= float(row["top3"]) <= 1, row
         assert 0 <= float(row["clear share"]) <= 1 and int(row["wrong clear"]) >= 0, row
         assert 0 < float(row["median s"]) <= float(row["max s"]), row
+        assert 0 <= float(row["at off median min"]) <= float(row["at off max min"]), row
     assert "rank" in done.stderr and "node-pressure seed 1 scale 0.25" in done.stderr
 
 
