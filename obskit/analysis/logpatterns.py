@@ -983,9 +983,8 @@ def error_bursts(
     -------
     DataFrame
         The key, ``before`` and ``after`` (counts), ``rate_before`` and ``rate_after`` (per
-        minute), ``ratio``, ``score``, ``burst_start`` (first line at error or worse after
-        ``at``, else first bad line), ``errors_after`` (lines at error or worse); highest
-        score first.
+        minute), ``ratio``, ``score``, ``burst_start`` (first bad line after ``at``),
+        ``errors_after`` (lines at error or worse); highest score first.
 
     Raises
     ------
@@ -1033,12 +1032,11 @@ def error_bursts(
         total=("after", "size"),
         errors_after=("worse", lambda s: int((s & frame.loc[s.index, "after"]).sum())),
     ).reset_index()
-    # a burst with errors starts at its first error: a warning the pod logs now and then
-    # (one fell just after ``at``) is not when its errors began
-    late = frame[frame["after"]]
-    by = late.groupby(_ENTITY, observed=True, dropna=False, sort=False)["timestamp"]
-    errs = late[late["worse"]].groupby(_ENTITY, observed=True, dropna=False, sort=False)
-    starts = errs["timestamp"].min().combine_first(by.min())
+    starts = (
+        frame[frame["after"]]
+        .groupby(_ENTITY, observed=True, dropna=False, sort=False)["timestamp"]
+        .min()
+    )
     agg = agg.join(starts.rename("burst_start"), on=_ENTITY)
     agg["after"] = agg["after"].astype(np.int64)
     agg["before"] = (agg["total"] - agg["after"]).astype(np.int64)

@@ -108,30 +108,6 @@ def test_error_bursts_score_the_rise_of_bad_lines():
         error_bursts(_logs(), T0, min_level="loud")
 
 
-def test_an_error_burst_starts_at_its_first_error_not_a_routine_warning_before_it():
-    from obskit import schema
-
-    t = pd.date_range(T0, periods=60, freq="1min")
-    # "api" logs a warning now and then (one a minute after the onset), its errors begin at
-    # minute 35; "web" has only warnings after the onset: its burst starts at the first
-    levels = ["info"] * 10 + ["warning"] + ["info"] * 20 + ["warning"] + ["info"] * 3
-    logs = schema.conform(
-        "logs",
-        pd.DataFrame(
-            {
-                "timestamp": list(t) * 2,
-                "pod": ["api-1"] * 60 + ["web-1"] * 60,
-                "message": "x",
-                "level": levels + ["error"] * 25 + ["info"] * 30 + ["warning"] * 30,
-            }
-        ),
-    )
-    bursts = error_bursts(logs, t[30]).set_index("pod")
-    assert bursts.loc["api-1", "burst_start"] == t[35]
-    assert bursts.loc["api-1", "after"] == 26 and bursts.loc["api-1", "errors_after"] == 25
-    assert bursts.loc["web-1", "burst_start"] == t[30]
-
-
 def test_many_lines_of_three_shapes_mine_to_three_templates():
     # (how fast mining is, is measured in benchmarks/run.py's suspects case, not here)
     rng = np.random.default_rng(3)
