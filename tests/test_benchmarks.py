@@ -312,3 +312,79 @@ def test_harness_reports_cpu_seconds_faults_and_cpu_ratios_of_interleaved_runs(
         assert int(major) >= 0 and int(minor.rstrip("k")) > 0, row
         assert "peer faults " in row["notes"] and "limit faults " in row["notes"], row
     assert "can show more CPU than wall seconds" in out.read_text()
+
+
+SCENARIOS = ROOT / "benchmarks" / "rca_scenarios.py"
+
+
+def _scenarios():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rca_scenarios", SCENARIOS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not SCENARIOS.is_file(), reason="benchmarks/ is not here")
+def test_scenarios_benchmark_scores_a_generated_incident_and_writes_its_table(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "scenarios.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCENARIOS),
+            "--seeds",
+            "1",
+            "--scales",
+            "0.25",
+            "--only",
+            "node-pressure",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in out.read_text().splitlines() if line.startswith("| ")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [
+        dict(zip(head, [c.strip() for c in line.strip("|").split("|")], strict=True))
+        for line in lines[1:]
+    ]
+    assert [r["incident"] for r in rows] == ["node-pressure", "all"]
+    for row in rows:
+        assert row["n"] == "1"
+        assert 0 <= float(row["top1"]) <= float(row["top3"]) <= 1, row
+        assert 0 <= float(row["clear share"]) <= 1 and int(row["wrong clear"]) >= 0, row
+        assert 0 < float(row["median s"]) <= float(row["max s"]), row
+        assert 0 <= float(row["at off median min"]) <= float(row["at off max min"]), row
+    assert "rank" in done.stderr and "node-pressure seed 1 scale 0.25" in done.stderr
+
+
+def test_scenarios_truth_rank_counts_only_the_truths_level() -> None:
+    import pandas as pd
+
+    scenarios = _scenarios()
+    truth = {
+        "level": "workload",
+        "root_cause": {"namespace": "shop", "workload": "checkout", "pod": None, "node": None},
+    }
+    found = pd.DataFrame(
+        {
+            "entity_kind": ["pod", "workload", "workload"],
+            "namespace": ["shop", "shop", "shop"],
+            "workload": ["checkout", "cart", "checkout"],
+            "pod": ["checkout-1", None, None],
+            "node": ["n1", None, None],
+        }
+    )
+    # the culprit's own pod came first, but the truth names the workload: it is third
+    assert scenarios.truth_rank(found, truth) == 3
+    assert scenarios.truth_rank(found.iloc[:2], truth) == scenarios.NOT_FOUND
+    assert scenarios.truth_rank(found.iloc[:0], truth) == scenarios.NOT_FOUND

@@ -440,7 +440,8 @@ def _climbs(sm: SeriesMatrix, at: pd.Timestamp, scored: pd.DataFrame) -> pd.Seri
     from the onset over the last :data:`BUILD_UP`, the climb is the run of bins (smoothed over
     three) that stayed at least :data:`CLIMB_IQRS` beyond the baseline's median, in the
     direction the series moved, and went further that way from each third of the run to the
-    next; it counts from :data:`CLIMB_MIN_BINS` bins.
+    next; it counts from :data:`CLIMB_MIN_BINS` bins, and only when the series stayed beyond
+    the baseline that way from the onset until its own (:func:`_held_until`).
     """
     times = sm.times
     pre = (times >= at - BUILD_UP) & (times < at)
@@ -463,12 +464,37 @@ def _climbs(sm: SeriesMatrix, at: pd.Timestamp, scored: pd.DataFrame) -> pd.Seri
     first = np.clip(n - run, 0, n - 1)
     cols_idx = np.arange(len(cols))
     ok = run >= CLIMB_MIN_BINS
+    onsets = scored["onset"].to_numpy()
     for j in np.flatnonzero(ok):
         thirds = np.array_split(sign[j] * smooth[first[j] :, cols_idx[j]], 3)
         means = [part.mean() for part in thirds]
         ok[j] = means[0] < means[1] < means[2]  # a steady climb, not a plateau or a tail
+        ok[j] &= _held_until(sm, cols[j], at, onsets[j], sign[j], CLIMB_IQRS * scale[j], base[j])
     out[ok] = times[pre][first[ok]]
     return out
+
+
+def _held_until(
+    sm: SeriesMatrix,
+    col: int,
+    at: pd.Timestamp,
+    onset: object,
+    sign: float,
+    beyond: float,
+    base: float,
+) -> bool:
+    """Whether series ``col`` stayed ``beyond`` its baseline's median ``base`` in the direction
+    ``sign`` (smoothed over three bins) from ``at`` until its own onset: a climb runs without a
+    break into the move, while a series that sat back at its baseline between them did
+    something else before it."""
+    if pd.isna(onset):
+        return True
+    span = (sm.times >= at) & (sm.times < pd.Timestamp(onset))
+    if not span.any():
+        return True
+    values = pd.Series(sm.values[span, col]).rolling(3, center=True, min_periods=1).median()
+    gap = sign * (values - base) < beyond
+    return not bool(gap.fillna(False).any())
 
 
 def _is_quantile(series: pd.DataFrame) -> np.ndarray:

@@ -43,7 +43,8 @@ Then what the per-signal anchors (BARO, log anomaly detectors) lack:
   pod that takes most of it (a batch Job started at the onset, with no baseline of its own) is
   the suspect, with the node's rise as its evidence; the node is explained by it;
 - **time order**: among strong candidates, the one whose first anomaly came first gets a bonus
-  that fades with the lag; followers do not;
+  that fades with the lag; followers do not. A metric's climb before the onset dates a
+  candidate only when it is one of its strong moves (:data:`CLIMB_SHARE`);
 - every row carries its evidence and a one-sentence ``reason``;
 - how sure: every row carries its ``margin`` over the next suspect, and the ranking a
   ``verdict``: ``clear`` when the top suspect leads the next by :data:`CLEAR_MARGIN` of its
@@ -329,6 +330,11 @@ NODE_LISTED_WEIGHT = 0.3
 #: Only candidates within this share of the top score take part in the time order: a weak
 #: candidate that moved first is not a cause because it moved first.
 TIME_ORDER_SHARE = 0.3
+#: A metric's climb before the onset dates an entity's trouble only when the move is at least
+#: this share of the entity's strongest metric move: a leak's climb is among its pod's strong
+#: moves, while a faint drift of one of many series (a traffic rate sagging a little before a
+#: caller's errors) is not when the trouble began. The same share as :data:`TIME_ORDER_SHARE`.
+CLIMB_SHARE = TIME_ORDER_SHARE
 #: The candidate that went anomalous first gains this share of its score; later ones gain less,
 #: fading with their lag over :data:`TIME_ORDER_TAU` (or three sampling steps, if longer).
 TIME_ORDER_BONUS = 0.3
@@ -1933,12 +1939,17 @@ def _pods_table(inv, ev: pd.DataFrame) -> pd.DataFrame:
 
 def _first(ev: pd.DataFrame, at: pd.Timestamp) -> pd.Timestamp:
     """When the evidence began: changes from :data:`_LEAD` before the onset, a metric's build-up
-    (a leak's climb) from :data:`~obskit.analysis.anomalies.BUILD_UP` before it, the rest from
-    :data:`_GRACE` before it."""
+    (a leak's climb) from :data:`~obskit.analysis.anomalies.BUILD_UP` before it when the move is
+    among the entity's strong ones (:data:`CLIMB_SHARE`), the rest from :data:`_GRACE` before
+    it."""
     t = ev["time"]
     kind = ev["kind"]
-    early = t >= at - BUILD_UP
-    t = t[t.notna() & ((t >= at - _GRACE) | kind.eq("change") | (kind.eq("metric") & early))]
+    metric = kind.eq("metric")
+    strong = ev["strength"] >= CLIMB_SHARE * (
+        ev.loc[metric, "strength"].max() if metric.any() else 0
+    )
+    early = (t >= at - BUILD_UP) & metric & strong
+    t = t[t.notna() & ((t >= at - _GRACE) | kind.eq("change") | early)]
     return t.min() if len(t) else pd.NaT
 
 

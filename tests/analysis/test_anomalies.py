@@ -172,6 +172,30 @@ def test_began_goes_back_to_a_build_up_but_not_to_an_old_unrelated_blip():
     assert out.loc["blip", "began"] == out.loc["blip", "onset"] == at
 
 
+def test_a_climb_that_sank_back_before_the_series_own_onset_does_not_date_it():
+    n = 240  # two hours at 30 s
+    t = T0 + pd.to_timedelta(np.arange(n) * 30, unit="s")
+    rng = np.random.default_rng(4)
+    # both creep up over the 5 minutes before the onset; "drift" sinks back to its baseline at
+    # the onset and only jumps 5 minutes later (something else), "leak" keeps climbing into it
+    drift = 1.0 + 0.02 * rng.standard_normal(n)
+    drift[170:180] += np.linspace(0.05, 0.3, 10)
+    drift[190:] += 3.0
+    leak = 1.0 + 0.02 * rng.standard_normal(n)
+    leak[170:] += np.linspace(0.05, 4, n - 170)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"timestamp": t, "metric": "mem", "value": drift, "pod": "drift"}),
+            pd.DataFrame({"timestamp": t, "metric": "mem", "value": leak, "pod": "leak"}),
+        ]
+    )
+    at = t[180]
+    out = anomalies(obskit.Investigation(metrics=frame), at=at).set_index("pod")
+    assert out.loc["drift", "onset"] == t[190]
+    assert out.loc["drift", "began"] == t[190]
+    assert at - pd.Timedelta("6min") < out.loc["leak", "began"] < at
+
+
 def _bucketed_p99(pod: str, after: float, n: int = 60, step_at: int = 40) -> pd.DataFrame:
     """A P99 read off a histogram: all requests in the 5-10 ms bucket, so it sits on
     5 + 5 * 0.99 = 9.95 ms (now and then one request in the next bucket), then moves."""

@@ -882,6 +882,29 @@ def test_a_step_or_an_earlier_blip_is_dated_from_the_onset_a_climb_from_its_star
     assert T0 + pd.Timedelta(seconds=900) <= began["db-1"] < at - pd.Timedelta("2min")
 
 
+def test_a_faint_drift_before_the_onset_does_not_date_a_pods_loud_trouble():
+    from obskit.analysis.rca import _first
+
+    # web's latency jumps a minute after the onset (strength 5); a traffic series of web
+    # sagged a little from 4 minutes before it (strength 1.2): web's trouble began with the jump
+    at = T0 + pd.Timedelta(seconds=1200)
+    ev = pd.DataFrame(
+        {
+            "kind": ["metric", "metric"],
+            "time": [at + pd.Timedelta("1min"), at - pd.Timedelta("4min")],
+            "strength": [5.0, 1.2],
+        }
+    )
+    assert _first(ev, at) == at + pd.Timedelta("1min")
+    # a climb as strong as the pod's other moves (a leak's) still dates it from its start
+    assert _first(ev.assign(strength=[5.0, 3.0]), at) == at - pd.Timedelta("4min")
+    # and a change dates it whatever its strength
+    change = pd.DataFrame(
+        {"kind": ["change"], "time": [at - pd.Timedelta("9min")], "strength": [0.1]}
+    )
+    assert _first(pd.concat([ev, change]), at) == at - pd.Timedelta("9min")
+
+
 # --- newcomers: a pod with no baseline of its own -----------------------------------------------
 
 
