@@ -224,6 +224,15 @@ def test_scale_multiplies_volume():
     )
 
 
+@pytest.mark.parametrize("name", generate.incident_names())
+def test_every_incident_builds_at_any_seed_and_a_small_scale(name):
+    # a small draw may give a workload one replica, or place no app pod on a node
+    for seed in range(1, 11):
+        files = generate.build(name, seed=seed, scale=0.1)
+        truth = json.loads(files["truth.json"])
+        assert truth["root_cause"] and any(k.startswith("logs/") for k in files), (name, seed)
+
+
 def test_generator_rejects_bad_arguments():
     with pytest.raises(obskit.DatasetError, match="unknown incident 'nope'; valid names: bad-rol"):
         generate.build("nope")

@@ -21,6 +21,7 @@ from obskit.datasets._cluster import (
     populate_all,
     probe_blip,
     retire_old_pod,
+    second,
     team_posture,
 )
 from obskit.datasets._lifecycle import lifecycle_records
@@ -43,7 +44,7 @@ def bad_rollout(seed: int, scale: float) -> tuple[World, dict]:
     _orders_suffer(w, ramp)
     noisy(w, next(p for p in w.pods if p.wl.name == "search"))
     probe_blip(w, next(p for p in w.pods if p.wl.name == "notifications"), 18.3)
-    long_line(w, [p for p in w.pods if p.wl.name == "orders-api"][1], w.at(58), 200)
+    long_line(w, second([p for p in w.pods if p.wl.name == "orders-api"]), w.at(58), 200)
     malformed_cri(w, next(p for p in w.pods if p.wl.name == "orders-api"), w.at(77.7), "truncated")
     lifecycle_records(w)
     _ci_reads(w, ci_sa)

@@ -20,6 +20,7 @@ from obskit.datasets._cluster import (
     noisy,
     populate_all,
     probe_blip,
+    second,
     team_posture,
 )
 from obskit.datasets._lifecycle import lifecycle_records
@@ -259,17 +260,15 @@ def _leak_and_oom(
 
 
 def _flag_logs(w: World, ck: list[Pod], fault: int) -> None:
-    """The cause in checkout's own log: the feature flag turned on at ``fault``."""
-    w.log(
-        ck[0],
-        fault,
-        f"{F.ts_java(fault)}  INFO 1 --- [config-watcher-1] c.e.shop.config.FeatureFlags             : Feature flag 'order-history-cache' enabled (rollout=100%)",
-    )
-    w.log(
-        ck[1],
-        fault + 3 * NS,
-        f"{F.ts_java(fault + 3 * NS)}  INFO 1 --- [config-watcher-1] c.e.shop.config.FeatureFlags             : Feature flag 'order-history-cache' enabled (rollout=100%)",
-    )
+    """The cause in checkout's own log: the feature flag turned on at ``fault`` (in its first
+    two replicas, or its only one in a small draw)."""
+    for k, pod in enumerate(ck[:2]):
+        at = fault + 3 * k * NS
+        w.log(
+            pod,
+            at,
+            f"{F.ts_java(at)}  INFO 1 --- [config-watcher-1] c.e.shop.config.FeatureFlags             : Feature flag 'order-history-cache' enabled (rollout=100%)",
+        )
 
 
 def _downstream(w: World, pods: dict[str, list[Pod]], ck: list[Pod], down: np.ndarray) -> None:
@@ -303,7 +302,7 @@ def _file_quirks(w: World, pods: dict[str, list[Pod]]) -> None:
     noisy(w, pods["recommendation"][0])
     probe_blip(w, pods["catalog"][0], 71.5)
     long_line(w, pods["cart"][0], w.at(44), 130)
-    long_line(w, pods["frontend"][1], w.at(95), 260)
+    long_line(w, second(pods["frontend"]), w.at(95), 260)
     fe = pods["frontend"][0]
     malformed_cri(w, fe, w.at(63.2), "bad-ts")
     w.log(

@@ -427,6 +427,11 @@ def human_request(
     )
 
 
+def second(pods: list[Pod]) -> Pod:
+    """A workload's second replica, or its only one when a small draw gave it one."""
+    return pods[min(1, len(pods) - 1)]
+
+
 def long_line(w: World, pod: Pod, t: int, n_items: int) -> None:
     """A very long JSON line (a dumped cart/config) that containerd splits into P parts."""
     items = [

@@ -28,6 +28,7 @@ from obskit.datasets._cluster import (
     populate_all,
     retire_old_pod,
     role_binding,
+    second,
 )
 from obskit.datasets._lifecycle import lifecycle_records
 from obskit.datasets._world import NS, CSpec, Pod, Workload, World
@@ -75,7 +76,7 @@ def cryptominer(seed: int, scale: float) -> tuple[World, dict]:
     _helper_mines(w, priv, other, t_pod, scale)
     gw_host = _gateway_alert(w)
     _storefront_symptoms(w, tg, t_exec, mine)
-    long_line(w, [p for p in w.pods if p.wl.name == "graphql-gateway"][1], w.at(70), 180)
+    long_line(w, second([p for p in w.pods if p.wl.name == "graphql-gateway"]), w.at(70), 180)
     malformed_cri(w, [p for p in w.pods if p.wl.name == "catalog"][-1], w.at(90), "truncated")
     lifecycle_records(w)
     # a cut Falco line (the agent was restarted mid-write)

@@ -188,6 +188,8 @@ def _benign_falco(w: World, t: int, node: dict) -> None:
     """A routine Falco alert on ``node``: an app's client library talking to the API server,
     as the default rules flag it."""
     pods = [p for p in w.pods if p.node is node and p.wl.ns in ("web", "api")]
+    # a draw may place no app pod on the node: then whichever pod it runs (Falco's own at least)
+    pods = pods or [p for p in w.pods if p.node is node]
     pod = pods[int(w.rng.integers(0, len(pods)))]
     c_id = pod.cstates[0].attempts[0].cid[:12]
     container = pod.cstates[0].spec.name
