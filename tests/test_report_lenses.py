@@ -57,3 +57,19 @@ def test_cli_report_takes_a_lens(capsys):
     with pytest.raises(SystemExit):
         cli.main(["report", "cryptominer", "--out", "x.html", "--lens", "finance"])
     assert "invalid choice: 'finance'" in capsys.readouterr().err
+
+
+def test_the_security_lens_on_metrics_alone_says_posture_was_not_checked():
+    # metrics and logs hold no Kubernetes objects: the headline says posture was not checked
+    # and the cluster map, coloured by the worst finding, counts none instead of failing
+    from pathlib import Path
+
+    import obskit
+    from obskit.views.lenses import headline
+
+    data = Path(__file__).parent / "data" / "prometheus" / "query_range_up.json"
+    inv = obskit.load(data)
+    line = headline(inv, "security")
+    assert "posture not checked (no Kubernetes objects loaded)" in line, line
+    figure = inv.hierarchy("workload", color_by="worst_finding")
+    assert figure.data and figure.data[0].ids is not None

@@ -921,7 +921,8 @@ def hierarchy(
         Per-entity anomaly scores (key columns + ``score``) from the analysis.
     posture : DataFrame, optional
         Posture findings (``inv.posture()``); computed here when ``color_by`` is ``findings``
-        or ``worst_finding`` and none are given.
+        or ``worst_finding`` and none are given (none when no Kubernetes objects were loaded:
+        the counts are then 0 and ``frame.attrs["posture"]`` False).
 
     Returns
     -------
@@ -952,7 +953,10 @@ def hierarchy(
             f"color_by must be one of {', '.join(map(repr, COLOR_BY))}, got {color_by!r}"
         )
     if posture is None and color_by in POSTURE_MEASURES:
-        posture = inv.posture()
+        try:
+            posture = inv.posture()
+        except InvestigationError:  # no Kubernetes objects: nothing checked, nothing counted
+            posture = None
     frame = hierarchy_frame(inv, view, at=at, scores=scores, posture=posture)
     return figure(frame, style=style, color_by=color_by, title=_title(inv, view, at))
 

@@ -216,14 +216,12 @@ def headline(
         return None
     if chosen.name == "security":
         found = inv.detections() if detections is None else detections
-        findings = inv.posture() if posture is None else posture
-        severe = int((findings["severity"].astype("object").isin(["high", "critical"])).sum())
         critical = int((found["severity"].astype("object") == "critical").sum())
         gaps = _gaps(inv, security_only=True)
         audit = int((inv.events["source"] == "audit").sum())
         parts = [
             f"{_count(len(found), 'detection')} ({critical} critical)",
-            f"{_count(len(findings), 'posture finding')} ({severe} high or critical)",
+            _posture_part(inv, posture),
             _count(audit, "audit record"),
             _count(gaps, "security collector gap"),
         ]
@@ -244,6 +242,17 @@ def headline(
             _count(_rollouts_in_window(inv, rollouts_table(inv)), "rollout") + " in the window",
         ]
     return f"{chosen.title}: {', '.join(parts)}."
+
+
+def _posture_part(inv: Investigation, posture: pd.DataFrame | None) -> str:
+    """The security headline's posture count, or that posture was not checked: metrics and
+    logs alone hold no Kubernetes objects to check."""
+    try:
+        findings = inv.posture() if posture is None else posture
+    except InvestigationError:
+        return "posture not checked (no Kubernetes objects loaded)"
+    severe = int((findings["severity"].astype("object").isin(["high", "critical"])).sum())
+    return f"{_count(len(findings), 'posture finding')} ({severe} high or critical)"
 
 
 def _rollouts_in_window(inv: Investigation, rollouts: pd.DataFrame) -> int:
