@@ -204,6 +204,41 @@ class _Group:
 
 
 @dataclass
+class _Buffers:
+    """The buffers a load's groups of CRI files are joined into (:attr:`CriFiles.buffer`),
+    kept from one group to the next: a 64 MB group joined into new memory faults in 16k
+    fresh pages, a buffer kept is faulted in once. Two are in use at most (the group on the
+    pool and the last one, parsed on the calling thread)."""
+
+    free: list[bytearray] = field(default_factory=list)
+
+    def take(self) -> bytearray:
+        """A kept buffer that nothing holds a view of, else a new (empty) one."""
+        while self.free:
+            buffer = self.free.pop()
+            if _unshared(buffer):
+                return buffer
+        return bytearray()
+
+    def give(self, buffer: bytearray) -> None:
+        """``buffer`` back, for a later group."""
+        self.free.append(buffer)
+
+
+def _unshared(buffer: bytearray) -> bool:
+    """Whether nothing holds a view of ``buffer`` (a frame's array, a NumPy view): a
+    bytearray cannot be resized while something does, so its last byte is taken off and put
+    back. A buffer written over must be unshared, or another group's rows would change."""
+    if not buffer:
+        return True
+    try:
+        buffer.append(buffer.pop())  # the last byte: nothing moves, even when refused
+    except BufferError:
+        return False
+    return True
+
+
+@dataclass
 class _Batch:
     """Small CRI log files met one after another, parsed together in one pass
     (:func:`obskit.sources.cri.parse_cri_files`): a node's folder of a few thousand small
@@ -218,6 +253,7 @@ class _Batch:
 
     pool: ThreadPoolExecutor | None = None
     group: _Group = field(default_factory=_Group)
+    buffers: _Buffers = field(default_factory=_Buffers)
     pending: list[tuple[_Group, Future]] = field(default_factory=list)
     #: whether the current run of files has had a group parsed already (a run of one file
     #: alone is parsed as that file, not as a batch)
@@ -232,9 +268,9 @@ class _Batch:
             self._finish(parts)  # one group parsing at a time: the one before goes in first
             group, self.group, self.split = self.group, _Group(), True
             if self.pool is None:
-                _add_group(parts, group, _parse_group(group))
+                _add_group(parts, group, _parse_group(group, self.buffers))
             else:
-                self.pending.append((group, self.pool.submit(_parse_group, group)))
+                self.pending.append((group, self.pool.submit(_parse_group, group, self.buffers)))
         self.group.add(path, data, explicit)
 
     def flush(self, parts: _Parts) -> None:
@@ -246,7 +282,7 @@ class _Batch:
             _parse_alone(parts, group.paths[0], group.files.file(0), group.explicit[0])
             return
         # parsed here while the pool parses the group before them, and added after it
-        result = _parse_group(group) if group.paths else None
+        result = _parse_group(group, self.buffers) if group.paths else None
         self._finish(parts)
         if group.paths:
             _add_group(parts, group, result)
@@ -258,12 +294,17 @@ class _Batch:
             _add_group(parts, group, future.result())
 
 
-def _parse_group(group: _Group) -> tuple[ParseResult, list[Tally]] | None:
-    """A group of CRI files parsed as one (None: something the batch did not expect)."""
+def _parse_group(group: _Group, buffers: _Buffers) -> tuple[ParseResult, list[Tally]] | None:
+    """A group of CRI files parsed as one, joined into one of ``buffers`` (None: something
+    the batch did not expect)."""
+    group.files.buffer = buffers.take()
     try:
         result, tallies = parse_cri_files(group.files)
     except (SourceError, SchemaError, ValueError, TypeError, IndexError):
         return None
+    finally:
+        buffers.give(group.files.buffer)
+        group.files.buffer = None
     return _far_out_by_file(result, tallies, group.paths)
 
 

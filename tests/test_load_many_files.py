@@ -230,6 +230,54 @@ def test_the_first_group_is_small_and_the_last_is_parsed_on_the_calling_thread(
     assert calls[-1][0][-1] == alone.files["origin"].iloc[-2]  # the last log file (then truth.json)
 
 
+def test_files_joined_over_a_kept_buffer_are_the_files_joined() -> None:
+    # a buffer longer than the files (cut), shorter (grown), and files without a last newline
+    files = cri.CriFiles()
+    for k, body in enumerate([b"a b c\n", b"no newline", b"", b"x" * 5000, b"end"]):
+        files.add(body, f"/var/log/pods/shop_w-{k}_u{k}/w/0.log")
+    plain = files.joined()
+    assert isinstance(plain, bytes) and len(plain) == files.size
+    for before in (b"", b"?" * 10, b"?" * (files.size - 1), b"?" * files.size, b"?" * 9000):
+        files.buffer = bytearray(before)
+        joined = files.joined()
+        assert joined is files.buffer
+        assert bytes(joined) == plain
+
+
+def test_a_buffer_something_still_views_is_not_written_over() -> None:
+    buffers = investigation._Buffers()
+    kept = bytearray(b"rows of a group before")
+    view = memoryview(kept)  # as an array built over a group's bytes would hold it
+    buffers.give(kept)
+    taken = buffers.take()
+    assert taken is not kept and bytes(view) == b"rows of a group before"
+    view.release()
+    buffers.give(kept)
+    assert buffers.take() is kept
+
+
+def test_groups_are_joined_into_buffers_kept_across_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every group's bytes are written over one of two kept buffers (the pool's group and the
+    # last one, parsed here), and the load is the same as each file's alone
+    root = _folder(tmp_path, 13, files=30)
+    alone = _unbatched(monkeypatch, root)
+    real = cri.parse_cri_files
+    used: list[int] = []
+
+    def recording(files: cri.CriFiles) -> tuple:
+        assert files.buffer is not None
+        used.append(id(files.buffer))
+        return real(files)
+
+    with monkeypatch.context() as m:
+        m.setattr(investigation, "BATCH_BYTES", 4000)
+        m.setattr(investigation, "parse_cri_files", recording)
+        _same(obskit.load(root), alone)
+    assert len(used) > 5 and len(set(used)) <= 2
+
+
 def test_a_far_out_clock_is_rejected_in_its_own_file_only(tmp_path: Path) -> None:
     ok = tmp_path / "pods" / "shop_a-1_u1" / "a" / "0.log"
     off = tmp_path / "pods" / "shop_b-1_u2" / "b" / "0.log"

@@ -927,6 +927,10 @@ class CriFiles:
         self.origins: list[str] = []
         self.starts: list[int] = []
         self.size = 0  # bytes joined, a newline after each file that lacks one
+        #: A buffer :meth:`joined` writes the files over (resized to fit), or None: a new
+        #: ``bytes``. Kept from one group to the next, its memory is faulted in once, not once
+        #: a group. Nothing may hold a view of it when it is written over.
+        self.buffer: bytearray | None = None
 
     def __len__(self) -> int:
         return len(self.origins)
@@ -944,14 +948,30 @@ class CriFiles:
         """The ``k``-th file's bytes, as it was read."""
         return self.parts[k]
 
-    def joined(self) -> bytes:
-        """The files' bytes in one payload, each file ending with a newline."""
+    def joined(self) -> bytes | bytearray:
+        """The files' bytes in one payload, each file ending with a newline (in
+        :attr:`buffer` when one is set)."""
+        if self.buffer is not None:
+            return self._written_over(self.buffer)
         pieces: list[bytes] = []
         for data in self.parts:
             pieces.append(data)
             if data and not data.endswith(b"\n"):
                 pieces.append(b"\n")
         return b"".join(pieces)
+
+    def _written_over(self, out: bytearray) -> bytearray:
+        """The joined bytes written over ``out``, resized to fit them: cut in place when it
+        is longer (its memory kept when it shrinks by half at most), grown when shorter."""
+        del out[self.size :]
+        at = 0
+        for data in self.parts:
+            out[at : at + len(data)] = data  # a copy in place; past the end, it grows ``out``
+            at += len(data)
+            if data and not data.endswith(b"\n"):
+                out[at : at + 1] = b"\n"
+                at += 1
+        return out
 
 
 def parse_cri_files(files: CriFiles) -> tuple[ParseResult, list[Tally]]:
@@ -960,7 +980,7 @@ def parse_cri_files(files: CriFiles) -> tuple[ParseResult, list[Tally]]:
 
 
 def _parse_joined(
-    data: bytes, file_starts: list[int], origins: list[str]
+    data: bytes | bytearray, file_starts: list[int], origins: list[str]
 ) -> tuple[ParseResult, list[Tally]]:
     """:func:`parse_cri_logs` of ``data``, files joined (each ending with a newline) that
     start at ``file_starts``; the joined bytes are checked for UTF-8 once."""
