@@ -446,6 +446,37 @@ def test_taken_text_is_arrows_take(order: list[int], monkeypatch: pytest.MonkeyP
             assert got.equals(expected)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_taken_text_from_chunks_where_they_lie_is_arrows_take(seed: int) -> None:
+    # text in chunks made apart (their bytes anywhere in memory, in any order), empty chunks
+    # and strings among them, slices of one array (bytes shared: joined instead), nulls
+    rng = np.random.default_rng(seed)
+    words = ["", "a", "bb", "é€", "x" * 300, "line with spaces"]
+    pieces = [
+        pa.array(list(rng.choice(words, size=int(rng.integers(0, 40)))), type=pa.large_string())
+        for _ in range(6)
+    ]
+    whole = pa.array(list(rng.choice(words, size=50)), type=pa.large_string())
+    cases = [
+        pa.chunked_array(pieces, type=pa.large_string()),
+        pa.chunked_array(pieces[::-1], type=pa.large_string()),
+        pa.chunked_array([whole.slice(10, 20), whole.slice(0, 15), whole.slice(30)]),
+        pa.chunked_array([whole.slice(25), whole.slice(0, 25)]),
+        pa.chunked_array([pa.array(["", ""], type=pa.large_string()), whole]),
+        pa.chunked_array([pa.array(["a", None], type=pa.large_string()), whole]),
+        pa.chunked_array([pieces[0].cast(pa.large_binary()), whole.cast(pa.large_binary())]),
+    ]
+    for values in cases:
+        n = len(values)
+        for rows in (rng.permutation(n), rng.permutation(n)[: n // 2], np.arange(n)[::-1]):
+            rows = rows.astype(np.int64)
+            expected = pc.take(values.combine_chunks(), pa.array(rows, type=pa.int64()))
+            got = source_base.taken_text(values, rows)
+            got.validate(full=True)
+            assert got.type == values.type
+            assert got.equals(expected)
+
+
 # --- windowed loads: filtering while reading keeps exactly what filtering afterwards keeps ---
 
 

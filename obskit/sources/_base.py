@@ -13,6 +13,7 @@ import contextlib
 import functools
 import gc
 import io
+import itertools
 import lzma
 import os
 import re
@@ -87,19 +88,25 @@ def taken_text(values: pa.Array | pa.ChunkedArray, order: np.ndarray) -> pa.Arra
 
     Where ``order`` is made of long runs of consecutive rows (files written in time order,
     stacked), each run's bytes are copied in one piece; otherwise Arrow's ``take`` copies each
-    value. One chunk is read in place, more are joined first (Arrow takes from pieces at half
-    the speed).
+    value. One chunk is read in place; more are taken from where they lie
+    (:func:`_laid_over_chunks`), or else joined first (Arrow takes from pieces at half the
+    speed).
     """
     pool = large_buffer_pool()
-    if isinstance(values, pa.ChunkedArray):
-        if values.num_chunks == 1:
-            values = values.chunk(0)
-        else:
-            values = values.combine_chunks(memory_pool=pool)
     n = len(order)
     breaks = np.flatnonzero(np.diff(order) != 1) + 1
     wide = values.type in (pa.large_string(), pa.large_binary())
-    if not n or not wide or len(breaks) * _RUN_ROWS > n:
+    by_value = not n or not wide or len(breaks) * _RUN_ROWS > n
+    if isinstance(values, pa.ChunkedArray):
+        laid = _laid_over_chunks(values) if by_value and n and wide else None
+        if laid is not None:
+            array, place = laid
+            taken = pc.take(array, pa.array(2 * place[order]), memory_pool=pool)
+            return taken.view(values.type)
+        values = (
+            values.chunk(0) if values.num_chunks == 1 else values.combine_chunks(memory_pool=pool)
+        )
+    if by_value:
         return pc.take(values, pa.array(order), memory_pool=pool)
     _, offset_buf, data_buf = values.buffers()
     offsets = np.frombuffer(offset_buf, dtype=np.int64)
@@ -121,6 +128,48 @@ def taken_text(values: pa.Array | pa.ChunkedArray, order: np.ndarray) -> pa.Arra
         mask = values.is_valid().to_numpy(zero_copy_only=False)[order]
         valid = pa.py_buffer(np.packbits(mask, bitorder="little"))
     return pa.Array.from_buffers(values.type, n, [valid, pa.py_buffer(bounds), out])
+
+
+def _laid_over_chunks(chunks: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] | None:
+    """Text in several chunks (a load's groups of files) as one :func:`laid_ranges` array
+    over all their bytes where they lie, and each row's value in it (row ``r`` is value
+    ``2 * place[r]``): Arrow's ``take`` from it copies the text once, where joining the
+    chunks first copies it twice, the second time into 200 MB of fresh memory for a node's
+    folder. The array spans the chunks' data buffers from the lowest address to the end of
+    the highest, what lies between them never read: only the rows' own ranges are taken.
+    None where the chunks hold nulls, or bytes another chunk holds too (slices of one array),
+    or fewer than two hold rows: they are joined instead."""
+    spans = []  # (first byte's address, the chunk's offsets from it, its first row)
+    first_row = 0
+    for chunk in chunks.chunks:
+        if not len(chunk):
+            continue
+        _, offsets, data = chunk.buffers()
+        if chunk.null_count or data is None:
+            return None
+        bounds = np.frombuffer(offsets, dtype=np.int64)
+        bounds = bounds[chunk.offset : chunk.offset + len(chunk) + 1]
+        spans.append((data.address + int(bounds[0]), bounds - bounds[0], first_row))
+        first_row += len(chunk)
+    if len(spans) < 2:
+        return None
+    spans.sort(key=lambda span: span[0])
+    for (at, bounds, _), (after, _, _) in itertools.pairwise(spans):
+        if at + int(bounds[-1]) > after:
+            return None  # two chunks share bytes (slices of one array)
+    base = spans[0][0]
+    place = np.empty(first_row, dtype=np.int64)
+    lo, hi = [], []
+    laid_rows = 0
+    for at, bounds, row in spans:
+        rows = len(bounds) - 1
+        place[row : row + rows] = np.arange(laid_rows, laid_rows + rows)
+        laid_rows += rows
+        lo.append(bounds[:-1] + (at - base))
+        hi.append(bounds[1:] + (at - base))
+    top = max(at + int(bounds[-1]) for at, bounds, _ in spans)
+    whole = pa.foreign_buffer(base, top - base, base=chunks)  # keeps the chunks alive
+    return laid_ranges(whole, np.concatenate(lo), np.concatenate(hi)), place
 
 
 #: How many characters of an unreadable record the rejects table keeps.
