@@ -501,7 +501,10 @@ class Format:
     ``sniff(head, name, tail)`` with the file's last :data:`SNIFF_BYTES` as well.
     ``parse(data, origin)`` turns the whole payload into a :class:`ParseResult`.
     ``ceiling`` is the highest confidence ``sniff`` ever returns: :func:`detect` leaves a
-    sniffer unrun when a likelier format is already surer than it can be.
+    sniffer unrun when a likelier format is already surer than it can be. ``container_logs``
+    False says the sniffer never claims a head whose first non-blank line is a container
+    runtime (CRI) log line (:func:`container_log_head`: a container that prints this format's
+    records writes its own log); :func:`detect` does not run it on such a head.
     """
 
     name: str
@@ -510,6 +513,7 @@ class Format:
     parse: Callable[..., ParseResult]
     reads_tail: bool = False
     ceiling: float = 1.0
+    container_logs: bool = True
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -523,11 +527,13 @@ def register(
     *,
     reads_tail: bool = False,
     ceiling: float = 1.0,
+    container_logs: bool = True,
 ) -> Format:
     """Register a format under ``name`` (one line beside the parser that implements it);
     ``reads_tail`` hands its sniffer the file's last bytes too, ``ceiling`` is the most its
-    sniffer ever returns (see :class:`Format`)."""
-    fmt = Format(name, description, sniff, parse, reads_tail, ceiling)
+    sniffer ever returns, ``container_logs=False`` says it never claims a head of container
+    log lines (see :class:`Format`)."""
+    fmt = Format(name, description, sniff, parse, reads_tail, ceiling, container_logs)
     _REGISTRY[name] = fmt
     return fmt
 
@@ -554,18 +560,25 @@ def get_format(name: str) -> Format:
         ) from None
 
 
-def detect(head: str, name: str = "", tail: str = "", likely: str | None = None) -> Format | None:
+def detect(
+    head: str, name: str = "", tail: str | Callable[[], str] = "", likely: str | None = None
+) -> Format | None:
     """The format whose sniffer is most confident about ``head`` (and ``tail``, the file's end,
     for the formats that read it), or None below 0.5; of equally confident ones, the first
     registered.
 
-    ``likely`` names a format to sniff first (a kubelet log path's CRI): the sniffers whose
-    ``ceiling`` cannot beat its confidence are then not run. The answer is the same, in fewer
-    sniffs."""
+    ``tail`` may be a function that returns it: it is called only when a sniffer that reads
+    the tail runs. A head whose first line is a container runtime (CRI) log line is not shown
+    to the formats registered with ``container_logs=False``. ``likely`` names a format to
+    sniff first (a kubelet log path's CRI): the sniffers whose ``ceiling`` cannot beat its
+    confidence are then not run. The answer is the same, in fewer sniffs."""
     formats = list(_REGISTRY.values())
-    if likely is not None:
-        lead = _REGISTRY[likely]
-        sure = _sniffed(lead, head, name, tail)
+    if container_log_head(head):
+        formats = [fmt for fmt in formats if fmt.container_logs]
+    text = _Tail(tail)
+    lead = _REGISTRY[likely] if likely is not None else None
+    if lead in formats:
+        sure = _sniffed(lead, head, name, text)
         rank = formats.index(lead)
         formats = [
             fmt
@@ -574,15 +587,30 @@ def detect(head: str, name: str = "", tail: str = "", likely: str | None = None)
         ]
     best, score = None, 0.0
     for fmt in formats:
-        s = sure if likely is not None and fmt is lead else _sniffed(fmt, head, name, tail)
+        s = sure if fmt is lead else _sniffed(fmt, head, name, text)
         if s > score:
             best, score = fmt, s
     return best if score >= 0.5 else None
 
 
-def _sniffed(fmt: Format, head: str, name: str, tail: str) -> float:
-    """``fmt``'s confidence about a file's head (and tail, if its sniffer reads it)."""
-    return fmt.sniff(head, name, tail) if fmt.reads_tail else fmt.sniff(head, name)
+class _Tail:
+    """A file's tail for the sniffers, made once, and only when one of them reads it."""
+
+    def __init__(self, tail: str | Callable[[], str]) -> None:
+        self._tail = tail
+
+    def __call__(self) -> str:
+        if not isinstance(self._tail, str):
+            self._tail = self._tail()
+        return self._tail
+
+
+def _sniffed(fmt: Format, head: str, name: str, tail: str | Callable[[], str]) -> float:
+    """``fmt``'s confidence about a file's head (and tail, if its sniffer reads it; ``tail``
+    may be a function that returns it)."""
+    if not fmt.reads_tail:
+        return fmt.sniff(head, name)
+    return fmt.sniff(head, name, tail if isinstance(tail, str) else tail())
 
 
 # --- reading bytes --------------------------------------------------------------------------
