@@ -205,10 +205,12 @@ class _Group:
 
 @dataclass
 class _Buffers:
-    """The buffers a load's groups of CRI files are joined into (:attr:`CriFiles.buffer`),
-    kept from one group to the next: a 64 MB group joined into new memory faults in 16k
-    fresh pages, a buffer kept is faulted in once. Two are in use at most (the group on the
-    pool and the last one, parsed on the calling thread)."""
+    """The buffers a load's groups of CRI files are written into as they are read
+    (:class:`obskit.sources.cri.CriFiles`), kept from one group to the next: a 64 MB group
+    joined into new memory faults in 16k fresh pages, a buffer kept is faulted in once, and
+    each file's bytes go as soon as they are in it. Two are in use at most (the group being
+    read while the one before parses on the pool; at the end, the last group parsed on the
+    calling thread while the pool parses the one before it)."""
 
     free: list[bytearray] = field(default_factory=list)
 
@@ -271,6 +273,8 @@ class _Batch:
                 _add_group(parts, group, _parse_group(group, self.buffers))
             else:
                 self.pending.append((group, self.pool.submit(_parse_group, group, self.buffers)))
+        if not self.group.paths:  # a group's buffer is taken when its first file comes
+            self.group = _Group(CriFiles(self.buffers.take()))
         self.group.add(path, data, explicit)
 
     def flush(self, parts: _Parts) -> None:
@@ -279,7 +283,11 @@ class _Batch:
         split, self.split = self.split, False
         if len(group.paths) == 1 and not split:
             self._finish(parts)
-            _parse_alone(parts, group.paths[0], group.files.file(0), group.explicit[0])
+            data = group.files.file(0)
+            if group.files.buffer is not None:
+                self.buffers.give(group.files.buffer)
+                group.files.buffer = None
+            _parse_alone(parts, group.paths[0], data, group.explicit[0])
             return
         # parsed here while the pool parses the group before them, and added after it
         result = _parse_group(group, self.buffers) if group.paths else None
@@ -295,16 +303,18 @@ class _Batch:
 
 
 def _parse_group(group: _Group, buffers: _Buffers) -> tuple[ParseResult, list[Tally]] | None:
-    """A group of CRI files parsed as one, joined into one of ``buffers`` (None: something
-    the batch did not expect)."""
-    group.files.buffer = buffers.take()
+    """A group of CRI files parsed as one (None: something the batch did not expect), its
+    buffer given back to ``buffers`` once parsed."""
+    buffer = group.files.buffer
     try:
         result, tallies = parse_cri_files(group.files)
     except (SourceError, SchemaError, ValueError, TypeError, IndexError):
+        group.files.detach()  # each file is read alone instead, from its own bytes
         return None
     finally:
-        buffers.give(group.files.buffer)
         group.files.buffer = None
+        if buffer is not None:
+            buffers.give(buffer)
     return _far_out_by_file(result, tallies, group.paths)
 
 

@@ -230,18 +230,27 @@ def test_the_first_group_is_small_and_the_last_is_parsed_on_the_calling_thread(
     assert calls[-1][0][-1] == alone.files["origin"].iloc[-2]  # the last log file (then truth.json)
 
 
-def test_files_joined_over_a_kept_buffer_are_the_files_joined() -> None:
-    # a buffer longer than the files (cut), shorter (grown), and files without a last newline
-    files = cri.CriFiles()
-    for k, body in enumerate([b"a b c\n", b"no newline", b"", b"x" * 5000, b"end"]):
-        files.add(body, f"/var/log/pods/shop_w-{k}_u{k}/w/0.log")
-    plain = files.joined()
-    assert isinstance(plain, bytes) and len(plain) == files.size
-    for before in (b"", b"?" * 10, b"?" * (files.size - 1), b"?" * files.size, b"?" * 9000):
-        files.buffer = bytearray(before)
+def test_files_written_into_a_kept_buffer_are_the_files_joined() -> None:
+    # a buffer longer than the files (written over, then cut), shorter (grown), and files
+    # without a last newline; each file's bytes read back from it, and copied out of it
+    bodies = [b"a b c\n", b"no newline", b"", b"x" * 5000, b"end"]
+    plain = cri.CriFiles()
+    for k, body in enumerate(bodies):
+        plain.add(body, f"/var/log/pods/shop_w-{k}_u{k}/w/0.log")
+    expected = plain.joined()
+    assert isinstance(expected, bytes) and len(expected) == plain.size
+    for before in (b"", b"?" * 10, b"?" * (plain.size - 1), b"?" * plain.size, b"?" * 9000):
+        buffer = bytearray(before)
+        files = cri.CriFiles(buffer)
+        for origin, body in zip(plain.origins, bodies, strict=True):
+            files.add(body, origin)
+        assert (files.size, files.starts) == (plain.size, plain.starts)
+        assert [files.file(k) for k in range(len(files))] == bodies
         joined = files.joined()
-        assert joined is files.buffer
-        assert bytes(joined) == plain
+        assert joined is buffer and bytes(joined) == expected
+        files.detach()
+        buffer[:] = b"written over by the next group"
+        assert files.buffer is None and [files.file(k) for k in range(len(files))] == bodies
 
 
 def test_a_buffer_something_still_views_is_not_written_over() -> None:
@@ -254,6 +263,25 @@ def test_a_buffer_something_still_views_is_not_written_over() -> None:
     view.release()
     buffers.give(kept)
     assert buffers.take() is kept
+
+
+def test_a_group_whose_parse_fails_keeps_its_files_when_its_buffer_is_reused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    buffers = investigation._Buffers()
+    group = investigation._Group(cri.CriFiles(buffers.take()))
+    bodies = [b"2024-05-14T10:00:00Z stdout F a\n", b"2024-05-14T10:00:01Z stdout F b"]
+    for k, body in enumerate(bodies):
+        group.add(Path(f"/var/log/pods/shop_w-{k}_u{k}/w/0.log"), body, False)
+
+    def failing(files: cri.CriFiles) -> tuple:
+        raise ValueError("a shape the batch did not expect")
+
+    monkeypatch.setattr(investigation, "parse_cri_files", failing)
+    assert investigation._parse_group(group, buffers) is None
+    reused = buffers.take()  # the next group's, written over
+    reused[:] = b"x" * len(reused)
+    assert [group.files.file(k) for k in range(len(bodies))] == bodies
 
 
 def test_groups_are_joined_into_buffers_kept_across_groups(
