@@ -100,9 +100,9 @@ def taken_text(values: pa.Array | pa.ChunkedArray, order: np.ndarray) -> pa.Arra
     if isinstance(values, pa.ChunkedArray):
         laid = _laid_over_chunks(values) if by_value and n and wide else None
         if laid is not None:
-            array, place = laid
-            taken = pc.take(array, pa.array(2 * place[order]), memory_pool=pool)
-            return taken.view(values.type)
+            array, place = laid  # no place: the chunks lie in the order of their rows
+            at = 2 * (order if place is None else place[order])
+            return pc.take(array, pa.array(at), memory_pool=pool).view(values.type)
         values = (
             values.chunk(0) if values.num_chunks == 1 else values.combine_chunks(memory_pool=pool)
         )
@@ -130,17 +130,18 @@ def taken_text(values: pa.Array | pa.ChunkedArray, order: np.ndarray) -> pa.Arra
     return pa.Array.from_buffers(values.type, n, [valid, pa.py_buffer(bounds), out])
 
 
-def _laid_over_chunks(chunks: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] | None:
-    """Text in several chunks (a load's groups of files) as one :func:`laid_ranges` array
-    over all their bytes where they lie, and each row's value in it (row ``r`` is value
-    ``2 * place[r]``): Arrow's ``take`` from it copies the text once, where joining the
-    chunks first copies it twice, the second time into 200 MB of fresh memory for a node's
-    folder. The array spans the chunks' data buffers from the lowest address to the end of
-    the highest, what lies between them never read: only the rows' own ranges are taken.
-    None where the chunks hold nulls, or bytes another chunk holds too (slices of one array),
-    or fewer than two hold rows: they are joined instead."""
-    spans = []  # (first byte's address, the chunk's offsets from it, its first row)
-    first_row = 0
+def _laid_over_chunks(chunks: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray | None] | None:
+    """Text in several chunks (a load's groups of files) as one array of their values and
+    the gaps between them (as :func:`laid_ranges` lays them) over all their bytes where they
+    lie, and the place of each row's value in it (row ``r`` is value ``2 * place[r]``):
+    Arrow's ``take`` from it copies the text once, where joining the chunks first copies it
+    twice, the second time into 200 MB of fresh memory for a node's folder. The array spans
+    the chunks' data buffers from the lowest address to the end of the highest, what lies
+    between them never read: only the rows' own ranges are taken. None where the chunks
+    hold nulls, or bytes another chunk holds too (slices of one array), or fewer than two
+    hold rows: they are joined instead."""
+    spans = []  # (first byte's address, the chunk's offsets, its first row)
+    rows = 0
     for chunk in chunks.chunks:
         if not len(chunk):
             continue
@@ -149,27 +150,33 @@ def _laid_over_chunks(chunks: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray] | 
             return None
         bounds = np.frombuffer(offsets, dtype=np.int64)
         bounds = bounds[chunk.offset : chunk.offset + len(chunk) + 1]
-        spans.append((data.address + int(bounds[0]), bounds - bounds[0], first_row))
-        first_row += len(chunk)
+        spans.append((data.address + int(bounds[0]), bounds, rows))
+        rows += len(chunk)
     if len(spans) < 2:
         return None
-    spans.sort(key=lambda span: span[0])
-    for (at, bounds, _), (after, _, _) in itertools.pairwise(spans):
-        if at + int(bounds[-1]) > after:
+    rank = sorted(range(len(spans)), key=lambda k: spans[k][0])
+    ordered = [spans[k] for k in rank]
+    for (at, bounds, _), (after, _, _) in itertools.pairwise(ordered):
+        if at + int(bounds[-1] - bounds[0]) > after:
             return None  # two chunks share bytes (slices of one array)
-    base = spans[0][0]
-    place = np.empty(first_row, dtype=np.int64)
-    lo, hi = [], []
-    laid_rows = 0
-    for at, bounds, row in spans:
-        rows = len(bounds) - 1
-        place[row : row + rows] = np.arange(laid_rows, laid_rows + rows)
-        laid_rows += rows
-        lo.append(bounds[:-1] + (at - base))
-        hi.append(bounds[1:] + (at - base))
-    top = max(at + int(bounds[-1]) for at, bounds, _ in spans)
+    base = ordered[0][0]
+    # the values' starts and ends, chunk after chunk in address order, written in place
+    laid = np.empty(2 * rows + 1, dtype=np.int64)
+    place = None if rank == sorted(rank) else np.empty(rows, dtype=np.int64)
+    at_value = 0
+    for at, bounds, first in ordered:
+        n = len(bounds) - 1
+        shift = at - base - int(bounds[0])
+        np.add(bounds[:-1], shift, out=laid[2 * at_value : 2 * (at_value + n) : 2])
+        np.add(bounds[1:], shift, out=laid[2 * at_value + 1 : 2 * (at_value + n) + 1 : 2])
+        if place is not None:
+            place[first : first + n] = np.arange(at_value, at_value + n)
+        at_value += n
+    laid[-1] = laid[-2]
+    top = max(at + int(bounds[-1] - bounds[0]) for at, bounds, _ in ordered)
     whole = pa.foreign_buffer(base, top - base, base=chunks)  # keeps the chunks alive
-    return laid_ranges(whole, np.concatenate(lo), np.concatenate(hi)), place
+    array = pa.Array.from_buffers(pa.large_binary(), 2 * rows, [None, pa.py_buffer(laid), whole])
+    return array, place
 
 
 #: How many characters of an unreadable record the rejects table keeps.
