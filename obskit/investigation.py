@@ -208,9 +208,10 @@ class _Buffers:
     """The buffers a load's groups of CRI files are written into as they are read
     (:class:`obskit.sources.cri.CriFiles`), kept from one group to the next: a 64 MB group
     joined into new memory faults in 16k fresh pages, a buffer kept is faulted in once, and
-    each file's bytes go as soon as they are in it. Two are in use at most (the group being
-    read while the one before parses on the pool; at the end, the last group parsed on the
-    calling thread while the pool parses the one before it)."""
+    each file's bytes go as soon as they are in it (a group's first file is moved in when
+    the second comes: a file alone keeps its bytes as read). Two are in use at most (the
+    group being read while the one before parses on the pool; at the end, the last group
+    parsed on the calling thread while the pool parses the one before it)."""
 
     free: list[bytearray] = field(default_factory=list)
 
@@ -273,21 +274,19 @@ class _Batch:
                 _add_group(parts, group, _parse_group(group, self.buffers))
             else:
                 self.pending.append((group, self.pool.submit(_parse_group, group, self.buffers)))
-        if not self.group.paths:  # a group's buffer is taken when its first file comes
-            self.group = _Group(CriFiles(self.buffers.take()))
+        if len(self.group.paths) == 1 and self.group.files.buffer is None:
+            # a second file: the group goes into a buffer (a file alone is parsed as read)
+            first, self.group = self.group, _Group(CriFiles(self.buffers.take()))
+            self.group.add(first.paths[0], first.files.file(0), first.explicit[0])
         self.group.add(path, data, explicit)
 
     def flush(self, parts: _Parts) -> None:
         """Parse the files held, adding their frames and a ledger row each to ``parts``."""
         group, self.group = self.group, _Group()
         split, self.split = self.split, False
-        if len(group.paths) == 1 and not split:
+        if len(group.paths) == 1 and not split:  # its bytes as read: never in a buffer
             self._finish(parts)
-            data = group.files.file(0)
-            if group.files.buffer is not None:
-                self.buffers.give(group.files.buffer)
-                group.files.buffer = None
-            _parse_alone(parts, group.paths[0], data, group.explicit[0])
+            _parse_alone(parts, group.paths[0], group.files.file(0), group.explicit[0])
             return
         # parsed here while the pool parses the group before them, and added after it
         result = _parse_group(group, self.buffers) if group.paths else None
