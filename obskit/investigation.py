@@ -204,6 +204,44 @@ class _Group:
 
 
 @dataclass
+class _Buffers:
+    """The buffers a load's groups of CRI files are written into as they are read
+    (:class:`obskit.sources.cri.CriFiles`), kept from one group to the next: a 64 MB group
+    joined into new memory faults in 16k fresh pages, a buffer kept is faulted in once, and
+    each file's bytes go as soon as they are in it (a group's first file is moved in when
+    the second comes: a file alone keeps its bytes as read). Two are in use at most (the
+    group being read while the one before parses on the pool; at the end, the last group
+    parsed on the calling thread while the pool parses the one before it)."""
+
+    free: list[bytearray] = field(default_factory=list)
+
+    def take(self) -> bytearray:
+        """A kept buffer that nothing holds a view of, else a new (empty) one."""
+        while self.free:
+            buffer = self.free.pop()
+            if _unshared(buffer):
+                return buffer
+        return bytearray()
+
+    def give(self, buffer: bytearray) -> None:
+        """``buffer`` back, for a later group."""
+        self.free.append(buffer)
+
+
+def _unshared(buffer: bytearray) -> bool:
+    """Whether nothing holds a view of ``buffer`` (a frame's array, a NumPy view): a
+    bytearray cannot be resized while something does, so its last byte is taken off and put
+    back. A buffer written over must be unshared, or another group's rows would change."""
+    if not buffer:
+        return True
+    try:
+        buffer.append(buffer.pop())  # the last byte: nothing moves, even when refused
+    except BufferError:
+        return False
+    return True
+
+
+@dataclass
 class _Batch:
     """Small CRI log files met one after another, parsed together in one pass
     (:func:`obskit.sources.cri.parse_cri_files`): a node's folder of a few thousand small
@@ -218,6 +256,7 @@ class _Batch:
 
     pool: ThreadPoolExecutor | None = None
     group: _Group = field(default_factory=_Group)
+    buffers: _Buffers = field(default_factory=_Buffers)
     pending: list[tuple[_Group, Future]] = field(default_factory=list)
     #: whether the current run of files has had a group parsed already (a run of one file
     #: alone is parsed as that file, not as a batch)
@@ -232,21 +271,25 @@ class _Batch:
             self._finish(parts)  # one group parsing at a time: the one before goes in first
             group, self.group, self.split = self.group, _Group(), True
             if self.pool is None:
-                _add_group(parts, group, _parse_group(group))
+                _add_group(parts, group, _parse_group(group, self.buffers))
             else:
-                self.pending.append((group, self.pool.submit(_parse_group, group)))
+                self.pending.append((group, self.pool.submit(_parse_group, group, self.buffers)))
+        if len(self.group.paths) == 1 and self.group.files.buffer is None:
+            # a second file: the group goes into a buffer (a file alone is parsed as read)
+            first, self.group = self.group, _Group(CriFiles(self.buffers.take()))
+            self.group.add(first.paths[0], first.files.file(0), first.explicit[0])
         self.group.add(path, data, explicit)
 
     def flush(self, parts: _Parts) -> None:
         """Parse the files held, adding their frames and a ledger row each to ``parts``."""
         group, self.group = self.group, _Group()
         split, self.split = self.split, False
-        if len(group.paths) == 1 and not split:
+        if len(group.paths) == 1 and not split:  # its bytes as read: never in a buffer
             self._finish(parts)
             _parse_alone(parts, group.paths[0], group.files.file(0), group.explicit[0])
             return
         # parsed here while the pool parses the group before them, and added after it
-        result = _parse_group(group) if group.paths else None
+        result = _parse_group(group, self.buffers) if group.paths else None
         self._finish(parts)
         if group.paths:
             _add_group(parts, group, result)
@@ -258,12 +301,19 @@ class _Batch:
             _add_group(parts, group, future.result())
 
 
-def _parse_group(group: _Group) -> tuple[ParseResult, list[Tally]] | None:
-    """A group of CRI files parsed as one (None: something the batch did not expect)."""
+def _parse_group(group: _Group, buffers: _Buffers) -> tuple[ParseResult, list[Tally]] | None:
+    """A group of CRI files parsed as one (None: something the batch did not expect), its
+    buffer given back to ``buffers`` once parsed."""
+    buffer = group.files.buffer
     try:
         result, tallies = parse_cri_files(group.files)
     except (SourceError, SchemaError, ValueError, TypeError, IndexError):
+        group.files.detach()  # each file is read alone instead, from its own bytes
         return None
+    finally:
+        group.files.buffer = None
+        if buffer is not None:
+            buffers.give(buffer)
     return _far_out_by_file(result, tallies, group.paths)
 
 

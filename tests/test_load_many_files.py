@@ -230,6 +230,84 @@ def test_the_first_group_is_small_and_the_last_is_parsed_on_the_calling_thread(
     assert calls[-1][0][-1] == alone.files["origin"].iloc[-2]  # the last log file (then truth.json)
 
 
+def test_files_written_into_a_kept_buffer_are_the_files_joined() -> None:
+    # a buffer longer than the files (written over, then cut), shorter (grown), and files
+    # without a last newline; each file's bytes read back from it, and copied out of it
+    bodies = [b"a b c\n", b"no newline", b"", b"x" * 5000, b"end"]
+    plain = cri.CriFiles()
+    for k, body in enumerate(bodies):
+        plain.add(body, f"/var/log/pods/shop_w-{k}_u{k}/w/0.log")
+    expected = plain.joined()
+    assert isinstance(expected, bytes) and len(expected) == plain.size
+    for before in (b"", b"?" * 10, b"?" * (plain.size - 1), b"?" * plain.size, b"?" * 9000):
+        buffer = bytearray(before)
+        files = cri.CriFiles(buffer)
+        for origin, body in zip(plain.origins, bodies, strict=True):
+            files.add(body, origin)
+        assert (files.size, files.starts) == (plain.size, plain.starts)
+        assert [files.file(k) for k in range(len(files))] == bodies
+        joined = files.joined()
+        assert joined is buffer and bytes(joined) == expected
+        files.detach()
+        buffer[:] = b"written over by the next group"
+        assert files.buffer is None and [files.file(k) for k in range(len(files))] == bodies
+
+
+def test_a_buffer_something_still_views_is_not_written_over() -> None:
+    buffers = investigation._Buffers()
+    kept = bytearray(b"rows of a group before")
+    view = memoryview(kept)  # as an array built over a group's bytes would hold it
+    buffers.give(kept)
+    taken = buffers.take()
+    assert taken is not kept and bytes(view) == b"rows of a group before"
+    view.release()
+    buffers.give(kept)
+    assert buffers.take() is kept
+
+
+def test_a_group_whose_parse_fails_keeps_its_files_when_its_buffer_is_reused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    buffers = investigation._Buffers()
+    group = investigation._Group(cri.CriFiles(buffers.take()))
+    bodies = [b"2024-05-14T10:00:00Z stdout F a\n", b"2024-05-14T10:00:01Z stdout F b"]
+    for k, body in enumerate(bodies):
+        group.add(Path(f"/var/log/pods/shop_w-{k}_u{k}/w/0.log"), body, False)
+
+    def failing(files: cri.CriFiles) -> tuple:
+        raise ValueError("a shape the batch did not expect")
+
+    monkeypatch.setattr(investigation, "parse_cri_files", failing)
+    assert investigation._parse_group(group, buffers) is None
+    reused = buffers.take()  # the next group's, written over
+    reused[:] = b"x" * len(reused)
+    assert [group.files.file(k) for k in range(len(bodies))] == bodies
+
+
+def test_groups_are_joined_into_buffers_kept_across_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every group's bytes are written into one of two kept buffers (the group being read and
+    # the one parsing), and the load is the same as each file's alone
+    root = _folder(tmp_path, 13, files=30)
+    alone = _unbatched(monkeypatch, root)
+    real = cri.parse_cri_files
+    used: list[int] = []
+
+    def recording(files: cri.CriFiles) -> tuple:
+        # a group of one file keeps its bytes as read; those of several are in a buffer
+        assert (files.buffer is None) == (len(files) == 1)
+        if files.buffer is not None:
+            used.append(id(files.buffer))
+        return real(files)
+
+    with monkeypatch.context() as m:
+        m.setattr(investigation, "BATCH_BYTES", 4000)
+        m.setattr(investigation, "parse_cri_files", recording)
+        _same(obskit.load(root), alone)
+    assert len(used) > 5 and len(set(used)) <= 2
+
+
 def test_a_far_out_clock_is_rejected_in_its_own_file_only(tmp_path: Path) -> None:
     ok = tmp_path / "pods" / "shop_a-1_u1" / "a" / "0.log"
     off = tmp_path / "pods" / "shop_b-1_u2" / "b" / "0.log"
@@ -395,6 +473,37 @@ def test_taken_text_is_arrows_take(order: list[int], monkeypatch: pytest.MonkeyP
         for given in (values, pa.chunked_array([values.slice(0, 3), values.slice(3)])):
             got = source_base.taken_text(given, rows)
             got.validate(full=True)
+            assert got.equals(expected)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_taken_text_from_chunks_where_they_lie_is_arrows_take(seed: int) -> None:
+    # text in chunks made apart (their bytes anywhere in memory, in any order), empty chunks
+    # and strings among them, slices of one array (bytes shared: joined instead), nulls
+    rng = np.random.default_rng(seed)
+    words = ["", "a", "bb", "é€", "x" * 300, "line with spaces"]
+    pieces = [
+        pa.array(list(rng.choice(words, size=int(rng.integers(0, 40)))), type=pa.large_string())
+        for _ in range(6)
+    ]
+    whole = pa.array(list(rng.choice(words, size=50)), type=pa.large_string())
+    cases = [
+        pa.chunked_array(pieces, type=pa.large_string()),
+        pa.chunked_array(pieces[::-1], type=pa.large_string()),
+        pa.chunked_array([whole.slice(10, 20), whole.slice(0, 15), whole.slice(30)]),
+        pa.chunked_array([whole.slice(25), whole.slice(0, 25)]),
+        pa.chunked_array([pa.array(["", ""], type=pa.large_string()), whole]),
+        pa.chunked_array([pa.array(["a", None], type=pa.large_string()), whole]),
+        pa.chunked_array([pieces[0].cast(pa.large_binary()), whole.cast(pa.large_binary())]),
+    ]
+    for values in cases:
+        n = len(values)
+        for rows in (rng.permutation(n), rng.permutation(n)[: n // 2], np.arange(n)[::-1]):
+            rows = rows.astype(np.int64)
+            expected = pc.take(values.combine_chunks(), pa.array(rows, type=pa.int64()))
+            got = source_base.taken_text(values, rows)
+            got.validate(full=True)
+            assert got.type == values.type
             assert got.equals(expected)
 
 

@@ -58,7 +58,7 @@ def detect_format(data: bytes, name: str = "", likely: str | None = None) -> For
     the formats whose deciding field may come last) and its file name as a tie-breaker.
     ``likely`` names the format sniffed first (see :func:`obskit.sources._base.detect`): the
     answer is the same, found sooner when it is right."""
-    return detect(decode_head(data), name, decode_tail(data), likely)
+    return detect(decode_head(data), name, lambda: decode_tail(data), likely)
 
 
 def parse(data: bytes, format: str, origin: str = "<bytes>") -> ParseResult:

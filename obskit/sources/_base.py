@@ -13,6 +13,7 @@ import contextlib
 import functools
 import gc
 import io
+import itertools
 import lzma
 import os
 import re
@@ -87,19 +88,25 @@ def taken_text(values: pa.Array | pa.ChunkedArray, order: np.ndarray) -> pa.Arra
 
     Where ``order`` is made of long runs of consecutive rows (files written in time order,
     stacked), each run's bytes are copied in one piece; otherwise Arrow's ``take`` copies each
-    value. One chunk is read in place, more are joined first (Arrow takes from pieces at half
-    the speed).
+    value. One chunk is read in place; more are taken from where they lie
+    (:func:`_laid_over_chunks`), or else joined first (Arrow takes from pieces at half the
+    speed).
     """
     pool = large_buffer_pool()
-    if isinstance(values, pa.ChunkedArray):
-        if values.num_chunks == 1:
-            values = values.chunk(0)
-        else:
-            values = values.combine_chunks(memory_pool=pool)
     n = len(order)
     breaks = np.flatnonzero(np.diff(order) != 1) + 1
     wide = values.type in (pa.large_string(), pa.large_binary())
-    if not n or not wide or len(breaks) * _RUN_ROWS > n:
+    by_value = not n or not wide or len(breaks) * _RUN_ROWS > n
+    if isinstance(values, pa.ChunkedArray):
+        laid = _laid_over_chunks(values) if by_value and n and wide else None
+        if laid is not None:
+            array, place = laid  # no place: the chunks lie in the order of their rows
+            at = 2 * (order if place is None else place[order])
+            return pc.take(array, pa.array(at), memory_pool=pool).view(values.type)
+        values = (
+            values.chunk(0) if values.num_chunks == 1 else values.combine_chunks(memory_pool=pool)
+        )
+    if by_value:
         return pc.take(values, pa.array(order), memory_pool=pool)
     _, offset_buf, data_buf = values.buffers()
     offsets = np.frombuffer(offset_buf, dtype=np.int64)
@@ -121,6 +128,55 @@ def taken_text(values: pa.Array | pa.ChunkedArray, order: np.ndarray) -> pa.Arra
         mask = values.is_valid().to_numpy(zero_copy_only=False)[order]
         valid = pa.py_buffer(np.packbits(mask, bitorder="little"))
     return pa.Array.from_buffers(values.type, n, [valid, pa.py_buffer(bounds), out])
+
+
+def _laid_over_chunks(chunks: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray | None] | None:
+    """Text in several chunks (a load's groups of files) as one array of their values and
+    the gaps between them (as :func:`laid_ranges` lays them) over all their bytes where they
+    lie, and the place of each row's value in it (row ``r`` is value ``2 * place[r]``):
+    Arrow's ``take`` from it copies the text once, where joining the chunks first copies it
+    twice, the second time into 200 MB of fresh memory for a node's folder. The array spans
+    the chunks' data buffers from the lowest address to the end of the highest, what lies
+    between them never read: only the rows' own ranges are taken. None where the chunks
+    hold nulls, or bytes another chunk holds too (slices of one array), or fewer than two
+    hold rows: they are joined instead."""
+    spans = []  # (first byte's address, the chunk's offsets, its first row)
+    rows = 0
+    for chunk in chunks.chunks:
+        if not len(chunk):
+            continue
+        _, offsets, data = chunk.buffers()
+        if chunk.null_count or data is None:
+            return None
+        bounds = np.frombuffer(offsets, dtype=np.int64)
+        bounds = bounds[chunk.offset : chunk.offset + len(chunk) + 1]
+        spans.append((data.address + int(bounds[0]), bounds, rows))
+        rows += len(chunk)
+    if len(spans) < 2:
+        return None
+    rank = sorted(range(len(spans)), key=lambda k: spans[k][0])
+    ordered = [spans[k] for k in rank]
+    for (at, bounds, _), (after, _, _) in itertools.pairwise(ordered):
+        if at + int(bounds[-1] - bounds[0]) > after:
+            return None  # two chunks share bytes (slices of one array)
+    base = ordered[0][0]
+    # the values' starts and ends, chunk after chunk in address order, written in place
+    laid = np.empty(2 * rows + 1, dtype=np.int64)
+    place = None if rank == sorted(rank) else np.empty(rows, dtype=np.int64)
+    at_value = 0
+    for at, bounds, first in ordered:
+        n = len(bounds) - 1
+        shift = at - base - int(bounds[0])
+        np.add(bounds[:-1], shift, out=laid[2 * at_value : 2 * (at_value + n) : 2])
+        np.add(bounds[1:], shift, out=laid[2 * at_value + 1 : 2 * (at_value + n) + 1 : 2])
+        if place is not None:
+            place[first : first + n] = np.arange(at_value, at_value + n)
+        at_value += n
+    laid[-1] = laid[-2]
+    top = max(at + int(bounds[-1] - bounds[0]) for at, bounds, _ in ordered)
+    whole = pa.foreign_buffer(base, top - base, base=chunks)  # keeps the chunks alive
+    array = pa.Array.from_buffers(pa.large_binary(), 2 * rows, [None, pa.py_buffer(laid), whole])
+    return array, place
 
 
 #: How many characters of an unreadable record the rejects table keeps.
@@ -452,7 +508,10 @@ class Format:
     ``sniff(head, name, tail)`` with the file's last :data:`SNIFF_BYTES` as well.
     ``parse(data, origin)`` turns the whole payload into a :class:`ParseResult`.
     ``ceiling`` is the highest confidence ``sniff`` ever returns: :func:`detect` leaves a
-    sniffer unrun when a likelier format is already surer than it can be.
+    sniffer unrun when a likelier format is already surer than it can be. ``container_logs``
+    False says the sniffer never claims a head whose first non-blank line is a container
+    runtime (CRI) log line (:func:`container_log_head`: a container that prints this format's
+    records writes its own log); :func:`detect` does not run it on such a head.
     """
 
     name: str
@@ -461,6 +520,7 @@ class Format:
     parse: Callable[..., ParseResult]
     reads_tail: bool = False
     ceiling: float = 1.0
+    container_logs: bool = True
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -474,11 +534,13 @@ def register(
     *,
     reads_tail: bool = False,
     ceiling: float = 1.0,
+    container_logs: bool = True,
 ) -> Format:
     """Register a format under ``name`` (one line beside the parser that implements it);
     ``reads_tail`` hands its sniffer the file's last bytes too, ``ceiling`` is the most its
-    sniffer ever returns (see :class:`Format`)."""
-    fmt = Format(name, description, sniff, parse, reads_tail, ceiling)
+    sniffer ever returns, ``container_logs=False`` says it never claims a head of container
+    log lines (see :class:`Format`)."""
+    fmt = Format(name, description, sniff, parse, reads_tail, ceiling, container_logs)
     _REGISTRY[name] = fmt
     return fmt
 
@@ -505,18 +567,25 @@ def get_format(name: str) -> Format:
         ) from None
 
 
-def detect(head: str, name: str = "", tail: str = "", likely: str | None = None) -> Format | None:
+def detect(
+    head: str, name: str = "", tail: str | Callable[[], str] = "", likely: str | None = None
+) -> Format | None:
     """The format whose sniffer is most confident about ``head`` (and ``tail``, the file's end,
     for the formats that read it), or None below 0.5; of equally confident ones, the first
     registered.
 
-    ``likely`` names a format to sniff first (a kubelet log path's CRI): the sniffers whose
-    ``ceiling`` cannot beat its confidence are then not run. The answer is the same, in fewer
-    sniffs."""
+    ``tail`` may be a function that returns it: it is called only when a sniffer that reads
+    the tail runs. A head whose first line is a container runtime (CRI) log line is not shown
+    to the formats registered with ``container_logs=False``. ``likely`` names a format to
+    sniff first (a kubelet log path's CRI): the sniffers whose ``ceiling`` cannot beat its
+    confidence are then not run. The answer is the same, in fewer sniffs."""
     formats = list(_REGISTRY.values())
-    if likely is not None:
-        lead = _REGISTRY[likely]
-        sure = _sniffed(lead, head, name, tail)
+    if container_log_head(head):
+        formats = [fmt for fmt in formats if fmt.container_logs]
+    text = _Tail(tail)
+    lead = _REGISTRY[likely] if likely is not None else None
+    if lead in formats:
+        sure = _sniffed(lead, head, name, text)
         rank = formats.index(lead)
         formats = [
             fmt
@@ -525,15 +594,30 @@ def detect(head: str, name: str = "", tail: str = "", likely: str | None = None)
         ]
     best, score = None, 0.0
     for fmt in formats:
-        s = sure if likely is not None and fmt is lead else _sniffed(fmt, head, name, tail)
+        s = sure if fmt is lead else _sniffed(fmt, head, name, text)
         if s > score:
             best, score = fmt, s
     return best if score >= 0.5 else None
 
 
-def _sniffed(fmt: Format, head: str, name: str, tail: str) -> float:
-    """``fmt``'s confidence about a file's head (and tail, if its sniffer reads it)."""
-    return fmt.sniff(head, name, tail) if fmt.reads_tail else fmt.sniff(head, name)
+class _Tail:
+    """A file's tail for the sniffers, made once, and only when one of them reads it."""
+
+    def __init__(self, tail: str | Callable[[], str]) -> None:
+        self._tail = tail
+
+    def __call__(self) -> str:
+        if not isinstance(self._tail, str):
+            self._tail = self._tail()
+        return self._tail
+
+
+def _sniffed(fmt: Format, head: str, name: str, tail: str | Callable[[], str]) -> float:
+    """``fmt``'s confidence about a file's head (and tail, if its sniffer reads it; ``tail``
+    may be a function that returns it)."""
+    if not fmt.reads_tail:
+        return fmt.sniff(head, name)
+    return fmt.sniff(head, name, tail if isinstance(tail, str) else tail())
 
 
 # --- reading bytes --------------------------------------------------------------------------

@@ -767,4 +767,5 @@ register(
     _sniff,
     parse_audit_log,
     ceiling=0.97,
+    container_logs=False,
 )

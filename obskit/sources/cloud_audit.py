@@ -321,6 +321,7 @@ register(
     _sniff_gke,
     parse_gke_audit,
     reads_tail=True,
+    container_logs=False,
 )
 
 
@@ -457,6 +458,7 @@ register(
     _sniff_eks,
     parse_eks_audit,
     reads_tail=True,
+    container_logs=False,
 )
 
 
@@ -537,4 +539,5 @@ register(
     _sniff_aks,
     parse_aks_audit,
     reads_tail=True,
+    container_logs=False,
 )

@@ -910,48 +910,78 @@ def parse_cri_logs(payloads: list[tuple[bytes, str]]) -> tuple[ParseResult, list
 
 
 class CriFiles:
-    """CRI log files gathered for one parse (:func:`parse_cri_files`): their bytes, joined
-    when the parse asks for them, each file's start in the joined bytes, and origins.
+    """CRI log files gathered for one parse (:func:`parse_cri_files`): their bytes joined
+    (each file ending with a newline), each file's start in them, and origins.
+
+    Given a ``buffer``, each file is written into it as it is added (over what it held, and
+    past its end) and the file's own bytes can go: the buffer, cut to the files' size, is the
+    payload. A buffer kept from one group of files to the next is faulted in once, not once
+    a group, and the files' bytes are not held twice; nothing may hold a view of it when it
+    is written over. Without one, the files' bytes are kept and joined when asked for.
 
     Examples
     --------
-    >>> files = CriFiles()
+    >>> files = CriFiles(bytearray())
     >>> files.add(b"2024-01-01T00:00:00Z stdout F a", "/var/log/pods/shop_web-1_u1/web/0.log")
     >>> files.add(b"2024-01-01T00:00:01Z stdout F b\\n", "/var/log/pods/shop_db-1_u2/db/0.log")
     >>> (len(files), files.size, files.file(0))
     (2, 64, b'2024-01-01T00:00:00Z stdout F a')
+    >>> files.joined()[30:34]
+    bytearray(b'a\\n20')
     """
 
-    def __init__(self) -> None:
+    def __init__(self, buffer: bytearray | None = None) -> None:
         self.parts: list[bytes] = []
+        self.lengths: list[int] = []
         self.origins: list[str] = []
         self.starts: list[int] = []
         self.size = 0  # bytes joined, a newline after each file that lacks one
+        self.buffer = buffer
 
     def __len__(self) -> int:
         return len(self.origins)
 
     def add(self, data: bytes, origin: str) -> None:
         """Add one file's bytes (its last line ends with the file)."""
-        self.starts.append(self.size)
+        at, end = self.size, self.size + len(data)
+        self.starts.append(at)
         self.origins.append(origin)
-        self.parts.append(data)
-        self.size += len(data)
+        self.lengths.append(len(data))
+        if self.buffer is None:
+            self.parts.append(data)
+        else:
+            self.buffer[at:end] = data  # a copy in place; past the end, it grows the buffer
+        self.size = end
         if data and not data.endswith(b"\n"):
+            if self.buffer is not None:
+                self.buffer[end : end + 1] = b"\n"
             self.size += 1
 
     def file(self, k: int) -> bytes:
         """The ``k``-th file's bytes, as it was read."""
-        return self.parts[k]
+        if self.buffer is None:
+            return self.parts[k]
+        start = self.starts[k]
+        return bytes(memoryview(self.buffer)[start : start + self.lengths[k]])
 
-    def joined(self) -> bytes:
-        """The files' bytes in one payload, each file ending with a newline."""
+    def joined(self) -> bytes | bytearray:
+        """The files' bytes in one payload, each file ending with a newline: the buffer (cut
+        to the files' size) when there is one."""
+        if self.buffer is not None:
+            del self.buffer[self.size :]
+            return self.buffer
         pieces: list[bytes] = []
         for data in self.parts:
             pieces.append(data)
             if data and not data.endswith(b"\n"):
                 pieces.append(b"\n")
         return b"".join(pieces)
+
+    def detach(self) -> None:
+        """Copy each file's bytes out of the buffer and let it go (to be written over)."""
+        if self.buffer is not None:
+            self.parts = [self.file(k) for k in range(len(self))]
+            self.buffer = None
 
 
 def parse_cri_files(files: CriFiles) -> tuple[ParseResult, list[Tally]]:
@@ -960,7 +990,7 @@ def parse_cri_files(files: CriFiles) -> tuple[ParseResult, list[Tally]]:
 
 
 def _parse_joined(
-    data: bytes, file_starts: list[int], origins: list[str]
+    data: bytes | bytearray, file_starts: list[int], origins: list[str]
 ) -> tuple[ParseResult, list[Tally]]:
     """:func:`parse_cri_logs` of ``data``, files joined (each ending with a newline) that
     start at ``file_starts``; the joined bytes are checked for UTF-8 once."""

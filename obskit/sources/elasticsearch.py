@@ -224,4 +224,5 @@ register(
     "Elasticsearch / OpenSearch _search answer (hits of Fluent Bit, ECS, audit, Falco documents)",
     _sniff,
     parse_es_search,
+    container_logs=False,
 )

@@ -474,4 +474,5 @@ register(
     _sniff,
     parse_loki_json,
     reads_tail=True,
+    container_logs=False,
 )

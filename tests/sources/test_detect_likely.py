@@ -4,11 +4,14 @@ folder, and on files under kubelet paths that hold another format."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import importlib.util
 import sys
 from pathlib import Path
+
+import pytest
 
 import obskit
 from obskit.sources import _base, cri, detect_format, read_file
@@ -158,3 +161,57 @@ def test_a_container_log_of_cloud_audit_records_is_read_as_the_container_log(
         assert inv.files["format"].tolist() == ["cri-log"], name
         assert len(inv.logs) == len(records) and inv.events.empty and inv.rejects.empty, name
         assert inv.logs["message"].tolist() == records, name
+
+
+def test_container_log_heads_are_judged_as_by_every_sniffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the formats registered with container_logs=False are not run on a head whose first line
+    # is a CRI line: each would have said 0, so the answer is the one all the sniffers give
+    files = _benchmark_folder(tmp_path / "bench") + _crafted(tmp_path / "crafted")
+    heads = list(_heads())
+    for path in files:
+        data = _base.read_bytes(path)[0]
+        heads.append((path, _base.decode_head(data), _base.decode_tail(data)))
+    skipped = [fmt for fmt in _base.registry().values() if not fmt.container_logs]
+    assert {fmt.name for fmt in skipped} >= {"audit-log", "aks-audit", "gke-audit", "eks-audit"}
+    container_heads = 0
+    for path, head, tail in heads:
+        if _base.container_log_head(head):
+            container_heads += 1
+            for fmt in skipped:
+                assert _base._sniffed(fmt, head, path.name, tail) == 0.0, (fmt.name, path)
+    assert container_heads > 50
+    answers = [
+        (_base.detect(head, path.name, tail), _base.detect(head, path.name, tail, "cri-log"))
+        for path, head, tail in heads
+    ]
+    every = {
+        name: dataclasses.replace(fmt, container_logs=True)
+        for name, fmt in _base.registry().items()
+    }
+    monkeypatch.setattr(_base, "_REGISTRY", every)
+    for (path, head, tail), (plain, cri_first) in zip(heads, answers, strict=True):
+        expected = _base.detect(head, path.name, tail)
+        assert (plain and plain.name) == (expected and expected.name), path
+        assert (cri_first and cri_first.name) == (expected and expected.name), path
+
+
+def test_the_tail_is_decoded_only_for_a_sniffer_that_reads_it() -> None:
+    calls = []
+
+    def tail() -> str:
+        calls.append(1)
+        return "}"
+
+    line = b"2024-05-14T10:00:00.000000000Z stdout F hello\n"
+    head = _base.decode_head(line * 30)
+    # a kubelet path's CRI file: no sniffer that reads the tail is left to run
+    assert _base.detect(head, "0.log", tail, "cri-log").name == "cri-log"
+    assert calls == []
+    # every sniffer: the tail is made once for all those that read it
+    assert _base.detect(head, "0.log", tail).name == "cri-log"
+    assert calls == [1]
+    record = '{"streams": [{"stream": {"a": "b"}, "values": [["1", "x"]]}]}'
+    assert _base.detect(record, "q.json", tail).name == "loki-json"
+    assert calls == [1, 1]
