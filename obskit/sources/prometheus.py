@@ -32,6 +32,12 @@ and one ``category`` column for each other label. A record is one sample, so
     bytes. If anything in the bytes is unusual, the parser falls back to the general path: one
     ``orjson.loads`` and per-series conversion. Both paths give the same frame (this is tested).
 
+    :func:`parse_prometheus_json` gives the samples series by series. The registered format
+    (what :func:`obskit.load` reads files with) gives them in time order, series by series at
+    one time, which is the order an Investigation holds them in, so the load does not sort
+    them again. A payload whose times spread over more than a year stays in series order: the
+    load's check for rows dated years away rejects them in that order, then sorts the rest.
+
 ``prometheus-text``
     What a ``/metrics`` endpoint serves (kubelet ``/metrics/cadvisor``, kube-state-metrics,
     node-exporter). That is the text exposition format 0.0.4, whose timestamps are integer
@@ -117,7 +123,14 @@ import pyarrow.csv as pacsv
 from obskit import schema
 from obskit._time import as_utc
 from obskit.errors import FormatError
-from obskit.sources._base import ParseResult, Rejects, gc_paused, json_error, register
+from obskit.sources._base import (
+    ParseResult,
+    Rejects,
+    gc_paused,
+    json_error,
+    may_hold_far_out,
+    register,
+)
 
 __all__ = ["RESERVED_LABELS", "parse_prometheus_json", "parse_prometheus_text"]
 
@@ -189,12 +202,18 @@ def _row_labels(labels: dict[str, str], default_name: str) -> dict[str, str]:
     return out
 
 
-def _categorical(values: list[str | None], counts: np.ndarray | None) -> pd.Categorical:
-    """A categorical of per-series values, each repeated ``counts`` times (None: once)."""
+def _categorical(
+    values: list[str | None], counts: np.ndarray | None, series: np.ndarray | None = None
+) -> pd.Categorical:
+    """A categorical of per-series values, each repeated ``counts`` times (None: once), or,
+    with ``series`` (the series of each row), each row's series' value."""
     cat = pd.Categorical(values)
-    if counts is None:
+    if series is not None:
+        codes = cat.codes.take(series)
+    elif counts is not None:
+        codes = np.repeat(cat.codes, counts)
+    else:
         return cat
-    codes = np.repeat(cat.codes, counts)
     return pd.Categorical.from_codes(codes, dtype=cat.dtype, validate=False)
 
 
@@ -213,8 +232,10 @@ def _metrics_frame(
     default_name: str,
     origin: str,
     extra: dict[str, pd.Categorical] | None = None,
+    series: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Build the metrics frame from per-series labels and per-row samples, then conform it."""
+    """Build the metrics frame from per-series labels and per-row samples, then conform it.
+    ``series`` (the series of each row) places rows in another order than series by series."""
     n = len(values)
     rows = [_row_labels(d, default_name) for d in labels]
     names: dict[str, None] = {}
@@ -222,19 +243,19 @@ def _metrics_frame(
         names.update(dict.fromkeys(row))
     columns: dict[str, object] = {
         "timestamp": timestamps,
-        "metric": _categorical([r["metric"] for r in rows], counts),
+        "metric": _categorical([r["metric"] for r in rows], counts, series),
         "value": values,
     }
     for part in schema.KEY:
         if part in names:
-            columns[part] = _categorical([r.get(part) for r in rows], counts)
+            columns[part] = _categorical([r.get(part) for r in rows], counts, series)
         else:
             columns[part] = _constant(None, n)
     columns["key_source"] = _constant("record", n)
     columns["origin"] = _constant(origin, n)
     columns.update(extra or {})
     for name in sorted(set(names) - set(columns)):
-        columns[name] = _categorical([r.get(name) for r in rows], counts)
+        columns[name] = _categorical([r.get(name) for r in rows], counts, series)
     return schema.conform("metrics", pd.DataFrame(columns, copy=False))
 
 
@@ -576,6 +597,18 @@ def parse_prometheus_json(
     >>> r.balanced()
     True
     """
+    return _parse_json(data, origin, query, time_order=False)
+
+
+def _parse_json_source(data: bytes, origin: str = "<bytes>") -> ParseResult:
+    """The registered parser: the samples in time order, as an Investigation holds them, so
+    that :func:`obskit.load` need not sort them again."""
+    return _parse_json(data, origin, None, time_order=True)
+
+
+def _parse_json(data: bytes, origin: str, query: str | None, *, time_order: bool) -> ParseResult:
+    """:func:`parse_prometheus_json`; ``time_order`` puts the samples in time order (stable:
+    series by series at one time) where :func:`_time_order` says so."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     default_name = _default_name(query, origin)
@@ -603,10 +636,20 @@ def parse_prometheus_json(
         ts = np.concatenate(out.ts) if out.ts else np.empty(0, np.float64)
         values = np.concatenate(out.values) if out.values else np.empty(0, np.float64)
     ns = _seconds_to_ns(ts)
-    timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
     counts = np.array(out.counts, dtype=np.int64)
+    series = None
+    if time_order and (order := _time_order(ns)) is not None:
+        ns, values = ns.take(order), values.take(order)
+        series = np.repeat(np.arange(len(counts)), counts).take(order)
+    timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
     metrics = _metrics_frame(
-        out.labels, counts, timestamps, values, default_name=default_name, origin=origin
+        out.labels,
+        counts,
+        timestamps,
+        values,
+        default_name=default_name,
+        origin=origin,
+        series=series,
     )
     unnamed = sum(1 for d in out.labels if not d.get("__name__"))
     if unnamed:
@@ -616,6 +659,16 @@ def parse_prometheus_json(
     return ParseResult(
         records=out.records, metrics=metrics, rejects=out.rejects.frame(), notes=notes
     )
+
+
+def _time_order(ns: np.ndarray) -> np.ndarray | None:
+    """The stable order that sorts the samples' times (int64 ns), or None: when they are in
+    order already, or when they spread wide enough for the far-out check
+    (:func:`obskit.sources._base.reject_far_out_times`), which lists the rows it rejects in
+    series order, and the load's own sort then orders the rest."""
+    if len(ns) < 2 or (ns[1:] >= ns[:-1]).all() or may_hold_far_out(ns):
+        return None
+    return np.argsort(ns, kind="stable")
 
 
 def _decoded(
@@ -709,7 +762,7 @@ register(
     JSON_FORMAT,
     "Prometheus HTTP API response: query_range (matrix), query (vector/scalar), series",
     _sniff_json,
-    parse_prometheus_json,
+    _parse_json_source,
     ceiling=0.9,
 )
 

@@ -10,6 +10,7 @@ import orjson
 import pandas as pd
 import pytest
 
+import obskit
 from obskit import schema
 from obskit.errors import FormatError
 from obskit.sources import detect_format, load_file, parse
@@ -141,6 +142,42 @@ def test_fast_path_matches_general_path():
     pd.testing.assert_frame_equal(fast.metrics, slow.metrics)
     # every timestamp is an exact millisecond
     assert (fast.metrics["timestamp"].astype("int64") % 1_000_000 == 0).all()
+
+
+def test_registered_parser_gives_the_samples_in_time_order():
+    """What obskit.load reads comes in time order (stable: series by series at one time), so
+    the load does not sort it again; the public parser keeps series order. Both hold the same
+    rows, and the load's Investigation is the same either way."""
+    body = generated()
+    for payload in (body, pretty(body)):
+        series = check(parse_prometheus_json(payload, origin="m.json")).metrics
+        timed = check(parse(payload, "prometheus-json", origin="m.json")).metrics
+        stamps = timed["timestamp"].to_numpy()
+        assert (stamps[1:] >= stamps[:-1]).all()
+        assert not (series["timestamp"].to_numpy()[1:] >= series["timestamp"].to_numpy()[:-1]).all()
+        expected = series.sort_values("timestamp", kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(timed, expected)
+
+
+def test_times_a_year_apart_stay_in_series_order_for_the_far_out_check(tmp_path):
+    """Rows years away are rejected in series order, as they were before any time order: the
+    registered parser leaves such a payload in series order and the load sorts the rest."""
+    day = 86_400
+    body = matrix(
+        [
+            ({"__name__": "y", "pod": "a"}, [(1.7e9 + 15 * k, "1") for k in range(20)]),
+            ({"__name__": "y", "pod": "a"}, [(1.7e9 + 5 * 365 * day, "9")]),
+            ({"__name__": "y", "pod": "b"}, [(1.7e9 - 6 * 365 * day, "8"), (1.7e9 + 7, "2")]),
+        ]
+    )
+    timed = parse(body, "prometheus-json", origin="far.json")
+    assert timed.rejects["reason"].str.contains("5.0 years after").tolist() == [True, False]
+    path = tmp_path / "far.json"
+    path.write_bytes(body)
+    inv = obskit.load(path)
+    stamps = inv.metrics["timestamp"].to_numpy()
+    assert len(inv.metrics) == 21 and (stamps[1:] >= stamps[:-1]).all()
+    assert inv.rejects["reason"].str.contains("years").tolist() == [True, True]
 
 
 def test_millisecond_timestamps_survive_float_seconds():
