@@ -606,6 +606,7 @@ def _parse_json_source(data: bytes, origin: str = "<bytes>") -> ParseResult:
     return _parse_json(data, origin, None, time_order=True)
 
 
+@gc_paused()  # the body's thousands of label dicts and their frames hold no cycle
 def _parse_json(data: bytes, origin: str, query: str | None, *, time_order: bool) -> ParseResult:
     """:func:`parse_prometheus_json`; ``time_order`` puts the samples in time order (stable:
     series by series at one time) where :func:`_time_order` says so."""
@@ -680,8 +681,7 @@ def _decoded(
     if fast is not None:
         return fast
     try:
-        with gc_paused():
-            return orjson.loads(data), None
+        return orjson.loads(data), None
     except orjson.JSONDecodeError as exc:
         raise FormatError(
             f"{origin!r} is not valid JSON, so not a Prometheus API response: "
