@@ -104,7 +104,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 from collections.abc import Mapping
@@ -447,13 +446,15 @@ def _collect_series(result: list, kind: str, out: _Collected, fast: np.ndarray |
 
 _VALUES_RE = re.compile(rb'"values":\[')
 _CLOSE_RE = re.compile(rb"\]\]")
-#: For the fast path: drop the brackets, and every comma starts a new token (line).
-_TOKENS = bytes.maketrans(b",", b"\n")
-_CSV_READ = pacsv.ReadOptions(column_names=["x"], block_size=1 << 20)
+#: For the fast path: each sample ``[t,"v"]`` becomes the CSV line ``first,gap,t,"v"``: ``[``
+#: turns into the comma before ``t``, ``]`` ends the line, and the comma between two samples
+#: opens the next line (an empty ``first``). A series' first line is given ``0,`` in front.
+_SAMPLE_LINES = bytes.maketrans(b"[]", b",\n")
+_CSV_READ = pacsv.ReadOptions(column_names=["first", "gap", "t", "v"], block_size=1 << 20)
 _CSV_PARSE = pacsv.ParseOptions(ignore_empty_lines=False)
 _CSV_CONVERT = pacsv.ConvertOptions(
-    column_types={"x": pa.float64()},
-    null_values=[],
+    column_types={"first": pa.int8(), "gap": pa.int8(), "t": pa.float64(), "v": pa.float64()},
+    null_values=[""],
     strings_can_be_null=False,
     quoted_strings_can_be_null=False,
 )
@@ -463,8 +464,9 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
     """Parse a compact matrix body without building a Python object per sample, or None.
 
     Every ``"values":[...]`` array is cut out of the bytes. The rest (status, labels, histograms,
-    warnings) is a small document for ``orjson``. The arrays' tokens are parsed as one float
-    column by pyarrow's CSV reader. Any irregularity returns None, and the general path decides.
+    warnings) is a small document for ``orjson``. The arrays' samples are read as the lines of
+    one CSV by pyarrow (:func:`_sample_columns`). Any irregularity returns None, and the general
+    path decides.
     """
     # One regex pass for each needle: bytes.find of a 2-byte needle stops at every "]".
     keys = [m.end() for m in _VALUES_RE.finditer(data)]
@@ -510,31 +512,51 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
         s["values"] != [] or not _valid_labels(s.get("metric", {})) for s in with_values
     ):
         return None
-    # A sample is "[t,v]" (no brackets inside a value string), so "[" counts the samples.
-    # The reader must then find exactly two tokens per sample, and each token must be a number.
-    counts = np.array([data.count(b"[", a, b) for a, b in spans], dtype=np.int64)
-    total = int(counts.sum())
-    if total:
-        body = b"\n".join([view[a + 1 : b - 1] for a, b in spans if b > a])
-        try:
-            table = pacsv.read_csv(
-                io.BytesIO(body.translate(_TOKENS, b"[]")),
-                read_options=_CSV_READ,
-                parse_options=_CSV_PARSE,
-                convert_options=_CSV_CONVERT,
-            )
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+    filled = [k for k, (a, b) in enumerate(spans) if b > a]
+    counts = np.zeros(len(spans), dtype=np.int64)
+    if filled:
+        samples = _sample_columns(view, [spans[k] for k in filled])
+        if samples is None:
             return None
-        column = table.column(0)
-        if table.num_rows != 2 * total or column.null_count:
-            return None
-        tokens = np.concatenate([chunk.to_numpy() for chunk in column.chunks])
-        ts, values = tokens[0::2], np.ascontiguousarray(tokens[1::2])
-        if not (np.abs(ts) < _MAX_SECONDS).all():
-            return None
+        counts[filled], ts, values = samples
     else:
         ts = values = np.empty(0, dtype=np.float64)
     return doc, (counts, ts, values)
+
+
+def _sample_columns(
+    view: memoryview, spans: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The samples of the non-empty ``values`` arrays at ``spans``: the count of each array,
+    the times and the values; None when any sample is not ``[<number>,"<number>"]``.
+
+    The arrays become one CSV of four fields a line, one line a sample (``_SAMPLE_LINES``),
+    read by pyarrow: a line of any other shape, a field that is no number, a ``gap`` that is
+    not empty, or a ``first`` where no array begins, makes the fast path give up."""
+    pieces: list[bytes | memoryview] = []
+    for a, b in spans:
+        pieces += (b"0,", view[a:b])
+    body = b"".join(pieces).translate(_SAMPLE_LINES)
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=_CSV_READ,
+            parse_options=_CSV_PARSE,
+            convert_options=_CSV_CONVERT,
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    first, gap, t, v = table.columns
+    n = table.num_rows
+    if gap.null_count != n or t.null_count or v.null_count or n - first.null_count != len(spans):
+        return None
+    starts = np.flatnonzero(pc.is_valid(first).to_numpy(zero_copy_only=False))
+    if starts[0] != 0:
+        return None
+    ts = t.to_numpy()
+    if not (np.abs(ts) < _MAX_SECONDS).all():
+        return None
+    return np.diff(starts, append=n), ts, v.to_numpy()
 
 
 def _envelope(doc: object, origin: str) -> object:

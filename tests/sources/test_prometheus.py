@@ -145,6 +145,38 @@ def test_fast_path_matches_general_path():
     assert (fast.metrics["timestamp"].astype("int64") % 1_000_000 == 0).all()
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        b'[[1,"2","3"],[4]]',  # as many numbers as two samples, in samples of the wrong shape
+        b'[[1,"2"],[3,"4"],[5]]',
+        b'[[1,"2"],5,[3,"4"]]',
+        b'[[[1,"2"]]]',
+        b'[[1,"1,5"]]',
+        b'[[1,"]"]]',
+        b'[[1,""]]',
+        b'[[1,"2"],[3,"4"]]',
+    ],
+)
+def test_fast_path_gives_up_on_samples_of_another_shape(values):
+    """Whatever the compact body holds, it reads as the same body pretty-printed (the general
+    path, sample by sample) does: the fast path takes only samples of [<number>,"<number>"]."""
+    body = (
+        b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":'
+        b'{"__name__":"a"},"values":' + values + b"}]}}"
+    )
+    fast, slow = parse_prometheus_json(body), parse_prometheus_json(pretty(body))
+    assert fast.records == slow.records
+    pd.testing.assert_frame_equal(fast.metrics, slow.metrics)
+    pd.testing.assert_frame_equal(fast.rejects, slow.rejects)
+
+
+def test_a_compact_body_that_is_not_json_is_refused_like_any_other():
+    body = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":'
+    with pytest.raises(FormatError, match="not valid JSON"):
+        parse_prometheus_json(body + b'[[1,"2",]]}]}}')
+
+
 def test_registered_parser_gives_the_samples_in_time_order():
     """What obskit.load reads comes in time order (stable: series by series at one time), so
     the load does not sort it again; the public parser keeps series order. Both hold the same
