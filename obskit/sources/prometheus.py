@@ -106,7 +106,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
@@ -201,19 +201,25 @@ def _row_labels(labels: dict[str, str], default_name: str) -> dict[str, str]:
     return out
 
 
-def _categorical(
-    values: list[str | None], counts: np.ndarray | None, series: np.ndarray | None = None
-) -> pd.Categorical:
-    """A categorical of per-series values, each repeated ``counts`` times (None: once), or,
-    with ``series`` (the series of each row), each row's series' value."""
+#: Per-series codes -> per-row codes (see :func:`_spread`).
+Spread = Callable[[np.ndarray], np.ndarray]
+
+
+def _spread(counts: np.ndarray) -> Spread:
+    """Rows series by series: each series' code repeated for its ``counts`` samples."""
+    return lambda codes: np.repeat(codes, counts)
+
+
+def _one_row_each(codes: np.ndarray) -> np.ndarray:
+    return codes
+
+
+def _categorical(values: list[str | None], spread: Spread) -> pd.Categorical:
+    """A categorical of per-series values, laid over the rows by ``spread``."""
     cat = pd.Categorical(values)
-    if series is not None:
-        codes = cat.codes.take(series)
-    elif counts is not None:
-        codes = np.repeat(cat.codes, counts)
-    else:
+    if spread is _one_row_each:
         return cat
-    return pd.Categorical.from_codes(codes, dtype=cat.dtype, validate=False)
+    return pd.Categorical.from_codes(spread(cat.codes), dtype=cat.dtype, validate=False)
 
 
 def _constant(value: str | None, n: int) -> pd.Categorical:
@@ -224,17 +230,16 @@ def _constant(value: str | None, n: int) -> pd.Categorical:
 
 def _metrics_frame(
     labels: list[dict[str, str]],
-    counts: np.ndarray | None,
+    spread: Spread,
     timestamps: pd.api.extensions.ExtensionArray | np.ndarray,
     values: np.ndarray,
     *,
     default_name: str,
     origin: str,
     extra: dict[str, pd.Categorical] | None = None,
-    series: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Build the metrics frame from per-series labels and per-row samples, then conform it.
-    ``series`` (the series of each row) places rows in another order than series by series."""
+    ``spread`` lays a per-series code over the rows."""
     n = len(values)
     rows = [_row_labels(d, default_name) for d in labels]
     names: dict[str, None] = {}
@@ -242,19 +247,19 @@ def _metrics_frame(
         names.update(dict.fromkeys(row))
     columns: dict[str, object] = {
         "timestamp": timestamps,
-        "metric": _categorical([r["metric"] for r in rows], counts, series),
+        "metric": _categorical([r["metric"] for r in rows], spread),
         "value": values,
     }
     for part in schema.KEY:
         if part in names:
-            columns[part] = _categorical([r.get(part) for r in rows], counts, series)
+            columns[part] = _categorical([r.get(part) for r in rows], spread)
         else:
             columns[part] = _constant(None, n)
     columns["key_source"] = _constant("record", n)
     columns["origin"] = _constant(origin, n)
     columns.update(extra or {})
     for name in sorted(set(names) - set(columns)):
-        columns[name] = _categorical([r.get(name) for r in rows], counts, series)
+        columns[name] = _categorical([r.get(name) for r in rows], spread)
     return schema.conform("metrics", pd.DataFrame(columns, copy=False))
 
 
@@ -660,19 +665,12 @@ def _parse_json(data: bytes, origin: str, query: str | None, *, time_order: bool
         values = np.concatenate(out.values) if out.values else np.empty(0, np.float64)
     ns = _seconds_to_ns(ts)
     counts = np.array(out.counts, dtype=np.int64)
-    series = None
-    if time_order and (order := _time_order(ns)) is not None:
-        ns, values = ns.take(order), values.take(order)
-        series = np.repeat(np.arange(len(counts)), counts).take(order)
+    spread = _spread(counts)
+    if time_order and (timed := _time_ordered(ns, values, counts)) is not None:
+        ns, values, spread = timed
     timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
     metrics = _metrics_frame(
-        out.labels,
-        counts,
-        timestamps,
-        values,
-        default_name=default_name,
-        origin=origin,
-        series=series,
+        out.labels, spread, timestamps, values, default_name=default_name, origin=origin
     )
     unnamed = sum(1 for d in out.labels if not d.get("__name__"))
     if unnamed:
@@ -684,14 +682,27 @@ def _parse_json(data: bytes, origin: str, query: str | None, *, time_order: bool
     )
 
 
-def _time_order(ns: np.ndarray) -> np.ndarray | None:
-    """The stable order that sorts the samples' times (int64 ns), or None: when they are in
-    order already, or when they spread wide enough for the far-out check
-    (:func:`obskit.sources._base.reject_far_out_times`), which lists the rows it rejects in
-    series order, and the load's own sort then orders the rest."""
+def _time_ordered(
+    ns: np.ndarray, values: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, Spread] | None:
+    """The samples' times (int64 ns) and values, ``counts`` a series series by series, in
+    time order (stable: series by series at one time) and the spread of per-series codes over
+    them; or None: when they are in order already, or when they spread wide enough for the
+    far-out check (:func:`obskit.sources._base.reject_far_out_times`), which lists the rows it
+    rejects in series order, and the load's own sort then orders the rest."""
     if len(ns) < 2 or (ns[1:] >= ns[:-1]).all() or may_hold_far_out(ns):
         return None
-    return np.argsort(ns, kind="stable")
+    steps = int(counts[0])
+    if (counts == steps).all():
+        grid = ns.reshape(len(counts), steps)
+        if (grid[0, 1:] > grid[0, :-1]).all() and (grid == grid[0]).all():
+            # every series at the same times, as a range query evaluates them: time order
+            # is each time's samples of all the series in turn, no sort needed
+            times = np.repeat(grid[0], len(counts))
+            return times, values.reshape(grid.shape).T.ravel(), lambda c: np.tile(c, steps)
+    order = np.argsort(ns, kind="stable")
+    series = np.repeat(np.arange(len(counts)), counts).take(order)
+    return ns.take(order), values.take(order), lambda codes: codes.take(series)
 
 
 def _decoded(
@@ -1045,7 +1056,7 @@ def _parse_text(
     }
     metrics = _metrics_frame(
         labels,
-        None,
+        _one_row_each,
         timestamps,
         np.array(values, dtype=np.float64),
         default_name="<unnamed>",

@@ -177,11 +177,29 @@ def test_a_compact_body_that_is_not_json_is_refused_like_any_other():
         parse_prometheus_json(body + b'[[1,"2",]]}]}}')
 
 
-def test_registered_parser_gives_the_samples_in_time_order():
+def _grid(shift=None, dup: bool = False) -> bytes:
+    """Five series at the same six times (a range query's step grid); ``shift`` moves one
+    sample of one series by a millisecond, ``dup`` gives every time twice."""
+    series = []
+    for i in range(5):
+        labels = {"__name__": "g", "pod": f"p{i % 3}", "container": f"c{i}"}
+        times = [1.7e9 + 15 * (k // 2 if dup else k) for k in range(6)]
+        if shift == i:
+            times[3] += 0.001
+        series.append((labels, [(t, str(i * 10 + k)) for k, t in enumerate(times)]))
+    return matrix(series)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [generated(), _grid(), _grid(shift=2), _grid(dup=True)],
+    ids=["shifted-series", "grid", "one-sample-off-grid", "times-twice"],
+)
+def test_registered_parser_gives_the_samples_in_time_order(body):
     """What obskit.load reads comes in time order (stable: series by series at one time), so
     the load does not sort it again; the public parser keeps series order. Both hold the same
-    rows, and the load's Investigation is the same either way."""
-    body = generated()
+    rows, and the load's Investigation is the same either way. Series all at the same times
+    are interleaved without a sort; any other shape is sorted."""
     for payload in (body, pretty(body)):
         series = check(parse_prometheus_json(payload, origin="m.json")).metrics
         timed = check(parse(payload, "prometheus-json", origin="m.json")).metrics
