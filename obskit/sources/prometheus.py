@@ -450,7 +450,6 @@ def _collect_series(result: list, kind: str, out: _Collected, fast: np.ndarray |
 
 
 _VALUES_RE = re.compile(rb'"values":\[')
-_CLOSE_RE = re.compile(rb"\]\]")
 #: For the fast path: each sample ``[t,"v"]`` becomes the CSV line ``first,gap,t,"v"``: ``[``
 #: turns into the comma before ``t``, ``]`` ends the line, and the comma between two samples
 #: opens the next line (an empty ``first``). A series' first line is given ``0,`` in front.
@@ -473,24 +472,22 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
     one CSV by pyarrow (:func:`_sample_columns`). Any irregularity returns None, and the general
     path decides.
     """
-    # One regex pass for each needle: bytes.find of a 2-byte needle stops at every "]".
     keys = [m.end() for m in _VALUES_RE.finditer(data)]
-    closes = np.array([m.start() for m in _CLOSE_RE.finditer(data)], dtype=np.int64)
     if not keys:
         return None
-    ends = np.searchsorted(closes, keys).tolist()
     spans: list[tuple[int, int]] = []
-    for start, k in zip(keys, ends, strict=True):
+    for start, bound in zip(keys, [*keys[1:], len(data)], strict=True):
         if data[start : start + 1] == b"]":
             spans.append((start, start))
-        elif (
-            data[start : start + 1] == b"["
-            and k < len(closes)
-            and (not spans or start > spans[-1][1])
-        ):
-            spans.append((start, int(closes[k]) + 1))
-        else:
+            continue
+        # the array ends at its first "]]"; the last one before the next array is found from
+        # behind in the few hundred bytes of that series' labels, where a search from the
+        # front stops at every sample's "]". A later "]]" (another field's) puts "]]" inside
+        # the span, which no sample line can read: the fast path then gives up.
+        close = data.rfind(b"]]", start, bound)
+        if data[start : start + 1] != b"[" or close < 0:
             return None
+        spans.append((start, close + 1))
     view = memoryview(data)
     pieces = []
     prev = 0

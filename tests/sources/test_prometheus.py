@@ -171,6 +171,22 @@ def test_fast_path_gives_up_on_samples_of_another_shape(values):
     pd.testing.assert_frame_equal(fast.rejects, slow.rejects)
 
 
+def test_fast_path_reads_arrays_followed_by_brackets_of_other_fields():
+    """Each values array ends at its own first "]]", not at one of native histogram buckets
+    after it or of a label value of the next series."""
+    hist = {"count": "2", "sum": "3", "buckets": [[0, "0", "1", "2"]]}
+    result = [
+        {"metric": {"__name__": "h"}, "values": [[1, "2"], [2, "3"]], "histograms": [[3, hist]]},
+        {"metric": {"__name__": "x", "note": "a]]b"}, "values": [[1, "4"]]},
+        {"metric": {"__name__": "y"}, "values": [[2, "5"]]},
+    ]
+    body = orjson.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}})
+    fast, slow = check(parse_prometheus_json(body)), check(parse_prometheus_json(pretty(body)))
+    assert fast.records == slow.records == 5 and len(fast.rejects) == 1
+    pd.testing.assert_frame_equal(fast.metrics, slow.metrics)
+    pd.testing.assert_frame_equal(fast.rejects, slow.rejects)
+
+
 def test_a_compact_body_that_is_not_json_is_refused_like_any_other():
     body = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":'
     with pytest.raises(FormatError, match="not valid JSON"):
