@@ -664,11 +664,11 @@ def _parse_json(data: bytes, origin: str, query: str | None, *, time_order: bool
     else:
         ts = np.concatenate(out.ts) if out.ts else np.empty(0, np.float64)
         values = np.concatenate(out.values) if out.values else np.empty(0, np.float64)
-    ns = _seconds_to_ns(ts)
     counts = np.array(out.counts, dtype=np.int64)
-    spread = _spread(counts)
-    if time_order and (timed := _time_ordered(ns, values, counts)) is not None:
+    if time_order and (timed := _time_ordered(ts, values, counts)) is not None:
         ns, values, spread = timed
+    else:
+        ns, spread = _seconds_to_ns(ts), _spread(counts)
     timestamps = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
     metrics = _metrics_frame(
         out.labels, spread, timestamps, values, default_name=default_name, origin=origin
@@ -684,23 +684,31 @@ def _parse_json(data: bytes, origin: str, query: str | None, *, time_order: bool
 
 
 def _time_ordered(
-    ns: np.ndarray, values: np.ndarray, counts: np.ndarray
+    seconds: np.ndarray, values: np.ndarray, counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, Spread] | None:
-    """The samples' times (int64 ns) and values, ``counts`` a series series by series, in
-    time order (stable: series by series at one time) and the spread of per-series codes over
-    them; or None: when they are in order already, or when they spread wide enough for the
-    far-out check (:func:`obskit.sources._base.reject_far_out_times`), which lists the rows it
-    rejects in series order, and the load's own sort then orders the rest."""
-    if len(ns) < 2 or (ns[1:] >= ns[:-1]).all() or may_hold_far_out(ns):
+    """The samples' times (as int64 ns, from float ``seconds``) and values, ``counts`` a
+    series series by series, in time order (stable: series by series at one time), and the
+    spread of per-series codes over them; or None: when they are in order already, or when
+    they spread wide enough for the far-out check
+    (:func:`obskit.sources._base.reject_far_out_times`), which lists the rows it rejects in
+    series order, and the load's own sort then orders the rest.
+
+    The checks read the float seconds: rounding them to nanoseconds keeps their order, their
+    smallest and largest, and equal seconds equal."""
+    if len(seconds) < 2 or (seconds[1:] >= seconds[:-1]).all():
+        return None
+    if may_hold_far_out(_seconds_to_ns(np.array([seconds.min(), seconds.max()]))):
         return None
     steps = int(counts[0])
     if (counts == steps).all():
-        grid = ns.reshape(len(counts), steps)
-        if (grid[0, 1:] > grid[0, :-1]).all() and (grid == grid[0]).all():
+        grid = seconds.reshape(len(counts), steps)
+        times = _seconds_to_ns(grid[0])
+        if (times[1:] > times[:-1]).all() and (grid == grid[0]).all():
             # every series at the same times, as a range query evaluates them: time order
             # is each time's samples of all the series in turn, no sort needed
-            times = np.repeat(grid[0], len(counts))
-            return times, values.reshape(grid.shape).T.ravel(), lambda c: np.tile(c, steps)
+            ordered = values.reshape(grid.shape).T.ravel()
+            return np.repeat(times, len(counts)), ordered, lambda c: np.tile(c, steps)
+    ns = _seconds_to_ns(seconds)
     order = np.argsort(ns, kind="stable")
     series = np.repeat(np.arange(len(counts)), counts).take(order)
     return ns.take(order), values.take(order), lambda codes: codes.take(series)

@@ -193,23 +193,24 @@ def test_a_compact_body_that_is_not_json_is_refused_like_any_other():
         parse_prometheus_json(body + b'[[1,"2",]]}]}}')
 
 
-def _grid(shift=None, dup: bool = False) -> bytes:
+def _grid(shift: float | None = None, dup: bool = False) -> bytes:
     """Five series at the same six times (a range query's step grid); ``shift`` moves one
-    sample of one series by a millisecond, ``dup`` gives every time twice."""
+    sample of series 2 by a millisecond (2) or by less than the microsecond the times are
+    rounded to (below 1), ``dup`` gives every time twice."""
     series = []
     for i in range(5):
         labels = {"__name__": "g", "pod": f"p{i % 3}", "container": f"c{i}"}
         times = [1.7e9 + 15 * (k // 2 if dup else k) for k in range(6)]
-        if shift == i:
-            times[3] += 0.001
+        if shift is not None and i == 2:
+            times[3] += 0.001 if shift == 2 else shift
         series.append((labels, [(t, str(i * 10 + k)) for k, t in enumerate(times)]))
     return matrix(series)
 
 
 @pytest.mark.parametrize(
     "body",
-    [generated(), _grid(), _grid(shift=2), _grid(dup=True)],
-    ids=["shifted-series", "grid", "one-sample-off-grid", "times-twice"],
+    [generated(), _grid(), _grid(shift=2), _grid(shift=2e-7), _grid(dup=True)],
+    ids=["shifted-series", "grid", "one-sample-off-grid", "off-by-less-than-1us", "times-twice"],
 )
 def test_registered_parser_gives_the_samples_in_time_order(body):
     """What obskit.load reads comes in time order (stable: series by series at one time), so
