@@ -218,7 +218,9 @@ def reject_far_out_times(result: ParseResult, fmt: str, origin: str) -> ParseRes
     }
     stamps = {name: _ns(frame["timestamp"]) for name, frame in frames.items()}
     written = {name: _written(ns, result.stamped.get(name)) for name, ns in stamps.items()}
-    known = np.concatenate([ns[written[name]] for name, ns in stamps.items()] or [_NONE])
+    # a frame whose times are all written is read in place: no copy of a million times
+    parts = [ns if written[name].all() else ns[written[name]] for name, ns in stamps.items()]
+    known = parts[0] if len(parts) == 1 else np.concatenate(parts or [_NONE])
     if not may_hold_far_out(known):
         return result  # nothing can lie that far from the rest: no quartiles needed
     q1, q3 = np.quantile(known, [0.25, 0.75])
