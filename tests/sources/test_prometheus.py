@@ -269,6 +269,28 @@ def test_the_cyclic_gc_is_paused_while_a_body_is_parsed_and_restored_after(monke
     assert gc.isenabled()
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["web-1", None, "Web-1", "é", "a", "web-1", "", "z" * 3, "10", "9"],
+        [f"pod-{i % 200}" for i in range(1000)],  # codes wider than int8
+        [None, None],
+        [],
+    ],
+)
+def test_label_categoricals_are_those_pandas_builds(values):
+    """Label columns are numbered through a dict, not pandas' hashing: the same categories in
+    the same order (code points), the same codes and their width, missing values missing."""
+    expected = pd.Categorical(values)
+    once = prom._categorical(values, prom._one_row_each)
+    thrice = prom._categorical(values, prom._spread(np.full(len(values), 3)))
+    for got, codes in ((once, expected.codes), (thrice, np.repeat(expected.codes, 3))):
+        assert got.categories.tolist() == expected.categories.tolist()
+        assert got.categories.dtype == expected.categories.dtype
+        assert got.codes.dtype == expected.codes.dtype
+        np.testing.assert_array_equal(got.codes, codes)
+
+
 def test_millisecond_timestamps_survive_float_seconds():
     ms = np.arange(1_700_000_000_000, 1_700_000_000_000 + 5_000 * 997, 997)
     body = matrix([({"__name__": "t"}, [(int(m) / 1000, "1") for m in ms])])
