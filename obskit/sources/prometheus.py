@@ -461,7 +461,7 @@ def _collect_series(result: list, kind: str, out: _Collected, fast: np.ndarray |
             out.rejects.add(f"{where} has neither {field!r} nor native histograms", _dumps(series))
 
 
-_VALUES_RE = re.compile(rb'"values":\[')
+_VALUES = b'"values":['
 #: For the fast path: each sample ``[t,"v"]`` becomes the CSV line ``first,gap,t,"v"``: ``[``
 #: turns into the comma before ``t``, ``]`` ends the line, and the comma between two samples
 #: opens the next line (an empty ``first``). A series' first line is given ``0,`` in front.
@@ -488,7 +488,11 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
     one CSV by pyarrow (:func:`_sample_columns`). Any irregularity returns None, and the general
     path decides.
     """
-    keys = [m.end() for m in _VALUES_RE.finditer(data)]
+    keys = []  # where each array's samples begin (bytes.find: 12 ms on 33 MB, a regex 15)
+    at = data.find(_VALUES)
+    while at >= 0:
+        keys.append(at + len(_VALUES))
+        at = data.find(_VALUES, at + len(_VALUES))
     if not keys:
         return None
     spans: list[tuple[int, int]] = []
