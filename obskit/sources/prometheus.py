@@ -104,6 +104,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -546,6 +547,38 @@ def _matrix_fast(data: bytes) -> tuple[dict, tuple[np.ndarray, np.ndarray, np.nd
     return doc, (counts, ts, values)
 
 
+class _SampleLines(io.RawIOBase):
+    """The arrays at ``spans`` of ``view`` as the CSV lines of :func:`_sample_columns`, made a
+    block at a time as the reader asks: the blocks reuse the same memory, where the whole
+    body joined and then rewritten would fault in two fresh buffers of its size (~0.02 s of
+    CPU for 33 MB)."""
+
+    def __init__(self, view: memoryview, spans: list[tuple[int, int]]) -> None:
+        super().__init__()
+        self._pieces: list[bytes | memoryview] = []
+        for a, b in spans:
+            self._pieces += (b"0,", view[a:b])
+        self._next = 0  # the piece the next block begins in ...
+        self._at = 0  # ... and where in it
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = size if size is not None and size >= 0 else 1 << 62
+        block: list[bytes | memoryview] = []
+        while wanted and self._next < len(self._pieces):
+            rest = self._pieces[self._next][self._at :]
+            part = rest[:wanted]
+            block.append(part)
+            wanted -= len(part)
+            if len(part) == len(rest):
+                self._next, self._at = self._next + 1, 0
+            else:
+                self._at += len(part)
+        return b"".join(block).translate(_SAMPLE_LINES)
+
+
 def _sample_columns(
     view: memoryview, spans: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -555,13 +588,9 @@ def _sample_columns(
     The arrays become one CSV of four fields a line, one line a sample (``_SAMPLE_LINES``),
     read by pyarrow: a line of any other shape, a field that is no number, a ``gap`` that is
     not empty, or a ``first`` where no array begins, makes the fast path give up."""
-    pieces: list[bytes | memoryview] = []
-    for a, b in spans:
-        pieces += (b"0,", view[a:b])
-    body = b"".join(pieces).translate(_SAMPLE_LINES)
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(body),
+            _SampleLines(view, spans),
             read_options=_CSV_READ,
             parse_options=_CSV_PARSE,
             convert_options=_CSV_CONVERT,

@@ -187,6 +187,23 @@ def test_fast_path_reads_arrays_followed_by_brackets_of_other_fields():
     pd.testing.assert_frame_equal(fast.rejects, slow.rejects)
 
 
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 10_000])
+def test_sample_lines_are_the_same_bytes_read_in_blocks_of_any_size(block):
+    """The CSV reader asks for blocks of its own size: cut anywhere, inside a series' marker
+    or a sample, they join into the lines read at once."""
+    body = generated(n_series=5, n_points=4)
+    view = memoryview(body)
+    starts = [i + len(prom._VALUES) for i in range(len(body)) if body.startswith(prom._VALUES, i)]
+    ends = [*starts[1:], len(body)]
+    spans = [(a, body.rfind(b"]]", a, z) + 1) for a, z in zip(starts, ends, strict=True)]
+    spans = [(a, z) for a, z in spans if z > a]  # the empty series has no array to read
+    whole = prom._SampleLines(view, spans).read()
+    assert whole.count(b"\n") == 5 * 4 and whole.startswith(b"0,,1700000000")
+    lines = prom._SampleLines(view, spans)
+    blocks = iter(lambda: lines.read(block), b"")
+    assert b"".join(blocks) == whole
+
+
 def test_a_compact_body_that_is_not_json_is_refused_like_any_other():
     body = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":'
     with pytest.raises(FormatError, match="not valid JSON"):
