@@ -212,6 +212,7 @@ def _spread(counts: np.ndarray) -> Spread:
 
 
 def _one_row_each(codes: np.ndarray) -> np.ndarray:
+    """Rows that are the series themselves (a scrape's samples): the codes as they are."""
     return codes
 
 
@@ -467,8 +468,9 @@ _VALUES = b'"values":['
 #: turns into the comma before ``t``, ``]`` ends the line, and the comma between two samples
 #: opens the next line (an empty ``first``). A series' first line is given ``0,`` in front.
 _SAMPLE_LINES = bytes.maketrans(b"[]", b",\n")
-#: One thread: a second one saved at most ~0.02 s of wall time on a free core and cost up to
-#: 0.03 s of CPU (threads' start and hand-over), and none of either on a busy machine.
+#: The parse on one thread (pyarrow reads the stream of lines on its I/O thread): a second
+#: parsing thread saved at most ~0.02 s of wall time on a free core and cost up to 0.03 s of
+#: CPU (threads' start and hand-over), and none of either on a busy machine.
 _CSV_READ = pacsv.ReadOptions(
     column_names=["first", "gap", "t", "v"], block_size=1 << 20, use_threads=False
 )
@@ -682,7 +684,7 @@ def _parse_json_source(data: bytes, origin: str = "<bytes>") -> ParseResult:
 @gc_paused()  # the body's thousands of label dicts and their frames hold no cycle
 def _parse_json(data: bytes, origin: str, query: str | None, *, time_order: bool) -> ParseResult:
     """:func:`parse_prometheus_json`; ``time_order`` puts the samples in time order (stable:
-    series by series at one time) where :func:`_time_order` says so."""
+    series by series at one time) where :func:`_time_ordered` can."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     default_name = _default_name(query, origin)
