@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import orjson
 import pandas as pd
 import pytest
 
+import obskit
 from obskit import schema
 from obskit.errors import FormatError
 from obskit.sources import detect_format, load_file, parse
@@ -141,6 +143,169 @@ def test_fast_path_matches_general_path():
     pd.testing.assert_frame_equal(fast.metrics, slow.metrics)
     # every timestamp is an exact millisecond
     assert (fast.metrics["timestamp"].astype("int64") % 1_000_000 == 0).all()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        b'[[1,"2","3"],[4]]',  # as many numbers as two samples, in samples of the wrong shape
+        b'[[1,"2"],[3,"4"],[5]]',
+        b'[[1,"2"],5,[3,"4"]]',
+        b'[[[1,"2"]]]',
+        b'[[1,"1,5"]]',
+        b'[[1,"]"]]',
+        b'[[1,""]]',
+        b'[[1,"2"],[3,"4"]]',
+    ],
+)
+def test_fast_path_gives_up_on_samples_of_another_shape(values):
+    """Whatever the compact body holds, it reads as the same body pretty-printed (the general
+    path, sample by sample) does: the fast path takes only samples of [<number>,"<number>"]."""
+    body = (
+        b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":'
+        b'{"__name__":"a"},"values":' + values + b"}]}}"
+    )
+    fast, slow = parse_prometheus_json(body), parse_prometheus_json(pretty(body))
+    assert fast.records == slow.records
+    pd.testing.assert_frame_equal(fast.metrics, slow.metrics)
+    pd.testing.assert_frame_equal(fast.rejects, slow.rejects)
+
+
+def test_fast_path_reads_arrays_followed_by_brackets_of_other_fields():
+    """Each values array ends at its own first "]]", not at one of native histogram buckets
+    after it or of a label value of the next series."""
+    hist = {"count": "2", "sum": "3", "buckets": [[0, "0", "1", "2"]]}
+    result = [
+        {"metric": {"__name__": "h"}, "values": [[1, "2"], [2, "3"]], "histograms": [[3, hist]]},
+        {"metric": {"__name__": "x", "note": "a]]b"}, "values": [[1, "4"]]},
+        {"metric": {"__name__": "y"}, "values": [[2, "5"]]},
+    ]
+    body = orjson.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}})
+    fast, slow = check(parse_prometheus_json(body)), check(parse_prometheus_json(pretty(body)))
+    assert fast.records == slow.records == 5 and len(fast.rejects) == 1
+    pd.testing.assert_frame_equal(fast.metrics, slow.metrics)
+    pd.testing.assert_frame_equal(fast.rejects, slow.rejects)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 10_000])
+def test_sample_lines_are_the_same_bytes_read_in_blocks_of_any_size(block):
+    """The CSV reader asks for blocks of its own size: cut anywhere, inside a series' marker
+    or a sample, they join into the lines read at once."""
+    body = generated(n_series=5, n_points=4)
+    view = memoryview(body)
+    starts = [i + len(prom._VALUES) for i in range(len(body)) if body.startswith(prom._VALUES, i)]
+    ends = [*starts[1:], len(body)]
+    spans = [(a, body.rfind(b"]]", a, z) + 1) for a, z in zip(starts, ends, strict=True)]
+    spans = [(a, z) for a, z in spans if z > a]  # the empty series has no array to read
+    whole = prom._SampleLines(view, spans).read()
+    assert whole.count(b"\n") == 5 * 4 and whole.startswith(b"0,,1700000000")
+    lines = prom._SampleLines(view, spans)
+    blocks = iter(lambda: lines.read(block), b"")
+    assert b"".join(blocks) == whole
+
+
+def test_a_compact_body_that_is_not_json_is_refused_like_any_other():
+    body = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":'
+    with pytest.raises(FormatError, match="not valid JSON"):
+        parse_prometheus_json(body + b'[[1,"2",]]}]}}')
+
+
+def _grid(shift: float | None = None, dup: bool = False) -> bytes:
+    """Five series at the same six times (a range query's step grid); ``shift`` moves one
+    sample of series 2 by a millisecond (2) or by less than the microsecond the times are
+    rounded to (below 1), ``dup`` gives every time twice."""
+    series = []
+    for i in range(5):
+        labels = {"__name__": "g", "pod": f"p{i % 3}", "container": f"c{i}"}
+        times = [1.7e9 + 15 * (k // 2 if dup else k) for k in range(6)]
+        if shift is not None and i == 2:
+            times[3] += 0.001 if shift == 2 else shift
+        series.append((labels, [(t, str(i * 10 + k)) for k, t in enumerate(times)]))
+    return matrix(series)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [generated(), _grid(), _grid(shift=2), _grid(shift=2e-7), _grid(dup=True)],
+    ids=["shifted-series", "grid", "one-sample-off-grid", "off-by-less-than-1us", "times-twice"],
+)
+def test_registered_parser_gives_the_samples_in_time_order(body):
+    """What obskit.load reads comes in time order (stable: series by series at one time), so
+    the load does not sort it again; the public parser keeps series order. Both hold the same
+    rows, and the load's Investigation is the same either way. Series all at the same times
+    are interleaved without a sort; any other shape is sorted."""
+    for payload in (body, pretty(body)):
+        series = check(parse_prometheus_json(payload, origin="m.json")).metrics
+        timed = check(parse(payload, "prometheus-json", origin="m.json")).metrics
+        stamps = timed["timestamp"].to_numpy()
+        assert (stamps[1:] >= stamps[:-1]).all()
+        assert not (series["timestamp"].to_numpy()[1:] >= series["timestamp"].to_numpy()[:-1]).all()
+        expected = series.sort_values("timestamp", kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(timed, expected)
+
+
+def test_times_a_year_apart_stay_in_series_order_for_the_far_out_check(tmp_path):
+    """Rows years away are rejected in series order, as they were before any time order: the
+    registered parser leaves such a payload in series order and the load sorts the rest."""
+    day = 86_400
+    body = matrix(
+        [
+            ({"__name__": "y", "pod": "a"}, [(1.7e9 + 15 * k, "1") for k in range(20)]),
+            ({"__name__": "y", "pod": "a"}, [(1.7e9 + 5 * 365 * day, "9")]),
+            ({"__name__": "y", "pod": "b"}, [(1.7e9 - 6 * 365 * day, "8"), (1.7e9 + 7, "2")]),
+        ]
+    )
+    timed = parse(body, "prometheus-json", origin="far.json")
+    assert timed.rejects["reason"].str.contains("5.0 years after").tolist() == [True, False]
+    path = tmp_path / "far.json"
+    path.write_bytes(body)
+    inv = obskit.load(path)
+    stamps = inv.metrics["timestamp"].to_numpy()
+    assert len(inv.metrics) == 21 and (stamps[1:] >= stamps[:-1]).all()
+    assert inv.rejects["reason"].str.contains("years").tolist() == [True, True]
+
+
+def test_the_cyclic_gc_is_paused_while_a_body_is_parsed_and_restored_after(monkeypatch):
+    """A full collection in the middle of a load rescans every object of the process (~0.03 s
+    in a benchmark child, more in a notebook); the parse pauses it and gives it back, errors
+    included."""
+    seen = []
+    build = prom._metrics_frame
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(prom, "_metrics_frame", spy)
+    assert gc.isenabled()
+    parse(generated(), "prometheus-json")
+    parse_prometheus_json(pretty(generated()))
+    assert seen == [False, False] and gc.isenabled()
+    with pytest.raises(FormatError):
+        parse_prometheus_json(b'{"status":"error","errorType":"bad_data","error":"x"}')
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["web-1", None, "Web-1", "é", "a", "web-1", "", "z" * 3, "10", "9"],
+        [f"pod-{i % 200}" for i in range(1000)],  # codes wider than int8
+        [None, None],
+        [],
+    ],
+)
+def test_label_categoricals_are_those_pandas_builds(values):
+    """Label columns are numbered through a dict, not pandas' hashing: the same categories in
+    the same order (code points), the same codes and their width, missing values missing."""
+    expected = pd.Categorical(values)
+    once = prom._categorical(values, prom._one_row_each)
+    thrice = prom._categorical(values, prom._spread(np.full(len(values), 3)))
+    for got, codes in ((once, expected.codes), (thrice, np.repeat(expected.codes, 3))):
+        assert got.categories.tolist() == expected.categories.tolist()
+        assert got.categories.dtype == expected.categories.dtype
+        assert got.codes.dtype == expected.codes.dtype
+        np.testing.assert_array_equal(got.codes, codes)
 
 
 def test_millisecond_timestamps_survive_float_seconds():
