@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import benchmark_script
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
 CASES = (
@@ -70,17 +72,9 @@ def test_harness_prints_a_row_per_case(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ is not in this checkout")
 def test_the_ordered_cri_file_holds_the_same_lines_in_time_order(tmp_path: Path) -> None:
-    import importlib.util
-
     import obskit
 
-    spec = importlib.util.spec_from_file_location("bench_run_ordered", RUN)
-    run = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = run  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(run)
-    finally:
-        del sys.modules[spec.name]
+    run = benchmark_script("run")
     lines = [
         b"2024-06-03T13:20:06.21071138Z stdout F first",
         b"2024-06-03T13:19:00Z stderr P second, ",
@@ -136,12 +130,7 @@ def test_watch_benchmark_reports_both_ways(tmp_path: Path) -> None:
 
 
 def _nezha_adapter():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("rca_nezha", ROOT / "benchmarks" / "rca_nezha.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("rca_nezha")
 
 
 @pytest.mark.skipif(
@@ -188,13 +177,7 @@ def test_leave_one_system_out_shows_the_default_verdict_beside_the_chosen_margin
 
 
 def _house():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("house", ROOT / "benchmarks" / "house.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("house")
 
 
 @pytest.mark.skipif(
@@ -318,12 +301,7 @@ SCENARIOS = ROOT / "benchmarks" / "rca_scenarios.py"
 
 
 def _scenarios():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("rca_scenarios", SCENARIOS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("rca_scenarios")
 
 
 @pytest.mark.skipif(not SCENARIOS.is_file(), reason="benchmarks/ is not here")
