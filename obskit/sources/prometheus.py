@@ -464,19 +464,30 @@ def _collect_series(result: list, kind: str, out: _Collected, fast: np.ndarray |
 
 
 _VALUES = b'"values":['
-#: For the fast path: each sample ``[t,"v"]`` becomes the CSV line ``first,gap,t,"v"``: ``[``
-#: turns into the comma before ``t``, ``]`` ends the line, and the comma between two samples
-#: opens the next line (an empty ``first``). A series' first line is given ``0,`` in front.
-_SAMPLE_LINES = bytes.maketrans(b"[]", b",\n")
+#: For the fast path: each sample ``[t,"v"]`` becomes the CSV line ``first,gap,t,,v,``: ``[``
+#: turns into the comma before ``t``, each quote into a comma (so the quotes make two fields
+#: that must be empty: a quoted time or an unquoted value gives the line another shape), ``]``
+#: ends the line, and the comma between two samples opens the next line (an empty ``first``).
+#: A series' first line is given ``0,`` in front.
+_SAMPLE_LINES = bytes.maketrans(b'[]"', b",\n,")
 #: The parse on one thread (pyarrow reads the stream of lines on its I/O thread): a second
 #: parsing thread saved at most ~0.02 s of wall time on a free core and cost up to 0.03 s of
 #: CPU (threads' start and hand-over), and none of either on a busy machine.
 _CSV_READ = pacsv.ReadOptions(
-    column_names=["first", "gap", "t", "v"], block_size=1 << 20, use_threads=False
+    column_names=["first", "gap", "t", "open", "v", "close"],
+    block_size=1 << 20,
+    use_threads=False,
 )
-_CSV_PARSE = pacsv.ParseOptions(ignore_empty_lines=False)
+_CSV_PARSE = pacsv.ParseOptions(quote_char=False, ignore_empty_lines=False)
 _CSV_CONVERT = pacsv.ConvertOptions(
-    column_types={"first": pa.int8(), "gap": pa.int8(), "t": pa.float64(), "v": pa.float64()},
+    column_types={
+        "first": pa.int8(),
+        "gap": pa.int8(),
+        "t": pa.float64(),
+        "open": pa.int8(),
+        "v": pa.float64(),
+        "close": pa.int8(),
+    },
     null_values=[""],
     strings_can_be_null=False,
     quoted_strings_can_be_null=False,
@@ -587,9 +598,10 @@ def _sample_columns(
     """The samples of the non-empty ``values`` arrays at ``spans``: the count of each array,
     the times and the values; None when any sample is not ``[<number>,"<number>"]``.
 
-    The arrays become one CSV of four fields a line, one line a sample (``_SAMPLE_LINES``),
-    read by pyarrow: a line of any other shape, a field that is no number, a ``gap`` that is
-    not empty, or a ``first`` where no array begins, makes the fast path give up."""
+    The arrays become one CSV of six fields a line, one line a sample (``_SAMPLE_LINES``),
+    read by pyarrow: a line of any other shape, a field that is no number, a ``gap`` or quote
+    field that is not empty, or a ``first`` where no array begins, makes the fast path give
+    up."""
     try:
         table = pacsv.read_csv(
             _SampleLines(view, spans),
@@ -599,9 +611,10 @@ def _sample_columns(
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    first, gap, t, v = table.columns
+    first, gap, t, opening, v, closing = table.columns
     n = table.num_rows
-    if gap.null_count != n or t.null_count or v.null_count or n - first.null_count != len(spans):
+    empty = gap.null_count == opening.null_count == closing.null_count == n
+    if not empty or t.null_count or v.null_count or n - first.null_count != len(spans):
         return None
     starts = np.flatnonzero(pc.is_valid(first).to_numpy(zero_copy_only=False))
     if starts[0] != 0:

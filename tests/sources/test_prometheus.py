@@ -156,6 +156,9 @@ def test_fast_path_matches_general_path():
         b'[[1,"]"]]',
         b'[[1,""]]',
         b'[[1,"2"],[3,"4"]]',
+        b'[["1","2"]]',  # a quoted time: the general path rejects it
+        b'[[1,"2"],["3","4"]]',
+        b'[["1",2]]',
     ],
 )
 def test_fast_path_gives_up_on_samples_of_another_shape(values):
