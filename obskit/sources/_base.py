@@ -885,7 +885,8 @@ def first_line(text: str) -> str:
 
 #: A container runtime (CRI) log line's start: time, stream, tag. A file whose lines start so is
 #: a container log whatever its messages hold (a container may print audit records).
-CRI_LINE = re.compile(r"\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [PF]\S* ?")
+CRI_LINE_START = r"\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [PF]"
+CRI_LINE = re.compile(CRI_LINE_START + r"\S* ?")
 
 
 def container_log_head(head: str) -> bool:

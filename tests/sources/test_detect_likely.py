@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import gzip
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -215,3 +216,32 @@ def test_the_tail_is_decoded_only_for_a_sniffer_that_reads_it() -> None:
     record = '{"streams": [{"stream": {"a": "b"}, "values": [["1", "x"]]}]}'
     assert _base.detect(record, "q.json", tail).name == "loki-json"
     assert calls == [1, 1]
+
+
+def test_the_cri_sniffers_whole_head_match_counts_as_line_by_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a head whose first 20 lines are all CRI lines is matched at once; every other head, and
+    # every head with a line break other than \n among those lines, is counted line by line
+    line = "2024-05-14T10:00:00.000000000Z stdout F msg {}\n"
+    crafted = ["".join(line.format(k) for k in range(n)) for n in (19, 20, 21, 250)]
+    crafted += [
+        line.format(0).replace("\n", "\r\n") * 25,
+        line.format(0) * 5 + "\n" + line.format(1) * 20,  # a blank line among them
+        line.format(0) * 5 + "plain\n" + line.format(1) * 20,
+        line.format(0) * 5 + "2024-05-14T10:00:00Z stdout F a\x85b\n" + line.format(1) * 20,
+        line.format(0) * 5 + "2024-05-14T10:00:00Z stdout F a\u2028b\n" + line.format(1) * 20,
+        line.format(0) * 5 + "2024-05-14T10:00:00Z stdout F a\x0cb\n" + line.format(1) * 20,
+        line.format(0) * 19 + "2024-05-14T10:00:00Z stdout\x1cF a\n" + line.format(1),
+        "\ufeff" + line.format(0) * 25,
+        " " + line.format(0) * 25,
+        line.format(0) * 19 + "2024-05-14T10:00:00Z stdout F",
+    ]
+    heads = [head for _, head, _ in _heads()] + crafted
+    fast = [cri._sniff_cri(head, "") for head in heads]
+    matched = sum(cri._all_cri_lines(head) for head in heads)
+    monkeypatch.setattr(cri, "_CRI_HEAD", re.compile(r"(?!)"))  # never matches
+    assert fast == [cri._sniff_cri(head, "") for head in heads]
+    assert matched >= 10 + 2  # the datasets' container logs and two crafted heads match
+    plain = fast[len(_heads()) + 6]  # the head with a plain line among its first 20
+    assert plain == 0.9 * 19 / 20 + 0.05
