@@ -1062,6 +1062,7 @@ register(
     "kubelet container logs in the CRI format (/var/log/pods/<ns>_<pod>_<uid>/<container>/N.log)",
     _sniff_cri,
     parse_cri_log,
+    head_lines=_SNIFF_LINES,
 )
 
 
