@@ -637,4 +637,5 @@ def concat(frame: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
         else:
             non_empty = [s for s in pieces if len(s)]
             out[column] = pd.concat(non_empty or pieces, ignore_index=True)
-    return conform(frame, pd.DataFrame(out))
+    # every column is new (or, under copy-on-write, shared safely): not copied once more
+    return conform(frame, pd.DataFrame(out, copy=False))

@@ -30,6 +30,7 @@ from obskit.sources._base import (
     decode_head,
     decode_tail,
     detect,
+    detect_first_lines,
     get_format,
     read_bytes,
     registry,
@@ -57,7 +58,10 @@ def detect_format(data: bytes, name: str = "", likely: str | None = None) -> For
     """The format of a payload, judged by its content (its first record whole, and its end for
     the formats whose deciding field may come last) and its file name as a tie-breaker.
     ``likely`` names the format sniffed first (see :func:`obskit.sources._base.detect`): the
-    answer is the same, found sooner when it is right."""
+    answer is the same, found sooner when it is right (from the first lines alone, when the
+    likely format is sure of them: :func:`obskit.sources._base.detect_first_lines`)."""
+    if likely is not None and (found := detect_first_lines(data, name, likely)) is not None:
+        return found
     return detect(decode_head(data), name, lambda: decode_tail(data), likely)
 
 

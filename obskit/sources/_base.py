@@ -521,6 +521,8 @@ class Format:
     False says the sniffer never claims a head whose first non-blank line is a container
     runtime (CRI) log line (:func:`container_log_head`: a container that prints this format's
     records writes its own log); :func:`detect` does not run it on such a head.
+    ``head_lines`` N says the sniffer judges only the head's first N lines
+    (``head.splitlines()[:N]``): :func:`detect_first_lines` may then show it those alone.
     """
 
     name: str
@@ -530,6 +532,7 @@ class Format:
     reads_tail: bool = False
     ceiling: float = 1.0
     container_logs: bool = True
+    head_lines: int | None = None
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -544,12 +547,14 @@ def register(
     reads_tail: bool = False,
     ceiling: float = 1.0,
     container_logs: bool = True,
+    head_lines: int | None = None,
 ) -> Format:
     """Register a format under ``name`` (one line beside the parser that implements it);
     ``reads_tail`` hands its sniffer the file's last bytes too, ``ceiling`` is the most its
     sniffer ever returns, ``container_logs=False`` says it never claims a head of container
-    log lines (see :class:`Format`)."""
-    fmt = Format(name, description, sniff, parse, reads_tail, ceiling, container_logs)
+    log lines, ``head_lines`` that it judges a head by its first lines only (see
+    :class:`Format`)."""
+    fmt = Format(name, description, sniff, parse, reads_tail, ceiling, container_logs, head_lines)
     _REGISTRY[name] = fmt
     return fmt
 
@@ -595,18 +600,54 @@ def detect(
     lead = _REGISTRY[likely] if likely is not None else None
     if lead in formats:
         sure = _sniffed(lead, head, name, text)
-        rank = formats.index(lead)
-        formats = [
-            fmt
-            for k, fmt in enumerate(formats)
-            if fmt.ceiling > sure or (fmt.ceiling == sure and k < rank) or fmt is lead
-        ]
+        formats = _contenders(formats, lead, sure)
     best, score = None, 0.0
     for fmt in formats:
         s = sure if fmt is lead else _sniffed(fmt, head, name, text)
         if s > score:
             best, score = fmt, s
     return best if score >= 0.5 else None
+
+
+def _contenders(formats: list[Format], lead: Format, sure: float) -> list[Format]:
+    """The formats of ``formats`` :func:`detect` still runs once ``lead`` is ``sure``: those
+    whose ceiling can beat it, or tie it registered before it (and the lead)."""
+    rank = formats.index(lead)
+    return [
+        fmt
+        for k, fmt in enumerate(formats)
+        if fmt.ceiling > sure or (fmt.ceiling == sure and k < rank) or fmt is lead
+    ]
+
+
+def detect_first_lines(data: bytes, name: str, likely: str) -> Format | None:
+    """:func:`detect`'s answer for ``data`` with ``likely`` sniffed first, found from its first
+    lines alone when that suffices, without decoding its head; None when it does not (then
+    :func:`detect` must run). It suffices when ``likely`` judges only the first N lines
+    (``head_lines``), the first N + 1 newlines lie in the head's first :data:`SNIFF_BYTES`,
+    and ``likely`` is then surer than any other format that could run can be: every line it
+    judges is whole in those bytes (decoded up to a newline, they are the head's own start),
+    and no other sniffer sees them."""
+    lead = _REGISTRY[likely]
+    if lead.head_lines is None or lead.reads_tail:
+        return None
+    end = -1
+    for _ in range(lead.head_lines + 1):
+        end = data.find(b"\n", end + 1, SNIFF_BYTES)
+        if end < 0:
+            return None
+    head = str(memoryview(data)[: end + 1], "utf-8", "replace")
+    if "\n" not in head.lstrip():
+        return None  # the first non-blank line, which decides the container logs, lies beyond
+    formats = list(_REGISTRY.values())
+    if container_log_head(head):
+        formats = [fmt for fmt in formats if fmt.container_logs]
+    if lead not in formats:
+        return None
+    sure = lead.sniff(head, name)
+    if sure < 0.5 or _contenders(formats, lead, sure) != [lead]:
+        return None
+    return lead
 
 
 class _Tail:
@@ -885,7 +926,8 @@ def first_line(text: str) -> str:
 
 #: A container runtime (CRI) log line's start: time, stream, tag. A file whose lines start so is
 #: a container log whatever its messages hold (a container may print audit records).
-CRI_LINE = re.compile(r"\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [PF]\S* ?")
+CRI_LINE_START = r"\d{4}-\d\d-\d\dT\S+ (stdout|stderr) [PF]"
+CRI_LINE = re.compile(CRI_LINE_START + r"\S* ?")
 
 
 def container_log_head(head: str) -> bool:

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import gzip
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -215,3 +216,64 @@ def test_the_tail_is_decoded_only_for_a_sniffer_that_reads_it() -> None:
     record = '{"streams": [{"stream": {"a": "b"}, "values": [["1", "x"]]}]}'
     assert _base.detect(record, "q.json", tail).name == "loki-json"
     assert calls == [1, 1]
+
+
+def test_the_cri_sniffers_whole_head_match_counts_as_line_by_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a head whose first 20 lines are all CRI lines is matched at once; every other head, and
+    # every head with a line break other than \n among those lines, is counted line by line
+    line = "2024-05-14T10:00:00.000000000Z stdout F msg {}\n"
+    crafted = ["".join(line.format(k) for k in range(n)) for n in (19, 20, 21, 250)]
+    crafted += [
+        line.format(0).replace("\n", "\r\n") * 25,
+        line.format(0) * 5 + "\n" + line.format(1) * 20,  # a blank line among them
+        line.format(0) * 5 + "plain\n" + line.format(1) * 20,
+        line.format(0) * 5 + "2024-05-14T10:00:00Z stdout F a\x85b\n" + line.format(1) * 20,
+        line.format(0) * 5 + "2024-05-14T10:00:00Z stdout F a\u2028b\n" + line.format(1) * 20,
+        line.format(0) * 5 + "2024-05-14T10:00:00Z stdout F a\x0cb\n" + line.format(1) * 20,
+        line.format(0) * 19 + "2024-05-14T10:00:00Z stdout\x1cF a\n" + line.format(1),
+        "\ufeff" + line.format(0) * 25,
+        " " + line.format(0) * 25,
+        line.format(0) * 19 + "2024-05-14T10:00:00Z stdout F",
+    ]
+    heads = [head for _, head, _ in _heads()] + crafted
+    fast = [cri._sniff_cri(head, "") for head in heads]
+    matched = sum(cri._all_cri_lines(head) for head in heads)
+    monkeypatch.setattr(cri, "_CRI_HEAD", re.compile(r"(?!)"))  # never matches
+    assert fast == [cri._sniff_cri(head, "") for head in heads]
+    assert matched >= 10 + 2  # the datasets' container logs and two crafted heads match
+    plain = fast[len(_heads()) + 6]  # the head with a plain line among its first 20
+    assert plain == 0.9 * 19 / 20 + 0.05
+
+
+def test_detection_from_the_first_lines_is_the_full_detection() -> None:
+    # with CRI sniffed first, a payload whose first 21 lines lie in its head and make the CRI
+    # sniffer surer than any other format can be is answered from those lines alone
+    line = b"2024-05-14T10:00:00.000000000Z stdout F msg %d\n"
+    crafted = [b"".join(line % k for k in range(n)) for n in (20, 21, 22, 300)]
+    crafted += [
+        b"\n" * 30 + line * 30,  # blank lines first: the first line lies beyond
+        line * 10 + b"plain\n" + line * 20,
+        line * 10 + b'{"log":"a\\n","stream":"stdout","time":"2024-05-14T10:00:00Z"}\n' * 20,
+        b'{"log":"a\\n","stream":"stdout","time":"2024-05-14T10:00:00Z"}\n' * 30,
+        line.replace(b"\n", b"\r\n") * 30,
+        line * 20 + b"\xe2\x80" + b"\n" + line,  # a cut character right before the 21st newline
+        line[:-1] + b"\xe2\x80\xa8" + line * 25,  # a line break that is no newline
+        b"x" * 70000 + b"\n" + line * 25,  # the 21 lines end past the head's first bytes
+    ]
+    payloads = [(path, _base.read_bytes(path)[0]) for path, _, _ in _heads()[::9]]
+    payloads += [(Path(f"/var/log/pods/a_b_c/d/{k}.log"), data) for k, data in enumerate(crafted)]
+    short = 0
+    for path, data in payloads:
+        full = detect_format(data, path.name)
+        for likely in _base.registry():
+            assert detect_format(data, path.name, likely) is full, (path, likely)
+        short += _base.detect_first_lines(data, path.name, "cri-log") is not None
+    assert short >= 10  # the datasets' container logs and the crafted CRI heads
+    assert _base.detect_first_lines(crafted[2], "0.log", "cri-log") is cri_format()
+    assert _base.detect_first_lines(crafted[0], "0.log", "cri-log") is None  # 20 lines only
+
+
+def cri_format() -> _base.Format:
+    return _base.registry()["cri-log"]
