@@ -7,15 +7,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gzip
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 import obskit
 from obskit.sources import _base, cri, detect_format, read_file
+
+from ..conftest import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "benchmarks" / "run.py"
@@ -33,13 +33,7 @@ def _files() -> list[Path]:
 def _benchmark_folder(root: Path) -> list[Path]:
     """The many-files benchmark's folder, written by its own generator from the datasets' CRI
     lines (40 files of 250 lines)."""
-    spec = importlib.util.spec_from_file_location("bench_run", RUN)
-    run = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = run  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(run)
-    finally:
-        del sys.modules[spec.name]
+    run = benchmark_script("run")
     lines = []
     for path in _files():
         if path.suffix == ".log" and cri.path_key(str(path)):
