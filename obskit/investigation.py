@@ -34,7 +34,6 @@ from obskit.enrich import enrich, observed_nodes, resolve_workloads
 from obskit.errors import InvestigationError, SchemaError, SourceError, UnknownFormatError
 from obskit.sources import get_format, parse_file, read_file
 from obskit.sources._base import (
-    FAR_OUT_MIN,
     SNIFF_BYTES,
     ParseResult,
     Tally,
@@ -42,6 +41,7 @@ from obskit.sources._base import (
     decode_head,
     detect,
     first_record,
+    may_hold_far_out,
     reject_far_out_times,
     stream_lines,
     taken_text,
@@ -351,10 +351,10 @@ def _far_out_by_file(
     :func:`obskit.sources.load_file` does), for the files whose rows span long enough to
     have any."""
     logs = result.logs
-    if logs is None or len(logs) < 2:
+    if logs is None:
         return result, tallies
     ns = logs["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    if int(ns.max()) - int(ns.min()) <= FAR_OUT_MIN.value:
+    if not may_hold_far_out(ns):
         return result, tallies  # no file's rows lie that far apart
     where = {str(path): k for k, path in enumerate(paths)}
     origin = logs["origin"].cat
@@ -364,8 +364,7 @@ def _far_out_by_file(
     tallies = list(tallies)
     for k in np.unique(owner):
         rows = np.flatnonzero(owner == k)
-        span = ns[rows]
-        if int(span.max()) - int(span.min()) <= FAR_OUT_MIN.value:
+        if not may_hold_far_out(ns[rows]):
             continue
         one = ParseResult(records=len(rows), logs=logs.iloc[rows].reset_index(drop=True))
         one = reject_far_out_times(one, "cri-log", str(paths[k]))
