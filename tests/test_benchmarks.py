@@ -27,31 +27,32 @@ CASES = (
 )
 
 
+def _script(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """A benchmark script run with ``args`` from the repository's top, as a user runs it; it
+    must succeed (its stderr's end shown when not)."""
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 @pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ is not in this checkout")
 def test_harness_prints_a_row_per_case(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(RUN),
-            "--scale",
-            "0.0005",
-            "--repeats",
-            "1",
-            "--warmup",
-            "0",
-            "--out",
-            str(out),
-            "--data",
-            str(tmp_path / "data"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = _script(
+        str(RUN),
+        "--scale",
+        "0.0005",
+        "--repeats",
+        "1",
+        "--warmup",
+        "0",
+        "--out",
+        str(out),
+        "--data",
+        str(tmp_path / "data"),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     header = "| case | input | obskit s | peer s | limit s |"
     assert header in done.stdout
     rows = {
@@ -100,28 +101,20 @@ WATCH = ROOT / "benchmarks" / "watch.py"
 @pytest.mark.skipif(not WATCH.is_file(), reason="benchmarks/ is not in this checkout")
 def test_watch_benchmark_reports_both_ways(tmp_path: Path) -> None:
     out = tmp_path / "WATCH_RESULTS.md"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(WATCH),
-            "--pods",
-            "100",
-            "--ticks",
-            "4",
-            "--keep-ticks",
-            "2",
-            "--rate",
-            "2",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    _script(
+        str(WATCH),
+        "--pods",
+        "100",
+        "--ticks",
+        "4",
+        "--keep-ticks",
+        "2",
+        "--rate",
+        "2",
+        "--out",
+        str(out),
         timeout=180,
-        check=False,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in out.read_text().splitlines() if line.startswith("| obskit.watch")]
     rows += [line for line in out.read_text().splitlines() if line.startswith("| re-collect")]
     assert len(rows) == 2
@@ -206,12 +199,7 @@ def test_house_counts_a_function_from_def_to_its_last_line_nested_and_methods_to
     not (ROOT / "benchmarks" / "house.py").is_file(), reason="benchmarks/ is not here"
 )
 def test_house_prints_the_longest_functions_and_largest_modules() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "house.py"), "--top", "4"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = _script(str(ROOT / "benchmarks" / "house.py"), "--top", "4")
     sections = done.stdout.split("\n\n")
     assert [s.splitlines()[0].split(" (")[0] for s in sections] == [
         "## The 4 longest functions",
@@ -231,14 +219,7 @@ WINDOW = ROOT / "benchmarks" / "window.py"
 def test_window_benchmark_keeps_exactly_a_full_loads_rows_at_a_tiny_size(tmp_path: Path) -> None:
     # the 20 GB run is by hand; this keeps its generator, its capped load and its check working
     args = ("--size", "5MB", "--audit", "1MB", "--check", "--data", str(tmp_path))
-    done = subprocess.run(
-        [sys.executable, str(WINDOW), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _script(str(WINDOW), *args, timeout=300)
     assert "exactly the rows of a full load, windowed: True" in done.stdout
     # "  logs: 948 rows windowed, 948 from the full load" and the same for the audit events
     kept = [
@@ -254,15 +235,7 @@ def test_harness_reports_cpu_seconds_faults_and_cpu_ratios_of_interleaved_runs(
 ) -> None:
     out = tmp_path / "RESULTS.md"
     args = ("--scale", "0.0005", "--only", "load-cri", "--repeats", "2", "--warmup", "0")
-    done = subprocess.run(
-        [sys.executable, str(RUN), *args, "--out", str(out), "--data", str(tmp_path / "data")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _script(str(RUN), *args, "--out", str(out), "--data", str(tmp_path / "data"))
     # every run's log line: wall seconds, CPU seconds, major/minor faults
     runs = [line.split() for line in done.stdout.splitlines() if " round " in line]
     assert len(runs) == 6, done.stdout
@@ -309,26 +282,18 @@ def test_scenarios_benchmark_scores_a_generated_incident_and_writes_its_table(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "scenarios.md"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(SCENARIOS),
-            "--seeds",
-            "1",
-            "--scales",
-            "0.25",
-            "--only",
-            "node-pressure",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    done = _script(
+        str(SCENARIOS),
+        "--seeds",
+        "1",
+        "--scales",
+        "0.25",
+        "--only",
+        "node-pressure",
+        "--out",
+        str(out),
         timeout=180,
-        check=False,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in out.read_text().splitlines() if line.startswith("| ")]
     head = [c.strip() for c in lines[0].strip("|").split("|")]
     rows = [
